@@ -1,0 +1,222 @@
+"""`resource-engine` command line: thin wrappers over the layers. Exit codes: 0 ok, 1 failure, 2 usage."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable
+
+from .. import migrations
+from ..config import Config
+from ..plugins.manager import PluginError
+from ..spec import Spec, SpecError, load_spec
+from .output import Printer
+
+DEFAULT_SPEC = "resources.yaml"
+
+
+def _spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
+    try:
+        return load_spec(args.spec)
+    except SpecError as exc:
+        for line in exc.errors:
+            out.error(line)
+        out.error(f"{len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''} in {args.spec}")
+        raise SystemExit(1) from None
+
+
+def cmd_check(args: argparse.Namespace, out: Printer) -> int:
+    spec = _spec_or_exit(args, out)
+    from ..plugins.manager import build_plugin_manager
+
+    try:
+        build_plugin_manager(spec)
+    except PluginError as exc:
+        out.error(str(exc))
+        return 1
+    out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
+    from aiohttp import web
+
+    from ..http.app import create_app
+
+    spec = _spec_or_exit(args, out)
+    config = Config.from_env(spec)
+    try:
+        app = create_app(spec, config)
+    except PluginError as exc:
+        out.error(str(exc))
+        return 1
+    host = args.host or os.environ.get("ENGINE_HOST", "127.0.0.1")
+    port = args.port or int(os.environ.get("ENGINE_PORT", "8000"))
+    out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0
+
+
+def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
+    from ..http.app import create_app
+
+    spec = _spec_or_exit(args, out)
+    app = create_app(spec, Config.from_env(spec))
+    rows = []
+    for route in app.router.routes():
+        info = route.resource.get_info() if route.resource else {}
+        path = info.get("path") or info.get("formatter") or ""
+        rows.append((route.method, path, getattr(route.handler, "__qualname__", "")))
+    width = max(len(r[1]) for r in rows) if rows else 0
+    for method, path, handler in rows:
+        out.plain(f"{method:<7} {path:<{width}}  {handler}")
+    return 0
+
+
+def _database_url(spec: Spec) -> tuple[str, str | None]:
+    from ..http.app import resolve_database_url
+
+    config = Config.from_env(spec)
+    return resolve_database_url(config), config.db_schema
+
+
+def _migrations_dir(spec: Spec) -> str:
+    return os.path.join(spec.root, "migrations")
+
+
+def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
+    spec = _spec_or_exit(args, out)
+    directory = _migrations_dir(spec)
+    steps = migrations.pending_steps(spec, directory)
+    if not steps:
+        out.ok("no changes: the migrations already produce this spec")
+        return 0
+    for step in steps:
+        (out.warn if step.destructive else out.plain)(
+            ("  DESTRUCTIVE " if step.destructive else "  ") + step.description
+        )
+    if args.check:
+        out.error(
+            f"{len(steps)} change(s) in {args.spec} are not covered by a migration: run `resource-engine migrate make`"
+        )
+        return 1
+    destructive = [s for s in steps if s.destructive]
+    if destructive and not args.allow_destructive:
+        out.error(
+            f"{len(destructive)} step(s) would lose data; re-run with --allow-destructive "
+            "if that is intended. Nothing was written."
+        )
+        return 1
+    path = migrations.write_next(directory, steps, migrations.spec_model(spec), args.name)
+    out.ok(f"wrote {os.path.relpath(path)} ({len(steps)} step(s)); apply it with `resource-engine migrate apply`")
+    return 0
+
+
+def _with_connection(spec: Spec, work: Callable) -> int:
+    from ..db.pool import connect
+
+    url, schema = _database_url(spec)
+
+    async def run() -> int:
+        conn = await connect(url, schema=schema)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
+    spec = _spec_or_exit(args, out)
+
+    async def work(conn) -> int:
+        try:
+            done = await migrations.apply(
+                conn, _migrations_dir(spec), progress=lambda name, ms: out.ok(f"applied {name} in {ms:.0f} ms")
+            )
+        except migrations.MigrationError as exc:
+            out.error(str(exc))
+            return 1
+        out.info(f"{len(done)} migration(s) applied" if done else "nothing to apply: the database is up to date")
+        return 0
+
+    return _with_connection(spec, work)
+
+
+def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
+    spec = _spec_or_exit(args, out)
+
+    async def work(conn) -> int:
+        try:
+            state = await migrations.status(conn, _migrations_dir(spec))
+        except migrations.MigrationError as exc:
+            out.error(str(exc))
+            return 1
+        for name, when in state.applied:
+            out.plain(f"  applied  {name}  ({when})")
+        for migration in state.pending:
+            out.warn(f"  pending  {migration.name}")
+        out.info(f"{len(state.applied)} applied, {len(state.pending)} pending")
+        return 0
+
+    return _with_connection(spec, work)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="resource-engine", description=__doc__.split(":")[0] + ".")
+    parser.add_argument(
+        "--spec",
+        default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC),
+        help="path to resources.yaml (default: %(default)s)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve the API")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1, or ENGINE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8000, or ENGINE_PORT)")
+    serve.set_defaults(run=cmd_serve)
+
+    check = commands.add_parser("check", help="validate resources.yaml, the schemas and the plugins")
+    check.set_defaults(run=cmd_check)
+
+    routes = commands.add_parser("routes", help="print the route table")
+    routes.set_defaults(run=cmd_routes)
+
+    migrate = commands.add_parser("migrate", help="generate and apply database migrations")
+    steps = migrate.add_subparsers(dest="migrate_command", required=True, metavar="ACTION")
+    make = steps.add_parser("make", help="write the next migration from the spec")
+    make.add_argument("--name", help="a short name for the file")
+    make.add_argument("--check", action="store_true", help="exit 1 if the spec has changes no migration covers")
+    make.add_argument(
+        "--allow-destructive", action="store_true", help="allow dropping tables or columns and changing types"
+    )
+    make.set_defaults(run=cmd_migrate_make)
+    apply = steps.add_parser("apply", help="apply pending migrations")
+    apply.set_defaults(run=cmd_migrate_apply)
+    status = steps.add_parser("status", help="list applied and pending migrations")
+    status.set_defaults(run=cmd_migrate_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("ENGINE_LOG_LEVEL", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    out = Printer(sys.stdout, sys.stderr)
+    try:
+        return args.run(args, out)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    except ValueError as exc:  # configuration errors (ENGINE_* values)
+        out.error(str(exc))
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The asyncpg pool: JSON codecs, statement timeout, and the problems a pool can raise."""
+
+from __future__ import annotations
+
+import json
+
+import asyncpg
+import orjson
+
+
+def _encode_json(value) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits: valid JSON, stored as PostgreSQL numeric
+        return json.dumps(value)
+
+
+def _decode_json(text: str):
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=_encode_json, decoder=_decode_json, format="text")
+
+
+def _settings(application: str, schema: str | None, statement_timeout_ms: int | None = None) -> dict[str, str]:
+    settings = {"application_name": application}
+    if schema:
+        settings["search_path"] = schema
+    if statement_timeout_ms is not None:
+        settings["statement_timeout"] = str(statement_timeout_ms)
+    return settings
+
+
+async def create_pool(
+    url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, schema: str | None = None
+) -> asyncpg.Pool:
+    settings = _settings("resource-engine", schema, statement_timeout_ms)
+    return await asyncpg.create_pool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        init=_init_connection,
+        server_settings=settings,
+    )
+
+
+async def connect(url: str, *, schema: str | None = None) -> asyncpg.Connection:
+    """A single connection for migrations and CLI commands."""
+    conn = await asyncpg.connect(url, server_settings=_settings("resource-engine-cli", schema))
+    await _init_connection(conn)
+    return conn

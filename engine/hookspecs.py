@@ -1,0 +1,154 @@
+"""Every hook of resource-engine, in the order a request meets them.
+
+Write a plugin as a module or class with functions named like these hooks, decorated with
+``engine.hookimpl``; put it in the project's ``plugins/`` folder or publish it under the
+``resource_engine`` entry-point group. The engine's own features (request ids, access rules,
+JWT, ...) are plugins on exactly these hooks.
+
+Conventions:
+- A hook may be a plain function or ``async def``; the engine awaits whatever is returned.
+- "All results" hooks call every plugin and collect the non-None answers; "first result" hooks
+  stop at the first non-None answer. Built-in plugins are registered ``trylast`` so yours win.
+- To refuse a request, raise an ``engine.errors.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
+  the client gets it as problem+json with your detail.
+- Hooks receive keyword arguments; declare only the ones you use.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("resource_engine")
+
+
+# --- start-up and shutdown -----------------------------------------------------------------
+
+
+@hookspec
+def startup(app):
+    """The app is built and the database pool is open; set up clients, caches, background tasks.
+
+    Runs once per worker process, in registration order. Results are ignored.
+    Example: ``app[MY_KEY] = await create_client()``.
+    """
+
+
+@hookspec
+def shutdown(app):
+    """The app is stopping (after in-flight requests finished); close what ``startup`` opened."""
+
+
+@hookspec
+def register_routes(app, spec):
+    """Return a list of ``aiohttp.web.RouteDef`` to add to the app (auth endpoints, health checks).
+
+    All results: every plugin's routes are added. Routes under ``/api/`` must not clash with
+    generated resource routes; the engine refuses to start if they do.
+    """
+
+
+@hookspec
+def middlewares(app, spec):
+    """Return a list of aiohttp middlewares (``@web.middleware`` functions).
+
+    All results, in plugin order; they run inside the engine's request-id and error boundary
+    and outside authentication, so they see every request, including failing ones.
+    """
+
+
+# --- the request: who is calling, and may they act ----------------------------------------------
+
+
+@hookspec(firstresult=True)
+def authenticate(request):
+    """Return an ``engine.identity.Identity`` for the caller, or None if your scheme is absent.
+
+    First result: the first plugin that recognizes a credential wins. A credential that is
+    present but invalid must raise ``engine.errors.Unauthorized`` (never fall through to
+    anonymous). No plugin answering means the request is anonymous.
+    """
+
+
+@hookspec
+def authorize(request, resource, action, identity):
+    """Decide whether ``identity`` (None when anonymous) may perform ``action`` on ``resource``.
+
+    ``action`` is one of list, read, create, update, delete. All results: any plugin returning
+    False denies (403, or 401 when anonymous); raise a Problem for another answer. Row-level
+    rules do not belong here: use ``access_predicates``.
+    """
+
+
+@hookspec
+def access_predicates(resource, action, identity):
+    """Return an ``engine.sql.queries.Predicate`` (or a list of them) limiting which rows are visible.
+
+    All results, combined with AND into the WHERE clause of every query for this action: lists,
+    single reads, updates, deletes, cursors and embeddings alike, so a hidden row is a 404 and
+    never leaks through a count or a page. Build predicates from sqlglot expressions with
+    ``engine.sql.compiled.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
+    """
+
+
+# --- the resource manager: writes ---------------------------------------------------------------
+
+
+@hookspec
+def prepare_input(resource, action, data, identity, previous):
+    """Adjust or refuse a create/update body before JSON Schema validation.
+
+    ``data`` is the parsed body (a dict you may change in place), ``previous`` the stored row on
+    update (None on create). Use it to fill fields from the identity (the owner) or to refuse
+    fields a caller may not set (raise ``engine.errors.ValidationFailed``). All results ignored.
+    """
+
+
+@hookspec
+def before_write(conn, resource, action, data, previous, identity):
+    """Inside the write's transaction, before its SQL: enforce business rules, write related rows.
+
+    ``action`` is create, update or delete; ``data`` the validated values (None on delete);
+    ``previous`` the row before the change (None on create). Raising a Problem rolls back.
+    """
+
+
+@hookspec
+def after_write(conn, resource, action, record, previous, identity):
+    """Inside the write's transaction, after its SQL: ``record`` is the row as stored (the deleted
+    row on delete). Write follow-up rows here; raising a Problem rolls the whole write back."""
+
+
+# --- after the response -------------------------------------------------------------------------
+
+
+@hookspec
+def on_event(event):
+    """A change was committed. ``event`` is a dict: id, resource, action, record_id, actor, at,
+    data, changes. Runs after commit, outside the request; never slows or fails the request."""
+
+
+@hookspec
+def on_error(request, error):
+    """An unexpected exception escaped a request handler (``request`` may be None for background
+    work). Report it to your error tracker; the client already got a 500 problem."""
+
+
+# --- caching and documents ------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def cache_get(resource, key):
+    """Return a cached response body (bytes) for ``key`` on a read of ``resource``, or None.
+
+    ``key`` already includes the caller's access scope and the normalized query."""
+
+
+@hookspec
+def cache_put(resource, key, body, ttl):
+    """Store a response body produced for ``key``; ``ttl`` is the resource's configured seconds."""
+
+
+@hookspec
+def openapi_document(document, spec):
+    """Change the generated OpenAPI 3.1 ``document`` (a dict) in place: add security schemes,
+    paths for your routes, examples. All results ignored."""

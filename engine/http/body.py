@@ -1,0 +1,90 @@
+"""Strict JSON request bodies: the right media type, within the size limit, and unambiguous JSON.
+
+The standard library parser is used on purpose: its hooks refuse duplicate keys, NaN and
+Infinity, which faster parsers silently accept (a duplicate key is a classic way to smuggle
+a second value past a validator).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any
+
+from aiohttp import web
+
+from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+
+JSON_TYPES = ("application/json", "application/merge-patch+json")
+MAX_DEPTH = 64
+_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
+class _Refused(ValueError):
+    pass
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise _Refused(f"duplicate key {duplicate[:100]!r}")
+    return result
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Refused(f"{name} is not valid JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(f"number {text[:50]} is out of range")
+    return value
+
+
+def _depth(value: Any) -> int:
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, level = stack.pop()
+        deepest = max(deepest, level)
+        if isinstance(node, dict):
+            stack.extend((v, level + 1) for v in node.values())
+        elif isinstance(node, list):
+            stack.extend((v, level + 1) for v in node)
+    return deepest
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant, parse_float=_finite)
+    except _Refused as exc:
+        raise BadRequest(f"malformed JSON body: {exc}") from None
+    except RecursionError:
+        raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"malformed JSON body: {str(exc)[:200]}") from None
+
+
+async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, or the precise 4xx problem."""
+    if request.content_type not in JSON_TYPES:
+        shown = request.content_type or "none"
+        raise UnsupportedMediaType(f"send the body as application/json (got {shown})")
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    if not raw.strip():
+        raise BadRequest("the request body is empty; send a JSON object")
+    document = parse_json(raw)
+    if not isinstance(document, dict):
+        raise BadRequest("the request body must be a JSON object")
+    if _depth(document) > MAX_DEPTH:
+        raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
+    if _NUL.search(raw):
+        raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
+    return document

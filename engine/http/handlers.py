@@ -1,0 +1,89 @@
+"""Generated REST handlers: the same five handlers serve every resource in the spec."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from ..errors import Forbidden, Unauthorized
+from ..plugins.manager import call_all
+from ..resources.manager import ResourceManager
+from ..spec import Resource
+from .body import read_object
+from .keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
+from .query import parse_fields, parse_list_query
+from .responses import json_response
+
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+
+
+async def authorize(request: web.Request, resource: Resource, action: str) -> ResourceManager:
+    """Role check through the `authorize` hook (row-level rules are SQL predicates later on);
+    returns the resource's manager."""
+    identity = request[IDENTITY]
+    answers = await call_all(
+        request.app[PLUGINS].hook.authorize, request=request, resource=resource, action=action, identity=identity
+    )
+    if False in answers:
+        if identity is None:
+            raise Unauthorized(f"sign in to {action} {resource.name}", headers=BEARER_CHALLENGE)
+        raise Forbidden(f"your roles do not allow {action} on {resource.name}")
+    return request.app[MANAGERS][resource.name]
+
+
+class ResourceHandlers:
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        self.base = f"/api/{resource.name}"
+
+    def routes(self) -> list[web.RouteDef]:
+        item = self.base + "/{id}"
+        return [
+            web.get(self.base, self.list, allow_head=False),
+            web.post(self.base, self.create),
+            web.get(item, self.read, allow_head=False),
+            web.patch(item, self.update),
+            web.delete(item, self.delete),
+        ]
+
+    def _location(self, row: dict[str, Any]) -> str:
+        return f"{self.base}/{row[self.resource.primary_key]}"
+
+    async def list(self, request: web.Request) -> web.Response:
+        manager = await authorize(request, self.resource, "list")
+        config = request.app[CONFIG]
+        query = parse_list_query(
+            self.resource, request.query, page_size=config.page_size, max_page_size=config.max_page_size
+        )
+        rows, next_cursor = await manager.list(query, request[IDENTITY])
+        headers = {}
+        if next_cursor is not None:
+            params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
+            headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
+        body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
+        return json_response(body, headers=headers)
+
+    async def read(self, request: web.Request) -> web.Response:
+        manager = await authorize(request, self.resource, "read")
+        fields = parse_fields(self.resource, request.query)
+        row = await manager.get(request.match_info["id"], request[IDENTITY], fields)
+        return json_response({"data": row})
+
+    async def create(self, request: web.Request) -> web.Response:
+        manager = await authorize(request, self.resource, "create")
+        data = await read_object(request, request.app[CONFIG].body_limit)
+        row = await manager.create(data, request[IDENTITY])
+        return json_response({"data": row}, status=201, headers={"Location": self._location(row)})
+
+    async def update(self, request: web.Request) -> web.Response:
+        manager = await authorize(request, self.resource, "update")
+        data = await read_object(request, request.app[CONFIG].body_limit)
+        row = await manager.update(request.match_info["id"], data, request[IDENTITY])
+        return json_response({"data": row})
+
+    async def delete(self, request: web.Request) -> web.Response:
+        manager = await authorize(request, self.resource, "delete")
+        await manager.delete(request.match_info["id"], request[IDENTITY])
+        return web.Response(status=204)

@@ -1,0 +1,21 @@
+"""Typed keys for app and request state (aiohttp's AppKey/RequestKey, never bare strings)."""
+
+from __future__ import annotations
+
+import asyncpg
+import pluggy
+from aiohttp import web
+
+from ..config import Config
+from ..identity import Identity
+from ..spec import Spec
+
+SPEC = web.AppKey("spec", Spec)
+CONFIG = web.AppKey("config", Config)
+PLUGINS = web.AppKey("plugins", pluggy.PluginManager)
+POOL = web.AppKey("pool", asyncpg.Pool)
+MANAGERS = web.AppKey("managers", dict)  # resource name -> ResourceManager
+DATABASE_URL = web.AppKey("database_url", str)
+
+REQUEST_ID = web.RequestKey("request_id", str)
+IDENTITY = web.RequestKey("identity", Identity)

@@ -1,0 +1,97 @@
+"""The engine's own middlewares: the request-id + error boundary (outermost) and authentication
+(innermost). Plugin middlewares run between the two; `build_middlewares` shows the order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import uuid
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from aiohttp import web
+
+from ..errors import (
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    Problem,
+    ServiceUnavailable,
+)
+from ..plugins.manager import call_all, call_first
+from .keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
+from .responses import problem_response
+
+log = logging.getLogger("engine.http")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+# Losing the database is the server's problem, not the client's: 503 with a hint to retry.
+DATABASE_UNAVAILABLE = (
+    asyncpg.CannotConnectNowError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.TooManyConnectionsError,
+    ConnectionError,
+    OSError,
+)
+
+
+def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Problem:
+    if exc.status == 404:
+        return NotFound(f"no route for {request.method} {request.path}")
+    if exc.status == 405:
+        allowed = ", ".join(sorted(getattr(exc, "allowed_methods", ()) or ()))
+        return MethodNotAllowed(
+            f"{request.method} is not allowed on {request.path}; allowed: {allowed}", headers={"Allow": allowed}
+        )
+    if exc.status == 413:
+        return PayloadTooLarge("the request body is larger than the limit")
+    problem = Problem(exc.reason)
+    problem.status, problem.title = exc.status, exc.reason
+    return problem
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id and turn every failure into problem+json carrying it."""
+    incoming = request.headers.get("X-Request-ID", "")
+    request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    request[REQUEST_ID] = request_id
+    config = request.app[CONFIG]
+    try:
+        response = await handler(request)
+    except Problem as problem:
+        response = problem_response(problem, request_id)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            exc.headers["X-Request-ID"] = request_id
+            raise
+        response = problem_response(_from_http_exception(exc, request), request_id)
+    except asyncio.CancelledError:
+        raise
+    except DATABASE_UNAVAILABLE as exc:
+        log.warning("database unavailable request_id=%s error=%r", request_id, exc)
+        problem = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
+        response = problem_response(problem, request_id)
+    except Exception as exc:
+        log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
+        await call_all(request.app[PLUGINS].hook.on_error, request=request, error=exc)
+        detail = "an internal error occurred; quote the request_id when reporting it"
+        response = problem_response(Problem(detail), request_id, error=exc, show_traceback=not config.production)
+    response.headers["X-Request-ID"] = request_id
+    return response
+
+
+@web.middleware
+async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Ask the `authenticate` hook who is calling; None means anonymous."""
+    request[IDENTITY] = await call_first(request.app[PLUGINS].hook.authenticate, request=request)
+    return await handler(request)
+
+
+def build_middlewares(plugin_middlewares: list) -> list:
+    """Outermost first: error boundary, plugins (CORS, limits, logging ...), authentication."""
+    return [error_boundary, *plugin_middlewares, authentication]

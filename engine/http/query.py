@@ -1,0 +1,163 @@
+"""The list query language: `?field=v`, `?field[op]=v`, sort, limit, cursor, fields, include.
+
+Anything the engine does not understand is a 400 naming it; nothing is silently ignored, so
+a typo in a filter can never widen a result.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from multidict import MultiMapping
+
+from ..errors import BadRequest
+from ..resources.listing import ListQuery
+from ..resources.values import ValueProblem, from_query
+from ..spec import Resource
+from ..sql.queries import IS_VALUES, Filter, SortKey
+
+RESERVED = ("sort", "limit", "cursor", "fields", "include")
+_FILTER = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")
+
+# Which operators make sense for which column type.
+_COMPARABLE = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "is")
+OPERATORS_BY_TYPE: Mapping[str, tuple[str, ...]] = {
+    "text": (*_COMPARABLE, "like", "ilike"),
+    "uuid": ("eq", "ne", "in", "is"),
+    "bigint": _COMPARABLE,
+    "double precision": _COMPARABLE,
+    "timestamptz": _COMPARABLE,
+    "boolean": ("eq", "ne", "is"),
+    "jsonb": ("contains", "is"),
+}
+MAX_IN_VALUES = 100
+
+
+def _bad(parameter: str, message: str) -> BadRequest:
+    return BadRequest(message, parameter=parameter[:100])
+
+
+def _single(query: MultiMapping[str], name: str) -> str | None:
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise _bad(name, f"'{name}' is given more than once")
+    return values[0] if values else None
+
+
+def _names(resource: Resource, parameter: str, text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",")]
+    if not all(names):
+        raise _bad(parameter, f"'{parameter}' has an empty name; use a comma-separated list")
+    for name in names:
+        field = name.lstrip("-") if parameter == "sort" else name
+        if field not in resource.fields:
+            raise _bad(
+                parameter, f"unknown field {field[:100]!r} in '{parameter}'; fields are: " + ", ".join(resource.fields)
+            )
+    return names
+
+
+def parse_sort(resource: Resource, text: str | None) -> tuple[SortKey, ...]:
+    keys: list[SortKey] = []
+    for name in _names(resource, "sort", text) if text is not None else []:
+        key = SortKey(name.lstrip("-"), name.startswith("-"))
+        if resource.fields[key.field].sql_type == "jsonb":
+            raise _bad("sort", f"cannot sort by {key.field!r}: it holds JSON")
+        if any(k.field == key.field for k in keys):
+            raise _bad("sort", f"{key.field!r} appears twice in 'sort'")
+        keys.append(key)
+    if not any(k.field == resource.primary_key for k in keys):
+        keys.append(SortKey(resource.primary_key, keys[-1].descending if keys else False))
+    return tuple(keys)
+
+
+def parse_limit(text: str | None, default: int, maximum: int) -> int:
+    if text is None:
+        return default
+    try:
+        limit = int(text)
+    except ValueError:
+        raise _bad("limit", f"'limit' must be an integer between 1 and {maximum}") from None
+    if not 1 <= limit <= maximum:
+        raise _bad("limit", f"'limit' must be between 1 and {maximum} (got {text[:20]})")
+    return limit
+
+
+def parse_filter(resource: Resource, key: str, text: str) -> Filter:
+    match = _FILTER.match(key)
+    if not match:
+        raise _bad(key, f"unknown query parameter {key[:100]!r}")
+    name, op = match.group(1), match.group(2) or "eq"
+    field = resource.fields.get(name)
+    if field is None:
+        raise _bad(
+            key, f"unknown query parameter {name!r}: not a field of {resource.name} nor one of {', '.join(RESERVED)}"
+        )
+    allowed = OPERATORS_BY_TYPE[field.sql_type]
+    if op not in allowed:
+        raise _bad(
+            key, f"operator {op!r} does not apply to {name!r} ({field.sql_type}); use one of: " + ", ".join(allowed)
+        )
+    try:
+        return Filter(name, op, _value(field, op, text))
+    except ValueProblem as problem:
+        raise _bad(key, f"invalid value for {key}: expected {problem}") from None
+
+
+def _value(field, op: str, text: str):
+    if op == "is":
+        if text not in IS_VALUES:
+            raise ValueProblem(" or ".join(IS_VALUES))
+        if text in ("true", "false") and field.sql_type != "boolean":
+            raise ValueProblem("null or not_null (true and false apply to boolean fields)")
+        return text
+    if op == "in":
+        items = text.split(",")
+        if len(items) > MAX_IN_VALUES:
+            raise ValueProblem(f"at most {MAX_IN_VALUES} comma-separated values")
+        return [from_query(field, item) for item in items]
+    if op in ("like", "ilike"):
+        if "\x00" in text:
+            raise ValueProblem("a pattern without NUL characters")
+        escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return escaped.replace("*", "%")
+    return from_query(field, text)
+
+
+def parse_list_query(
+    resource: Resource,
+    query: MultiMapping[str],
+    *,
+    page_size: int,
+    max_page_size: int,
+) -> ListQuery:
+    filters = [parse_filter(resource, key, value) for key, value in query.items() if key not in RESERVED]
+    fields_text = _single(query, "fields")
+    include_text = _single(query, "include")
+    include = tuple(n.strip() for n in include_text.split(",")) if include_text is not None else ()
+    for name in include:
+        if name not in resource.relations and name not in resource.references and name not in _belongs_to(resource):
+            raise _bad("include", f"unknown relation {name[:100]!r} in 'include'")
+    return ListQuery(
+        filters=tuple(filters),
+        sort=parse_sort(resource, _single(query, "sort")),
+        fields=tuple(dict.fromkeys(_names(resource, "fields", fields_text))) if fields_text is not None else None,
+        limit=parse_limit(_single(query, "limit"), page_size, max_page_size),
+        cursor=_single(query, "cursor"),
+        include=include,
+    )
+
+
+def _belongs_to(resource: Resource) -> set[str]:
+    """include=user for a user_id reference: the column name without its _id suffix."""
+    return {column.removesuffix("_id") for column in resource.references}
+
+
+def parse_fields(resource: Resource, query: MultiMapping[str]) -> tuple[str, ...] | None:
+    """A single-row read accepts `fields` and `include` only."""
+    for key in query:
+        if key not in ("fields", "include"):
+            raise _bad(key, f"unknown query parameter {key[:100]!r} for a single row; use fields or include")
+    text = _single(query, "fields")
+    return tuple(dict.fromkeys(_names(resource, "fields", text))) if text is not None else None

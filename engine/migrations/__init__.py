@@ -1,0 +1,27 @@
+"""Migrations generated from the spec: model the spec, diff it, write files, apply them."""
+
+from .diff import Step, diff
+from .files import MigrationFile, latest_snapshot, read_all, write_next
+from .model import spec_model
+from .runner import MigrationError, Status, apply, status
+
+
+def pending_steps(spec, directory: str) -> list[Step]:
+    """What the spec asks for that the migration files in `directory` do not yet produce."""
+    return diff(latest_snapshot(read_all(directory)), spec_model(spec))
+
+
+__all__ = [
+    "MigrationError",
+    "MigrationFile",
+    "Status",
+    "Step",
+    "apply",
+    "diff",
+    "latest_snapshot",
+    "pending_steps",
+    "read_all",
+    "spec_model",
+    "status",
+    "write_next",
+]

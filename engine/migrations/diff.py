@@ -1,0 +1,123 @@
+"""Compare two database models and list the DDL steps between them.
+
+Steps that lose data (dropping a table or column, changing a type) are marked destructive;
+`migrate make` writes them only when asked to explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from ..sql import ddl
+
+Model = dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Step:
+    description: str
+    statement: exp.Expression
+    destructive: bool = False
+
+    @property
+    def sql(self) -> str:
+        return ddl.render(self.statement)
+
+
+def diff(old: Model, new: Model) -> list[Step]:
+    steps: list[Step] = []
+    created = [t for t in _creation_order(new) if t not in old]
+    deferred_fks: list[Step] = []
+    ready = set(old)
+    for name in created:
+        model = new[name]
+        inline = {k: fk for k, fk in model["foreign_keys"].items() if fk["ref_table"] in ready | {name}}
+        steps.append(Step(f"create table {name}", ddl.create_table({**model, "foreign_keys": inline})))
+        ready.add(name)
+        deferred_fks += [
+            Step(f"add foreign key {k} on {name}", ddl.add_constraint(name, ddl.foreign_key(k, fk)))
+            for k, fk in model["foreign_keys"].items()
+            if k not in inline
+        ]
+        steps += [Step(f"create index {k}", ddl.create_index(k, name, cols)) for k, cols in model["indexes"].items()]
+    steps += deferred_fks
+    for name in new:
+        if name in old:
+            steps += _alter_table(old[name], new[name])
+    for name in reversed(_creation_order(old)):
+        if name not in new:
+            steps.append(Step(f"drop table {name}", ddl.drop_table(name), destructive=True))
+    return steps
+
+
+def _creation_order(model: Model) -> list[str]:
+    """Referenced tables before the tables that reference them (cycles keep file order)."""
+    order: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str) -> None:
+        if name in order or name in visiting or name not in model:
+            return
+        visiting.add(name)
+        for fk in model[name]["foreign_keys"].values():
+            visit(fk["ref_table"])
+        visiting.discard(name)
+        order.append(name)
+
+    for name in model:
+        visit(name)
+    return order
+
+
+def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
+    name = new["table"]
+    steps: list[Step] = []
+    dropped_constraints = [
+        (kind, k)
+        for kind in ("foreign_keys", "unique", "checks")
+        for k, v in old[kind].items()
+        if new[kind].get(k) != v
+    ]
+    steps += [Step(f"drop constraint {k} on {name}", ddl.drop_constraint(name, k)) for _, k in dropped_constraints]
+    steps += [
+        Step(f"drop index {k}", ddl.drop_index(k)) for k, v in old["indexes"].items() if new["indexes"].get(k) != v
+    ]
+    for col, spec in new["columns"].items():
+        before = old["columns"].get(col)
+        if before is None:
+            steps.append(Step(f"add column {name}.{col}", ddl.add_column(name, col, spec)))
+            continue
+        if before["type"] != spec["type"]:
+            steps.append(
+                Step(
+                    f"change type of {name}.{col} from {before['type']} to {spec['type']}",
+                    ddl.set_type(name, col, spec["type"]),
+                    destructive=True,
+                )
+            )
+        if before.get("default") != spec.get("default"):
+            steps.append(Step(f"change default of {name}.{col}", ddl.set_default(name, col, spec.get("default"))))
+        if before["nullable"] != spec["nullable"]:
+            what = "allow null in" if spec["nullable"] else "require a value in"
+            steps.append(Step(f"{what} {name}.{col}", ddl.set_nullable(name, col, spec["nullable"])))
+    for col in old["columns"]:
+        if col not in new["columns"]:
+            steps.append(Step(f"drop column {name}.{col}", ddl.drop_column(name, col), destructive=True))
+    builders = {
+        "checks": lambda k, c: ddl.check_in(k, c["column"], c["values"]),
+        "unique": ddl.unique,
+        "foreign_keys": ddl.foreign_key,
+    }
+    for kind, build in builders.items():
+        for k, v in new[kind].items():
+            if old[kind].get(k) != v:
+                steps.append(Step(f"add constraint {k} on {name}", ddl.add_constraint(name, build(k, v))))
+    steps += [
+        Step(f"create index {k}", ddl.create_index(k, name, cols))
+        for k, cols in new["indexes"].items()
+        if old["indexes"].get(k) != cols
+    ]
+    return steps

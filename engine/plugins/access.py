@@ -1,0 +1,86 @@
+"""Built-in access control: roles per action from `permissions`, and ownership as a SQL predicate.
+
+Declared in resources.yaml, enforced here for every route: a role outside `permissions` gets
+403 (401 when anonymous); a non-admin sees only rows whose owner field is their user id, so
+another user's row is a 404 everywhere, and never learns the owner field from a write.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from ..errors import ValidationFailed
+from ..identity import ANONYMOUS_ROLE, Identity
+from ..plugins.manager import hookimpl
+from ..spec import Resource
+from ..sql.compiled import param
+from ..sql.ddl import column
+from ..sql.queries import Predicate
+
+DEFAULT_ROLES = ("user",)  # no `permissions` entry: any signed-in caller
+OWNER_PARAM = "a_owner"
+
+
+def allowed_roles(resource: Resource, action: str) -> tuple[str, ...]:
+    return resource.permissions.get(action, DEFAULT_ROLES)
+
+
+@hookimpl(trylast=True)
+def authorize(resource: Resource, action: str, identity: Identity | None) -> bool:
+    roles = allowed_roles(resource, action)
+    if identity is None:
+        return ANONYMOUS_ROLE in roles
+    if identity.is_admin or ANONYMOUS_ROLE in roles or "user" in roles:
+        return True
+    return bool(identity.roles & set(roles))
+
+
+def owner_predicate(resource: Resource) -> Predicate:
+    owner = resource.owner
+
+    def build(table: str) -> exp.Expression:
+        return column(owner, table).eq(param(OWNER_PARAM))
+
+    return Predicate(("owner", owner), build)
+
+
+_NOBODY = Predicate(("nobody",), lambda table: exp.false())
+
+
+@hookimpl(trylast=True)
+def access_predicates(resource: Resource, action: str, identity: Identity | None):
+    if resource.owner is None or (identity is not None and identity.is_admin):
+        return None
+    if identity is None:
+        return _NOBODY
+    predicate = owner_predicate(resource)
+    return Predicate(predicate.key, predicate.build, {OWNER_PARAM: identity.user_id})
+
+
+@hookimpl(trylast=True)
+def prepare_input(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
+    if identity is None or identity.is_admin:
+        if identity is not None and action == "create" and resource.owner and resource.owner not in data:
+            data[resource.owner] = identity.user_id
+        return
+    refused = [name for name in resource.protected if name in data]
+    owner = resource.owner
+    if (
+        owner
+        and owner in data
+        and not (action == "create" and owner == resource.primary_key and data[owner] == identity.user_id)
+    ):
+        refused.append(owner)
+    if refused:
+        raise ValidationFailed(
+            [
+                {
+                    "path": f"/{name}",
+                    "message": f"'{name}' is read-only for you"
+                    + (": it is set from your credentials" if name == owner else ""),
+                }
+                for name in dict.fromkeys(refused)
+            ]
+        )
+    if action == "create" and owner:
+        data[owner] = identity.user_id

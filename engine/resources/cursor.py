@@ -1,0 +1,45 @@
+"""Opaque keyset cursors: the sort they belong to plus the last row's sort values."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+import orjson
+
+from ..errors import BadRequest
+from ..spec import Resource
+from ..sql.queries import SortKey
+from .values import ValueProblem, from_json, to_json
+
+
+def sort_signature(sort: tuple[SortKey, ...]) -> str:
+    return ",".join(("-" if k.descending else "") + k.field for k in sort)
+
+
+def encode(resource: Resource, sort: tuple[SortKey, ...], row: dict[str, Any]) -> str:
+    values = [to_json(resource.fields[k.field], row[k.field]) for k in sort]
+    raw = orjson.dumps([sort_signature(sort), values])
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def decode(resource: Resource, sort: tuple[SortKey, ...], token: str) -> list[Any]:
+    """The cursor's sort values as column values; 400 if it is not one of ours or another sort's."""
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        signature, values = orjson.loads(raw)
+    except (binascii.Error, ValueError, TypeError):
+        raise BadRequest(
+            "cursor is not valid: pass meta.next_cursor from the previous page unchanged", parameter="cursor"
+        ) from None
+    if signature != sort_signature(sort) or not isinstance(values, list) or len(values) != len(sort):
+        raise BadRequest(
+            "cursor belongs to a different sort: keep the sort of the page that returned it", parameter="cursor"
+        )
+    try:
+        return [from_json(resource.fields[k.field], v) for k, v in zip(sort, values, strict=True)]
+    except (ValueProblem, ValueError, TypeError, AttributeError):
+        raise BadRequest(
+            "cursor is not valid: pass meta.next_cursor from the previous page unchanged", parameter="cursor"
+        ) from None

@@ -1,0 +1,304 @@
+"""The generic resource manager: list, get, create, update and delete for any declared resource.
+
+Access rules arrive as SQL predicates from the `access_predicates` hook and are ANDed into every
+statement, so a row a caller may not see is simply absent: a 404, never a 403, on every path.
+Each write is one transaction holding the before/after hooks (and, through them, events).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import orjson
+import pluggy
+
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..identity import Identity
+from ..migrations.model import constraint_name
+from ..plugins.manager import call_all
+from ..spec import Resource
+from ..sql.queries import Predicate, ResourceQueries
+from . import cursor as cursors
+from .listing import ListQuery
+from .validation import BodyValidator, read_only_errors
+from .values import ValueProblem, from_json, from_query
+
+
+def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
+    flat: list[Predicate] = []
+    for result in results:
+        flat.extend(result if isinstance(result, (list, tuple)) else [result])
+    return tuple(flat)
+
+
+def as_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as plain JSON values (uuid and datetime become strings)."""
+    return orjson.loads(orjson.dumps(row))
+
+
+class ResourceManager:
+    def __init__(self, resource: Resource, pool: asyncpg.Pool, pm: pluggy.PluginManager):
+        self.resource = resource
+        self.pool = pool
+        self.pm = pm
+        self.queries = ResourceQueries(resource)
+        self.validator = BodyValidator(resource)
+        self._all_fields = resource.columns
+        self._schema_fields = tuple(resource.schema.get("properties", {}))
+        self._constraint_columns = _constraint_columns(resource)
+
+    # --- access ------------------------------------------------------------------------------
+
+    async def predicates(self, action: str, identity: Identity | None) -> tuple[Predicate, ...]:
+        results = await call_all(
+            self.pm.hook.access_predicates, resource=self.resource, action=action, identity=identity
+        )
+        return _flatten(results)
+
+    def parse_pk(self, text: str) -> Any:
+        try:
+            return from_query(self.resource.pk, text)
+        except ValueProblem:
+            raise self.not_found(text) from None
+
+    def not_found(self, pk: Any) -> NotFound:
+        return NotFound(f"no {self.resource.name} row with {self.resource.primary_key} {str(pk)[:100]!r}")
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def list(
+        self, query: ListQuery, identity: Identity | None, conn: asyncpg.Connection | None = None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        predicates = await self.predicates("list", identity)
+        wanted = query.fields or self._all_fields
+        hidden = tuple(k.field for k in query.sort if k.field not in wanted)
+        selected = tuple(wanted) + hidden
+        values: dict[str, Any] = {f"f{i}": f.value for i, f in enumerate(query.filters)}
+        cursor_nulls = None
+        if query.cursor is not None:
+            positions = cursors.decode(self.resource, query.sort, query.cursor)
+            cursor_nulls = tuple(v is None for v in positions)
+            values.update({f"c{i}": v for i, v in enumerate(positions)})
+        for predicate in predicates:
+            values.update(predicate.params)
+        values["limit"] = query.limit + 1
+        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates)
+        if conn is None:
+            records = await self.pool.fetch(compiled.sql, *compiled.args(values))
+        else:
+            records = await conn.fetch(compiled.sql, *compiled.args(values))
+        rows = [dict(r) for r in records[: query.limit]]
+        next_cursor = cursors.encode(self.resource, query.sort, rows[-1]) if len(records) > query.limit else None
+        if hidden:
+            for row in rows:
+                for name in hidden:
+                    del row[name]
+        return rows, next_cursor
+
+    async def get(
+        self, pk_text: str, identity: Identity | None, fields: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        pk = self.parse_pk(pk_text)
+        predicates = await self.predicates("read", identity)
+        compiled = self.queries.get(predicates, fields or self._all_fields)
+        values = {"pk": pk}
+        for predicate in predicates:
+            values.update(predicate.params)
+        record = await self.pool.fetchrow(compiled.sql, *compiled.args(values))
+        if record is None:
+            raise self.not_found(pk_text)
+        return dict(record)
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def _to_columns(self, data: dict[str, Any]) -> dict[str, Any]:
+        fields = self.resource.fields
+        try:
+            return {name: from_json(fields[name], value) for name, value in data.items() if name in fields}
+        except ValueProblem as exc:
+            raise ValidationFailed([{"path": "/", "message": f"expected {exc}"}]) from None
+
+    async def create(self, data: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
+        self._refuse_read_only(data, updating=False)
+        await call_all(
+            self.pm.hook.prepare_input,
+            resource=self.resource,
+            action="create",
+            data=data,
+            identity=identity,
+            previous=None,
+        )
+        self.validator.validate(data)
+        columns = self._to_columns(data)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await call_all(
+                self.pm.hook.before_write,
+                conn=conn,
+                resource=self.resource,
+                action="create",
+                data=columns,
+                previous=None,
+                identity=identity,
+            )
+            compiled = self.queries.insert(tuple(columns))
+            record = dict(
+                await self._write(conn, compiled.sql, compiled.args({f"v_{k}": v for k, v in columns.items()}))
+            )
+            await call_all(
+                self.pm.hook.after_write,
+                conn=conn,
+                resource=self.resource,
+                action="create",
+                record=record,
+                previous=None,
+                identity=identity,
+            )
+        return record
+
+    async def update(
+        self, pk_text: str, patch: dict[str, Any], identity: Identity | None, expect: Any = None
+    ) -> dict[str, Any]:
+        pk = self.parse_pk(pk_text)
+        self._refuse_read_only(patch, updating=True)
+        predicates = await self.predicates("update", identity)
+        async with self.pool.acquire() as conn, conn.transaction():
+            previous = await self._locked(conn, pk, predicates)
+            if expect is not None:
+                expect(previous)
+            await call_all(
+                self.pm.hook.prepare_input,
+                resource=self.resource,
+                action="update",
+                data=patch,
+                identity=identity,
+                previous=previous,
+            )
+            stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
+            self.validator.validate({**stored, **patch})
+            columns = self._to_columns(patch)
+            if not columns:
+                return previous
+            await call_all(
+                self.pm.hook.before_write,
+                conn=conn,
+                resource=self.resource,
+                action="update",
+                data=columns,
+                previous=previous,
+                identity=identity,
+            )
+            compiled = self.queries.update(tuple(columns), predicates)
+            values = {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}}
+            for predicate in predicates:
+                values.update(predicate.params)
+            record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            await call_all(
+                self.pm.hook.after_write,
+                conn=conn,
+                resource=self.resource,
+                action="update",
+                record=record,
+                previous=previous,
+                identity=identity,
+            )
+        return record
+
+    async def delete(self, pk_text: str, identity: Identity | None, expect: Any = None) -> dict[str, Any]:
+        pk = self.parse_pk(pk_text)
+        predicates = await self.predicates("delete", identity)
+        async with self.pool.acquire() as conn, conn.transaction():
+            previous = await self._locked(conn, pk, predicates)
+            if expect is not None:
+                expect(previous)
+            await call_all(
+                self.pm.hook.before_write,
+                conn=conn,
+                resource=self.resource,
+                action="delete",
+                data=None,
+                previous=previous,
+                identity=identity,
+            )
+            compiled = self.queries.delete(predicates)
+            values = {"pk": pk}
+            for predicate in predicates:
+                values.update(predicate.params)
+            await self._write(conn, compiled.sql, compiled.args(values))
+            await call_all(
+                self.pm.hook.after_write,
+                conn=conn,
+                resource=self.resource,
+                action="delete",
+                record=previous,
+                previous=previous,
+                identity=identity,
+            )
+        return previous
+
+    async def _locked(self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...]) -> dict[str, Any]:
+        compiled = self.queries.get(predicates, self._all_fields, lock=True)
+        values = {"pk": pk}
+        for predicate in predicates:
+            values.update(predicate.params)
+        record = await conn.fetchrow(compiled.sql, *compiled.args(values))
+        if record is None:
+            raise self.not_found(pk)
+        return dict(record)
+
+    def _refuse_read_only(self, data: dict[str, Any], *, updating: bool) -> None:
+        errors = read_only_errors(self.resource, data, updating=updating)
+        if errors:
+            raise ValidationFailed(errors)
+
+    async def _write(self, conn: asyncpg.Connection, sql: str, args: list[Any]) -> asyncpg.Record:
+        try:
+            record = await conn.fetchrow(sql, *args)
+        except asyncpg.UniqueViolationError as exc:
+            columns = self._constraint_columns.get(exc.constraint_name or "", ())
+            what = ", ".join(columns) or "these values"
+            raise Conflict(f"another {self.resource.name} row already has this {what}", fields=list(columns)) from None
+        except asyncpg.ForeignKeyViolationError as exc:
+            raise self._reference_problem(exc) from None
+        except asyncpg.CheckViolationError as exc:
+            columns = self._constraint_columns.get(exc.constraint_name or "", ())
+            raise ValidationFailed(
+                [{"path": "/" + c, "message": "value is not allowed"} for c in columns]
+                or [{"path": "/", "message": "a check constraint refused the row"}]
+            ) from None
+        except asyncpg.NotNullViolationError as exc:
+            raise ValidationFailed(
+                [{"path": f"/{exc.column_name}", "message": f"'{exc.column_name}' is required"}]
+            ) from None
+        except (asyncpg.DataError, asyncpg.exceptions.UntranslatableCharacterError) as exc:
+            raise ValidationFailed(
+                [{"path": "/", "message": f"value not accepted by the database: {exc.message}"}]
+            ) from None
+        if record is None:
+            raise NotFound(f"no {self.resource.name} row matches")
+        return record
+
+    def _reference_problem(self, exc: asyncpg.ForeignKeyViolationError) -> Exception:
+        columns = self._constraint_columns.get(exc.constraint_name or "", ())
+        if exc.table_name != self.resource.table:
+            # Another table still points at this row (on_delete: restrict).
+            return Conflict(f"this {self.resource.name} row is still referenced by {exc.table_name}")
+        errors = []
+        for column in columns:
+            target = self.resource.references[column].resource
+            errors.append({"path": f"/{column}", "message": f"no {target} row with this id"})
+        return ValidationFailed(errors or [{"path": "/", "message": "a referenced row does not exist"}])
+
+
+def _constraint_columns(resource: Resource) -> dict[str, tuple[str, ...]]:
+    """Constraint name -> the columns it covers, to turn database errors into field errors."""
+    table = resource.table
+    names: dict[str, tuple[str, ...]] = {f"{table}_pkey": (resource.primary_key,)}
+    for cols in resource.unique:
+        names[constraint_name(table, list(cols), "key")] = tuple(cols)
+    for column in resource.references:
+        names[constraint_name(table, [column], "fkey")] = (column,)
+    for field in resource.fields.values():
+        if field.enum:
+            names[constraint_name(table, [field.name], "check")] = (field.name,)
+    return names

@@ -1,0 +1,95 @@
+"""Values between JSON and PostgreSQL column types, in both directions of a request.
+
+`from_json` turns a validated body value into what asyncpg binds for the column; `from_query`
+parses a query-string value by column type and says precisely what was wrong.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from ..spec import Field
+from ..spec.types import BIGINT_MAX, BIGINT_MIN
+
+
+class ValueProblem(ValueError):
+    """A value that does not parse as its column's type; the message completes 'expected ...'."""
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueProblem("an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
+    if value.tzinfo is None:
+        raise ValueProblem("a date-time with a time zone (add Z or +00:00)")
+    return value
+
+
+def from_json(field: Field, value: Any) -> Any:
+    if value is None:
+        return None
+    kind = field.sql_type
+    if kind == "timestamptz":
+        return _timestamp(value)
+    if kind == "double precision":
+        return float(value)
+    if kind == "uuid":
+        return uuid.UUID(value) if isinstance(value, str) else value
+    return value
+
+
+def from_query(field: Field, text: str) -> Any:
+    """Parse one query-string value for `field`; raises ValueProblem."""
+    if "\x00" in text:
+        raise ValueProblem("a value without NUL characters")
+    kind = field.sql_type
+    if kind == "text":
+        return text
+    if kind == "uuid":
+        try:
+            return uuid.UUID(text)
+        except ValueError:
+            raise ValueProblem("a UUID") from None
+    if kind == "bigint":
+        try:
+            number = int(text, 10)
+        except ValueError:
+            raise ValueProblem("an integer") from None
+        if not BIGINT_MIN <= number <= BIGINT_MAX:
+            raise ValueProblem("an integer within the 64-bit range")
+        return number
+    if kind == "double precision":
+        try:
+            number = float(text)
+        except ValueError:
+            raise ValueProblem("a number") from None
+        if not math.isfinite(number):
+            raise ValueProblem("a finite number")
+        return number
+    if kind == "boolean":
+        if text in ("true", "false"):
+            return text == "true"
+        raise ValueProblem("true or false")
+    if kind == "timestamptz":
+        return _timestamp(text)
+    if kind == "jsonb":
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            raise ValueProblem("a JSON document") from None
+    raise ValueProblem(f"a value of type {kind}")
+
+
+def to_json(field: Field, value: Any) -> Any:
+    """A stored value in its JSON form (for cursors and comparisons)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value

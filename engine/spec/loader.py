@@ -1,0 +1,313 @@
+"""Load resources.yaml + schemas into a Spec, collecting every error before raising once.
+
+Every message names file:line:column and the dotted path, so `resource-engine check` output
+reads like a compiler's: the author fixes all of them in one pass.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from importlib import resources as package_files
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, best_match
+
+from .model import ACTIONS, IndexColumn, Reference, Relation, Resource, Settings, Spec
+from .positions import Path, PositionedDocument, dotted, load_positioned
+from .types import TypeProblem, derive_field, engine_fields
+
+
+class SpecError(Exception):
+    """All problems found in a spec; str() is the full report, one line per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+@cache
+def metaschema() -> dict[str, Any]:
+    return json.loads(package_files.files("engine.spec").joinpath("metaschema.json").read_text())
+
+
+class _Collector:
+    def __init__(self, filename: str, doc: PositionedDocument | None):
+        self.filename = filename
+        self.doc = doc
+        self.errors: list[str] = []
+
+    def add(
+        self,
+        path: Path,
+        message: str,
+        *,
+        key: bool = False,
+        filename: str | None = None,
+        doc: PositionedDocument | None = None,
+    ) -> None:
+        doc = doc if doc is not None else self.doc
+        pos = doc.position(path, key=key) if doc else None
+        where = f"{filename or self.filename}:{pos.line}:{pos.column}" if pos else (filename or self.filename)
+        self.errors.append(f"{where}: {dotted(path) or '(top)'}: {message}")
+
+
+def load_spec(path: str) -> Spec:
+    """Read and check a spec; raises SpecError listing every problem."""
+    path = os.path.abspath(path)
+    root = os.path.dirname(path)
+    filename = os.path.relpath(path)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            text = fh.read()
+    except OSError as exc:
+        raise SpecError([f"{filename}: cannot read: {exc.strerror}"]) from None
+    try:
+        doc = load_positioned(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        where = f"{filename}:{mark.line + 1}:{mark.column + 1}" if mark else filename
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([f"{where}: invalid YAML: {problem}"]) from None
+    errors = _Collector(filename, doc)
+    _check_metaschema(doc, errors)
+    if errors.errors:
+        raise SpecError(errors.errors)
+    spec = _build(doc.data, root, errors)
+    if errors.errors:
+        raise SpecError(errors.errors)
+    return spec
+
+
+def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> None:
+    validator = Draft202012Validator(metaschema())
+    for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            error = best_match(error.context)
+        path = tuple(error.absolute_path)
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            allowed = set(error.schema.get("properties", {}))
+            for extra in sorted(set(error.instance) - allowed, key=str):
+                hint = f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
+                errors.add((*path, extra), f"unknown key {extra!r}{hint}", key=True)
+            continue
+        if error.validator == "propertyNames":
+            bad = error.instance
+            errors.add((*path, bad), f"{bad!r} is not a valid name (lowercase letters, digits, _)", key=True)
+            continue
+        errors.add(path, error.message)
+
+
+def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[dict | None, PositionedDocument | None]:
+    file_path = os.path.normpath(os.path.join(root, ref))
+    if not os.path.isfile(file_path):
+        errors.add(where, f"schema file {ref!r} does not exist")
+        return None, None
+    try:
+        with open(file_path, encoding="utf-8") as fh:
+            text = fh.read()
+        schema = json.loads(text)
+    except (OSError, ValueError) as exc:
+        errors.add(where, f"schema file {ref!r} is not valid JSON: {exc}")
+        return None, None
+    try:
+        doc = load_positioned(text)
+    except yaml.YAMLError:
+        doc = None
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        errors.add(tuple(exc.absolute_path), f"not a valid draft 2020-12 schema: {exc.message}", filename=ref, doc=doc)
+        return None, None
+    declared = schema.get("$schema")
+    if declared and "2020-12" not in declared:
+        errors.add(("$schema",), f"must be draft 2020-12, found {declared!r}", filename=ref, doc=doc)
+    if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
+        errors.add((), "a resource schema must be an object with 'properties'", filename=ref, doc=doc)
+        return None, None
+    return schema, doc
+
+
+def _build(data: dict[str, Any], root: str, errors: _Collector) -> Spec:
+    resources: dict[str, Resource] = {}
+    for name, raw in data["resources"].items():
+        resource = _build_resource(name, raw, root, errors)
+        if resource is not None:
+            resources[name] = resource
+    _cross_check(data, resources, errors)
+    settings_raw = dict(data.get("settings") or {})
+    known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
+    plugins = data.get("plugins") or {}
+    return Spec(
+        path=os.path.join(root, errors.filename),
+        root=root,
+        resources=resources,
+        settings=Settings(**known, extra=settings_raw),
+        disabled_plugins=tuple(plugins.get("disabled", ())),
+        plugin_settings=dict(plugins.get("settings") or {}),
+    )
+
+
+def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collector) -> Resource | None:
+    where: Path = ("resources", name)
+    schema, schema_doc = _load_schema(root, raw["schema"], (*where, "schema"), errors)
+    if schema is None:
+        return None
+    ref = raw["schema"]
+    properties: dict[str, Any] = schema["properties"]
+    required = set(schema.get("required", ()))
+    primary_key = raw.get("primary_key", "id")
+    owner = raw.get("owner")
+    fields = {}
+    for prop_name, prop in properties.items():
+        if not isinstance(prop_name, str) or not _is_identifier(prop_name):
+            errors.add(
+                ("properties", prop_name),
+                "property names must be lowercase identifiers (letters, digits, _; at most 63 characters)",
+                filename=ref,
+                doc=schema_doc,
+                key=True,
+            )
+            continue
+        if prop_name in ("created_at", "updated_at"):
+            errors.add(
+                ("properties", prop_name),
+                f"{prop_name!r} is maintained by the engine; remove it from the schema",
+                filename=ref,
+                doc=schema_doc,
+                key=True,
+            )
+            continue
+        try:
+            fields[prop_name] = derive_field(
+                prop_name,
+                prop,
+                required=prop_name in required,
+                primary_key=prop_name == primary_key,
+                owner=prop_name == owner,
+            )
+        except TypeProblem as exc:
+            errors.add(("properties", prop_name), f"property {prop_name!r} {exc}", filename=ref, doc=schema_doc)
+    fields.update(engine_fields())
+
+    def must_be_field(column: str, path: Path, what: str) -> bool:
+        if column in fields:
+            return True
+        errors.add(path, f"{what} {column!r} is not a property of {ref}")
+        return False
+
+    must_be_field(primary_key, (*where, "primary_key"), "primary key")
+    if owner is not None:
+        must_be_field(owner, (*where, "owner"), "owner")
+    unique = []
+    for i, cols in enumerate(raw.get("unique", ())):
+        if all([must_be_field(c, (*where, "unique", i, j), "unique column") for j, c in enumerate(cols)]):
+            unique.append(tuple(cols))
+    indexes = []
+    for i, cols in enumerate(raw.get("indexes", ())):
+        index = tuple(IndexColumn(c.lstrip("-"), c.startswith("-")) for c in cols)
+        if all([must_be_field(c.name, (*where, "indexes", i, j), "index column") for j, c in enumerate(index)]):
+            indexes.append(index)
+    for i, protected in enumerate(raw.get("protected", ())):
+        must_be_field(protected, (*where, "protected", i), "protected field")
+    references = {}
+    for column, ref_raw in (raw.get("references") or {}).items():
+        if must_be_field(column, (*where, "references", column), "reference column"):
+            references[column] = Reference(column, ref_raw["resource"], ref_raw.get("on_delete", "restrict"))
+    events = raw.get("events") or {}
+    for i, excluded in enumerate(events.get("exclude", ())):
+        must_be_field(excluded, (*where, "events", "exclude", i), "excluded field")
+    return Resource(
+        name=name,
+        table=raw.get("table", name),
+        schema_path=ref,
+        schema=schema,
+        primary_key=primary_key,
+        fields=fields,
+        unique=tuple(unique),
+        indexes=tuple(indexes),
+        references=references,
+        owner=owner,
+        protected=tuple(raw.get("protected", ())),
+        permissions={a: tuple(r) for a, r in (raw.get("permissions") or {}).items() if a in ACTIONS},
+        events={
+            "emit": tuple(events.get("emit", ("created", "updated", "deleted"))),
+            "exclude": tuple(events.get("exclude", ())),
+        },
+        relations={},  # resolved in _cross_check once every resource is known
+        access=dict(raw.get("access") or {}),
+        plugins=dict(raw.get("plugins") or {}),
+    )
+
+
+def _is_identifier(name: str) -> bool:
+    return (
+        0 < len(name) <= 63
+        and (name[0].isascii() and (name[0].islower() or name[0] == "_"))
+        and all(c.isascii() and (c.islower() or c.isdigit() or c == "_") for c in name)
+    )
+
+
+def _cross_check(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
+    tables: dict[str, str] = {}
+    for name, resource in resources.items():
+        where: Path = ("resources", name)
+        if resource.table in tables:
+            errors.add((*where, "table"), f"table {resource.table!r} is also used by {tables[resource.table]!r}")
+        tables[resource.table] = name
+        for column, reference in resource.references.items():
+            target = resources.get(reference.resource)
+            if target is None:
+                if reference.resource not in data["resources"]:
+                    errors.add(
+                        (*where, "references", column, "resource"),
+                        f"references unknown resource {reference.resource!r}",
+                    )
+                continue
+            ours, theirs = resource.fields[column], target.pk
+            if ours.sql_type != theirs.sql_type:
+                errors.add(
+                    (*where, "references", column),
+                    f"{column!r} is {ours.sql_type} but {reference.resource}.{target.primary_key} is {theirs.sql_type}",
+                )
+            if reference.on_delete == "set null" and not ours.nullable:
+                errors.add((*where, "references", column, "on_delete"), f"'set null' needs {column!r} to be nullable")
+        raw_relations = data["resources"][name].get("relations") or {}
+        for rel_name, raw in raw_relations.items():
+            relation = _relation(name, rel_name, raw, resources, errors)
+            if relation is not None:
+                resource.relations[rel_name] = relation
+        for mode, rules in resource.access.items():
+            for i, rule in enumerate(rules):
+                if isinstance(rule, dict) and rule["relation"] not in raw_relations:
+                    errors.add(
+                        (*where, "access", mode, i, "relation"),
+                        f"unknown relation {rule['relation']!r}; declare it under relations",
+                    )
+                if rule == "owner" and resource.owner is None:
+                    errors.add((*where, "access", mode, i), "'owner' needs an owner field on this resource")
+
+
+def _relation(
+    name: str, rel_name: str, raw: dict, resources: dict[str, Resource], errors: _Collector
+) -> Relation | None:
+    where: Path = ("resources", name, "relations", rel_name)
+    through = resources.get(raw["through"])
+    if through is None:
+        errors.add((*where, "through"), f"unknown resource {raw['through']!r}")
+        return None
+    ok = True
+    for part in ("key", "other"):
+        column = raw[part]
+        if column not in through.references:
+            errors.add((*where, part), f"{raw['through']}.{column} must be declared under references")
+            ok = False
+    if not ok:
+        return None
+    if through.references[raw["key"]].resource != name:
+        errors.add((*where, "key"), f"{raw['through']}.{raw['key']} must reference {name!r}")
+        return None
+    return Relation(rel_name, raw["through"], raw["key"], raw["other"], through.references[raw["other"]].resource)

@@ -1,0 +1,101 @@
+"""The immutable spec: what resources.yaml and the schemas say, resolved once at start-up.
+
+Everything else (DDL, SQL, routes, validators, OpenAPI) is derived from these objects, so they
+hold facts only, never behaviour that depends on a request.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+ACTIONS = ("list", "read", "create", "update", "delete")
+ENGINE_FIELDS = ("created_at", "updated_at")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One column, derived from a JSON Schema property."""
+
+    name: str
+    sql_type: str  # text | uuid | timestamptz | bigint | double precision | boolean | jsonb
+    nullable: bool
+    enum: tuple[Any, ...] | None = None
+    default: Any = None  # a JSON value; None means no default
+    has_default: bool = False
+    generated: bool = False  # the database fills it (uuid primary keys, timestamps)
+    read_only: bool = False  # clients may never send it
+    engine_managed: bool = False  # created_at / updated_at
+
+
+@dataclass(frozen=True)
+class Reference:
+    column: str
+    resource: str
+    on_delete: str  # cascade | restrict | set null | no action
+
+
+@dataclass(frozen=True)
+class Relation:
+    """Many-to-many through a join resource: `key` points at us, `other` at the far side."""
+
+    name: str
+    through: str
+    key: str
+    other: str
+    target: str  # the resource `other` references
+
+
+@dataclass(frozen=True)
+class IndexColumn:
+    name: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Resource:
+    name: str
+    table: str
+    schema_path: str
+    schema: dict[str, Any] = field(repr=False, compare=False, hash=False)
+    primary_key: str
+    fields: dict[str, Field] = field(repr=False, compare=False, hash=False)
+    unique: tuple[tuple[str, ...], ...] = ()
+    indexes: tuple[tuple[IndexColumn, ...], ...] = ()
+    references: dict[str, Reference] = field(default_factory=dict, compare=False, hash=False)
+    owner: str | None = None
+    protected: tuple[str, ...] = ()
+    permissions: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    events: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
+    relations: dict[str, Relation] = field(default_factory=dict, compare=False, hash=False)
+    access: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    plugins: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def pk(self) -> Field:
+        return self.fields[self.primary_key]
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(self.fields)
+
+
+@dataclass(frozen=True)
+class Settings:
+    page_size: int = 20
+    max_page_size: int = 100
+    body_limit: int = 1024 * 1024
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    statement_timeout_ms: int = 30_000
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Spec:
+    path: str  # the resources.yaml file
+    root: str  # its directory: schemas, plugins and migrations are relative to it
+    resources: dict[str, Resource] = field(compare=False, hash=False)
+    settings: Settings = Settings()
+    disabled_plugins: tuple[str, ...] = ()
+    plugin_settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)

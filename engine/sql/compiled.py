@@ -1,0 +1,65 @@
+"""Named placeholders -> asyncpg's $n parameters, once per query shape.
+
+Builders use `param("name")`; compiling renders the SQL text once and remembers which value
+goes to which $n, so a request only binds values: no SQL text is built per request.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlglot import exp
+
+from .ddl import render
+
+
+def param(name: str) -> exp.Placeholder:
+    return exp.Placeholder(this=name)
+
+
+@dataclass(frozen=True)
+class Compiled:
+    sql: str
+    names: tuple[str, ...]  # names[i] is bound to $(i+1)
+
+    def args(self, values: Mapping[str, Any]) -> list[Any]:
+        return [values[name] for name in self.names]
+
+
+def compile_expression(expression: exp.Expression) -> Compiled:
+    names: list[str] = []
+
+    def number(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.this:
+            name = node.name
+            if name not in names:
+                names.append(name)
+            return exp.Parameter(this=exp.Literal.number(names.index(name) + 1))
+        return node
+
+    return Compiled(render(expression.transform(number)), tuple(names))
+
+
+class ShapeCache:
+    """A bounded LRU of compiled statements keyed by query shape."""
+
+    def __init__(self, maxsize: int = 2048):
+        self._items: OrderedDict[Hashable, Compiled] = OrderedDict()
+        self._maxsize = maxsize
+
+    def get(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled:
+        try:
+            self._items.move_to_end(key)
+            return self._items[key]
+        except KeyError:
+            compiled = compile_expression(build())
+            self._items[key] = compiled
+            if len(self._items) > self._maxsize:
+                self._items.popitem(last=False)
+            return compiled
+
+    def __len__(self) -> int:
+        return len(self._items)

@@ -1,0 +1,186 @@
+"""One compiled statement per query shape of a resource.
+
+A shape is everything that changes the SQL text (filtered fields and operators, sort, projection,
+cursor nullness, access predicates); values never do. Shapes are built with sqlglot once and
+cached, so a request costs a dict lookup plus parameter binding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlglot import exp
+
+from ..spec import Resource
+from .compiled import Compiled, ShapeCache, param
+from .ddl import column, table
+
+OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
+IS_VALUES = ("null", "not_null", "true", "false")
+
+
+@dataclass(frozen=True)
+class Predicate:
+    """A WHERE fragment from an access rule: `key` names its shape, `build` makes it, `params` bind it."""
+
+    key: Hashable
+    build: Callable[[str], exp.Expression] = field(compare=False, hash=False)
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class Filter:
+    field: str
+    op: str
+    value: Any  # already parsed to the column's Python type; for `is`, one of IS_VALUES
+
+    @property
+    def shape(self) -> tuple[str, str, Any]:
+        return (self.field, self.op, self.value if self.op == "is" else None)
+
+
+@dataclass(frozen=True)
+class SortKey:
+    field: str
+    descending: bool = False
+
+
+def _condition(col: exp.Column, op: str, name: str, shape_value: Any) -> exp.Expression:
+    value = param(name)
+    if op == "eq":
+        return col.eq(value)
+    if op == "ne":
+        return exp.NullSafeNEQ(this=col, expression=value)
+    if op in ("lt", "lte", "gt", "gte"):
+        return {"lt": col < value, "lte": col <= value, "gt": col > value, "gte": col >= value}[op]
+    if op == "in":
+        return col.eq(exp.Any(this=exp.Paren(this=value)))
+    if op in ("like", "ilike"):
+        cls = exp.Like if op == "like" else exp.ILike
+        return exp.Escape(this=cls(this=col, expression=value), expression=exp.Literal.string("\\"))
+    if op == "contains":
+        return exp.ArrayContainsAll(this=col, expression=exp.Cast(this=value, to=exp.DataType.build("jsonb")))
+    if op == "is":
+        target = exp.Null() if shape_value in ("null", "not_null") else exp.Boolean(this=shape_value == "true")
+        test = exp.Is(this=col, expression=target)
+        return exp.Not(this=test) if shape_value == "not_null" else test
+    raise ValueError(f"unknown operator {op}")
+
+
+def _after(
+    sort: tuple[SortKey, ...], nulls: tuple[bool, ...], nullable: Callable[[str], bool], t: str
+) -> exp.Expression:
+    """Rows strictly after the cursor position, matching PostgreSQL's NULLS LAST/FIRST defaults."""
+    if len({k.descending for k in sort}) == 1 and not any(nulls) and not any(nullable(k.field) for k in sort):
+        left = exp.Tuple(expressions=[column(k.field, t) for k in sort])
+        right = exp.Tuple(expressions=[param(f"c{i}") for i in range(len(sort))])
+        return left < right if sort[0].descending else left > right
+    alternatives = []
+    for i, key in enumerate(sort):
+        equal_prefix = [
+            exp.Is(this=column(k.field, t), expression=exp.Null())
+            if nulls[j]
+            else column(k.field, t).eq(param(f"c{j}"))
+            for j, k in enumerate(sort[:i])
+        ]
+        step = _step_after(column(key.field, t), f"c{i}", key.descending, nulls[i], nullable(key.field))
+        if step is not None:
+            alternatives.append(exp.and_(*equal_prefix, step) if equal_prefix else step)
+    return exp.or_(*alternatives) if alternatives else exp.false()
+
+
+def _step_after(col: exp.Column, name: str, descending: bool, is_null: bool, nullable: bool):
+    if not descending:  # ASC NULLS LAST
+        if is_null:
+            return None
+        beyond = col > param(name)
+        return exp.or_(beyond, exp.Is(this=col.copy(), expression=exp.Null())) if nullable else beyond
+    if is_null:  # DESC NULLS FIRST: after a null come the non-null values
+        return exp.Not(this=exp.Is(this=col, expression=exp.Null()))
+    return col < param(name)
+
+
+class ResourceQueries:
+    """Compiled statements for one resource; one instance per app, never shared across specs."""
+
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        self.table = resource.table
+        self.pk = resource.primary_key
+        self._cache = ShapeCache()
+
+    def _where(self, conditions: list[exp.Expression], predicates: tuple[Predicate, ...]) -> exp.Expression | None:
+        conditions = conditions + [p.build(self.table) for p in predicates]
+        return exp.and_(*conditions) if conditions else None
+
+    def _select(self, fields: tuple[str, ...]) -> exp.Select:
+        return exp.select(*[column(f, self.table) for f in fields]).from_(table(self.table))
+
+    def get(self, predicates: tuple[Predicate, ...], fields: tuple[str, ...], lock: bool = False) -> Compiled:
+        def build() -> exp.Expression:
+            query = self._select(fields).where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
+            return query.lock() if lock else query
+
+        return self._cache.get(("get", tuple(p.key for p in predicates), fields, lock), build)
+
+    def list(
+        self,
+        filters: tuple[Filter, ...],
+        sort: tuple[SortKey, ...],
+        fields: tuple[str, ...],
+        cursor_nulls: tuple[bool, ...] | None,
+        predicates: tuple[Predicate, ...],
+    ) -> Compiled:
+        shape = ("list", tuple(f.shape for f in filters), sort, fields, cursor_nulls, tuple(p.key for p in predicates))
+
+        def build() -> exp.Expression:
+            conditions = [
+                _condition(column(f.field, self.table), f.op, f"f{i}", f.shape[2]) for i, f in enumerate(filters)
+            ]
+            if cursor_nulls is not None:
+                conditions.append(_after(sort, cursor_nulls, lambda n: self.resource.fields[n].nullable, self.table))
+            query = self._select(fields)
+            where = self._where(conditions, predicates)
+            if where is not None:
+                query = query.where(where)
+            order = [
+                exp.Ordered(this=column(k.field, self.table), desc=k.descending, nulls_first=k.descending) for k in sort
+            ]
+            return query.order_by(*order).limit(param("limit"))
+
+        return self._cache.get(shape, build)
+
+    def insert(self, columns: tuple[str, ...]) -> Compiled:
+        def build() -> exp.Expression:
+            target = exp.Schema(this=table(self.table), expressions=[column(c).this for c in columns])
+            if columns:
+                query = exp.insert(exp.values([tuple(param(f"v_{c}") for c in columns)]), target)
+            else:
+                query = exp.Insert(this=table(self.table), expression=exp.Var(this="DEFAULT VALUES"))
+            return query.returning("*")
+
+        return self._cache.get(("insert", columns), build)
+
+    def update(self, columns: tuple[str, ...], predicates: tuple[Predicate, ...]) -> Compiled:
+        def build() -> exp.Expression:
+            assignments = [exp.EQ(this=column(c), expression=param(f"v_{c}")) for c in columns]
+            if "updated_at" in self.resource.fields:
+                assignments.append(
+                    exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[]))
+                )
+            query = exp.Update(this=table(self.table), expressions=assignments)
+            query = query.where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
+            return query.returning("*")
+
+        return self._cache.get(("update", columns, tuple(p.key for p in predicates)), build)
+
+    def delete(self, predicates: tuple[Predicate, ...]) -> Compiled:
+        def build() -> exp.Expression:
+            query = exp.delete(table(self.table)).where(
+                self._where([column(self.pk, self.table).eq(param("pk"))], predicates)
+            )
+            return query.returning("*")
+
+        return self._cache.get(("delete", tuple(p.key for p in predicates)), build)
