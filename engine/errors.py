@@ -58,3 +58,7 @@ class ValidationFailed(Problem):
         super().__init__(
             detail or f"the request body has {count} invalid value{'s' if count != 1 else ''}", errors=errors
         )
+
+
+class ConfigurationError(Exception):
+    """A setting that makes the server unsafe or unable to start; the message says what to fix."""

@@ -21,7 +21,27 @@ import pluggy
 hookspec = pluggy.HookspecMarker("resource_engine")
 
 
-# --- start-up and shutdown -----------------------------------------------------------------
+# --- configuration, start-up and shutdown --------------------------------------------------
+
+
+@hookspec
+def configure(app, spec, config):
+    """Read and check your settings while the app is built, before anything listens.
+
+    ``config.extra`` holds every ENGINE_* environment variable; ``spec.plugin_settings`` the
+    ``plugins.settings`` block of resources.yaml. Raise ``engine.errors.ConfigurationError`` with
+    an actionable message for a bad setting: the server refuses to start and prints it.
+    Store what you computed on the app with your own ``web.AppKey``.
+    """
+
+
+@hookspec
+def register_commands(commands):
+    """Add sub-commands to the ``resource-engine`` CLI.
+
+    ``commands`` is the argparse sub-parsers object: call ``commands.add_parser(name, help=...)``
+    and ``set_defaults(run=function)``; ``function(args, out)`` returns the exit code.
+    """
 
 
 @hookspec

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from .. import migrations
 from ..config import Config
+from ..errors import ConfigurationError
 from ..plugins.manager import PluginError
 from ..spec import Spec, SpecError, load_spec
 from .output import Printer
@@ -166,7 +167,18 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
     return _with_connection(spec, work)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _plugin_commands(commands, spec_path: str) -> None:
+    """Let plugins add commands (token, events ...); a broken spec leaves only the core commands."""
+    try:
+        from ..plugins.manager import build_plugin_manager
+
+        pm = build_plugin_manager(load_spec(spec_path))
+    except (SpecError, PluginError, OSError):
+        return
+    pm.hook.register_commands(commands=commands)
+
+
+def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resource-engine", description=__doc__.split(":")[0] + ".")
     parser.add_argument(
         "--spec",
@@ -199,11 +211,16 @@ def build_parser() -> argparse.ArgumentParser:
     apply.set_defaults(run=cmd_migrate_apply)
     status = steps.add_parser("status", help="list applied and pending migrations")
     status.set_defaults(run=cmd_migrate_status)
+    if spec_path is not None:
+        _plugin_commands(commands, spec_path)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    early = argparse.ArgumentParser(add_help=False)
+    early.add_argument("--spec", default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC))
+    known, _ = early.parse_known_args(argv)
+    args = build_parser(known.spec).parse_args(argv)
     logging.basicConfig(
         level=os.environ.get("ENGINE_LOG_LEVEL", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -213,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args, out)
     except SystemExit as exc:
         return int(exc.code or 0)
-    except ValueError as exc:  # configuration errors (ENGINE_* values)
+    except (ValueError, ConfigurationError) as exc:  # bad ENGINE_* values
         out.error(str(exc))
         return 1
 

@@ -23,6 +23,8 @@ def _decode_json(text: str):
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
+    # uuid as text: rows serialize straight to JSON, and str or uuid.UUID both bind.
+    await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
     for name in ("json", "jsonb"):
         await conn.set_type_codec(name, schema="pg_catalog", encoder=_encode_json, decoder=_decode_json, format="text")
 

@@ -86,6 +86,7 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
     app = web.Application(middlewares=build_middlewares(plugin_middlewares), client_max_size=config.body_limit)
     app[SPEC], app[CONFIG], app[PLUGINS] = spec, config, pm
+    pm.hook.configure(app=app, spec=spec, config=config)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_plugin_lifecycle)
     app.router.add_routes(_routes(spec))

@@ -21,7 +21,10 @@ hookimpl = pluggy.HookimplMarker("resource_engine")
 ENTRY_POINT_GROUP = "resource_engine"
 
 # Built-in features, registered like any third-party plugin (and as switchable by name).
-DEFAULT_PLUGINS = ("engine.plugins.access",)
+DEFAULT_PLUGINS = (
+    "engine.plugins.access",
+    "engine.plugins.jwt_auth",
+)
 
 
 class PluginError(Exception):

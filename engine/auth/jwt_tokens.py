@@ -1,0 +1,238 @@
+"""Signing and verifying access tokens (JWT) with the algorithm fixed by configuration.
+
+The token header never chooses the algorithm or the key: HS256 uses only the shared secret,
+RS256/ES256 only the configured public key or JWKS, so `alg: none` and HS-signed-with-the-RS-
+public-key tokens fail. Claim types are checked here, not left to the library's leniency.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+
+from ..errors import ConfigurationError, Unauthorized
+from ..identity import Identity
+
+MIN_SECRET_BYTES = 32
+ASYMMETRIC = ("RS256", "ES256")
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def invalid(detail: str) -> Unauthorized:
+    return Unauthorized(detail, headers=dict(INVALID_TOKEN))
+
+
+@dataclass
+class JwtSettings:
+    secret: bytes | None = None
+    public_key: Any = None  # a loaded key object for RS256/ES256
+    public_algorithm: str | None = None
+    key_id: str | None = None
+    jwks_url: str | None = None
+    issuer: str | None = None
+    audience: str | None = None
+    leeway: int = 30
+    access_ttl: int = 900
+    _jwks: Any = field(default=None, repr=False)
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        found = ("HS256",) if self.secret else ()
+        if self.public_key is not None or self.jwks_url:
+            found += (self.public_algorithm or "RS256",)
+        return found
+
+    @classmethod
+    def from_env(cls, env: dict[str, str], *, development: bool, secret_file: str) -> JwtSettings:
+        secret = env.get("ENGINE_JWT_SECRET")
+        public_key = None
+        algorithm = env.get("ENGINE_JWT_ALGORITHM", "RS256")
+        if algorithm not in (*ASYMMETRIC, "HS256"):
+            raise ConfigurationError(f"ENGINE_JWT_ALGORITHM must be HS256, RS256 or ES256, got {algorithm!r}")
+        pem = env.get("ENGINE_JWT_PUBLIC_KEY")
+        if pem:
+            if not pem.lstrip().startswith("-----BEGIN") and os.path.isfile(pem):
+                with open(pem, encoding="utf-8") as fh:
+                    pem = fh.read()
+            try:
+                public_key = jwt.algorithms.get_default_algorithms()[algorithm].prepare_key(pem)
+            except Exception as exc:
+                raise ConfigurationError(
+                    f"ENGINE_JWT_PUBLIC_KEY is not a valid {algorithm} public key: {exc}"
+                ) from None
+        jwks_url = env.get("ENGINE_JWT_JWKS_URL") or None
+        if secret is None and public_key is None and jwks_url is None:
+            if not development:
+                raise ConfigurationError(
+                    "no way to verify tokens: set ENGINE_JWT_SECRET (32+ bytes), ENGINE_JWT_PUBLIC_KEY "
+                    "or ENGINE_JWT_JWKS_URL"
+                )
+            secret = development_secret(secret_file)
+        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigurationError(
+                f"ENGINE_JWT_SECRET is {len(secret.encode())} bytes; HS256 needs at least {MIN_SECRET_BYTES} "
+                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        try:
+            leeway = int(env.get("ENGINE_JWT_LEEWAY", "30"))
+            ttl = parse_duration(env.get("ENGINE_ACCESS_TOKEN_TTL", "900"))
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        settings = cls(
+            secret=secret.encode() if secret else None,
+            public_key=public_key,
+            public_algorithm=algorithm if algorithm in ASYMMETRIC else None,
+            key_id=env.get("ENGINE_JWT_KID") or None,
+            jwks_url=jwks_url,
+            issuer=env.get("ENGINE_JWT_ISSUER") or None,
+            audience=env.get("ENGINE_JWT_AUDIENCE") or None,
+            leeway=leeway,
+            access_ttl=ttl,
+        )
+        if jwks_url:
+            settings._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+        return settings
+
+
+def development_secret(path: str) -> str:
+    """A per-project secret kept on disk, so `serve` and `token` agree without configuration."""
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as fh:
+            return fh.read().strip()
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(value)
+    return value
+
+
+def parse_duration(text: str) -> int:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip()
+    try:
+        if text and text[-1] in units:
+            return int(text[:-1]) * units[text[-1]]
+        return int(text)
+    except ValueError:
+        raise ValueError(f"invalid duration {text!r}: use seconds or a number with s, m, h or d") from None
+
+
+def issue(
+    settings: JwtSettings, subject: str, roles: list[str] | tuple[str, ...] = (), ttl: int | None = None, **claims: Any
+) -> str:
+    if settings.secret is None:
+        raise ConfigurationError("issuing tokens needs ENGINE_JWT_SECRET (this server only verifies RS/ES tokens)")
+    now = int(time.time())
+    payload = {"sub": subject, "iat": now, "exp": now + (ttl or settings.access_ttl), **claims}
+    if roles:
+        payload["roles"] = list(roles)
+    if settings.issuer:
+        payload["iss"] = settings.issuer
+    if settings.audience:
+        payload["aud"] = settings.audience
+    headers = {"kid": settings.key_id} if settings.key_id else None
+    return jwt.encode(payload, settings.secret, algorithm="HS256", headers=headers)
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    for name in ("exp", "nbf", "iat"):
+        if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+            raise invalid(f"the '{name}' claim must be a number")
+    if "exp" not in claims:
+        raise invalid("the token has no 'exp' claim")
+    if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+        raise invalid("the 'sub' claim must be a non-empty string")
+    roles = claims.get("roles", [])
+    if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise invalid("the 'roles' claim must be a list of strings")
+    aud = claims.get("aud")
+    if aud is not None and not (
+        isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+    ):
+        raise invalid("the 'aud' claim must be a string or a list of strings")
+
+
+class Verifier:
+    """Verifies tokens and remembers good ones until they expire (verification is ~20% of a read)."""
+
+    def __init__(self, settings: JwtSettings, cache_size: int = 10_000):
+        self.settings = settings
+        self._cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def verify(self, token: str) -> Identity:
+        cached = self._cache.get(token)
+        if cached is not None:
+            identity, expires = cached
+            if time.time() < expires + self.settings.leeway:
+                return identity
+            del self._cache[token]
+        identity, expires = self._verify(token)
+        self._cache[token] = (identity, expires)
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return identity
+
+    def _key(self, header: dict[str, Any]) -> tuple[Any, str]:
+        algorithm = header.get("alg")
+        if algorithm not in self.settings.algorithms:
+            raise invalid(f"tokens signed with {str(algorithm)[:20]!r} are not accepted here")
+        kid = header.get("kid")
+        if algorithm == "HS256":
+            if kid is not None and kid != self.settings.key_id:
+                raise invalid("unknown key id (kid)")
+            return self.settings.secret, algorithm
+        if self.settings._jwks is not None:
+            if kid is None:
+                raise invalid("the token has no key id (kid)")
+            try:
+                return self.settings._jwks.get_signing_key(kid).key, algorithm
+            except jwt.PyJWKClientError:
+                raise invalid("unknown key id (kid)") from None
+        if kid is not None and kid != self.settings.key_id:
+            raise invalid("unknown key id (kid)")
+        return self.settings.public_key, algorithm
+
+    def _verify(self, token: str) -> tuple[Identity, float]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise invalid("the access token is malformed") from None
+        key, algorithm = self._key(header)
+        s = self.settings
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise invalid("the access token is malformed") from None
+        _check_claim_types(unverified)
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway,
+                options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
+            )
+        except jwt.ExpiredSignatureError:
+            raise invalid("the access token has expired") from None
+        except jwt.ImmatureSignatureError:
+            raise invalid("the access token is not valid yet") from None
+        except jwt.InvalidAudienceError:
+            raise invalid("the access token is for another audience") from None
+        except jwt.InvalidIssuerError:
+            raise invalid("the access token is from another issuer") from None
+        except jwt.InvalidSignatureError:
+            raise invalid("the access token signature is invalid") from None
+        except jwt.InvalidTokenError as exc:
+            raise invalid(f"the access token is invalid: {type(exc).__name__}") from None
+        roles = frozenset(claims.get("roles") or ()) | {"user"}
+        return Identity(claims["sub"], roles, via="token"), float(claims["exp"])
