@@ -1,0 +1,65 @@
+"""Tables the engine and its plugins keep for themselves (refresh tokens, events, idempotency keys).
+
+They are not resources and not part of resources.yaml, so they are created at start-up with
+CREATE TABLE IF NOT EXISTS, built from the same table models as migrations. Names start with
+`_engine_` so they never collide with a resource's table.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from sqlglot import exp
+
+from ..sql import ddl
+
+
+def table_model(
+    name: str,
+    columns: dict[str, dict[str, Any]],
+    primary_key: str,
+    *,
+    unique: dict[str, list[str]] | None = None,
+    indexes: dict[str, list[list[Any]]] | None = None,
+) -> dict[str, Any]:
+    """A table model (see engine.migrations.model) for an internal table.
+
+    Column specs: {"type": "text", "nullable": False, "default": {"kind": "now"|"uuid"} or
+    {"kind": "value", "value": ..., "type": ...}}.
+    """
+    return {
+        "table": name,
+        "columns": columns,
+        "primary_key": primary_key,
+        "checks": {},
+        "unique": unique or {},
+        "foreign_keys": {},
+        "indexes": indexes or {},
+    }
+
+
+def create_statements(model: dict[str, Any]) -> list[str]:
+    create = ddl.create_table(model)
+    create.set("exists", True)
+    statements = [ddl.render(create)]
+    for name, cols in model["indexes"].items():
+        index = ddl.create_index(name, model["table"], cols)
+        index.set("exists", True)
+        statements.append(ddl.render(index))
+    return statements
+
+
+_LOCK_KEY = 0x5E50_0C3F  # serializes concurrent start-ups: IF NOT EXISTS alone races in PostgreSQL
+_LOCK = ddl.render(
+    exp.select(exp.Anonymous(this="pg_advisory_xact_lock", expressions=[exp.Parameter(this=exp.Literal.number(1))]))
+)
+
+
+async def ensure_tables(pool: asyncpg.Pool, *models: dict[str, Any]) -> None:
+    """Create the internal tables if they are missing; safe to run in every worker at start-up."""
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(_LOCK, _LOCK_KEY)
+        for model in models:
+            for statement in create_statements(model):
+                await conn.execute(statement)
