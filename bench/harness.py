@@ -1,0 +1,291 @@
+"""Benchmark the engine against the hand-written reference, in one run, in alternating rounds.
+
+    bench/run            full mode: writes bench/RESULTS.md
+    bench/run --quick    a few seconds per scenario, prints the table only
+
+It starts its own PostgreSQL (pgserver) in a temporary directory, applies the migrations, seeds
+1,000 users and 100,000 agents, starts both servers (one process each), and drives them with wrk
+using the same script, connections and duration. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+import jwt
+import orjson
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
+SCENARIOS = {
+    "W1": "GET /api/agents/{id} (owned)",
+    "W2": "GET /api/agents?status=active&sort=-created_at&limit=20",
+    "W3": "POST /api/agents",
+    "W4": "PATCH /api/agents/{id} (status, name)",
+    "W5": "GET /api/teams/{id}?include=members,agents",
+}
+PROMPT = ("You are a meticulous research assistant for a product team. Read the user's question, restate "
+          "it in one line, list the facts you need, search the knowledge base with the tools you have, and "
+          "answer in at most five sentences with sources. Never invent numbers; say when you are unsure. ")
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def ensure_wrk() -> str:
+    found = shutil.which("wrk")
+    if found:
+        return found
+    log("installing wrk from Debian's packages")
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True, stdout=subprocess.DEVNULL)
+    return shutil.which("wrk") or "wrk"
+
+
+def start_database(directory: str):
+    sys.path.insert(0, ROOT)
+    from engine.db.embedded import start_embedded
+
+    return start_embedded(os.path.join(directory, "pgdata"))
+
+
+async def seed(url: str, data_file: str, users: int, per_user: int) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        now = datetime.now(UTC)
+        user_rows = [(f"user{i:04d}", f"user{i:04d}@bench.test", f"User {i}", now, now) for i in range(users)]
+        await conn.copy_records_to_table("users", records=user_rows,
+                                         columns=["id", "email", "name", "created_at", "updated_at"])
+        statuses = ["draft", "active", "paused", "archived"]
+        rng = random.Random(7)
+        agent_rows, active = [], {}
+        params = orjson.dumps({"temperature": 0.7, "max_tokens": 1024, "model": "m-large"}).decode()
+        tools = orjson.dumps([{"name": "search", "description": "search the web", "config": {"k": 5}},
+                              {"name": "calculator", "description": "exact arithmetic"}]).decode()
+        for i in range(users):
+            owner = f"user{i:04d}"
+            for j in range(per_user):
+                agent_id = str(uuid.uuid4())
+                status = statuses[rng.randrange(4)] if j > 0 else "active"
+                at = now - timedelta(minutes=rng.randrange(500_000))
+                agent_rows.append((agent_id, owner, f"agent {i}-{j}", PROMPT + str(j), status, params, tools, at, at))
+                if status == "active":
+                    active.setdefault(owner, []).append(agent_id)
+        await conn.execute("SET session_replication_role = replica")  # skip FK checks while copying
+        await conn.copy_records_to_table(
+            "agents", records=agent_rows,
+            columns=["id", "user_id", "name", "system_prompt", "status", "parameters", "tools", "created_at",
+                     "updated_at"])
+        team_rows, member_rows, link_rows = [], [], []
+        for i in range(users):
+            team_id, owner = str(uuid.uuid4()), f"user{i:04d}"
+            team_rows.append((team_id, owner, f"team {i}", "a bench team", "active", now, now))
+            for k in range(5):
+                member = f"user{(i + k) % users:04d}"
+                role = "owner" if k == 0 else "member"
+                member_rows.append((str(uuid.uuid4()), team_id, member, role, now, now))
+            for agent_id in active[owner][:5]:
+                link_rows.append((str(uuid.uuid4()), team_id, agent_id, now, now))
+        await conn.copy_records_to_table("teams", records=team_rows, columns=[
+            "id", "owner_id", "name", "description", "status", "created_at", "updated_at"])
+        await conn.copy_records_to_table("team_members", records=member_rows, columns=[
+            "id", "team_id", "user_id", "role", "created_at", "updated_at"])
+        await conn.copy_records_to_table("team_agents", records=link_rows, columns=[
+            "id", "team_id", "agent_id", "created_at", "updated_at"])
+        await conn.execute("SET session_replication_role = origin")
+        await conn.execute("ANALYZE")
+        teams = {row[1]: row[0] for row in team_rows}
+        exp = int(time.time()) + 7 * 86400
+        with open(data_file, "w", encoding="utf-8") as fh:
+            for owner, agent_ids in active.items():
+                token = jwt.encode({"sub": owner, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
+                for agent_id in agent_ids[:3]:
+                    fh.write(f"{token} {agent_id} {teams[owner]}\n")
+    finally:
+        await conn.close()
+
+
+def server_env(url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": url,
+        "ENGINE_JWT_SECRET": SECRET,
+        "ENGINE_ENV": "production",
+        "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
+        "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),
+        "ENGINE_LOG_LEVEL": "INFO",
+        "ENGINE_AUTO_MIGRATE": "false",
+        "ENGINE_METRICS_ALLOW": "127.0.0.1/32",
+    })
+    return env
+
+
+def start(command: list[str], env: dict[str, str], port: int, log_path: str) -> subprocess.Popen:
+    out = open(log_path, "ab")
+    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        try:
+            import urllib.request
+
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/agents", timeout=1)
+        except Exception as exc:  # 401 is an HTTPError: the server is up
+            if getattr(exc, "code", None):
+                return process
+        if process.poll() is not None:
+            raise RuntimeError(f"{command[0]} exited early; see {log_path}")
+        time.sleep(0.2)
+    raise RuntimeError(f"{command} did not start; see {log_path}")
+
+
+def memory_kb(pid: int) -> tuple[int, int]:
+    """(current RSS, peak RSS) of a process, from /proc."""
+    values = {}
+    with open(f"/proc/{pid}/status", encoding="ascii") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0])
+    return values.get("VmRSS", 0), values.get("VmHWM", 0)
+
+
+def run_wrk(wrk: str, port: int, scenario: str, data_file: str, seconds: int, connections: int) -> dict:
+    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s",
+               os.path.join(ROOT, "bench", "scenario.lua"), f"http://127.0.0.1:{port}", "--", scenario, data_file]
+    output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    line = next(x for x in output.splitlines() if x.startswith("RESULT "))
+    result = json.loads(line[len("RESULT "):])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    return result
+
+
+def summarize(samples: list[dict]) -> dict:
+    return {
+        "rps": statistics.median(s["rps"] for s in samples),
+        "p50_ms": statistics.median(s["p50_us"] for s in samples) / 1000,
+        "p99_ms": statistics.median(s["p99_us"] for s in samples) / 1000,
+        "errors": sum(s["status_errors"] + s["socket_errors"] for s in samples),
+    }
+
+
+def table(results: dict, memory: dict) -> str:
+    lines = ["| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio req/s | ratio p99 |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for scenario, title in SCENARIOS.items():
+        if scenario not in results:
+            continue
+        ref, eng = results[scenario]["reference"], results[scenario]["engine"]
+        for name, row in (("engine", eng), ("reference", ref)):
+            ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
+            p99 = f"{eng['p99_ms'] / ref['p99_ms']:.2f}" if name == "engine" else ""
+            lines.append(f"| {scenario} {title} | {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
+                         f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {ratio} | {p99} |")
+    return "\n".join(lines)
+
+
+def commit() -> str:
+    try:
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                             check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True, check=True).stdout.strip()
+        return sha + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few seconds per scenario; no RESULTS.md")
+    parser.add_argument("--seconds", type=int, help="seconds per round and server")
+    parser.add_argument("--rounds", type=int, help="alternating rounds per scenario")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--scenarios", default=",".join(SCENARIOS))
+    parser.add_argument("--users", type=int, default=1000)
+    parser.add_argument("--agents-per-user", type=int, default=100)
+    args = parser.parse_args()
+    seconds = args.seconds or (3 if args.quick else 10)
+    rounds = args.rounds or (1 if args.quick else 3)
+    wrk = ensure_wrk()
+    workdir = tempfile.mkdtemp(prefix="resource-engine-bench-")
+    url = start_database(workdir)
+    log(f"PostgreSQL for this run: {workdir}")
+    env = server_env(url)
+    subprocess.run([sys.executable, "-m", "engine", "migrate", "apply"], cwd=ROOT, env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    data_file = os.path.join(workdir, "requests.txt")
+    log(f"seeding {args.users} users and {args.users * args.agents_per_user} agents")
+    asyncio.run(seed(url, data_file, args.users, args.agents_per_user))
+    servers = {
+        "engine": start([sys.executable, "-m", "engine", "serve", "--port", "8710"], env, 8710,
+                        os.path.join(workdir, "engine.log")),
+        "reference": start([sys.executable, os.path.join(ROOT, "bench", "reference", "server.py"), "--port", "8711"],
+                           env, 8711, os.path.join(workdir, "reference.log")),
+    }
+    ports = {"engine": 8710, "reference": 8711}
+    results: dict = {}
+    try:
+        for scenario in args.scenarios.split(","):
+            samples: dict[str, list] = {"engine": [], "reference": []}
+            for round_number in range(rounds):
+                order = ["engine", "reference"] if round_number % 2 == 0 else ["reference", "engine"]
+                for name in order:
+                    sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, args.connections)
+                    samples[name].append(sample)
+                    log(f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
+                        f"p99 {sample['p99_us'] / 1000:.2f} ms, errors {sample['status_errors']}")
+            results[scenario] = {name: summarize(s) for name, s in samples.items()}
+        memory = {name: memory_kb(p.pid) for name, p in servers.items()}
+    finally:
+        for process in servers.values():
+            process.send_signal(signal.SIGTERM)
+        for process in servers.values():
+            process.wait(timeout=30)
+    report = table(results, memory)
+    print(report)
+    if not args.quick:
+        write_results(report, memory, seconds, rounds, args.connections)
+    shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+def write_results(report: str, memory: dict, seconds: int, rounds: int, connections: int) -> None:
+    load = os.getloadavg()
+    text = f"""# Benchmark results
+
+Measured by `bench/run` on commit {commit()}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.
+
+Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()},
+load average before the run {load[0]:.2f}. One server process each; PostgreSQL (pgserver, unix socket) on the
+same machine; wrk with 2 threads and {connections} connections, {rounds} alternating rounds of {seconds} s per
+scenario and server; the table shows medians over rounds. Engine with every default plugin on
+(ENGINE_ENV=production; rate limiting set high enough never to refuse).
+
+{report}
+
+Steady-state RSS after the run: engine {memory['engine'][0] / 1024:.0f} MB, reference
+{memory['reference'][0] / 1024:.0f} MB.
+
+Reproduce: `bench/run` (full) or `bench/run --quick`.
+"""
+    with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

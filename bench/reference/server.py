@@ -1,0 +1,209 @@
+"""The hand-written reference: aiohttp + asyncpg + orjson + pyjwt + jsonschema, nothing else.
+
+Same routes, same JSON shapes and the same checks as the engine serving the example app:
+JWT verification (HS256, exp and sub required), the owner filter in SQL, JSON Schema validation
+on writes (validated on the merged row for PATCH), the agent status rules, 404 for another
+user's row. It is what a careful team would write by hand for these five endpoints.
+
+    python bench/reference/server.py --port 8001   (DATABASE_URL and ENGINE_JWT_SECRET from env)
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import uuid
+
+import asyncpg
+import jwt
+import orjson
+from aiohttp import web
+from jsonschema import Draft202012Validator
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SCHEMA = json.load(open(os.path.join(HERE, "..", "..", "schemas", "agent.json"), encoding="utf-8"))
+VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
+SECRET = os.environ["ENGINE_JWT_SECRET"].encode()
+COLUMNS = "id, user_id, name, system_prompt, status, parameters, tools, created_at, updated_at"
+MOVES = {"draft": {"active", "archived"}, "active": {"paused", "archived"}, "paused": {"active", "archived"},
+         "archived": set()}
+POOL = web.AppKey("pool", asyncpg.Pool)
+
+GET_ONE = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2"
+LIST = (f"SELECT {COLUMNS} FROM agents WHERE user_id = $1 AND status = $2 "
+        "ORDER BY created_at DESC, id DESC LIMIT $3")
+INSERT = ("INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools) "
+          f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}")
+LOCK = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2 FOR UPDATE"
+UPDATE = (f"UPDATE agents SET name = $3, status = $4, updated_at = now() WHERE id = $1 AND user_id = $2 "
+          f"RETURNING {COLUMNS}")
+TEAM = ("SELECT t.* FROM teams t WHERE t.id = $1 AND (t.owner_id = $2 OR EXISTS "
+        "(SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $2))")
+MEMBERS = "SELECT * FROM team_members WHERE team_id = ANY($1::uuid[])"
+TEAM_AGENTS = "SELECT * FROM team_agents WHERE team_id = ANY($1::uuid[])"
+
+
+def problem(status: int, title: str, detail: str) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "request_id": uuid.uuid4().hex}
+    return web.Response(body=orjson.dumps(body), status=status, content_type="application/problem+json")
+
+
+def user_of(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if not header.startswith("Bearer "):
+        return None
+    try:
+        claims = jwt.decode(header[7:], SECRET, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+    except jwt.InvalidTokenError:
+        return None
+    return claims["sub"] if isinstance(claims.get("sub"), str) else None
+
+
+def ok(data, status: int = 200, headers=None) -> web.Response:
+    return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def unauthorized() -> web.Response:
+    return problem(401, "Unauthorized", "sign in")
+
+
+def valid_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def errors_of(document) -> list[dict]:
+    return [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
+            for e in VALIDATOR.iter_errors(document)]
+
+
+async def get_agent(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    agent_id = request.match_info["id"]
+    row = await request.app[POOL].fetchrow(GET_ONE, agent_id, user) if valid_uuid(agent_id) else None
+    if row is None:
+        return problem(404, "Not Found", "no such agent")
+    return ok({"data": dict(row)})
+
+
+async def list_agents(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    status = request.query.get("status", "active")
+    limit = int(request.query.get("limit", "20"))
+    rows = await request.app[POOL].fetch(LIST, user, status, limit + 1)
+    data = [dict(r) for r in rows[:limit]]
+    cursor = None
+    if len(rows) > limit:
+        last = data[-1]
+        cursor = base64.urlsafe_b64encode(orjson.dumps(["-created_at,-id", [last["created_at"].isoformat(),
+                                                                               last["id"]]])).decode().rstrip("=")
+    return ok({"data": data, "meta": {"limit": limit, "next_cursor": cursor}})
+
+
+async def create_agent(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    if request.content_type != "application/json":
+        return problem(415, "Unsupported Media Type", "send application/json")
+    try:
+        body = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return problem(400, "Bad Request", "malformed JSON")
+    if not isinstance(body, dict) or "user_id" in body or "id" in body:
+        return problem(422, "Unprocessable Content", "read-only field")
+    body["user_id"] = user
+    errors = errors_of(body)
+    if errors:
+        return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
+    row = await request.app[POOL].fetchrow(
+        INSERT, user, body["name"], body.get("system_prompt"), body.get("status", "draft"),
+        body.get("parameters", {}), body.get("tools", []))
+    data = dict(row)
+    return ok({"data": data}, 201, {"Location": f"/api/agents/{data['id']}"})
+
+
+async def update_agent(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    agent_id = request.match_info["id"]
+    try:
+        patch = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return problem(400, "Bad Request", "malformed JSON")
+    if not valid_uuid(agent_id):
+        return problem(404, "Not Found", "no such agent")
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        current = await conn.fetchrow(LOCK, agent_id, user)
+        if current is None:
+            return problem(404, "Not Found", "no such agent")
+        stored = {k: v for k, v in dict(current).items() if v is not None and k in SCHEMA["properties"]}
+        stored["id"] = str(stored["id"])
+        merged = {**stored, **patch}
+        errors = errors_of(merged)
+        if errors:
+            return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
+        status = patch.get("status", current["status"])
+        if status != current["status"] and status not in MOVES[current["status"]]:
+            return problem(409, "Conflict", "status move not allowed")
+        row = await conn.fetchrow(UPDATE, agent_id, user, merged["name"], status)
+    return ok({"data": dict(row)})
+
+
+async def get_team(request: web.Request) -> web.Response:
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    team_id = request.match_info["id"]
+    pool = request.app[POOL]
+    team = await pool.fetchrow(TEAM, team_id, user) if valid_uuid(team_id) else None
+    if team is None:
+        return problem(404, "Not Found", "no such team")
+    data = dict(team)
+    data["members"] = [dict(r) for r in await pool.fetch(MEMBERS, [team_id])]
+    data["agents"] = [dict(r) for r in await pool.fetch(TEAM_AGENTS, [team_id])]
+    return ok({"data": data})
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
+    for name in ("json", "jsonb"):
+        await conn.set_type_codec(name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(),
+                                  decoder=orjson.loads, format="text")
+
+
+async def database(app: web.Application):
+    app[POOL] = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1,
+                                          max_size=int(os.environ.get("ENGINE_POOL_SIZE", "10")),
+                                          init=init_connection)
+    yield
+    await app[POOL].close()
+
+
+def make_app() -> web.Application:
+    app = web.Application()
+    app.cleanup_ctx.append(database)
+    app.router.add_get("/api/agents/{id}", get_agent)
+    app.router.add_get("/api/agents", list_agents)
+    app.router.add_post("/api/agents", create_agent)
+    app.router.add_patch("/api/agents/{id}", update_agent)
+    app.router.add_get("/api/teams/{id}", get_team)
+    return app
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args()
+    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)

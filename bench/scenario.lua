@@ -1,0 +1,45 @@
+-- wrk script shared by the engine and the reference: same requests, same data, same order of randomness.
+-- usage: wrk ... -s bench/scenario.lua URL -- SCENARIO DATAFILE
+local items = {}
+local scenario
+local prompt = string.rep("You are a careful assistant. Answer briefly and cite sources. ", 5)
+
+function init(args)
+  scenario = args[1]
+  for line in io.lines(args[2]) do
+    local token, agent, team = line:match("(%S+) (%S+) (%S+)")
+    items[#items + 1] = {token, agent, team}
+  end
+  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
+end
+
+local n = 0
+function request()
+  n = n + 1
+  local item = items[math.random(#items)]
+  local headers = {["Authorization"] = "Bearer " .. item[1]}
+  if scenario == "W1" then
+    return wrk.format("GET", "/api/agents/" .. item[2], headers)
+  elseif scenario == "W2" then
+    return wrk.format("GET", "/api/agents?status=active&sort=-created_at&limit=20", headers)
+  elseif scenario == "W3" then
+    headers["Content-Type"] = "application/json"
+    local body = '{"name":"bench agent ' .. n .. '","system_prompt":"' .. prompt .. '",'
+      .. '"parameters":{"temperature":0.7,"max_tokens":512,"model":"m-1"},'
+      .. '"tools":[{"name":"search","description":"web search"},{"name":"calc"}]}'
+    return wrk.format("POST", "/api/agents", headers, body)
+  elseif scenario == "W4" then
+    headers["Content-Type"] = "application/json"
+    return wrk.format("PATCH", "/api/agents/" .. item[2], headers, '{"name":"renamed ' .. n .. '","status":"active"}')
+  elseif scenario == "W5" then
+    return wrk.format("GET", "/api/teams/" .. item[3] .. "?include=members,agents", headers)
+  end
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'RESULT {"requests":%d,"duration_us":%d,"p50_us":%d,"p99_us":%d,"status_errors":%d,"socket_errors":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
