@@ -39,9 +39,11 @@ SCENARIOS = {
     "W4": "PATCH /api/agents/{id} (status, name)",
     "W5": "GET /api/teams/{id}?include=members,agents",
 }
-PROMPT = ("You are a meticulous research assistant for a product team. Read the user's question, restate "
-          "it in one line, list the facts you need, search the knowledge base with the tools you have, and "
-          "answer in at most five sentences with sources. Never invent numbers; say when you are unsure. ")
+PROMPT = (
+    "You are a meticulous research assistant for a product team. Read the user's question, restate "
+    "it in one line, list the facts you need, search the knowledge base with the tools you have, and "
+    "answer in at most five sentences with sources. Never invent numbers; say when you are unsure. "
+)
 
 
 def log(message: str) -> None:
@@ -64,19 +66,25 @@ def start_database(directory: str):
     return start_embedded(os.path.join(directory, "pgdata"))
 
 
-async def seed(url: str, data_file: str, users: int, per_user: int) -> None:
+async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict]:
+    """Load the data set; returns each user's active agents and team, for the request file."""
     conn = await asyncpg.connect(url)
     try:
         now = datetime.now(UTC)
         user_rows = [(f"user{i:04d}", f"user{i:04d}@bench.test", f"User {i}", now, now) for i in range(users)]
-        await conn.copy_records_to_table("users", records=user_rows,
-                                         columns=["id", "email", "name", "created_at", "updated_at"])
+        await conn.copy_records_to_table(
+            "users", records=user_rows, columns=["id", "email", "name", "created_at", "updated_at"]
+        )
         statuses = ["draft", "active", "paused", "archived"]
         rng = random.Random(7)
         agent_rows, active = [], {}
         params = orjson.dumps({"temperature": 0.7, "max_tokens": 1024, "model": "m-large"}).decode()
-        tools = orjson.dumps([{"name": "search", "description": "search the web", "config": {"k": 5}},
-                              {"name": "calculator", "description": "exact arithmetic"}]).decode()
+        tools = orjson.dumps(
+            [
+                {"name": "search", "description": "search the web", "config": {"k": 5}},
+                {"name": "calculator", "description": "exact arithmetic"},
+            ]
+        ).decode()
         for i in range(users):
             owner = f"user{i:04d}"
             for j in range(per_user):
@@ -88,9 +96,20 @@ async def seed(url: str, data_file: str, users: int, per_user: int) -> None:
                     active.setdefault(owner, []).append(agent_id)
         await conn.execute("SET session_replication_role = replica")  # skip FK checks while copying
         await conn.copy_records_to_table(
-            "agents", records=agent_rows,
-            columns=["id", "user_id", "name", "system_prompt", "status", "parameters", "tools", "created_at",
-                     "updated_at"])
+            "agents",
+            records=agent_rows,
+            columns=[
+                "id",
+                "user_id",
+                "name",
+                "system_prompt",
+                "status",
+                "parameters",
+                "tools",
+                "created_at",
+                "updated_at",
+            ],
+        )
         team_rows, member_rows, link_rows = [], [], []
         for i in range(users):
             team_id, owner = str(uuid.uuid4()), f"user{i:04d}"
@@ -101,37 +120,50 @@ async def seed(url: str, data_file: str, users: int, per_user: int) -> None:
                 member_rows.append((str(uuid.uuid4()), team_id, member, role, now, now))
             for agent_id in active[owner][:5]:
                 link_rows.append((str(uuid.uuid4()), team_id, agent_id, now, now))
-        await conn.copy_records_to_table("teams", records=team_rows, columns=[
-            "id", "owner_id", "name", "description", "status", "created_at", "updated_at"])
-        await conn.copy_records_to_table("team_members", records=member_rows, columns=[
-            "id", "team_id", "user_id", "role", "created_at", "updated_at"])
-        await conn.copy_records_to_table("team_agents", records=link_rows, columns=[
-            "id", "team_id", "agent_id", "created_at", "updated_at"])
+        await conn.copy_records_to_table(
+            "teams",
+            records=team_rows,
+            columns=["id", "owner_id", "name", "description", "status", "created_at", "updated_at"],
+        )
+        await conn.copy_records_to_table(
+            "team_members",
+            records=member_rows,
+            columns=["id", "team_id", "user_id", "role", "created_at", "updated_at"],
+        )
+        await conn.copy_records_to_table(
+            "team_agents", records=link_rows, columns=["id", "team_id", "agent_id", "created_at", "updated_at"]
+        )
         await conn.execute("SET session_replication_role = origin")
         await conn.execute("ANALYZE")
-        teams = {row[1]: row[0] for row in team_rows}
-        exp = int(time.time()) + 7 * 86400
-        with open(data_file, "w", encoding="utf-8") as fh:
-            for owner, agent_ids in active.items():
-                token = jwt.encode({"sub": owner, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
-                for agent_id in agent_ids[:3]:
-                    fh.write(f"{token} {agent_id} {teams[owner]}\n")
+        return active, {row[1]: row[0] for row in team_rows}
     finally:
         await conn.close()
 
 
+def write_requests(data_file: str, active: dict, teams: dict) -> None:
+    """One line per (token, owned active agent, team) for wrk to pick from."""
+    exp = int(time.time()) + 7 * 86400
+    with open(data_file, "w", encoding="utf-8") as fh:
+        for owner, agent_ids in active.items():
+            token = jwt.encode({"sub": owner, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
+            for agent_id in agent_ids[:3]:
+                fh.write(f"{token} {agent_id} {teams[owner]}\n")
+
+
 def server_env(url: str) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "DATABASE_URL": url,
-        "ENGINE_JWT_SECRET": SECRET,
-        "ENGINE_ENV": "production",
-        "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
-        "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),
-        "ENGINE_LOG_LEVEL": "INFO",
-        "ENGINE_AUTO_MIGRATE": "false",
-        "ENGINE_METRICS_ALLOW": "127.0.0.1/32",
-    })
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "ENGINE_JWT_SECRET": SECRET,
+            "ENGINE_ENV": "production",
+            "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
+            "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),
+            "ENGINE_LOG_LEVEL": "INFO",
+            "ENGINE_AUTO_MIGRATE": "false",
+            "ENGINE_METRICS_ALLOW": "127.0.0.1/32",
+        }
+    )
     return env
 
 
@@ -165,11 +197,23 @@ def memory_kb(pid: int) -> tuple[int, int]:
 
 
 def run_wrk(wrk: str, port: int, scenario: str, data_file: str, seconds: int, connections: int) -> dict:
-    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s",
-               os.path.join(ROOT, "bench", "scenario.lua"), f"http://127.0.0.1:{port}", "--", scenario, data_file]
+    command = [
+        wrk,
+        "-t2",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        os.path.join(ROOT, "bench", "scenario.lua"),
+        f"http://127.0.0.1:{port}",
+        "--",
+        scenario,
+        data_file,
+    ]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     line = next(x for x in output.splitlines() if x.startswith("RESULT "))
-    result = json.loads(line[len("RESULT "):])
+    result = json.loads(line[len("RESULT ") :])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     return result
 
@@ -184,8 +228,10 @@ def summarize(samples: list[dict]) -> dict:
 
 
 def table(results: dict, memory: dict) -> str:
-    lines = ["| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio req/s | ratio p99 |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio req/s | ratio p99 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for scenario, title in SCENARIOS.items():
         if scenario not in results:
             continue
@@ -193,17 +239,25 @@ def table(results: dict, memory: dict) -> str:
         for name, row in (("engine", eng), ("reference", ref)):
             ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
             p99 = f"{eng['p99_ms'] / ref['p99_ms']:.2f}" if name == "engine" else ""
-            lines.append(f"| {scenario} {title} | {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
-                         f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {ratio} | {p99} |")
+            lines.append(
+                f"| {scenario} {title} | {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
+                f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {ratio} | {p99} |"
+            )
     return "\n".join(lines)
 
 
 def commit() -> str:
     try:
-        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
-                             check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                               capture_output=True, text=True, check=True).stdout.strip()
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         return sha + (" (with uncommitted changes)" if dirty else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
@@ -226,16 +280,22 @@ def main() -> int:
     url = start_database(workdir)
     log(f"PostgreSQL for this run: {workdir}")
     env = server_env(url)
-    subprocess.run([sys.executable, "-m", "engine", "migrate", "apply"], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "engine", "migrate", "apply"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
+    )
     data_file = os.path.join(workdir, "requests.txt")
     log(f"seeding {args.users} users and {args.users * args.agents_per_user} agents")
-    asyncio.run(seed(url, data_file, args.users, args.agents_per_user))
+    write_requests(data_file, *asyncio.run(seed(url, args.users, args.agents_per_user)))
     servers = {
-        "engine": start([sys.executable, "-m", "engine", "serve", "--port", "8710"], env, 8710,
-                        os.path.join(workdir, "engine.log")),
-        "reference": start([sys.executable, os.path.join(ROOT, "bench", "reference", "server.py"), "--port", "8711"],
-                           env, 8711, os.path.join(workdir, "reference.log")),
+        "engine": start(
+            [sys.executable, "-m", "engine", "serve", "--port", "8710"], env, 8710, os.path.join(workdir, "engine.log")
+        ),
+        "reference": start(
+            [sys.executable, os.path.join(ROOT, "bench", "reference", "server.py"), "--port", "8711"],
+            env,
+            8711,
+            os.path.join(workdir, "reference.log"),
+        ),
     }
     ports = {"engine": 8710, "reference": 8711}
     results: dict = {}
@@ -247,8 +307,10 @@ def main() -> int:
                 for name in order:
                     sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, args.connections)
                     samples[name].append(sample)
-                    log(f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
-                        f"p99 {sample['p99_us'] / 1000:.2f} ms, errors {sample['status_errors']}")
+                    log(
+                        f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
+                        f"p99 {sample['p99_us'] / 1000:.2f} ms, errors {sample['status_errors']}"
+                    )
             results[scenario] = {name: summarize(s) for name, s in samples.items()}
         memory = {name: memory_kb(p.pid) for name, p in servers.items()}
     finally:
@@ -268,7 +330,7 @@ def write_results(report: str, memory: dict, seconds: int, rounds: int, connecti
     load = os.getloadavg()
     text = f"""# Benchmark results
 
-Measured by `bench/run` on commit {commit()}, {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}.
+Measured by `bench/run` on commit {commit()}, {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 
 Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()},
 load average before the run {load[0]:.2f}. One server process each; PostgreSQL (pgserver, unix socket) on the
@@ -278,8 +340,8 @@ scenario and server; the table shows medians over rounds. Engine with every defa
 
 {report}
 
-Steady-state RSS after the run: engine {memory['engine'][0] / 1024:.0f} MB, reference
-{memory['reference'][0] / 1024:.0f} MB.
+Steady-state RSS after the run: engine {memory["engine"][0] / 1024:.0f} MB, reference
+{memory["reference"][0] / 1024:.0f} MB.
 
 Reproduce: `bench/run` (full) or `bench/run --quick`.
 """
