@@ -1,1 +1,61 @@
-"""Shared fixtures live in engine.testing (a pytest plugin); these add the example app's users."""
+"""Shared fixtures live in engine.testing (a pytest plugin); these are small helpers for this suite."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
+
+
+def check_problem(result: Any, status: int) -> dict[str, Any]:
+    """Assert `result` is an RFC 9457 problem with `status`; returns its body."""
+    assert result.status == status, result.text
+    assert result.headers["Content-Type"].startswith("application/problem+json")
+    body = result.json
+    assert PROBLEM_MEMBERS <= set(body), body
+    assert body["status"] == status
+    assert body["request_id"] == result.headers["X-Request-ID"]
+    return body
+
+
+@pytest.fixture
+def expect_problem() -> Callable[[Any, int], dict[str, Any]]:
+    return check_problem
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path) -> Callable[..., Path]:
+    """Write resources.yaml (dedented) and schema files into tmp_path; returns the YAML's path."""
+
+    def write(yaml_text: str, schemas: dict[str, Any] | None = None) -> Path:
+        for name, schema in (schemas or {}).items():
+            target = tmp_path / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(schema if isinstance(schema, str) else json.dumps(schema, indent=2))
+        spec = tmp_path / "resources.yaml"
+        spec.write_text(textwrap.dedent(yaml_text).lstrip("\n"))
+        return spec
+
+    return write
+
+
+def object_schema(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
+    """A draft 2020-12 resource schema with these properties."""
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "additionalProperties": False,
+        "required": required or [],
+        "properties": properties,
+    }
+
+
+@pytest.fixture
+def schema_of() -> Callable[..., dict[str, Any]]:
+    return object_schema

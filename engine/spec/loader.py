@@ -142,7 +142,7 @@ def _build(data: dict[str, Any], root: str, errors: _Collector) -> Spec:
     known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
     plugins = data.get("plugins") or {}
     return Spec(
-        path=os.path.join(root, errors.filename),
+        path=os.path.join(root, os.path.basename(errors.filename)),
         root=root,
         resources=resources,
         settings=Settings(**known, extra=settings_raw),

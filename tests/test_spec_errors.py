@@ -1,0 +1,289 @@
+"""A broken spec is reported like a compiler would: file:line:column, the dotted path, every problem at once."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from engine.cli.main import main
+from engine.spec import SpecError, load_spec
+
+NOTE = {
+    "id": {"type": "string", "format": "uuid"},
+    "user_id": {"type": "string"},
+    "title": {"type": "string"},
+}
+
+
+@pytest.fixture(autouse=True)
+def in_spec_directory(tmp_path, monkeypatch):
+    """Messages name files relative to the working directory, as a terminal user sees them."""
+    monkeypatch.chdir(tmp_path)
+
+
+def errors_of(path) -> list[str]:
+    with pytest.raises(SpecError) as raised:
+        load_spec(str(path))
+    return raised.value.errors
+
+
+def test_unknown_key_names_line_column_and_path(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            colour: blue
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("resources.yaml:5:5: resources.notes.colour: unknown key 'colour'")
+    assert "expected one of: " in error and "owner" in error
+
+
+def test_owner_that_is_not_a_property_is_reported_at_its_value(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            owner: usr_id
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:5:12: resources.notes.owner: owner 'usr_id' is not a property of schemas/note.json"
+    ]
+
+
+def test_missing_schema_file_is_reported(write_spec):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/missing.json
+        """
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:4:13: resources.notes.schema: schema file 'schemas/missing.json' does not exist"
+    ]
+
+
+def test_schema_file_that_is_not_json_is_reported(write_spec):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+        """,
+        {"schemas/note.json": '{"type": "object",'},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith(
+        "resources.yaml:4:13: resources.notes.schema: schema file 'schemas/note.json' is not valid JSON"
+    )
+
+
+def test_invalid_json_schema_points_into_the_schema_file(write_spec):
+    schema = (
+        '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n'
+        '  "properties": {\n    "title": {"type": "strin"}\n  }\n}\n'
+    )
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+        """,
+        {"schemas/note.json": schema},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("schemas/note.json:5:23: properties.title.type: not a valid draft 2020-12 schema")
+
+
+def test_schema_of_another_draft_is_refused(write_spec, schema_of):
+    schema = {**schema_of(NOTE), "$schema": "http://json-schema.org/draft-07/schema#"}
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+        """,
+        {"schemas/note.json": schema},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("schemas/note.json:")
+    assert "$schema: must be draft 2020-12" in error
+
+
+def test_reference_to_an_unknown_resource_is_reported(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            references:
+              user_id: {resource: people}
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:6:27: resources.notes.references.user_id.resource: references unknown resource 'people'"
+    ]
+
+
+def test_reference_whose_column_type_differs_from_the_target_key_is_reported(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          people:
+            schema: schemas/person.json
+          notes:
+            schema: schemas/note.json
+            references:
+              user_id: {resource: people}
+        """,
+        {"schemas/note.json": schema_of(NOTE), "schemas/person.json": schema_of({"id": {"type": "integer"}})},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("resources.yaml:8:16: resources.notes.references.user_id: 'user_id' is text but people.id")
+
+
+def test_index_column_that_is_not_a_property_is_reported(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            indexes:
+              - [title, -missing]
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:6:17: resources.notes.indexes[0][1]: index column 'missing' is not a property of "
+        "schemas/note.json"
+    ]
+
+
+def test_yaml_syntax_error_names_its_line(write_spec):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes: {schema: [
+        """
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("resources.yaml:4:1: invalid YAML")
+
+
+def test_duplicate_yaml_key_is_an_error_not_a_silent_override(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            owner: user_id
+            owner: title
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    (error,) = errors_of(spec)
+    assert error.startswith("resources.yaml:6:5: invalid YAML") and "duplicate key 'owner'" in error
+
+
+def test_metaschema_errors_are_all_reported_together(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 2
+        resources:
+          notes:
+            schema: schemas/note.json
+            colour: blue
+            permissions: {list: user}
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    errors = sorted(errors_of(spec))
+    assert len(errors) == 3
+    assert errors[0].startswith("resources.yaml:1:10: version: 1 was expected")
+    assert errors[1].startswith("resources.yaml:5:5: resources.notes.colour: unknown key")
+    assert errors[2] == "resources.yaml:6:25: resources.notes.permissions.list: 'user' is not of type 'array'"
+
+
+BROKEN = """
+    version: 1
+    resources:
+      notes:
+        schema: schemas/note.json
+        owner: usr_id
+        references:
+          user_id: {resource: people}
+        indexes:
+          - [missing]
+      drafts:
+        schema: schemas/missing.json
+    """
+
+BROKEN_ERRORS = [
+    "resources.yaml:5:12: resources.notes.owner: owner 'usr_id' is not a property of schemas/note.json",
+    "resources.yaml:9:10: resources.notes.indexes[0][0]: index column 'missing' is not a property of schemas/note.json",
+    "resources.yaml:11:13: resources.drafts.schema: schema file 'schemas/missing.json' does not exist",
+    "resources.yaml:7:27: resources.notes.references.user_id.resource: references unknown resource 'people'",
+]
+
+
+def test_cross_check_errors_of_every_resource_are_reported_at_once(write_spec, schema_of):
+    spec = write_spec(BROKEN, {"schemas/note.json": schema_of(NOTE)})
+    assert errors_of(spec) == BROKEN_ERRORS
+
+
+def test_check_prints_every_error_and_exits_1(write_spec, schema_of, capsys):
+    spec = write_spec(BROKEN, {"schemas/note.json": schema_of(NOTE)})
+    assert main(["--spec", str(spec), "check"]) == 1
+    printed = capsys.readouterr().err.splitlines()
+    assert printed == [*BROKEN_ERRORS, "4 problems in " + str(spec)]
+
+
+def test_serve_refuses_an_invalid_spec_with_the_same_messages(write_spec, schema_of, capsys):
+    spec = write_spec(BROKEN, {"schemas/note.json": schema_of(NOTE)})
+    assert main(["--spec", str(spec), "serve", "--port", "1"]) == 1
+    assert capsys.readouterr().err.splitlines()[:-1] == BROKEN_ERRORS
+
+
+def test_check_accepts_a_valid_spec(write_spec, schema_of, capsys):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            owner: user_id
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert main(["--spec", str(spec), "check"]) == 0
+    assert "all checks passed" in capsys.readouterr().out
+
+
+def test_spec_path_is_absolute_whatever_the_working_directory(write_spec, schema_of, tmp_path, monkeypatch):
+    spec = write_spec(
+        "version: 1\nresources:\n  notes: {schema: schemas/note.json}\n", {"schemas/note.json": schema_of(NOTE)}
+    )
+    monkeypatch.chdir(tmp_path.parent)
+    loaded = load_spec(os.path.relpath(spec))
+    assert loaded.path == str(spec)
+    assert loaded.root == str(tmp_path)
