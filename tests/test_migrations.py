@@ -1,0 +1,315 @@
+"""Migrations: `make` diffs the spec against the files, `apply` runs them once, in order, checksummed."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from engine import migrations
+from engine.cli.main import main
+from engine.db.pool import connect
+
+NOTE_PROPERTIES = {
+    "id": {"type": "string", "format": "uuid"},
+    "title": {"type": "string"},
+    "pages": {"type": "integer"},
+    "state": {"enum": ["draft", "published"]},
+}
+SHIPPED_SPEC = str(Path(__file__).parent.parent / "resources.yaml")
+SPEC = """
+    version: 1
+    resources:
+      notes:
+        schema: schemas/note.json
+"""
+
+
+@pytest.fixture
+def project(write_spec, schema_of, tmp_path) -> Path:
+    """A project with one resource; returns its resources.yaml."""
+    return write_spec(SPEC, {"schemas/note.json": schema_of(NOTE_PROPERTIES, ["title"])})
+
+
+def change_schema(project: Path, **properties) -> None:
+    """Replace the note schema's properties (a value of None removes the property)."""
+    path = project.parent / "schemas" / "note.json"
+    schema = json.loads(path.read_text())
+    for name, prop in properties.items():
+        if prop is None:
+            del schema["properties"][name]
+        else:
+            schema["properties"][name] = prop
+    path.write_text(json.dumps(schema))
+
+
+def migration_files(project: Path) -> list[str]:
+    return sorted(p.name for p in (project.parent / "migrations").glob("*.sql"))
+
+
+def statements(path: Path) -> list[str]:
+    """The SQL statements of a migration file (comments and the snapshot left out)."""
+    return [line for line in path.read_text().splitlines() if line and not line.startswith("--")]
+
+
+def make(project: Path, *flags: str) -> int:
+    return main(["--spec", str(project), "migrate", "make", *flags])
+
+
+@pytest.fixture
+def made(project) -> Path:
+    """The project after its first `migrate make` (0001 written)."""
+    assert make(project) == 0
+    return project
+
+
+# --- make -----------------------------------------------------------------------------------------
+
+
+def test_make_writes_0001_creating_every_table(project):
+    assert make(project) == 0
+    assert migration_files(project) == ["0001_initial.sql"]
+    (create,) = statements(project.parent / "migrations" / "0001_initial.sql")
+    assert create.startswith('CREATE TABLE "notes" (')
+    for column in ('"id" UUID DEFAULT GEN_RANDOM_UUID() NOT NULL', '"title" TEXT NOT NULL', '"pages" BIGINT'):
+        assert column in create
+    assert '"created_at" TIMESTAMPTZ DEFAULT NOW() NOT NULL' in create
+    assert "CONSTRAINT \"notes_state_check\" CHECK (\"state\" IN ('draft', 'published'))" in create
+
+
+def test_make_with_nothing_new_writes_nothing(made, capsys):
+    assert make(made) == 0
+    assert migration_files(made) == ["0001_initial.sql"]
+    assert "no changes" in capsys.readouterr().out
+
+
+def test_new_column_goes_into_0002_alone(made):
+    change_schema(made, summary={"type": "string"})
+    assert make(made) == 0
+    assert migration_files(made) == ["0001_initial.sql", "0002_add_column_notes_summary.sql"]
+    assert statements(made.parent / "migrations" / "0002_add_column_notes_summary.sql") == [
+        'ALTER TABLE "notes" ADD COLUMN "summary" TEXT;'
+    ]
+
+
+def test_new_index_goes_into_0002_alone(made):
+    made.write_text(made.read_text() + "    indexes: [[state, -pages]]\n")
+    assert make(made, "--name", "index by state") == 0
+    assert statements(made.parent / "migrations" / "0002_index_by_state.sql") == [
+        'CREATE INDEX "notes_state_pages_idx" ON "notes"("state" ASC, "pages" DESC);'
+    ]
+
+
+def test_enum_change_replaces_only_its_check_constraint(made):
+    change_schema(made, state={"enum": ["draft", "published", "archived"]})
+    assert make(made, "--name", "archived state") == 0
+    assert statements(made.parent / "migrations" / "0002_archived_state.sql") == [
+        'ALTER TABLE "notes" DROP CONSTRAINT IF EXISTS "notes_state_check";',
+        'ALTER TABLE "notes" ADD CONSTRAINT "notes_state_check" CHECK ("state" IN (\'draft\', \'published\', '
+        "'archived'));",
+    ]
+
+
+def test_make_check_exits_1_when_the_spec_has_uncovered_changes(made, capsys):
+    change_schema(made, summary={"type": "string"})
+    assert make(made, "--check") == 1
+    assert "add column notes.summary" in capsys.readouterr().out
+    assert migration_files(made) == ["0001_initial.sql"]
+
+
+def test_make_check_exits_0_when_the_migrations_cover_the_spec(made):
+    assert make(made, "--check") == 0
+
+
+def drop_column(project: Path) -> None:
+    change_schema(project, pages=None)
+
+
+def drop_table(project: Path) -> None:
+    project.write_text(project.read_text() + "  tags:\n    schema: schemas/note.json\n")
+    assert make(project) == 0
+    project.write_text(SPEC)
+
+
+def change_type(project: Path) -> None:
+    change_schema(project, pages={"type": "number"})
+
+
+DESTRUCTIVE = {"drop column": drop_column, "drop table": drop_table, "type change": change_type}
+
+
+@pytest.mark.parametrize("change", DESTRUCTIVE.values(), ids=DESTRUCTIVE.keys())
+def test_destructive_change_is_refused_without_the_flag(made, change, capsys):
+    change(made)
+    before = migration_files(made)
+    assert make(made) == 1
+    assert "--allow-destructive" in capsys.readouterr().err
+    assert migration_files(made) == before
+
+
+@pytest.mark.parametrize(
+    ("change", "statement"),
+    [
+        (drop_column, 'ALTER TABLE "notes" DROP COLUMN "pages";'),
+        (drop_table, 'DROP TABLE IF EXISTS "tags";'),
+        (change_type, 'ALTER TABLE "notes" ALTER COLUMN "pages" SET DATA TYPE DOUBLE PRECISION USING CAST("pages" AS'),
+    ],
+    ids=DESTRUCTIVE.keys(),
+)
+def test_destructive_change_is_written_with_the_flag(made, change, statement):
+    change(made)
+    before = migration_files(made)
+    assert make(made, "--allow-destructive") == 0
+    (written,) = set(migration_files(made)) - set(before)
+    (sql,) = statements(made.parent / "migrations" / written)
+    assert sql.startswith(statement)
+
+
+def test_shipped_migrations_cover_the_shipped_spec():
+    assert main(["--spec", SHIPPED_SPEC, "migrate", "make", "--check"]) == 0
+
+
+# --- apply and status -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def conn(engine_database_url, engine_schema):
+    connection = await connect(engine_database_url, schema=engine_schema)
+    yield connection
+    await connection.close()
+
+
+def directory(project: Path) -> str:
+    return str(project.parent / "migrations")
+
+
+@pytest.fixture
+def two_migrations(made) -> Path:
+    change_schema(made, summary={"type": "string"})
+    assert make(made) == 0
+    return made
+
+
+async def test_apply_runs_pending_files_in_order(two_migrations, conn):
+    applied = await migrations.apply(conn, directory(two_migrations))
+    assert applied == ["0001_initial.sql", "0002_add_column_notes_summary.sql"]
+    columns = await conn.fetch(
+        "select column_name from information_schema.columns where table_schema = current_schema() "
+        "and table_name = 'notes'"
+    )
+    assert "summary" in {c["column_name"] for c in columns}
+
+
+async def test_apply_records_each_file_with_its_checksum(two_migrations, conn):
+    await migrations.apply(conn, directory(two_migrations))
+    rows = await conn.fetch("select name, checksum from _engine_migrations order by name")
+    on_disk = {
+        name: hashlib.sha256((two_migrations.parent / "migrations" / name).read_bytes()).hexdigest()
+        for name in migration_files(two_migrations)
+    }
+    assert {r["name"]: r["checksum"] for r in rows} == on_disk
+
+
+async def test_apply_twice_applies_nothing_the_second_time(two_migrations, conn):
+    await migrations.apply(conn, directory(two_migrations))
+    assert await migrations.apply(conn, directory(two_migrations)) == []
+
+
+async def test_status_lists_applied_and_pending_files(made, conn):
+    await migrations.apply(conn, directory(made))
+    change_schema(made, summary={"type": "string"})
+    assert make(made) == 0
+    state = await migrations.status(conn, directory(made))
+    assert [name for name, _ in state.applied] == ["0001_initial.sql"]
+    assert [m.name for m in state.pending] == ["0002_add_column_notes_summary.sql"]
+
+
+async def test_edited_applied_file_is_refused_with_a_clear_error(made, conn):
+    await migrations.apply(conn, directory(made))
+    first = made.parent / "migrations" / "0001_initial.sql"
+    first.write_text(first.read_text() + "\n-- a harmless-looking edit\n")
+    with pytest.raises(migrations.MigrationError) as refused:
+        await migrations.apply(conn, directory(made))
+    message = str(refused.value)
+    assert "0001_initial.sql was edited after it was applied" in message
+    assert "put the change in a new migration" in message
+
+
+async def test_concurrent_applies_apply_each_file_exactly_once(two_migrations, engine_database_url, engine_schema):
+    first = await connect(engine_database_url, schema=engine_schema)
+    second = await connect(engine_database_url, schema=engine_schema)
+    try:
+        results = await asyncio.gather(
+            migrations.apply(first, directory(two_migrations)), migrations.apply(second, directory(two_migrations))
+        )
+        rows = await first.fetch("select name from _engine_migrations order by name")
+    finally:
+        await first.close()
+        await second.close()
+    assert sorted(results, key=len) == [[], ["0001_initial.sql", "0002_add_column_notes_summary.sql"]]
+    assert [r["name"] for r in rows] == ["0001_initial.sql", "0002_add_column_notes_summary.sql"]
+
+
+async def test_failing_migration_rolls_back_and_stays_pending(made, conn):
+    broken = made.parent / "migrations" / "0002_broken.sql"
+    broken.write_text('CREATE TABLE "half_done" ("id" BIGINT);\nSELECT 1 / 0;\n')
+    with pytest.raises(migrations.MigrationError) as failed:
+        await migrations.apply(conn, directory(made))
+    assert "0002_broken.sql failed and was rolled back" in str(failed.value)
+    assert await conn.fetchval("select to_regclass('half_done')") is None
+    state = await migrations.status(conn, directory(made))
+    assert [name for name, _ in state.applied] == ["0001_initial.sql"]
+    assert [m.name for m in state.pending] == ["0002_broken.sql"]
+
+
+async def test_destructive_type_change_applies_and_keeps_the_values(made, conn):
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, pages) values ('kept', 12)")
+    change_type(made)
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))
+    assert await conn.fetchval("select pages from notes") == 12.0
+
+
+# --- the CLI over a real database ---------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_database(engine_database_url, engine_schema, monkeypatch) -> str:
+    """Point CLI commands at the test's own schema."""
+    monkeypatch.setenv("DATABASE_URL", engine_database_url)
+    monkeypatch.setenv("ENGINE_DB_SCHEMA", engine_schema)
+    return engine_schema
+
+
+def test_cli_apply_then_status(two_migrations, cli_database, capsys):
+    assert main(["--spec", str(two_migrations), "migrate", "apply"]) == 0
+    out = capsys.readouterr().out
+    assert "applied 0001_initial.sql" in out and "applied 0002_add_column_notes_summary.sql" in out
+    assert main(["--spec", str(two_migrations), "migrate", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "applied  0001_initial.sql" in out and "applied  0002_add_column_notes_summary.sql" in out
+    assert "2 applied, 0 pending" in out
+
+
+def test_cli_status_shows_pending_files(made, cli_database, capsys):
+    assert main(["--spec", str(made), "migrate", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "pending  0001_initial.sql" in out and "0 applied, 1 pending" in out
+
+
+def test_cli_apply_refuses_an_edited_file_and_exits_1(made, cli_database, capsys):
+    assert main(["--spec", str(made), "migrate", "apply"]) == 0
+    first = made.parent / "migrations" / "0001_initial.sql"
+    first.write_text(first.read_text().replace("-- create table notes", "-- create the notes table"))
+    assert main(["--spec", str(made), "migrate", "apply"]) == 1
+    assert "0001_initial.sql was edited after it was applied" in capsys.readouterr().err
+
+
+def test_shipped_migrations_apply_to_an_empty_schema(cli_database, capsys):
+    assert main(["--spec", SHIPPED_SPEC, "migrate", "apply"]) == 0
+    assert main(["--spec", SHIPPED_SPEC, "migrate", "status"]) == 0
+    assert ", 0 pending" in capsys.readouterr().out
