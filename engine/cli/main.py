@@ -14,6 +14,7 @@ from ..config import Config
 from ..errors import ConfigurationError
 from ..plugins.manager import PluginError
 from ..spec import Spec, SpecError, load_spec
+from . import serve
 from .output import Printer
 
 DEFAULT_SPEC = "resources.yaml"
@@ -39,25 +40,6 @@ def cmd_check(args: argparse.Namespace, out: Printer) -> int:
         out.error(str(exc))
         return 1
     out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
-    return 0
-
-
-def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
-    from aiohttp import web
-
-    from ..http.app import create_app
-
-    spec = _spec_or_exit(args, out)
-    config = Config.from_env(spec)
-    try:
-        app = create_app(spec, config)
-    except PluginError as exc:
-        out.error(str(exc))
-        return 1
-    host = args.host or os.environ.get("ENGINE_HOST", "127.0.0.1")
-    port = args.port or int(os.environ.get("ENGINE_PORT", "8000"))
-    out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
-    web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
 
 
@@ -187,10 +169,7 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    serve = commands.add_parser("serve", help="serve the API")
-    serve.add_argument("--host", help="interface to bind (default 127.0.0.1, or ENGINE_HOST)")
-    serve.add_argument("--port", type=int, help="port (default 8000, or ENGINE_PORT)")
-    serve.set_defaults(run=cmd_serve)
+    serve.add_parser(commands)
 
     check = commands.add_parser("check", help="validate resources.yaml, the schemas and the plugins")
     check.set_defaults(run=cmd_check)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import asyncpg
 import orjson
+from asyncpg.pool import PoolAcquireContext
+
+from ..metrics import DB_POOL_WAIT
 
 
 def _encode_json(value) -> str:
@@ -38,17 +42,50 @@ def _settings(application: str, schema: str | None, statement_timeout_ms: int | 
     return settings
 
 
+class _TimedAcquire(PoolAcquireContext):
+    __slots__ = ()
+
+    async def __aenter__(self):
+        started = time.perf_counter()
+        try:
+            return await super().__aenter__()
+        finally:
+            DB_POOL_WAIT.observe(time.perf_counter() - started)
+
+    def __await__(self):
+        started = time.perf_counter()
+        try:
+            return (yield from super().__await__())
+        finally:
+            DB_POOL_WAIT.observe(time.perf_counter() - started)
+
+
+class TimedPool(asyncpg.Pool):
+    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.metrics).
+
+    Every query on the pool (``pool.fetch``, ``async with pool.acquire()``) goes through ``acquire``.
+    No new slots: the layout is asyncpg's own, so a pool built by ``asyncpg.create_pool`` can become one.
+    """
+
+    __slots__ = ()
+
+    def acquire(self, *, timeout=None):
+        return _TimedAcquire(self, timeout)
+
+
 async def create_pool(
     url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, schema: str | None = None
 ) -> asyncpg.Pool:
     settings = _settings("resource-engine", schema, statement_timeout_ms)
-    return await asyncpg.create_pool(
+    pool = asyncpg.create_pool(
         url,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
         server_settings=settings,
     )
+    pool.__class__ = TimedPool  # before it connects; asyncpg.create_pool has no pool_class parameter
+    return await pool
 
 
 async def connect(url: str, *, schema: str | None = None) -> asyncpg.Connection:

@@ -16,6 +16,7 @@ from .. import migrations
 from ..config import Config
 from ..db.embedded import start_embedded
 from ..db.pool import connect, create_pool
+from ..ops import shutdown
 from ..plugins.manager import build_plugin_manager, call_all
 from ..resources.manager import ResourceManager
 from ..spec import Spec
@@ -86,6 +87,7 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
     app = web.Application(middlewares=build_middlewares(plugin_middlewares), client_max_size=config.body_limit)
     app[SPEC], app[CONFIG], app[PLUGINS] = spec, config, pm
+    shutdown.install(app)  # app[SHUTTING_DOWN]: set when the worker starts draining (event streams end)
     pm.hook.configure(app=app, spec=spec, config=config)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_plugin_lifecycle)

@@ -19,6 +19,7 @@ from ..errors import (
     Problem,
     ServiceUnavailable,
 )
+from ..logging_setup import request_id_var, user_id_var
 from ..plugins.manager import call_all, call_first
 from .keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
 from .responses import problem_response
@@ -60,6 +61,7 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     incoming = request.headers.get("X-Request-ID", "")
     request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
     request[REQUEST_ID] = request_id
+    request_id_var.set(request_id)  # every log line of this request carries it (one task per request)
     config = request.app[CONFIG]
     try:
         response = await handler(request)
@@ -88,7 +90,10 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
 @web.middleware
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Ask the `authenticate` hook who is calling; None means anonymous."""
-    request[IDENTITY] = await call_first(request.app[PLUGINS].hook.authenticate, request=request)
+    identity = await call_first(request.app[PLUGINS].hook.authenticate, request=request)
+    request[IDENTITY] = identity
+    if identity is not None:
+        user_id_var.set(identity.user_id)
     return await handler(request)
 
 

@@ -1,0 +1,124 @@
+"""`resource-engine serve`: one process for development, or a gunicorn cluster with `--workers N`.
+
+With `--workers`, this process becomes the gunicorn master (exec, same pid), so signals sent to it
+reach gunicorn directly: SIGTERM drains and stops, SIGHUP reloads the workers with the current
+spec and code, SIGTTIN/SIGTTOU add or remove a worker. The master starts from a fresh interpreter
+so that PROMETHEUS_MULTIPROC_DIR is set before any worker imports prometheus-client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from ..config import Config
+from ..logging_setup import LogSettings, configure_logging
+from ..plugins.manager import PluginError
+from .output import Printer
+
+
+def add_parser(commands) -> None:
+    env = os.environ
+    serve = commands.add_parser("serve", help="serve the API (one process, or a cluster with --workers N)")
+    serve.add_argument("--host", help="interface to bind (default 127.0.0.1, or ENGINE_HOST)")
+    serve.add_argument("--port", type=int, help="port (default 8000, or ENGINE_PORT)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=_int_env("ENGINE_WORKERS"),
+        help="run N worker processes under gunicorn (default: ENGINE_WORKERS; unset: one process, no gunicorn)",
+    )
+    serve.add_argument(
+        "--log-file",
+        default=env.get("ENGINE_LOG_FILE"),
+        help="write logs to this file, rotated by size (ENGINE_LOG_MAX_BYTES, ENGINE_LOG_BACKUPS); default stderr",
+    )
+    serve.add_argument(
+        "--graceful-timeout",
+        type=int,
+        default=_int_env("ENGINE_GRACEFUL_TIMEOUT"),
+        help="seconds in-flight requests get to finish on SIGTERM (default 30, or ENGINE_GRACEFUL_TIMEOUT)",
+    )
+    serve.add_argument(
+        "--max-requests",
+        type=int,
+        default=_int_env("ENGINE_MAX_REQUESTS"),
+        help="recycle a worker after about this many requests (default 10000, or ENGINE_MAX_REQUESTS; 0: never)",
+    )
+    serve.add_argument(
+        "--max-requests-jitter",
+        type=int,
+        default=_int_env("ENGINE_MAX_REQUESTS_JITTER"),
+        help="random extra requests per worker, so they do not all restart at once (default 1000)",
+    )
+    serve.add_argument(
+        "--gunicorn-config",
+        metavar="FILE",
+        help="a gunicorn.conf.py of your own instead of the built-in settings (with --workers)",
+    )
+    serve.set_defaults(run=cmd_serve)
+
+
+def _int_env(name: str) -> int | None:
+    raw = os.environ.get(name)
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+
+
+def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
+    from ..http.app import create_app
+    from .main import _spec_or_exit
+
+    spec = _spec_or_exit(args, out)
+    config = Config.from_env(spec)
+    settings = LogSettings.from_env(log_file=args.log_file)
+    try:
+        app = create_app(spec, config)  # fails here, in the terminal, on a bad plugin or setting
+    except PluginError as exc:
+        out.error(str(exc))
+        return 1
+    host = args.host or os.environ.get("ENGINE_HOST", "127.0.0.1")
+    port = args.port or int(os.environ.get("ENGINE_PORT", "8000"))
+    if args.workers is not None:
+        if args.workers < 1:
+            out.error("--workers must be at least 1")
+            return 2
+        out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ with {args.workers} workers")
+        _exec_gunicorn(args, settings, host, port)
+    from aiohttp import web
+
+    configure_logging(settings)
+    out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
+    web.run_app(
+        app, host=host, port=port, print=None, access_log=None, shutdown_timeout=float(args.graceful_timeout or 30)
+    )
+    return 0
+
+
+def gunicorn_argv(args: argparse.Namespace, host: str, port: int) -> list[str]:
+    """The gunicorn command line for these options (settings not given keep gunicorn_settings' values)."""
+    argv = [sys.executable, "-m", "gunicorn", "-c", args.gunicorn_config or "python:engine.ops.gunicorn_settings"]
+    argv += ["--bind", f"{host}:{port}", "--workers", str(args.workers)]
+    if args.graceful_timeout is not None:
+        argv += ["--graceful-timeout", str(args.graceful_timeout)]
+    if args.max_requests is not None:
+        argv += ["--max-requests", str(args.max_requests)]
+    if args.max_requests_jitter is not None:
+        argv += ["--max-requests-jitter", str(args.max_requests_jitter)]
+    return [*argv, "engine.ops.entry:app"]
+
+
+def _exec_gunicorn(args: argparse.Namespace, settings: LogSettings, host: str, port: int) -> None:
+    """Replace this process with the gunicorn master; the workers read the spec path from ENGINE_SPEC."""
+    os.environ["ENGINE_SPEC"] = os.path.abspath(args.spec)
+    if settings.file:
+        os.environ["ENGINE_LOG_FILE"] = os.path.abspath(settings.file)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    argv = gunicorn_argv(args, host, port)
+    os.execv(argv[0], argv)

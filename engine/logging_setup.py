@@ -1,0 +1,158 @@
+"""Logging for the whole process: one line per record, JSON in production, readable in development.
+
+Every record carries the id of the request it was written for (``request_id``) and the caller's
+user id, read from context variables the HTTP layer sets at the start of each request; aiohttp
+runs each request in its own task, so the values never leak into another request's lines.
+
+Structured fields go in ``extra``: ``log.info("request", extra={"status": 200})`` becomes
+``{"msg": "request", "status": 200, ...}`` in JSON and ``request status=200`` in text. Guard
+expensive ``extra`` dicts with ``log.isEnabledFor(level)`` so a disabled level costs nothing.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import logging.handlers
+import os
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import orjson
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
+
+# Attributes every LogRecord has; anything else on a record came from `extra`.
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id", "user_id"}
+_HANDLER_NAME = "resource-engine"
+
+
+class RequestContextFilter(logging.Filter):
+    """Copies the current request id and user id onto each record (None outside a request)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        record.user_id = user_id_var.get()
+        return True
+
+
+def _extra(record: logging.LogRecord) -> dict:
+    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, logger, msg, request_id, user_id, extra fields, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "ts": _iso(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+            "user_id": getattr(record, "user_id", None),
+            "pid": record.process,
+        }
+        line.update(_extra(record))
+        if record.exc_info:
+            line["exc"] = self.formatException(record.exc_info)
+        return orjson.dumps(line, default=str).decode()
+
+
+class TextFormatter(logging.Formatter):
+    """``12:00:01 INFO engine.access GET /api/agents 200 3.1ms [rid] key=value ...`` for a terminal."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        text = super().formatMessage(record)
+        fields = _extra(record)
+        if fields:
+            text += " " + " ".join(f"{key}={value}" for key, value in fields.items())
+        request_id = getattr(record, "request_id", None)
+        return f"{text} [{request_id}]" if request_id else text
+
+
+def _iso(created: float) -> str:
+    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+
+
+@dataclass(frozen=True)
+class LogSettings:
+    level: str = "INFO"
+    format: str = "text"  # text | json
+    file: str | None = None
+    max_bytes: int = 10 * 1024 * 1024
+    backups: int = 5
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, *, log_file: str | None = None) -> LogSettings:
+        """ENGINE_LOG_LEVEL, ENGINE_LOG_FORMAT (default: json in production), ENGINE_LOG_FILE ..."""
+        env = os.environ if env is None else env
+        production = env.get("ENGINE_ENV") == "production"
+        fmt = (env.get("ENGINE_LOG_FORMAT") or ("json" if production else "text")).lower()
+        if fmt not in ("json", "text"):
+            raise ValueError(f"ENGINE_LOG_FORMAT must be json or text, got {fmt!r}")
+        level = (env.get("ENGINE_LOG_LEVEL") or "INFO").upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ValueError(f"ENGINE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}")
+        return cls(
+            level=level,
+            format=fmt,
+            file=log_file or env.get("ENGINE_LOG_FILE") or None,
+            max_bytes=_positive(env, "ENGINE_LOG_MAX_BYTES", cls.max_bytes),
+            backups=_positive(env, "ENGINE_LOG_BACKUPS", cls.backups),
+        )
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
+    return int(raw)
+
+
+def build_handler(settings: LogSettings) -> logging.Handler:
+    """stderr, or a size-rotated file (``max_bytes`` per file, ``backups`` old files kept)."""
+    if settings.file:
+        directory = os.path.dirname(os.path.abspath(settings.file))
+        os.makedirs(directory, exist_ok=True)
+        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+            settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+        )
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
+    handler.addFilter(RequestContextFilter())
+    handler.set_name(_HANDLER_NAME)
+    return handler
+
+
+def configure_logging(settings: LogSettings) -> logging.Handler:
+    """Install one handler on the root logger (replacing a previous one of ours); idempotent."""
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME or _is_default_stream(h)]:
+        root.removeHandler(old)
+        old.close()
+    handler = build_handler(settings)
+    root.addHandler(handler)
+    root.setLevel(settings.level)
+    logging.getLogger("aiohttp.access").propagate = False  # the engine writes its own request lines
+    return handler
+
+
+def is_configured() -> bool:
+    """True once ``configure_logging`` installed its handler in this process (or in the parent before a fork)."""
+    return any(h.get_name() == _HANDLER_NAME for h in logging.getLogger().handlers)
+
+
+def _is_default_stream(handler: logging.Handler) -> bool:
+    """A bare StreamHandler from logging.basicConfig (the CLI's default), replaced by ours."""
+    return type(handler) is logging.StreamHandler and handler.get_name() is None

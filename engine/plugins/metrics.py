@@ -1,0 +1,118 @@
+"""Built-in Prometheus metrics: ``GET /metrics``, request counts and latencies, pool and outbox gauges.
+
+Series are declared in ``engine.metrics`` (import them there to count your own plugin's events).
+Access is limited by ENGINE_METRICS_TOKEN and ENGINE_METRICS_ALLOW (see engine.ops.metrics_access).
+Under ``serve --workers N`` the answer covers every worker, whichever one serves the scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+import asyncpg
+from aiohttp import web
+
+from .. import metrics
+from ..config import Config
+from ..http.keys import POOL
+from ..ops.metrics_access import MetricsAccess
+from ..ops.observe import route_template, status_of
+from ..ops.outbox import OutboxReader
+from ..plugins.manager import hookimpl
+from ..spec import Spec
+
+log = logging.getLogger("engine.ops")
+
+ACCESS = web.AppKey("metrics_access", MetricsAccess)
+OUTBOX = web.AppKey("metrics_outbox", OutboxReader)
+SAMPLER = web.AppKey("metrics_pool_sampler", asyncio.Task)
+SAMPLE_EVERY = 5.0  # seconds between pool samples in each worker
+
+
+@web.middleware
+async def count_requests(request: web.Request, handler) -> web.StreamResponse:
+    started = time.perf_counter()
+    try:
+        response = await handler(request)
+    except BaseException as error:
+        _observe(request, status_of(error), started)
+        raise
+    _observe(request, response.status, started)
+    return response
+
+
+def _observe(request: web.Request, status: int, started: float) -> None:
+    labels = (request.method, route_template(request), str(status))
+    metrics.HTTP_REQUESTS.labels(*labels).inc()
+    metrics.HTTP_REQUEST_DURATION.labels(*labels).observe(time.perf_counter() - started)
+
+
+def sample_pool(pool: asyncpg.Pool) -> None:
+    size = pool.get_size()
+    metrics.DB_POOL_SIZE.set(size)
+    metrics.DB_POOL_IN_USE.set(size - pool.get_idle_size())
+    metrics.DB_POOL_MAX.set(pool.get_max_size())
+
+
+async def _sample_pool_forever(pool: asyncpg.Pool) -> None:
+    """Every worker keeps its pool gauges fresh, since any worker may answer the scrape."""
+    while True:
+        sample_pool(pool)
+        await asyncio.sleep(SAMPLE_EVERY)
+
+
+async def serve_metrics(request: web.Request) -> web.Response:
+    app = request.app
+    app[ACCESS].check(request)
+    if POOL in app:
+        sample_pool(app[POOL])
+        await _read_outbox(app)
+    workers = None
+    if metrics.multiprocess_dir() is not None:
+        from ..ops.process_metrics import ClusterProcessCollector
+
+        workers = ClusterProcessCollector()
+    body = await asyncio.to_thread(metrics.exposition, workers)  # reads many files under several workers
+    return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
+
+async def _read_outbox(app: web.Application) -> None:
+    try:
+        lag = await asyncio.wait_for(app[OUTBOX].read(app[POOL]), timeout=2)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as error:
+        log.debug("outbox lag not read: %r", error)
+        return
+    if lag is not None:
+        metrics.EVENTS_OUTBOX_PENDING.set(lag.pending)
+        metrics.EVENTS_OUTBOX_LAG.set(lag.seconds)
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    app[ACCESS] = MetricsAccess.from_env(config.extra)
+    app[OUTBOX] = OutboxReader()
+
+
+@hookimpl(trylast=True)
+def startup(app: web.Application) -> None:
+    app[SAMPLER] = asyncio.create_task(_sample_pool_forever(app[POOL]))
+
+
+@hookimpl(trylast=True)
+async def shutdown(app: web.Application) -> None:
+    app[SAMPLER].cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await app[SAMPLER]
+
+
+@hookimpl(tryfirst=True)
+def middlewares(app, spec):
+    return [count_requests]
+
+
+@hookimpl(trylast=True)
+def register_routes(app, spec):
+    return [web.get("/metrics", serve_metrics, name="metrics")]
