@@ -18,6 +18,8 @@ from ..db.embedded import start_embedded
 from ..db.pool import connect, create_pool
 from ..ops import shutdown
 from ..plugins.manager import build_plugin_manager, call_all
+from ..relations.nested import nested_routes
+from ..relations.service import RELATIONS, Relations
 from ..resources.manager import ResourceManager
 from ..spec import Spec
 from .handlers import ResourceHandlers
@@ -88,10 +90,12 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     app = web.Application(middlewares=build_middlewares(plugin_middlewares), client_max_size=config.body_limit)
     app[SPEC], app[CONFIG], app[PLUGINS] = spec, config, pm
     shutdown.install(app)  # app[SHUTTING_DOWN]: set when the worker starts draining (event streams end)
+    app[RELATIONS] = Relations(spec)
     pm.hook.configure(app=app, spec=spec, config=config)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_plugin_lifecycle)
     app.router.add_routes(_routes(spec))
+    app.router.add_routes(nested_routes(spec))
     for extra in pm.hook.register_routes(app=app, spec=spec):
         app.router.add_routes(extra or [])
     return app

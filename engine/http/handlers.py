@@ -9,6 +9,8 @@ from aiohttp import web
 
 from ..errors import Forbidden, Unauthorized
 from ..plugins.manager import call_all
+from ..relations.includes import parse_include
+from ..relations.service import RELATIONS
 from ..resources.manager import ResourceManager
 from ..spec import Resource
 from .body import read_object
@@ -57,7 +59,9 @@ class ResourceHandlers:
         query = parse_list_query(
             self.resource, request.query, page_size=config.page_size, max_page_size=config.max_page_size
         )
-        rows, next_cursor = await manager.list(query, request[IDENTITY])
+        embedding = request.app[RELATIONS].plan(self.resource, query.include, query.fields)
+        rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
+        await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
             params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
@@ -68,7 +72,9 @@ class ResourceHandlers:
     async def read(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "read")
         fields = parse_fields(self.resource, request.query)
-        row = await manager.get(request.match_info["id"], request[IDENTITY], fields)
+        embedding = request.app[RELATIONS].plan(self.resource, parse_include(request.query), fields)
+        row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
+        await embedding.attach(request, [row])
         return json_response({"data": row})
 
     async def create(self, request: web.Request) -> web.Response:

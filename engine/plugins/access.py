@@ -12,6 +12,7 @@ from sqlglot import exp
 from ..errors import ValidationFailed
 from ..identity import ANONYMOUS_ROLE, Identity
 from ..plugins.manager import hookimpl
+from ..plugins.relation_access import access_block_predicate, governs
 from ..spec import Resource
 from ..sql.compiled import param
 from ..sql.ddl import column
@@ -49,6 +50,8 @@ _NOBODY = Predicate(("nobody",), lambda table: exp.false())
 
 @hookimpl(trylast=True)
 def access_predicates(resource: Resource, action: str, identity: Identity | None):
+    if governs(resource, action):  # the resource's `access` block replaces owner-only for this action
+        return access_block_predicate(resource, action, identity)
     if resource.owner is None or (identity is not None and identity.is_admin):
         return None
     if identity is None:

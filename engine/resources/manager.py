@@ -7,13 +7,15 @@ Each write is one transaction holding the before/after hooks (and, through them,
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
 import orjson
 import pluggy
 
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..identity import Identity
 from ..migrations.model import constraint_name
 from ..plugins.manager import call_all
@@ -119,7 +121,24 @@ class ResourceManager:
         except ValueProblem as exc:
             raise ValidationFailed([{"path": "/", "message": f"expected {exc}"}]) from None
 
-    async def create(self, data: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
+    @asynccontextmanager
+    async def _transaction(self, conn: asyncpg.Connection | None) -> AsyncIterator[asyncpg.Connection]:
+        """Our own transaction, or a savepoint in the caller's (nested routes write several rows at once)."""
+        if conn is not None:
+            async with conn.transaction():
+                yield conn
+            return
+        async with self.pool.acquire() as own, own.transaction():
+            yield own
+
+    async def lock_for_write(self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None) -> dict[str, Any]:
+        """The row, locked FOR UPDATE, if `identity` may update it (404 when hidden, 403 when only readable)."""
+        pk = self.parse_pk(pk_text)
+        return await self._locked(conn, pk, await self.predicates("update", identity), identity)
+
+    async def create(
+        self, data: dict[str, Any], identity: Identity | None, conn: asyncpg.Connection | None = None
+    ) -> dict[str, Any]:
         self._refuse_read_only(data, updating=False)
         await call_all(
             self.pm.hook.prepare_input,
@@ -131,7 +150,7 @@ class ResourceManager:
         )
         self.validator.validate(data)
         columns = self._to_columns(data)
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with self._transaction(conn) as conn:
             await call_all(
                 self.pm.hook.before_write,
                 conn=conn,
@@ -157,13 +176,18 @@ class ResourceManager:
         return record
 
     async def update(
-        self, pk_text: str, patch: dict[str, Any], identity: Identity | None, expect: Any = None
+        self,
+        pk_text: str,
+        patch: dict[str, Any],
+        identity: Identity | None,
+        expect: Any = None,
+        conn: asyncpg.Connection | None = None,
     ) -> dict[str, Any]:
         pk = self.parse_pk(pk_text)
         self._refuse_read_only(patch, updating=True)
         predicates = await self.predicates("update", identity)
-        async with self.pool.acquire() as conn, conn.transaction():
-            previous = await self._locked(conn, pk, predicates)
+        async with self._transaction(conn) as conn:
+            previous = await self._locked(conn, pk, predicates, identity)
             if expect is not None:
                 expect(previous)
             await call_all(
@@ -204,11 +228,13 @@ class ResourceManager:
             )
         return record
 
-    async def delete(self, pk_text: str, identity: Identity | None, expect: Any = None) -> dict[str, Any]:
+    async def delete(
+        self, pk_text: str, identity: Identity | None, expect: Any = None, conn: asyncpg.Connection | None = None
+    ) -> dict[str, Any]:
         pk = self.parse_pk(pk_text)
         predicates = await self.predicates("delete", identity)
-        async with self.pool.acquire() as conn, conn.transaction():
-            previous = await self._locked(conn, pk, predicates)
+        async with self._transaction(conn) as conn:
+            previous = await self._locked(conn, pk, predicates, identity)
             if expect is not None:
                 expect(previous)
             await call_all(
@@ -236,15 +262,34 @@ class ResourceManager:
             )
         return previous
 
-    async def _locked(self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...]) -> dict[str, Any]:
+    async def _locked(
+        self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...], identity: Identity | None = None
+    ) -> dict[str, Any]:
         compiled = self.queries.get(predicates, self._all_fields, lock=True)
         values = {"pk": pk}
         for predicate in predicates:
             values.update(predicate.params)
         record = await conn.fetchrow(compiled.sql, *compiled.args(values))
         if record is None:
+            await self._refuse_if_readable(conn, pk, predicates, identity)
             raise self.not_found(pk)
         return dict(record)
+
+    async def _refuse_if_readable(
+        self, conn: asyncpg.Connection, pk: Any, write: tuple[Predicate, ...], identity: Identity | None
+    ) -> None:
+        """403 for a row the caller may read but not change (a team member renaming the team); a row
+        they cannot read stays a 404. Costs a query only on this failure path, and none when the
+        read and write rules are the same predicates (owner-only resources)."""
+        read = await self.predicates("read", identity)
+        if identity is None or tuple(p.key for p in read) == tuple(p.key for p in write):
+            return
+        compiled = self.queries.get(read, (self.resource.primary_key,))
+        values = {"pk": pk}
+        for predicate in read:
+            values.update(predicate.params)
+        if await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None:
+            raise Forbidden(f"you may read this {self.resource.name} row but not change it")
 
     def _refuse_read_only(self, data: dict[str, Any], *, updating: bool) -> None:
         errors = read_only_errors(self.resource, data, updating=updating)

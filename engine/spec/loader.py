@@ -287,14 +287,30 @@ def _cross_check(data: dict[str, Any], resources: dict[str, Resource], errors: _
                         (*where, "access", mode, i, "relation"),
                         f"unknown relation {rule['relation']!r}; declare it under relations",
                     )
+                elif isinstance(rule, dict) and rule["relation"] in resource.relations:
+                    relation = resource.relations[rule["relation"]]
+                    _check_rule_where(resources, relation, rule, (*where, "access", mode, i), errors)
                 if rule == "owner" and resource.owner is None:
                     errors.add((*where, "access", mode, i), "'owner' needs an owner field on this resource")
+
+
+def _check_rule_where(
+    resources: dict[str, Resource], relation: Relation, rule: dict, where: Path, errors: _Collector
+) -> None:
+    """`where` in a relation rule filters the join rows, so its keys must be columns of the join resource."""
+    through = resources[relation.through]
+    for name in rule.get("where") or {}:
+        if name not in through.fields or through.fields[name].sql_type == "jsonb":
+            errors.add((*where, "where", name), f"{name!r} is not a column of {relation.through} to match on", key=True)
 
 
 def _relation(
     name: str, rel_name: str, raw: dict, resources: dict[str, Resource], errors: _Collector
 ) -> Relation | None:
     where: Path = ("resources", name, "relations", rel_name)
+    if rel_name in resources[name].fields:
+        errors.add(where, f"relation {rel_name!r} has the name of a field; embedded rows would hide it", key=True)
+        return None
     through = resources.get(raw["through"])
     if through is None:
         errors.add((*where, "through"), f"unknown resource {raw['through']!r}")
@@ -310,4 +326,11 @@ def _relation(
     if through.references[raw["key"]].resource != name:
         errors.add((*where, "key"), f"{raw['through']}.{raw['key']} must reference {name!r}")
         return None
-    return Relation(rel_name, raw["through"], raw["key"], raw["other"], through.references[raw["other"]].resource)
+    return Relation(
+        rel_name,
+        raw["through"],
+        raw["key"],
+        raw["other"],
+        through.references[raw["other"]].resource,
+        raw.get("attach", "any"),
+    )

@@ -11,6 +11,8 @@ from typing import Any
 
 ACTIONS = ("list", "read", "create", "update", "delete")
 ENGINE_FIELDS = ("created_at", "updated_at")
+# Which `access` list of a resource governs each action (create has no row to match yet).
+ACCESS_MODES = {"list": "read", "read": "read", "update": "write", "delete": "write"}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Relation:
     key: str
     other: str
     target: str  # the resource `other` references
+    attach: str = "any"  # any | read | update: the right a caller needs on the far-side row to attach it
 
 
 @dataclass(frozen=True)
