@@ -169,6 +169,14 @@ def cache_put(resource, key, body, ttl):
 
 
 @hookspec
-def openapi_document(document, spec):
+def openapi_document(document, spec, app):
     """Change the generated OpenAPI 3.1 ``document`` (a dict) in place: add security schemes,
-    paths for your routes, examples. All results ignored."""
+    paths for your routes, examples. All results ignored.
+
+    The engine writes every resource route; a plugin that registers routes (``register_routes``)
+    must describe them here, or the route-coverage test fails. ``app`` is the configured app
+    (read your own ``web.AppKey`` state from it). An operation anyone may call without
+    credentials says ``"security": [{}]``; the engine then lists every security scheme as
+    optional for it, and requires one of them on all other operations. The document is built
+    once per app, on first use.
+    """

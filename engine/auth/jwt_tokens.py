@@ -7,6 +7,7 @@ public-key tokens fail. Claim types are checked here, not left to the library's 
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import time
@@ -16,8 +17,9 @@ from typing import Any
 
 import jwt
 
-from ..errors import ConfigurationError, Unauthorized
+from ..errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from ..identity import Identity
+from .jwks import JwksCache, JwksError, UnknownKey
 
 MIN_SECRET_BYTES = 32
 ASYMMETRIC = ("RS256", "ES256")
@@ -39,7 +41,7 @@ class JwtSettings:
     audience: str | None = None
     leeway: int = 30
     access_ttl: int = 900
-    _jwks: Any = field(default=None, repr=False)
+    jwks: JwksCache | None = field(default=None, repr=False)
 
     @property
     def algorithms(self) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ class JwtSettings:
             access_ttl=ttl,
         )
         if jwks_url:
-            settings._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300, timeout=5)
+            settings.jwks = JwksCache(jwks_url)
         return settings
 
 
@@ -143,7 +145,8 @@ def issue(
 
 def _check_claim_types(claims: dict[str, Any]) -> None:
     for name in ("exp", "nbf", "iat"):
-        if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], (int, float))):
+        value = claims.get(name, 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise invalid(f"the '{name}' claim must be a number")
     if "exp" not in claims:
         raise invalid("the token has no 'exp' claim")
@@ -167,20 +170,24 @@ class Verifier:
         self._cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
         self._cache_size = cache_size
 
-    def verify(self, token: str) -> Identity:
+    async def verify(self, token: str) -> Identity:
         cached = self._cache.get(token)
         if cached is not None:
             identity, expires = cached
             if time.time() < expires + self.settings.leeway:
                 return identity
             del self._cache[token]
-        identity, expires = self._verify(token)
+        identity, expires = self._verify(token, await self._key(token))
         self._cache[token] = (identity, expires)
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return identity
 
-    def _key(self, header: dict[str, Any]) -> tuple[Any, str]:
+    async def _key(self, token: str) -> tuple[Any, str]:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise invalid("the access token is malformed") from None
         algorithm = header.get("alg")
         if algorithm not in self.settings.algorithms:
             raise invalid(f"tokens signed with {str(algorithm)[:20]!r} are not accepted here")
@@ -189,23 +196,22 @@ class Verifier:
             if kid is not None and kid != self.settings.key_id:
                 raise invalid("unknown key id (kid)")
             return self.settings.secret, algorithm
-        if self.settings._jwks is not None:
-            if kid is None:
-                raise invalid("the token has no key id (kid)")
+        if self.settings.jwks is not None:
             try:
-                return self.settings._jwks.get_signing_key(kid).key, algorithm
-            except jwt.PyJWKClientError:
-                raise invalid("unknown key id (kid)") from None
+                return await self.settings.jwks.key(kid, algorithm), algorithm
+            except UnknownKey as exc:
+                raise invalid(str(exc)) from None
+            except JwksError:
+                raise ServiceUnavailable(
+                    "the keys that verify access tokens cannot be fetched right now; retry shortly",
+                    headers={"Retry-After": "5"},
+                ) from None
         if kid is not None and kid != self.settings.key_id:
             raise invalid("unknown key id (kid)")
         return self.settings.public_key, algorithm
 
-    def _verify(self, token: str) -> tuple[Identity, float]:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise invalid("the access token is malformed") from None
-        key, algorithm = self._key(header)
+    def _verify(self, token: str, key_and_algorithm: tuple[Any, str]) -> tuple[Identity, float]:
+        key, algorithm = key_and_algorithm
         s = self.settings
         try:
             unverified = jwt.decode(token, options={"verify_signature": False})

@@ -31,7 +31,14 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
-def authenticate(request: web.Request) -> Identity | None:
+async def shutdown(app: web.Application) -> None:
+    jwks = app[JWT].settings.jwks
+    if jwks is not None:
+        await jwks.close()
+
+
+@hookimpl(trylast=True)
+async def authenticate(request: web.Request) -> Identity | None:
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -41,7 +48,7 @@ def authenticate(request: web.Request) -> Identity | None:
     token = token.strip()
     if not token:
         raise invalid("the Authorization header has an empty Bearer token")
-    return request.app[JWT].verify(token)
+    return await request.app[JWT].verify(token)
 
 
 def _token_command(args: argparse.Namespace, out) -> int:
@@ -61,3 +68,14 @@ def register_commands(commands) -> None:
     token.add_argument("--role", action="append", help="a role to grant, e.g. admin (repeatable)")
     token.add_argument("--ttl", help="lifetime: seconds or 15m, 1h, 7d (default ENGINE_ACCESS_TOKEN_TTL or 15m)")
     token.set_defaults(run=_token_command)
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    document["components"]["securitySchemes"]["bearerAuth"] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "`Authorization: Bearer <access token>`. In development, "
+        "`resource-engine token --sub alice` prints one.",
+    }

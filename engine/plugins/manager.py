@@ -24,6 +24,8 @@ ENTRY_POINT_GROUP = "resource_engine"
 DEFAULT_PLUGINS = (
     "engine.plugins.access",
     "engine.plugins.jwt_auth",
+    "engine.plugins.openapi",
+    "engine.plugins.docs_page",
     "engine.plugins.request_log",
     "engine.plugins.metrics",
     "engine.plugins.health",
