@@ -19,6 +19,7 @@ from ..errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, Validati
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 MAX_DEPTH = 64
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class _Refused(ValueError):
@@ -87,4 +88,16 @@ async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
     if _NUL.search(raw):
         raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
+    if _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
+        message = "strings may not contain unpaired surrogates (\\ud800-\\udfff)"
+        raise ValidationFailed([{"path": "/", "message": message}])
     return document
+
+
+def _encodable(document: Any) -> bool:
+    """False when a \\uD8xx escape left a lone surrogate: no database or JSON encoder can store it."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -116,10 +116,16 @@ class ResourceManager:
 
     def _to_columns(self, data: dict[str, Any]) -> dict[str, Any]:
         fields = self.resource.fields
-        try:
-            return {name: from_json(fields[name], value) for name, value in data.items() if name in fields}
-        except ValueProblem as exc:
-            raise ValidationFailed([{"path": "/", "message": f"expected {exc}"}]) from None
+        columns, errors = {}, []
+        for name, value in data.items():
+            if name in fields:
+                try:
+                    columns[name] = from_json(fields[name], value)
+                except ValueProblem as exc:
+                    errors.append({"path": f"/{name}", "message": f"expected {exc}"})
+        if errors:
+            raise ValidationFailed(errors)
+        return columns
 
     @asynccontextmanager
     async def _transaction(self, conn: asyncpg.Connection | None) -> AsyncIterator[asyncpg.Connection]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -28,6 +28,10 @@ def _timestamp(text: str) -> datetime:
         raise ValueProblem("an ISO 8601 date-time, e.g. 2026-01-31T12:00:00Z") from None
     if value.tzinfo is None:
         raise ValueProblem("a date-time with a time zone (add Z or +00:00)")
+    try:
+        value.astimezone(UTC)  # what the database driver does; years past 9999 in UTC overflow
+    except OverflowError:
+        raise ValueProblem("a date-time between the years 1 and 9999 in UTC") from None
     return value
 
 
