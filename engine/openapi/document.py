@@ -11,6 +11,7 @@ import pluggy
 from .. import __version__
 from ..plugins.manager import call_all
 from ..spec import Spec
+from .nested import nested_paths
 from .paths import resource_paths
 from .problems import problem_components
 from .schemas import resource_components
@@ -36,6 +37,7 @@ def core_document(spec: Spec, *, page_size: int, max_page_size: int) -> dict[str
     for resource in spec.resources.values():
         schemas.update(resource_components(resource))
         paths.update(resource_paths(resource, page_size=page_size, max_page_size=max_page_size))
+    paths.update(nested_paths(spec, page_size=page_size, max_page_size=max_page_size))
     return {
         "openapi": OPENAPI_VERSION,
         "info": {

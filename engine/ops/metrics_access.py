@@ -49,6 +49,9 @@ class MetricsAccess:
         """Raise 403 for a peer outside the networks, 401 for a missing or wrong token."""
         if not self._peer_allowed(request.remote):
             raise Forbidden(f"/metrics is not served to {request.remote}; see ENGINE_METRICS_ALLOW")
+        self.check_token(request)
+
+    def check_token(self, request: web.Request) -> None:
         if self.token is not None:
             sent = request.headers.get("Authorization", "")
             scheme, _, credential = sent.partition(" ")

@@ -84,3 +84,29 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 @hookimpl(trylast=True)
 def register_routes(app, spec):
     return [web.get("/healthz", healthz, name="healthz"), web.get("/readyz", readyz, name="readyz")]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    problem = {"$ref": "#/components/responses/Error"}
+    document["paths"]["/healthz"] = {
+        "get": {
+            "operationId": "healthz",
+            "tags": ["operations"],
+            "summary": "Liveness: the process answers (no database call)",
+            "security": [{}],
+            "responses": {"200": {"description": '`{"status": "ok"}`', "content": {"application/json": {}}}},
+        }
+    }
+    document["paths"]["/readyz"] = {
+        "get": {
+            "operationId": "readyz",
+            "tags": ["operations"],
+            "summary": "Readiness: the database answers and no migration is pending",
+            "security": [{}],
+            "responses": {
+                "200": {"description": "Ready.", "content": {"application/json": {}}},
+                "503": problem,
+            },
+        }
+    }

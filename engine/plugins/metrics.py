@@ -18,6 +18,7 @@ from aiohttp import web
 from .. import metrics
 from ..config import Config
 from ..http.keys import POOL
+from ..identity import Identity
 from ..ops.metrics_access import MetricsAccess
 from ..ops.observe import route_template, status_of
 from ..ops.outbox import OutboxReader
@@ -29,7 +30,11 @@ log = logging.getLogger("engine.ops")
 ACCESS = web.AppKey("metrics_access", MetricsAccess)
 OUTBOX = web.AppKey("metrics_outbox", OutboxReader)
 SAMPLER = web.AppKey("metrics_pool_sampler", asyncio.Task)
-SAMPLE_EVERY = 5.0  # seconds between pool samples in each worker
+SAMPLE_EVERY = 5.0
+METRICS_PATH = "/metrics"
+SCRAPER = Identity(
+    "metrics-scraper", frozenset({"metrics"}), via="metrics_token"
+)  # seconds between pool samples in each worker
 
 
 @web.middleware
@@ -109,10 +114,38 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(tryfirst=True)
+def authenticate(request: web.Request) -> Identity | None:
+    """On /metrics the bearer token is the scrape token, not a user's JWT: answer before JWT auth does."""
+    if request.path != METRICS_PATH or ACCESS not in request.app:
+        return None
+    access = request.app[ACCESS]
+    if access.token is None or "Authorization" not in request.headers:
+        return None
+    access.check_token(request)
+    return SCRAPER
+
+
+@hookimpl(tryfirst=True)
 def middlewares(app, spec):
     return [count_requests]
 
 
 @hookimpl(trylast=True)
 def register_routes(app, spec):
-    return [web.get("/metrics", serve_metrics, name="metrics")]
+    return [web.get(METRICS_PATH, serve_metrics, name="metrics")]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    document["paths"][METRICS_PATH] = {
+        "get": {
+            "operationId": "metrics",
+            "tags": ["operations"],
+            "summary": "Prometheus metrics (limited by ENGINE_METRICS_TOKEN / ENGINE_METRICS_ALLOW)",
+            "security": [{}],
+            "responses": {
+                "200": {"description": "Prometheus text format.", "content": {"text/plain": {}}},
+                "default": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    }

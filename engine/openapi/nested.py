@@ -1,0 +1,135 @@
+"""Nested routes of many-to-many relations (`/api/teams/{id}/members[/{user_id}]`).
+
+The paths come from `engine.relations.nested.NestedHandlers`, the class that serves them, so the
+document and the router cannot disagree about a URL.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..relations.nested import NestedHandlers
+from ..spec import Spec
+from .parameters import id_parameter, list_parameters, projection_parameters
+from .paths import JSON, _envelope, _json_body, _security
+from .problems import problems
+from .schemas import component_name, ref
+
+
+def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:
+    other = handlers.through.fields[handlers.relation.other]
+    schema = {"type": "string", "format": "uuid"} if other.sql_type == "uuid" else {"type": "string"}
+    if other.sql_type == "bigint":
+        schema = {"type": "integer"}
+    return {
+        "name": handlers.other_param,
+        "in": "path",
+        "required": True,
+        "description": f"The `{handlers.relation.other}` of the linked {handlers.relation.target} row.",
+        "schema": schema,
+    }
+
+
+def _operation(handlers: NestedHandlers, action: str, summary: str, **parts: Any) -> dict[str, Any]:
+    parent, relation = handlers.parent, handlers.relation
+    needs = "read" if action in ("list", "read") else "update"
+    return {
+        "operationId": f"{action}_{parent.name}_{relation.name}",
+        "tags": [parent.name],
+        "summary": summary,
+        "description": f"Needs the `{needs}` permission on the {parent.name} row; the body and results are "
+        f"{handlers.through.name} rows ({relation.key} is set from the URL).",
+        **_security(parent, needs),
+        **parts,
+    }
+
+
+def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: int) -> dict[str, Any]:
+    parent, relation, through = handlers.parent, handlers.relation, handlers.through
+    row = component_name(through)
+    one = {"content": {JSON: {"schema": _envelope(ref(row))}}}
+    listing = list_parameters(through, page_size=page_size, max_page_size=max_page_size)
+    page = {
+        "type": "object",
+        "required": ["data", "meta"],
+        "properties": {"data": {"type": "array", "items": ref(row)}, "meta": {"type": "object"}},
+    }
+    collection = {
+        "parameters": [id_parameter(parent)],
+        "get": _operation(
+            handlers,
+            "list",
+            f"List the {relation.name} of a {parent.name} row",
+            parameters=listing,
+            responses={
+                "200": {"description": "One page of links.", "content": {JSON: {"schema": page}}},
+                **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
+            },
+        ),
+        "post": _operation(
+            handlers,
+            "attach",
+            f"Add to the {relation.name} of a {parent.name} row",
+            requestBody=_json_body(f"{row}Create", f"The {through.name} row; `{relation.key}` comes from the URL."),
+            responses={
+                "201": {"description": "Linked.", "headers": {"Location": {"schema": {"type": "string"}}}, **one},
+                **problems(
+                    "BadRequest",
+                    "Unauthorized",
+                    "Forbidden",
+                    "NotFound",
+                    "Conflict",
+                    "PayloadTooLarge",
+                    "UnsupportedMediaType",
+                    "ValidationFailed",
+                ),
+            },
+        ),
+    }
+    item: dict[str, Any] = {
+        "parameters": [id_parameter(parent), _other_parameter(handlers)],
+        "get": _operation(
+            handlers,
+            "read",
+            f"Read one of the {relation.name} of a {parent.name} row",
+            parameters=projection_parameters(through),
+            responses={"200": {"description": "The link.", **one}, **problems("Unauthorized", "Forbidden", "NotFound")},
+        ),
+        "delete": _operation(
+            handlers,
+            "detach",
+            f"Remove from the {relation.name} of a {parent.name} row",
+            responses={"204": {"description": "Unlinked."}, **problems("Unauthorized", "Forbidden", "NotFound")},
+        ),
+    }
+    if handlers.editable_fields():
+        item["patch"] = _operation(
+            handlers,
+            "update",
+            f"Change a link among the {relation.name} of a {parent.name} row",
+            requestBody=_json_body(
+                f"{row}Update", f"Only the link's own fields: {', '.join(handlers.editable_fields())}."
+            ),
+            responses={
+                "200": {"description": "The link after the change.", **one},
+                **problems(
+                    "BadRequest",
+                    "Unauthorized",
+                    "Forbidden",
+                    "NotFound",
+                    "Conflict",
+                    "UnsupportedMediaType",
+                    "ValidationFailed",
+                ),
+            },
+        )
+    return {handlers.base: collection, handlers.item: item}
+
+
+def nested_paths(spec: Spec, *, page_size: int, max_page_size: int) -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for parent in spec.resources.values():
+        for relation in parent.relations.values():
+            handlers = NestedHandlers(parent, relation, spec.resources[relation.through])
+            paths.update(_nested_paths(handlers, page_size=page_size, max_page_size=max_page_size))
+    return paths

@@ -1,0 +1,26 @@
+"""Test routes for the operations tests: a request that takes a while, and one that fails.
+
+GET /slow?seconds=N sleeps in PostgreSQL (pg_sleep), so the request holds a pooled connection
+like a slow query would; GET /boom raises an unexpected error.
+"""
+
+from aiohttp import web
+
+from engine import hookimpl
+from engine.http.keys import POOL
+from engine.http.responses import json_response
+
+
+async def slow(request: web.Request) -> web.Response:
+    seconds = float(request.query.get("seconds", "1"))
+    await request.app[POOL].execute("SELECT pg_sleep($1)", seconds)
+    return json_response({"slept": seconds})
+
+
+async def boom(request: web.Request) -> web.Response:
+    raise RuntimeError("the test plugin failed on purpose")
+
+
+@hookimpl
+def register_routes(app, spec):
+    return [web.get("/slow", slow), web.get("/boom", boom)]

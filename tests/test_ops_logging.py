@@ -1,0 +1,137 @@
+"""Request ids and structured logs: every response and problem carries the id, every log line too."""
+
+import logging
+import os
+
+import orjson
+import pytest
+
+from engine.logging_setup import LogSettings, build_handler
+
+OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
+
+
+@pytest.fixture
+def engine_spec_path():
+    return OPS_SPEC
+
+
+@pytest.fixture
+def log_lines(tmp_path):
+    """Install the engine's JSON handler on the root logger; returns a function reading its lines."""
+    path = tmp_path / "engine.log"
+    handler = build_handler(LogSettings(level="INFO", format="json", file=str(path)))
+    root, access = logging.getLogger(), logging.getLogger("engine.access")
+    previous = access.level
+    root.addHandler(handler)
+    access.setLevel(logging.INFO)
+
+    def read() -> list[dict]:
+        handler.flush()
+        return [orjson.loads(line) for line in path.read_text().splitlines()]
+
+    try:
+        yield read
+    finally:
+        root.removeHandler(handler)
+        access.setLevel(previous)
+        handler.close()
+
+
+async def test_a_request_id_sent_by_the_client_is_returned(api):
+    result = await api.anonymous.get("/healthz", headers={"X-Request-ID": "lb-7f3a-0001"})
+    assert result.headers["X-Request-ID"] == "lb-7f3a-0001"
+
+
+async def test_a_request_without_an_id_gets_a_generated_one(api):
+    first = await api.anonymous.get("/healthz")
+    second = await api.anonymous.get("/healthz")
+    assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+async def test_an_unusable_client_id_is_replaced(api):
+    result = await api.anonymous.get("/healthz", headers={"X-Request-ID": "bad id with spaces"})
+    assert result.headers["X-Request-ID"] != "bad id with spaces"
+
+
+async def test_a_problem_body_carries_the_request_id_of_its_response(api):
+    result = await api.anonymous.get("/api/notes/00000000-0000-0000-0000-000000000000")
+    assert result.status == 404
+    assert result.json["request_id"] == result.headers["X-Request-ID"]
+
+
+async def test_each_request_writes_one_json_line_with_its_fields(api, log_lines):
+    created = await api.anonymous.post("/api/notes", json={"text": "logged"}, headers={"X-Request-ID": "req-one"})
+    lines = [line for line in log_lines() if line["request_id"] == "req-one" and line["logger"] == "engine.access"]
+    assert len(lines) == 1
+    line = lines[0]
+    assert (line["method"], line["route"], line["status"]) == ("POST", "/api/notes", 201)
+    assert line["bytes"] == len(created.body)
+    assert line["duration_ms"] >= 0
+
+
+async def test_the_request_line_names_the_signed_in_user(api, log_lines):
+    alice = api.with_token(api.token("alice"))
+    await alice.get("/api/notes", headers={"X-Request-ID": "req-alice"})
+    (line,) = [line for line in log_lines() if line["request_id"] == "req-alice"]
+    assert line["user_id"] == "alice"
+
+
+async def test_a_rejected_request_is_logged_with_its_status(api, log_lines):
+    await api.anonymous.post("/api/notes", json={"text": 5}, headers={"X-Request-ID": "req-bad"})
+    (line,) = [line for line in log_lines() if line["request_id"] == "req-bad"]
+    assert line["status"] == 422
+
+
+async def test_development_problems_show_the_traceback(api):
+    result = await api.anonymous.get("/boom")
+    assert result.status == 500
+    assert "RuntimeError" in "".join(result.json["traceback"])
+
+
+class TestProduction:
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        secret = "session-secret-for-the-operations-tests-0123456789"
+        return {**engine_env, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": secret}
+
+    async def test_an_unexpected_error_is_a_500_problem_without_traceback(self, api, log_lines):
+        result = await api.anonymous.get("/boom")
+        assert result.status == 500
+        assert "traceback" not in result.json
+        assert "RuntimeError" not in result.text
+
+    async def test_an_unexpected_error_is_logged_with_traceback_and_request_id(self, api, log_lines):
+        result = await api.anonymous.get("/boom", headers={"X-Request-ID": "req-boom"})
+        logged = [line for line in log_lines() if line["request_id"] == "req-boom" and "exc" in line]
+        assert logged, "no log line with a traceback for the failed request"
+        assert "RuntimeError: the test plugin failed on purpose" in logged[0]["exc"]
+        assert logged[0]["level"] == "error"
+        assert result.json["request_id"] == "req-boom"
+
+
+def test_the_log_file_rotates_by_size(tmp_path):
+    path = tmp_path / "engine.log"
+    handler = build_handler(LogSettings(format="json", file=str(path), max_bytes=2_000, backups=2))
+    logger = logging.getLogger("test_ops_logging.rotation")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        for number in range(100):
+            logger.info("line %d", number)
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["engine.log", "engine.log.1", "engine.log.2"]
+    assert all(p.stat().st_size <= 2_000 for p in tmp_path.iterdir())
+
+
+def test_log_settings_default_to_json_in_production_and_text_in_development():
+    assert LogSettings.from_env({"ENGINE_ENV": "production"}).format == "json"
+    assert LogSettings.from_env({"ENGINE_ENV": "development"}).format == "text"
+    assert LogSettings.from_env({"ENGINE_ENV": "production", "ENGINE_LOG_FORMAT": "text"}).format == "text"
+
+
+def test_an_unknown_log_level_is_refused_with_the_variable_name():
+    with pytest.raises(ValueError, match="ENGINE_LOG_LEVEL"):
+        LogSettings.from_env({"ENGINE_LOG_LEVEL": "LOUD"})
