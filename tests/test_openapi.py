@@ -82,6 +82,12 @@ async def test_row_schema_marks_read_only_fields_and_adds_timestamps(api):
         }
 
 
+async def test_optional_fields_may_come_back_as_null(api):
+    row = (await fetch_document(api))["components"]["schemas"]["Agents"]["properties"]
+    assert row["system_prompt"]["type"] == ["string", "null"]
+    assert row["name"]["type"] == "string"  # required: never null
+
+
 async def test_create_schema_leaves_out_read_only_fields_and_does_not_require_the_owner(api):
     create = (await fetch_document(api))["components"]["schemas"]["AgentsCreate"]
     assert not {"id", "created_at", "updated_at"} & set(create["properties"])

@@ -52,6 +52,18 @@ def _base(resource: Resource) -> dict[str, Any]:
     return _rerooted(schema, component_name(resource))
 
 
+def _or_null(prop: dict[str, Any]) -> dict[str, Any]:
+    """A stored column that may be NULL (an optional field never sent) comes back as null."""
+    declared = prop.get("type")
+    if isinstance(declared, str):
+        return {**prop, "type": [declared, "null"]} if declared != "null" else prop
+    if isinstance(declared, list):
+        return prop if "null" in declared else {**prop, "type": [*declared, "null"]}
+    if "enum" in prop:
+        return prop if None in prop["enum"] else {**prop, "enum": [*prop["enum"], None]}
+    return {"anyOf": [prop, {"type": "null"}]}
+
+
 def _describe(prop: dict[str, Any], note: str) -> dict[str, Any]:
     existing = prop.get("description")
     return {**prop, "description": f"{existing} {note}" if existing else note}
@@ -72,6 +84,8 @@ def row_schema(resource: Resource) -> dict[str, Any]:
             properties[name] = {**TIMESTAMP, "description": ENGINE_FIELD_DESCRIPTIONS.get(name, "")}
         elif field.read_only:
             properties[name] = {**properties[name], "readOnly": True}
+        if field.nullable and not field.engine_managed:
+            properties[name] = _or_null(properties[name])
         if name == resource.owner:
             properties[name] = _describe(properties[name], "The owner: set from the caller's token on create.")
     return schema
