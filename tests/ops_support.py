@@ -13,6 +13,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.error
@@ -60,7 +61,9 @@ class Cluster:
         self.workers = workers
         self.output = tempfile.NamedTemporaryFile(prefix="resource-engine-cluster-", suffix=".log", delete=False)
         argv = [
-            shutil.which("resource-engine") or "resource-engine",
+            sys.executable,
+            "-m",
+            "engine",
             "--spec",
             spec_path,
             "serve",
@@ -70,8 +73,9 @@ class Cluster:
             str(workers),
             *extra_args,
         ]
+        environment = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
         self.process = subprocess.Popen(
-            argv, env={**os.environ, **env}, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True
+            argv, env={**environment, **env}, stdout=self.output, stderr=subprocess.STDOUT, start_new_session=True
         )
 
     @property
@@ -106,8 +110,9 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        self.output.close()
-        os.unlink(self.output.name)
+        if not self.output.closed:
+            self.output.close()
+            os.unlink(self.output.name)
         return self.process.returncode
 
 
