@@ -1,0 +1,115 @@
+"""?include= embeds related rows: one query per included relation, and only rows the caller may read."""
+
+from __future__ import annotations
+
+from team_helpers import add_member, create_agent, create_team, share_agent, team_with_roles
+
+
+async def test_single_read_embeds_members_and_agents(api):
+    team = await team_with_roles(api)
+    agent_id = await create_agent(team.alice)
+    await share_agent(team.alice, team.id, agent_id)
+    got = await team.carol.get(f"{team.url}?include=members,agents")
+    assert got.status == 200, got.text
+    row = got.json["data"]
+    assert sorted((m["user_id"], m["role"]) for m in row["members"]) == [
+        ("alice", "owner"),
+        ("bob", "admin"),
+        ("carol", "member"),
+    ]
+    assert [a["agent_id"] for a in row["agents"]] == [agent_id]
+
+
+async def test_list_embeds_each_rows_own_relations(api):
+    alice, _ = await api.as_user("alice"), await api.as_user("bob")
+    solo, shared = await create_team(alice, "Solo"), await create_team(alice, "Shared")
+    await add_member(alice, shared, "bob")
+    listed = await alice.get("/api/teams?include=members&sort=name")
+    members = {row["id"]: sorted(m["user_id"] for m in row["members"]) for row in listed.json["data"]}
+    assert members == {shared: ["alice", "bob"], solo: ["alice"]}
+
+
+async def test_relation_without_rows_embeds_an_empty_list(api):
+    alice = await api.as_user("alice")
+    team_id = await create_team(alice)
+    got = await alice.get(f"/api/teams/{team_id}?include=agents")
+    assert got.json["data"]["agents"] == []
+
+
+async def test_belongs_to_embeds_the_referenced_row(api):
+    alice = await api.as_user("alice", name="Alice")
+    await create_agent(alice)
+    listed = await alice.get("/api/agents?include=user")
+    (row,) = listed.json["data"]
+    assert row["user"]["id"] == "alice" and row["user"]["name"] == "Alice"
+    assert row["user_id"] == "alice"
+
+
+async def test_belongs_to_is_also_accepted_by_its_column_name(api):
+    alice = await api.as_user("alice")
+    agent_id = await create_agent(alice)
+    got = await alice.get(f"/api/agents/{agent_id}?include=user_id")
+    assert got.json["data"]["user"]["id"] == "alice"
+
+
+async def test_include_works_with_fields_and_adds_no_unrequested_columns(api):
+    alice = await api.as_user("alice")
+    await create_agent(alice, "Helper")
+    listed = await alice.get("/api/agents?fields=name&include=user")
+    (row,) = listed.json["data"]
+    assert set(row) == {"name", "user"} and row["user"]["id"] == "alice"
+
+
+async def test_include_on_nested_lists_embeds_from_the_join_rows(api):
+    team = await team_with_roles(api)
+    listed = await team.alice.get(f"{team.url}/members?include=user&user_id=alice")
+    (row,) = listed.json["data"]
+    assert row["user"]["email"] == "alice@example.test"
+
+
+async def test_unknown_relation_is_400_naming_it(api, expect_problem):
+    alice = await api.as_user("alice")
+    team_id = await create_team(alice)
+    body = expect_problem(await alice.get(f"/api/teams/{team_id}?include=members,friends"), 400)
+    assert "friends" in body["detail"] and body["parameter"] == "include"
+    expect_problem(await alice.get("/api/teams?include=friends"), 400)
+    expect_problem(await alice.get(f"/api/teams/{team_id}/members?include=friends"), 400)
+
+
+# --- access control on embedded rows ---------------------------------------------------------------
+
+
+async def test_embedded_belongs_to_row_the_caller_may_not_read_is_null(api):
+    """bob may read the team (member) but not alice's users row: the embedded owner is null."""
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    team_id = await create_team(alice)
+    await add_member(alice, team_id, "bob")
+    got = await bob.get(f"/api/teams/{team_id}?include=owner")
+    assert got.status == 200
+    assert got.json["data"]["owner"] is None and got.json["data"]["owner_id"] == "alice"
+
+
+async def test_admin_sees_every_embedded_row(api):
+    alice = await api.as_user("alice")
+    team_id = await create_team(alice)
+    admin = await api.as_admin()
+    got = await admin.get(f"/api/teams/{team_id}?include=owner")
+    assert got.json["data"]["owner"]["id"] == "alice"
+
+
+async def test_embedding_on_a_list_shows_only_rows_the_caller_may_read(api):
+    """Memberships are visible through the teams the caller can read; users rows only their own."""
+    team = await team_with_roles(api)
+    await create_team(team.dave, "Private")
+    listed = await team.carol.get("/api/teams?include=members")
+    assert [row["id"] for row in listed.json["data"]] == [team.id]
+    members = await team.carol.get(f"{team.url}/members?include=user&sort=user_id")
+    users = [(row["user_id"], row["user"]["id"] if row["user"] else None) for row in members.json["data"]]
+    assert users == [("alice", None), ("bob", None), ("carol", "carol")]
+
+
+async def test_non_member_cannot_reach_a_team_through_include(api, expect_problem):
+    team = await team_with_roles(api)
+    expect_problem(await team.dave.get(f"{team.url}?include=members"), 404)
+    listed = await team.dave.get("/api/agents?include=user")
+    assert listed.json["data"] == []

@@ -1,0 +1,78 @@
+"""Embedding costs one query per included relation per request, never one per row."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from team_helpers import add_member, create_agent, create_team, share_agent
+
+from engine.http.keys import POOL
+
+
+@pytest.fixture
+def engine_env(engine_env):
+    """One pooled connection, so a query logger on it sees every statement a request runs."""
+    return {**engine_env, "ENGINE_POOL_MIN_SIZE": "1", "ENGINE_POOL_SIZE": "1"}
+
+
+RESET = "SELECT pg_advisory_unlock_all()"  # what asyncpg runs when a connection returns to the pool
+
+
+async def statements_of(api, client, path: str) -> list[str]:
+    """The SQL statements the server ran while answering GET `path` (pool resets aside)."""
+    seen: list[str] = []
+
+    def log(record) -> None:
+        if not record.query.startswith(RESET):
+            seen.append(record.query)
+
+    async with api.app[POOL].acquire() as conn:
+        conn.add_query_logger(log)
+    try:
+        result = await client.get(path)
+        assert result.status == 200, result.text
+        await asyncio.sleep(0)  # loggers run soon after each statement, not inside it
+        return seen
+    finally:
+        async with api.app[POOL].acquire() as conn:
+            conn.remove_query_logger(log)
+
+
+async def five_shared_teams(api):
+    alice = await api.as_user("alice")
+    await api.as_user("bob")
+    for i in range(5):
+        team_id = await create_team(alice, f"Team {i}")
+        await add_member(alice, team_id, "bob")
+        await share_agent(alice, team_id, await create_agent(alice, f"Agent {i}"))
+    return alice
+
+
+async def test_each_included_relation_adds_exactly_one_query(api):
+    alice = await five_shared_teams(api)
+    path = "/api/teams?include=members,agents,owner"
+    await alice.get(path)  # the first call may add the driver's one-time type introspection
+    plain = await statements_of(api, alice, "/api/teams")
+    embedded = await statements_of(api, alice, path)
+    assert len(embedded) == len(plain) + 3
+    assert len([sql for sql in embedded if "ANY($1)" in sql]) == 3
+
+
+async def test_query_count_does_not_grow_with_the_page(api):
+    alice = await five_shared_teams(api)
+    path = "/api/teams?include=members,agents,owner"
+    await alice.get(path)
+    one_row = await statements_of(api, alice, path + "&limit=1")
+    five_rows = await statements_of(api, alice, path + "&limit=5")
+    assert len(one_row) == len(five_rows)
+
+
+async def test_single_read_with_include_costs_one_query_per_relation(api):
+    alice = await five_shared_teams(api)
+    team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
+    path = f"/api/teams/{team_id}"
+    await alice.get(path + "?include=members,agents")
+    plain = await statements_of(api, alice, path)
+    embedded = await statements_of(api, alice, path + "?include=members,agents")
+    assert len(embedded) == len(plain) + 2
