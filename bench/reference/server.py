@@ -27,27 +27,34 @@ SCHEMA = json.load(open(os.path.join(HERE, "..", "..", "schemas", "agent.json"),
 VALIDATOR = Draft202012Validator(SCHEMA, format_checker=Draft202012Validator.FORMAT_CHECKER)
 SECRET = os.environ["ENGINE_JWT_SECRET"].encode()
 COLUMNS = "id, user_id, name, system_prompt, status, parameters, tools, created_at, updated_at"
-MOVES = {"draft": {"active", "archived"}, "active": {"paused", "archived"}, "paused": {"active", "archived"},
-         "archived": set()}
+MOVES = {
+    "draft": {"active", "archived"},
+    "active": {"paused", "archived"},
+    "paused": {"active", "archived"},
+    "archived": set(),
+}
 POOL = web.AppKey("pool", asyncpg.Pool)
 
 GET_ONE = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2"
-LIST = (f"SELECT {COLUMNS} FROM agents WHERE user_id = $1 AND status = $2 "
-        "ORDER BY created_at DESC, id DESC LIMIT $3")
-INSERT = ("INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools) "
-          f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}")
+LIST = f"SELECT {COLUMNS} FROM agents WHERE user_id = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+INSERT = (
+    "INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools) "
+    f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
+)
 LOCK = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2 FOR UPDATE"
-UPDATE = (f"UPDATE agents SET name = $3, status = $4, updated_at = now() WHERE id = $1 AND user_id = $2 "
-          f"RETURNING {COLUMNS}")
-TEAM = ("SELECT t.* FROM teams t WHERE t.id = $1 AND (t.owner_id = $2 OR EXISTS "
-        "(SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $2))")
+UPDATE = (
+    f"UPDATE agents SET name = $3, status = $4, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
+)
+TEAM = (
+    "SELECT t.* FROM teams t WHERE t.id = $1 AND (t.owner_id = $2 OR EXISTS "
+    "(SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $2))"
+)
 MEMBERS = "SELECT * FROM team_members WHERE team_id = ANY($1::uuid[])"
 TEAM_AGENTS = "SELECT * FROM team_agents WHERE team_id = ANY($1::uuid[])"
 
 
 def problem(status: int, title: str, detail: str) -> web.Response:
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
-            "request_id": uuid.uuid4().hex}
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, "request_id": uuid.uuid4().hex}
     return web.Response(body=orjson.dumps(body), status=status, content_type="application/problem+json")
 
 
@@ -79,8 +86,10 @@ def valid_uuid(text: str) -> bool:
 
 
 def errors_of(document) -> list[dict]:
-    return [{"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
-            for e in VALIDATOR.iter_errors(document)]
+    return [
+        {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
+        for e in VALIDATOR.iter_errors(document)
+    ]
 
 
 async def get_agent(request: web.Request) -> web.Response:
@@ -105,8 +114,11 @@ async def list_agents(request: web.Request) -> web.Response:
     cursor = None
     if len(rows) > limit:
         last = data[-1]
-        cursor = base64.urlsafe_b64encode(orjson.dumps(["-created_at,-id", [last["created_at"].isoformat(),
-                                                                               last["id"]]])).decode().rstrip("=")
+        cursor = (
+            base64.urlsafe_b64encode(orjson.dumps(["-created_at,-id", [last["created_at"].isoformat(), last["id"]]]))
+            .decode()
+            .rstrip("=")
+        )
     return ok({"data": data, "meta": {"limit": limit, "next_cursor": cursor}})
 
 
@@ -127,8 +139,14 @@ async def create_agent(request: web.Request) -> web.Response:
     if errors:
         return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
     row = await request.app[POOL].fetchrow(
-        INSERT, user, body["name"], body.get("system_prompt"), body.get("status", "draft"),
-        body.get("parameters", {}), body.get("tools", []))
+        INSERT,
+        user,
+        body["name"],
+        body.get("system_prompt"),
+        body.get("status", "draft"),
+        body.get("parameters", {}),
+        body.get("tools", []),
+    )
     data = dict(row)
     return ok({"data": data}, 201, {"Location": f"/api/agents/{data['id']}"})
 
@@ -179,14 +197,18 @@ async def get_team(request: web.Request) -> web.Response:
 async def init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("uuid", schema="pg_catalog", encoder=str, decoder=str, format="text")
     for name in ("json", "jsonb"):
-        await conn.set_type_codec(name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(),
-                                  decoder=orjson.loads, format="text")
+        await conn.set_type_codec(
+            name, schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, format="text"
+        )
 
 
 async def database(app: web.Application):
-    app[POOL] = await asyncpg.create_pool(os.environ["DATABASE_URL"], min_size=1,
-                                          max_size=int(os.environ.get("ENGINE_POOL_SIZE", "10")),
-                                          init=init_connection)
+    app[POOL] = await asyncpg.create_pool(
+        os.environ["DATABASE_URL"],
+        min_size=1,
+        max_size=int(os.environ.get("ENGINE_POOL_SIZE", "10")),
+        init=init_connection,
+    )
     yield
     await app[POOL].close()
 
