@@ -35,6 +35,7 @@ class Config:
     page_size: int = 20
     max_page_size: int = 100
     auto_migrate: bool | None = None  # None: only for the embedded database
+    redis_url: str | None = None  # REDIS_URL: shared by plugins that keep state in Redis (sessions ...)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -61,6 +62,7 @@ class Config:
             page_size=s.page_size,
             max_page_size=s.max_page_size,
             auto_migrate=None if auto is None else auto.lower() in ("1", "true", "yes"),
+            redis_url=env.get("REDIS_URL") or None,
             extra={k: v for k, v in env.items() if k.startswith("ENGINE_")},
         )
         values.update(overrides)

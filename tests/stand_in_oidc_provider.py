@@ -15,13 +15,16 @@ import secrets
 import time
 from functools import cache
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import aiohttp
 import jwt
 import pytest
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from engine.testing import TEST_JWT_SECRET
 
 CLIENT_ID = "engine-test-client.apps.example.test"
 CLIENT_SECRET = "stand-in-client-secret"
@@ -147,3 +150,36 @@ async def oidc_provider_fixture(aiohttp_server: Any) -> StandInProvider:
     server = await aiohttp_server(provider.app())
     provider.issuer = str(server.make_url("")).rstrip("/")
     return provider
+
+
+def google_env(provider: StandInProvider, **extra: str) -> dict[str, str]:
+    """Engine settings that point Google sign-in at the stand-in provider."""
+    return {
+        "ENGINE_ENV": "development",
+        "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
+        "ENGINE_GOOGLE_CLIENT_ID": CLIENT_ID,
+        "ENGINE_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
+        "ENGINE_GOOGLE_DISCOVERY_URL": f"{provider.issuer}/.well-known/openid-configuration",
+        "ENGINE_LOGIN_REDIRECT": "/signed-in",
+        **extra,
+    }
+
+
+async def visit_provider(url: str) -> str:
+    """The browser's visit to the provider's authorize page; returns where it redirects to."""
+    async with aiohttp.ClientSession() as browser, browser.get(url, allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+        return response.headers["Location"]
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.path}?{parts.query}" if parts.query else parts.path
+
+
+async def sign_in(api: Any) -> Any:
+    """Walk the whole sign-in as a browser: login -> provider -> callback. Returns the callback's Result."""
+    login = await api.anonymous.get("/auth/google/login", allow_redirects=False)
+    assert login.status == 302, login.text
+    callback_url = await visit_provider(login.headers["Location"])
+    return await api.anonymous.get(path_of(callback_url), allow_redirects=False)

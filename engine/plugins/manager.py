@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "resource_engine"
 DEFAULT_PLUGINS = (
     "engine.plugins.access",
     "engine.plugins.jwt_auth",
+    "engine.plugins.events",
     "engine.plugins.openapi",
     "engine.plugins.docs_page",
     "engine.plugins.request_log",
@@ -85,9 +86,16 @@ def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> plugg
 async def call_all(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
     """Call every implementation, awaiting async ones; non-None results in call order."""
     results = []
-    for result in hook(**kwargs):
+    answers = hook(**kwargs)
+    for index, result in enumerate(answers):
         if inspect.isawaitable(result):
-            result = await result
+            try:
+                result = await result
+            except BaseException:
+                for later in answers[index + 1 :]:  # never started: close, or Python warns "never awaited"
+                    if inspect.iscoroutine(later):
+                        later.close()
+                raise
         if result is not None:
             results.append(result)
     return results

@@ -1,0 +1,236 @@
+"""Delivery to `on_event` handlers: after commit, at least once, in order per record, never in a request.
+
+One process of the cluster delivers (the holder of the leader lock, see listener.py), from a
+durable position in `_engine_event_cursors`, so every handler sees each event once per cluster
+in normal operation and again only after a crash (at least once). Each handler has lanes;
+events of one record always share a lane and are handled one after another, so a failing or slow
+record holds back only its own lane. A failure is retried with exponential backoff; after the
+last retry it is stored in `_engine_event_failures` and reported to the `on_error` hook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import pluggy
+
+from ..plugins.manager import call_all
+from .payload import Event
+from .settings import EventSettings
+from .tables import HANDLERS_CURSOR, INIT_CURSOR, INSERT_FAILURE, LOAD_CURSOR, MAX_ID, SAVE_CURSOR, SELECT_AFTER
+
+log = logging.getLogger("engine.events")
+MAX_BACKOFF = 300.0
+
+
+class HandlerFailed(Exception):
+    """What `on_error` receives (with request=None) when a handler failed its last retry.
+
+    ``event`` is the event dict, ``handler`` the handler's name, ``attempts`` how often it ran;
+    ``__cause__`` is the handler's last exception.
+    """
+
+    def __init__(self, event: dict[str, Any], handler: str, attempts: int, error: BaseException):
+        super().__init__(f"on_event handler {handler} failed {attempts} time(s) for event {event['id']}: {error!r}")
+        self.event, self.handler, self.attempts = event, handler, attempts
+        self.__cause__ = error
+
+
+@dataclass(frozen=True)
+class Handler:
+    name: str
+    function: Callable[..., Any]
+
+    async def __call__(self, event: dict[str, Any]) -> None:
+        if inspect.iscoroutinefunction(self.function):
+            result = await self.function(event=event)
+        else:  # a plain function may block: keep it off the event loop that serves requests
+            result = await asyncio.to_thread(self.function, event=event)
+        if inspect.isawaitable(result):
+            await result
+
+
+def _name(impl: pluggy.HookImpl) -> str:
+    """A stable name for the failures table: the plugin's name, or its class for unnamed objects."""
+    if not impl.plugin_name.isdigit():
+        return impl.plugin_name
+    cls = impl.plugin if isinstance(impl.plugin, type) else type(impl.plugin)
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def handlers_of(pm: pluggy.PluginManager) -> list[Handler]:
+    return [
+        Handler(_name(impl), impl.function)
+        for impl in reversed(pm.hook.on_event.get_hookimpls())
+        if not (impl.wrapper or impl.hookwrapper)
+    ]
+
+
+class Delivery:
+    """Runs while this process leads; `start`/`stop` follow the leader lock."""
+
+    def __init__(self, pool: asyncpg.Pool, pm: pluggy.PluginManager, settings: EventSettings):
+        self.pool, self.pm, self.settings = pool, pm, settings
+        self.handlers = handlers_of(pm)
+        self.wake = asyncio.Event()
+        self._term: asyncio.Task | None = None
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    @property
+    def leading(self) -> bool:
+        return self._term is not None and not self._term.done()
+
+    def start(self) -> None:
+        if not self.leading:
+            self._term = asyncio.create_task(_Term(self).run(), name="engine-events-delivery")
+
+    async def stop(self) -> None:
+        term, self._term = self._term, None
+        if term is not None:
+            term.cancel()
+            await asyncio.gather(term, return_exceptions=True)
+
+
+class _Term:
+    """One stretch of leadership: read events from the durable position, hand them to lanes."""
+
+    def __init__(self, delivery: Delivery):
+        self.d = delivery
+        self.settings = delivery.settings
+        self.pending: dict[int, int] = {}  # event id -> handlers still to finish (ids ascending)
+        self.fetched = 0
+        self.saved = 0
+        self.dirty = asyncio.Event()
+        self.lanes: dict[tuple[int, int], asyncio.Queue[Event]] = {}
+        self.tasks: list[asyncio.Task] = []
+
+    async def run(self) -> None:
+        try:
+            await self.d.pool.execute(INIT_CURSOR.sql, HANDLERS_CURSOR, await self.d.pool.fetchval(MAX_ID.sql))
+            self.fetched = self.saved = await self.d.pool.fetchval(LOAD_CURSOR.sql, HANDLERS_CURSOR)
+            for h in range(len(self.d.handlers)):
+                for lane in range(self.settings.handler_lanes):
+                    queue: asyncio.Queue[Event] = asyncio.Queue()
+                    self.lanes[(h, lane)] = queue
+                    self.tasks.append(asyncio.create_task(self._lane(self.d.handlers[h], queue)))
+            self.tasks.append(asyncio.create_task(self._saver()))
+            log.info("delivering events to %d on_event handler(s) from id %d", len(self.d.handlers), self.fetched)
+            await self._feed()
+        finally:
+            for task in self.tasks:
+                task.cancel()
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+
+    async def _feed(self) -> None:
+        limit = self.settings.batch_size
+        while True:
+            full = False
+            if len(self.pending) < 4 * limit:
+                try:
+                    rows = await self.d.pool.fetch(SELECT_AFTER.sql, self.fetched, limit)
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                    log.warning("could not read events for delivery: %r", exc)
+                    rows = []
+                for row in rows:
+                    self._dispatch(Event.from_row(row))
+                full = len(rows) == limit
+                self._advance()
+            if not full:
+                try:
+                    await asyncio.wait_for(self.d.wake.wait(), self.settings.poll_interval)
+                except TimeoutError:
+                    pass
+                self.d.wake.clear()
+
+    def _dispatch(self, event: Event) -> None:
+        log.info("event id=%d %s record_id=%s actor=%s", event.id, event.name, event.record_id, event.actor or "-")
+        self.fetched = event.id
+        if not self.d.handlers:
+            return
+        self.pending[event.id] = len(self.d.handlers)
+        lane = hash((event.resource, event.record_id)) % self.settings.handler_lanes
+        for h in range(len(self.d.handlers)):
+            self.lanes[(h, lane)].put_nowait(event)
+
+    def _finished(self, event: Event) -> None:
+        left = self.pending[event.id] - 1
+        if left:
+            self.pending[event.id] = left
+            return
+        del self.pending[event.id]
+        self._advance()
+        self.d.wake.set()  # room for more in flight
+
+    def _position(self) -> int:
+        """The durable position: every event up to it has finished with every handler."""
+        return next(iter(self.pending)) - 1 if self.pending else self.fetched
+
+    def _advance(self) -> None:
+        if self._position() > self.saved:
+            self.dirty.set()
+
+    async def _saver(self) -> None:
+        while True:
+            await self.dirty.wait()
+            self.dirty.clear()
+            position = self._position()
+            try:
+                await self.d.pool.execute(SAVE_CURSOR.sql, HANDLERS_CURSOR, position)
+                self.saved = position
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("could not save the event delivery position: %r", exc)
+                await asyncio.sleep(self.settings.poll_interval)
+                self.dirty.set()
+
+    async def _lane(self, handler: Handler, queue: asyncio.Queue[Event]) -> None:
+        while True:
+            event = await queue.get()
+            await self._deliver(handler, event)
+            self._finished(event)
+
+    async def _deliver(self, handler: Handler, event: Event) -> None:
+        attempts = 1 + self.settings.retries
+        for attempt in range(1, attempts + 1):
+            try:
+                async with asyncio.timeout(self.settings.handler_timeout):
+                    await handler(event.as_dict())
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    await self._give_up(handler, event, attempts, exc)
+                    return
+                delay = min(self.settings.retry_backoff * 2 ** (attempt - 1), MAX_BACKOFF)
+                log.warning(
+                    "on_event handler %s failed for event id=%d (attempt %d of %d), retrying in %.2fs: %r",
+                    handler.name,
+                    event.id,
+                    attempt,
+                    attempts,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+
+    async def _give_up(self, handler: Handler, event: Event, attempts: int, error: Exception) -> None:
+        text = "".join(traceback.format_exception(error))
+        try:
+            values = {"event_id": event.id, "handler": handler.name, "error": text, "attempts": attempts}
+            await self.d.pool.execute(INSERT_FAILURE.sql, *INSERT_FAILURE.args(values))
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            log.error("could not store the failure of handler %s for event id=%d: %r", handler.name, event.id, exc)
+        failure = HandlerFailed(event.as_dict(), handler.name, attempts, error)
+        try:
+            await call_all(self.d.pm.hook.on_error, request=None, error=failure)
+        except Exception:
+            log.exception("an on_error hook failed while reporting %s", failure)

@@ -1,0 +1,91 @@
+"""The per-process event pump: committed events from the table to this process's streams.
+
+Woken by the listener's NOTIFY (from writers in any process) and by a periodic poll in case a
+notification was lost, it reads `_engine_events` after its position, in id order, and publishes
+to the hub. It also starts and stops handler delivery as this process gains or loses the lead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg
+
+from .delivery import Delivery
+from .hub import SHUTTING_DOWN, Hub
+from .listener import Listener
+from .payload import Event
+from .settings import EventSettings
+from .tables import MAX_ID, SELECT_AFTER
+
+log = logging.getLogger("engine.events")
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        url: str,
+        schema: str | None,
+        hub: Hub,
+        delivery: Delivery,
+        settings: EventSettings,
+    ):
+        self.pool, self.hub, self.delivery, self.settings = pool, hub, delivery, settings
+        self.wake = asyncio.Event()
+        self.listener = Listener(
+            url, schema, on_notify=self.notify, on_leader=self._leadership, interval=settings.poll_interval
+        )
+        self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+
+    def notify(self) -> None:
+        self.wake.set()
+        self.delivery.notify()
+
+    def _leadership(self, leader: bool) -> None:
+        if leader:
+            self.delivery.start()
+        elif not self._stopping:
+            self._tasks.append(asyncio.create_task(self.delivery.stop()))
+
+    async def start(self) -> None:
+        """Begin at the newest committed event; a new stream subscriber asks for older ones itself."""
+        self.hub.position = await self.pool.fetchval(MAX_ID.sql)
+        self._tasks.append(asyncio.create_task(self.listener.run(), name="engine-events-listener"))
+        self._tasks.append(asyncio.create_task(self._pump(), name="engine-events-dispatcher"))
+        try:  # serve with the listener in place when the database allows; it keeps trying if not
+            await asyncio.wait_for(self.listener.connected.wait(), self.settings.poll_interval)
+        except TimeoutError:
+            log.warning("the event listener is not connected yet; streams fall back to polling meanwhile")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self.hub.close_all(SHUTTING_DOWN)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.delivery.stop()
+
+    async def _pump(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
+            except TimeoutError:
+                self.delivery.notify()  # the same fallback for handler delivery
+            self.wake.clear()
+            try:
+                await self._publish_new()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be away; the next wake or poll retries
+                log.warning("could not read new events: %r", exc)
+
+    async def _publish_new(self) -> None:
+        limit = self.settings.batch_size
+        while True:
+            rows = await self.pool.fetch(SELECT_AFTER.sql, self.hub.position, limit)
+            self.hub.publish(Event.from_row(row) for row in rows)
+            if len(rows) < limit:
+                return

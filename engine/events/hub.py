@@ -1,0 +1,98 @@
+"""In-process fan-out of committed events to stream subscribers, each behind a bounded buffer.
+
+The dispatcher hands every event to every subscriber without waiting: a subscriber whose buffer
+is full is closed ("too slow") instead of slowing the others, the dispatcher or any writer. The
+client reconnects with Last-Event-ID and catches up from the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Iterable
+
+from .payload import Event
+
+log = logging.getLogger("engine.events")
+
+TOO_SLOW = "too slow: the buffer of unsent events is full; reconnect with Last-Event-ID"
+SHUTTING_DOWN = "the server is shutting down; reconnect with Last-Event-ID"
+
+
+class Subscriber:
+    """One open stream: its buffer of events not yet sent, and why it was closed, if it was."""
+
+    def __init__(self, resources: frozenset[str] | None, limit: int, position: int):
+        self.resources = resources  # None: every resource
+        self.limit = limit
+        self.position = position  # the hub's position when subscribing: later events arrive here
+        self.buffer: deque[Event] = deque()
+        self.ready = asyncio.Event()
+        self.catching_up = False  # replaying from the table: the buffer may be dropped and re-read
+        self.missed = False  # events were dropped while catching up
+        self.closed: str | None = None
+        self.on_close: Callable[[], None] | None = None  # aborts a write blocked on a stalled client
+
+    def offer(self, event: Event) -> None:
+        if self.closed or (self.resources is not None and event.resource not in self.resources):
+            return
+        if len(self.buffer) >= self.limit:
+            if self.catching_up:  # the table has them all: drop, and read them from there again
+                self.buffer.clear()
+                self.missed = True
+                return
+            self.close(TOO_SLOW)
+            return
+        self.buffer.append(event)
+        self.ready.set()
+
+    def close(self, reason: str) -> None:
+        if self.closed:
+            return
+        self.closed = reason
+        self.ready.set()
+        if self.on_close is not None:
+            self.on_close()
+
+    async def next_batch(self, idle: float) -> list[Event] | None:
+        """Everything buffered, waiting up to `idle` seconds; None when nothing came (time for a keep-alive)."""
+        if not self.buffer and not self.closed:
+            try:
+                await asyncio.wait_for(self.ready.wait(), idle)
+            except TimeoutError:
+                return None
+        self.ready.clear()
+        batch = list(self.buffer)
+        self.buffer.clear()
+        return batch
+
+
+class Hub:
+    def __init__(self) -> None:
+        self.subscribers: set[Subscriber] = set()
+        self.position = 0  # the id of the last event published
+        self.dropped = 0  # subscribers closed for being too slow, since start
+
+    def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
+        subscriber = Subscriber(resources, limit, self.position)
+        self.subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self.subscribers.discard(subscriber)
+
+    def publish(self, events: Iterable[Event]) -> None:
+        for event in events:
+            for subscriber in tuple(self.subscribers):
+                subscriber.offer(event)
+                if subscriber.closed == TOO_SLOW:
+                    self.subscribers.discard(subscriber)
+                    self.dropped += 1
+                    log.warning("closed an event stream: %s (event id=%d)", TOO_SLOW, event.id)
+            self.position = event.id
+
+    def close_all(self, reason: str) -> None:
+        for subscriber in tuple(self.subscribers):
+            subscriber.close(reason)
+        self.subscribers.clear()

@@ -1,0 +1,79 @@
+"""The transactional outbox: every write's events are rows inserted in the write's own transaction.
+
+So an event exists exactly when its change does: a rolled-back write (a failing hook, a
+constraint, a crash) leaves no event, and a committed one always has its events.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import Any
+
+import asyncpg
+
+from ..identity import Identity
+from ..plugins.manager import hookimpl
+from ..spec import Resource, Spec
+from .cascade import Affected, CascadeWalker
+from .payload import PAST_TENSE, PendingEvent, emits, pending
+from .tables import INSERT_EVENT, LOCK_AND_NOTIFY
+
+# Rows a delete will take with it, found in before_write and turned into events in after_write.
+# Both hooks run in the request's task, so a context variable carries them without shared state.
+_CASCADES: ContextVar[dict[tuple[str, int], tuple[dict, list[Affected]]] | None] = ContextVar(
+    "engine_event_cascades", default=None
+)
+
+
+async def write_events(conn: asyncpg.Connection, events: list[PendingEvent]) -> None:
+    """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit."""
+    await conn.execute(LOCK_AND_NOTIFY.sql)
+    await conn.executemany(INSERT_EVENT.sql, [INSERT_EVENT.args(event.values()) for event in events])
+
+
+class Outbox:
+    """The write hooks, registered once per app (they need the whole spec to follow references)."""
+
+    def __init__(self, spec: Spec):
+        self.walker = CascadeWalker(spec)
+
+    @hookimpl(trylast=True)
+    async def before_write(
+        self, conn: asyncpg.Connection, resource: Resource, action: str, previous: dict[str, Any] | None
+    ) -> None:
+        if action != "delete" or previous is None or not self.walker.needed(resource):
+            return
+        affected = await self.walker.walk(conn, resource, previous)
+        cascades = _CASCADES.get()
+        if cascades is None:
+            cascades = {}
+            _CASCADES.set(cascades)
+        cascades[(resource.name, id(previous))] = (previous, affected)
+
+    @hookimpl(trylast=True)
+    async def after_write(
+        self,
+        conn: asyncpg.Connection,
+        resource: Resource,
+        action: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
+        identity: Identity | None,
+    ) -> None:
+        events = [
+            pending(a.resource, a.action, a.after, a.before, identity)
+            for a in self._cascaded(resource, action, previous)
+            if emits(a.resource, a.action)
+        ]
+        past = PAST_TENSE[action]
+        if emits(resource, past):
+            events.append(pending(resource, past, record, previous, identity))
+        if events:
+            await write_events(conn, events)
+
+    def _cascaded(self, resource: Resource, action: str, previous: dict[str, Any] | None) -> list[Affected]:
+        cascades = _CASCADES.get()
+        if action != "delete" or previous is None or not cascades:
+            return []
+        entry = cascades.pop((resource.name, id(previous)), None)
+        return entry[1] if entry is not None and entry[0] is previous else []

@@ -1,0 +1,68 @@
+"""Helpers the event tests share: open a stream and read its messages, wait for a condition."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+
+from engine.events import sse
+
+WAIT = 10.0  # seconds: generous bounds for something that must arrive, never a timing assertion
+
+
+class Stream:
+    """An open /api/events/stream response, read message by message."""
+
+    def __init__(self, response: Any):
+        self.response = response
+        self.messages = sse.messages(response.content)
+
+    async def next_message(self, within: float = WAIT) -> sse.Message:
+        async with asyncio.timeout(within):
+            return await anext(self.messages)
+
+    async def next_event(self, within: float = WAIT) -> sse.Message:
+        """The next event, skipping comments (keep-alives)."""
+        while True:
+            message = await self.next_message(within)
+            if message.comment is None:
+                return message
+
+    async def events(self, count: int, within: float = WAIT) -> list[sse.Message]:
+        return [await self.next_event(within) for _ in range(count)]
+
+
+def body(message: sse.Message) -> dict[str, Any]:
+    return orjson.loads(message.data)
+
+
+@asynccontextmanager
+async def open_stream(
+    api: Any, client: Any, query: str = "", headers: dict[str, str] | None = None
+) -> AsyncIterator[Stream]:
+    """Subscribe as `client`; returns once the server has registered the subscriber."""
+    async with api.client.get(f"/api/events/stream{query}", headers={**client.headers, **(headers or {})}) as response:
+        assert response.status == 200, await response.text()
+        stream = Stream(response)
+        first = await stream.next_message()
+        assert first.comment == "connected", first
+        yield stream
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str, within: float = WAIT) -> None:
+    """Poll `check` until it holds; fail naming `what` if it does not within `within` seconds."""
+    try:
+        async with asyncio.timeout(within):
+            while not await check():  # noqa: ASYNC110 - polls the database, which has no event to await
+                await asyncio.sleep(0.02)
+    except TimeoutError:
+        raise AssertionError(f"timed out after {within}s waiting for {what}") from None
+
+
+async def event_rows(api: Any) -> list[dict[str, Any]]:
+    rows = await api.sql("select * from _engine_events order by id")
+    return [dict(row) for row in rows]
