@@ -15,6 +15,26 @@ import os
 import shutil
 import tempfile
 
+__all__ = [
+    "accesslog",
+    "bind",
+    "child_exit",
+    "control_socket_disable",
+    "graceful_timeout",
+    "keepalive",
+    "logger_class",
+    "max_requests",
+    "max_requests_jitter",
+    "on_exit",
+    "on_starting",
+    "proc_name",
+    "timeout",
+    "worker_abort",
+    "worker_class",
+    "workers",
+    "wsgi_app",
+]
+
 _env = os.environ
 
 wsgi_app = "engine.ops.entry:app"  # an async factory: each worker builds its own app and pool
