@@ -14,7 +14,7 @@ from ..config import Config
 from ..errors import ConfigurationError
 from ..plugins.manager import PluginError
 from ..spec import Spec, SpecError, load_spec
-from . import serve
+from . import init, serve
 from .output import Printer
 
 DEFAULT_SPEC = "resources.yaml"
@@ -169,6 +169,7 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    init.add_parser(commands)
     serve.add_parser(commands)
 
     check = commands.add_parser("check", help="validate resources.yaml, the schemas and the plugins")

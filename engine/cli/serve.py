@@ -57,6 +57,12 @@ def add_parser(commands) -> None:
         metavar="FILE",
         help="a gunicorn.conf.py of your own instead of the built-in settings (with --workers)",
     )
+    serve.add_argument(
+        "--reload",
+        action="store_true",
+        help="restart when resources.yaml, a schema, a plugin or a migration changes (development)",
+    )
+    serve.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)  # set by --reload for its child
     serve.set_defaults(run=cmd_serve)
 
 
@@ -73,7 +79,10 @@ def _int_env(name: str) -> int | None:
 def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     from ..http.app import create_app
     from .main import _spec_or_exit
+    from .reload import ready_notifier, serve_with_reload
 
+    if args.reload:
+        return serve_with_reload(args, out)
     spec = _spec_or_exit(args, out)
     config = Config.from_env(spec)
     settings = LogSettings.from_env(log_file=args.log_file)
@@ -95,7 +104,13 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     configure_logging(settings)
     out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
     web.run_app(
-        app, host=host, port=port, print=None, access_log=None, shutdown_timeout=float(args.graceful_timeout or 30)
+        app,
+        host=host,
+        port=port,
+        print=ready_notifier(args.ready_fd),
+        access_log=None,
+        shutdown_timeout=float(args.graceful_timeout or 30),
+        reuse_port=args.ready_fd is not None,  # under --reload the next app starts beside this one
     )
     return 0
 
