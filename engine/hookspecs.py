@@ -72,7 +72,9 @@ def middlewares(app, spec):
     """Return a list of aiohttp middlewares (``@web.middleware`` functions).
 
     All results, in plugin order; they run inside the engine's request-id and error boundary
-    and outside authentication, so they see every request, including failing ones.
+    and outside authentication, so they see every request, including failing ones. A middleware
+    decorated with ``engine.http.middleware.after_authentication`` runs inside authentication
+    instead, where ``request[IDENTITY]`` is set (rate limits and caches that act per caller).
     """
 
 

@@ -97,6 +97,22 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     return await handler(request)
 
 
+AFTER_AUTHENTICATION = "after_authentication"
+
+
+def after_authentication(middleware: Callable) -> Callable:
+    """Mark a plugin middleware to run inside authentication, where ``request[IDENTITY]`` is known.
+
+    For middlewares that act per caller (rate limits, response caches, idempotency keys). A request
+    that authentication refuses (a bad token: 401) never reaches them.
+    """
+    middleware.engine_stage = AFTER_AUTHENTICATION  # type: ignore[attr-defined]
+    return middleware
+
+
 def build_middlewares(plugin_middlewares: list) -> list:
-    """Outermost first: error boundary, plugins (CORS, limits, logging ...), authentication."""
-    return [error_boundary, *plugin_middlewares, authentication]
+    """Outermost first: error boundary, plugins (logging, deadlines ...), authentication, then the
+    plugins marked with `after_authentication` (rate limits, caches), each group in hook order."""
+    inner = [m for m in plugin_middlewares if getattr(m, "engine_stage", None) == AFTER_AUTHENTICATION]
+    outer = [m for m in plugin_middlewares if m not in inner]
+    return [error_boundary, *outer, authentication, *inner]
