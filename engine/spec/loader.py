@@ -240,6 +240,8 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         relations={},  # resolved in _cross_check once every resource is known
         access=dict(raw.get("access") or {}),
         plugins=dict(raw.get("plugins") or {}),
+        rate_limit=raw.get("rate_limit"),
+        cache=raw.get("cache"),
     )
 
 
