@@ -1,0 +1,21 @@
+"""Hypothesis profiles: ``ci`` (default, small and bounded) and ``long`` (HYPOTHESIS_PROFILE=long).
+
+Every example talks to a real PostgreSQL, so there is no per-example deadline; the example
+count is what bounds a run.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+_COMMON = dict(deadline=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+
+settings.register_profile("ci", max_examples=30, database=None, **_COMMON)
+settings.register_profile("long", max_examples=600, **_COMMON)
+
+
+def active() -> settings:
+    """The profile named by HYPOTHESIS_PROFILE (default ``ci``)."""
+    return settings.get_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
