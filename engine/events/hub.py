@@ -23,10 +23,9 @@ SHUTTING_DOWN = "the server is shutting down; reconnect with Last-Event-ID"
 class Subscriber:
     """One open stream: its buffer of events not yet sent, and why it was closed, if it was."""
 
-    def __init__(self, resources: frozenset[str] | None, limit: int, position: int):
+    def __init__(self, resources: frozenset[str] | None, limit: int):
         self.resources = resources  # None: every resource
         self.limit = limit
-        self.position = position  # the hub's position when subscribing: later events arrive here
         self.buffer: deque[Event] = deque()
         self.ready = asyncio.Event()
         self.catching_up = False  # replaying from the table: the buffer may be dropped and re-read
@@ -75,7 +74,7 @@ class Hub:
         self.dropped = 0  # subscribers closed for being too slow, since start
 
     def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
-        subscriber = Subscriber(resources, limit, self.position)
+        subscriber = Subscriber(resources, limit)
         self.subscribers.add(subscriber)
         return subscriber
 

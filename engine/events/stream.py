@@ -24,7 +24,7 @@ from .hub import Subscriber
 from .payload import Event
 from .runtime import EVENTS, EventsRuntime
 from .tables import EVENTS as EVENTS_TABLE
-from .tables import LOAD_CURSOR, PRUNED_CURSOR, SELECT_AFTER, select_after_where
+from .tables import LOAD_CURSOR, MAX_ID, PRUNED_CURSOR, SELECT_AFTER, select_after_where
 from .visibility import Visibility, visibility_for
 
 log = logging.getLogger("engine.events")
@@ -98,7 +98,10 @@ class Streamer:
 
     async def run(self, last_id: int | None) -> None:
         await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
-        position = await self.replay(last_id) if last_id is not None else self.subscriber.position
+        if last_id is not None:
+            position = await self.replay(last_id)
+        else:  # from now on: the newest committed id, read after subscribing so nothing newer is lost
+            position = await self.pool.fetchval(MAX_ID.sql)
         keepalive = self.runtime.settings.keepalive
         while not self.subscriber.closed:
             batch = await self.subscriber.next_batch(keepalive)
