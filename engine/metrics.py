@@ -1,15 +1,17 @@
 """The engine's Prometheus metrics: one place that declares every series, for every plugin to import.
 
-Plugins count their own events with these objects, for example the cache and the rate limiter::
+Plugins count their own events with these objects, or declare a series of their own here (or in
+their module) with the ``engine_`` prefix and low-cardinality labels: route templates, resource
+names, never raw paths, user ids or request ids::
 
-    from engine.metrics import CACHE_HITS, CACHE_MISSES, RATE_LIMIT_REJECTIONS
+    from prometheus_client import Counter
 
-    CACHE_HITS.labels(resource="agents").inc()
-    RATE_LIMIT_REJECTIONS.labels(route="/api/agents").inc()
+    WEBHOOKS_SENT = Counter("engine_webhooks_sent_total", "Webhooks delivered.", ["resource"])
+    WEBHOOKS_SENT.labels(resource="agents").inc()
 
-A plugin that needs a series of its own declares it here (or in its module) with the
-``engine_`` prefix and low-cardinality labels: route templates, resource names, never raw paths,
-user ids or request ids.
+Plugins that already keep plain per-app counters (the query cache and the rate limiter keep
+``engine.protection.stats``) need not change: the metrics plugin copies their increments into the
+CACHE_* and RATE_LIMIT_* counters below (engine/ops/stats_bridge.py).
 
 Several worker processes: ``resource-engine serve --workers N`` sets ``PROMETHEUS_MULTIPROC_DIR``
 before any worker imports this module, so every process writes its values to files there and
@@ -67,10 +69,16 @@ EVENTS_OUTBOX_LAG = Gauge(
     multiprocess_mode="mostrecent",
 )
 
-CACHE_HITS = Counter("engine_cache_hits_total", "Reads answered from the cache.", ["resource"])
-CACHE_MISSES = Counter("engine_cache_misses_total", "Reads the cache could not answer.", ["resource"])
-RATE_LIMIT_REJECTIONS = Counter(
-    "engine_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter.", ["route"]
+# Filled from the protection plugins' per-app stats (engine.protection.stats) by the metrics plugin;
+# see engine/ops/stats_bridge.py. Do not also increment them from those plugins.
+CACHE_HITS = Counter("engine_cache_hits_total", "Reads answered from the query cache.")
+CACHE_MISSES = Counter("engine_cache_misses_total", "Reads the query cache could not answer.")
+CACHE_BYPASSED = Counter(
+    "engine_cache_bypassed_total", "Reads that skipped the cache because it could not vouch for freshness."
+)
+RATE_LIMIT_REJECTIONS = Counter("engine_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter.")
+RATE_LIMIT_BACKEND_ERRORS = Counter(
+    "engine_rate_limit_backend_errors_total", "Rate-limit checks that failed because the store (Redis) failed."
 )
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

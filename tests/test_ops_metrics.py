@@ -1,14 +1,18 @@
 """GET /metrics: Prometheus text that parses, counters by route template, pool gauges, access control."""
 
 import os
+from dataclasses import dataclass
 
 import asyncpg
 import pytest
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.db.pool import create_pool
 from engine.http.keys import CONFIG
 from engine.ops.outbox import OutboxReader
+from engine.ops.stats_bridge import Bridge
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 
@@ -138,3 +142,23 @@ class TestOutboxLag:
         lag = await OutboxReader().read(pool)
         assert lag.pending == 2
         assert 60 <= lag.seconds < 90
+
+
+@dataclass
+class _Stats:
+    hits: int = 0
+
+
+def test_plugin_counters_are_published_as_increments():
+    """Per-app integer stats (the cache's, the rate limiter's) become Prometheus counters."""
+    registry = CollectorRegistry()
+    counter = Counter("test_ops_bridge_hits", "hits", registry=registry)
+    key = web.AppKey("test_ops_stats", _Stats)
+    app = web.Application()
+    app[key] = _Stats(hits=3)
+    bridge = Bridge(key, {"hits": counter})
+    bridge.publish(app)
+    app[key].hits = 5
+    bridge.publish(app)
+    bridge.publish(app)
+    assert registry.get_sample_value("test_ops_bridge_hits_total") == 5

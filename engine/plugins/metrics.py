@@ -22,6 +22,7 @@ from ..identity import Identity
 from ..ops.metrics_access import MetricsAccess
 from ..ops.observe import route_template, status_of
 from ..ops.outbox import OutboxReader
+from ..ops.stats_bridge import protection_bridges, publish_all
 from ..plugins.manager import hookimpl
 from ..spec import Spec
 
@@ -29,6 +30,7 @@ log = logging.getLogger("engine.ops")
 
 ACCESS = web.AppKey("metrics_access", MetricsAccess)
 OUTBOX = web.AppKey("metrics_outbox", OutboxReader)
+BRIDGES = web.AppKey("metrics_bridges", list)
 SAMPLER = web.AppKey("metrics_pool_sampler", asyncio.Task)
 SAMPLE_EVERY = 5.0
 METRICS_PATH = "/metrics"
@@ -62,10 +64,16 @@ def sample_pool(pool: asyncpg.Pool) -> None:
     metrics.DB_POOL_MAX.set(pool.get_max_size())
 
 
-async def _sample_pool_forever(pool: asyncpg.Pool) -> None:
-    """Every worker keeps its pool gauges fresh, since any worker may answer the scrape."""
+def sample(app: web.Application) -> None:
+    """This worker's pool gauges and its plugins' counters, as of now."""
+    sample_pool(app[POOL])
+    publish_all(app, app[BRIDGES])
+
+
+async def _sample_forever(app: web.Application) -> None:
+    """Every worker keeps its series fresh, since any worker may answer the scrape."""
     while True:
-        sample_pool(pool)
+        sample(app)
         await asyncio.sleep(SAMPLE_EVERY)
 
 
@@ -73,7 +81,7 @@ async def serve_metrics(request: web.Request) -> web.Response:
     app = request.app
     app[ACCESS].check(request)
     if POOL in app:
-        sample_pool(app[POOL])
+        sample(app)
         await _read_outbox(app)
     workers = None
     if metrics.multiprocess_dir() is not None:
@@ -99,11 +107,12 @@ async def _read_outbox(app: web.Application) -> None:
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
     app[ACCESS] = MetricsAccess.from_env(config.extra)
     app[OUTBOX] = OutboxReader()
+    app[BRIDGES] = protection_bridges()
 
 
 @hookimpl(trylast=True)
 def startup(app: web.Application) -> None:
-    app[SAMPLER] = asyncio.create_task(_sample_pool_forever(app[POOL]))
+    app[SAMPLER] = asyncio.create_task(_sample_forever(app))
 
 
 @hookimpl(trylast=True)
