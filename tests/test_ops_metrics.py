@@ -130,7 +130,21 @@ class TestOutboxLag:
     async def test_no_outbox_table_means_no_lag_reading(self, pool):
         assert await OutboxReader().read(pool) is None
 
+    async def test_the_lag_is_the_age_of_the_oldest_event_after_the_delivery_position(self, pool):
+        """The built-in events plugin's layout: an id-ordered outbox and a delivery cursor."""
+        await pool.execute("CREATE TABLE _engine_events (id bigint PRIMARY KEY, at timestamptz NOT NULL)")
+        await pool.execute("CREATE TABLE _engine_event_cursors (name text PRIMARY KEY, position bigint NOT NULL)")
+        await pool.execute(
+            "INSERT INTO _engine_events VALUES (1, now() - interval '90 seconds'), "
+            "(2, now() - interval '60 seconds'), (3, now())"
+        )
+        await pool.execute("INSERT INTO _engine_event_cursors VALUES ('handlers', 1)")
+        lag = await OutboxReader().read(pool)
+        assert lag.pending == 2
+        assert 60 <= lag.seconds < 90
+
     async def test_the_lag_is_the_age_of_the_oldest_undispatched_event(self, pool):
+        """An outbox that marks delivered rows instead of keeping a position."""
         await pool.execute(
             "CREATE TABLE _engine_events (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL, "
             "dispatched_at timestamptz)"

@@ -1,9 +1,10 @@
 """Event outbox lag for /metrics, read from the events plugin's ``_engine_events`` table when it exists.
 
-The table belongs to the events plugin, so this reader only assumes what an outbox has: a time
-each event was written and a column that stays NULL until it is dispatched. It looks for those
-columns by name once, builds its query from them, and reports nothing while the table (or such
-columns) is missing: /metrics never fails because events are disabled or not yet migrated.
+The tables belong to the events plugin, so this reader looks at their columns once and picks the
+query that fits: the built-in events plugin keeps a delivery position (``_engine_event_cursors``,
+row ``handlers``) and everything with a higher id is still to deliver; an outbox of another design
+may mark rows with a ``dispatched_at``-like column instead. It reports nothing while the tables are
+missing: /metrics never fails because events are disabled or not yet created.
 """
 
 from __future__ import annotations
@@ -19,14 +20,16 @@ from ..sql.ddl import column, render, table
 log = logging.getLogger("engine.ops")
 
 OUTBOX_TABLE = "_engine_events"
+CURSORS_TABLE = "_engine_event_cursors"
+DELIVERY_CURSOR = "handlers"  # the events plugin's cluster-wide on_event delivery position
 WRITTEN_COLUMNS = ("created_at", "at", "occurred_at", "inserted_at")
 DISPATCHED_COLUMNS = ("dispatched_at", "delivered_at", "processed_at", "published_at")
 
 _COLUMNS = render(
-    exp.select(column("column_name"))
+    exp.select(column("table_name"), column("column_name"))
     .from_(exp.Table(this=exp.to_identifier("columns"), db=exp.to_identifier("information_schema")))
     .where(
-        column("table_name").eq(exp.Parameter(this=exp.Literal.number(1)))
+        column("table_name").isin(*(exp.Parameter(this=exp.Literal.number(n)) for n in (1, 2)))
         & column("table_schema").eq(exp.Anonymous(this="current_schema", expressions=[]))
     )
 )
@@ -38,8 +41,8 @@ class Lag:
     seconds: float
 
 
-def lag_query(written: str, dispatched: str) -> str:
-    """count(*) and the age in seconds of the oldest undispatched event (0 when none)."""
+def _lag_select(written: str, undelivered: exp.Expression) -> str:
+    """count(*) and the age in seconds of the oldest undelivered event (0 when none)."""
     age = exp.Extract(
         this=exp.var("epoch"),
         expression=exp.Sub(this=exp.Anonymous(this="now", expressions=[]), expression=exp.Min(this=column(written))),
@@ -50,8 +53,23 @@ def lag_query(written: str, dispatched: str) -> str:
             exp.alias_(exp.Coalesce(this=age, expressions=[exp.Literal.number(0)]), "seconds"),
         )
         .from_(table(OUTBOX_TABLE))
-        .where(exp.Is(this=column(dispatched), expression=exp.Null()))
+        .where(undelivered)
     )
+
+
+def cursor_lag_query(written: str) -> str:
+    """Events after the delivery position (none while the position row does not exist)."""
+    position = (
+        exp.select(column("position"))
+        .from_(table(CURSORS_TABLE))
+        .where(column("name").eq(exp.Literal.string(DELIVERY_CURSOR)))
+    )
+    return _lag_select(written, column("id") > exp.Subquery(this=position))
+
+
+def flag_lag_query(written: str, dispatched: str) -> str:
+    """Events whose dispatched column is still NULL."""
+    return _lag_select(written, exp.Is(this=column(dispatched), expression=exp.Null()))
 
 
 class OutboxReader:
@@ -73,11 +91,15 @@ class OutboxReader:
         return Lag(int(row["pending"]), float(row["seconds"]))
 
     async def _discover(self, pool: asyncpg.Pool) -> str | None:
-        names = {row["column_name"] for row in await pool.fetch(_COLUMNS, OUTBOX_TABLE)}
+        rows = await pool.fetch(_COLUMNS, OUTBOX_TABLE, CURSORS_TABLE)
+        names = {row["column_name"] for row in rows if row["table_name"] == OUTBOX_TABLE}
+        cursors = {row["column_name"] for row in rows if row["table_name"] == CURSORS_TABLE}
         written = next((name for name in WRITTEN_COLUMNS if name in names), None)
         dispatched = next((name for name in DISPATCHED_COLUMNS if name in names), None)
-        if written is None or dispatched is None:
-            if names:
-                log.debug("outbox lag unavailable: %s has no known time/dispatch columns", OUTBOX_TABLE)
-            return None
-        return lag_query(written, dispatched)
+        if written is not None and "id" in names and {"name", "position"} <= cursors:
+            return cursor_lag_query(written)
+        if written is not None and dispatched is not None:
+            return flag_lag_query(written, dispatched)
+        if names:
+            log.debug("outbox lag unavailable: %s has no known time/delivery columns", OUTBOX_TABLE)
+        return None
