@@ -84,10 +84,28 @@ def from_query(field: Field, text: str) -> Any:
         return _timestamp(text)
     if kind == "jsonb":
         try:
-            return orjson.loads(text)
+            document = orjson.loads(text)
         except orjson.JSONDecodeError:
             raise ValueProblem("a JSON document") from None
+        if _has_nul(document):  # a \u0000 escape: PostgreSQL's jsonb cannot hold it
+            raise ValueProblem("a JSON document without \\u0000 in its strings")
+        return document
     raise ValueProblem(f"a value of type {kind}")
+
+
+def _has_nul(document: Any) -> bool:
+    stack = [document]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return True
+        elif isinstance(node, dict):
+            stack.extend(node)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
 
 
 def to_json(field: Field, value: Any) -> Any:
