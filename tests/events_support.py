@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 
 from engine.events import sse
+from engine.plugins.manager import hookimpl
 
 WAIT = 10.0  # seconds: generous bounds for something that must arrive, never a timing assertion
 
@@ -66,3 +67,17 @@ async def wait_until(check: Callable[[], Awaitable[bool]], what: str, within: fl
 async def event_rows(api: Any) -> list[dict[str, Any]]:
     rows = await api.sql("select * from _engine_events order by id")
     return [dict(row) for row in rows]
+
+
+class Recorder:
+    """An on_event handler that keeps every event it is given."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    @hookimpl
+    async def on_event(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+    def of(self, record_id: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["record_id"] == record_id]

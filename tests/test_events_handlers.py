@@ -6,24 +6,10 @@ import asyncio
 import threading
 
 import pytest
-from events_support import wait_until
+from events_support import Recorder, wait_until
 
 from engine.events import HandlerFailed
 from engine.plugins.manager import hookimpl
-
-
-class Recorder:
-    """Keeps every event it is given."""
-
-    def __init__(self) -> None:
-        self.events: list[dict] = []
-
-    @hookimpl
-    async def on_event(self, event):
-        self.events.append(event)
-
-    def of(self, record_id: str) -> list[dict]:
-        return [e for e in self.events if e["record_id"] == record_id]
 
 
 class Flaky:
