@@ -47,16 +47,14 @@ def protection_bridges() -> list[Bridge]:
         stats = importlib.import_module("engine.protection.stats")
     except ImportError:
         return []
-    return [
-        Bridge(
-            stats.CACHE_STATS,
-            {"hits": metrics.CACHE_HITS, "misses": metrics.CACHE_MISSES, "bypassed": metrics.CACHE_BYPASSED},
-        ),
-        Bridge(
-            stats.RATE_LIMIT_STATS,
-            {"limited": metrics.RATE_LIMIT_REJECTIONS, "backend_errors": metrics.RATE_LIMIT_BACKEND_ERRORS},
-        ),
-    ]
+    wanted = {
+        "CACHE_STATS": {"hits": metrics.CACHE_HITS, "misses": metrics.CACHE_MISSES, "bypassed": metrics.CACHE_BYPASSED},
+        "RATE_LIMIT_STATS": {
+            "limited": metrics.RATE_LIMIT_REJECTIONS,
+            "backend_errors": metrics.RATE_LIMIT_BACKEND_ERRORS,
+        },
+    }
+    return [Bridge(getattr(stats, key), counters) for key, counters in wanted.items() if hasattr(stats, key)]
 
 
 def publish_all(app: web.Application, bridges: Iterable[Bridge]) -> None:
