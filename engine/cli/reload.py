@@ -132,12 +132,18 @@ class Supervisor:
         old, self.child = self.child, new
         if old is not None:
             old.stop()
-        self.out.ok("reloaded" if old is not None else "serving; watching for changes")
+        self.out.ok("reloaded: serving the new app" if old is not None else "serving; watching for changes")
 
     def watch(self) -> None:
+        """Start the app once the watcher runs (so an edit made while it starts is not missed)."""
         from watchfiles import watch
 
-        for changes in watch(self.root, watch_filter=watched, yield_on_timeout=True, rust_timeout=1000):
+        started = False
+        for changes in watch(self.root, watch_filter=watched, yield_on_timeout=True, rust_timeout=500):
+            if not started:
+                started = True
+                self.reload("starting")
+                continue  # anything changed before this point is already in the started app
             if self.child is not None and self.child.process.poll() is not None:
                 self.out.error("the app exited; it restarts on the next change")
                 self.child = None
@@ -148,7 +154,6 @@ class Supervisor:
     def run(self) -> int:
         previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
-            self.reload("starting")
             self.watch()
         except KeyboardInterrupt:
             pass
