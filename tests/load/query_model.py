@@ -37,7 +37,7 @@ SCHEMA = {
 }
 SPEC = """\
 version: 1
-settings: {page_size: 5, max_page_size: 40}
+settings: {page_size: 5, max_page_size: 40, rate_limit: "off"}
 resources:
   things:
     schema: schemas/thing.json
