@@ -43,7 +43,8 @@ def _parse(label: str, key: str, kind: type, raw: Any) -> Any:
     try:
         value = kind(raw)
     except (TypeError, ValueError):
-        raise ConfigurationError(f"{label} must be a number, got {raw!r}") from None
+        expected = "a number" if kind is float else "a whole number"
+        raise ConfigurationError(f"{label} must be {expected}, got {raw!r}") from None
     if value < 0 or (value == 0 and key not in ZERO_ALLOWED):
         bound = "0 or more" if key in ZERO_ALLOWED else "greater than 0"
         raise ConfigurationError(f"{label} must be {bound}, got {raw!r}")
