@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from team_helpers import add_member, create_agent, create_team, team_with_roles
 
@@ -63,6 +65,19 @@ async def test_an_owner_may_leave_once_another_owner_exists(api):
     team = await team_with_roles(api)
     await team.alice.patch(f"{team.url}/members/bob", json={"role": "owner"})
     assert (await team.alice.delete(f"{team.url}/members/alice")).status == 204
+
+
+async def test_two_owners_demoting_each_other_at_once_leave_one_owner(api):
+    """Membership writes lock the team row first, so the second demotion sees the first."""
+    team = await team_with_roles(api)
+    await team.alice.patch(f"{team.url}/members/bob", json={"role": "owner"})
+    results = await asyncio.gather(
+        team.alice.patch(f"{team.url}/members/bob", json={"role": "member"}),
+        team.bob.patch(f"{team.url}/members/alice", json={"role": "member"}),
+    )
+    assert sorted(r.status for r in results) == [200, 409]
+    owners = await api.sql("select 1 from team_members where team_id = $1 and role = 'owner'", team.id)
+    assert len(owners) == 1
 
 
 async def test_the_rule_holds_on_the_join_resources_own_routes_too(api, expect_problem):
