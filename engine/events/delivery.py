@@ -91,7 +91,18 @@ class Delivery:
 
     def start(self) -> None:
         if not self.leading:
-            self._term = asyncio.create_task(_Term(self).run(), name="engine-events-delivery")
+            self._term = asyncio.create_task(self._lead(), name="engine-events-delivery")
+
+    async def _lead(self) -> None:
+        """Deliver until stopped; a term that fails (the database went away) starts over from the position."""
+        while True:
+            try:
+                await _Term(self).run()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("event delivery stopped: %r; starting again from the saved position", exc)
+                await asyncio.sleep(self.settings.poll_interval)
 
     async def stop(self) -> None:
         term, self._term = self._term, None

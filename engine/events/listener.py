@@ -15,11 +15,11 @@ from collections.abc import Callable
 import asyncpg
 from sqlglot import exp
 
-from ..db.pool import connect
 from ..sql.compiled import compile_expression
 from .tables import CHANNEL, TRY_LEADER
 
 log = logging.getLogger("engine.events")
+APPLICATION_NAME = "resource-engine-events"  # how the connection shows in pg_stat_activity
 PING = compile_expression(exp.select(exp.Literal.number(1)))
 FIRST_RETRY = 0.05
 
@@ -41,6 +41,12 @@ class Listener:
         self.leader = False
         self.pid: int | None = None  # the server process of the current connection (for operators and tests)
 
+    def _settings(self) -> dict[str, str]:
+        settings = {"application_name": APPLICATION_NAME}
+        if self.schema:
+            settings["search_path"] = self.schema
+        return settings
+
     def _set_leader(self, leader: bool) -> None:
         if leader != self.leader:
             self.leader = leader
@@ -52,7 +58,7 @@ class Listener:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await connect(self.url, schema=self.schema)
+                conn = await asyncpg.connect(self.url, server_settings=self._settings())
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _, dropped=lost: dropped.set())
                 await conn.add_listener(await conn.fetchval(CHANNEL.sql), lambda *_: self.on_notify())
