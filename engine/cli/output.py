@@ -1,4 +1,8 @@
-"""Terminal output: colored on a terminal, plain otherwise (and when NO_COLOR is set)."""
+"""Terminal output: colored on a terminal, plain otherwise (and when NO_COLOR is set).
+
+Each stream decides for itself: `check 2>errors.log` keeps its log plain while the terminal
+still shows color. FORCE_COLOR turns color on for both (CI logs that render ANSI codes).
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,24 @@ from typing import TextIO
 _COLORS = {"ok": "32", "warn": "33", "error": "31", "info": "36"}
 
 
+def _wants_color(stream: TextIO) -> bool:
+    """NO_COLOR (any value) wins; then FORCE_COLOR; otherwise only a terminal gets color."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
 class Printer:
     def __init__(self, out: TextIO, err: TextIO):
         self.out, self.err = out, err
-        self.color = out.isatty() and "NO_COLOR" not in os.environ
+        self.color = _wants_color(out)
+        self.error_color = _wants_color(err)
 
     def _write(self, stream: TextIO, kind: str | None, text: str) -> None:
-        if self.color and kind:
+        if kind and (self.error_color if stream is self.err else self.color):
             text = f"\033[{_COLORS[kind]}m{text}\033[0m"
         print(text, file=stream, flush=True)
 
