@@ -15,6 +15,7 @@ transaction that also locks the parent row, so concurrent membership changes que
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -133,14 +134,7 @@ class NestedHandlers:
         )
         embedding = request.app[RELATIONS].plan(self.through, query.include, query.fields)
         parent_pk = await self._visible_parent(request, identity)
-        query = embedding.widen(query)
-        query = ListQuery(
-            filters=(*query.filters, Filter(self.relation.key, "eq", parent_pk)),
-            sort=query.sort,
-            fields=query.fields,
-            limit=query.limit,
-            cursor=query.cursor,
-        )
+        query = replace(embedding.widen(query), filters=(*query.filters, Filter(self.relation.key, "eq", parent_pk)))
         rows, next_cursor = await self._managers(request)[1].list(query, identity)
         await embedding.attach(request, rows)
         headers = {}
