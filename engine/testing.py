@@ -159,9 +159,14 @@ async def engine_schema(engine_database_url: str) -> AsyncIterator[str]:
     conn = await asyncpg.connect(engine_database_url)
     try:
         await conn.execute(f'CREATE SCHEMA "{name}"')  # name is generated above, never user input
-        yield name
     finally:
+        await conn.close()
+    yield name
+    # A fresh connection: fault tests restart the server while the test runs.
+    conn = await asyncpg.connect(engine_database_url)
+    try:
         await conn.execute(f'DROP SCHEMA "{name}" CASCADE')
+    finally:
         await conn.close()
 
 

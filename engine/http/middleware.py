@@ -33,6 +33,7 @@ DATABASE_UNAVAILABLE = (
     asyncpg.CannotConnectNowError,
     asyncpg.ConnectionDoesNotExistError,
     asyncpg.InterfaceError,
+    asyncpg.InternalClientError,  # a connection broken mid-operation, seen when it is released
     asyncpg.PostgresConnectionError,
     asyncpg.TooManyConnectionsError,
     ConnectionError,
