@@ -7,7 +7,6 @@ happened, and is counted either way. Anything else is recorded for the test to j
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -58,13 +57,13 @@ def _retryable_problem(headers: Any, body: Any, status: int) -> bool:
     return problem and body.get("status") == status and (status != 503 or "Retry-After" in headers)
 
 
-async def timed_write(client: Any, path: str, body: dict[str, Any], ref: str, ledger: Ledger, timeout: float) -> None:
+async def timed_write(client: Any, path: str, body: dict[str, Any], ref: str, ledger: Ledger, seconds: float) -> None:
     """One POST recorded in the ledger; a client timeout counts as a dropped (hung) request."""
     started = time.perf_counter()
     try:
-        result = await client.post(path, json=body, timeout=aiohttp.ClientTimeout(total=timeout))
+        result = await client.post(path, json=body, timeout=aiohttp.ClientTimeout(total=seconds))
         ledger.record(ref, result.status, result.json, result.headers, time.perf_counter() - started)
-    except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, aiohttp.ClientError) as exc:
         ledger.record(ref, None, repr(exc), None, time.perf_counter() - started)
-        if isinstance(exc, asyncio.TimeoutError):
-            ledger.problems.append(f"{ref}: no answer within {timeout} s")
+        if isinstance(exc, TimeoutError):
+            ledger.problems.append(f"{ref}: no answer within {seconds} s")
