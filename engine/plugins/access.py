@@ -60,20 +60,32 @@ def access_predicates(resource: Resource, action: str, identity: Identity | None
     return Predicate(predicate.key, predicate.build, {OWNER_PARAM: identity.user_id})
 
 
-@hookimpl(trylast=True)
-def prepare_input(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
-    if identity is None or identity.is_admin:
-        if identity is not None and action == "create" and resource.owner and resource.owner not in data:
-            data[resource.owner] = identity.user_id
-        return
+def _read_only_for(resource: Resource, action: str, data: dict, identity: Identity | None) -> list[str]:
+    """Fields a non-admin (or anonymous) caller sent but may not set: `protected` ones and the owner.
+
+    The one exception: creating your own row where the owner field is the primary key (users.id).
+    """
     refused = [name for name in resource.protected if name in data]
     owner = resource.owner
-    if (
-        owner
-        and owner in data
-        and not (action == "create" and owner == resource.primary_key and data[owner] == identity.user_id)
-    ):
+    own_row = (
+        identity is not None
+        and action == "create"
+        and owner == resource.primary_key
+        and data.get(owner) == identity.user_id
+    )
+    if owner and owner in data and not own_row:
         refused.append(owner)
+    return list(dict.fromkeys(refused))
+
+
+@hookimpl(trylast=True)
+def prepare_input(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
+    owner = resource.owner
+    if identity is not None and identity.is_admin:  # admins may set anything, the owner included
+        if action == "create" and owner and owner not in data:
+            data[owner] = identity.user_id
+        return
+    refused = _read_only_for(resource, action, data, identity)
     if refused:
         raise ValidationFailed(
             [
@@ -82,8 +94,8 @@ def prepare_input(resource: Resource, action: str, data: dict, identity: Identit
                     "message": f"'{name}' is read-only for you"
                     + (": it is set from your credentials" if name == owner else ""),
                 }
-                for name in dict.fromkeys(refused)
+                for name in refused
             ]
         )
-    if action == "create" and owner:
+    if action == "create" and owner and identity is not None:
         data[owner] = identity.user_id
