@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import pty
 import re
@@ -95,9 +96,9 @@ def test_force_color_colors_piped_output(project):
 
 async def test_migrate_apply_reports_each_file_in_order_with_its_timing(project, engine_database_url, engine_schema):
     schema_path = project / "schemas" / "note.json"
-    schema_path.write_text(
-        schema_path.read_text().replace('"pinned"', '"archived": {"type": "boolean"},\n    "pinned"')
-    )
+    schema = json.loads(schema_path.read_text())
+    schema["properties"]["archived"] = {"type": "boolean"}
+    schema_path.write_text(json.dumps(schema))
     env = engine_env(engine_database_url, engine_schema)
     made = await run_engine("migrate", "make", "--name", "archived", cwd=project, env=env)
     assert made.code == 0, made.output
