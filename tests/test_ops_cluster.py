@@ -22,7 +22,13 @@ def engine_spec_path():
 
 
 @pytest.fixture
-async def cluster(engine_database_url, engine_schema, engine_spec, tmp_path):
+def cluster_args() -> tuple[str, ...]:
+    """Extra `serve` options; a test class overrides this fixture to change them."""
+    return ()
+
+
+@pytest.fixture
+async def cluster(engine_database_url, engine_schema, engine_spec, tmp_path, cluster_args):
     await create_tables(engine_database_url, engine_schema, engine_spec)
     env = {
         "DATABASE_URL": engine_database_url,
@@ -32,7 +38,8 @@ async def cluster(engine_database_url, engine_schema, engine_spec, tmp_path):
         "ENGINE_LOG_FORMAT": "json",
         "ENGINE_AUTO_MIGRATE": "false",
     }
-    running = Cluster(OPS_SPEC, env, workers=2, extra_args=("--log-file", str(tmp_path / "engine.log")))
+    log_file = ("--log-file", str(tmp_path / "engine.log"))
+    running = Cluster(OPS_SPEC, env, workers=2, extra_args=(*log_file, *cluster_args))
     running.log_file = tmp_path / "engine.log"
     try:
         await asyncio.to_thread(running.wait_ready)
@@ -151,3 +158,19 @@ async def test_the_metrics_directory_is_removed_when_the_cluster_stops(cluster):
     assert await asyncio.to_thread(os.path.isdir, started["metrics_dir"])
     assert await asyncio.to_thread(cluster.stop) == 0
     assert not await asyncio.to_thread(os.path.exists, started["metrics_dir"])
+
+
+class TestMaxRequests:
+    @pytest.fixture
+    def cluster_args(self):
+        return ("--max-requests", "10", "--max-requests-jitter", "0")
+
+    async def test_workers_are_recycled_after_max_requests_without_failing_a_request(self, cluster):
+        first = set(cluster.worker_pids())
+        statuses = []
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+            while first & set(cluster.worker_pids()):  # until both original workers were replaced
+                async with session.get(cluster.base + "/api/notes") as response:
+                    statuses.append(response.status)
+                assert len(statuses) < 2_000, "the workers were never recycled"
+        assert set(statuses) == {200}
