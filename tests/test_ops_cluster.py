@@ -11,6 +11,7 @@ import pytest
 from ops_support import Cluster, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
+from engine.auth.jwt_tokens import JwtSettings, issue
 from engine.testing import TEST_JWT_SECRET, create_tables
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
@@ -93,6 +94,20 @@ async def test_sigterm_lets_an_in_flight_slow_request_finish(cluster, engine_dat
         response = await slow
         assert response.status == 200
         assert await response.json() == {"slept": 3.0}
+    assert await asyncio.to_thread(cluster.process.wait, 60) == 0
+
+
+async def test_sigterm_ends_event_streams_with_a_reconnect_hint(cluster):
+    settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": TEST_JWT_SECRET}, development=False, secret_file="")
+    headers = {"Authorization": f"Bearer {issue(settings, 'alice', [])}"}
+    async with aiohttp.ClientSession() as session:
+        async with session.get(cluster.base + "/api/events/stream", headers=headers) as response:
+            assert response.status == 200
+            opening = await response.content.readline()
+            cluster.signal(signal.SIGTERM)
+            rest = await response.content.read()  # returns when the worker ends the stream
+    assert opening.startswith(b"retry: ")
+    assert b"shutting down" in rest
     assert await asyncio.to_thread(cluster.process.wait, 60) == 0
 
 
