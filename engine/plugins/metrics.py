@@ -31,12 +31,10 @@ log = logging.getLogger("engine.ops")
 ACCESS = web.AppKey("metrics_access", MetricsAccess)
 OUTBOX = web.AppKey("metrics_outbox", OutboxReader)
 BRIDGES = web.AppKey("metrics_bridges", list)
-SAMPLER = web.AppKey("metrics_pool_sampler", asyncio.Task)
-SAMPLE_EVERY = 5.0
+SAMPLER = web.AppKey("metrics_sampler", asyncio.Task)
+SAMPLE_EVERY = 5.0  # seconds between samples of the pool and plugin counters in each worker
 METRICS_PATH = "/metrics"
-SCRAPER = Identity(
-    "metrics-scraper", frozenset({"metrics"}), via="metrics_token"
-)  # seconds between pool samples in each worker
+SCRAPER = Identity("metrics-scraper", frozenset({"metrics"}), via="metrics_token")
 
 
 @web.middleware
