@@ -171,8 +171,11 @@ async def engine_schema(engine_database_url: str) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-def engine_spec_path() -> str:
-    return os.path.abspath("resources.yaml")
+def engine_spec_path(request: pytest.FixtureRequest) -> str:
+    """The project's resources.yaml: ENGINE_SPEC if set, else the one in pytest's root directory
+    (so tests run from any folder). Override this fixture to test another spec."""
+    configured = os.environ.get("ENGINE_SPEC")
+    return os.path.abspath(configured) if configured else str(request.config.rootpath / "resources.yaml")
 
 
 @pytest.fixture
