@@ -10,39 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 
 import pytest
 from load.ledger import Ledger, timed_write
+from load.notes import orphans, write_spec
 from load.pg import ThrowawayPostgres
 
 REQUEST_TIMEOUT = 5  # ENGINE_REQUEST_TIMEOUT: no request may take longer (plus the margin below)
 CLIENT_TIMEOUT = REQUEST_TIMEOUT + 10  # a request still unanswered by then is a hang
 WRITERS = 6
 RECOVERY_ATTEMPTS = 60  # x 0.5 s
-
-SCHEMA = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "type": "object",
-    "additionalProperties": False,
-    "required": ["ref"],
-    "properties": {
-        "id": {"type": "string", "format": "uuid", "readOnly": True},
-        "owner_id": {"type": "string"},
-        "ref": {"type": "string"},
-        "body": {"type": "string"},
-    },
-}
-SPEC = """\
-version: 1
-settings: {rate_limit: "off"}
-resources:
-  notes:
-    schema: schemas/note.json
-    owner: owner_id
-    unique: [[ref]]
-    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
-"""
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +35,7 @@ def engine_database_url(throwaway_pg) -> str:
 
 @pytest.fixture
 def engine_spec_path(tmp_path) -> str:
-    (tmp_path / "schemas").mkdir()
-    (tmp_path / "schemas" / "note.json").write_text(json.dumps(SCHEMA))
-    (tmp_path / "resources.yaml").write_text(SPEC)
-    return str(tmp_path / "resources.yaml")
+    return write_spec(tmp_path)
 
 
 @pytest.fixture
@@ -110,13 +84,7 @@ async def _assert_nothing_lost(api, ledger: Ledger) -> None:
     figures = ledger.reconcile([r["ref"] for r in rows])
     print(f"figures: {figures} statuses: {dict(ledger.statuses)} slowest: {ledger.slowest:.2f} s")
     assert figures["lost"] == 0 and figures["duplicates"] == 0 and figures["phantoms"] == 0, figures
-    orphans = await api.sql(
-        """SELECT (SELECT count(*) FROM notes n WHERE NOT EXISTS (SELECT 1 FROM _engine_events e
-                     WHERE e.resource = 'notes' AND e.action = 'created' AND e.record_id = n.id::text)) AS rows,
-                  (SELECT count(*) FROM _engine_events e WHERE e.resource = 'notes' AND NOT EXISTS
-                     (SELECT 1 FROM notes n WHERE n.id::text = e.record_id)) AS events"""
-    )
-    assert (orphans[0]["rows"], orphans[0]["events"]) == (0, 0), "a row without its event or an event without its row"
+    assert await orphans(api) == (0, 0), "a row without its event or an event without its row"
 
 
 @pytest.mark.parametrize("mode", ["fast", "immediate"])

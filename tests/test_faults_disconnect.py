@@ -1,0 +1,88 @@
+"""Clients that vanish mid-request: every write is all or nothing, and no connection leaks.
+
+Raw sockets send POSTs and close them (a) halfway through the body, (b) after the whole body while
+the write's transaction is held open by a test plugin, (c) the same with a TCP reset. Afterwards:
+a half-sent body created nothing; each other write either committed with its `created` event or
+left neither; every pool connection is idle again and no session is left idle in a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import struct
+
+import orjson
+import pytest
+from load.notes import SLOW, SlowWrites, orphans, pool_settled, write_spec
+
+from engine.http.keys import POOL
+
+ABORTS = 10  # per way of disconnecting
+HOLD_S = 0.5
+
+
+@pytest.fixture
+def engine_spec_path(tmp_path) -> str:
+    return write_spec(tmp_path)
+
+
+@pytest.fixture
+def slow_writes() -> SlowWrites:
+    return SlowWrites(HOLD_S)
+
+
+@pytest.fixture
+def engine_plugins(slow_writes):
+    return [slow_writes]
+
+
+def _request(api, ref: str) -> tuple[bytes, bytes]:
+    body = orjson.dumps({"ref": ref, "body": SLOW})
+    head = (
+        f"POST /api/notes HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {api.token('alice')}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    return head, body
+
+
+async def _send_and_vanish(api, ref: str, how: str) -> None:
+    server = api.client.server
+    _reader, writer = await asyncio.open_connection(server.host, server.port)
+    head, body = _request(api, ref)
+    writer.write(head + (body[: len(body) // 2] if how == "half-body" else body))
+    await writer.drain()
+    if how != "half-body":
+        await asyncio.sleep(HOLD_S / 2)  # the write is now inside its transaction
+    if how == "reset":
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.close()
+
+
+async def _all_writes_finished(slow_writes: SlowWrites) -> bool:
+    for _ in range(100):
+        if slow_writes.finished == slow_writes.started:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+@pytest.mark.parametrize("how", ["half-body", "after-body", "reset"])
+async def test_client_disconnect_mid_write_leaves_all_or_nothing_and_no_leak(api, slow_writes, how):
+    alice = await api.as_user("alice")
+    await asyncio.gather(*[_send_and_vanish(api, f"{how}-{i}", how) for i in range(ABORTS)])
+    assert await _all_writes_finished(slow_writes)
+    assert await pool_settled(api.app[POOL])
+    assert await orphans(api) == (0, 0), "a row without its event or an event without its row"
+    rows = await api.sql("SELECT count(*) AS n FROM notes")
+    if how == "half-body":
+        assert rows[0]["n"] == 0, "a request whose body never fully arrived created a row"
+    else:
+        assert slow_writes.started == ABORTS, "the writes never reached their transaction: nothing was tested"
+    stuck = await api.sql(
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'resource-engine'"
+        " AND state LIKE 'idle in transaction%' AND datname = current_database()"
+    )
+    assert stuck[0]["n"] == 0
+    print(f"{how}: {ABORTS} aborted, {rows[0]['n']} committed with their event, 0 orphans, pool settled")
+    assert (await alice.post("/api/notes", json={"ref": f"{how}-after"})).status == 201
