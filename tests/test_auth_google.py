@@ -70,7 +70,9 @@ async def test_sign_in_creates_the_user_and_redirects_to_the_login_redirect(api,
     assert result.status == 302
     assert result.headers["Location"] == "/signed-in"
     rows = await api.sql("select google_id, email, name from users")
-    assert [dict(r) for r in rows] == [{"google_id": "google-1001", "email": "ada@example.test", "name": "Ada Lovelace"}]
+    assert [dict(r) for r in rows] == [
+        {"google_id": "google-1001", "email": "ada@example.test", "name": "Ada Lovelace"}
+    ]
 
 
 async def test_a_signed_in_browser_gets_its_user_from_api_me(api, oidc_provider):

@@ -103,16 +103,25 @@ class JwtSettings:
 
 
 def development_secret(path: str) -> str:
-    """A per-project secret kept on disk, so `serve` and `token` agree without configuration."""
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as fh:
-            return fh.read().strip()
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    value = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(value)
-    return value
+    """A per-project secret kept on disk, so `serve` and `token` agree without configuration.
+
+    Written to a temporary file and linked into place, so workers starting together agree on
+    one secret and never read a half-written file.
+    """
+    if not os.path.isfile(path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        temporary = f"{path}.{os.getpid()}.tmp"
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(48))
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass  # another process was first: use its secret
+        finally:
+            os.unlink(temporary)
+    with open(path, encoding="utf-8") as fh:
+        return fh.read().strip()
 
 
 def parse_duration(text: str) -> int:
