@@ -13,6 +13,7 @@ import asyncpg
 from aiohttp import web
 
 from ..errors import (
+    Conflict,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -75,6 +76,11 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         response = problem_response(_from_http_exception(exc, request), request_id)
     except asyncio.CancelledError:
         raise
+    except asyncpg.TransactionRollbackError as exc:  # deadlock or serialization failure: safe to retry
+        log.warning("transaction rolled back request_id=%s error=%r", request_id, exc)
+        problem = Conflict("a concurrent change got in the way; nothing was written, retry the request",
+                           headers={"Retry-After": "0"})
+        response = problem_response(problem, request_id)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("database unavailable request_id=%s error=%r", request_id, exc)
         problem = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
