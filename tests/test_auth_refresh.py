@@ -150,3 +150,20 @@ async def test_refresh_without_a_refresh_token_is_422(api):
 
 async def test_refresh_with_a_refresh_token_that_is_not_a_string_is_422(api):
     assert (await api.anonymous.post("/auth/refresh", json={"refresh_token": 42})).status == 422
+
+
+class TestAServerThatOnlyVerifiesTokens:
+    @pytest.fixture
+    def engine_env(self, oidc_provider):
+        from stand_in_oidc_provider import public_pem, rsa_key
+
+        env = google_env(oidc_provider, ENGINE_JWT_PUBLIC_KEY=public_pem(rsa_key("access")))
+        del env["ENGINE_JWT_SECRET"]
+        return env
+
+    async def test_auth_token_is_501_and_stores_no_refresh_token(self, api, oidc_provider):
+        await sign_in(api)
+        result = await api.anonymous.post("/auth/token", headers=await csrf(api))
+        assert result.status == 501
+        assert "ENGINE_JWT_SECRET" in result.json["detail"]
+        assert await api.sql("select * from _engine_refresh_tokens") == []

@@ -14,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from ..auth import sessions
-from ..auth.jwt_tokens import issue, parse_duration
+from ..auth.jwt_tokens import JwtSettings, issue, parse_duration
 from ..auth.openapi_paths import token_paths
 from ..auth.refresh import MODEL, RefreshTokens
 from ..config import Config
@@ -52,15 +52,21 @@ async def startup(app: web.Application) -> None:
     app[REFRESH] = RefreshTokens(app[POOL], app[REFRESH_TTL])
 
 
-def token_response(app: web.Application, user_id: str, roles: list[str], refresh_token: str) -> web.Response:
+def signing_settings(app: web.Application) -> JwtSettings:
+    """The settings that sign access tokens; a 501 when this server only verifies them."""
     verifier = app.get(JWT)
     if verifier is None or verifier.settings.secret is None:
         raise TokensNotIssued("this server does not issue access tokens (it has no ENGINE_JWT_SECRET)")
+    return verifier.settings
+
+
+def token_response(app: web.Application, user_id: str, roles: list[str], refresh_token: str) -> web.Response:
+    settings = signing_settings(app)
     body = {
-        "access_token": issue(verifier.settings, user_id, roles),
+        "access_token": issue(settings, user_id, roles),
         "refresh_token": refresh_token,
         "token_type": "Bearer",
-        "expires_in": verifier.settings.access_ttl,
+        "expires_in": settings.access_ttl,
     }
     return json_response(body, headers=NO_STORE)
 
@@ -79,6 +85,7 @@ async def token(request: web.Request) -> web.Response:
     if identity is None or identity.via != "session":
         raise Unauthorized("sign in first (GET /auth/google/login); this exchanges a browser session for tokens")
     roles = sorted(identity.roles - {"user"})
+    signing_settings(request.app)  # before a refresh token is stored for nothing
     refresh_token = await request.app[REFRESH].start(identity.user_id, roles)
     return token_response(request.app, identity.user_id, roles, refresh_token)
 
