@@ -19,6 +19,7 @@ from ..events.delivery import Delivery, HandlerFailed
 from ..events.dispatcher import Dispatcher
 from ..events.history import history
 from ..events.hub import SHUTTING_DOWN
+from ..events.openapi_paths import events_paths
 from ..events.outbox import Outbox
 from ..events.runtime import EVENTS, EventsRuntime
 from ..events.settings import load_settings
@@ -101,3 +102,9 @@ def on_error(request: web.Request | None, error: BaseException) -> None:
         )
     else:
         errors_log.error("error reported in background work: %r", error, exc_info=error)
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict, app: web.Application) -> None:
+    config = app[CONFIG]
+    events_paths(document, page_size=config.page_size, max_page_size=config.max_page_size)
