@@ -8,11 +8,12 @@ import sys
 import orjson
 import pytest
 from aiohttp import web
+from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from engine import hookimpl
 from engine.http.query import OPERATORS_BY_TYPE
-from engine.openapi import document_for
+from engine.openapi import document_for, operations
 from engine.openapi.coverage import undocumented_routes
 from engine.spec import load_spec
 
@@ -107,6 +108,24 @@ async def test_create_and_update_take_their_body_schemas(api):
     update = operation(document, "/api/agents/{id}", "patch")["requestBody"]["content"]["application/json"]
     assert create["schema"] == {"$ref": "#/components/schemas/AgentsCreate"}
     assert update["schema"] == {"$ref": "#/components/schemas/AgentsUpdate"}
+
+
+async def test_every_generated_request_body_has_an_example_valid_against_its_schema(api):
+    document = await fetch_document(api)
+    generated = [op for _, _, op in operations(document) if set(op.get("tags", ())) & set(api.spec.resources)]
+    bodies = [op["requestBody"]["content"]["application/json"] for op in generated if "requestBody" in op]
+    assert len(bodies) >= 10
+    for body in bodies:
+        schema = {**body["schema"], "components": document["components"]}
+        Draft202012Validator(schema).validate(body["example"])
+
+
+async def test_nested_attach_body_leaves_out_the_key_the_url_supplies(api):
+    document = await fetch_document(api)
+    attach = operation(document, "/api/teams/{id}/members", "post")["requestBody"]["content"]["application/json"]
+    assert "team_id" not in attach["schema"]["properties"]
+    assert attach["schema"]["required"] == ["user_id"]
+    assert set(attach["example"]) == {"user_id"}
 
 
 async def test_every_operation_describes_its_errors_as_problem_json(api):

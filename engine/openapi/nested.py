@@ -10,10 +10,11 @@ from typing import Any
 
 from ..relations.nested import NestedHandlers
 from ..spec import Spec
+from .examples import example_body, example_value
 from .parameters import id_parameter, list_parameters, projection_parameters
 from .paths import JSON, _envelope, _json_body, _security
 from .problems import problems
-from .schemas import component_name, ref
+from .schemas import component_name, create_schema, ref, update_schema
 
 
 def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:
@@ -28,6 +29,23 @@ def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:
         "description": f"The `{handlers.relation.other}` of the linked {handlers.relation.target} row.",
         "schema": schema,
     }
+
+
+def _attach_schema(handlers: NestedHandlers) -> dict[str, Any]:
+    """The join resource's create body without the key the URL supplies (sending it is a 422)."""
+    schema = create_schema(handlers.through)
+    schema["properties"].pop(handlers.relation.key, None)
+    required = [name for name in schema.get("required", ()) if name != handlers.relation.key]
+    schema.pop("required", None)
+    return {**schema, "required": required} if required else schema
+
+
+def _link_update_schema(handlers: NestedHandlers) -> dict[str, Any]:
+    """A PATCH of a link: only the join row's own fields (the ones in the URL are refused)."""
+    schema = update_schema(handlers.through)
+    editable = handlers.editable_fields()
+    schema["properties"] = {k: v for k, v in schema["properties"].items() if k in editable}
+    return schema
 
 
 def _operation(handlers: NestedHandlers, action: str, summary: str, **parts: Any) -> dict[str, Any]:
@@ -70,7 +88,11 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
             handlers,
             "attach",
             f"Add to the {relation.name} of a {parent.name} row",
-            requestBody=_json_body(f"{row}Create", f"The {through.name} row; `{relation.key}` comes from the URL."),
+            requestBody=_json_body(
+                _attach_schema(handlers),
+                f"The {through.name} row; `{relation.key}` comes from the URL.",
+                example_body(through, leave_out=(relation.key,)),
+            ),
             responses={
                 "201": {"description": "Linked.", "headers": {"Location": {"schema": {"type": "string"}}}, **one},
                 **problems(
@@ -103,12 +125,15 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
         ),
     }
     if handlers.editable_fields():
+        link_schema = _link_update_schema(handlers)
         item["patch"] = _operation(
             handlers,
             "update",
             f"Change a link among the {relation.name} of a {parent.name} row",
             requestBody=_json_body(
-                f"{row}Update", f"Only the link's own fields: {', '.join(handlers.editable_fields())}."
+                link_schema,
+                f"Only the link's own fields: {', '.join(handlers.editable_fields())}.",
+                {name: example_value(prop) for name, prop in list(link_schema["properties"].items())[:1]},
             ),
             responses={
                 "200": {"description": "The link after the change.", **one},

@@ -9,6 +9,7 @@ from ..http.handlers import ResourceHandlers
 from ..identity import ANONYMOUS_ROLE
 from ..plugins.access import allowed_roles
 from ..spec import Resource
+from .examples import example_body, update_example
 from .parameters import id_parameter, list_parameters, projection_parameters
 from .problems import problems
 from .schemas import component_name, ref
@@ -37,11 +38,13 @@ def _envelope(data: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": ["data"], "properties": {"data": data}}
 
 
-def _json_body(schema_name: str, description: str) -> dict[str, Any]:
+def _json_body(schema: str | dict[str, Any], description: str, example: dict[str, Any]) -> dict[str, Any]:
+    """A JSON request body; `schema` is a component name or an inline schema."""
+    shape = ref(schema) if isinstance(schema, str) else schema
     return {
         "required": True,
         "description": description,
-        "content": {media: {"schema": ref(schema_name)} for media in JSON_TYPES},
+        "content": {media: {"schema": shape, "example": example} for media in JSON_TYPES},
     }
 
 
@@ -97,7 +100,7 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                 resource,
                 "create",
                 f"Create a row in {resource.name}",
-                requestBody=_json_body(f"{row}Create", "The new row."),
+                requestBody=_json_body(f"{row}Create", "The new row.", example_body(resource)),
                 responses={
                     "201": {
                         "description": "Created; `Location` is the new row's URL.",
@@ -132,7 +135,7 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                 resource,
                 "update",
                 f"Change a row of {resource.name}",
-                requestBody=_json_body(f"{row}Update", "Only the fields to change."),
+                requestBody=_json_body(f"{row}Update", "Only the fields to change.", update_example(resource)),
                 responses={
                     "200": {"description": "The row after the change.", **one},
                     **problems(

@@ -3,6 +3,7 @@ OpenAPI document: fields with their types and constraints, routes, example reque
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,13 +16,7 @@ from ..spec import Resource, Spec
 from ..spec.model import ACTIONS
 from ..spec.types import json_types
 from .document import operations
-from .schemas import create_schema
-
-_EXAMPLE_BY_FORMAT = {
-    "uuid": "00000000-0000-0000-0000-000000000000",
-    "date-time": "2026-01-31T12:00:00Z",
-    "email": "ada@example.com",
-}
+from .examples import request_example
 
 
 @dataclass(frozen=True)
@@ -97,29 +92,6 @@ def constraints(resource: Resource, name: str, prop: dict[str, Any]) -> list[str
     return notes
 
 
-def _example_value(prop: dict[str, Any]) -> Any:
-    if "default" in prop:
-        return prop["default"]
-    if prop.get("enum"):
-        return prop["enum"][0]
-    types, _ = json_types(prop)
-    kind = types[0] if types else "string"
-    if kind == "string":
-        return _EXAMPLE_BY_FORMAT.get(prop.get("format", ""), "example")
-    if kind in ("integer", "number"):
-        return prop.get("minimum", 1)
-    if kind == "boolean":
-        return True
-    return {} if kind == "object" else []
-
-
-def example_body(resource: Resource) -> dict[str, Any]:
-    """A create body with every required field (and nothing the server would refuse)."""
-    schema = create_schema(resource)
-    required = schema.get("required", [])
-    return {name: _example_value(schema["properties"][name]) for name in required}
-
-
 def _curl(method: str, url: str, *, token: bool, body: dict[str, Any] | None = None) -> str:
     parts = ["curl", "-i"]
     if method != "GET":
@@ -134,13 +106,12 @@ def _curl(method: str, url: str, *, token: bool, body: dict[str, Any] | None = N
 
 def _resource_routes(resource: Resource, document: dict[str, Any], origin: str) -> list[RouteDoc]:
     routes = []
-    body = example_body(resource)
     for path, method, operation in operations(document):
         if resource.name not in operation.get("tags", ()):
             continue
-        example_path = path.replace("{id}", "ID")
+        example_path = re.sub(r"\{([a-z_]+)\}", lambda m: m.group(1).upper(), path)
         anonymous = {} in operation.get("security", [{"x": []}])
-        sent = body if method in ("post", "patch") else None
+        sent = request_example(operation)
         routes.append(
             RouteDoc(
                 method=method.upper(),
