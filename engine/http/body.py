@@ -20,6 +20,8 @@ JSON_TYPES = ("application/json", "application/merge-patch+json")
 MAX_DEPTH = 64
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(rb"[0-9]{19}")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class _Refused(ValueError):
@@ -91,7 +93,25 @@ async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
     if _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
         message = "strings may not contain unpaired surrogates (\\ud800-\\udfff)"
         raise ValidationFailed([{"path": "/", "message": message}])
+    if _LONG_DIGITS.search(raw):
+        oversized = _oversized_integers(document)
+        if oversized:
+            raise ValidationFailed(oversized)
     return document
+
+
+def _oversized_integers(document: Any) -> list[dict[str, str]]:
+    """Integers beyond 64 bits, anywhere in the body: no column (nor jsonb read back through orjson) holds them."""
+    found, stack = [], [(document, "")]
+    while stack:
+        node, pointer = stack.pop()
+        if isinstance(node, dict):
+            stack.extend((v, f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}") for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+        elif isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
+            found.append({"path": pointer, "message": f"integers must be between {INT64_MIN} and {INT64_MAX}"})
+    return sorted(found, key=lambda e: e["path"])
 
 
 def _encodable(document: Any) -> bool:

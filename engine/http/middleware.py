@@ -51,7 +51,7 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Proble
             f"{request.method} is not allowed on {request.path}; allowed: {allowed}", headers={"Allow": allowed}
         )
     if exc.status == 413:
-        return PayloadTooLarge("the request body is larger than the limit")
+        return PayloadTooLarge(f"the request body is larger than the limit of {request.app[CONFIG].body_limit} bytes")
     problem = Problem(exc.reason)
     problem.status, problem.title = exc.status, exc.reason
     return problem
