@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from engine import migrations
 from engine.cli.main import main
 from engine.db.pool import connect
+from engine.spec import load_spec
 
 NOTE_PROPERTIES = {
     "id": {"type": "string", "format": "uuid"},
@@ -313,3 +315,60 @@ def test_shipped_migrations_apply_to_an_empty_schema(cli_database, capsys):
     assert main(["--spec", SHIPPED_SPEC, "migrate", "apply"]) == 0
     assert main(["--spec", SHIPPED_SPEC, "migrate", "status"]) == 0
     assert ", 0 pending" in capsys.readouterr().out
+
+
+# --- migrations build what the app expects ----------------------------------------------------------
+
+
+CATALOG_QUERIES = (
+    "select table_name, column_name, data_type, is_nullable, column_default from information_schema.columns "
+    "where table_schema = current_schema() and table_name not like '\\_engine%' order by 1, 2",
+    "select c.relname, con.conname, pg_get_constraintdef(con.oid) from pg_constraint con "
+    "join pg_class c on c.oid = con.conrelid where c.relnamespace = current_schema()::regnamespace "
+    "and c.relname not like '\\_engine%' order by 1, 2",
+    "select tablename, indexname, replace(indexdef, current_schema() || '.', '') from pg_indexes "
+    "where schemaname = current_schema() and tablename not like '\\_engine%' order by 1, 2",
+)
+
+
+async def catalog(conn) -> list[list[tuple]]:
+    return [[tuple(r) for r in await conn.fetch(query)] for query in CATALOG_QUERIES]
+
+
+async def test_a_chain_of_migrations_builds_the_same_schema_as_a_fresh_build(made, conn, engine_database_url):
+    await migrations.apply(conn, directory(made))
+    change_schema(made, summary={"type": "string"}, state={"enum": ["draft", "published", "archived"]})
+    (made.parent / "schemas" / "comment.json").write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "required": ["note_id", "body"],
+                "properties": {
+                    "id": {"type": "string", "format": "uuid"},
+                    "note_id": {"type": "string", "format": "uuid"},
+                    "body": {"type": "string"},
+                    "pinned": {"type": "boolean", "default": False},
+                },
+            }
+        )
+    )
+    made.write_text(
+        made.read_text()
+        + "    indexes: [[state, -pages]]\n"
+        + "  comments:\n    schema: schemas/comment.json\n"
+        + "    references:\n      note_id: {resource: notes, on_delete: cascade}\n"
+    )
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+
+    fresh_schema = f"fresh_{uuid.uuid4().hex[:12]}"
+    await conn.execute(f'create schema "{fresh_schema}"')
+    fresh = await connect(engine_database_url, schema=fresh_schema)
+    try:
+        for step in migrations.diff({}, migrations.spec_model(load_spec(str(made)))):
+            await fresh.execute(step.sql)
+        assert await catalog(conn) == await catalog(fresh)
+    finally:
+        await fresh.close()
+        await conn.execute(f'drop schema "{fresh_schema}" cascade')
