@@ -224,6 +224,30 @@ def test_metaschema_errors_are_all_reported_together(write_spec, schema_of):
     assert errors[2] == "resources.yaml:6:25: resources.notes.permissions.list: 'user' is not of type 'array'"
 
 
+def test_a_resource_refused_by_the_metaschema_does_not_hide_other_resources_errors(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            colour: blue
+          drafts:
+            schema: schemas/note.json
+            owner: usr_id
+            references:
+              user_id: {resource: notes}
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    errors = errors_of(spec)
+    assert len(errors) == 2
+    assert errors[0].startswith("resources.yaml:5:5: resources.notes.colour: unknown key 'colour'")
+    assert errors[1] == (
+        "resources.yaml:8:12: resources.drafts.owner: owner 'usr_id' is not a property of schemas/note.json"
+    )
+
+
 BROKEN = """
     version: 1
     resources:

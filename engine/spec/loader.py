@@ -73,21 +73,26 @@ def load_spec(path: str) -> Spec:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([f"{where}: invalid YAML: {problem}"]) from None
     errors = _Collector(filename, doc)
-    _check_metaschema(doc, errors)
-    if errors.errors:
+    invalid = _check_metaschema(doc, errors)
+    if any(len(p) < 2 or p[0] != "resources" for p in invalid):
         raise SpecError(errors.errors)
-    spec = _build(doc.data, root, errors)
+    # Resources the meta-schema refused are skipped; the others are still cross-checked, so one
+    # run reports every problem.
+    spec = _build(doc.data, root, errors, skip={p[1] for p in invalid})
     if errors.errors:
         raise SpecError(errors.errors)
     return spec
 
 
-def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> None:
+def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> set[Path]:
+    """Report every meta-schema violation; returns the paths that failed."""
     validator = Draft202012Validator(metaschema())
+    invalid: set[Path] = set()
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
         if error.validator in ("oneOf", "anyOf") and error.context:
             error = best_match(error.context)
         path = tuple(error.absolute_path)
+        invalid.add(path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
             allowed = set(error.schema.get("properties", {}))
             for extra in sorted(set(error.instance) - allowed, key=str):
@@ -99,6 +104,7 @@ def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> None:
             errors.add((*path, bad), f"{bad!r} is not a valid name (lowercase letters, digits, _)", key=True)
             continue
         errors.add(path, error.message)
+    return invalid
 
 
 def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[dict | None, PositionedDocument | None]:
@@ -131,9 +137,11 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
     return schema, doc
 
 
-def _build(data: dict[str, Any], root: str, errors: _Collector) -> Spec:
+def _build(data: dict[str, Any], root: str, errors: _Collector, skip: set[str] | None = None) -> Spec:
     resources: dict[str, Resource] = {}
     for name, raw in data["resources"].items():
+        if skip and name in skip:
+            continue
         resource = _build_resource(name, raw, root, errors)
         if resource is not None:
             resources[name] = resource
