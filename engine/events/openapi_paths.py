@@ -14,7 +14,7 @@ TAGS = ["events"]
 EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "A committed change. See docs/events.md.",
-    "required": ["id", "resource", "action", "record_id", "actor", "at", "data", "changes"],
+    # Nothing is required: `fields=` returns a subset (as for resources, engine/openapi/schemas.py).
     "properties": {
         "id": {"type": "integer", "description": "Increasing in commit order: `id > n` is what came after n."},
         "resource": {"type": "string"},
@@ -27,6 +27,18 @@ EVENT_SCHEMA: dict[str, Any] = {
             "type": ["object", "null"],
             "description": "`updated` only: each changed field's `before` and `after`.",
         },
+    },
+}
+
+# One server-sent event as clients parse it: `data` holds the event as JSON text.
+SSE_EVENT = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "id": {"type": "string"},
+        "event": {"type": "string"},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer"},
     },
 }
 
@@ -86,7 +98,8 @@ def events_paths(document: dict[str, Any], *, page_size: int, max_page_size: int
                 "200": {
                     "description": "`text/event-stream`: `id:` the event id, `event:` resource.action, "
                     "`data:` the event as JSON.",
-                    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+                    # Before OpenAPI 3.2, `schema` of an event stream describes each event (as 3.2's itemSchema).
+                    "content": {"text/event-stream": {"schema": SSE_EVENT}},
                 },
                 "410": {
                     "description": "Events after that id were pruned: reload, then connect without an id.",
