@@ -255,6 +255,17 @@ async def test_concurrent_applies_apply_each_file_exactly_once(two_migrations, e
     assert [r["name"] for r in rows] == ["0001_initial.sql", "0002_add_column_notes_summary.sql"]
 
 
+async def test_servers_starting_together_can_all_read_the_status(made, engine_database_url, engine_schema):
+    """Each asks for the status (creating the bookkeeping table) at once, as a fleet of workers does at start-up."""
+    connections = [await connect(engine_database_url, schema=engine_schema) for _ in range(8)]
+    try:
+        states = await asyncio.gather(*(migrations.status(c, directory(made)) for c in connections))
+    finally:
+        for connection in connections:
+            await connection.close()
+    assert all([m.name for m in state.pending] == ["0001_initial.sql"] for state in states)
+
+
 async def test_failing_migration_rolls_back_and_stays_pending(made, conn):
     broken = made.parent / "migrations" / "0002_broken.sql"
     broken.write_text('CREATE TABLE "half_done" ("id" BIGINT);\nSELECT 1 / 0;\n')

@@ -72,7 +72,10 @@ _LOCK, _UNLOCK = _lock_call("pg_advisory_lock"), _lock_call("pg_advisory_unlock"
 
 
 async def _applied(conn: asyncpg.Connection) -> dict[str, asyncpg.Record]:
-    await conn.execute(_bookkeeping_ddl())
+    try:
+        await conn.execute(_bookkeeping_ddl())
+    except (asyncpg.UniqueViolationError, asyncpg.DuplicateTableError, asyncpg.DuplicateObjectError):
+        pass  # IF NOT EXISTS races: another process (a starting server, `migrate status`) created it just now
     return {row["name"]: row for row in await conn.fetch(_SELECT_APPLIED)}
 
 
