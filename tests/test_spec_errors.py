@@ -124,6 +124,30 @@ def test_schema_of_another_draft_is_refused(write_spec, schema_of):
     assert "$schema: must be draft 2020-12" in error
 
 
+def test_property_without_a_column_type_points_into_the_schema_file(write_spec):
+    schema = (
+        '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n'
+        '  "properties": {\n    "id": {"type": "string", "format": "uuid"},\n'
+        '    "extra": {"description": "no type"},\n    "either": {"type": ["string", "integer"]}\n  }\n}\n'
+    )
+    spec = write_spec("version: 1\nresources:\n  notes: {schema: schemas/note.json}\n", {"schemas/note.json": schema})
+    assert errors_of(spec) == [
+        "schemas/note.json:6:14: properties.extra: property 'extra' needs exactly one non-null JSON type to become a "
+        "column (no 'type' given)",
+        "schemas/note.json:7:15: properties.either: property 'either' needs exactly one non-null JSON type to become "
+        "a column (found string, integer)",
+    ]
+
+
+def test_engine_maintained_timestamps_may_not_be_declared(write_spec, schema_of):
+    spec = write_spec(
+        "version: 1\nresources:\n  notes: {schema: schemas/note.json}\n",
+        {"schemas/note.json": schema_of({**NOTE, "created_at": {"type": "string", "format": "date-time"}})},
+    )
+    (error,) = errors_of(spec)
+    assert "properties.created_at: 'created_at' is maintained by the engine" in error
+
+
 def test_reference_to_an_unknown_resource_is_reported(write_spec, schema_of):
     spec = write_spec(
         """
