@@ -135,3 +135,13 @@ async def test_text_primary_key_row_is_addressable_by_its_id(api):
     assert created.status == 201
     assert created.headers["Location"] == "/api/users/dora"
     assert (await admin.get("/api/users/dora")).json["data"]["name"] == "Dora"
+
+
+async def test_primary_key_cannot_change_on_patch(api, expect_problem):
+    admin = await api.as_admin()
+    await admin.post("/api/users", json={"id": "erin", "email": "erin@example.test"})
+    problem = expect_problem(await admin.patch("/api/users/erin", json={"id": "erin2"}), 422)
+    assert problem["errors"] == [
+        {"path": "/id", "message": "'id' is read-only: it is the primary key and cannot change"}
+    ]
+    assert (await admin.get("/api/users/erin")).status == 200
