@@ -193,8 +193,8 @@ class OidcClient:
         separator = "&" if "?" in provider.authorization_endpoint else "?"
         return provider.authorization_endpoint + separator + urlencode(query)
 
-    def check_callback(self, pending: PendingSignIn | None, query: Any) -> str:
-        """The authorization code from a callback that belongs to `pending`; refuses anything else."""
+    def check_callback(self, pending: PendingSignIn | None, query: Any) -> tuple[PendingSignIn, str]:
+        """The sign-in and authorization code of a callback that belongs to `pending`; refuses anything else."""
         if pending is None:
             raise SignInRefused("no sign-in is in progress in this browser session; start at /auth/google/login")
         if "error" in query:
@@ -204,7 +204,7 @@ class OidcClient:
         code = query.get("code")
         if not code:
             raise SignInRefused("the callback carries no authorization code")
-        return code
+        return pending, code
 
     async def exchange(self, provider: Provider, code: str, pending: PendingSignIn) -> str:
         """Trade the authorization code (with the PKCE verifier) for the ID token."""
@@ -240,7 +240,8 @@ class OidcClient:
         algorithm = header.get("alg")
         if algorithm not in provider.algorithms:
             raise SignInRefused("the ID token is signed with an algorithm the provider does not announce")
-        assert self._jwks is not None  # set by provider()
+        if self._jwks is None:  # provider() normally set it
+            self._jwks = JwksCache(provider.jwks_uri)
         try:
             key = await self._jwks.key(header.get("kid"), algorithm)
         except UnknownKey:

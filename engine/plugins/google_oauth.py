@@ -90,8 +90,7 @@ async def callback(request: web.Request) -> web.Response:
     session = await sessions.get_session(request)
     pending = PendingSignIn.from_session(session.pop(PENDING, None))
     try:
-        code = client.check_callback(pending, request.query)
-        assert pending is not None
+        pending, code = client.check_callback(pending, request.query)
         provider = await client.provider()
         id_token = await client.exchange(provider, code, pending)
         claims = await client.verify_id_token(provider, id_token, pending.nonce)
