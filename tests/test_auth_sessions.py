@@ -190,3 +190,22 @@ class TestRedisSessions:
         assert (await api.anonymous.post("/auth/logout", headers={"X-CSRF-Token": csrf})).status == 204
         assert await redis.exists(f"engine_session_{session_id}") == 0
         assert (await api.anonymous.get("/api/me")).status == 401
+
+
+class TestUnreachableRedis:
+    @pytest.fixture
+    def engine_env(self, oidc_provider):
+        return google_env(oidc_provider, REDIS_URL="redis://127.0.0.1:1/0")  # nothing listens on port 1
+
+    async def test_a_session_request_is_503_not_500(self, api):
+        result = await api.anonymous.get("/auth/csrf")
+        assert result.status == 503
+        assert result.headers["Retry-After"] == "1"
+
+    async def test_a_session_cookie_is_503_not_500(self, api):
+        result = await api.anonymous.get("/api/agents", headers={"Cookie": "engine_session=some-session-id"})
+        assert result.status == 503
+
+    async def test_bearer_requests_do_not_need_the_session_store(self, api):
+        alice = api.with_token(api.token("alice"))
+        assert (await alice.get("/api/agents")).status == 200

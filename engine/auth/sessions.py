@@ -11,6 +11,8 @@ import base64
 import hmac
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..config import Config
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, ServiceUnavailable
 from ..identity import Identity
 from .jwt_tokens import MIN_SECRET_BYTES, development_secret, parse_duration
 
@@ -76,21 +78,40 @@ def _encode(value: Any) -> str:
 
 
 class RedisSessions(RedisStorage):
-    """Redis storage that deletes an ended session's entry instead of storing it empty."""
+    """Redis storage that deletes an ended session's entry instead of storing it empty, and
+    answers 503 (not 500) while Redis is unreachable."""
 
     def __init__(self, redis: Any, **kwargs: Any):
         super().__init__(redis, **kwargs)
         self.client = redis
 
+    async def load_session(self, request: web.Request) -> Session:
+        with _redis_problems():
+            return await super().load_session(request)
+
     async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
-        if session.empty and session.identity is not None:
-            self.save_cookie(response, "", max_age=session.max_age)
-            await self.forget(session.identity)
-            return
-        await super().save_session(request, response, session)
+        with _redis_problems():
+            if session.empty and session.identity is not None:
+                self.save_cookie(response, "", max_age=session.max_age)
+                await self.client.delete(f"{self.cookie_name}_{session.identity}")
+                return
+            await super().save_session(request, response, session)
 
     async def forget(self, key: str) -> None:
-        await self.client.delete(f"{self.cookie_name}_{key}")
+        with _redis_problems():
+            await self.client.delete(f"{self.cookie_name}_{key}")
+
+
+@contextmanager
+def _redis_problems() -> Iterator[None]:
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except (RedisError, OSError):
+        raise ServiceUnavailable(
+            "the session store is unavailable; retry shortly", headers={"Retry-After": "1"}
+        ) from None
 
 
 def build_storage(settings: SessionSettings, redis: Any = None) -> AbstractStorage:
