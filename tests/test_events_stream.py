@@ -135,6 +135,23 @@ class TestKeepAlive:
         assert message.comment == "keep-alive"
 
 
+class TestDeadline:
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        return {**engine_env, "ENGINE_REQUEST_TIMEOUT": "0.5", "ENGINE_EVENTS_KEEPALIVE": "0.05"}
+
+    async def test_a_stream_outlives_the_request_deadline(self, api):
+        alice = await api.as_user("alice")
+        async with open_stream(api, alice, "?resources=agents") as stream:
+            for _ in range(20):  # twenty keep-alives 0.05 s apart: well past the 0.5 s deadline
+                assert (await stream.next_message()).comment == "keep-alive"
+            await alice.post("/api/agents", json={"name": "Helper"})
+
+            message = await stream.next_event()
+
+        assert message.event == "agents.created"
+
+
 class TestResume:
     async def test_reconnecting_with_last_event_id_sends_what_was_missed_then_live_events(self, api):
         alice = await api.as_user("alice")

@@ -18,6 +18,7 @@ from ..errors import BadRequest, Problem, Unauthorized
 from ..http.handlers import BEARER_CHALLENGE
 from ..http.keys import IDENTITY, PLUGINS, POOL, REQUEST_ID, SPEC
 from ..plugins.manager import call_all
+from ..plugins.timeouts import long_lived
 from ..spec import Spec
 from . import sse
 from .hub import Subscriber
@@ -143,6 +144,7 @@ class Streamer:
                 return position
 
 
+@long_lived  # streams outlive the request deadline (ENGINE_REQUEST_TIMEOUT) by design
 async def stream(request: web.Request) -> web.StreamResponse:
     runtime = request.app[EVENTS]
     if request[IDENTITY] is None:
