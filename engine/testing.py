@@ -31,10 +31,11 @@ from .auth.jwt_tokens import JwtSettings, issue
 from .config import Config
 from .db.pool import connect
 from .http.app import create_app
-from .migrations import diff, spec_model
+from .migrations import apply, diff, pending_steps, read_all, spec_model
 from .spec import Spec, load_spec
 
 TEST_JWT_SECRET = "test-secret-for-resource-engine-tests-only-0123456789"
+TEST_SESSION_SECRET = "test-session-secret-for-resource-engine-tests-only-0123456789"
 
 
 @dataclass
@@ -185,7 +186,11 @@ def engine_spec(engine_spec_path: str) -> Spec:
 
 @pytest.fixture
 def engine_env() -> dict[str, str]:
-    return {"ENGINE_ENV": "development", "ENGINE_JWT_SECRET": TEST_JWT_SECRET}
+    return {
+        "ENGINE_ENV": "development",
+        "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
+        "ENGINE_SESSION_SECRET": TEST_SESSION_SECRET,
+    }
 
 
 @pytest.fixture
@@ -194,9 +199,14 @@ def engine_plugins() -> list[Any]:
 
 
 async def create_tables(database_url: str, schema: str, spec: Spec) -> None:
-    """The spec's tables in `schema`, from the same DDL `migrate make` writes."""
+    """The spec's tables in `schema`: the project's migration files when they produce exactly this
+    spec (so they are recorded as applied, as in production), else the DDL `migrate make` would write."""
+    directory = os.path.join(spec.root, "migrations")
     conn = await connect(database_url, schema=schema)
     try:
+        if read_all(directory) and not pending_steps(spec, directory):
+            await apply(conn, directory)
+            return
         for step in diff({}, spec_model(spec)):
             await conn.execute(step.sql)
     finally:

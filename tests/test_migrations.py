@@ -383,3 +383,24 @@ async def test_a_chain_of_migrations_builds_the_same_schema_as_a_fresh_build(mad
     finally:
         await fresh.close()
         await conn.execute(f'drop schema "{fresh_schema}" cascade')
+
+
+def test_make_warns_when_a_new_required_column_has_no_default(tmp_path, capsys):
+    from engine.cli.main import main
+
+    (tmp_path / "schemas").mkdir()
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}},
+    }
+    (tmp_path / "schemas" / "note.json").write_text(json.dumps(schema))
+    spec = tmp_path / "resources.yaml"
+    spec.write_text("version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n")
+    assert main(["--spec", str(spec), "migrate", "make"]) == 0
+    schema["properties"]["body"] = {"type": "string"}
+    schema["required"] = ["body"]
+    (tmp_path / "schemas" / "note.json").write_text(json.dumps(schema))
+    capsys.readouterr()
+    assert main(["--spec", str(spec), "migrate", "make"]) == 0
+    assert "notes.body is required and has no default" in capsys.readouterr().out

@@ -81,6 +81,8 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
         (out.warn if step.destructive else out.plain)(
             ("  DESTRUCTIVE " if step.destructive else "  ") + step.description
         )
+        if step.warning:
+            out.warn(f"    warning: {step.warning}")
     if args.check:
         out.error(
             f"{len(steps)} change(s) in {args.spec} are not covered by a migration: run `resource-engine migrate make`"

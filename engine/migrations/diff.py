@@ -21,6 +21,7 @@ class Step:
     description: str
     statement: exp.Expression
     destructive: bool = False
+    warning: str | None = None  # applies cleanly only under a condition the author must check
 
     @property
     def sql(self) -> str:
@@ -88,7 +89,13 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
     for col, spec in new["columns"].items():
         before = old["columns"].get(col)
         if before is None:
-            steps.append(Step(f"add column {name}.{col}", ddl.add_column(name, col, spec)))
+            warning = None
+            if not spec["nullable"] and spec.get("default") is None:
+                warning = (
+                    f"{name}.{col} is required and has no default: applying fails if {name} has rows; "
+                    "add a default to the schema, or fill the column in a follow-up migration"
+                )
+            steps.append(Step(f"add column {name}.{col}", ddl.add_column(name, col, spec), warning=warning))
             continue
         if before["type"] != spec["type"]:
             steps.append(
