@@ -13,6 +13,7 @@ from ..errors import ValidationFailed
 from ..identity import ANONYMOUS_ROLE, Identity
 from ..plugins.manager import hookimpl
 from ..plugins.relation_access import access_block_predicate, governs
+from ..resources.values import ValueProblem, from_query
 from ..spec import Resource
 from ..sql.compiled import param
 from ..sql.ddl import column
@@ -54,10 +55,20 @@ def access_predicates(resource: Resource, action: str, identity: Identity | None
         return access_block_predicate(resource, action, identity)
     if resource.owner is None or (identity is not None and identity.is_admin):
         return None
-    if identity is None:
+    owner = _owner_value(resource, identity.user_id) if identity is not None else None
+    if owner is None:
         return _NOBODY
     predicate = owner_predicate(resource)
-    return Predicate(predicate.key, predicate.build, {OWNER_PARAM: identity.user_id})
+    return Predicate(predicate.key, predicate.build, {OWNER_PARAM: owner})
+
+
+def _owner_value(resource: Resource, user_id: str):
+    """The user id as the owner column's type; None (owns nothing) when it cannot be one, e.g. a
+    non-uuid id against a uuid owner column, which would otherwise fail in the database."""
+    try:
+        return from_query(resource.fields[resource.owner], user_id)
+    except ValueProblem:
+        return None
 
 
 def _read_only_for(resource: Resource, action: str, data: dict, identity: Identity | None) -> list[str]:
