@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,47 @@ async def test_scaffolded_example_plugin_runs(project, engine_database_url, engi
         status, created = await http("POST", base + "/api/notes", token=token, json=body)
         assert status == 201, created
         assert created["data"]["title"] == "Padded" and created["data"]["tags"] == ["work"]
+
+
+BOOKMARK_SCHEMA = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "Bookmark",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["url"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "readOnly": True},
+        "owner_id": {"type": "string", "maxLength": 128},
+        "url": {"type": "string", "minLength": 1, "maxLength": 2000},
+        "title": {"type": "string", "maxLength": 200},
+        "starred": {"type": "boolean", "default": False},
+    },
+}
+BOOKMARKS_YAML = """
+  bookmarks:
+    schema: schemas/bookmark.json
+    owner: owner_id
+    indexes:
+      - [owner_id, -created_at]
+"""
+
+
+async def test_a_newcomer_adds_a_resource_with_an_owner_and_calls_it(project, engine_database_url, engine_schema):
+    """docs/getting-started.md, step by step."""
+    (project / "schemas" / "bookmark.json").write_text(json.dumps(BOOKMARK_SCHEMA, indent=2))
+    with (project / "resources.yaml").open("a") as fh:
+        fh.write(BOOKMARKS_YAML)
+    assert (await run_engine("check", cwd=project)).code == 0
+    made = await run_engine("migrate", "make", cwd=project)
+    assert made.code == 0, made.output
+    env = engine_env(engine_database_url, engine_schema)
+    async with serving(cwd=project, env=env) as (_, base):
+        alice = (await run_engine("token", "--sub", "alice", cwd=project, env=env)).stdout.strip()
+        bob = (await run_engine("token", "--sub", "bob", cwd=project, env=env)).stdout.strip()
+        body = {"url": "https://example.com", "title": "Example"}
+        status, created = await http("POST", base + "/api/bookmarks", token=alice, json=body)
+        assert status == 201 and created["data"]["owner_id"] == "alice"
+        status, listed = await http("GET", base + "/api/bookmarks?starred=false&sort=-created_at", token=alice)
+        assert status == 200 and [b["url"] for b in listed["data"]] == ["https://example.com"]
+        status, _ = await http("GET", f"{base}/api/bookmarks/{created['data']['id']}", token=bob)
+        assert status == 404
