@@ -16,6 +16,8 @@ from pathlib import Path
 import orjson
 import pytest
 
+from engine import hookimpl
+
 CHROMIUM = "/usr/bin/chromium"
 INSTALL_SCRIPT = Path(__file__).resolve().parent.parent / ".ci" / "install-browser"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -168,3 +170,18 @@ class TestHostileSpecText:
         html = (await api.anonymous.get("/docs")).text
         assert "<script>alert" not in html
         assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; more" in html
+
+
+class CookieScheme:
+    @hookimpl
+    def openapi_document(self, document):
+        document["components"]["securitySchemes"]["testCookie"] = {"type": "apiKey", "in": "cookie", "name": "sid"}
+
+
+class TestCookieSessions:
+    @pytest.fixture
+    def engine_plugins(self):
+        return [CookieScheme()]
+
+    async def test_docs_page_mentions_the_session_cookie_when_a_plugin_declares_one(self, api):
+        assert "or the session cookie" in (await api.anonymous.get("/docs")).text

@@ -58,7 +58,9 @@ async def docs_page(request: web.Request) -> web.Response:
         "origin": origin,
         "resources": resource_docs(spec, document, origin),
         "other_routes": other_routes(spec, document),
-        "schemes": sorted(document.get("components", {}).get("securitySchemes", {})),
+        "cookie_sessions": any(
+            scheme.get("in") == "cookie" for scheme in document["components"].get("securitySchemes", {}).values()
+        ),
         "static": {name: f"/docs/static/{name}?v={etag.strip(chr(34))[:12]}" for name, (_, _, etag) in _STATIC.items()},
     }
     response = aiohttp_jinja2.render_template("docs/index.html", request, context, app_key=TEMPLATES)
