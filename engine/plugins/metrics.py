@@ -71,7 +71,10 @@ def sample(app: web.Application) -> None:
 async def _sample_forever(app: web.Application) -> None:
     """Every worker keeps its series fresh, since any worker may answer the scrape."""
     while True:
-        sample(app)
+        try:
+            sample(app)
+        except Exception:  # a metrics hiccup must never stop the sampling, nor the worker
+            log.exception("sampling metrics failed")
         await asyncio.sleep(SAMPLE_EVERY)
 
 
@@ -115,9 +118,11 @@ def startup(app: web.Application) -> None:
 
 @hookimpl(trylast=True)
 async def shutdown(app: web.Application) -> None:
-    app[SAMPLER].cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await app[SAMPLER]
+    sampler = app.get(SAMPLER)
+    if sampler is not None:
+        sampler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampler
 
 
 @hookimpl(tryfirst=True)
