@@ -26,6 +26,19 @@ JWT_SECRET = "load-test-secret-for-resource-engine-0123456789abcdef"
 MUST_BE_ZERO = ("lost", "wrong_owner", "deleted_but_present", "duplicates", "stream_missing", "server_errors")
 
 
+def environment(database_url: str, schema: str) -> dict[str, str]:
+    """How the served app is configured: the example spec on `schema`, migrations applied at start."""
+    return {
+        "DATABASE_URL": database_url,
+        "ENGINE_DB_SCHEMA": schema,
+        "ENGINE_JWT_SECRET": JWT_SECRET,
+        "ENGINE_ENV": "development",
+        "ENGINE_AUTO_MIGRATE": "true",  # workers race to apply migrations/ (under an advisory lock)
+        "ENGINE_RATE_LIMIT": "off",  # measure the engine, not the limiter
+        "ENGINE_LOG_LEVEL": "WARNING",
+    }
+
+
 def _tokens(names: list[str], roles: tuple[str, ...] = ()) -> dict[str, str]:
     settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": JWT_SECRET}, development=False, secret_file="")
     return {name: issue(settings, name, list(roles), ttl=3600) for name in names}
@@ -49,16 +62,7 @@ async def load_test(
     admin = await asyncpg.connect(database_url)
     await admin.execute(f'CREATE SCHEMA "{schema}"')  # generated name, never input
     try:
-        env = {
-            "DATABASE_URL": database_url,
-            "ENGINE_DB_SCHEMA": schema,
-            "ENGINE_JWT_SECRET": JWT_SECRET,
-            "ENGINE_ENV": "development",
-            "ENGINE_AUTO_MIGRATE": "true",  # the workers race to apply migrations/ (advisory lock)
-            "ENGINE_RATE_LIMIT": "off",  # measure the engine, not the limiter
-            "ENGINE_LOG_LEVEL": "WARNING",
-        }
-        server = Server(spec.path, env, workers)
+        server = Server(spec.path, environment(database_url, schema), workers)
         try:
             await asyncio.to_thread(server.wait_ready)
             names = [f"load-user-{i}" for i in range(users)]

@@ -1,0 +1,108 @@
+"""A worker killed (SIGKILL) under write load: the other worker keeps serving and nothing acked is lost.
+
+`resource-engine serve --workers 2` takes POSTs from several writers, each on a new connection
+and with an Idempotency-Key. One worker is killed mid-load; its in-flight requests are dropped
+(indeterminate). Each dropped or 5xx write is then retried with the same key and body, as a
+client would: the retry must succeed (replayed or done now), and afterwards every key exists
+exactly once, with exactly one `created` event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import signal
+import time
+
+import aiohttp
+import pytest
+from load.ledger import Ledger
+from load.notes import orphans, write_spec
+from load.server import Server
+
+from engine.ops.process_metrics import cluster_pids
+from engine.testing import TEST_JWT_SECRET
+
+WRITERS = 6
+CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=30)
+RETRY_ROUNDS = 20
+
+
+@pytest.fixture
+def engine_spec_path(tmp_path) -> str:
+    return write_spec(tmp_path)
+
+
+@pytest.fixture
+async def cluster(api, engine_database_url, engine_schema, engine_spec_path):
+    """Two workers on the test schema (its tables made by the `api` fixture)."""
+    env = {
+        "DATABASE_URL": engine_database_url,
+        "ENGINE_DB_SCHEMA": engine_schema,
+        "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
+        "ENGINE_AUTO_MIGRATE": "true",
+        "ENGINE_LOG_LEVEL": "WARNING",
+    }
+    server = Server(engine_spec_path, env, workers=2)
+    try:
+        await asyncio.to_thread(server.wait_ready)
+        yield server
+    finally:
+        await asyncio.to_thread(server.stop)
+
+
+async def _post(session, base: str, token: str, ref: str) -> tuple[int | None, object, object]:
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": ref}
+    try:
+        async with session.post(f"{base}/api/notes", json={"ref": ref}, headers=headers, timeout=CLIENT_TIMEOUT) as r:
+            body = await r.json(content_type=None)
+            return r.status, body, r.headers
+    except aiohttp.ClientError as exc:
+        return None, repr(exc), None
+
+
+async def _writer(base: str, token: str, ledger: Ledger, refs, stop: asyncio.Event) -> None:
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session:
+        while not stop.is_set():
+            ref = next(refs)
+            started = time.perf_counter()
+            status, body, headers = await _post(session, base, token, ref)
+            ledger.record(ref, status, body, headers, time.perf_counter() - started)
+
+
+async def _retry_indeterminate(base: str, token: str, ledger: Ledger) -> list[int | None]:
+    """Retry each unacknowledged write with its key until acked; the statuses the retries got."""
+    seen = []
+    async with aiohttp.ClientSession() as session:
+        for ref in sorted(ledger.indeterminate):
+            for _ in range(RETRY_ROUNDS):
+                status, body, _headers = await _post(session, base, token, ref)
+                seen.append(status)
+                if status == 201:
+                    ledger.acked[ref] = body["data"]
+                    break
+                await asyncio.sleep(0.5)
+    return seen
+
+
+async def test_a_killed_worker_loses_no_acknowledged_write_and_retries_make_no_duplicate(cluster, api):
+    token = api.token("alice")
+    ledger, stop = Ledger(), asyncio.Event()
+    refs = (f"k{i}" for i in itertools.count())
+    writers = [asyncio.create_task(_writer(cluster.base, token, ledger, refs, stop)) for _ in range(WRITERS)]
+    await asyncio.sleep(1.5)
+    os.kill(cluster_pids(cluster.process.pid)[1], signal.SIGKILL)
+    acked_before = len(ledger.acked)
+    await asyncio.sleep(2.0)
+    stop.set()
+    await asyncio.gather(*writers)
+    assert len(ledger.acked) > acked_before, "no write succeeded after the kill: the other worker stopped serving"
+    retried = await _retry_indeterminate(cluster.base, token, ledger)
+    assert all(ref in ledger.acked for ref in ledger.indeterminate), f"retries never succeeded: {retried}"
+    rows = await api.sql("SELECT ref FROM notes")
+    figures = ledger.reconcile([r["ref"] for r in rows])
+    print(f"figures: {figures} statuses: {dict(ledger.statuses)} retries: {retried}")
+    assert (figures["lost"], figures["duplicates"], figures["phantoms"]) == (0, 0, 0), figures
+    assert set(ledger.statuses) <= {201, 503, "dropped"}, ledger.statuses
+    assert await orphans(api) == (0, 0)
