@@ -254,3 +254,32 @@ def test_openapi_command_prints_the_same_document(tmp_path):
     document = orjson.loads(result.stdout)
     validate(document)
     assert set(document["paths"]) >= {f"/api/{name}" for name in load_spec("resources.yaml").resources}
+
+
+def response_schema(document: dict, path: str, method: str, status: str) -> dict:
+    """The documented schema of a response (following a `$ref` to components.responses)."""
+    response = operation(document, path, method)["responses"][status]
+    if "$ref" in response:
+        response = document["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    (media,) = response["content"].values()
+    return {**media["schema"], "components": document["components"]}
+
+
+async def test_real_responses_match_their_documented_schemas(api):
+    document = await fetch_document(api)
+    alice = await api.as_user("alice")
+    created = await alice.post("/api/agents", json={"name": "Helper", "parameters": {"temperature": 0.2}})
+    item = created.headers["Location"]
+    checks = [
+        (created, "/api/agents", "post", "201"),
+        (await alice.get("/api/agents?limit=1"), "/api/agents", "get", "200"),
+        (await alice.get(item), "/api/agents/{id}", "get", "200"),
+        (await alice.patch(item, json={"status": "active"}), "/api/agents/{id}", "patch", "200"),
+        (await alice.post("/api/agents", json={"name": ""}), "/api/agents", "post", "422"),
+        (await alice.get("/api/agents?colour=blue"), "/api/agents", "get", "400"),
+        (await api.anonymous.get("/api/agents"), "/api/agents", "get", "401"),
+        (await alice.get("/api/agents/00000000-0000-0000-0000-000000000000"), "/api/agents/{id}", "get", "404"),
+    ]
+    for result, path, method, status in checks:
+        assert str(result.status) == status, result.text
+        Draft202012Validator(response_schema(document, path, method, status)).validate(result.json)
