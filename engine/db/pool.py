@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 
 import asyncpg
@@ -93,3 +95,18 @@ async def connect(url: str, *, schema: str | None = None) -> asyncpg.Connection:
     conn = await asyncpg.connect(url, server_settings=_settings("resource-engine-cli", schema))
     await _init_connection(conn)
     return conn
+
+
+async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+    """Close the pool, but never hang shutdown on a connection someone failed to release.
+
+    asyncpg's close() waits for every acquired connection to come back; a leaked one would stop the
+    process from exiting. After `timeout` the remaining connections are terminated and the leak logged.
+    """
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        logging.getLogger("engine.db").error(
+            "pool did not close within %.0f s: a connection was never released; terminating it", timeout
+        )
+        pool.terminate()

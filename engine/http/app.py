@@ -15,7 +15,7 @@ from aiohttp import web
 from .. import migrations
 from ..config import Config
 from ..db.embedded import start_embedded
-from ..db.pool import connect, create_pool
+from ..db.pool import close_pool, connect, create_pool
 from ..ops import shutdown
 from ..plugins.manager import build_plugin_manager, call_all
 from ..relations.nested import nested_routes
@@ -67,7 +67,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
-        await pool.close()
+        await close_pool(pool)
 
 
 async def _plugin_lifecycle(app: web.Application) -> AsyncIterator[None]:
