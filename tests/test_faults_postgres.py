@@ -107,3 +107,20 @@ async def test_terminated_database_connections_are_replaced_without_a_restart(ap
     assert set(statuses) <= {201, 503}, statuses
     assert statuses[-1] == 201
     assert await _recovered(alice)
+
+
+async def test_read_only_database_answers_writes_with_503_and_keeps_serving_reads(api, throwaway_pg):
+    alice = await api.as_user("alice")
+    assert (await alice.post("/api/notes", json={"ref": "before"})).status == 201
+    await api.sql("ALTER SYSTEM SET default_transaction_read_only = on")
+    await api.sql("SELECT pg_reload_conf()")
+    try:
+        await asyncio.sleep(0.5)  # backends apply the reloaded setting between statements
+        write = await alice.post("/api/notes", json={"ref": "during"})
+        read = await alice.get("/api/notes")
+    finally:
+        await api.sql("ALTER SYSTEM RESET default_transaction_read_only")
+        await api.sql("SELECT pg_reload_conf()")
+    assert write.status == 503, write.text
+    assert write.headers["Content-Type"].startswith("application/problem+json") and "Retry-After" in write.headers
+    assert read.status == 200 and [n["ref"] for n in read.json["data"]] == ["before"]

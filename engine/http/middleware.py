@@ -37,6 +37,10 @@ DATABASE_UNAVAILABLE = (
     asyncpg.InternalClientError,  # a connection broken mid-operation, seen when it is released
     asyncpg.PostgresConnectionError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.InsufficientResourcesError,  # 53xxx: disk full, out of memory
+    asyncpg.ReadOnlySQLTransactionError,  # 25006: a read-only server (a replica after failover, a full disk guard)
+    asyncpg.AdminShutdownError,  # 57P01 / 57P02: the server is stopping or crashed mid-statement
+    asyncpg.CrashShutdownError,
     ConnectionError,
     OSError,
 )
