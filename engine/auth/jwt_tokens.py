@@ -20,10 +20,18 @@ import jwt
 from ..errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from ..identity import Identity
 from .jwks import JwksCache, JwksError, UnknownKey
+from .jwt_decode import Failures, decode_or_refuse
 
 MIN_SECRET_BYTES = 32
 ASYMMETRIC = ("RS256", "ES256")
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+ACCESS_TOKEN_FAILURES: Failures = {
+    jwt.ExpiredSignatureError: "the access token has expired",
+    jwt.ImmatureSignatureError: "the access token is not valid yet",
+    jwt.InvalidAudienceError: "the access token is for another audience",
+    jwt.InvalidIssuerError: "the access token is from another issuer",
+    jwt.InvalidSignatureError: "the access token signature is invalid",
+}
 
 
 def invalid(detail: str) -> Unauthorized:
@@ -70,17 +78,13 @@ class JwtSettings:
                 ) from None
         jwks_url = env.get("ENGINE_JWT_JWKS_URL") or None
         if secret is None and public_key is None and jwks_url is None:
-            if not development:
-                raise ConfigurationError(
-                    "no way to verify tokens: set ENGINE_JWT_SECRET (32+ bytes), ENGINE_JWT_PUBLIC_KEY "
-                    "or ENGINE_JWT_JWKS_URL"
-                )
-            secret = development_secret(secret_file)
-        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
-            raise ConfigurationError(
-                f"ENGINE_JWT_SECRET is {len(secret.encode())} bytes; HS256 needs at least {MIN_SECRET_BYTES} "
-                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            secret = fallback_secret(
+                secret_file,
+                development=development,
+                missing="no way to verify tokens: set ENGINE_JWT_SECRET (32+ bytes), ENGINE_JWT_PUBLIC_KEY "
+                "or ENGINE_JWT_JWKS_URL",
             )
+        check_secret_length("ENGINE_JWT_SECRET", secret, user="HS256")
         try:
             leeway = int(env.get("ENGINE_JWT_LEEWAY", "30"))
             ttl = parse_duration(env.get("ENGINE_ACCESS_TOKEN_TTL", "900"))
@@ -100,6 +104,23 @@ class JwtSettings:
         if jwks_url:
             settings.jwks = JwksCache(jwks_url)
         return settings
+
+
+def check_secret_length(variable: str, secret: str | None, *, user: str) -> None:
+    """Refuse a short secret at start-up: a short HMAC or encryption key can be guessed offline."""
+    if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigurationError(
+            f"{variable} is {len(secret.encode())} bytes; {user} needs at least {MIN_SECRET_BYTES} "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+
+
+def fallback_secret(secret_file: str, *, development: bool, missing: str) -> str:
+    """The on-disk development secret when nothing is configured, or `missing` as a ConfigurationError
+    outside development, where nobody should sign or encrypt with a secret they never chose."""
+    if not development:
+        raise ConfigurationError(missing)
+    return development_secret(secret_file)
 
 
 def development_secret(path: str) -> str:
@@ -227,27 +248,17 @@ class Verifier:
         except jwt.InvalidTokenError:
             raise invalid("the access token is malformed") from None
         _check_claim_types(unverified)
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[algorithm],
-                audience=s.audience,
-                issuer=s.issuer,
-                leeway=s.leeway,
-                options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
-            )
-        except jwt.ExpiredSignatureError:
-            raise invalid("the access token has expired") from None
-        except jwt.ImmatureSignatureError:
-            raise invalid("the access token is not valid yet") from None
-        except jwt.InvalidAudienceError:
-            raise invalid("the access token is for another audience") from None
-        except jwt.InvalidIssuerError:
-            raise invalid("the access token is from another issuer") from None
-        except jwt.InvalidSignatureError:
-            raise invalid("the access token signature is invalid") from None
-        except jwt.InvalidTokenError as exc:
-            raise invalid(f"the access token is invalid: {type(exc).__name__}") from None
+        claims = decode_or_refuse(
+            token,
+            key,
+            refuse=invalid,
+            failures=ACCESS_TOKEN_FAILURES,
+            otherwise="the access token is invalid: {error}",
+            algorithms=[algorithm],
+            audience=s.audience,
+            issuer=s.issuer,
+            leeway=s.leeway,
+            options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
+        )
         roles = frozenset(claims.get("roles") or ()) | {"user"}
         return Identity(claims["sub"], roles, via="token"), float(claims["exp"])

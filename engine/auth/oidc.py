@@ -22,12 +22,19 @@ import jwt
 
 from ..errors import ConfigurationError, Problem
 from .jwks import KEY_TYPES, JwksCache, JwksError, UnknownKey
+from .jwt_decode import Failures, decode_or_refuse
 
 GOOGLE_DISCOVERY = "https://accounts.google.com/.well-known/openid-configuration"
 SCOPES = "openid email profile"
 PENDING_TTL = 600  # seconds a browser has to come back from the provider
 DISCOVERY_TTL = 3600
 ID_TOKEN_LEEWAY = 60
+ID_TOKEN_FAILURES: Failures = {
+    jwt.ExpiredSignatureError: "the ID token has expired",
+    jwt.InvalidAudienceError: "the ID token was issued to another client (aud)",
+    jwt.InvalidIssuerError: "the ID token comes from another issuer",
+    jwt.InvalidSignatureError: "the ID token's signature is invalid",
+}
 
 
 class SignInRefused(Problem):
@@ -261,23 +268,15 @@ class OidcClient:
         return claims
 
     def _decode(self, id_token: str, key: Any, algorithm: str, provider: Provider) -> dict[str, Any]:
-        try:
-            return jwt.decode(
-                id_token,
-                key,
-                algorithms=[algorithm],
-                audience=self.settings.client_id,
-                issuer=provider.issuers,
-                leeway=ID_TOKEN_LEEWAY,
-                options={"require": ["iss", "aud", "exp", "iat", "sub"]},
-            )
-        except jwt.ExpiredSignatureError:
-            raise SignInRefused("the ID token has expired") from None
-        except jwt.InvalidAudienceError:
-            raise SignInRefused("the ID token was issued to another client (aud)") from None
-        except jwt.InvalidIssuerError:
-            raise SignInRefused("the ID token comes from another issuer") from None
-        except jwt.InvalidSignatureError:
-            raise SignInRefused("the ID token's signature is invalid") from None
-        except jwt.InvalidTokenError as exc:
-            raise SignInRefused(f"the ID token is invalid ({type(exc).__name__})") from None
+        return decode_or_refuse(
+            id_token,
+            key,
+            refuse=SignInRefused,
+            failures=ID_TOKEN_FAILURES,
+            otherwise="the ID token is invalid ({error})",
+            algorithms=[algorithm],
+            audience=self.settings.client_id,
+            issuer=provider.issuers,
+            leeway=ID_TOKEN_LEEWAY,
+            options={"require": ["iss", "aud", "exp", "iat", "sub"]},
+        )

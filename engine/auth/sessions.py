@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ..config import Config
 from ..errors import ConfigurationError, ServiceUnavailable
 from ..identity import Identity
-from .jwt_tokens import MIN_SECRET_BYTES, development_secret, parse_duration
+from .jwt_tokens import check_secret_length, fallback_secret, parse_duration
 
 COOKIE_NAME = "engine_session"
 USER, ROLES, CSRF = "user_id", "roles", "csrf"
@@ -49,17 +49,13 @@ class SessionSettings:
         env = config.extra
         secret = env.get("ENGINE_SESSION_SECRET") or None
         if secret is None and config.redis_url is None:
-            if config.production:
-                raise ConfigurationError(
-                    "sessions need ENGINE_SESSION_SECRET (32+ bytes) or REDIS_URL in production "
-                    "(or disable the `sessions` plugin in resources.yaml: plugins: {disabled: [sessions]})"
-                )
-            secret = development_secret(secret_file)
-        if secret is not None and len(secret.encode()) < MIN_SECRET_BYTES:
-            raise ConfigurationError(
-                f"ENGINE_SESSION_SECRET is {len(secret.encode())} bytes; it needs at least {MIN_SECRET_BYTES} "
-                "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            secret = fallback_secret(
+                secret_file,
+                development=not config.production,
+                missing="sessions need ENGINE_SESSION_SECRET (32+ bytes) or REDIS_URL in production "
+                "(or disable the `sessions` plugin in resources.yaml: plugins: {disabled: [sessions]})",
             )
+        check_secret_length("ENGINE_SESSION_SECRET", secret, user="it")
         try:
             max_age = parse_duration(env.get("ENGINE_SESSION_MAX_AGE", "14d"))
         except ValueError as exc:
