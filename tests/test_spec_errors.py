@@ -22,6 +22,20 @@ def in_spec_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture
+def notes_with_schema(write_spec):
+    """A spec of one resource, notes, with this schema: for problems found inside the schema file."""
+    return lambda schema: write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+        """,
+        {"schemas/note.json": schema},
+    )
+
+
 def errors_of(path) -> list[str]:
     with pytest.raises(SpecError) as raised:
         load_spec(str(path))
@@ -90,47 +104,31 @@ def test_schema_file_that_is_not_json_is_reported(write_spec):
     )
 
 
-def test_invalid_json_schema_points_into_the_schema_file(write_spec):
+def test_invalid_json_schema_points_into_the_schema_file(notes_with_schema):
     schema = (
         '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n'
         '  "properties": {\n    "title": {"type": "strin"}\n  }\n}\n'
     )
-    spec = write_spec(
-        """
-        version: 1
-        resources:
-          notes:
-            schema: schemas/note.json
-        """,
-        {"schemas/note.json": schema},
-    )
+    spec = notes_with_schema(schema)
     (error,) = errors_of(spec)
     assert error.startswith("schemas/note.json:5:23: properties.title.type: not a valid draft 2020-12 schema")
 
 
-def test_schema_of_another_draft_is_refused(write_spec, schema_of):
+def test_schema_of_another_draft_is_refused(notes_with_schema, schema_of):
     schema = {**schema_of(NOTE), "$schema": "http://json-schema.org/draft-07/schema#"}
-    spec = write_spec(
-        """
-        version: 1
-        resources:
-          notes:
-            schema: schemas/note.json
-        """,
-        {"schemas/note.json": schema},
-    )
+    spec = notes_with_schema(schema)
     (error,) = errors_of(spec)
     assert error.startswith("schemas/note.json:")
     assert "$schema: must be draft 2020-12" in error
 
 
-def test_property_without_a_column_type_points_into_the_schema_file(write_spec):
+def test_property_without_a_column_type_points_into_the_schema_file(notes_with_schema):
     schema = (
         '{\n  "$schema": "https://json-schema.org/draft/2020-12/schema",\n  "type": "object",\n'
         '  "properties": {\n    "id": {"type": "string", "format": "uuid"},\n'
         '    "extra": {"description": "no type"},\n    "either": {"type": ["string", "integer"]}\n  }\n}\n'
     )
-    spec = write_spec("version: 1\nresources:\n  notes: {schema: schemas/note.json}\n", {"schemas/note.json": schema})
+    spec = notes_with_schema(schema)
     assert errors_of(spec) == [
         "schemas/note.json:6:14: properties.extra: property 'extra' needs exactly one non-null JSON type to become a "
         "column (no 'type' given)",
@@ -139,11 +137,8 @@ def test_property_without_a_column_type_points_into_the_schema_file(write_spec):
     ]
 
 
-def test_engine_maintained_timestamps_may_not_be_declared(write_spec, schema_of):
-    spec = write_spec(
-        "version: 1\nresources:\n  notes: {schema: schemas/note.json}\n",
-        {"schemas/note.json": schema_of({**NOTE, "created_at": {"type": "string", "format": "date-time"}})},
-    )
+def test_engine_maintained_timestamps_may_not_be_declared(notes_with_schema, schema_of):
+    spec = notes_with_schema(schema_of({**NOTE, "created_at": {"type": "string", "format": "date-time"}}))
     (error,) = errors_of(spec)
     assert "properties.created_at: 'created_at' is maintained by the engine" in error
 
@@ -327,10 +322,8 @@ def test_check_accepts_a_valid_spec(write_spec, schema_of, capsys):
     assert "all checks passed" in capsys.readouterr().out
 
 
-def test_spec_path_is_absolute_whatever_the_working_directory(write_spec, schema_of, tmp_path, monkeypatch):
-    spec = write_spec(
-        "version: 1\nresources:\n  notes: {schema: schemas/note.json}\n", {"schemas/note.json": schema_of(NOTE)}
-    )
+def test_spec_path_is_absolute_whatever_the_working_directory(notes_with_schema, schema_of, tmp_path, monkeypatch):
+    spec = notes_with_schema(schema_of(NOTE))
     monkeypatch.chdir(tmp_path.parent)
     loaded = load_spec(os.path.relpath(spec))
     assert loaded.path == str(spec)
