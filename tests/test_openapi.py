@@ -140,6 +140,15 @@ async def test_every_operation_describes_its_errors_as_problem_json(api):
                 assert op["responses"]["default"] == {"$ref": "#/components/responses/Error"}
 
 
+async def test_every_generated_operation_with_a_body_documents_413_and_415(api):
+    document = await fetch_document(api)
+    generated = [op for _, _, op in operations(document) if set(op.get("tags", ())) & set(api.spec.resources)]
+    with_body = [op for op in generated if "requestBody" in op]
+    assert "update_teams_members" in {op["operationId"] for op in with_body}  # a link's own fields
+    for op in with_body:
+        assert {"413", "415"} <= set(op["responses"]), op["operationId"]
+
+
 async def test_validation_problems_list_their_errors(api):
     document = await fetch_document(api)
     create = operation(document, "/api/agents", "post")

@@ -13,7 +13,7 @@ from ..spec import Spec
 from .examples import example_body, example_value
 from .parameters import id_parameter, list_parameters, projection_parameters
 from .paths import JSON, _envelope, _json_body, _security
-from .problems import problems
+from .problems import BODY_PROBLEMS, problems
 from .schemas import component_name, create_schema, ref, update_schema
 
 
@@ -95,16 +95,7 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
             ),
             responses={
                 "201": {"description": "Linked.", "headers": {"Location": {"schema": {"type": "string"}}}, **one},
-                **problems(
-                    "BadRequest",
-                    "Unauthorized",
-                    "Forbidden",
-                    "NotFound",
-                    "Conflict",
-                    "PayloadTooLarge",
-                    "UnsupportedMediaType",
-                    "ValidationFailed",
-                ),
+                **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound", *BODY_PROBLEMS),
             },
         ),
     }
@@ -137,15 +128,7 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
             ),
             responses={
                 "200": {"description": "The link after the change.", **one},
-                **problems(
-                    "BadRequest",
-                    "Unauthorized",
-                    "Forbidden",
-                    "NotFound",
-                    "Conflict",
-                    "UnsupportedMediaType",
-                    "ValidationFailed",
-                ),
+                **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound", *BODY_PROBLEMS),
             },
         )
     return {handlers.base: collection, handlers.item: item}

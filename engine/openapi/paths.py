@@ -11,7 +11,7 @@ from ..plugins.access import allowed_roles
 from ..spec import Resource
 from .examples import example_body, update_example
 from .parameters import id_parameter, list_parameters, projection_parameters
-from .problems import problems
+from .problems import BODY_PROBLEMS, problems
 from .schemas import component_name, ref
 
 JSON = "application/json"
@@ -107,15 +107,7 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                         "headers": {"Location": {"schema": {"type": "string"}}},
                         **one,
                     },
-                    **problems(
-                        "BadRequest",
-                        "Unauthorized",
-                        "Forbidden",
-                        "Conflict",
-                        "PayloadTooLarge",
-                        "UnsupportedMediaType",
-                        "ValidationFailed",
-                    ),
+                    **problems("BadRequest", "Unauthorized", "Forbidden", *BODY_PROBLEMS),
                 },
             ),
         },
@@ -138,16 +130,7 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                 requestBody=_json_body(f"{row}Update", "Only the fields to change.", update_example(resource)),
                 responses={
                     "200": {"description": "The row after the change.", **one},
-                    **problems(
-                        "BadRequest",
-                        "Unauthorized",
-                        "Forbidden",
-                        "NotFound",
-                        "Conflict",
-                        "PayloadTooLarge",
-                        "UnsupportedMediaType",
-                        "ValidationFailed",
-                    ),
+                    **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound", *BODY_PROBLEMS),
                 },
             ),
             "delete": _operation(

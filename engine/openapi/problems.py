@@ -55,6 +55,10 @@ PROBLEM_RESPONSES: dict[str, tuple[str, str]] = {
     "Error": ("default", "Any other problem (429 rate limited, 500, 503 retry later, 504 ...)."),
 }
 
+# What else a write with a JSON body may answer, in status order after 400/401/403/404: the body
+# is read with the size limit and media type check, then validated, then written.
+BODY_PROBLEMS = ("Conflict", "PayloadTooLarge", "UnsupportedMediaType", "ValidationFailed")
+
 
 def problem_components() -> tuple[dict[str, Any], dict[str, Any]]:
     """(schemas, responses) to merge into `components`."""
