@@ -18,6 +18,7 @@ from ..db.embedded import start_embedded
 from ..db.pool import close_pool, connect, create_pool
 from ..ops import shutdown
 from ..plugins.manager import build_plugin_manager, call_all
+from ..protection.http_limits import handler_args
 from ..relations.nested import nested_routes
 from ..relations.service import RELATIONS, Relations
 from ..resources.manager import ResourceManager
@@ -87,7 +88,11 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     config = config or Config.from_env(spec)
     pm = build_plugin_manager(spec, plugins)
     plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
-    app = web.Application(middlewares=build_middlewares(plugin_middlewares), client_max_size=config.body_limit)
+    app = web.Application(
+        middlewares=build_middlewares(plugin_middlewares),
+        client_max_size=config.body_limit,
+        handler_args=handler_args(config),  # request line and header size limits, for every runner
+    )
     app[SPEC], app[CONFIG], app[PLUGINS] = spec, config, pm
     shutdown.install(app)  # app[SHUTTING_DOWN]: set when the worker starts draining (event streams end)
     app[RELATIONS] = Relations(spec)

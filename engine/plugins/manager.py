@@ -24,6 +24,7 @@ ENTRY_POINT_GROUP = "resource_engine"
 DEFAULT_PLUGINS = (
     "engine.plugins.access",
     "engine.plugins.jwt_auth",
+    "engine.plugins.timeouts",  # first: the request deadline wraps the middlewares of all that follow
     "engine.plugins.events",
     "engine.plugins.sessions",
     "engine.plugins.refresh_tokens",
@@ -31,6 +32,9 @@ DEFAULT_PLUGINS = (
     "engine.plugins.me",
     "engine.plugins.openapi",
     "engine.plugins.docs_page",
+    # Protection (docs/protection.md). Built-ins are trylast, so their middlewares run in this order,
+    # outermost first: the rate limit before the idempotency keys and the query cache.
+    "engine.plugins.input_limits",
     "engine.plugins.request_log",
     "engine.plugins.metrics",
     "engine.plugins.health",

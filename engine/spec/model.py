@@ -73,7 +73,7 @@ class Resource:
     relations: dict[str, Relation] = field(default_factory=dict, compare=False, hash=False)
     access: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     plugins: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-    rate_limit: str | dict[str, str] | None = field(default=None, compare=False, hash=False)  # "20/minute" or per action
+    rate_limit: str | dict[str, str] | None = field(default=None, compare=False, hash=False)  # "20/minute", per action
     cache: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # {"ttl": seconds}: opt-in read cache
 
     @property
