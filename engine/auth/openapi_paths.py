@@ -12,10 +12,6 @@ ANONYMOUS: list[dict[str, Any]] = [{}]
 TAGS = ["auth"]
 
 
-def _problems(*names: str) -> dict[str, Any]:
-    return problems(*names)
-
-
 def _json(description: str, schema: dict[str, Any] | None = None) -> dict[str, Any]:
     content: dict[str, Any] = {"schema": schema} if schema else {}
     return {"description": description, "content": {"application/json": content}}
@@ -61,7 +57,7 @@ def session_paths(document: dict[str, Any]) -> None:
                     "The token.",
                     {"type": "object", "properties": {"csrf_token": {"type": "string"}}, "required": ["csrf_token"]},
                 ),
-                **_problems(),
+                **problems(),
             },
         }
     }
@@ -77,7 +73,7 @@ def token_paths(document: dict[str, Any]) -> None:
             "tags": TAGS,
             "summary": "Exchange the signed-in browser session for an access and a refresh token",
             "security": [{"sessionCookie": []}],
-            "responses": {"200": tokens, **_problems("Unauthorized", "Forbidden")},
+            "responses": {"200": tokens, **problems("Unauthorized", "Forbidden")},
         }
     }
     document["paths"]["/auth/refresh"] = {
@@ -87,7 +83,7 @@ def token_paths(document: dict[str, Any]) -> None:
             "summary": "Spend a refresh token for a new pair (reusing a spent one revokes its whole sign-in)",
             "security": ANONYMOUS,
             "requestBody": body,
-            "responses": {"200": tokens, **_problems("Unauthorized", "ValidationFailed")},
+            "responses": {"200": tokens, **problems("Unauthorized", "ValidationFailed")},
         }
     }
     document["paths"]["/auth/logout"] = {
@@ -97,7 +93,7 @@ def token_paths(document: dict[str, Any]) -> None:
             "summary": "Revoke the refresh token's sign-in and end the browser session",
             "security": ANONYMOUS,
             "requestBody": {**body, "required": False},
-            "responses": {"204": {"description": "Signed out."}, **_problems("Forbidden", "ValidationFailed")},
+            "responses": {"204": {"description": "Signed out."}, **problems("Forbidden", "ValidationFailed")},
         }
     }
 
@@ -109,7 +105,7 @@ def google_paths(document: dict[str, Any]) -> None:
             "tags": TAGS,
             "summary": "Start Google sign-in: redirects to Google (state, nonce and PKCE kept in the session)",
             "security": ANONYMOUS,
-            "responses": {"302": _redirect("To the provider's authorization page."), **_problems("NotFound")},
+            "responses": {"302": _redirect("To the provider's authorization page."), **problems("NotFound")},
         }
     }
     document["paths"]["/auth/google/callback"] = {
@@ -124,7 +120,7 @@ def google_paths(document: dict[str, Any]) -> None:
             ],
             "responses": {
                 "302": _redirect("Signed in: a new session cookie, then ENGINE_LOGIN_REDIRECT."),
-                **_problems("BadRequest", "NotFound"),
+                **problems("BadRequest", "NotFound"),
             },
         }
     }
@@ -139,7 +135,7 @@ def me_paths(document: dict[str, Any]) -> None:
             "summary": "The signed-in caller's own users row",
             "responses": {
                 "200": _json("Your row.", {"type": "object", "properties": {"data": schema}}),
-                **_problems("Unauthorized", "NotFound"),
+                **problems("Unauthorized", "NotFound"),
             },
         }
     }
