@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ..errors import Forbidden, Unauthorized
 from ..plugins.manager import call_all
+from ..protection.etag import if_match, item_tag
 from ..relations.includes import parse_include
 from ..relations.service import RELATIONS
 from ..resources.manager import ResourceManager
@@ -75,21 +76,22 @@ class ResourceHandlers:
         embedding = request.app[RELATIONS].plan(self.resource, parse_include(request.query), fields)
         row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
         await embedding.attach(request, [row])
-        return json_response({"data": row})
+        return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def create(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "create")
         data = await read_object(request, request.app[CONFIG].body_limit)
         row = await manager.create(data, request[IDENTITY])
-        return json_response({"data": row}, status=201, headers={"Location": self._location(row)})
+        headers = {"Location": self._location(row), "ETag": item_tag(row)}
+        return json_response({"data": row}, status=201, headers=headers)
 
     async def update(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        row = await manager.update(request.match_info["id"], data, request[IDENTITY])
-        return json_response({"data": row})
+        row = await manager.update(request.match_info["id"], data, request[IDENTITY], expect=if_match(request))
+        return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def delete(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "delete")
-        await manager.delete(request.match_info["id"], request[IDENTITY])
+        await manager.delete(request.match_info["id"], request[IDENTITY], expect=if_match(request))
         return web.Response(status=204)

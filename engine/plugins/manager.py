@@ -34,7 +34,10 @@ DEFAULT_PLUGINS = (
     "engine.plugins.docs_page",
     # Protection (docs/protection.md). Built-ins are trylast, so their middlewares run in this order,
     # outermost first: the rate limit before the idempotency keys and the query cache.
+    "engine.plugins.etags",
     "engine.plugins.input_limits",
+    "engine.plugins.cors",
+    "engine.plugins.security_headers",
     "engine.plugins.request_log",
     "engine.plugins.metrics",
     "engine.plugins.health",
