@@ -33,7 +33,7 @@ from ..resources.listing import ListQuery
 from ..resources.manager import ResourceManager
 from ..resources.values import ValueProblem, from_query
 from ..spec import Relation, Resource, Spec
-from ..sql.queries import Filter
+from ..sql.queries import Filter, bind_predicates
 from .includes import parse_include
 from .service import RELATIONS
 
@@ -187,10 +187,7 @@ class NestedHandlers:
         target = request.app[MANAGERS][self.relation.target]
         predicates = await target.predicates(self.relation.attach, identity)
         compiled = target.queries.get(predicates, (target.resource.primary_key,))
-        values: dict[str, Any] = {"pk": other}
-        for predicate in predicates:
-            values.update(predicate.params)
-        if await conn.fetchrow(compiled.sql, *compiled.args(values)) is None:
+        if await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": other}))) is None:
             message = f"no {self.relation.target} row you may {self.relation.attach} has this id"
             raise ValidationFailed([{"path": f"/{self.relation.other}", "message": message}])
 

@@ -20,7 +20,7 @@ from ..resources.listing import ListQuery
 from ..spec import Resource, Spec
 from ..sql.compiled import Compiled, ShapeCache, param
 from ..sql.ddl import column, table
-from ..sql.queries import Predicate
+from ..sql.queries import Predicate, bind_predicates
 from .includes import Include, includes_of, resolve
 
 KEYS_PARAM = "e_keys"
@@ -95,9 +95,7 @@ class Embedding:
         manager = request.app[MANAGERS][source.name]
         predicates = await manager.predicates(include.action, request[IDENTITY])
         compiled = self.relations.embed_sql(include, predicates)
-        values: dict[str, Any] = {KEYS_PARAM: keys}
-        for predicate in predicates:
-            values.update(predicate.params)
+        values = bind_predicates(predicates, {KEYS_PARAM: keys})
         records = await request.app[POOL].fetch(compiled.sql, *compiled.args(values))
         if not include.many:
             return {record[include.remote]: dict(record) for record in records}

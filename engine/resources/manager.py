@@ -20,7 +20,7 @@ from ..identity import Identity
 from ..migrations.model import constraint_name
 from ..plugins.manager import call_all
 from ..spec import Resource
-from ..sql.queries import Predicate, ResourceQueries
+from ..sql.queries import Predicate, ResourceQueries, bind_predicates
 from . import cursor as cursors
 from .listing import ListQuery
 from .validation import BodyValidator, read_only_errors
@@ -76,14 +76,12 @@ class ResourceManager:
         wanted = query.fields or self._all_fields
         hidden = tuple(k.field for k in query.sort if k.field not in wanted)
         selected = tuple(wanted) + hidden
-        values: dict[str, Any] = {f"f{i}": f.value for i, f in enumerate(query.filters)}
+        values = bind_predicates(predicates, {f"f{i}": f.value for i, f in enumerate(query.filters)})
         cursor_nulls = None
         if query.cursor is not None:
             positions = cursors.decode(self.resource, query.sort, query.cursor)
             cursor_nulls = tuple(v is None for v in positions)
             values.update({f"c{i}": v for i, v in enumerate(positions)})
-        for predicate in predicates:
-            values.update(predicate.params)
         values["limit"] = query.limit + 1
         compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates)
         if conn is None:
@@ -104,10 +102,7 @@ class ResourceManager:
         pk = self.parse_pk(pk_text)
         predicates = await self.predicates("read", identity)
         compiled = self.queries.get(predicates, fields or self._all_fields)
-        values = {"pk": pk}
-        for predicate in predicates:
-            values.update(predicate.params)
-        record = await self.pool.fetchrow(compiled.sql, *compiled.args(values))
+        record = await self.pool.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
         if record is None:
             raise self.not_found(pk_text)
         return dict(record)
@@ -219,9 +214,7 @@ class ResourceManager:
                 identity=identity,
             )
             compiled = self.queries.update(tuple(columns), predicates)
-            values = {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}}
-            for predicate in predicates:
-                values.update(predicate.params)
+            values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
             await call_all(
                 self.pm.hook.after_write,
@@ -253,10 +246,7 @@ class ResourceManager:
                 identity=identity,
             )
             compiled = self.queries.delete(predicates)
-            values = {"pk": pk}
-            for predicate in predicates:
-                values.update(predicate.params)
-            await self._write(conn, compiled.sql, compiled.args(values))
+            await self._write(conn, compiled.sql, compiled.args(bind_predicates(predicates, {"pk": pk})))
             await call_all(
                 self.pm.hook.after_write,
                 conn=conn,
@@ -272,10 +262,7 @@ class ResourceManager:
         self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...], identity: Identity | None = None
     ) -> dict[str, Any]:
         compiled = self.queries.get(predicates, self._all_fields, lock=True)
-        values = {"pk": pk}
-        for predicate in predicates:
-            values.update(predicate.params)
-        record = await conn.fetchrow(compiled.sql, *compiled.args(values))
+        record = await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
         if record is None:
             await self._refuse_if_readable(conn, pk, predicates, identity)
             raise self.not_found(pk)
@@ -291,10 +278,7 @@ class ResourceManager:
         if identity is None or tuple(p.key for p in read) == tuple(p.key for p in write):
             return
         compiled = self.queries.get(read, (self.resource.primary_key,))
-        values = {"pk": pk}
-        for predicate in read:
-            values.update(predicate.params)
-        if await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None:
+        if await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(read, {"pk": pk}))) is not None:
             raise Forbidden(f"you may read this {self.resource.name} row but not change it")
 
     def _refuse_read_only(self, data: dict[str, Any], *, updating: bool) -> None:

@@ -30,6 +30,17 @@ class Predicate:
     params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
 
 
+def bind_predicates(predicates: tuple[Predicate, ...], values: dict[str, Any]) -> dict[str, Any]:
+    """`values` plus what the access predicates bind, as one dict for `Compiled.args`.
+
+    Updates and returns `values`; predicate parameter names are prefixed per rule, so they never
+    overwrite a statement's own (pk, f0, c0, v_*, limit).
+    """
+    for predicate in predicates:
+        values.update(predicate.params)
+    return values
+
+
 @dataclass(frozen=True)
 class Filter:
     field: str
