@@ -333,7 +333,8 @@ def catalogue_requests() -> list[list[tuple[str, str]]]:
 async def test_hostile_query_strings_are_a_400_or_the_correct_rows(api):
     alice = await api.as_user("alice")
     stored = await _store_rows(alice)
-    await check_property(hostile_requests(), lambda params: check_request(alice, stored, params))
+    examples = await check_property(hostile_requests(), lambda params: check_request(alice, stored, params))
+    print(f"{examples} hostile requests")
 
 
 async def test_injection_catalogue_in_every_slot_is_a_400_or_the_correct_rows(api):
@@ -342,4 +343,5 @@ async def test_injection_catalogue_in_every_slot_is_a_400_or_the_correct_rows(ap
     requests = catalogue_requests()
     for params in requests:
         await check_request(alice, stored, params)
+    print(f"{len(requests)} catalogue requests ({len(CATALOGUE)} payloads)")
     assert len(requests) > 50 * len(CATALOGUE)

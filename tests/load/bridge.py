@@ -21,13 +21,18 @@ from .profiles import active
 EXAMPLE_TIMEOUT_S = 120
 
 
-async def check_property(strategy: st.SearchStrategy[Any], check: Callable[[Any], Awaitable[None]]) -> None:
-    """Run ``check(example)`` on this loop for every example hypothesis draws from ``strategy``."""
+async def check_property(strategy: st.SearchStrategy[Any], check: Callable[[Any], Awaitable[None]]) -> int:
+    """Run ``check(example)`` on this loop for every example hypothesis draws from ``strategy``;
+    returns how many examples ran (for the figures in docs/reliability.md)."""
     loop = asyncio.get_running_loop()
+    runs = 0
 
     @active()
     @given(strategy)
     def prop(example: Any) -> None:
+        nonlocal runs
+        runs += 1
         asyncio.run_coroutine_threadsafe(check(example), loop).result(timeout=EXAMPLE_TIMEOUT_S)
 
     await loop.run_in_executor(None, prop)
+    return runs
