@@ -15,7 +15,9 @@ import inspect
 import logging
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import asyncpg
@@ -25,6 +27,7 @@ from ..plugins.manager import call_all
 from .payload import Event
 from .settings import EventSettings
 from .tables import HANDLERS_CURSOR, INIT_CURSOR, INSERT_FAILURE, LOAD_CURSOR, MAX_ID, SAVE_CURSOR, SELECT_AFTER
+from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
 MAX_BACKOFF = 300.0
@@ -48,11 +51,11 @@ class Handler:
     name: str
     function: Callable[..., Any]
 
-    async def __call__(self, event: dict[str, Any]) -> None:
+    async def __call__(self, event: dict[str, Any], threads: ThreadPoolExecutor) -> None:
         if inspect.iscoroutinefunction(self.function):
             result = await self.function(event=event)
-        else:  # a plain function may block: keep it off the event loop that serves requests
-            result = await asyncio.to_thread(self.function, event=event)
+        else:  # a plain function may block: run it on the handlers' own threads, never the event loop
+            result = await asyncio.get_running_loop().run_in_executor(threads, partial(self.function, event=event))
         if inspect.isawaitable(result):
             await result
 
@@ -81,6 +84,9 @@ class Delivery:
         self.handlers = handlers_of(pm)
         self.wake = asyncio.Event()
         self._term: asyncio.Task | None = None
+        # Plain-function handlers get threads of their own: a handler stuck in a blocking call can
+        # then never starve the loop's default executor (DNS lookups for new connections use it).
+        self.threads = ThreadPoolExecutor(settings.handler_lanes, thread_name_prefix="engine-events-handler")
 
     def notify(self) -> None:
         self.wake.set()
@@ -105,10 +111,15 @@ class Delivery:
                 await asyncio.sleep(self.settings.poll_interval)
 
     async def stop(self) -> None:
+        """Stop delivering (leadership lost, or shutting down); `close` also ends the threads."""
         term, self._term = self._term, None
         if term is not None:
             term.cancel()
             await asyncio.gather(term, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.stop()
+        self.threads.shutdown(wait=False, cancel_futures=True)
 
 
 class _Term:
@@ -156,10 +167,7 @@ class _Term:
                 full = len(rows) == limit
                 self._advance()
             if not full:
-                try:
-                    await asyncio.wait_for(self.d.wake.wait(), self.settings.poll_interval)
-                except TimeoutError:
-                    pass
+                await wait_set(self.d.wake, self.settings.poll_interval)
                 self.d.wake.clear()
 
     def _dispatch(self, event: Event) -> None:
@@ -213,7 +221,7 @@ class _Term:
         for attempt in range(1, attempts + 1):
             try:
                 async with asyncio.timeout(self.settings.handler_timeout):
-                    await handler(event.as_dict())
+                    await handler(event.as_dict(), self.d.threads)
                 return
             except asyncio.CancelledError:
                 raise

@@ -18,6 +18,7 @@ from .listener import Listener
 from .payload import Event
 from .settings import EventSettings
 from .tables import MAX_ID, SELECT_AFTER
+from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
 
@@ -55,9 +56,8 @@ class Dispatcher:
         self.hub.position = await self.pool.fetchval(MAX_ID.sql)
         self._tasks.append(asyncio.create_task(self.listener.run(), name="engine-events-listener"))
         self._tasks.append(asyncio.create_task(self._pump(), name="engine-events-dispatcher"))
-        try:  # serve with the listener in place when the database allows; it keeps trying if not
-            await asyncio.wait_for(self.listener.connected.wait(), self.settings.poll_interval)
-        except TimeoutError:
+        # Serve with the listener in place when the database allows; it keeps trying if not.
+        if not await wait_set(self.listener.connected, self.settings.poll_interval):
             log.warning("the event listener is not connected yet; streams fall back to polling meanwhile")
 
     async def stop(self) -> None:
@@ -66,13 +66,11 @@ class Dispatcher:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.delivery.stop()
+        await self.delivery.close()
 
     async def _pump(self) -> None:
         while True:
-            try:
-                await asyncio.wait_for(self.wake.wait(), self.settings.poll_interval)
-            except TimeoutError:
+            if not await wait_set(self.wake, self.settings.poll_interval):
                 self.delivery.notify()  # the same fallback for handler delivery
             self.wake.clear()
             try:

@@ -13,6 +13,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 
 from .payload import Event
+from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
 
@@ -56,11 +57,8 @@ class Subscriber:
 
     async def next_batch(self, idle: float) -> list[Event] | None:
         """Everything buffered, waiting up to `idle` seconds; None when nothing came (time for a keep-alive)."""
-        if not self.buffer and not self.closed:
-            try:
-                await asyncio.wait_for(self.ready.wait(), idle)
-            except TimeoutError:
-                return None
+        if not self.buffer and not self.closed and not await wait_set(self.ready, idle):
+            return None
         self.ready.clear()
         batch = list(self.buffer)
         self.buffer.clear()

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from ..sql.compiled import compile_expression
 from .tables import CHANNEL, TRY_LEADER
+from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
 APPLICATION_NAME = "resource-engine-events"  # how the connection shows in pg_stat_activity
@@ -87,7 +88,4 @@ class Listener:
                 await conn.fetchval(PING.sql)
             elif await conn.fetchval(TRY_LEADER.sql):
                 self._set_leader(True)
-            try:
-                await asyncio.wait_for(lost.wait(), self.interval)
-            except TimeoutError:
-                pass
+            await wait_set(lost, self.interval)
