@@ -38,6 +38,7 @@ DEFAULT_PLUGINS = (
     "engine.plugins.input_limits",
     "engine.plugins.cors",
     "engine.plugins.security_headers",
+    "engine.plugins.rate_limit",
     "engine.plugins.request_log",
     "engine.plugins.metrics",
     "engine.plugins.health",
