@@ -159,15 +159,25 @@ def on_error(request, error):
 
 
 @hookspec(firstresult=True)
-def cache_get(resource, key):
-    """Return a cached response body (bytes) for ``key`` on a read of ``resource``, or None.
+def cache_get(app, resource, key):
+    """Return the cached entry (bytes) stored under ``key`` for a list or read of ``resource``, or None.
 
-    ``key`` already includes the caller's access scope and the normalized query."""
+    The query cache (``cache: {ttl: ...}`` on a resource) asks this before running the query.
+    First result. ``key`` is a string that already holds the caller's access scope, the
+    normalized query and the current data generation of the resource: a write moves the
+    generation, so a store never has to invalidate anything, only to keep entries for their TTL.
+    The built-in store (in-process LRU, or Redis with REDIS_URL) answers last, so yours wins.
+    Raise nothing: answer None when your store is unavailable.
+    """
 
 
 @hookspec
-def cache_put(resource, key, body, ttl):
-    """Store a response body produced for ``key``; ``ttl`` is the resource's configured seconds."""
+def cache_put(app, resource, key, body, ttl):
+    """Keep ``body`` (opaque bytes: the response's headers and body) under ``key`` for ``ttl`` seconds.
+
+    Called after a cacheable 200 answer to a list or read; all results are ignored. Store-only:
+    the engine decides what to cache and when entries stop being reachable.
+    """
 
 
 @hookspec
