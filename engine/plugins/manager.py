@@ -39,6 +39,7 @@ DEFAULT_PLUGINS = (
     "engine.plugins.cors",
     "engine.plugins.security_headers",
     "engine.plugins.rate_limit",
+    "engine.plugins.idempotency",
     "engine.plugins.query_cache",
     "engine.plugins.request_log",
     "engine.plugins.metrics",
