@@ -80,7 +80,7 @@ def cmd_init(args: argparse.Namespace, out: Printer) -> int:
     return 0
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     init = commands.add_parser("init", help="create a new project (resources.yaml, schemas, plugins, migrations)")
     init.add_argument("directory", help="where to create it (a new or empty directory)")
     init.set_defaults(run=cmd_init)

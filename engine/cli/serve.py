@@ -18,7 +18,7 @@ from ..plugins.manager import PluginError
 from .output import Printer
 
 
-def add_parser(commands) -> None:
+def add_parser(commands: argparse._SubParsersAction) -> None:
     env = os.environ
     serve = commands.add_parser("serve", help="serve the API (one process, or a cluster with --workers N)")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1, or ENGINE_HOST)")

@@ -71,7 +71,7 @@ class TimedPool(asyncpg.Pool):
 
     __slots__ = ()
 
-    def acquire(self, *, timeout=None):
+    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext:
         return _TimedAcquire(self, timeout)
 
 
@@ -97,16 +97,16 @@ async def connect(url: str, *, schema: str | None = None) -> asyncpg.Connection:
     return conn
 
 
-async def close_pool(pool: asyncpg.Pool, timeout: float = 10.0) -> None:
+async def close_pool(pool: asyncpg.Pool, grace: float = 10.0) -> None:
     """Close the pool, but never hang shutdown on a connection someone failed to release.
 
     asyncpg's close() waits for every acquired connection to come back; a leaked one would stop the
-    process from exiting. After `timeout` the remaining connections are terminated and the leak logged.
+    process from exiting. After `grace` seconds the remaining connections are terminated and the leak logged.
     """
     try:
-        await asyncio.wait_for(pool.close(), timeout)
+        await asyncio.wait_for(pool.close(), grace)
     except TimeoutError:
         logging.getLogger("engine.db").error(
-            "pool did not close within %.0f s: a connection was never released; terminating it", timeout
+            "pool did not close within %.0f s: a connection was never released; terminating it", grace
         )
         pool.terminate()

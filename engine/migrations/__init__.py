@@ -1,12 +1,13 @@
 """Migrations generated from the spec: model the spec, diff it, write files, apply them."""
 
+from ..spec import Spec
 from .diff import Step, diff
 from .files import MigrationFile, latest_snapshot, read_all, write_next
 from .model import spec_model
 from .runner import MigrationError, Status, apply, status
 
 
-def pending_steps(spec, directory: str) -> list[Step]:
+def pending_steps(spec: Spec, directory: str) -> list[Step]:
     """What the spec asks for that the migration files in `directory` do not yet produce."""
     return diff(latest_snapshot(read_all(directory)), spec_model(spec))
 

@@ -4,6 +4,7 @@ adds what it serves (its paths, its security scheme) through the `openapi_docume
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pluggy
@@ -59,7 +60,7 @@ def core_document(spec: Spec, *, page_size: int, max_page_size: int) -> dict[str
     }
 
 
-def operations(document: dict[str, Any]):
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
     """(path, method, operation) for every operation in the document."""
     for path, item in document.get("paths", {}).items():
         for method in METHODS:

@@ -50,7 +50,7 @@ _NOBODY = Predicate(("nobody",), lambda table: exp.false())
 
 
 @hookimpl(trylast=True)
-def access_predicates(resource: Resource, action: str, identity: Identity | None):
+def access_predicates(resource: Resource, action: str, identity: Identity | None) -> Predicate | None:
     if governs(resource, action):  # the resource's `access` block replaces owner-only for this action
         return access_block_predicate(resource, action, identity)
     if resource.owner is None or (identity is not None and identity.is_admin):

@@ -132,7 +132,7 @@ async def upsert_user(users: ResourceManager, claims: dict[str, Any]) -> str:
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [
         web.get("/auth/google/login", login, allow_head=False),
         web.get("/auth/google/callback", callback, allow_head=False),

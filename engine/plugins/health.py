@@ -82,7 +82,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [web.get("/healthz", healthz, name="healthz"), web.get("/readyz", readyz, name="readyz")]
 
 

@@ -14,6 +14,7 @@ from ..http.handlers import BEARER_CHALLENGE, authorize
 from ..http.keys import IDENTITY, SPEC
 from ..http.responses import json_response
 from ..plugins.manager import hookimpl
+from ..spec import Spec
 
 USERS = "users"
 
@@ -27,7 +28,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     if USERS not in spec.resources:
         return []
     return [web.get("/api/me", me, allow_head=False)]

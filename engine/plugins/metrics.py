@@ -14,6 +14,7 @@ import time
 
 import asyncpg
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from .. import metrics
 from ..config import Config
@@ -138,12 +139,12 @@ def authenticate(request: web.Request) -> Identity | None:
 
 
 @hookimpl(tryfirst=True)
-def middlewares(app, spec):
+def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     return [count_requests]
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [web.get(METRICS_PATH, serve_metrics, name="metrics")]
 
 

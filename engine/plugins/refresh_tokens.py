@@ -107,7 +107,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [web.post("/auth/token", token), web.post("/auth/refresh", refresh), web.post("/auth/logout", logout)]
 
 

@@ -11,6 +11,7 @@ import logging
 import time
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ..config import Config
 from ..http.keys import REQUEST_ID
@@ -63,6 +64,6 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(tryfirst=True)
-def middlewares(app, spec):
+def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     """First among plugin middlewares: it times and logs everything the others do, rejections included."""
     return [request_log]

@@ -9,6 +9,7 @@ not a cookie request: the header decides, and no CSRF token is needed.
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from ..auth import sessions
 from ..auth.openapi_paths import session_paths
@@ -44,7 +45,7 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     return [sessions.session_middleware]
 
 
@@ -73,7 +74,7 @@ async def csrf(request: web.Request) -> web.Response:
 
 
 @hookimpl(trylast=True)
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [web.get("/auth/csrf", csrf, allow_head=False)]
 
 
