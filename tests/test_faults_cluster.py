@@ -26,7 +26,7 @@ from engine.testing import TEST_JWT_SECRET
 
 WRITERS = 6
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=30)
-RETRY_ROUNDS = 20
+STALE_CLAIM_S = 60  # engine/plugins/idempotency.py: a claim this old lost its request
 
 
 @pytest.fixture
@@ -71,18 +71,29 @@ async def _writer(base: str, token: str, ledger: Ledger, refs, stop: asyncio.Eve
             ledger.record(ref, status, body, headers, time.perf_counter() - started)
 
 
-async def _retry_indeterminate(base: str, token: str, ledger: Ledger) -> list[int | None]:
-    """Retry each unacknowledged write with its key until acked; the statuses the retries got."""
+async def _retry_indeterminate(base: str, token: str, ledger: Ledger, api) -> list[str]:
+    """Retry each unacknowledged write with its key until it is settled; what the retries got.
+
+    A 201 (replayed, or run now) settles it. A 409 means an earlier request holds the key: if its
+    row exists, that request committed before its worker died and the engine cannot replay the
+    lost response (settled, the row is there); otherwise the dead request's claim is released once
+    stale (ENGINE_REQUEST_TIMEOUT x 2, at least 60 s) and a later retry runs it.
+    """
     seen = []
     async with aiohttp.ClientSession() as session:
         for ref in sorted(ledger.indeterminate):
-            for _ in range(RETRY_ROUNDS):
-                status, body, _headers = await _post(session, base, token, ref)
-                seen.append(status)
+            give_up = time.monotonic() + STALE_CLAIM_S + 30
+            while time.monotonic() < give_up:
+                status, body, headers = await _post(session, base, token, ref)
+                replayed = headers is not None and headers.get("Idempotent-Replayed") == "true"
+                seen.append(f"{status}{' replayed' if replayed else ''}")
                 if status == 201:
                     ledger.acked[ref] = body["data"]
                     break
-                await asyncio.sleep(0.5)
+                if status == 409 and await api.sql("SELECT 1 FROM notes WHERE ref = $1", ref):
+                    ledger.acked[ref] = {"ref": ref}  # committed; its response is not replayable
+                    break
+                await asyncio.sleep(1.0)
     return seen
 
 
@@ -98,7 +109,7 @@ async def test_a_killed_worker_loses_no_acknowledged_write_and_retries_make_no_d
     stop.set()
     await asyncio.gather(*writers)
     assert len(ledger.acked) > acked_before, "no write succeeded after the kill: the other worker stopped serving"
-    retried = await _retry_indeterminate(cluster.base, token, ledger)
+    retried = await _retry_indeterminate(cluster.base, token, ledger, api)
     assert all(ref in ledger.acked for ref in ledger.indeterminate), f"retries never succeeded: {retried}"
     rows = await api.sql("SELECT ref FROM notes")
     figures = ledger.reconcile([r["ref"] for r in rows])
