@@ -138,3 +138,11 @@ async def test_signed_in_responses_are_private(api):
 async def test_anonymous_responses_must_be_revalidated(api):
     result = await api.anonymous.get("/api/agents")
     assert result.headers["Cache-Control"] == "no-cache"
+
+
+async def test_the_api_description_documents_conditional_requests(api):
+    paths = (await api.anonymous.get("/openapi.json")).json["paths"]
+    patch, read = paths["/api/agents/{id}"]["patch"], paths["/api/agents/{id}"]["get"]
+    assert "If-Match" in [p["name"] for p in patch["parameters"]] and "412" in patch["responses"]
+    assert "If-None-Match" in [p["name"] for p in read["parameters"]] and "304" in read["responses"]
+    assert "ETag" in read["responses"]["200"]["headers"]

@@ -165,3 +165,8 @@ async def test_an_abandoned_claim_is_taken_over_after_a_while(api):
         claim_id("user:alice", headers["Idempotency-Key"]),
     )
     assert (await alice.post("/api/agents", json={"name": "Helper"}, headers=headers)).status == 201
+
+
+async def test_the_api_description_documents_the_key_on_creates(api):
+    create = (await api.anonymous.get("/openapi.json")).json["paths"]["/api/agents"]["post"]
+    assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]

@@ -153,3 +153,8 @@ async def test_a_malformed_rate_stops_the_server_at_start_up(engine_spec, engine
     config = Config.from_env(engine_spec, env={**engine_env, "ENGINE_RATE_LIMIT": "lots"})
     with pytest.raises(ConfigurationError, match="ENGINE_RATE_LIMIT must look like 100/minute"):
         create_app(engine_spec, config)
+
+
+async def test_the_api_description_documents_429(api):
+    listing = (await api.anonymous.get("/openapi.json")).json["paths"]["/api/notes"]["get"]
+    assert "Retry-After" in listing["responses"]["429"]["headers"]

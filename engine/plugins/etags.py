@@ -17,6 +17,13 @@ from ..config import Config
 from ..http.keys import IDENTITY
 from ..plugins.manager import hookimpl
 from ..protection.etag import body_tag, none_match
+from ..protection.openapi import (
+    add_parameter,
+    add_response_header,
+    header_parameter,
+    problem_response,
+    resource_operations,
+)
 from ..spec import Spec
 
 PRIVATE = "private, no-cache"
@@ -57,3 +64,20 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 @hookimpl(trylast=True)
 def middlewares(app, spec):
     return [conditional_get]
+
+
+ETAG = "The version of this representation: send it in If-None-Match to revalidate, in If-Match to write."
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict, spec: Spec) -> None:
+    for action, operation in resource_operations(document, spec):
+        if action in ("list", "read"):
+            add_parameter(operation, header_parameter("If-None-Match", "ETags you hold: 304 while one is current."))
+            add_response_header(operation, "200", "ETag", ETAG)
+            operation["responses"]["304"] = {"description": "Not modified: your copy (If-None-Match) is current."}
+        elif action in ("update", "delete"):
+            add_parameter(operation, header_parameter("If-Match", "Write only if the row's ETag is one of these."))
+            operation["responses"]["412"] = problem_response("The row changed since you read it (If-Match).")
+        if action in ("create", "update"):
+            add_response_header(operation, "201" if action == "create" else "200", "ETag", ETAG)

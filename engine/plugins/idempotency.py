@@ -27,6 +27,7 @@ from ..http.middleware import after_authentication
 from ..plugins.manager import hookimpl
 from ..protection import knobs
 from ..protection.idempotency import MODEL, IdempotencyStore, claim_id, fingerprint, mark_committed
+from ..protection.openapi import add_parameter, add_response_header, header_parameter, resource_operations
 from ..protection.routes import resource_action
 from ..spec import Spec
 
@@ -158,3 +159,14 @@ async def idempotency_key(request: web.Request, handler) -> web.StreamResponse:
 @hookimpl(trylast=True)
 def middlewares(app, spec):
     return [idempotency_key]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict, spec: Spec) -> None:
+    for action, operation in resource_operations(document, spec):
+        if action == "create":
+            description = "A unique key (a UUID): a retry with the same key and body gets the first response."
+            add_parameter(operation, header_parameter(HEADER, description))
+            add_response_header(
+                operation, "201", "Idempotent-Replayed", "true when this is the first response, replayed."
+            )

@@ -26,6 +26,7 @@ from ..plugins.manager import hookimpl
 from ..protection import knobs
 from ..protection.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
 from ..protection.client_ip import ClientAddress, parse_networks
+from ..protection.openapi import problem_response, resource_operations
 from ..protection.rates import Rate, parse_rate
 from ..protection.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
 from ..protection.routes import resource_action
@@ -153,3 +154,10 @@ async def rate_limit(request: web.Request, handler) -> web.StreamResponse:
 @hookimpl(trylast=True)
 def middlewares(app, spec):
     return [rate_limit]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict, spec: Spec) -> None:
+    for _, operation in resource_operations(document, spec):
+        retry = {"Retry-After": "Seconds until a request may pass again."}
+        operation["responses"]["429"] = problem_response("Too many requests from you: wait Retry-After seconds.", retry)
