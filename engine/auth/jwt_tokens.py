@@ -35,6 +35,7 @@ ACCESS_TOKEN_FAILURES: Failures = {
 
 
 def invalid(detail: str) -> Unauthorized:
+    """A 401 whose challenge tells OAuth clients to get a new token rather than retry this one."""
     return Unauthorized(detail, headers=dict(INVALID_TOKEN))
 
 
@@ -146,6 +147,7 @@ def development_secret(path: str) -> str:
 
 
 def parse_duration(text: str) -> int:
+    """Seconds from `900`, `15m`, `12h` or `30d`: settings read better with units."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = text.strip()
     try:
@@ -159,6 +161,7 @@ def parse_duration(text: str) -> int:
 def issue(
     settings: JwtSettings, subject: str, roles: list[str] | tuple[str, ...] = (), ttl: int | None = None, **claims: Any
 ) -> str:
+    """An HS256 access token carrying the configured issuer and audience, so this server's own checks accept it."""
     if settings.secret is None:
         raise ConfigurationError("issuing tokens needs ENGINE_JWT_SECRET (this server only verifies RS/ES tokens)")
     now = int(time.time())

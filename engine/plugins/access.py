@@ -24,6 +24,7 @@ OWNER_PARAM = "a_owner"
 
 
 def allowed_roles(resource: Resource, action: str) -> tuple[str, ...]:
+    """The roles `permissions` lists for the action; unlisted actions are open to any signed-in user."""
     return resource.permissions.get(action, DEFAULT_ROLES)
 
 

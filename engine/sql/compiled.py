@@ -17,6 +17,7 @@ from .ddl import render
 
 
 def param(name: str) -> exp.Placeholder:
+    """A named value slot: statements are built with names and bound by name, never with values."""
     return exp.Placeholder(this=name)
 
 
@@ -30,6 +31,7 @@ class Compiled:
 
 
 def compile_expression(expression: exp.Expression) -> Compiled:
+    """Render once, numbering each distinct `param` as asyncpg's $n (a name used twice binds once)."""
     names: list[str] = []
 
     def number(node: exp.Expression) -> exp.Expression:
