@@ -16,7 +16,7 @@ from ..plugins.manager import hookimpl
 from ..spec import Resource, Spec
 from .cascade import Affected, CascadeWalker
 from .payload import PAST_TENSE, PendingEvent, emits, pending
-from .tables import INSERT_EVENT, LOCK_AND_NOTIFY
+from .tables import INSERT_EVENT_LOCKED
 
 # Rows a delete will take with it, found in before_write and turned into events in after_write.
 # Both hooks run in the request's task, so a context variable carries them without shared state.
@@ -27,8 +27,10 @@ _CASCADES: ContextVar[dict[tuple[str, int], tuple[dict, list[Affected]]] | None]
 
 async def write_events(conn: asyncpg.Connection, events: list[PendingEvent]) -> None:
     """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit."""
-    await conn.execute(LOCK_AND_NOTIFY.sql)
-    await conn.executemany(INSERT_EVENT.sql, [INSERT_EVENT.args(event.values()) for event in events])
+    if len(events) == 1:
+        await conn.execute(INSERT_EVENT_LOCKED.sql, *INSERT_EVENT_LOCKED.args(events[0].values()))
+        return
+    await conn.executemany(INSERT_EVENT_LOCKED.sql, [INSERT_EVENT_LOCKED.args(event.values()) for event in events])
 
 
 class Outbox:

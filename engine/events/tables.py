@@ -1,7 +1,7 @@
 """The event tables and every fixed statement on them, built with sqlglot once at import.
 
 `_engine_events` is the outbox: one row per change, written in the change's own transaction, with
-a bigserial id whose commit order is its numeric order (see `LOCK_AND_NOTIFY`). Readers keep a
+a bigserial id whose commit order is its numeric order (see `INSERT_EVENT_LOCKED`). Readers keep a
 position (the last id they handled), so `id > position` is exactly "what I have not seen".
 """
 
@@ -105,23 +105,26 @@ def channel_expression() -> exp.Expression:
 _ORDER_LOCK = 0x5E5E0001  # held by each writing transaction until commit: ids commit in order
 _LEADER_LOCK = 0x5E5E0002  # held by the one process that delivers to on_event handlers
 
-# Taken just before the event rows are inserted and held until commit, so no transaction can
-# commit a smaller id after a reader has seen a larger one; the NOTIFY is sent at commit.
-LOCK_AND_NOTIFY = compile_expression(
-    exp.select(
-        _fn("pg_advisory_xact_lock", exp.Literal.number(_ORDER_LOCK), _schema_key()),
-        _fn("pg_notify", channel_expression(), exp.Literal.string("")),
-    )
-)
 CHANNEL = compile_expression(exp.select(channel_expression()))
 TRY_LEADER = compile_expression(
     exp.select(_fn("pg_try_advisory_lock", exp.Literal.number(_LEADER_LOCK), _schema_key()))
 )
 
-INSERT_EVENT = compile_expression(
-    exp.insert(
-        exp.values([tuple(param(c) for c in EVENT_COLUMNS[1:] if c != "at")]),
-        exp.Schema(this=table(EVENTS), expressions=[ident(c) for c in EVENT_COLUMNS[1:] if c != "at"]),
+# Each event row is inserted with the order lock and the NOTIFY folded in: one round trip per event.
+# The lock is held until commit, so no transaction can commit a smaller id after a reader has seen a
+# larger one; it is evaluated in the FROM, before the row's identity id is drawn, and taken as late as
+# possible (the outbox insert is the last statement of a write) because it serializes writers.
+_LOCKED = exp.Subquery(
+    this=exp.select(
+        exp.alias_(_fn("pg_advisory_xact_lock", exp.Literal.number(_ORDER_LOCK), _schema_key()), "ordered"),
+        exp.alias_(_fn("pg_notify", channel_expression(), exp.Literal.string("")), "notified"),
+    ),
+    alias=exp.TableAlias(this=ident("lock")),
+)
+INSERT_EVENT_LOCKED = compile_expression(
+    exp.Insert(
+        this=exp.Schema(this=table(EVENTS), expressions=[ident(c) for c in EVENT_COLUMNS[1:] if c != "at"]),
+        expression=exp.select(*[param(c) for c in EVENT_COLUMNS[1:] if c != "at"]).from_(_LOCKED),
     )
 )
 
