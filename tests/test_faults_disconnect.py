@@ -19,7 +19,7 @@ from load.notes import SLOW, SlowWrites, orphans, pool_settled, write_spec
 from engine.http.keys import POOL
 
 ABORTS = 10  # per way of disconnecting
-HOLD_S = 0.5
+HOLD_S = 3.0  # long enough for all the writes to be inside their transactions at once
 
 
 @pytest.fixture
@@ -46,17 +46,28 @@ def _request(api, ref: str) -> tuple[bytes, bytes]:
     return head, body
 
 
-async def _send_and_vanish(api, ref: str, how: str) -> None:
+async def _send(api, ref: str, how: str) -> asyncio.StreamWriter:
     server = api.client.server
     _reader, writer = await asyncio.open_connection(server.host, server.port)
     head, body = _request(api, ref)
     writer.write(head + (body[: len(body) // 2] if how == "half-body" else body))
     await writer.drain()
-    if how != "half-body":
-        await asyncio.sleep(HOLD_S / 2)  # the write is now inside its transaction
+    return writer
+
+
+def _vanish(writer: asyncio.StreamWriter, how: str) -> None:
     if how == "reset":
         writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.close()
+
+
+async def _inside_transactions(slow_writes: SlowWrites, count: int) -> bool:
+    """Every write has entered its transaction (polled for a bounded time)."""
+    for _ in range(200):
+        if slow_writes.started >= count:
+            return True
+        await asyncio.sleep(0.05)
+    return False
 
 
 async def _all_writes_finished(slow_writes: SlowWrites) -> bool:
@@ -70,15 +81,17 @@ async def _all_writes_finished(slow_writes: SlowWrites) -> bool:
 @pytest.mark.parametrize("how", ["half-body", "after-body", "reset"])
 async def test_client_disconnect_mid_write_leaves_all_or_nothing_and_no_leak(api, slow_writes, how):
     alice = await api.as_user("alice")
-    await asyncio.gather(*[_send_and_vanish(api, f"{how}-{i}", how) for i in range(ABORTS)])
+    writers = await asyncio.gather(*[_send(api, f"{how}-{i}", how) for i in range(ABORTS)])
+    if how != "half-body":
+        assert await _inside_transactions(slow_writes, ABORTS), "the writes never reached their transaction"
+    for writer in writers:
+        _vanish(writer, how)
     assert await _all_writes_finished(slow_writes)
     assert await pool_settled(api.app[POOL])
     assert await orphans(api) == (0, 0), "a row without its event or an event without its row"
     rows = await api.sql("SELECT count(*) AS n FROM notes")
     if how == "half-body":
         assert rows[0]["n"] == 0, "a request whose body never fully arrived created a row"
-    else:
-        assert slow_writes.started == ABORTS, "the writes never reached their transaction: nothing was tested"
     stuck = await api.sql(
         "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'resource-engine'"
         " AND state LIKE 'idle in transaction%' AND datname = current_database()"
