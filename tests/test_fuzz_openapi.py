@@ -19,7 +19,7 @@ import uuid
 
 import asyncpg
 import pytest
-from load.scenario import SPEC_PATH, _create_users, _tokens, environment
+from load.scenario import SPEC_PATH, create_users, environment, tokens_for
 from load.server import Server
 
 CHECKS = (
@@ -51,8 +51,8 @@ def served(engine_database_url):
     server = Server(os.path.abspath(SPEC_PATH), environment(engine_database_url, schema), workers=None)
     try:
         server.wait_ready()
-        asyncio.run(_create_users(server.base, ["alice", "bob"]))
-        yield server.base, {**_tokens(["alice", "bob"]), "admin": _tokens(["root"], ("admin",))["root"]}
+        asyncio.run(create_users(server.base, ["alice", "bob"]))
+        yield server.base, {**tokens_for(["alice", "bob"]), "admin": tokens_for(["root"], ("admin",))["root"]}
     finally:
         server.stop()
         asyncio.run(_schema(engine_database_url, schema, create=False))

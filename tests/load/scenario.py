@@ -39,13 +39,13 @@ def environment(database_url: str, schema: str) -> dict[str, str]:
     }
 
 
-def _tokens(names: list[str], roles: tuple[str, ...] = ()) -> dict[str, str]:
+def tokens_for(names: list[str], roles: tuple[str, ...] = ()) -> dict[str, str]:
     settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": JWT_SECRET}, development=False, secret_file="")
     return {name: issue(settings, name, list(roles), ttl=3600) for name in names}
 
 
-async def _create_users(base: str, names: list[str]) -> None:
-    admin = _tokens(["load-admin"], ("admin",))["load-admin"]
+async def create_users(base: str, names: list[str]) -> None:
+    admin = tokens_for(["load-admin"], ("admin",))["load-admin"]
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {admin}"}) as session:
         for name in names:
             async with session.post(base + "/api/users", json={"id": name, "email": f"{name}@load.test"}) as r:
@@ -66,9 +66,9 @@ async def load_test(
         try:
             await asyncio.to_thread(server.wait_ready)
             names = [f"load-user-{i}" for i in range(users)]
-            await _create_users(server.base, names)
-            tokens = _tokens(names)
-            stream_tokens = _tokens(names[:streams])  # these users also watch their own changes live
+            await create_users(server.base, names)
+            tokens = tokens_for(names)
+            stream_tokens = tokens_for(names[:streams])  # these users also watch their own changes live
             ledger, stats, subscriptions, elapsed = await workload.run(
                 server.base, tokens, stream_tokens, seconds, seed
             )
