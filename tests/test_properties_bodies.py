@@ -80,6 +80,10 @@ RAW = st.sampled_from(
         b'{"rank": 1.5}',
         b'{"rank": true}',
         b'{"rank": "1"}',
+        b'{"rank": 1, "at": "0001-01-01T00:00:00+05:00"}',
+        b'{"rank": 1, "at": "9999-12-31T23:59:59-05:00"}',
+        b'{"rank": 1, "at": "2024-01-01T00:00:00"}',
+        b'{"rank": 1, "ref": "not-a-uuid"}',
     ]
 )
 BODIES = st.one_of(documents(), RAW, st.binary(max_size=64))
