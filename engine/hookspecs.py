@@ -145,14 +145,24 @@ def after_write(conn, resource, action, record, previous, identity):
 
 @hookspec
 def on_event(event):
-    """A change was committed. ``event`` is a dict: id, resource, action, record_id, actor, at,
-    data, changes. Runs after commit, outside the request; never slows or fails the request."""
+    """A change was committed. ``event`` has id, resource, action, record_id, actor, at, data, changes.
+
+    Runs after commit, outside the request, in one process of the cluster: at least once (after a
+    crash an event may come again, so make handlers idempotent, e.g. keyed by ``event.id``), in
+    order per record. A handler that raises or exceeds ENGINE_EVENTS_HANDLER_TIMEOUT is retried with
+    doubling backoff; after the last retry the failure is kept in ``_engine_event_failures``
+    (`resource-engine events failures`) and reported to ``on_error``. Plain functions run on a
+    thread pool; ``async def`` handlers on the event loop. See docs/events.md."""
 
 
 @hookspec
 def on_error(request, error):
-    """An unexpected exception escaped a request handler (``request`` may be None for background
-    work). Report it to your error tracker; the client already got a 500 problem."""
+    """An unexpected exception escaped a request handler, or an ``on_event`` handler gave up.
+
+    ``request`` is None for background work; ``error`` is then an ``engine.events.HandlerFailed``
+    carrying ``handler``, ``event`` and ``attempts`` (the original exception is its ``__cause__``).
+    Report it to your error tracker; a request's client already got a 500 problem. The built-in
+    implementation logs it."""
 
 
 # --- caching and documents ------------------------------------------------------------------------
