@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from typing import Any
 
 import asyncpg
@@ -58,9 +59,12 @@ class InvalidationListener:
         self._schema_name = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
-        self.notices = 0  # notices handled, for tests and metrics
+        self._notices: asyncio.Queue[str] = asyncio.Queue()
+        self._barriers: dict[str, asyncio.Future[None]] = {}
+        self.notices = 0  # notices applied, for tests and metrics
 
     async def start(self) -> None:
+        self._spawn(self._apply_in_order())
         try:
             await self._connect()
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
@@ -90,12 +94,31 @@ class InvalidationListener:
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
         schema, _, resource = payload.partition(":")
-        if schema == self._schema_name and self.cache.watches(resource):
-            self._spawn(self._invalidate(resource))
+        if schema == self._schema_name and (resource in self._barriers or self.cache.watches(resource)):
+            self._notices.put_nowait(resource)
 
-    async def _invalidate(self, resource: str) -> None:
-        await self.cache.invalidate([resource])
-        self.notices += 1
+    async def _apply_in_order(self) -> None:
+        """One consumer, so notices are applied in commit order and a barrier means all before it."""
+        while True:
+            resource = await self._notices.get()
+            barrier = self._barriers.pop(resource, None)
+            if barrier is not None:
+                if not barrier.done():
+                    barrier.set_result(None)
+                continue
+            await self.cache.invalidate([resource])
+            self.notices += 1
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait until every write committed before this call has been applied here (tests use it to
+        count hits without racing the notices). A notice of our own is delivered after all of those."""
+        if self.conn is None or self.conn.is_closed():
+            raise RuntimeError("the query cache listener is not connected")
+        marker = "!" + secrets.token_hex(8)
+        waiter = self._barriers[marker] = asyncio.get_running_loop().create_future()
+        await self.conn.execute(NOTIFY.sql, *NOTIFY.args({"channel": CHANNEL, "resource": marker}))
+        async with asyncio.timeout(within):
+            await waiter
 
     def _lost(self, conn: Any) -> None:
         self.cache.listening = False
