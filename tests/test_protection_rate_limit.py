@@ -19,7 +19,7 @@ def engine_spec_path() -> str:
 
 @pytest.fixture
 def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
-    return {**engine_env, "ENGINE_RATE_LIMIT": "3/minute"}
+    return {**engine_env, "ENGINE_RATE_LIMIT": "3/hour"}
 
 
 async def exhaust(client, path: str, times: int) -> None:
@@ -51,7 +51,7 @@ async def test_a_caller_past_the_limit_gets_429_with_retry_after(api, expect_pro
     body = expect_problem(refused, 429)
     assert int(refused.headers["Retry-After"]) >= 1
     assert refused.headers["RateLimit-Remaining"] == "0"
-    assert "3/minute" in body["detail"]
+    assert "3/hour" in body["detail"]
 
 
 async def test_each_signed_in_user_has_their_own_bucket(api):
@@ -97,7 +97,7 @@ async def test_counters_count_allowed_and_limited_requests(api):
 class TestTrustedProxies:
     @pytest.fixture
     def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
-        return {**engine_env, "ENGINE_RATE_LIMIT": "1/minute", "ENGINE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}
+        return {**engine_env, "ENGINE_RATE_LIMIT": "1/hour", "ENGINE_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}
 
     async def test_forwarded_for_from_a_trusted_proxy_names_the_client(self, api):
         first = await api.anonymous.get("/api/tags", headers={"X-Forwarded-For": "203.0.113.1"})

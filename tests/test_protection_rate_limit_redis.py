@@ -31,7 +31,7 @@ class TestSharedByWorkers:
             **engine_env,
             "REDIS_URL": redis_url,
             "ENGINE_REDIS_PREFIX": redis_prefix,
-            "ENGINE_RATE_LIMIT": "3/minute",
+            "ENGINE_RATE_LIMIT": "3/hour",
         }
 
     async def test_two_workers_take_from_one_bucket(self, api, second_api):
@@ -57,13 +57,13 @@ class TestSharedByWorkers:
             await alice.get("/api/notes")
         refused = await alice.get("/api/notes")
         expect_problem(refused, 429)
-        assert 1 <= int(refused.headers["Retry-After"]) <= 20
+        assert 1 <= int(refused.headers["Retry-After"]) <= 1200
 
 
 class TestRedisDownFailOpen:
     @pytest.fixture
     def engine_env(self, engine_env: dict[str, str], private_redis) -> dict[str, str]:
-        return {**engine_env, "REDIS_URL": private_redis.url, "ENGINE_RATE_LIMIT": "3/minute"}
+        return {**engine_env, "REDIS_URL": private_redis.url, "ENGINE_RATE_LIMIT": "3/hour"}
 
     async def test_requests_pass_while_redis_is_down(self, api, private_redis):
         alice = await api.as_user("alice")
@@ -98,7 +98,7 @@ class TestRedisDownFailClosed:
         return {
             **engine_env,
             "REDIS_URL": private_redis.url,
-            "ENGINE_RATE_LIMIT": "3/minute",
+            "ENGINE_RATE_LIMIT": "3/hour",
             "ENGINE_RATE_LIMIT_FAIL": "closed",
         }
 

@@ -55,7 +55,7 @@ def engine_plugins(slow_writes: SlowWrites) -> list:
 
 @pytest.fixture
 def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
-    return {**engine_env, "ENGINE_REQUEST_TIMEOUT": "1", "ENGINE_RATE_LIMIT": "off"}
+    return {**engine_env, "ENGINE_REQUEST_TIMEOUT": "2", "ENGINE_RATE_LIMIT": "off"}
 
 
 async def sleeping_queries(api, marker: str) -> list:
@@ -68,7 +68,7 @@ async def sleeping_queries(api, marker: str) -> list:
 async def test_a_request_past_its_deadline_is_504(api, expect_problem):
     alice = await api.as_user("alice")
     body = expect_problem(await alice.post("/api/notes", json={"title": "slow"}), 504)
-    assert "1 s" in body["detail"]
+    assert "2 s" in body["detail"]
 
 
 async def test_the_query_of_a_timed_out_request_is_cancelled_in_postgres(api, slow_writes):
@@ -94,7 +94,7 @@ async def test_the_pool_serves_the_next_request_after_a_timeout(api):
 
 
 async def test_the_statement_timeout_never_exceeds_the_deadline(api):
-    assert await api.app[POOL].fetchval("show statement_timeout") == "1s"
+    assert await api.app[POOL].fetchval("show statement_timeout") == "2s"
 
 
 class TestStatementTimeout:
@@ -142,7 +142,7 @@ class TestPoolWait:
 
 
 async def _sleep_past_the_deadline(request: web.Request) -> web.Response:
-    await asyncio.sleep(1.5)
+    await asyncio.sleep(2.5)
     return web.Response(text="done")
 
 
