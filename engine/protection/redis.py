@@ -34,7 +34,7 @@ def prefix(config: Config) -> str:
 
 def shared_redis(app: web.Application, config: Config) -> Any:
     """The app's client (created on first call, closed with the app), or None without REDIS_URL."""
-    url = getattr(config, "redis_url", None)
+    url = config.redis_url
     if not url:
         return None
     client = app.get(REDIS)
