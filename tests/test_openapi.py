@@ -46,6 +46,21 @@ async def test_every_route_the_app_serves_is_in_the_document(api):
     assert undocumented_routes(api.app, document) == []
 
 
+class TestWithCorsOrigins:
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        return {**engine_env, "ENGINE_CORS_ORIGINS": "https://app.example.com"}
+
+    async def test_cors_preflight_routes_are_not_reported_as_undocumented(self, api):
+        preflight = await api.anonymous.request(
+            "OPTIONS",
+            "/api/agents",
+            headers={"Origin": "https://app.example.com", "Access-Control-Request-Method": "GET"},
+        )
+        assert preflight.status == 200
+        assert undocumented_routes(api.app, await fetch_document(api)) == []
+
+
 async def test_every_filter_operator_of_every_field_is_a_parameter(api):
     document = await fetch_document(api)
     names = set(parameter_names(operation(document, *AGENT_LIST)))
