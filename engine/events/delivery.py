@@ -103,12 +103,20 @@ class Delivery:
         """Deliver until stopped; a term that fails (the database went away) starts over from the position."""
         while True:
             try:
-                await _Term(self).run()
+                await (_Term(self).run() if self.handlers else self._hold_position())
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 log.warning("event delivery stopped: %r; starting again from the saved position", exc)
                 await asyncio.sleep(self.settings.poll_interval)
+
+    async def _hold_position(self) -> None:
+        """No handler is registered: nothing to read per event. The position moves to the newest event
+        once per term, so handlers added in a later release start from about then, not from history."""
+        newest = await self.pool.fetchval(MAX_ID.sql)
+        await self.pool.execute(SAVE_CURSOR.sql, HANDLERS_CURSOR, newest)
+        log.info("no on_event handlers: delivery idle at id %d", newest)
+        await asyncio.Event().wait()  # until leadership ends (cancelled)
 
     async def stop(self) -> None:
         """Stop delivering (leadership lost, or shutting down); `close` also ends the threads."""
@@ -171,7 +179,6 @@ class _Term:
                 self.d.wake.clear()
 
     def _dispatch(self, event: Event) -> None:
-        log.info("event id=%d %s record_id=%s actor=%s", event.id, event.name, event.record_id, event.actor or "-")
         self.fetched = event.id
         if not self.d.handlers:
             return

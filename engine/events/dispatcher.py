@@ -84,6 +84,16 @@ class Dispatcher:
         limit = self.settings.batch_size
         while True:
             rows = await self.pool.fetch(SELECT_AFTER.sql, self.hub.position, limit)
-            self.hub.publish(Event.from_row(row) for row in rows)
+            events = [Event.from_row(row) for row in rows]
+            if self.delivery.leading and log.isEnabledFor(logging.INFO):  # one log line per event per cluster
+                for event in events:
+                    log.info(
+                        "event id=%d %s record_id=%s actor=%s",
+                        event.id,
+                        event.name,
+                        event.record_id,
+                        event.actor or "-",
+                    )
+            self.hub.publish(events)
             if len(rows) < limit:
                 return
