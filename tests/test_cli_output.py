@@ -109,6 +109,16 @@ async def test_migrate_apply_reports_each_file_in_order_with_its_timing(project,
     assert "2 migration(s) applied" in applied.stdout
 
 
+async def test_migrate_apply_names_each_file_before_it_runs(project, engine_database_url, engine_schema):
+    env = engine_env(engine_database_url, engine_schema)
+    applied = await run_engine("migrate", "apply", cwd=project, env=env)
+    assert applied.code == 0, applied.output
+    output = applied.stdout.splitlines()
+    starting = output.index("applying 0001_initial.sql ...")
+    finished = next(i for i, line in enumerate(output) if line.startswith("applied 0001_initial.sql in "))
+    assert starting < finished
+
+
 async def test_migrate_apply_with_nothing_pending_says_so(project, engine_database_url, engine_schema):
     env = engine_env(engine_database_url, engine_schema)
     await run_engine("migrate", "apply", cwd=project, env=env)

@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from functools import partial
 
 from .. import migrations
 from ..config import Config
@@ -115,14 +116,19 @@ def _with_connection(spec: Spec, work: Callable) -> int:
     return asyncio.run(run())
 
 
+def _report_migration(out: Printer, name: str, milliseconds: float | None) -> None:
+    if milliseconds is None:
+        out.info(f"applying {name} ...")
+    else:
+        out.ok(f"applied {name} in {milliseconds:.0f} ms")
+
+
 def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
     spec = _spec_or_exit(args, out)
 
     async def work(conn) -> int:
         try:
-            done = await migrations.apply(
-                conn, _migrations_dir(spec), progress=lambda name, ms: out.ok(f"applied {name} in {ms:.0f} ms")
-            )
+            done = await migrations.apply(conn, _migrations_dir(spec), progress=partial(_report_migration, out))
         except migrations.MigrationError as exc:
             out.error(str(exc))
             return 1

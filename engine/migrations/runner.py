@@ -99,14 +99,19 @@ async def status(conn: asyncpg.Connection, directory: str) -> Status:
 
 
 async def apply(
-    conn: asyncpg.Connection, directory: str, progress: Callable[[str, float], None] | None = None
+    conn: asyncpg.Connection, directory: str, progress: Callable[[str, float | None], None] | None = None
 ) -> list[str]:
-    """Apply pending files; concurrent callers wait on the lock and then find nothing to do."""
+    """Apply pending files; concurrent callers wait on the lock and then find nothing to do.
+
+    `progress(name, None)` is called as a file starts (a long migration shows what it is doing) and
+    `progress(name, milliseconds)` once it committed."""
     await conn.execute(_LOCK, ADVISORY_LOCK_KEY)
     try:
         pending = (await status(conn, directory)).pending
         done = []
         for migration in pending:
+            if progress:
+                progress(migration.name, None)
             started = time.perf_counter()
             try:
                 async with conn.transaction():
