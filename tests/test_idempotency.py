@@ -170,3 +170,31 @@ async def test_an_abandoned_claim_is_taken_over_after_a_while(api):
 async def test_the_api_description_documents_the_key_on_creates(api):
     create = (await api.anonymous.get("/openapi.json")).json["paths"]["/api/agents"]["post"]
     assert "Idempotency-Key" in [p["name"] for p in create["parameters"]]
+
+
+STORE_FAILS_AFTER_COMMIT = [
+    """CREATE FUNCTION lose_the_reply() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF OLD.committed AND NEW.status IS NOT NULL THEN RAISE EXCEPTION 'the reply was lost'; END IF;
+         RETURN NEW;
+       END $$""",
+    """CREATE TRIGGER lose_the_reply BEFORE UPDATE ON _engine_idempotency
+       FOR EACH ROW EXECUTE FUNCTION lose_the_reply()""",
+]
+
+
+async def test_a_create_whose_reply_was_lost_after_commit_is_replayed_not_refused(api):
+    """The write committed, but storing its reply afterwards failed (a worker dying or the database
+    going away between the commit and the reply): a retry with the same key still gets the first 201."""
+    alice = await api.as_user("alice")
+    for statement in STORE_FAILS_AFTER_COMMIT:
+        await api.sql(statement)
+    key = {"Idempotency-Key": "lost-reply-1"}
+    lost = await alice.post("/api/agents", json={"name": "Once"}, headers=key)
+    assert lost.status >= 500
+    retry = await alice.post("/api/agents", json={"name": "Once"}, headers=key)
+    assert retry.status == 201, retry.text
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    rows = await api.sql("SELECT id FROM agents WHERE name = 'Once'")
+    assert [str(r["id"]) for r in rows] == [retry.json["data"]["id"]]
+    assert retry.headers["Location"] == f"/api/agents/{retry.json['data']['id']}"

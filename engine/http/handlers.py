@@ -36,6 +36,12 @@ async def authorize(request: web.Request, resource: Resource, action: str) -> Re
     return request.app[MANAGERS][resource.name]
 
 
+def created_response(resource: Resource, row: dict[str, Any]) -> web.Response:
+    """The 201 for a created row; idempotency keys store the same response inside the write's transaction."""
+    headers = {"Location": f"/api/{resource.name}/{row[resource.primary_key]}", "ETag": item_tag(row)}
+    return json_response({"data": row}, status=201, headers=headers)
+
+
 class ResourceHandlers:
     def __init__(self, resource: Resource):
         self.resource = resource
@@ -50,9 +56,6 @@ class ResourceHandlers:
             web.patch(item, self.update),
             web.delete(item, self.delete),
         ]
-
-    def _location(self, row: dict[str, Any]) -> str:
-        return f"{self.base}/{row[self.resource.primary_key]}"
 
     async def list(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "list")
@@ -81,9 +84,7 @@ class ResourceHandlers:
     async def create(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "create")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        row = await manager.create(data, request[IDENTITY])
-        headers = {"Location": self._location(row), "ETag": item_tag(row)}
-        return json_response({"data": row}, status=201, headers=headers)
+        return created_response(self.resource, await manager.create(data, request[IDENTITY]))
 
     async def update(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")

@@ -22,14 +22,22 @@ from aiohttp import web
 from ..config import Config
 from ..db.internal import ensure_tables
 from ..errors import BadRequest, Conflict, Problem
+from ..http.handlers import created_response
 from ..http.keys import IDENTITY, POOL
 from ..http.middleware import after_authentication
 from ..plugins.manager import hookimpl
 from ..protection import knobs
-from ..protection.idempotency import MODEL, IdempotencyStore, claim_id, fingerprint, mark_committed
+from ..protection.idempotency import (
+    MODEL,
+    IdempotencyStore,
+    claim_id,
+    commit_response,
+    fingerprint,
+    mark_committed,
+)
 from ..protection.openapi import add_parameter, add_response_header, header_parameter, resource_operations
 from ..protection.routes import resource_action
-from ..spec import Spec
+from ..spec import Resource, Spec
 
 log = logging.getLogger("engine.idempotency")
 HEADER = "Idempotency-Key"
@@ -84,10 +92,14 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn) -> None:
+async def after_write(conn, resource: Resource, action: str, record: dict) -> None:
     claim = _CLAIM.get()
-    if claim is not None and not claim[1]:
-        claim[1] = True
+    if claim is None or claim[1]:
+        return
+    claim[1] = True
+    if action == "create" and resource.name == claim[2]:
+        await commit_response(conn, claim[0], created_response(resource, record))
+    else:
         await mark_committed(conn, claim[0])
 
 
@@ -111,8 +123,10 @@ async def _release_quietly(store: IdempotencyStore, claim: str) -> None:
         log.warning("could not release idempotency key claim: %r", exc)
 
 
-async def _run_once(request: web.Request, handler, store: IdempotencyStore, claim: str) -> web.StreamResponse:
-    token = _CLAIM.set([claim, False])
+async def _run_once(
+    request: web.Request, handler, store: IdempotencyStore, claim: str, resource: str
+) -> web.StreamResponse:
+    token = _CLAIM.set([claim, False, resource])
     try:
         response = await handler(request)
     except BaseException:
@@ -141,7 +155,7 @@ async def idempotency_key(request: web.Request, handler) -> web.StreamResponse:
     body_print = fingerprint(request.path, await request.read())
     earlier = await store.claim(claim, body_print)
     if earlier is None:
-        return await _run_once(request, handler, store, claim)
+        return await _run_once(request, handler, store, claim, route[0].name)
     if earlier.fingerprint != body_print:
         raise IdempotencyKeyReused(
             f"this {HEADER} was already used with a different request; use a new key for a new request"

@@ -103,6 +103,13 @@ _COMPLETE = compile_expression(
 _MARK_COMMITTED = compile_expression(
     exp.update(table(TABLE), {"committed": exp.true()}, where=column("id").eq(param("id")))
 )
+_COMMIT_RESPONSE = compile_expression(
+    exp.update(
+        table(TABLE),
+        {"committed": exp.true(), "status": param("status"), "headers": param("headers"), "body": param("body")},
+        where=column("id").eq(param("id")),
+    )
+)
 _RELEASE = compile_expression(
     exp.delete(table(TABLE)).where(
         exp.and_(column("id").eq(param("id")), _is_null("status"), exp.not_(column("committed")))
@@ -160,9 +167,7 @@ class IdempotencyStore:
         raise RuntimeError("idempotency key claim did not settle")  # pragma: no cover
 
     async def complete(self, claim: str, response: web.Response) -> None:
-        headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
-        values = {"id": claim, "status": response.status, "headers": headers, "body": response.body}
-        await self.pool.execute(_COMPLETE.sql, *_COMPLETE.args(values))
+        await self.pool.execute(_COMPLETE.sql, *_COMPLETE.args(_stored_values(claim, response)))
 
     async def release(self, claim: str) -> None:
         """The request failed before committing: a retry may run it again."""
@@ -170,6 +175,17 @@ class IdempotencyStore:
 
     async def purge(self) -> None:
         await self.pool.execute(_PURGE.sql, *_PURGE.args({"now": datetime.now(UTC)}))
+
+
+def _stored_values(claim: str, response: web.Response) -> dict[str, Any]:
+    headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    return {"id": claim, "status": response.status, "headers": headers, "body": response.body}
+
+
+async def commit_response(conn: Any, claim: str, response: web.Response) -> None:
+    """Inside the write's transaction: the claim is done, and its response is kept with it, so a retry
+    after a crash or a client that hung up between the commit and the reply still gets the 201."""
+    await conn.execute(_COMMIT_RESPONSE.sql, *_COMMIT_RESPONSE.args(_stored_values(claim, response)))
 
 
 async def mark_committed(conn: Any, claim: str) -> None:
