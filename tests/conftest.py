@@ -59,3 +59,16 @@ def object_schema(properties: dict[str, Any], required: list[str] | None = None)
 @pytest.fixture
 def schema_of() -> Callable[..., dict[str, Any]]:
     return object_schema
+
+
+@pytest.fixture
+def redis_server():
+    """A redis-server of the test's own on a free port, for tests that stop or partition it."""
+    from load.redis_server import ThrowawayRedis
+
+    redis = ThrowawayRedis()
+    redis.start()
+    try:
+        yield redis
+    finally:
+        redis.close()

@@ -16,7 +16,6 @@ import shutil
 import pytest
 from load.ledger import Ledger, timed_write
 from load.notes import SPEC, orphans, write_spec
-from load.redis_server import ThrowawayRedis
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.skipif(
@@ -24,16 +23,6 @@ pytestmark = pytest.mark.skipif(
     reason="redis-server is not installed: the Redis-outage tests need a Redis of their own to stop",
 )
 CLIENT_TIMEOUT = 15
-
-
-@pytest.fixture
-def redis_server():
-    redis = ThrowawayRedis()
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.close()
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ import aiohttp
 import pytest
 from load.notes import SPEC, write_spec
 from load.proxy import FaultProxy
-from load.redis_server import ThrowawayRedis
 from redis.asyncio import Redis
 
 pytestmark = pytest.mark.skipif(
@@ -23,16 +22,6 @@ pytestmark = pytest.mark.skipif(
     reason="redis-server is not installed: the Redis-partition test needs a Redis of its own behind a proxy",
 )
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=20)  # far beyond ENGINE_REDIS_TIMEOUT: reaching it is a hang
-
-
-@pytest.fixture
-def redis_server():
-    redis = ThrowawayRedis()
-    redis.start()
-    try:
-        yield redis
-    finally:
-        redis.close()
 
 
 @pytest.fixture
