@@ -19,6 +19,7 @@ stream handler waits on this event as well as on its own data and, once it is se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiohttp import web
@@ -40,3 +41,12 @@ def install(app: web.Application) -> None:
 async def _announce(app: web.Application) -> None:
     log.info("shutting down: draining in-flight requests", extra={"event": "shutdown"})
     app[SHUTTING_DOWN].set()
+
+
+async def cancel_task(task: asyncio.Task | None) -> None:
+    """Stop a plugin's background task at shutdown and wait until it has unwound."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

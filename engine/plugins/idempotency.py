@@ -11,7 +11,6 @@ request that failed before committing leaves nothing behind, so its retry runs a
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import contextvars
 import logging
 import re
@@ -25,6 +24,7 @@ from ..errors import BadRequest, Conflict, Problem
 from ..http.handlers import created_response
 from ..http.keys import IDENTITY, POOL
 from ..http.middleware import after_authentication
+from ..ops.shutdown import cancel_task
 from ..plugins.manager import hookimpl
 from ..protection import knobs
 from ..protection.idempotency import (
@@ -84,11 +84,7 @@ async def startup(app: web.Application) -> None:
 
 @hookimpl(trylast=True)
 async def shutdown(app: web.Application) -> None:
-    task = app.get(PURGER)
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await cancel_task(app.get(PURGER))
 
 
 @hookimpl(trylast=True)

@@ -8,7 +8,6 @@ Under ``serve --workers N`` the answer covers every worker, whichever one serves
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 
@@ -23,6 +22,7 @@ from ..identity import Identity
 from ..ops.metrics_access import MetricsAccess
 from ..ops.observe import route_template, status_of
 from ..ops.outbox import OutboxReader
+from ..ops.shutdown import cancel_task
 from ..ops.stats_bridge import protection_bridges, publish_all
 from ..plugins.manager import hookimpl
 from ..spec import Spec
@@ -119,11 +119,7 @@ def startup(app: web.Application) -> None:
 
 @hookimpl(trylast=True)
 async def shutdown(app: web.Application) -> None:
-    sampler = app.get(SAMPLER)
-    if sampler is not None:
-        sampler.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampler
+    await cancel_task(app.get(SAMPLER))
 
 
 @hookimpl(tryfirst=True)
