@@ -140,6 +140,18 @@ def after_write(conn, resource, action, record, previous, identity):
     row on delete). Write follow-up rows here; raising a Problem rolls the whole write back."""
 
 
+@hookspec
+def write_needs_transaction(resource, action, identity):
+    """Return True when your ``before_write``/``after_write`` need this write's transaction.
+
+    A create or update runs as one statement, without BEGIN/COMMIT (its events folded in), when no
+    plugin needs the transaction. A ``before_write`` that takes no ``conn`` never does: it runs
+    before the statement and refusing there writes nothing. A plugin with an ``after_write``, or a
+    ``before_write`` taking ``conn``, that does not implement this hook always gets a transaction,
+    so existing plugins keep their guarantees. Deletes and nested writes always run in one.
+    """
+
+
 # --- after the response -------------------------------------------------------------------------
 
 

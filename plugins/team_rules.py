@@ -78,6 +78,14 @@ def startup(app) -> None:
 
 
 @hookimpl
+def write_needs_transaction(resource, action) -> bool:
+    """Only the writes these rules act on: a team's creation and changes to memberships."""
+    if _rules is None:
+        return False
+    return (resource.name == TEAMS and action == "create") or resource.name == _rules.relation.through
+
+
+@hookimpl
 def after_write(conn, resource, action, record, identity) -> Awaitable[None] | None:
     """A new team's owner becomes its first member, with role owner, in the team's transaction."""
     if _rules is None or resource.name != TEAMS or action != "create":

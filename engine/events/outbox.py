@@ -15,6 +15,7 @@ from ..identity import Identity
 from ..plugins.manager import hookimpl
 from ..spec import Resource, Spec
 from .cascade import Affected, CascadeWalker
+from .inline import written_inline
 from .payload import PAST_TENSE, PendingEvent, emits, pending
 from .tables import INSERT_EVENT_LOCKED
 
@@ -38,6 +39,12 @@ class Outbox:
 
     def __init__(self, spec: Spec):
         self.walker = CascadeWalker(spec)
+        self.inline_ready = False  # set once every manager folds events into lone writes
+
+    @hookimpl(trylast=True)
+    def write_needs_transaction(self, action: str) -> bool:
+        """Creates and updates fold their event into their own statement (events/inline.py)."""
+        return action == "delete" or not self.inline_ready
 
     @hookimpl(trylast=True)
     async def before_write(
@@ -62,6 +69,8 @@ class Outbox:
         previous: dict[str, Any] | None,
         identity: Identity | None,
     ) -> None:
+        if written_inline(record):
+            return
         events = [
             pending(a.resource, a.action, a.after, a.before, identity)
             for a in self._cascaded(resource, action, previous)

@@ -82,8 +82,9 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         raise
     except asyncpg.TransactionRollbackError as exc:  # deadlock or serialization failure: safe to retry
         log.warning("transaction rolled back request_id=%s error=%r", request_id, exc)
-        problem = Conflict("a concurrent change got in the way; nothing was written, retry the request",
-                           headers={"Retry-After": "0"})
+        problem = Conflict(
+            "a concurrent change got in the way; nothing was written, retry the request", headers={"Retry-After": "0"}
+        )
         response = problem_response(problem, request_id)
     except DATABASE_UNAVAILABLE as exc:
         log.warning("database unavailable request_id=%s error=%r", request_id, exc)

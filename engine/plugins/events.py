@@ -19,18 +19,20 @@ from ..events.delivery import Delivery, HandlerFailed
 from ..events.dispatcher import Dispatcher
 from ..events.history import history
 from ..events.hub import SHUTTING_DOWN
+from ..events.inline import InlineEvents
 from ..events.openapi_paths import events_paths
 from ..events.outbox import Outbox
 from ..events.runtime import EVENTS, EventsRuntime
 from ..events.settings import load_settings
 from ..events.stream import stream
 from ..events.tables import HANDLERS_CURSOR, INIT_CURSOR, MAX_ID, MODELS
-from ..http.keys import CONFIG, DATABASE_URL, PLUGINS, POOL, REQUEST_ID
+from ..http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, REQUEST_ID
 from ..plugins.manager import hookimpl
 from ..spec import Spec
 
 log = logging.getLogger("engine.events")
 errors_log = logging.getLogger("engine.errors")
+OUTBOX = "events.outbox"
 
 
 async def _close_streams(app: web.Application) -> None:
@@ -46,7 +48,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
             "or disable the events plugin (plugins: {disabled: [events]})"
         )
     app[EVENTS] = EventsRuntime(load_settings(spec, config))
-    app[PLUGINS].register(Outbox(spec), name="events.outbox")
+    app[PLUGINS].register(Outbox(spec), name=OUTBOX)
     app.on_shutdown.append(_close_streams)
 
 
@@ -56,6 +58,9 @@ async def startup(app: web.Application) -> None:
     await ensure_tables(pool, *MODELS)
     # Handlers start from here on the very first start, never from events written before it.
     await pool.execute(INIT_CURSOR.sql, HANDLERS_CURSOR, await pool.fetchval(MAX_ID.sql))
+    for manager in app[MANAGERS].values():
+        manager.inline_events = InlineEvents(manager.resource)
+    app[PLUGINS].get_plugin(OUTBOX).inline_ready = True
     runtime.delivery = Delivery(pool, app[PLUGINS], runtime.settings)
     schema = app[CONFIG].db_schema
     runtime.dispatcher = Dispatcher(pool, app[DATABASE_URL], schema, runtime.hub, runtime.delivery, runtime.settings)

@@ -88,6 +88,13 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
+def write_needs_transaction() -> bool:
+    """A keyed request stores its response in the write's transaction; other writes need none."""
+    claim = _CLAIM.get()
+    return claim is not None and not claim[1]
+
+
+@hookimpl(trylast=True)
 async def after_write(conn, resource: Resource, action: str, record: dict) -> None:
     claim = _CLAIM.get()
     if claim is None or claim[1]:

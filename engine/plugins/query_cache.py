@@ -92,6 +92,12 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
+def write_needs_transaction() -> bool:
+    """Noting which caches a write invalidates needs no transaction: the note follows the commit."""
+    return False
+
+
+@hookimpl(trylast=True)
 async def after_write(conn, resource: Resource) -> None:
     writes = _WRITES.get()
     if writes is None:  # a write outside a request (a job, a command): only the notice can reach caches

@@ -16,6 +16,7 @@ import orjson
 import pluggy
 
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..events.inline import InlineEvents, mark_written
 from ..identity import Identity
 from ..migrations.model import constraint_name
 from ..plugins.manager import call_all
@@ -49,6 +50,8 @@ class ResourceManager:
         self._all_fields = resource.columns
         self._schema_fields = tuple(resource.schema.get("properties", {}))
         self._constraint_columns = _constraint_columns(resource)
+        self.inline_events: InlineEvents | None = None  # set by the events plugin at startup
+        self._always_transaction: bool | None = None
 
     # --- access ------------------------------------------------------------------------------
 
@@ -132,6 +135,21 @@ class ResourceManager:
         async with self.pool.acquire() as own, own.transaction():
             yield own
 
+    def needs_transaction(self, action: str, identity: Identity | None) -> bool:
+        """Whether a plugin needs this write's transaction (hookspecs.write_needs_transaction)."""
+        if self._always_transaction is None:
+            self._always_transaction = bool(undeclared_write_hooks(self.pm))
+        if self._always_transaction:
+            return True
+        return any(self.pm.hook.write_needs_transaction(resource=self.resource, action=action, identity=identity))
+
+    def _alone(self, action: str, key: Any, build: Any, identity: Identity | None, previous: Any = None):
+        """The statement for a write without a transaction: its event folded in when it emits one."""
+        inline = self.inline_events
+        if inline is None or not inline.emits(action):
+            return self.queries.compiled((action, key, "alone"), build), {}, False
+        return inline.statement(action, key, build), inline.values(action, identity, previous), True
+
     async def lock_for_write(self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None) -> dict[str, Any]:
         """The row, locked FOR UPDATE, if `identity` may update it (404 when hidden, 403 when only readable)."""
         pk = self.parse_pk(pk_text)
@@ -151,6 +169,8 @@ class ResourceManager:
         )
         self.validator.validate(data)
         columns = self._to_columns(data)
+        if conn is None and not self.needs_transaction("create", identity):
+            return await self._create_alone(columns, identity)
         async with self._transaction(conn) as conn:
             await call_all(
                 self.pm.hook.before_write,
@@ -176,6 +196,37 @@ class ResourceManager:
             )
         return record
 
+    async def _create_alone(self, columns: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
+        """One statement, committed on its own: no plugin needs a transaction around it."""
+        names = tuple(columns)
+        async with self.pool.acquire() as conn:
+            await call_all(
+                self.pm.hook.before_write,
+                conn=conn,
+                resource=self.resource,
+                action="create",
+                data=columns,
+                previous=None,
+                identity=identity,
+            )
+            compiled, values, folded = self._alone(
+                "create", names, lambda: self.queries.insert_expression(names), identity
+            )
+            values.update({f"v_{k}": v for k, v in columns.items()})
+            record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            if folded:
+                mark_written(record)
+            await call_all(
+                self.pm.hook.after_write,
+                conn=conn,
+                resource=self.resource,
+                action="create",
+                record=record,
+                previous=None,
+                identity=identity,
+            )
+        return record
+
     async def update(
         self,
         pk_text: str,
@@ -187,6 +238,10 @@ class ResourceManager:
         pk = self.parse_pk(pk_text)
         self._refuse_read_only(patch, updating=True)
         predicates = await self.predicates("update", identity)
+        if conn is None and not self.needs_transaction("update", identity):
+            record = await self._update_alone(pk, dict(patch), identity, predicates, expect)
+            if record is not None:
+                return record
         async with self._transaction(conn) as conn:
             previous = await self._locked(conn, pk, predicates, identity)
             if expect is not None:
@@ -216,6 +271,76 @@ class ResourceManager:
             compiled = self.queries.update(tuple(columns), predicates)
             values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            await call_all(
+                self.pm.hook.after_write,
+                conn=conn,
+                resource=self.resource,
+                action="update",
+                record=record,
+                previous=previous,
+                identity=identity,
+            )
+        return record
+
+    async def _update_alone(
+        self,
+        pk: Any,
+        patch: dict[str, Any],
+        identity: Identity | None,
+        predicates: tuple[Predicate, ...],
+        expect: Any,
+    ) -> dict[str, Any] | None:
+        """Read the row, check it, then one UPDATE that applies only if the row is still that version.
+
+        None when the row is missing or changed in between: the caller then takes the locking path,
+        which answers 404/403 or applies the patch to the newer row.
+        """
+        async with self.pool.acquire() as conn:
+            compiled = self.queries.get_versioned(predicates, self._all_fields)
+            found = await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
+            if found is None:
+                return None
+            previous = dict(found)
+            version = previous.pop("xmin")
+            if expect is not None:
+                expect(previous)
+            await call_all(
+                self.pm.hook.prepare_input,
+                resource=self.resource,
+                action="update",
+                data=patch,
+                identity=identity,
+                previous=previous,
+            )
+            stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
+            self.validator.validate({**stored, **patch})
+            columns = self._to_columns(patch)
+            if not columns:
+                return previous
+            await call_all(
+                self.pm.hook.before_write,
+                conn=conn,
+                resource=self.resource,
+                action="update",
+                data=columns,
+                previous=previous,
+                identity=identity,
+            )
+            names = tuple(columns)
+            compiled, values, folded = self._alone(
+                "update",
+                (names, tuple(p.key for p in predicates)),
+                lambda: self.queries.update_expression(names, predicates, unchanged=True),
+                identity,
+                previous,
+            )
+            values.update({"pk": pk, "xmin": version, **{f"v_{k}": v for k, v in columns.items()}})
+            written = await self._write(conn, compiled.sql, compiled.args(bind_predicates(predicates, values)), True)
+            if written is None:
+                return None
+            record = dict(written)
+            if folded:
+                mark_written(record)
             await call_all(
                 self.pm.hook.after_write,
                 conn=conn,
@@ -286,7 +411,9 @@ class ResourceManager:
         if errors:
             raise ValidationFailed(errors)
 
-    async def _write(self, conn: asyncpg.Connection, sql: str, args: list[Any]) -> asyncpg.Record:
+    async def _write(
+        self, conn: asyncpg.Connection, sql: str, args: list[Any], missing_ok: bool = False
+    ) -> asyncpg.Record | None:
         try:
             record = await conn.fetchrow(sql, *args)
         except asyncpg.UniqueViolationError as exc:
@@ -309,7 +436,7 @@ class ResourceManager:
             raise ValidationFailed(
                 [{"path": "/", "message": f"value not accepted by the database: {exc.message}"}]
             ) from None
-        if record is None:
+        if record is None and not missing_ok:
             raise NotFound(f"no {self.resource.name} row matches")
         return record
 
@@ -323,6 +450,14 @@ class ResourceManager:
             target = self.resource.references[column].resource
             errors.append({"path": f"/{column}", "message": f"no {target} row with this id"})
         return ValidationFailed(errors or [{"path": "/", "message": "a referenced row does not exist"}])
+
+
+def undeclared_write_hooks(pm: pluggy.PluginManager) -> list[str]:
+    """Plugins whose write hooks may need the transaction and that do not say when (so: always)."""
+    declared = {impl.plugin for impl in pm.hook.write_needs_transaction.get_hookimpls()}
+    hooks = [impl for impl in pm.hook.before_write.get_hookimpls() if "conn" in impl.argnames]
+    hooks += pm.hook.after_write.get_hookimpls()
+    return sorted({impl.plugin_name for impl in hooks if impl.plugin not in declared})
 
 
 def _constraint_columns(resource: Resource) -> dict[str, tuple[str, ...]]:

@@ -122,6 +122,10 @@ class ResourceQueries:
         self.pk = resource.primary_key
         self._cache = ShapeCache()
 
+    def compiled(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled:
+        """A statement of this resource built elsewhere (events folded into a write), cached by shape."""
+        return self._cache.get(key, build)
+
     def _where(self, conditions: list[exp.Expression], predicates: tuple[Predicate, ...]) -> exp.Expression | None:
         conditions = conditions + [p.build(self.table) for p in predicates]
         return exp.and_(*conditions) if conditions else None
@@ -163,29 +167,42 @@ class ResourceQueries:
 
         return self._cache.get(shape, build)
 
-    def insert(self, columns: tuple[str, ...]) -> Compiled:
-        def build() -> exp.Expression:
-            target = exp.Schema(this=table(self.table), expressions=[column(c).this for c in columns])
-            if columns:
-                query = exp.insert(exp.values([tuple(param(f"v_{c}") for c in columns)]), target)
-            else:
-                query = exp.Insert(this=table(self.table), expression=exp.Var(this="DEFAULT VALUES"))
-            return query.returning("*")
+    def insert_expression(self, columns: tuple[str, ...]) -> exp.Expression:
+        target = exp.Schema(this=table(self.table), expressions=[column(c).this for c in columns])
+        if columns:
+            query = exp.insert(exp.values([tuple(param(f"v_{c}") for c in columns)]), target)
+        else:
+            query = exp.Insert(this=table(self.table), expression=exp.Var(this="DEFAULT VALUES"))
+        return query.returning("*")
 
-        return self._cache.get(("insert", columns), build)
+    def insert(self, columns: tuple[str, ...]) -> Compiled:
+        return self._cache.get(("insert", columns), lambda: self.insert_expression(columns))
+
+    def update_expression(
+        self, columns: tuple[str, ...], predicates: tuple[Predicate, ...], unchanged: bool = False
+    ) -> exp.Expression:
+        """UPDATE ... RETURNING *; `unchanged` adds ``xmin = :xmin``: only the row version read before."""
+        assignments = [exp.EQ(this=column(c), expression=param(f"v_{c}")) for c in columns]
+        if "updated_at" in self.resource.fields:
+            assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
+        conditions = [column(self.pk, self.table).eq(param("pk"))]
+        if unchanged:
+            conditions.append(column("xmin", self.table).eq(param("xmin")))
+        query = exp.Update(this=table(self.table), expressions=assignments)
+        return query.where(self._where(conditions, predicates)).returning("*")
 
     def update(self, columns: tuple[str, ...], predicates: tuple[Predicate, ...]) -> Compiled:
-        def build() -> exp.Expression:
-            assignments = [exp.EQ(this=column(c), expression=param(f"v_{c}")) for c in columns]
-            if "updated_at" in self.resource.fields:
-                assignments.append(
-                    exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[]))
-                )
-            query = exp.Update(this=table(self.table), expressions=assignments)
-            query = query.where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
-            return query.returning("*")
+        key = ("update", columns, tuple(p.key for p in predicates))
+        return self._cache.get(key, lambda: self.update_expression(columns, predicates))
 
-        return self._cache.get(("update", columns, tuple(p.key for p in predicates)), build)
+    def get_versioned(self, predicates: tuple[Predicate, ...], fields: tuple[str, ...]) -> Compiled:
+        """The row and its version (``xmin``, last): what an update without a lock checks it still has."""
+
+        def build() -> exp.Expression:
+            query = self._select(fields).select(column("xmin", self.table))
+            return query.where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
+
+        return self._cache.get(("get_versioned", tuple(p.key for p in predicates), fields), build)
 
     def delete(self, predicates: tuple[Predicate, ...]) -> Compiled:
         def build() -> exp.Expression:
