@@ -54,7 +54,7 @@ class JsonFormatter(logging.Formatter):
             "msg": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
             "user_id": getattr(record, "user_id", None),
-            "pid": record.process,
+            "pid": _PID[0],
         }
         line.update(_extra(record))
         if record.exc_info:
@@ -77,9 +77,16 @@ class TextFormatter(logging.Formatter):
         return f"{text} [{request_id}]" if request_id else text
 
 
+_PID = [os.getpid()]  # records skip their own os.getpid() (logProcesses is off): one per process
+os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+_SECOND: list = [None, ""]  # the last whole second formatted, and its text
+
+
 def _iso(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    second = int(created)
+    if second != _SECOND[0]:
+        _SECOND[0], _SECOND[1] = second, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+    return f"{_SECOND[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 @dataclass(frozen=True)
@@ -144,6 +151,9 @@ def configure_logging(settings: LogSettings) -> logging.Handler:
     handler = build_handler(settings)
     root.addHandler(handler)
     root.setLevel(settings.level)
+    # Our formats use none of these: skip looking them up for every record (logging's "Optimization").
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
+    logging._srcfile = None
     logging.getLogger("aiohttp.access").propagate = False  # the engine writes its own request lines
     return handler
 

@@ -12,7 +12,9 @@ from engine.errors import BadRequest
 from engine.http.body import parse_object
 
 keys = st.text(alphabet=st.sampled_from('ab":\\ \t{}[],'), max_size=6)
-scalars = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | keys
+scalars = (
+    st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats(allow_nan=False, allow_infinity=False) | keys
+)
 documents = st.dictionaries(
     keys, st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3))
 )

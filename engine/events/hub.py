@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 
 from .payload import Event
 from .waiting import wait_set
@@ -34,8 +34,13 @@ class Subscriber:
         self.closed: str | None = None
         self.on_close: Callable[[], None] | None = None  # aborts a write blocked on a stalled client
 
-    def offer(self, event: Event) -> None:
-        if self.closed or (self.resources is not None and event.resource not in self.resources):
+    def offer(self, events: list[Event]) -> None:
+        """One batch the dispatcher read. Too slow means a full buffer when the batch arrives: a
+        reader that keeps up empties it between batches, however many events one batch holds."""
+        if self.closed:
+            return
+        wanted = events if self.resources is None else [e for e in events if e.resource in self.resources]
+        if not wanted:
             return
         if len(self.buffer) >= self.limit:
             if self.catching_up:  # the table has them all: drop, and read them from there again
@@ -44,7 +49,7 @@ class Subscriber:
                 return
             self.close(TOO_SLOW)
             return
-        self.buffer.append(event)
+        self.buffer.extend(wanted)
         self.ready.set()
 
     def close(self, reason: str) -> None:
@@ -79,15 +84,16 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    def publish(self, events: Iterable[Event]) -> None:
-        for event in events:
-            for subscriber in tuple(self.subscribers):
-                subscriber.offer(event)
-                if subscriber.closed == TOO_SLOW:
-                    self.subscribers.discard(subscriber)
-                    self.dropped += 1
-                    log.warning("closed an event stream: %s (event id=%d)", TOO_SLOW, event.id)
-            self.position = event.id
+    def publish(self, events: list[Event]) -> None:
+        if not events:
+            return
+        for subscriber in tuple(self.subscribers):
+            subscriber.offer(events)
+            if subscriber.closed == TOO_SLOW:
+                self.subscribers.discard(subscriber)
+                self.dropped += 1
+                log.warning("closed an event stream: %s (events from id=%d)", TOO_SLOW, events[0].id)
+        self.position = events[-1].id
 
     def close_all(self, reason: str) -> None:
         for subscriber in tuple(self.subscribers):

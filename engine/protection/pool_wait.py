@@ -7,6 +7,7 @@ query path (`pool.fetch`, `async with pool.acquire()`) goes through `acquire`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from typing import Any
 
@@ -39,7 +40,8 @@ class _BoundedAcquire:
 
     async def __aenter__(self) -> Any:
         try:
-            return await self._context.__aenter__()
+            async with asyncio.timeout(self._seconds):
+                return await self._context.__aenter__()
         except TimeoutError:
             raise _exhausted(self._seconds) from None
 
@@ -51,7 +53,8 @@ class _BoundedAcquire:
 
     async def _acquire(self) -> Any:
         try:
-            return await self._context
+            async with asyncio.timeout(self._seconds):
+                return await self._context
         except TimeoutError:
             raise _exhausted(self._seconds) from None
 
@@ -59,8 +62,10 @@ class _BoundedAcquire:
 @functools.cache
 def _bounded_class(base: type, seconds: float) -> type:
     def acquire(self: asyncpg.Pool, *, timeout: float | None = None) -> _BoundedAcquire:
+        # The wait is bounded here, with asyncio.timeout: asyncpg's own timeout runs every acquire
+        # in a task of its own (wait_for), a cost on every query even when a connection is free.
         wait = seconds if timeout is None else timeout
-        return _BoundedAcquire(base.acquire(self, timeout=wait), wait)
+        return _BoundedAcquire(base.acquire(self), wait)
 
     return type(f"Bounded{base.__name__}", (base,), {"__slots__": (), "acquire": acquire, "acquire_timeout": seconds})
 

@@ -1,0 +1,48 @@
+"""The hub's slow-subscriber rule under batched reads: too slow means a full buffer when a batch arrives."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from engine.events.hub import TOO_SLOW, Hub
+from engine.events.payload import Event
+
+
+def events(first: int, count: int) -> list[Event]:
+    at = datetime.now(UTC)
+    return [Event(i, "agents", "created", str(i), None, at, {}, None) for i in range(first, first + count)]
+
+
+def test_a_batch_larger_than_the_buffer_reaches_a_subscriber_that_keeps_up():
+    hub = Hub()
+    subscriber = hub.subscribe(None, limit=4)
+
+    hub.publish(events(1, 10))
+    received = list(subscriber.buffer)
+    subscriber.buffer.clear()  # what sending them does
+    hub.publish(events(11, 10))
+
+    assert [e.id for e in received] == list(range(1, 11))
+    assert [e.id for e in subscriber.buffer] == list(range(11, 21))
+    assert (subscriber.closed, hub.dropped, hub.position) == (None, 0, 20)
+
+
+def test_a_subscriber_whose_buffer_is_still_full_at_the_next_batch_is_closed():
+    hub = Hub()
+    subscriber = hub.subscribe(None, limit=4)
+
+    hub.publish(events(1, 4))
+    hub.publish(events(5, 1))
+
+    assert subscriber.closed == TOO_SLOW
+    assert hub.dropped == 1 and subscriber not in hub.subscribers
+
+
+def test_events_of_other_resources_do_not_fill_a_filtered_buffer():
+    hub = Hub()
+    subscriber = hub.subscribe(frozenset({"teams"}), limit=1)
+
+    hub.publish(events(1, 5))
+    hub.publish(events(6, 5))
+
+    assert subscriber.closed is None and not subscriber.buffer
