@@ -179,6 +179,17 @@ async def test_link_header_keeps_filters_and_fields(catalog):
     assert [r["title"] for r in following.json["data"]] == ["Item 06", "Item 08"]
 
 
+@pytest.mark.parametrize("cursor_name", ["cursor", "curs%6Fr"], ids=["plain", "percent-encoded name"])
+async def test_a_link_replaces_the_cursor_the_request_carried(catalog, cursor_name):
+    first = await catalog.get("/api/items?sort=code&limit=2")
+    second = await catalog.get(f"/api/items?sort=code&limit=2&{cursor_name}={first.json['meta']['next_cursor']}")
+    url = LINK_NEXT.match(second.headers["Link"]).group(1)
+
+    assert url.count("cursor=") == 1 and url.endswith(f"cursor={second.json['meta']['next_cursor']}")
+    third = await catalog.get(url)
+    assert third.json["data"][0]["code"] > second.json["data"][-1]["code"]
+
+
 async def test_cursor_from_another_sort_is_400(catalog, expect_problem):
     cursor = (await catalog.get("/api/items?sort=code&limit=2")).json["meta"]["next_cursor"]
     problem = expect_problem(await catalog.get(f"/api/items?sort=-code&limit=2&cursor={cursor}"), 400)

@@ -14,6 +14,7 @@ import sys
 
 from ..config import Config
 from ..logging_setup import LogSettings, configure_logging
+from ..ops import gc_tuning
 from ..plugins.manager import PluginError
 from .output import Printer
 
@@ -102,6 +103,7 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     from aiohttp import web
 
     configure_logging(settings)
+    gc_tuning.install(app)
     out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
     web.run_app(
         app,

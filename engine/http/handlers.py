@@ -42,6 +42,15 @@ def created_response(resource: Resource, row: dict[str, Any]) -> web.Response:
     return json_response({"data": row}, status=201, headers=headers)
 
 
+def _with_cursor(request: web.Request, cursor: str) -> str:
+    """The request's query string with `cursor` replaced (cursors are URL-safe base64: no quoting)."""
+    kept = [part for part in request.rel_url.raw_query_string.split("&") if part and part.partition("=")[0] != "cursor"]
+    if len(kept) + len(request.query.getall("cursor", ())) != len(request.query):  # an encoded name: slow path
+        params = [(k, v) for k, v in request.query.items() if k != "cursor"]
+        return urlencode([*params, ("cursor", cursor)])
+    return "&".join([*kept, f"cursor={cursor}"])
+
+
 class ResourceHandlers:
     def __init__(self, resource: Resource):
         self.resource = resource
@@ -68,8 +77,7 @@ class ResourceHandlers:
         await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
-            params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
-            headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
+            headers["Link"] = f'<{request.path}?{_with_cursor(request, next_cursor)}>; rel="next"'
         body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
         return json_response(body, headers=headers)
 

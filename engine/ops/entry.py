@@ -15,6 +15,7 @@ from ..config import Config
 from ..http.app import create_app
 from ..logging_setup import LogSettings, configure_logging, is_configured
 from ..spec import load_spec
+from . import gc_tuning
 
 DEFAULT_SPEC = "resources.yaml"
 
@@ -24,4 +25,6 @@ async def app() -> web.Application:
     if not is_configured():  # under gunicorn the master configured logging before forking
         configure_logging(LogSettings.from_env())
     spec = load_spec(os.environ.get("ENGINE_SPEC") or DEFAULT_SPEC)
-    return create_app(spec, Config.from_env(spec))
+    application = create_app(spec, Config.from_env(spec))
+    gc_tuning.install(application)
+    return application
