@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 import orjson
@@ -44,35 +46,70 @@ def _settings(application: str, schema: str | None, statement_timeout_ms: int | 
     return settings
 
 
-class _TimedAcquire(PoolAcquireContext):
-    __slots__ = ()
+class _Acquire(PoolAcquireContext):
+    """asyncpg's acquire context, timed for engine.metrics and, when the pool has a bound, waiting at
+    most that long for a free connection (then `on_exhausted` decides what to raise).
 
-    async def __aenter__(self):
-        started = time.perf_counter()
-        try:
-            return await super().__aenter__()
-        finally:
-            DB_POOL_WAIT.observe(time.perf_counter() - started)
-
-    def __await__(self):
-        started = time.perf_counter()
-        try:
-            return (yield from super().__await__())
-        finally:
-            DB_POOL_WAIT.observe(time.perf_counter() - started)
-
-
-class TimedPool(asyncpg.Pool):
-    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.metrics).
-
-    Every query on the pool (``pool.fetch``, ``async with pool.acquire()``) goes through ``acquire``.
-    No new slots: the layout is asyncpg's own, so a pool built by ``asyncpg.create_pool`` can become one.
+    The bound is an asyncio.timeout taken only when no connection is free: asyncpg's own timeout runs
+    every acquire in a task of its own (wait_for), a cost on every query even when nothing waits.
     """
 
     __slots__ = ()
 
+    async def _bounded(self):
+        pool = self.pool
+        started = time.perf_counter()
+        try:
+            if pool.acquire_timeout is None or pool._queue.qsize():  # asyncpg's queue of free holders
+                return await pool._acquire(None)
+            async with asyncio.timeout(pool.acquire_timeout):
+                return await pool._acquire(None)
+        except TimeoutError:
+            raise pool.on_exhausted(pool.acquire_timeout) from None
+        finally:
+            DB_POOL_WAIT.observe(time.perf_counter() - started)
+
+    async def __aenter__(self):
+        if self.connection is not None or self.done:
+            raise asyncpg.InterfaceError("a connection is already acquired")
+        self.connection = await self._bounded()
+        return self.connection
+
+    def __await__(self):
+        self.done = True
+        return self._bounded().__await__()
+
+
+class TimedPool(asyncpg.Pool):
+    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.metrics),
+    and bounding that wait once `bound_wait` was called (the timeouts plugin does, from start-up).
+
+    Every query on the pool (``pool.fetch``, ``async with pool.acquire()``) goes through ``acquire``.
+    No new slots: the layout is asyncpg's own, so a pool built by ``asyncpg.create_pool`` can become one;
+    the bound lives on a subclass made for it (see `bound_wait`).
+    """
+
+    __slots__ = ()
+    acquire_timeout: float | None = None
+
     def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext:
-        return _TimedAcquire(self, timeout)
+        if timeout is not None:  # an explicit timeout: asyncpg's own handling
+            return PoolAcquireContext(self, timeout)
+        return _Acquire(self, None)
+
+    @staticmethod
+    def on_exhausted(seconds: float) -> Exception:
+        return TimeoutError(f"no database connection became free within {seconds:g} s")
+
+    def bound_wait(self, seconds: float, on_exhausted: Callable[[float], Exception]) -> None:
+        """From now on an acquire waits at most `seconds` for a free connection, then raises `on_exhausted(seconds)`."""
+        self.__class__ = _bounded_class(TimedPool, seconds, on_exhausted)
+
+
+@functools.cache
+def _bounded_class(base: type, seconds: float, on_exhausted: Callable[[float], Exception]) -> type:
+    attributes = {"__slots__": (), "acquire_timeout": seconds, "on_exhausted": staticmethod(on_exhausted)}
+    return type(f"Bounded{base.__name__}", (base,), attributes)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
