@@ -227,3 +227,12 @@ UUID = "0b7e4f6e-0000-4000-8000-00000000000a"
 async def test_garbage_or_forged_cursor_is_400(catalog, expect_problem, sort, cursor):
     problem = expect_problem(await catalog.get(f"/api/items?sort={sort}&cursor={cursor}"), 400)
     assert problem["parameter"] == "cursor"
+
+
+async def test_a_repeated_list_query_gives_the_same_page_and_a_bad_one_is_refused_every_time(catalog, expect_problem):
+    first = await catalog.get("/api/items?sort=code&limit=3&in_stock=true")
+    again = await catalog.get("/api/items?sort=code&limit=3&in_stock=true")
+
+    assert first.json == again.json
+    for _ in range(2):
+        expect_problem(await catalog.get("/api/items?sort=nope"), 400)

@@ -61,13 +61,18 @@ class _Acquire(PoolAcquireContext):
         started = time.perf_counter()
         try:
             if pool.acquire_timeout is None or pool._queue.qsize():  # asyncpg's queue of free holders
-                return await pool._acquire(None)
-            async with asyncio.timeout(pool.acquire_timeout):
-                return await pool._acquire(None)
+                connection = await pool._acquire(None)
+            else:
+                async with asyncio.timeout(pool.acquire_timeout):
+                    connection = await pool._acquire(None)
         except TimeoutError:
             raise pool.on_exhausted(pool.acquire_timeout) from None
         finally:
             DB_POOL_WAIT.observe(time.perf_counter() - started)
+        # The release gets the same budget (asyncpg reads it from the holder): returning a connection
+        # whose query was cancelled waits for PostgreSQL to confirm, and a partitioned database never does.
+        connection._holder._timeout = pool.acquire_timeout
+        return connection
 
     async def __aenter__(self):
         if self.connection is not None or self.done:

@@ -12,6 +12,7 @@ from ..plugins.manager import call_all
 from ..protection.etag import if_match, item_tag
 from ..relations.includes import parse_include
 from ..relations.service import RELATIONS
+from ..resources.listing import ListQuery
 from ..resources.manager import ResourceManager
 from ..spec import Resource
 from .body import read_object
@@ -19,6 +20,7 @@ from .keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
 from .query import parse_fields, parse_list_query
 from .responses import json_response
 
+LIST_QUERIES_KEPT = 512
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 
 
@@ -55,6 +57,21 @@ class ResourceHandlers:
     def __init__(self, resource: Resource):
         self.resource = resource
         self.base = f"/api/{resource.name}"
+        self._list_queries: dict[str, ListQuery] = {}  # raw query string -> its parse (immutable)
+
+    def _list_query(self, request: web.Request) -> ListQuery:
+        """Parsed once per distinct query string: list views repeat the same few (errors are not kept)."""
+        raw = request.rel_url.raw_query_string
+        query = self._list_queries.get(raw)
+        if query is None:
+            config = request.app[CONFIG]
+            query = parse_list_query(
+                self.resource, request.query, page_size=config.page_size, max_page_size=config.max_page_size
+            )
+            if len(self._list_queries) >= LIST_QUERIES_KEPT:
+                self._list_queries.clear()
+            self._list_queries[raw] = query
+        return query
 
     def routes(self) -> list[web.RouteDef]:
         item = self.base + "/{id}"
@@ -68,10 +85,7 @@ class ResourceHandlers:
 
     async def list(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "list")
-        config = request.app[CONFIG]
-        query = parse_list_query(
-            self.resource, request.query, page_size=config.page_size, max_page_size=config.max_page_size
-        )
+        query = self._list_query(request)
         embedding = request.app[RELATIONS].plan(self.resource, query.include, query.fields)
         rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
         await embedding.attach(request, rows)
