@@ -102,6 +102,30 @@ class TimedPool(asyncpg.Pool):
             return PoolAcquireContext(self, timeout)
         return _Acquire(self, None)
 
+    async def release(self, connection, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+        """Return a connection; in the caller's task when nothing needs waiting for.
+
+        asyncpg always releases inside asyncio.shield (a task of its own and a loop iteration per
+        query) so a cancellation cannot strand a connection half-reset. With the engine's no-op
+        reset, an idle connection that is not cancelling a query releases without ever suspending,
+        so no cancellation can reach it: only connections with something to wait for take the shield.
+        """
+        con = getattr(connection, "_con", None)
+        holder = getattr(connection, "_holder", None)
+        if (
+            con is not None
+            and holder is not None
+            and holder._pool is self
+            and self._reset is _keep_session
+            and not con.is_closed()
+            and not con.is_in_transaction()
+            and not con._protocol._is_cancelling()
+        ):
+            con._on_release()
+            await holder.release(holder._timeout if timeout is None else timeout)
+            return
+        await super().release(connection, timeout=timeout)
+
     @staticmethod
     def on_exhausted(seconds: float) -> Exception:
         return TimeoutError(f"no database connection became free within {seconds:g} s")
