@@ -172,43 +172,19 @@ class ResourceManager:
         if conn is None and not self.needs_transaction("create", identity):
             return await self._create_alone(columns, identity)
         async with self._transaction(conn) as conn:
-            await call_all(
-                self.pm.hook.before_write,
-                conn=conn,
-                resource=self.resource,
-                action="create",
-                data=columns,
-                previous=None,
-                identity=identity,
-            )
+            await self._before_write(conn, "create", columns, None, identity)
             compiled = self.queries.insert(tuple(columns))
             record = dict(
                 await self._write(conn, compiled.sql, compiled.args({f"v_{k}": v for k, v in columns.items()}))
             )
-            await call_all(
-                self.pm.hook.after_write,
-                conn=conn,
-                resource=self.resource,
-                action="create",
-                record=record,
-                previous=None,
-                identity=identity,
-            )
+            await self._after_write(conn, "create", record, None, identity)
         return record
 
     async def _create_alone(self, columns: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
         """One statement, committed on its own: no plugin needs a transaction around it."""
         names = tuple(columns)
         async with self.pool.acquire() as conn:
-            await call_all(
-                self.pm.hook.before_write,
-                conn=conn,
-                resource=self.resource,
-                action="create",
-                data=columns,
-                previous=None,
-                identity=identity,
-            )
+            await self._before_write(conn, "create", columns, None, identity)
             compiled, values, folded = self._alone(
                 "create", names, lambda: self.queries.insert_expression(names), identity
             )
@@ -216,15 +192,7 @@ class ResourceManager:
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
             if folded:
                 mark_written(record)
-            await call_all(
-                self.pm.hook.after_write,
-                conn=conn,
-                resource=self.resource,
-                action="create",
-                record=record,
-                previous=None,
-                identity=identity,
-            )
+            await self._after_write(conn, "create", record, None, identity)
         return record
 
     async def update(
@@ -244,42 +212,13 @@ class ResourceManager:
                 return record
         async with self._transaction(conn) as conn:
             previous = await self._locked(conn, pk, predicates, identity)
-            if expect is not None:
-                expect(previous)
-            await call_all(
-                self.pm.hook.prepare_input,
-                resource=self.resource,
-                action="update",
-                data=patch,
-                identity=identity,
-                previous=previous,
-            )
-            stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
-            self.validator.validate({**stored, **patch})
-            columns = self._to_columns(patch)
+            columns = await self._checked_patch(conn, previous, patch, identity, expect)
             if not columns:
                 return previous
-            await call_all(
-                self.pm.hook.before_write,
-                conn=conn,
-                resource=self.resource,
-                action="update",
-                data=columns,
-                previous=previous,
-                identity=identity,
-            )
             compiled = self.queries.update(tuple(columns), predicates)
             values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
-            await call_all(
-                self.pm.hook.after_write,
-                conn=conn,
-                resource=self.resource,
-                action="update",
-                record=record,
-                previous=previous,
-                identity=identity,
-            )
+            await self._after_write(conn, "update", record, previous, identity)
         return record
 
     async def _update_alone(
@@ -302,30 +241,9 @@ class ResourceManager:
                 return None
             previous = dict(found)
             version = previous.pop("xmin")
-            if expect is not None:
-                expect(previous)
-            await call_all(
-                self.pm.hook.prepare_input,
-                resource=self.resource,
-                action="update",
-                data=patch,
-                identity=identity,
-                previous=previous,
-            )
-            stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
-            self.validator.validate({**stored, **patch})
-            columns = self._to_columns(patch)
+            columns = await self._checked_patch(conn, previous, patch, identity, expect)
             if not columns:
                 return previous
-            await call_all(
-                self.pm.hook.before_write,
-                conn=conn,
-                resource=self.resource,
-                action="update",
-                data=columns,
-                previous=previous,
-                identity=identity,
-            )
             names = tuple(columns)
             compiled, values, folded = self._alone(
                 "update",
@@ -341,15 +259,7 @@ class ResourceManager:
             record = dict(written)
             if folded:
                 mark_written(record)
-            await call_all(
-                self.pm.hook.after_write,
-                conn=conn,
-                resource=self.resource,
-                action="update",
-                record=record,
-                previous=previous,
-                identity=identity,
-            )
+            await self._after_write(conn, "update", record, previous, identity)
         return record
 
     async def delete(
@@ -361,27 +271,64 @@ class ResourceManager:
             previous = await self._locked(conn, pk, predicates, identity)
             if expect is not None:
                 expect(previous)
-            await call_all(
-                self.pm.hook.before_write,
-                conn=conn,
-                resource=self.resource,
-                action="delete",
-                data=None,
-                previous=previous,
-                identity=identity,
-            )
+            await self._before_write(conn, "delete", None, previous, identity)
             compiled = self.queries.delete(predicates)
             await self._write(conn, compiled.sql, compiled.args(bind_predicates(predicates, {"pk": pk})))
-            await call_all(
-                self.pm.hook.after_write,
-                conn=conn,
-                resource=self.resource,
-                action="delete",
-                record=previous,
-                previous=previous,
-                identity=identity,
-            )
+            await self._after_write(conn, "delete", previous, previous, identity)
         return previous
+
+    async def _checked_patch(
+        self,
+        conn: asyncpg.Connection,
+        previous: dict[str, Any],
+        patch: dict[str, Any],
+        identity: Identity | None,
+        expect: Any,
+    ) -> dict[str, Any]:
+        """The patch as columns, after If-Match, prepare_input, validation of the merged row and before_write
+        (empty: nothing to change, and no before_write)."""
+        if expect is not None:
+            expect(previous)
+        await call_all(
+            self.pm.hook.prepare_input,
+            resource=self.resource,
+            action="update",
+            data=patch,
+            identity=identity,
+            previous=previous,
+        )
+        stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
+        self.validator.validate({**stored, **patch})
+        columns = self._to_columns(patch)
+        if columns:
+            await self._before_write(conn, "update", columns, previous, identity)
+        return columns
+
+    async def _before_write(
+        self, conn: asyncpg.Connection, action: str, data: Any, previous: Any, identity: Identity | None
+    ) -> None:
+        await call_all(
+            self.pm.hook.before_write,
+            conn=conn,
+            resource=self.resource,
+            action=action,
+            data=data,
+            previous=previous,
+            identity=identity,
+        )
+
+    async def _after_write(
+        self, conn: asyncpg.Connection, action: str, record: Any, previous: Any, identity: Identity | None
+    ) -> None:
+        await call_all(
+            self.pm.hook.after_write,
+            conn=conn,
+            resource=self.resource,
+            action=action,
+            record=record,
+            previous=previous,
+            identity=identity,
+        )
 
     async def _locked(
         self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...], identity: Identity | None = None
