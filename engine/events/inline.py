@@ -22,18 +22,14 @@ from ..identity import Identity
 from ..spec import Resource
 from ..sql.compiled import Compiled, ShapeCache, param
 from ..sql.ddl import column, ident, table
-from .payload import emits, payload
-from .tables import _LOCKED, EVENTS
+from .payload import PAST_TENSE, emits, payload
+from .tables import _LOCKED, EVENTS, _fn
 
 WRITTEN = "written"
 DATA = "event_data"
 
 # The record dicts whose event the statement wrote already: the outbox's after_write skips them.
 _WRITTEN_INLINE: ContextVar[int | None] = ContextVar("engine_events_written_inline", default=None)
-
-
-def _fn(name: str, *args: exp.Expression) -> exp.Anonymous:
-    return exp.Anonymous(this=name, expressions=list(args))
 
 
 _EMPTY = exp.Literal.string("")
@@ -74,7 +70,7 @@ class InlineEvents:
         self._cache = ShapeCache(256)
 
     def emits(self, action: str) -> bool:
-        return emits(self.resource, {"create": "created", "update": "updated"}[action])
+        return emits(self.resource, PAST_TENSE[action])
 
     def _data(self) -> exp.Expression:
         pairs: list[exp.Expression] = []
@@ -154,7 +150,7 @@ class InlineEvents:
     def values(self, action: str, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
         values = {
             "ev_resource": self.resource.name,
-            "ev_action": {"create": "created", "update": "updated"}[action],
+            "ev_action": PAST_TENSE[action],
             "ev_actor": identity.user_id if identity is not None else None,
         }
         if action == "update":

@@ -101,12 +101,17 @@ def _compile(schema: Any, formats: FormatChecker) -> Check:
     return lambda v: all(check(v) for check in checks)
 
 
-def _strings(schema: dict, formats: FormatChecker, checks: list[Check]) -> None:
-    low, high = schema.get("minLength"), schema.get("maxLength")
+def _lengths(schema: dict, least: str, most: str, kind: type, checks: list[Check]) -> None:
+    """minLength/maxLength on strings, minItems/maxItems on arrays: other types pass."""
+    low, high = schema.get(least), schema.get(most)
     if low is not None:
-        checks.append(lambda v: not isinstance(v, str) or len(v) >= low)
+        checks.append(lambda v: not isinstance(v, kind) or len(v) >= low)
     if high is not None:
-        checks.append(lambda v: not isinstance(v, str) or len(v) <= high)
+        checks.append(lambda v: not isinstance(v, kind) or len(v) <= high)
+
+
+def _strings(schema: dict, formats: FormatChecker, checks: list[Check]) -> None:
+    _lengths(schema, "minLength", "maxLength", str, checks)
     if "pattern" in schema:
         pattern = re.compile(schema["pattern"])
         checks.append(lambda v: not isinstance(v, str) or pattern.search(v) is not None)
@@ -153,11 +158,7 @@ def _objects(schema: dict, formats: FormatChecker, checks: list[Check]) -> None:
 
 
 def _arrays(schema: dict, formats: FormatChecker, checks: list[Check]) -> None:
-    low, high = schema.get("minItems"), schema.get("maxItems")
-    if low is not None:
-        checks.append(lambda v: not isinstance(v, list) or len(v) >= low)
-    if high is not None:
-        checks.append(lambda v: not isinstance(v, list) or len(v) <= high)
+    _lengths(schema, "minItems", "maxItems", list, checks)
     if "items" in schema:
         if not isinstance(schema["items"], (dict, bool)):
             raise Unsupported("items")  # a list of schemas: its meaning changed in 2020-12
