@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import aiohttp
@@ -109,15 +110,34 @@ class TestListenerConnection:
     def engine_env(self, engine_env):
         return {**engine_env, "ENGINE_EVENTS_POLL_INTERVAL": "60"}  # no polling: only LISTEN can deliver
 
-    async def test_a_stream_keeps_receiving_events_after_the_listener_connection_is_killed(self, api):
+    async def test_a_stream_keeps_receiving_events_after_the_listener_connection_is_killed(self, api, second):
         alice = await api.as_user("alice")
         listener = api.app[EVENTS].dispatcher.listener
         killed = listener.pid
         async with open_stream(api, alice, "?resources=agents") as stream:
             await api.sql("select pg_terminate_backend($1)", killed)
+
+            async def reconnected() -> bool:
+                return listener.connected.is_set() and listener.pid != killed
+
+            await wait_until(reconnected, "the listener to reconnect on a new connection")
+            created = await second.post("/api/agents", json={"name": "Helper"}, headers=alice.headers)
+
+            message = await stream.next_event()  # written by the other app: only a NOTIFY can bring it
+
+        assert body(message)["record_id"] == (await created.json())["data"]["id"]
+
+    async def test_a_write_reaches_the_stream_of_its_own_process_without_the_listener(self, api):
+        alice = await api.as_user("alice")
+        listener = api.app[EVENTS].dispatcher.listener
+        async with open_stream(api, alice, "?resources=agents") as stream:
+            # No LISTEN connection and no poll within the test: only the wake-up within the process is left.
+            listening = next(t for t in api.app[EVENTS].dispatcher._tasks if t.get_name() == "engine-events-listener")
+            listening.cancel()
+            await asyncio.gather(listening, return_exceptions=True)
             agent = (await alice.post("/api/agents", json={"name": "Helper"})).json["data"]
 
             message = await stream.next_event()
 
         assert body(message)["record_id"] == agent["id"]
-        assert listener.pid != killed  # it reconnected on a new connection
+        assert not listener.connected.is_set()

@@ -24,7 +24,7 @@ def test_a_batch_larger_than_the_buffer_reaches_a_subscriber_that_keeps_up():
 
     assert [e.id for e in received] == list(range(1, 11))
     assert [e.id for e in subscriber.buffer] == list(range(11, 21))
-    assert (subscriber.closed, hub.dropped, hub.position) == (None, 0, 20)
+    assert (subscriber.closed, hub.dropped, hub.position) == (None, 0, (0, 20))
 
 
 def test_a_subscriber_whose_buffer_is_still_full_at_the_next_batch_is_closed():

@@ -1,7 +1,8 @@
 """Tables the engine and its plugins keep for themselves (refresh tokens, events, idempotency keys).
 
 They are not resources and not part of resources.yaml, so they are created at start-up with
-CREATE TABLE IF NOT EXISTS, built from the same table models as migrations. Names start with
+CREATE TABLE IF NOT EXISTS, built from the same table models as migrations; a column a later
+release added to a model is added to an existing table the same way. Names start with
 `_engine_` so they never collide with a resource's table.
 """
 
@@ -56,10 +57,28 @@ _LOCK = ddl.render(
 )
 
 
+_COLUMNS = ddl.render(
+    exp.select(exp.column("column_name"))
+    .from_(exp.table_("columns", db="information_schema"))
+    .where(
+        exp.and_(
+            exp.column("table_schema").eq(exp.Anonymous(this="current_schema", expressions=[])),
+            exp.column("table_name").eq(exp.Parameter(this=exp.Literal.number(1))),
+        )
+    )
+)
+
+
 async def ensure_tables(pool: asyncpg.Pool, *models: dict[str, Any]) -> None:
     """Create the internal tables if they are missing; safe to run in every worker at start-up."""
     async with pool.acquire() as conn, conn.transaction():
         await conn.execute(_LOCK, _LOCK_KEY)
         for model in models:
-            for statement in create_statements(model):
+            create_table, *create_indexes = create_statements(model)
+            await conn.execute(create_table)
+            present = {row[0] for row in await conn.fetch(_COLUMNS, model["table"])}
+            for name, spec in model["columns"].items():
+                if name not in present:  # ALTER only when needed: it locks the table against every writer
+                    await conn.execute(ddl.render(ddl.add_column(model["table"], name, spec)))
+            for statement in create_indexes:
                 await conn.execute(statement)

@@ -12,29 +12,24 @@ from ..auth.jwt_tokens import parse_duration
 from ..config import Config
 from ..db.pool import connect
 from ..spec import load_spec
-from .tables import (
-    LOAD_CURSOR,
-    PRUNE_EVENTS,
-    PRUNE_FAILURES,
-    PRUNED_CURSOR,
-    SAVE_CURSOR,
-    SELECT_FAILURES,
-)
+from . import positions
+from .tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
 
 
 async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:
     """Delete events older than `older_than` and their handler failures; returns how many events.
 
-    Remembers the highest id removed, so a stream resume from before it is refused (410) rather
-    than silently skipping events.
+    Remembers the position of the newest event removed, so a stream resume from before it is
+    refused (410) rather than silently skipping events.
     """
     async with conn.transaction():
-        count, through = await conn.fetchrow(PRUNE_EVENTS.sql, older_than)
-        if count:
-            await conn.execute(PRUNE_FAILURES.sql, through)
-            previous = await conn.fetchval(LOAD_CURSOR.sql, PRUNED_CURSOR) or 0
-            await conn.execute(SAVE_CURSOR.sql, PRUNED_CURSOR, max(previous, through))
-    return count
+        newest = await conn.fetchrow(PRUNE_EVENTS.sql, older_than)
+        if newest is None:
+            return 0
+        through = (newest["tx"], newest["id"])
+        previous = await positions.load_cursor(conn, PRUNED_CURSOR)
+        await positions.save_cursor(conn, PRUNED_CURSOR, max(previous or through, through))
+    return newest["count"]
 
 
 def _run(args: argparse.Namespace, work) -> object:

@@ -24,9 +24,11 @@ import asyncpg
 import pluggy
 
 from ..plugins.manager import call_all
+from . import positions
 from .payload import Event
+from .positions import Position
 from .settings import EventSettings
-from .tables import HANDLERS_CURSOR, INIT_CURSOR, INSERT_FAILURE, LOAD_CURSOR, MAX_ID, SAVE_CURSOR, SELECT_AFTER
+from .tables import HANDLERS_CURSOR, INSERT_FAILURE, SELECT_AFTER
 from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
@@ -113,9 +115,9 @@ class Delivery:
     async def _hold_position(self) -> None:
         """No handler is registered: nothing to read per event. The position moves to the newest event
         once per term, so handlers added in a later release start from about then, not from history."""
-        newest = await self.pool.fetchval(MAX_ID.sql)
-        await self.pool.execute(SAVE_CURSOR.sql, HANDLERS_CURSOR, newest)
-        log.info("no on_event handlers: delivery idle at id %d", newest)
+        newest = await positions.start(self.pool)
+        await positions.save_cursor(self.pool, HANDLERS_CURSOR, newest)
+        log.info("no on_event handlers: delivery idle from transaction %d on", newest[0])
         await asyncio.Event().wait()  # until leadership ends (cancelled)
 
     async def stop(self) -> None:
@@ -136,24 +138,24 @@ class _Term:
     def __init__(self, delivery: Delivery):
         self.d = delivery
         self.settings = delivery.settings
-        self.pending: dict[int, int] = {}  # event id -> handlers still to finish (ids ascending)
-        self.fetched = 0
-        self.saved = 0
+        self.pending: dict[Position, int] = {}  # event position -> handlers still to finish (in order)
+        self.fetched: Position = (0, 0)
+        self.saved: Position = (0, 0)
         self.dirty = asyncio.Event()
         self.lanes: dict[tuple[int, int], asyncio.Queue[Event]] = {}
         self.tasks: list[asyncio.Task] = []
 
     async def run(self) -> None:
         try:
-            await self.d.pool.execute(INIT_CURSOR.sql, HANDLERS_CURSOR, await self.d.pool.fetchval(MAX_ID.sql))
-            self.fetched = self.saved = await self.d.pool.fetchval(LOAD_CURSOR.sql, HANDLERS_CURSOR)
+            await positions.init_cursor(self.d.pool, HANDLERS_CURSOR)
+            self.fetched = self.saved = await positions.load_cursor(self.d.pool, HANDLERS_CURSOR) or (0, 0)
             for h in range(len(self.d.handlers)):
                 for lane in range(self.settings.handler_lanes):
                     queue: asyncio.Queue[Event] = asyncio.Queue()
                     self.lanes[(h, lane)] = queue
                     self.tasks.append(asyncio.create_task(self._lane(self.d.handlers[h], queue)))
             self.tasks.append(asyncio.create_task(self._saver()))
-            log.info("delivering events to %d on_event handler(s) from id %d", len(self.d.handlers), self.fetched)
+            log.info("delivering events to %d on_event handler(s) after id %d", len(self.d.handlers), self.fetched[1])
             await self._feed()
         finally:
             for task in self.tasks:
@@ -161,44 +163,53 @@ class _Term:
             await asyncio.gather(*self.tasks, return_exceptions=True)
 
     async def _feed(self) -> None:
-        limit = self.settings.batch_size
+        limit, retry = self.settings.batch_size, positions.BLOCKED_RETRY
         while True:
-            full = False
+            full = blocked = False
             if len(self.pending) < 4 * limit:
+                values = {"after_tx": self.fetched[0], "after_id": self.fetched[1], "limit": limit}
                 try:
-                    rows = await self.d.pool.fetch(SELECT_AFTER.sql, self.fetched, limit)
+                    rows = await self.d.pool.fetch(SELECT_AFTER.sql, *SELECT_AFTER.args(values))
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("could not read events for delivery: %r", exc)
                     rows = []
-                for row in rows:
-                    self._dispatch(Event.from_row(row))
-                full = len(rows) == limit
+                events, blocked = positions.settled(rows)
+                for event in events:
+                    self._dispatch(event)
+                full = len(rows) == limit and not blocked
                 self._advance()
-            if not full:
+            if blocked:  # a committed event waits for an older transaction: look again soon, whatever wakes us
+                await asyncio.sleep(retry)
+                retry = positions.next_retry(retry, self.settings.poll_interval)
+            elif not full:
+                retry = positions.BLOCKED_RETRY
                 await wait_set(self.d.wake, self.settings.poll_interval)
-                self.d.wake.clear()
+            self.d.wake.clear()
 
     def _dispatch(self, event: Event) -> None:
-        self.fetched = event.id
+        self.fetched = event.position
         if not self.d.handlers:
             return
-        self.pending[event.id] = len(self.d.handlers)
+        self.pending[event.position] = len(self.d.handlers)
         lane = hash((event.resource, event.record_id)) % self.settings.handler_lanes
         for h in range(len(self.d.handlers)):
             self.lanes[(h, lane)].put_nowait(event)
 
     def _finished(self, event: Event) -> None:
-        left = self.pending[event.id] - 1
+        left = self.pending[event.position] - 1
         if left:
-            self.pending[event.id] = left
+            self.pending[event.position] = left
             return
-        del self.pending[event.id]
+        del self.pending[event.position]
         self._advance()
         self.d.wake.set()  # room for more in flight
 
-    def _position(self) -> int:
+    def _position(self) -> Position:
         """The durable position: every event up to it has finished with every handler."""
-        return next(iter(self.pending)) - 1 if self.pending else self.fetched
+        if not self.pending:
+            return self.fetched
+        tx, event_id = next(iter(self.pending))
+        return (tx, event_id - 1)  # just before the oldest unfinished event
 
     def _advance(self) -> None:
         if self._position() > self.saved:
@@ -210,7 +221,7 @@ class _Term:
             self.dirty.clear()
             position = self._position()
             try:
-                await self.d.pool.execute(SAVE_CURSOR.sql, HANDLERS_CURSOR, position)
+                await positions.save_cursor(self.d.pool, HANDLERS_CURSOR, position)
                 self.saved = position
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                 log.warning("could not save the event delivery position: %r", exc)

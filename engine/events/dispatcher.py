@@ -1,8 +1,9 @@
 """The per-process event pump: committed events from the table to this process's streams.
 
-Woken by the listener's NOTIFY (from writers in any process) and by a periodic poll in case a
-notification was lost, it reads `_engine_events` after its position, in id order, and publishes
-to the hub. It also starts and stops handler delivery as this process gains or loses the lead.
+Woken by this process's own writes, by the listener's NOTIFY (from writers in any process) and by
+a periodic poll in case a notification was lost, it reads `_engine_events` after its position, in
+(tx, id) order and up to the horizon (positions.py), and publishes to the hub. It also starts and
+stops handler delivery as this process gains or loses the lead.
 """
 
 from __future__ import annotations
@@ -12,18 +13,20 @@ import logging
 
 import asyncpg
 
+from . import positions
 from .delivery import Delivery
 from .hub import SHUTTING_DOWN, Hub
 from .listener import Listener
-from .payload import Event
 from .settings import EventSettings
-from .tables import MAX_ID, SELECT_AFTER
+from .tables import SELECT_AFTER
 from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
 # After a read that found events, wait this long before the next: under a stream of writes one
 # read then carries many events instead of one read per write's NOTIFY.
 BATCH_PAUSE = 0.02  # seconds
+# A single-statement write's NOTIFY is sent after it (see written): at most one per this gap.
+ANNOUNCE_GAP = 0.01  # seconds
 
 
 class Dispatcher:
@@ -43,10 +46,36 @@ class Dispatcher:
         )
         self._tasks: list[asyncio.Task] = []
         self._stopping = False
+        self._announcing: asyncio.Task | None = None
+        self._announce_again = False
 
     def notify(self) -> None:
         self.wake.set()
         self.delivery.notify()
+
+    def written(self) -> None:
+        """A write committed its event without a transaction of ours to carry a NOTIFY (events/inline.py).
+
+        Wake this process at once and the others through the listener, coalesced: PostgreSQL
+        serializes the commits of notifying transactions, so one NOTIFY per write would make
+        writes commit one at a time.
+        """
+        self.notify()
+        if self._announcing is not None and not self._announcing.done():
+            self._announce_again = True
+            return
+        self._announcing = asyncio.create_task(self._announce(), name="engine-events-announce")
+
+    async def _announce(self) -> None:
+        while True:
+            self._announce_again = False
+            try:
+                await self.listener.announce()
+            except Exception as exc:  # the others still poll; the listener reconnects on its own
+                log.debug("could not announce new events: %r", exc)
+            await asyncio.sleep(ANNOUNCE_GAP)
+            if not self._announce_again:
+                return
 
     def _leadership(self, leader: bool) -> None:
         if leader:
@@ -56,7 +85,7 @@ class Dispatcher:
 
     async def start(self) -> None:
         """Begin at the newest committed event; a new stream subscriber asks for older ones itself."""
-        self.hub.position = await self.pool.fetchval(MAX_ID.sql)
+        self.hub.position = await positions.start(self.pool)
         self._tasks.append(asyncio.create_task(self.listener.run(), name="engine-events-listener"))
         self._tasks.append(asyncio.create_task(self._pump(), name="engine-events-dispatcher"))
         # Serve with the listener in place when the database allows; it keeps trying if not.
@@ -66,32 +95,44 @@ class Dispatcher:
     async def stop(self) -> None:
         self._stopping = True
         self.hub.close_all(SHUTTING_DOWN)
+        if self._announcing is not None:
+            self._tasks.append(self._announcing)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.delivery.close()
 
     async def _pump(self) -> None:
+        retry = positions.BLOCKED_RETRY
         while True:
             if not await wait_set(self.wake, self.settings.poll_interval):
                 self.delivery.notify()  # the same fallback for handler delivery
             self.wake.clear()
             try:
-                found = await self._publish_new()
+                found, blocked = await self._publish_new()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be away; the next wake or poll retries
                 log.warning("could not read new events: %r", exc)
-            else:
-                if found:
-                    await asyncio.sleep(BATCH_PAUSE)
+                continue
+            if blocked:  # a committed event waits for an older transaction: look again soon, whatever wakes us
+                await asyncio.sleep(retry)
+                retry = positions.next_retry(retry, self.settings.poll_interval)
+                self.wake.set()
+                continue
+            retry = positions.BLOCKED_RETRY
+            if found:
+                await asyncio.sleep(BATCH_PAUSE)
 
-    async def _publish_new(self) -> int:
-        """Publish what committed since the last read; how many events that was."""
+    async def _publish_new(self) -> tuple[int, bool]:
+        """Publish what settled since the last read: how many events, and whether one had to wait."""
         limit, found = self.settings.batch_size, 0
         while True:
-            rows = await self.pool.fetch(SELECT_AFTER.sql, self.hub.position, limit)
-            events = [Event.from_row(row) for row in rows]
+            tx, event_id = self.hub.position
+            rows = await self.pool.fetch(
+                SELECT_AFTER.sql, *SELECT_AFTER.args({"after_tx": tx, "after_id": event_id, "limit": limit})
+            )
+            events, blocked = positions.settled(rows)
             if self.delivery.leading and log.isEnabledFor(logging.INFO):  # one log line per event per cluster
                 for event in events:
                     log.info(
@@ -103,5 +144,5 @@ class Dispatcher:
                     )
             self.hub.publish(events)
             found += len(events)
-            if len(rows) < limit:
-                return found
+            if blocked or len(rows) < limit:
+                return found, blocked

@@ -73,7 +73,7 @@ class Subscriber:
 class Hub:
     def __init__(self) -> None:
         self.subscribers: set[Subscriber] = set()
-        self.position = 0  # the id of the last event published
+        self.position: tuple[int, int] = (0, 0)  # of the last event published (positions.py)
         self.dropped = 0  # subscribers closed for being too slow, since start
 
     def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
@@ -93,7 +93,7 @@ class Hub:
                 self.subscribers.discard(subscriber)
                 self.dropped += 1
                 log.warning("closed an event stream: %s (events from id=%d)", TOO_SLOW, events[0].id)
-        self.position = events[-1].id
+        self.position = events[-1].position
 
     def close_all(self, reason: str) -> None:
         for subscriber in tuple(self.subscribers):

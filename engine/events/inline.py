@@ -4,7 +4,8 @@ A create or update whose hooks all declare they need no transaction (the `write_
 hook) runs as one statement: ``WITH written AS (INSERT ... RETURNING *), event AS (INSERT INTO
 _engine_events ... FROM written) SELECT * FROM written``. PostgreSQL commits it as a whole, so the
 event still exists exactly when its change does, with one round trip instead of BEGIN, the write,
-the outbox insert and COMMIT. The order lock and the NOTIFY ride along as in INSERT_EVENT_LOCKED.
+the outbox insert and COMMIT. The row's `tx` orders it (tables.py); the NOTIFY follows the commit,
+coalesced (dispatcher.written), because a NOTIFY inside would serialize the commits of all writers.
 
 The payload is built in SQL and must equal what `payload.payload` builds in Python from the
 returned row: every column but the excluded ones, timestamps written the way orjson writes them.
@@ -23,7 +24,7 @@ from ..spec import Resource
 from ..sql.compiled import Compiled, ShapeCache, param
 from ..sql.ddl import column, ident, table
 from .payload import PAST_TENSE, emits, payload
-from .tables import _LOCKED, EVENTS, _fn
+from .tables import EVENTS, _fn
 
 WRITTEN = "written"
 DATA = "event_data"
@@ -131,9 +132,7 @@ class InlineEvents:
                 param("ev_actor"),
                 exp.column(DATA, DATA),
                 changes,
-            )
-            .from_(table(DATA))
-            .join(_LOCKED.copy()),
+            ).from_(table(DATA)),
         )
         return (
             exp.select(exp.Star())

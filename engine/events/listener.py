@@ -1,9 +1,10 @@
 """The LISTEN connection: one per process, dedicated (never from the pool), reconnecting forever.
 
-It wakes the dispatcher on every NOTIFY from a committing writer (in any process), and holds the
-session-level leader lock that makes exactly one process deliver to on_event handlers. When the
-connection drops, leadership goes with it (PostgreSQL releases the lock) and another process, or
-this one after reconnecting, takes over from the durable position.
+It wakes the dispatcher on every NOTIFY from a committing writer (in any process), sends this
+process's own coalesced notices (`announce`), and holds the session-level leader lock that makes
+exactly one process deliver to on_event handlers. When the connection drops, leadership goes with
+it (PostgreSQL releases the lock) and another process, or this one after reconnecting, takes over
+from the durable position.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import asyncpg
 from sqlglot import exp
 
 from ..sql.compiled import compile_expression
-from .tables import CHANNEL, TRY_LEADER
+from .tables import CHANNEL, NOTIFY, TRY_LEADER
 from .waiting import wait_set
 
 log = logging.getLogger("engine.events")
@@ -41,6 +42,17 @@ class Listener:
         self.connected = asyncio.Event()
         self.leader = False
         self.pid: int | None = None  # the server process of the current connection (for operators and tests)
+        self._conn: asyncpg.Connection | None = None
+        self._busy = asyncio.Lock()  # one statement at a time on the connection: pings and notices
+
+    async def announce(self) -> bool:
+        """NOTIFY every listening process (this one included); False when not connected."""
+        conn = self._conn
+        if conn is None or conn.is_closed():
+            return False
+        async with self._busy:
+            await conn.execute(NOTIFY.sql)
+        return True
 
     def _settings(self) -> dict[str, str]:
         settings = {"application_name": APPLICATION_NAME}
@@ -64,6 +76,7 @@ class Listener:
                 conn.add_termination_listener(lambda _, dropped=lost: dropped.set())
                 await conn.add_listener(await conn.fetchval(CHANNEL.sql), lambda *_: self.on_notify())
                 self.pid = conn.get_server_pid()
+                self._conn = conn
                 self.connected.set()
                 delay = FIRST_RETRY
                 self.on_notify()  # anything committed while we were not listening
@@ -74,6 +87,7 @@ class Listener:
             except Exception as exc:  # whatever went wrong, the listener must come back
                 log.warning("event listener: %r; reconnecting in %.2fs", exc, delay)
             finally:
+                self._conn = None
                 self.connected.clear()
                 self._set_leader(False)
                 if conn is not None and not conn.is_closed():
@@ -84,8 +98,12 @@ class Listener:
     async def _hold(self, conn: asyncpg.Connection, lost: asyncio.Event) -> None:
         """Until the connection drops: try for leadership (or ping) every interval."""
         while not lost.is_set():
-            if self.leader:
-                await conn.fetchval(PING.sql)
-            elif await conn.fetchval(TRY_LEADER.sql):
+            async with self._busy:
+                if self.leader:
+                    await conn.fetchval(PING.sql)
+                    won = False
+                else:
+                    won = await conn.fetchval(TRY_LEADER.sql)
+            if won:
                 self._set_leader(True)
             await wait_set(lost, self.interval)

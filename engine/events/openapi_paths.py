@@ -16,7 +16,7 @@ EVENT_SCHEMA: dict[str, Any] = {
     "description": "A committed change. See docs/events.md.",
     # Nothing is required: `fields=` returns a subset (as for resources, engine/openapi/schemas.py).
     "properties": {
-        "id": {"type": "integer", "description": "Increasing in commit order: `id > n` is what came after n."},
+        "id": {"type": "integer", "description": "Unique. Streams deliver in commit-safe order, not always id order."},
         "resource": {"type": "string"},
         "action": {"enum": ["created", "updated", "deleted"]},
         "record_id": {"type": "string"},

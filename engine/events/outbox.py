@@ -6,6 +6,7 @@ constraint, a crash) leaves no event, and a committed one always has its events.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
 from typing import Any
 
@@ -17,7 +18,7 @@ from ..spec import Resource, Spec
 from .cascade import Affected, CascadeWalker
 from .inline import written_inline
 from .payload import PAST_TENSE, PendingEvent, emits, pending
-from .tables import INSERT_EVENT_LOCKED
+from .tables import INSERT_EVENT
 
 # Rows a delete will take with it, found in before_write and turned into events in after_write.
 # Both hooks run in the request's task, so a context variable carries them without shared state.
@@ -29,9 +30,9 @@ _CASCADES: ContextVar[dict[tuple[str, int], tuple[dict, list[Affected]]] | None]
 async def write_events(conn: asyncpg.Connection, events: list[PendingEvent]) -> None:
     """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit."""
     if len(events) == 1:
-        await conn.execute(INSERT_EVENT_LOCKED.sql, *INSERT_EVENT_LOCKED.args(events[0].values()))
+        await conn.execute(INSERT_EVENT.sql, *INSERT_EVENT.args(events[0].values()))
         return
-    await conn.executemany(INSERT_EVENT_LOCKED.sql, [INSERT_EVENT_LOCKED.args(event.values()) for event in events])
+    await conn.executemany(INSERT_EVENT.sql, [INSERT_EVENT.args(event.values()) for event in events])
 
 
 class Outbox:
@@ -40,6 +41,7 @@ class Outbox:
     def __init__(self, spec: Spec):
         self.walker = CascadeWalker(spec)
         self.inline_ready = False  # set once every manager folds events into lone writes
+        self.on_written: Callable[[], None] | None = None  # wakes readers after a lone write (dispatcher.written)
 
     @hookimpl(trylast=True)
     def write_needs_transaction(self, action: str) -> bool:
@@ -70,6 +72,8 @@ class Outbox:
         identity: Identity | None,
     ) -> None:
         if written_inline(record):
+            if self.on_written is not None:
+                self.on_written()
             return
         events = [
             pending(a.resource, a.action, a.after, a.before, identity)

@@ -99,10 +99,16 @@ class Event:
     at: datetime
     data: dict[str, Any]
     changes: dict[str, Any] | None
+    tx: int = 0  # the writing transaction: with the id, the event's place in delivery order
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
         return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """Where this event is in delivery order (see tables.py); readers keep the last one handled."""
+        return (self.tx, self.id)
 
     @property
     def name(self) -> str:

@@ -20,12 +20,12 @@ from ..http.keys import IDENTITY, PLUGINS, POOL, REQUEST_ID, SPEC
 from ..plugins.manager import call_all
 from ..plugins.timeouts import long_lived
 from ..spec import Spec
-from . import sse
+from . import positions, sse
 from .hub import Subscriber
-from .payload import Event
+from .positions import Position
 from .runtime import EVENTS, EventsRuntime
 from .tables import EVENTS as EVENTS_TABLE
-from .tables import LOAD_CURSOR, MAX_ID, PRUNED_CURSOR, SELECT_AFTER, select_after_where
+from .tables import PRUNED_CURSOR, SELECT_AFTER, select_after_where
 from .visibility import Visibility, visibility_for
 
 log = logging.getLogger("engine.events")
@@ -68,6 +68,18 @@ def parse_last_event_id(request: web.Request) -> int | None:
     return int(text.strip())
 
 
+async def resume_position(pool: positions.Executor, last_id: int) -> Position:
+    """Where a resume after event `last_id` continues; 410 when events after it were pruned."""
+    pruned = await positions.load_cursor(pool, PRUNED_CURSOR)
+    position = (0, 0) if last_id == 0 else await positions.of_event(pool, last_id)
+    if position is None or (pruned is not None and position < pruned):
+        raise ResumeTooOld(
+            f"event {last_id} is no longer in the outbox{' (pruned)' if pruned else ''}, so resuming after it "
+            "could skip events; reload the data and reconnect without Last-Event-ID"
+        )
+    return position
+
+
 class Streamer:
     """One connection's loop: replay, then live events and keep-alives, until closed."""
 
@@ -97,31 +109,37 @@ class Streamer:
         finally:
             self.writing = False
 
-    async def run(self, last_id: int | None) -> None:
-        await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
-        if last_id is not None:
-            position = await self.replay(last_id)
-        else:  # from now on: the newest committed id, read after subscribing so nothing newer is lost
-            position = await self.pool.fetchval(MAX_ID.sql)
+    async def run(self, resume: Position | None) -> None:
+        if resume is not None:
+            await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
+            position = await self.replay(resume)
+        else:  # from now on: read after subscribing, so nothing newer is lost, and before "connected",
+            # so a client that writes once connected sees its write
+            position = await positions.start(self.pool)
+            await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
         keepalive = self.runtime.settings.keepalive
         while not self.subscriber.closed:
             batch = await self.subscriber.next_batch(keepalive)
             if batch is None:
                 await self.write(sse.comment("keep-alive"))
                 continue
-            batch = [event for event in batch if event.id > position]
+            batch = [event for event in batch if event.position > position]
             if not batch:
                 continue
-            position = batch[-1].id
+            position = batch[-1].position
             visible = await self.visibility.visible(self.pool, self.runtime.cache, batch)
             if visible:
                 await self.write(b"".join(event.sse for event in visible))
         await self.write(sse.comment(self.subscriber.closed))
 
-    async def replay(self, last_id: int) -> int:
-        """Send what the table holds after `last_id`; live events meanwhile are dropped and re-read."""
+    async def replay(self, position: Position) -> Position:
+        """Send what settled after `position`; live events meanwhile are dropped and re-read.
+
+        Replay stops at the first event that has not settled: the dispatcher publishes it, and
+        everything after it, once it has, and this subscriber is already listening.
+        """
         self.subscriber.catching_up = True
-        position, limit = last_id, self.runtime.settings.batch_size
+        limit = self.runtime.settings.batch_size
         rule = self.visibility.predicate()
         if rule is None:
             compiled = SELECT_AFTER
@@ -132,12 +150,13 @@ class Streamer:
         while True:
             self.subscriber.missed = False
             while True:
-                values = {**(rule.params if rule else {}), "after": position, "limit": limit}
-                rows = await self.pool.fetch(compiled.sql, *compiled.args(values))
-                if rows:
-                    await self.write(b"".join(Event.from_row(row).sse for row in rows))
-                    position = rows[-1]["id"]
-                if len(rows) < limit:
+                values = {**(rule.params if rule else {}), "after_tx": position[0], "after_id": position[1]}
+                rows = await self.pool.fetch(compiled.sql, *compiled.args({**values, "limit": limit}))
+                events, blocked = positions.settled(rows)
+                if events:
+                    await self.write(b"".join(event.sse for event in events))
+                    position = events[-1].position
+                if blocked or len(rows) < limit:
                     break
             if not self.subscriber.missed:  # no await since the last read: nothing can slip in between
                 self.subscriber.catching_up = False
@@ -152,13 +171,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     names = parse_resources(request.app[SPEC], request.query)
     last_id = parse_last_event_id(request)
     visibility = await visibility_for(request, names)
-    if last_id is not None:
-        pruned = await request.app[POOL].fetchval(LOAD_CURSOR.sql, PRUNED_CURSOR) or 0
-        if last_id < pruned:
-            raise ResumeTooOld(
-                f"events up to id {pruned} were pruned, so resuming after {last_id} would skip some; "
-                "reload the data and reconnect without Last-Event-ID"
-            )
+    resume = None if last_id is None else await resume_position(request.app[POOL], last_id)
     subscriber = runtime.hub.subscribe(
         None if visibility.everything else visibility.resources, runtime.settings.stream_buffer
     )
@@ -172,7 +185,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     )
     try:
         await response.prepare(request)
-        await Streamer(request, response, runtime, subscriber, visibility).run(last_id)
+        await Streamer(request, response, runtime, subscriber, visibility).run(resume)
         await response.write_eof()
     except asyncio.CancelledError:
         raise

@@ -1,8 +1,13 @@
 """The event tables and every fixed statement on them, built with sqlglot once at import.
 
-`_engine_events` is the outbox: one row per change, written in the change's own transaction, with
-a bigserial id whose commit order is its numeric order (see `INSERT_EVENT_LOCKED`). Readers keep a
-position (the last id they handled), so `id > position` is exactly "what I have not seen".
+`_engine_events` is the outbox: one row per change, written in the change's own transaction. Each
+row carries its id (bigserial) and `tx`, a transaction clock reading (`ddl.transaction_clock`: at
+least the id of the transaction that wrote it). Readers consume events in (tx, id) order and only
+below the *horizon*, the oldest transaction still running: an event there is *settled*, since
+every transaction that could still commit an event has a clock at or above the horizon. So
+nothing can appear behind a reader's position later; a position is the (tx, id) of the last event
+handled, and ``(tx, id) > position`` is exactly "what I have not seen". Writers take no lock for
+this: a lock held through the commit would make writes commit one at a time.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from sqlglot import exp
 from ..db.internal import table_model
 from ..spec import Field, Resource
 from ..sql.compiled import Compiled, compile_expression, param
-from ..sql.ddl import column, ident, table
+from ..sql.ddl import as_bigint, column, ident, table
 
 EVENTS = "_engine_events"
 FAILURES = "_engine_event_failures"
@@ -21,6 +26,7 @@ HANDLERS_CURSOR = "handlers"  # the cluster-wide position of on_event delivery
 PRUNED_CURSOR = "pruned"  # the highest id `events prune` removed: older resumes cannot be gap-free
 
 EVENT_COLUMNS = ("id", "resource", "action", "record_id", "actor", "at", "data", "changes")
+_WRITTEN = ("resource", "action", "record_id", "actor", "data", "changes")  # what an insert supplies
 _NOW = {"kind": "now"}
 
 
@@ -39,9 +45,11 @@ EVENTS_MODEL = table_model(
         "at": _col("timestamptz", default=_NOW),
         "data": _col("jsonb"),
         "changes": _col("jsonb", nullable=True),
+        "tx": _col("bigint", default={"kind": "transaction_clock"}),
     },
     "id",
     indexes={
+        f"{EVENTS}_order_idx": [["tx", False], ["id", False]],
         f"{EVENTS}_at_idx": [["at", False]],
         f"{EVENTS}_record_idx": [["resource", False], ["record_id", False], ["id", False]],
         f"{EVENTS}_actor_idx": [["actor", False], ["id", False]],
@@ -62,7 +70,12 @@ FAILURES_MODEL = table_model(
 )
 CURSORS_MODEL = table_model(
     CURSORS,
-    {"name": _col("text"), "position": _col("bigint"), "updated_at": _col("timestamptz", default=_NOW)},
+    {
+        "name": _col("text"),
+        "position": _col("bigint"),  # the event id of the position
+        "updated_at": _col("timestamptz", default=_NOW),
+        "tx": _col("bigint", nullable=True),  # its transaction; NULL in cursors saved before `tx` existed
+    },
     "name",
 )
 MODELS = (EVENTS_MODEL, FAILURES_MODEL, CURSORS_MODEL)
@@ -102,49 +115,71 @@ def channel_expression() -> exp.Expression:
     return exp.DPipe(this=exp.Literal.string("engine_events_"), expression=_fn("md5", _fn("current_schema")))
 
 
-_ORDER_LOCK = 0x5E5E0001  # held by each writing transaction until commit: ids commit in order
 _LEADER_LOCK = 0x5E5E0002  # held by the one process that delivers to on_event handlers
 
 CHANNEL = compile_expression(exp.select(channel_expression()))
 TRY_LEADER = compile_expression(
     exp.select(_fn("pg_try_advisory_lock", exp.Literal.number(_LEADER_LOCK), _schema_key()))
 )
+NOTIFY = compile_expression(exp.select(_fn("pg_notify", channel_expression(), exp.Literal.string(""))))
 
-# Each event row is inserted with the order lock and the NOTIFY folded in: one round trip per event.
-# The lock is held until commit, so no transaction can commit a smaller id after a reader has seen a
-# larger one; it is evaluated in the FROM, before the row's identity id is drawn, and taken as late as
-# possible (the outbox insert is the last statement of a write) because it serializes writers.
-_LOCKED = exp.Subquery(
-    this=exp.select(
-        exp.alias_(_fn("pg_advisory_xact_lock", exp.Literal.number(_ORDER_LOCK), _schema_key()), "ordered"),
-        exp.alias_(_fn("pg_notify", channel_expression(), exp.Literal.string("")), "notified"),
-    ),
-    alias=exp.TableAlias(this=ident("lock")),
-)
-INSERT_EVENT_LOCKED = compile_expression(
+# The horizon: the oldest transaction running in the statement's snapshot (the next one to start
+# when none is). Every transaction below it has ended, and every later commit has a tx at or above it.
+HORIZON = as_bigint(_fn("pg_snapshot_xmin", _fn("pg_current_snapshot")))
+
+# An event written inside a transaction the engine commits itself: the NOTIFY is delivered at that
+# commit. (PostgreSQL serializes the commits of notifying transactions, so the single-statement
+# writes of events/inline.py notify afterwards instead, coalesced; see dispatcher.Notifier.)
+INSERT_EVENT = compile_expression(
     exp.Insert(
-        this=exp.Schema(this=table(EVENTS), expressions=[ident(c) for c in EVENT_COLUMNS[1:] if c != "at"]),
-        expression=exp.select(*[param(c) for c in EVENT_COLUMNS[1:] if c != "at"]).from_(_LOCKED),
+        this=exp.Schema(this=table(EVENTS), expressions=[ident(c) for c in _WRITTEN]),
+        expression=exp.select(*[param(c) for c in _WRITTEN]).from_(
+            exp.Subquery(
+                this=exp.select(exp.alias_(_fn("pg_notify", channel_expression(), exp.Literal.string("")), "notified")),
+                alias=exp.TableAlias(this=ident("notice")),
+            )
+        ),
     )
 )
 
 
+def _position() -> exp.Tuple:
+    return exp.Tuple(expressions=[column("tx", EVENTS), column("id", EVENTS)])
+
+
+def _after() -> exp.Expression:
+    """``(tx, id) > (:after_tx, :after_id)``: a row comparison, answered by the (tx, id) index."""
+    return exp.GT(this=_position(), expression=exp.Tuple(expressions=[param("after_tx"), param("after_id")]))
+
+
 def _select_events() -> exp.Select:
-    return exp.select(*[column(c, EVENTS) for c in EVENT_COLUMNS]).from_(table(EVENTS))
+    """Every column, plus `settled`: whether the event is below the horizon, so safe to hand out."""
+    return exp.select(
+        *[column(c, EVENTS) for c in EVENT_COLUMNS],
+        column("tx", EVENTS),
+        exp.alias_(exp.LT(this=column("tx", EVENTS), expression=HORIZON.copy()), "settled"),
+    ).from_(table(EVENTS))
 
 
-SELECT_AFTER = compile_expression(
-    _select_events().where(column("id", EVENTS) > param("after")).order_by(column("id", EVENTS)).limit(param("limit"))
+def select_after_where(condition: exp.Expression | None) -> exp.Expression:
+    """Events after a position (that also satisfy `condition`, a visibility rule), in (tx, id) order."""
+    where = _after() if condition is None else exp.and_(_after(), condition)
+    return _select_events().where(where).order_by(column("tx", EVENTS), column("id", EVENTS)).limit(param("limit"))
+
+
+SELECT_AFTER = compile_expression(select_after_where(None))
+# Where a reader starting "from now" begins: past every transaction that has ended.
+START = compile_expression(exp.select(exp.alias_(HORIZON.copy(), "tx")))
+# The position matching an id-only position of an older release: the first transaction holding a
+# later id (events before the upgrade all share the transaction that added `tx`).
+POSITION_AFTER_ID = compile_expression(
+    exp.select(_fn("coalesce", exp.Min(this=column("tx")), HORIZON.copy()))
+    .from_(table(EVENTS))
+    .where(column("id") > param("id"))
 )
-MAX_ID = compile_expression(
-    exp.select(_fn("coalesce", exp.Max(this=column("id")), exp.Literal.number(0))).from_(table(EVENTS))
+POSITION_OF = compile_expression(
+    exp.select(column("tx"), column("id")).from_(table(EVENTS)).where(column("id").eq(param("id")))
 )
-
-
-def select_after_where(condition: exp.Expression) -> exp.Expression:
-    """Events after a position that also satisfy `condition` (a visibility rule), in id order."""
-    where = exp.and_(column("id", EVENTS) > param("after"), condition)
-    return _select_events().where(where).order_by(column("id", EVENTS)).limit(param("limit"))
 
 
 def select_ids_where(condition: exp.Expression) -> exp.Expression:
@@ -154,13 +189,13 @@ def select_ids_where(condition: exp.Expression) -> exp.Expression:
 
 
 def _upsert_cursor(on_conflict_update: bool) -> Compiled:
-    values = exp.values([(param("name"), param("position"))])
-    query = exp.insert(values, exp.Schema(this=table(CURSORS), expressions=[ident("name"), ident("position")]))
+    names = ("name", "position", "tx")
+    values = exp.values([tuple(param(n) for n in names)])
+    query = exp.insert(values, exp.Schema(this=table(CURSORS), expressions=[ident(n) for n in names]))
     if on_conflict_update:
         action = exp.var("DO UPDATE")
-        updates = [
-            exp.EQ(this=column("position"), expression=exp.column("position", table="excluded")),
-            exp.EQ(this=column("updated_at"), expression=_fn("now")),
+        updates = [exp.EQ(this=column(n), expression=exp.column(n, table="excluded")) for n in ("position", "tx")] + [
+            exp.EQ(this=column("updated_at"), expression=_fn("now"))
         ]
         query.set("conflict", exp.OnConflict(conflict_keys=[ident("name")], action=action, expressions=updates))
     else:
@@ -171,7 +206,7 @@ def _upsert_cursor(on_conflict_update: bool) -> Compiled:
 INIT_CURSOR = _upsert_cursor(False)
 SAVE_CURSOR = _upsert_cursor(True)
 LOAD_CURSOR = compile_expression(
-    exp.select(column("position")).from_(table(CURSORS)).where(column("name").eq(param("name")))
+    exp.select(column("tx"), column("position")).from_(table(CURSORS)).where(column("name").eq(param("name")))
 )
 INSERT_FAILURE = compile_expression(
     exp.insert(
@@ -188,13 +223,23 @@ SELECT_FAILURES = compile_expression(
     .order_by(column("id"))
 )
 
-# Retention: delete events older than a moment; report how many and the highest id removed.
+# Retention: delete events older than a moment and their handler failures; report how many, and
+# the position of the newest event removed (a resume from before it would skip events).
 _AGE = exp.Cast(this=param("age"), to=exp.DataType.build("interval"))
 _GONE = exp.delete(table(EVENTS)).where(column("at") < exp.Sub(this=_fn("now"), expression=_AGE))
-_GONE.set("returning", exp.Returning(expressions=[column("id")]))
-PRUNE_EVENTS = compile_expression(
-    exp.select(exp.Count(this=exp.Star()), _fn("coalesce", exp.Max(this=column("id")), exp.Literal.number(0)))
-    .from_(table("gone"))
-    .with_("gone", as_=_GONE)
+_GONE.set("returning", exp.Returning(expressions=[column("id"), column("tx")]))
+_FAILED = exp.delete(table(FAILURES)).where(
+    column("event_id").isin(query=exp.select(column("id")).from_(table("gone")))
 )
-PRUNE_FAILURES = compile_expression(exp.delete(table(FAILURES)).where(column("event_id") <= param("through")))
+PRUNE_EVENTS = compile_expression(
+    exp.select(
+        exp.alias_(exp.Subquery(this=exp.select(exp.Count(this=exp.Star())).from_(table("gone"))), "count"),
+        column("tx"),
+        column("id"),
+    )
+    .from_(table("gone"))
+    .order_by(exp.Ordered(this=column("tx"), desc=True), exp.Ordered(this=column("id"), desc=True))
+    .limit(1)
+    .with_("gone", as_=_GONE)
+    .with_("failed", as_=_FAILED)
+)

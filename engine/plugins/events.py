@@ -15,6 +15,7 @@ from ..config import Config
 from ..db.internal import ensure_tables
 from ..errors import ConfigurationError
 from ..events import commands as event_commands
+from ..events import positions
 from ..events.delivery import Delivery, HandlerFailed
 from ..events.dispatcher import Dispatcher
 from ..events.history import history
@@ -25,7 +26,7 @@ from ..events.outbox import Outbox
 from ..events.runtime import EVENTS, EventsRuntime
 from ..events.settings import load_settings
 from ..events.stream import stream
-from ..events.tables import HANDLERS_CURSOR, INIT_CURSOR, MAX_ID, MODELS
+from ..events.tables import HANDLERS_CURSOR, MODELS
 from ..http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, REQUEST_ID
 from ..plugins.manager import hookimpl
 from ..spec import Spec
@@ -57,7 +58,7 @@ async def startup(app: web.Application) -> None:
     runtime, pool = app[EVENTS], app[POOL]
     await ensure_tables(pool, *MODELS)
     # Handlers start from here on the very first start, never from events written before it.
-    await pool.execute(INIT_CURSOR.sql, HANDLERS_CURSOR, await pool.fetchval(MAX_ID.sql))
+    await positions.init_cursor(pool, HANDLERS_CURSOR)
     for manager in app[MANAGERS].values():
         manager.inline_events = InlineEvents(manager.resource)
     app[PLUGINS].get_plugin(OUTBOX).inline_ready = True
@@ -65,6 +66,7 @@ async def startup(app: web.Application) -> None:
     schema = app[CONFIG].db_schema
     runtime.dispatcher = Dispatcher(pool, app[DATABASE_URL], schema, runtime.hub, runtime.delivery, runtime.settings)
     await runtime.dispatcher.start()
+    app[PLUGINS].get_plugin(OUTBOX).on_written = runtime.dispatcher.written
 
 
 @hookimpl(trylast=True)

@@ -42,10 +42,31 @@ def default_expression(default: dict[str, Any]) -> exp.Expression:
         return exp.Anonymous(this="gen_random_uuid", expressions=[])
     if kind == "now":
         return exp.Anonymous(this="now", expressions=[])
+    if kind == "transaction_clock":  # internal tables: the event order (see transaction_clock)
+        return transaction_clock()
     value, sql_type = default["value"], default["type"]
     if sql_type == "jsonb":
         return exp.Cast(this=exp.Literal.string(json.dumps(value, sort_keys=True)), to=exp.DataType.build("jsonb"))
     return literal(value)
+
+
+def transaction_clock() -> exp.Expression:
+    """The later of the writing transaction's id and the first id not yet assigned when the statement began.
+
+    Ordering events by this value (then by id) is safe to read up to the oldest running transaction
+    (it is never below a running transaction's id) and keeps each row's events in commit order: a
+    statement that writes a row another transaction changed before starts after that commit, so it
+    reads a later clock.
+    """
+    now = exp.Anonymous(this="pg_current_snapshot", expressions=[])
+    return exp.Greatest(
+        this=as_bigint(exp.Anonymous(this="pg_current_xact_id", expressions=[])),
+        expressions=[as_bigint(exp.Anonymous(this="pg_snapshot_xmax", expressions=[now]))],
+    )
+
+
+def as_bigint(value: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=exp.Cast(this=value, to=exp.DataType.build("text")), to=exp.DataType.build("bigint"))
 
 
 def column_def(name: str, spec: dict[str, Any]) -> exp.ColumnDef:
