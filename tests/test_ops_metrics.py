@@ -143,6 +143,21 @@ class TestOutboxLag:
         assert lag.pending == 2
         assert 60 <= lag.seconds < 90
 
+    async def test_the_lag_counts_events_after_a_position_in_transaction_order(self, pool):
+        """The built-in layout since events carry `tx`: the position is (tx, id), not an id alone."""
+        await pool.execute("CREATE TABLE _engine_events (id bigint PRIMARY KEY, tx bigint, at timestamptz NOT NULL)")
+        await pool.execute(
+            "CREATE TABLE _engine_event_cursors (name text PRIMARY KEY, position bigint NOT NULL, tx bigint)"
+        )
+        await pool.execute(  # id 3 committed first (smaller tx): delivered although ids 1 and 2 are not
+            "INSERT INTO _engine_events VALUES (3, 10, now() - interval '90 seconds'), "
+            "(1, 11, now() - interval '60 seconds'), (2, 12, now())"
+        )
+        await pool.execute("INSERT INTO _engine_event_cursors VALUES ('handlers', 3, 10)")
+        lag = await OutboxReader().read(pool)
+        assert lag.pending == 2
+        assert 60 <= lag.seconds < 90
+
     async def test_the_lag_is_the_age_of_the_oldest_undispatched_event(self, pool):
         """An outbox that marks delivered rows instead of keeping a position."""
         await pool.execute(

@@ -14,6 +14,7 @@ import orjson
 from asyncpg.pool import PoolAcquireContext
 
 from ..metrics import DB_POOL_WAIT
+from .handoff import fair
 
 
 def _encode_json(value) -> str:
@@ -163,7 +164,9 @@ async def create_pool(
         server_settings=settings,
     )
     pool.__class__ = TimedPool  # before it connects; asyncpg.create_pool has no pool_class parameter
-    return await pool
+    await pool
+    fair(pool._queue)  # made while connecting
+    return pool
 
 
 async def connect(url: str, *, schema: str | None = None) -> asyncpg.Connection:

@@ -2,7 +2,8 @@
 
 The tables belong to the events plugin, so this reader looks at their columns once and picks the
 query that fits: the built-in events plugin keeps a delivery position (``_engine_event_cursors``,
-row ``handlers``) and everything with a higher id is still to deliver; an outbox of another design
+row ``handlers``: a (tx, id) pair, or an id in older releases) and everything after it is still
+to deliver; an outbox of another design
 may mark rows with a ``dispatched_at``-like column instead. It reports nothing while the tables are
 missing: /metrics never fails because events are disabled or not yet created.
 """
@@ -57,14 +58,26 @@ def _lag_select(written: str, undelivered: exp.Expression) -> str:
     )
 
 
-def cursor_lag_query(written: str) -> str:
-    """Events after the delivery position (none while the position row does not exist)."""
-    position = (
-        exp.select(column("position"))
-        .from_(table(CURSORS_TABLE))
-        .where(column("name").eq(exp.Literal.string(DELIVERY_CURSOR)))
+def cursor_lag_query(written: str, ordered: bool = False) -> str:
+    """Events after the delivery position (none while the position row does not exist).
+
+    `ordered`: events and cursor carry `tx`, and the order is (tx, id) (engine.events.tables).
+    """
+    if not ordered:
+        return _lag_select(written, column("id") > exp.Subquery(this=_cursor(column("position"))))
+    after = exp.GT(
+        this=exp.Tuple(expressions=[column("tx"), column("id")]),
+        expression=exp.Subquery(
+            this=_cursor(exp.Coalesce(this=column("tx"), expressions=[exp.Literal.number(0)]), column("position"))
+        ),
     )
-    return _lag_select(written, column("id") > exp.Subquery(this=position))
+    return _lag_select(written, after)
+
+
+def _cursor(*columns: exp.Expression) -> exp.Select:
+    return (
+        exp.select(*columns).from_(table(CURSORS_TABLE)).where(column("name").eq(exp.Literal.string(DELIVERY_CURSOR)))
+    )
 
 
 def flag_lag_query(written: str, dispatched: str) -> str:
@@ -97,7 +110,7 @@ class OutboxReader:
         written = next((name for name in WRITTEN_COLUMNS if name in names), None)
         dispatched = next((name for name in DISPATCHED_COLUMNS if name in names), None)
         if written is not None and "id" in names and {"name", "position"} <= cursors:
-            return cursor_lag_query(written)
+            return cursor_lag_query(written, ordered="tx" in names and "tx" in cursors)
         if written is not None and dispatched is not None:
             return flag_lag_query(written, dispatched)
         if names:
