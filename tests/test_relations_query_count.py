@@ -17,14 +17,15 @@ def engine_env(engine_env):
 
 
 RESET = "SELECT pg_advisory_unlock_all()"  # what asyncpg runs when a connection returns to the pool
+BACKGROUND = "_engine_events"  # the event pump reads on the same pool, at times of its own
 
 
 async def statements_of(api, client, path: str) -> list[str]:
-    """The SQL statements the server ran while answering GET `path` (pool resets aside)."""
+    """The SQL statements the server ran while answering GET `path` (pool resets and the event pump aside)."""
     seen: list[str] = []
 
     def log(record) -> None:
-        if not record.query.startswith(RESET):
+        if not record.query.startswith(RESET) and BACKGROUND not in record.query:
             seen.append(record.query)
 
     async with api.app[POOL].acquire() as conn:
