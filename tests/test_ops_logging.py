@@ -2,10 +2,12 @@
 
 import logging
 import os
+import uuid
 
 import orjson
 import pytest
 
+from engine.http.middleware import new_request_id
 from engine.logging_setup import LogSettings, build_handler
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
@@ -47,6 +49,13 @@ async def test_a_request_without_an_id_gets_a_generated_one(api):
     first = await api.anonymous.get("/healthz")
     second = await api.anonymous.get("/healthz")
     assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+def test_a_generated_request_id_is_a_random_uuid4_in_hex():
+    ids = [new_request_id() for _ in range(1000)]
+    assert all(uuid.UUID(hex=i).hex == i and uuid.UUID(hex=i).version == 4 for i in ids)
+    assert all(uuid.UUID(hex=i).variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == len(ids)
 
 
 async def test_an_unusable_client_id_is_replaced(api):
