@@ -135,6 +135,33 @@ def test_the_log_file_rotates_by_size(tmp_path):
     assert all(p.stat().st_size <= 2_000 for p in tmp_path.iterdir())
 
 
+def test_a_record_written_to_the_log_file_is_formatted_once(tmp_path):
+    handler = build_handler(LogSettings(format="json", file=str(tmp_path / "engine.log"), max_bytes=2_000))
+    formatted = []
+    formatter = handler.formatter
+
+    class Counting(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            formatted.append(record.getMessage())
+            return formatter.format(record)
+
+    handler.setFormatter(Counting())
+    logger = logging.getLogger("test_ops_logging.format_once")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("first")
+        logger.info("second")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert formatted == ["first", "second"]
+    assert [orjson.loads(line)["msg"] for line in (tmp_path / "engine.log").read_text().splitlines()] == [
+        "first",
+        "second",
+    ]
+
+
 def test_log_settings_default_to_json_in_production_and_text_in_development():
     assert LogSettings.from_env({"ENGINE_ENV": "production"}).format == "json"
     assert LogSettings.from_env({"ENGINE_ENV": "development"}).format == "text"
