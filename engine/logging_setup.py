@@ -126,12 +126,29 @@ def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+class _RotatingFile(logging.handlers.RotatingFileHandler):
+    """The standard size-rotated file, formatting each record once.
+
+    ``shouldRollover`` formats the record to measure it and ``emit`` formats it again to write it:
+    the second call gets the first one's text (both run under the handler's lock, in one ``handle``).
+    """
+
+    _last: tuple[logging.LogRecord | None, str] = (None, "")
+
+    def format(self, record: logging.LogRecord) -> str:
+        last, text = self._last
+        if last is not record:
+            text = super().format(record)
+            self._last = (record, text)
+        return text
+
+
 def build_handler(settings: LogSettings) -> logging.Handler:
     """stderr, or a size-rotated file (``max_bytes`` per file, ``backups`` old files kept)."""
     if settings.file:
         directory = os.path.dirname(os.path.abspath(settings.file))
         os.makedirs(directory, exist_ok=True)
-        handler: logging.Handler = logging.handlers.RotatingFileHandler(
+        handler: logging.Handler = _RotatingFile(
             settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
         )
     else:

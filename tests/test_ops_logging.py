@@ -2,10 +2,12 @@
 
 import logging
 import os
+import uuid
 
 import orjson
 import pytest
 
+from engine.http.middleware import new_request_id
 from engine.logging_setup import LogSettings, build_handler
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
@@ -47,6 +49,13 @@ async def test_a_request_without_an_id_gets_a_generated_one(api):
     first = await api.anonymous.get("/healthz")
     second = await api.anonymous.get("/healthz")
     assert first.headers["X-Request-ID"] != second.headers["X-Request-ID"]
+
+
+def test_a_generated_request_id_is_a_random_uuid4_in_hex():
+    ids = [new_request_id() for _ in range(1000)]
+    assert all(uuid.UUID(hex=i).hex == i and uuid.UUID(hex=i).version == 4 for i in ids)
+    assert all(uuid.UUID(hex=i).variant == uuid.RFC_4122 for i in ids)
+    assert len(set(ids)) == len(ids)
 
 
 async def test_an_unusable_client_id_is_replaced(api):
@@ -124,6 +133,33 @@ def test_the_log_file_rotates_by_size(tmp_path):
         handler.close()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["engine.log", "engine.log.1", "engine.log.2"]
     assert all(p.stat().st_size <= 2_000 for p in tmp_path.iterdir())
+
+
+def test_a_record_written_to_the_log_file_is_formatted_once(tmp_path):
+    handler = build_handler(LogSettings(format="json", file=str(tmp_path / "engine.log"), max_bytes=2_000))
+    formatted = []
+    formatter = handler.formatter
+
+    class Counting(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            formatted.append(record.getMessage())
+            return formatter.format(record)
+
+    handler.setFormatter(Counting())
+    logger = logging.getLogger("test_ops_logging.format_once")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("first")
+        logger.info("second")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    assert formatted == ["first", "second"]
+    assert [orjson.loads(line)["msg"] for line in (tmp_path / "engine.log").read_text().splitlines()] == [
+        "first",
+        "second",
+    ]
 
 
 def test_log_settings_default_to_json_in_production_and_text_in_development():

@@ -87,7 +87,8 @@ def startup(app: web.Application) -> None:
 
 @web.middleware
 async def deadline(request: web.Request, handler) -> web.StreamResponse:
-    seconds = request.app[DEADLINES].request if DEADLINES in request.app else None
+    deadlines = request.app.get(DEADLINES)
+    seconds = deadlines.request if deadlines is not None else None
     if seconds is None or getattr(request.match_info.handler, LONG_LIVED, False):
         return await handler(request)
     timer = asyncio.timeout(seconds)

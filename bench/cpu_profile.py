@@ -1,0 +1,149 @@
+"""Server CPU per request on one scenario, in process, under cProfile: deterministic evidence where
+wall-clock benchmarks on a shared machine are noise.
+
+    python bench/cpu_profile.py [--scenario W1] [--requests 5000] [--top 40] [--no-profile]
+
+It seeds a throwaway schema in TEST_DATABASE_URL, serves the example app exactly as the benchmark
+does (ENGINE_ENV=production, JSON logs to a file, the rate limiter on), drives it from a client in
+another process, and prints the server's CPU microseconds per request (time.process_time, without
+the profiler) and, with the profiler, calls and own time per request grouped by package.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import io
+import os
+import pstats
+import sys
+import tempfile
+import time
+import uuid
+from collections import defaultdict
+
+import asyncpg
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+
+from harness import SECRET, seed, server_env, write_requests  # noqa: E402
+
+CLIENT = """
+import asyncio, random, sys, aiohttp
+port, scenario, count, conns, data = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+items = [line.split() for line in open(data)]
+async def worker(session, n, rng):
+    for _ in range(n):
+        token, agent, team = items[rng.randrange(len(items))]
+        path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
+                "W5": f"/api/teams/{team}?include=members,agents"}[scenario]
+        async with session.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}) as r:
+            await r.read()
+            assert r.status == 200, r.status
+async def main():
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as session:
+        await asyncio.gather(*(worker(session, count // conns, random.Random(i)) for i in range(conns)))
+asyncio.run(main())
+"""
+
+
+def group(filename: str) -> str:
+    for marker in ("/engine/", "/aiohttp/", "/asyncpg/", "/multidict/", "/yarl/", "/logging/", "/asyncio/"):
+        if marker in filename:
+            return marker.strip("/")
+    if "/plugins/" in filename or ("site-packages" not in filename and filename.startswith(ROOT)):
+        return "project"
+    return "builtins" if filename == "~" else os.path.basename(filename)
+
+
+def report(profile: cProfile.Profile, requests: int, top: int) -> None:
+    stats = pstats.Stats(profile)
+    groups: dict[str, float] = defaultdict(float)
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        groups[group(filename)] += tottime
+    print("own time per request by package (us, under the profiler):")
+    for name, seconds in sorted(groups.items(), key=lambda item: -item[1])[:15]:
+        print(f"  {name:20s} {seconds / requests * 1e6:8.1f}")
+    total_calls = sum(v[1] for v in stats.stats.values())  # type: ignore[attr-defined]
+    print(f"function calls per request: {total_calls / requests:.1f}")
+    out = io.StringIO()
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(top)
+    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(f"{ROOT}/(engine|plugins)", top)
+    print(out.getvalue())
+
+
+async def run_client(port: int, scenario: str, count: int, data: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CLIENT, str(port), scenario, str(count), "8", data
+    )
+    if await process.wait() != 0:
+        raise RuntimeError("client failed")
+
+
+async def main(args: argparse.Namespace) -> None:
+    from aiohttp import web
+
+    from engine.config import Config
+    from engine.http.app import create_app
+    from engine.logging_setup import LogSettings, configure_logging
+    from engine.ops import gc_tuning
+    from engine.spec import load_spec
+    from engine.testing import create_tables
+
+    base = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+    schema = f"prof_{uuid.uuid4().hex[:12]}"
+    conn = await asyncpg.connect(base)
+    await conn.execute(f'CREATE SCHEMA "{schema}"')
+    await conn.close()
+    workdir = tempfile.mkdtemp(prefix="cpu-profile-")
+    try:
+        spec = load_spec(os.path.join(ROOT, "resources.yaml"))
+        await create_tables(base, schema, spec)
+        data = os.path.join(workdir, "requests.txt")
+        write_requests(data, *await seed(f"{base}?search_path={schema}", 50, 20))
+        env = {**server_env(base), "ENGINE_JWT_SECRET": SECRET, "DATABASE_URL": base, "ENGINE_DB_SCHEMA": schema}
+        env["ENGINE_LOG_LEVEL"] = args.log_level or env["ENGINE_LOG_LEVEL"]
+        config = Config.from_env(spec, env=env)
+        handler = configure_logging(LogSettings.from_env(env))
+        handler.setStream(open(os.path.join(workdir, "server.log"), "w"))  # noqa: ASYNC230 - stderr as bench/run sees it
+        app = create_app(spec, config)
+        gc_tuning.install(app)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            await run_client(port, args.scenario, 2000, data)  # warm-up: statements prepared, caches full
+            cpu = []
+            for _ in range(args.repeat):
+                started = time.process_time()
+                await run_client(port, args.scenario, args.requests, data)
+                cpu.append((time.process_time() - started) / args.requests * 1e6)
+            print(f"server CPU per request (us), {args.repeat} runs of {args.requests}: {sorted(cpu)}")
+            if not args.no_profile:
+                profile = cProfile.Profile()
+                profile.enable()
+                await run_client(port, args.scenario, args.requests, data)
+                profile.disable()
+                report(profile, args.requests, args.top)
+        finally:
+            await runner.cleanup()
+    finally:
+        conn = await asyncpg.connect(base)
+        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+        await conn.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W5"))
+    parser.add_argument("--requests", type=int, default=4000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
+    asyncio.run(main(parser.parse_args()))
