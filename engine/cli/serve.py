@@ -9,6 +9,7 @@ so that PROMETHEUS_MULTIPROC_DIR is set before any worker imports prometheus-cli
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 
@@ -107,6 +108,7 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
     web.run_app(
         app,
+        loop=new_event_loop(),
         host=host,
         port=port,
         print=ready_notifier(args.ready_fd),
@@ -115,6 +117,16 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
         reuse_port=args.ready_fd is not None,  # under --reload the next app starts beside this one
     )
     return 0
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """uvloop when installed (a dependency outside Windows), as the gunicorn workers use: the same
+    engine in one process or many, on the faster loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
 
 
 def gunicorn_argv(args: argparse.Namespace, host: str, port: int) -> list[str]:

@@ -1,4 +1,4 @@
-"""A serving process moves start-up objects out of the collector's way once the app has started."""
+"""What a serving process sets up for speed: its event loop and its garbage collector."""
 
 from __future__ import annotations
 
@@ -33,3 +33,14 @@ async def test_the_collector_is_tuned_after_the_other_startup_steps(aiohttp_clie
 
 async def _record(seen: list[bool]) -> None:
     seen.append(gc.get_threshold() == gc_tuning.THRESHOLDS)
+
+
+def test_serve_runs_on_uvloop_like_the_gunicorn_workers():
+    uvloop = pytest.importorskip("uvloop")  # a dependency everywhere but Windows
+    from engine.cli.serve import new_event_loop
+
+    loop = new_event_loop()
+    try:
+        assert isinstance(loop, uvloop.Loop)
+    finally:
+        loop.close()
