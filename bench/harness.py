@@ -337,7 +337,8 @@ Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), 
 load average before the run {load[0]:.2f}. One server process each; PostgreSQL (pgserver, unix socket) on the
 same machine; wrk with 2 threads and {connections} connections, {rounds} alternating rounds of {seconds} s per
 scenario and server; the table shows medians over rounds. Engine with every default plugin on
-(ENGINE_ENV=production; rate limiting set high enough never to refuse).
+(ENGINE_ENV=production; rate limiting set high enough never to refuse), served by `resource-engine serve`,
+which runs on uvloop as in production; the reference runs on asyncio's default event loop, as written.
 
 {report}
 
