@@ -7,6 +7,7 @@ parses a query-string value by column type and says precisely what was wrong.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,11 @@ def from_json(field: Field, value: Any) -> Any:
     return value
 
 
+# The form every client sends (and PostgreSQL writes): kept as text, bound as is. Parsing it into
+# uuid.UUID only for the driver to write it back out cost ~3 us on every request by id.
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def from_query(field: Field, text: str) -> Any:
     """Parse one query-string value for `field`; raises ValueProblem."""
     if "\x00" in text:
@@ -56,8 +62,10 @@ def from_query(field: Field, text: str) -> Any:
     if kind == "text":
         return text
     if kind == "uuid":
-        try:
-            return uuid.UUID(text)
+        if _CANONICAL_UUID.fullmatch(text):
+            return text
+        try:  # braces, capitals, no hyphens ...: what uuid.UUID accepts, in the canonical form
+            return str(uuid.UUID(text))
         except ValueError:
             raise ValueProblem("a UUID") from None
     if kind == "bigint":
