@@ -124,3 +124,17 @@ async def test_events_of_one_row_keep_commit_order_when_the_older_transaction_wr
 
     await wait_until(all_handled, "the three events of the shared agent")
     assert names() == ["Shared", "First", "Second"]
+
+
+async def test_an_event_clock_is_an_id_already_assigned_so_it_settles_without_a_later_transaction(api):
+    """Else a write in a quiet database would wait for the next transaction anywhere to be delivered."""
+    alice = await api.as_user("alice")
+    agent = (await alice.post("/api/agents", json={"name": "Helper"})).json["data"]
+    await alice.delete(f"/api/agents/{agent['id']}")  # a transaction of several statements
+
+    [row] = await api.sql(
+        f"select tx < pg_snapshot_xmax(pg_current_snapshot())::text::bigint as assigned from {EVENTS} "
+        "where action = 'deleted' and record_id = $1",
+        agent["id"],
+    )
+    assert row["assigned"]

@@ -30,7 +30,8 @@ WRITTEN = "written"
 DATA = "event_data"
 
 # The record dicts whose event the statement wrote already: the outbox's after_write skips them.
-_WRITTEN_INLINE: ContextVar[int | None] = ContextVar("engine_events_written_inline", default=None)
+# The record itself, not its id(): a later record of the same request could reuse a freed one's id.
+_WRITTEN_INLINE: ContextVar[dict | None] = ContextVar("engine_events_written_inline", default=None)
 
 
 _EMPTY = exp.Literal.string("")
@@ -159,8 +160,8 @@ class InlineEvents:
 
 def mark_written(record: dict[str, Any]) -> None:
     """The statement that stored `record` wrote its event too."""
-    _WRITTEN_INLINE.set(id(record))
+    _WRITTEN_INLINE.set(record)
 
 
 def written_inline(record: dict[str, Any]) -> bool:
-    return _WRITTEN_INLINE.get() == id(record)
+    return _WRITTEN_INLINE.get() is record

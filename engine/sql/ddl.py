@@ -51,18 +51,19 @@ def default_expression(default: dict[str, Any]) -> exp.Expression:
 
 
 def transaction_clock() -> exp.Expression:
-    """The later of the writing transaction's id and the first id not yet assigned when the statement began.
+    """The later of the writing transaction's id and the newest id assigned when the statement began.
 
     Ordering events by this value (then by id) is safe to read up to the oldest running transaction
-    (it is never below a running transaction's id) and keeps each row's events in commit order: a
-    statement that writes a row another transaction changed before starts after that commit, so it
-    reads a later clock.
+    (it is never below a running transaction's id, and never above an id already assigned, so it
+    settles once those transactions end) and keeps each row's events in commit order: a statement
+    that writes a row another transaction changed before starts after that commit, so it reads a
+    clock at least that transaction's id.
     """
-    now = exp.Anonymous(this="pg_current_snapshot", expressions=[])
-    return exp.Greatest(
-        this=as_bigint(exp.Anonymous(this="pg_current_xact_id", expressions=[])),
-        expressions=[as_bigint(exp.Anonymous(this="pg_snapshot_xmax", expressions=[now]))],
+    newest = exp.Sub(
+        this=as_bigint(exp.Anonymous(this="pg_snapshot_xmax", expressions=[exp.Anonymous(this="pg_current_snapshot")])),
+        expression=exp.Literal.number(1),
     )
+    return exp.Greatest(this=as_bigint(exp.Anonymous(this="pg_current_xact_id", expressions=[])), expressions=[newest])
 
 
 def as_bigint(value: exp.Expression) -> exp.Expression:
