@@ -167,9 +167,10 @@ class _Term:
         while True:
             full = blocked = False
             if len(self.pending) < 4 * limit:
-                values = {"after_tx": self.fetched[0], "after_id": self.fetched[1], "limit": limit}
                 try:
-                    rows = await self.d.pool.fetch(SELECT_AFTER.sql, *SELECT_AFTER.args(values))
+                    rows = await self.d.pool.fetch(
+                        SELECT_AFTER.sql, *SELECT_AFTER.args(positions.after(self.fetched, limit))
+                    )
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
                     log.warning("could not read events for delivery: %r", exc)
                     rows = []

@@ -128,9 +128,8 @@ class Dispatcher:
         """Publish what settled since the last read: how many events, and whether one had to wait."""
         limit, found = self.settings.batch_size, 0
         while True:
-            tx, event_id = self.hub.position
             rows = await self.pool.fetch(
-                SELECT_AFTER.sql, *SELECT_AFTER.args({"after_tx": tx, "after_id": event_id, "limit": limit})
+                SELECT_AFTER.sql, *SELECT_AFTER.args(positions.after(self.hub.position, limit))
             )
             events, blocked = positions.settled(rows)
             if self.delivery.leading and log.isEnabledFor(logging.INFO):  # one log line per event per cluster

@@ -35,6 +35,11 @@ async def of_event(db: Executor, event_id: int) -> Position | None:
     return (row["tx"], row["id"]) if row is not None else None
 
 
+def after(position: Position, limit: int) -> dict[str, Any]:
+    """The values of a read after `position` (tables.SELECT_AFTER, select_after_where)."""
+    return {"after_tx": position[0], "after_id": position[1], "limit": limit}
+
+
 def settled(rows: list[Any]) -> tuple[list[Event], bool]:
     """The events of `rows` that may be handed out, and whether an unsettled one stopped the run.
 

@@ -150,8 +150,8 @@ class Streamer:
         while True:
             self.subscriber.missed = False
             while True:
-                values = {**(rule.params if rule else {}), "after_tx": position[0], "after_id": position[1]}
-                rows = await self.pool.fetch(compiled.sql, *compiled.args({**values, "limit": limit}))
+                values = {**(rule.params if rule else {}), **positions.after(position, limit)}
+                rows = await self.pool.fetch(compiled.sql, *compiled.args(values))
                 events, blocked = positions.settled(rows)
                 if events:
                     await self.write(b"".join(event.sse for event in events))
