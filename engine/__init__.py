@@ -1,6 +1,6 @@
 """resource-engine: a declarative REST engine on aiohttp and PostgreSQL."""
 
-from .plugins.manager import hookimpl
+from engine.plugins.manager import hookimpl
 
 __all__ = ["hookimpl"]
 __version__ = "0.1.0"

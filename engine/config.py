@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
-from .spec import Spec
+from engine.spec import Spec
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

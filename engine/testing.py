@@ -27,12 +27,12 @@ import asyncpg
 import orjson
 import pytest
 
-from .auth.jwt_tokens import JwtSettings, issue
-from .config import Config
-from .db.pool import connect
-from .http.app import create_app
-from .migrations import apply, diff, pending_steps, read_all, spec_model
-from .spec import Spec, load_spec
+from engine.auth.jwt_tokens import JwtSettings, issue
+from engine.config import Config
+from engine.db.pool import connect
+from engine.http.app import create_app
+from engine.migrations import apply, diff, pending_steps, read_all, spec_model
+from engine.spec import Spec, load_spec
 
 TEST_JWT_SECRET = "test-secret-for-resource-engine-tests-only-0123456789"
 TEST_SESSION_SECRET = "test-session-secret-for-resource-engine-tests-only-0123456789"
@@ -147,7 +147,7 @@ def engine_database_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from .db.embedded import start_embedded
+    from engine.db.embedded import start_embedded
 
     with tempfile.TemporaryDirectory(prefix="resource-engine-test-") as directory:
         yield start_embedded(os.path.join(directory, "pgdata"))

@@ -17,10 +17,10 @@ from typing import Any
 
 import jwt
 
-from ..errors import ConfigurationError, ServiceUnavailable, Unauthorized
-from ..identity import Identity
-from .jwks import JwksCache, JwksError, UnknownKey
-from .jwt_decode import Failures, decode_or_refuse
+from engine.auth.jwks import JwksCache, JwksError, UnknownKey
+from engine.auth.jwt_decode import Failures, decode_or_refuse
+from engine.errors import ConfigurationError, ServiceUnavailable, Unauthorized
+from engine.identity import Identity
 
 MIN_SECRET_BYTES = 32
 ASYMMETRIC = ("RS256", "ES256")

@@ -20,9 +20,9 @@ from urllib.parse import urlencode
 import aiohttp
 import jwt
 
-from ..errors import ConfigurationError, Problem
-from .jwks import KEY_TYPES, JwksCache, JwksError, UnknownKey
-from .jwt_decode import Failures, decode_or_refuse
+from engine.auth.jwks import KEY_TYPES, JwksCache, JwksError, UnknownKey
+from engine.auth.jwt_decode import Failures, decode_or_refuse
+from engine.errors import ConfigurationError, Problem
 
 GOOGLE_DISCOVERY = "https://accounts.google.com/.well-known/openid-configuration"
 SCOPES = "openid email profile"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..openapi.problems import problems
-from .sessions import COOKIE_NAME, CSRF_HEADER
+from engine.auth.sessions import COOKIE_NAME, CSRF_HEADER
+from engine.openapi.problems import problems
 
 ANONYMOUS: list[dict[str, Any]] = [{}]
 TAGS = ["auth"]

@@ -17,10 +17,10 @@ from typing import Any
 import asyncpg
 from sqlglot import exp
 
-from ..db.internal import table_model
-from ..errors import Unauthorized
-from ..sql.compiled import compile_expression, param
-from ..sql.ddl import column, table
+from engine.db.internal import table_model
+from engine.errors import Unauthorized
+from engine.sql.compiled import compile_expression, param
+from engine.sql.ddl import column, table
 
 TABLE = "_engine_refresh_tokens"
 MODEL = table_model(

@@ -25,10 +25,10 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ..config import Config
-from ..errors import ConfigurationError, ServiceUnavailable
-from ..identity import Identity
-from .jwt_tokens import check_secret_length, fallback_secret, parse_duration
+from engine.auth.jwt_tokens import check_secret_length, fallback_secret, parse_duration
+from engine.config import Config
+from engine.errors import ConfigurationError, ServiceUnavailable
+from engine.identity import Identity
 
 COOKIE_NAME = "engine_session"
 USER, ROLES, CSRF = "user_id", "roles", "csrf"

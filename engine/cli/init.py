@@ -12,9 +12,9 @@ from importlib import resources as package_files
 from importlib.resources.abc import Traversable
 from string import Template
 
-from .. import migrations
-from ..spec import SpecError, load_spec
-from .output import Printer
+from engine import migrations
+from engine.cli.output import Printer
+from engine.spec import SpecError, load_spec
 
 RENAMED = {"gitignore": ".gitignore"}  # dotfiles are stored without the dot in the package
 TEMPLATED = (".md", ".yaml")

@@ -10,13 +10,13 @@ import sys
 from collections.abc import Callable
 from functools import partial
 
-from .. import migrations
-from ..config import Config
-from ..errors import ConfigurationError
-from ..plugins.manager import PluginError
-from ..spec import Spec, SpecError, load_spec
-from . import init, serve
-from .output import Printer
+from engine import migrations
+from engine.cli import init, serve
+from engine.cli.output import Printer
+from engine.config import Config
+from engine.errors import ConfigurationError
+from engine.plugins.manager import PluginError
+from engine.spec import Spec, SpecError, load_spec
 
 DEFAULT_SPEC = "resources.yaml"
 
@@ -33,7 +33,7 @@ def _spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
     spec = _spec_or_exit(args, out)
-    from ..plugins.manager import build_plugin_manager
+    from engine.plugins.manager import build_plugin_manager
 
     try:
         build_plugin_manager(spec)
@@ -45,7 +45,7 @@ def cmd_check(args: argparse.Namespace, out: Printer) -> int:
 
 
 def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
-    from ..http.app import create_app
+    from engine.http.app import create_app
 
     spec = _spec_or_exit(args, out)
     app = create_app(spec, Config.from_env(spec))
@@ -61,7 +61,7 @@ def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _database_url(spec: Spec) -> tuple[str, str | None]:
-    from ..http.app import resolve_database_url
+    from engine.http.app import resolve_database_url
 
     config = Config.from_env(spec)
     return resolve_database_url(config), config.db_schema
@@ -102,7 +102,7 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _with_connection(spec: Spec, work: Callable) -> int:
-    from ..db.pool import connect
+    from engine.db.pool import connect
 
     url, schema = _database_url(spec)
 
@@ -160,7 +160,7 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
 def _plugin_commands(commands, spec_path: str) -> None:
     """Let plugins add commands (token, events ...); a broken spec leaves only the core commands."""
     try:
-        from ..plugins.manager import build_plugin_manager
+        from engine.plugins.manager import build_plugin_manager
 
         pm = build_plugin_manager(load_spec(spec_path))
     except (SpecError, PluginError, OSError):

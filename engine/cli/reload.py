@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .output import Printer
+from engine.cli.output import Printer
 
 WATCHED_SUFFIXES = (".yaml", ".yml", ".json", ".py", ".sql")
 IGNORED_DIRS = {".pgdata", ".engine", ".git", ".venv", "venv", "__pycache__", "node_modules", ".pytest_cache"}

@@ -13,11 +13,11 @@ import asyncio
 import os
 import sys
 
-from ..config import Config
-from ..logging_setup import LogSettings, configure_logging
-from ..ops import gc_tuning
-from ..plugins.manager import PluginError
-from .output import Printer
+from engine.cli.output import Printer
+from engine.config import Config
+from engine.logging_setup import LogSettings, configure_logging
+from engine.ops import gc_tuning
+from engine.plugins.manager import PluginError
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -79,9 +79,9 @@ def _int_env(name: str) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
-    from ..http.app import create_app
-    from .main import _spec_or_exit
-    from .reload import ready_notifier, serve_with_reload
+    from engine.cli.main import _spec_or_exit
+    from engine.cli.reload import ready_notifier, serve_with_reload
+    from engine.http.app import create_app
 
     if args.reload:
         return serve_with_reload(args, out)

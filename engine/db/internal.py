@@ -13,7 +13,7 @@ from typing import Any
 import asyncpg
 from sqlglot import exp
 
-from ..sql import ddl
+from engine.sql import ddl
 
 
 def table_model(

@@ -13,8 +13,8 @@ import asyncpg
 import orjson
 from asyncpg.pool import PoolAcquireContext
 
-from ..metrics import DB_POOL_WAIT
-from .handoff import fair
+from engine.db.handoff import fair
+from engine.metrics import DB_POOL_WAIT
 
 
 def _encode_json(value) -> str:

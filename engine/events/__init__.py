@@ -10,7 +10,7 @@
 The plugin that wires these into the app is engine.plugins.events; docs/events.md is the guide.
 """
 
-from .delivery import HandlerFailed
-from .payload import Event
+from engine.events.delivery import HandlerFailed
+from engine.events.payload import Event
 
 __all__ = ["Event", "HandlerFailed"]

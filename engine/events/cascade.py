@@ -15,10 +15,10 @@ from typing import Any
 import asyncpg
 from sqlglot import exp
 
-from ..spec import Reference, Resource, Spec
-from ..sql.compiled import Compiled, ShapeCache, param
-from ..sql.ddl import column, table
-from .payload import emits
+from engine.events.payload import emits
+from engine.spec import Reference, Resource, Spec
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, table
 
 FOLLOWED = ("cascade", "set null")
 

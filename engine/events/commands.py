@@ -8,12 +8,12 @@ from datetime import timedelta
 
 import asyncpg
 
-from ..auth.jwt_tokens import parse_duration
-from ..config import Config
-from ..db.pool import connect
-from ..spec import load_spec
-from . import positions
-from .tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
+from engine.auth.jwt_tokens import parse_duration
+from engine.config import Config
+from engine.db.pool import connect
+from engine.events import positions
+from engine.events.tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
+from engine.spec import load_spec
 
 
 async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:
@@ -33,7 +33,7 @@ async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:
 
 
 def _run(args: argparse.Namespace, work) -> object:
-    from ..http.app import resolve_database_url
+    from engine.http.app import resolve_database_url
 
     config = Config.from_env(load_spec(args.spec))
 

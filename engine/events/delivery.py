@@ -23,13 +23,13 @@ from typing import Any
 import asyncpg
 import pluggy
 
-from ..plugins.manager import call_all
-from . import positions
-from .payload import Event
-from .positions import Position
-from .settings import EventSettings
-from .tables import HANDLERS_CURSOR, INSERT_FAILURE, SELECT_AFTER
-from .waiting import wait_set
+from engine.events import positions
+from engine.events.payload import Event
+from engine.events.positions import Position
+from engine.events.settings import EventSettings
+from engine.events.tables import HANDLERS_CURSOR, INSERT_FAILURE, SELECT_AFTER
+from engine.events.waiting import wait_set
+from engine.plugins.manager import call_all
 
 log = logging.getLogger("engine.events")
 MAX_BACKOFF = 300.0

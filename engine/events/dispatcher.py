@@ -13,13 +13,13 @@ import logging
 
 import asyncpg
 
-from . import positions
-from .delivery import Delivery
-from .hub import SHUTTING_DOWN, Hub
-from .listener import Listener
-from .settings import EventSettings
-from .tables import SELECT_AFTER
-from .waiting import wait_set
+from engine.events import positions
+from engine.events.delivery import Delivery
+from engine.events.hub import SHUTTING_DOWN, Hub
+from engine.events.listener import Listener
+from engine.events.settings import EventSettings
+from engine.events.tables import SELECT_AFTER
+from engine.events.waiting import wait_set
 
 log = logging.getLogger("engine.events")
 # After a read that found events, wait this long before the next: under a stream of writes one

@@ -11,15 +11,15 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..errors import Unauthorized
-from ..http.handlers import BEARER_CHALLENGE
-from ..http.keys import CONFIG, IDENTITY, POOL
-from ..http.query import parse_list_query
-from ..http.responses import json_response
-from ..resources import cursor as cursors
-from .runtime import EVENTS
-from .tables import EVENTS_RESOURCE
-from .visibility import visibility_for
+from engine.errors import Unauthorized
+from engine.events.runtime import EVENTS
+from engine.events.tables import EVENTS_RESOURCE
+from engine.events.visibility import visibility_for
+from engine.http.handlers import BEARER_CHALLENGE
+from engine.http.keys import CONFIG, IDENTITY, POOL
+from engine.http.query import parse_list_query
+from engine.http.responses import json_response
+from engine.resources import cursor as cursors
 
 
 async def history(request: web.Request) -> web.Response:

@@ -12,8 +12,8 @@ import logging
 from collections import deque
 from collections.abc import Callable
 
-from .payload import Event
-from .waiting import wait_set
+from engine.events.payload import Event
+from engine.events.waiting import wait_set
 
 log = logging.getLogger("engine.events")
 

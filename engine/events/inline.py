@@ -19,12 +19,12 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..identity import Identity
-from ..spec import Resource
-from ..sql.compiled import Compiled, ShapeCache, param
-from ..sql.ddl import column, ident, table
-from .payload import PAST_TENSE, emits, payload
-from .tables import EVENTS, _fn
+from engine.events.payload import PAST_TENSE, emits, payload
+from engine.events.tables import EVENTS, _fn
+from engine.identity import Identity
+from engine.spec import Resource
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, ident, table
 
 WRITTEN = "written"
 DATA = "event_data"

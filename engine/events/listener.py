@@ -16,9 +16,9 @@ from collections.abc import Callable
 import asyncpg
 from sqlglot import exp
 
-from ..sql.compiled import compile_expression
-from .tables import CHANNEL, NOTIFY, TRY_LEADER
-from .waiting import wait_set
+from engine.events.tables import CHANNEL, NOTIFY, TRY_LEADER
+from engine.events.waiting import wait_set
+from engine.sql.compiled import compile_expression
 
 log = logging.getLogger("engine.events")
 APPLICATION_NAME = "resource-engine-events"  # how the connection shows in pg_stat_activity

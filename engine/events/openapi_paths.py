@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..openapi.parameters import list_parameters
-from ..openapi.problems import problems
-from .tables import EVENTS_RESOURCE
+from engine.events.tables import EVENTS_RESOURCE
+from engine.openapi.parameters import list_parameters
+from engine.openapi.problems import problems
 
 TAGS = ["events"]
 EVENT_SCHEMA: dict[str, Any] = {

@@ -12,13 +12,13 @@ from typing import Any
 
 import asyncpg
 
-from ..identity import Identity
-from ..plugins.manager import hookimpl
-from ..spec import Resource, Spec
-from .cascade import Affected, CascadeWalker
-from .inline import written_inline
-from .payload import PAST_TENSE, PendingEvent, emits, pending
-from .tables import INSERT_EVENT
+from engine.events.cascade import Affected, CascadeWalker
+from engine.events.inline import written_inline
+from engine.events.payload import PAST_TENSE, PendingEvent, emits, pending
+from engine.events.tables import INSERT_EVENT
+from engine.identity import Identity
+from engine.plugins.manager import hookimpl
+from engine.spec import Resource, Spec
 
 # Rows a delete will take with it, found in before_write and turned into events in after_write.
 # Both hooks run in the request's task, so a context variable carries them without shared state.

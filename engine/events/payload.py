@@ -13,8 +13,8 @@ from typing import Any
 
 import orjson
 
-from ..identity import Identity
-from ..spec import Resource
+from engine.identity import Identity
+from engine.spec import Resource
 
 PAST_TENSE = {"create": "created", "update": "updated", "delete": "deleted"}
 ALL_ACTIONS = tuple(PAST_TENSE.values())

@@ -11,8 +11,8 @@ from typing import Any
 
 import asyncpg
 
-from .payload import Event
-from .tables import INIT_CURSOR, LOAD_CURSOR, POSITION_AFTER_ID, POSITION_OF, SAVE_CURSOR, START
+from engine.events.payload import Event
+from engine.events.tables import INIT_CURSOR, LOAD_CURSOR, POSITION_AFTER_ID, POSITION_OF, SAVE_CURSOR, START
 
 Position = tuple[int, int]
 

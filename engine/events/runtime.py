@@ -6,13 +6,13 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..sql.compiled import ShapeCache
-from ..sql.queries import ResourceQueries
-from .delivery import Delivery
-from .dispatcher import Dispatcher
-from .hub import Hub
-from .settings import EventSettings
-from .tables import EVENTS_RESOURCE
+from engine.events.delivery import Delivery
+from engine.events.dispatcher import Dispatcher
+from engine.events.hub import Hub
+from engine.events.settings import EventSettings
+from engine.events.tables import EVENTS_RESOURCE
+from engine.sql.compiled import ShapeCache
+from engine.sql.queries import ResourceQueries
 
 
 @dataclass

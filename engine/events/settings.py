@@ -8,9 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..config import Config
-from ..errors import ConfigurationError
-from ..spec import Spec
+from engine.config import Config
+from engine.errors import ConfigurationError
+from engine.spec import Spec
 
 
 @dataclass(frozen=True)

@@ -14,19 +14,19 @@ import logging
 from aiohttp import web
 from multidict import MultiMapping
 
-from ..errors import BadRequest, Problem, Unauthorized
-from ..http.handlers import BEARER_CHALLENGE
-from ..http.keys import IDENTITY, PLUGINS, POOL, REQUEST_ID, SPEC
-from ..plugins.manager import call_all
-from ..plugins.timeouts import long_lived
-from ..spec import Spec
-from . import positions, sse
-from .hub import Subscriber
-from .positions import Position
-from .runtime import EVENTS, EventsRuntime
-from .tables import EVENTS as EVENTS_TABLE
-from .tables import PRUNED_CURSOR, SELECT_AFTER, select_after_where
-from .visibility import Visibility, visibility_for
+from engine.errors import BadRequest, Problem, Unauthorized
+from engine.events import positions, sse
+from engine.events.hub import Subscriber
+from engine.events.positions import Position
+from engine.events.runtime import EVENTS, EventsRuntime
+from engine.events.tables import EVENTS as EVENTS_TABLE
+from engine.events.tables import PRUNED_CURSOR, SELECT_AFTER, select_after_where
+from engine.events.visibility import Visibility, visibility_for
+from engine.http.handlers import BEARER_CHALLENGE
+from engine.http.keys import IDENTITY, PLUGINS, POOL, REQUEST_ID, SPEC
+from engine.plugins.manager import call_all
+from engine.plugins.timeouts import long_lived
+from engine.spec import Spec
 
 log = logging.getLogger("engine.events")
 PARAMETERS = ("resources", "last_event_id")

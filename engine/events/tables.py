@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..db.internal import table_model
-from ..spec import Field, Resource
-from ..sql.compiled import Compiled, compile_expression, param
-from ..sql.ddl import as_bigint, column, ident, table
+from engine.db.internal import table_model
+from engine.spec import Field, Resource
+from engine.sql.compiled import Compiled, compile_expression, param
+from engine.sql.ddl import as_bigint, column, ident, table
 
 EVENTS = "_engine_events"
 FAILURES = "_engine_event_failures"

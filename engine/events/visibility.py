@@ -22,15 +22,15 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
-from ..errors import Forbidden
-from ..http.keys import IDENTITY, MANAGERS, PLUGINS, SPEC
-from ..plugins.manager import call_all
-from ..spec import Resource
-from ..sql.compiled import ShapeCache, param
-from ..sql.ddl import column, ident, table
-from ..sql.queries import Predicate
-from .payload import Event
-from .tables import EVENTS, select_ids_where
+from engine.errors import Forbidden
+from engine.events.payload import Event
+from engine.events.tables import EVENTS, select_ids_where
+from engine.http.keys import IDENTITY, MANAGERS, PLUGINS, SPEC
+from engine.plugins.manager import call_all
+from engine.spec import Resource
+from engine.sql.compiled import ShapeCache, param
+from engine.sql.ddl import column, ident, table
+from engine.sql.queries import Predicate
 
 
 def _rename(expression: exp.Expression, prefix: str) -> exp.Expression:

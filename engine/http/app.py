@@ -12,20 +12,20 @@ from typing import Any
 
 from aiohttp import web
 
-from .. import migrations
-from ..config import Config
-from ..db.embedded import start_embedded
-from ..db.pool import close_pool, connect, create_pool
-from ..ops import shutdown
-from ..plugins.manager import build_plugin_manager, call_all
-from ..protection.http_limits import handler_args
-from ..relations.nested import nested_routes
-from ..relations.service import RELATIONS, Relations
-from ..resources.manager import ResourceManager
-from ..spec import Spec
-from .handlers import ResourceHandlers
-from .keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
-from .middleware import build_middlewares
+from engine import migrations
+from engine.config import Config
+from engine.db.embedded import start_embedded
+from engine.db.pool import close_pool, connect, create_pool
+from engine.http.handlers import ResourceHandlers
+from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
+from engine.http.middleware import build_middlewares
+from engine.ops import shutdown
+from engine.plugins.manager import build_plugin_manager, call_all
+from engine.protection.http_limits import handler_args
+from engine.relations.nested import nested_routes
+from engine.relations.service import RELATIONS, Relations
+from engine.resources.manager import ResourceManager
+from engine.spec import Spec
 
 log = logging.getLogger("engine")
 

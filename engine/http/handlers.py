@@ -7,18 +7,18 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ..errors import Forbidden, Unauthorized
-from ..plugins.manager import call_all
-from ..protection.etag import if_match, item_tag
-from ..relations.includes import parse_include
-from ..relations.service import RELATIONS
-from ..resources.listing import ListQuery
-from ..resources.manager import ResourceManager
-from ..spec import Resource
-from .body import read_object
-from .keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
-from .query import parse_fields, parse_list_query
-from .responses import json_response
+from engine.errors import Forbidden, Unauthorized
+from engine.http.body import read_object
+from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
+from engine.http.query import parse_fields, parse_list_query
+from engine.http.responses import json_response
+from engine.plugins.manager import call_all
+from engine.protection.etag import if_match, item_tag
+from engine.relations.includes import parse_include
+from engine.relations.service import RELATIONS
+from engine.resources.listing import ListQuery
+from engine.resources.manager import ResourceManager
+from engine.spec import Resource
 
 LIST_QUERIES_KEPT = 512
 BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}

@@ -6,9 +6,9 @@ import asyncpg
 import pluggy
 from aiohttp import web
 
-from ..config import Config
-from ..identity import Identity
-from ..spec import Spec
+from engine.config import Config
+from engine.identity import Identity
+from engine.spec import Spec
 
 SPEC = web.AppKey("spec", Spec)
 CONFIG = web.AppKey("config", Config)

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from ..errors import (
+from engine.errors import (
     Conflict,
     MethodNotAllowed,
     NotFound,
@@ -20,10 +20,10 @@ from ..errors import (
     Problem,
     ServiceUnavailable,
 )
-from ..logging_setup import request_id_var, user_id_var
-from ..plugins.manager import call_all, call_first
-from .keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
-from .responses import problem_response
+from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
+from engine.http.responses import problem_response
+from engine.logging_setup import request_id_var, user_id_var
+from engine.plugins.manager import call_all, call_first
 
 log = logging.getLogger("engine.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

@@ -11,11 +11,11 @@ from collections.abc import Mapping
 
 from multidict import MultiMapping
 
-from ..errors import BadRequest
-from ..resources.listing import ListQuery
-from ..resources.values import ValueProblem, from_query
-from ..spec import Resource
-from ..sql.queries import IS_VALUES, Filter, SortKey
+from engine.errors import BadRequest
+from engine.resources.listing import ListQuery
+from engine.resources.values import ValueProblem, from_query
+from engine.spec import Resource
+from engine.sql.queries import IS_VALUES, Filter, SortKey
 
 RESERVED = ("sort", "limit", "cursor", "fields", "include")
 _FILTER = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")

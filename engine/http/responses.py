@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..errors import Problem
+from engine.errors import Problem
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"

@@ -1,10 +1,10 @@
 """Migrations generated from the spec: model the spec, diff it, write files, apply them."""
 
-from ..spec import Spec
-from .diff import Step, diff
-from .files import MigrationFile, latest_snapshot, read_all, write_next
-from .model import spec_model
-from .runner import MigrationError, Status, apply, status
+from engine.migrations.diff import Step, diff
+from engine.migrations.files import MigrationFile, latest_snapshot, read_all, write_next
+from engine.migrations.model import spec_model
+from engine.migrations.runner import MigrationError, Status, apply, status
+from engine.spec import Spec
 
 
 def pending_steps(spec: Spec, directory: str) -> list[Step]:

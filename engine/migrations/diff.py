@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..sql import ddl
+from engine.sql import ddl
 
 Model = dict[str, dict[str, Any]]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from .diff import Step
+from engine.migrations.diff import Step
 
 SNAPSHOT_MARK = "-- resource-engine:snapshot "
 FILE_PATTERN = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from ..spec import Resource, Spec
+from engine.spec import Resource, Spec
 
 PG_NAME_MAX = 63
 

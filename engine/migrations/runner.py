@@ -9,8 +9,8 @@ from dataclasses import dataclass
 import asyncpg
 from sqlglot import exp
 
-from ..sql import ddl
-from .files import MigrationFile, read_all
+from engine.migrations.files import MigrationFile, read_all
+from engine.sql import ddl
 
 BOOKKEEPING = "_engine_migrations"
 # Any constant works; it only has to be the same in every process applying migrations.

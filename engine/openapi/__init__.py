@@ -13,8 +13,8 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..http.keys import CONFIG, PLUGINS, SPEC
-from .document import build_document, core_document, finish_security, operations
+from engine.http.keys import CONFIG, PLUGINS, SPEC
+from engine.openapi.document import build_document, core_document, finish_security, operations
 
 __all__ = ["build_document", "core_document", "document_bytes", "document_for", "finish_security", "operations"]
 

@@ -9,13 +9,13 @@ from typing import Any
 
 import pluggy
 
-from .. import __version__
-from ..plugins.manager import call_all
-from ..spec import Spec
-from .nested import nested_paths
-from .paths import resource_paths
-from .problems import problem_components
-from .schemas import resource_components
+from engine import __version__
+from engine.openapi.nested import nested_paths
+from engine.openapi.paths import resource_paths
+from engine.openapi.problems import problem_components
+from engine.openapi.schemas import resource_components
+from engine.plugins.manager import call_all
+from engine.spec import Spec
 
 OPENAPI_VERSION = "3.1.0"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..spec import Resource
-from ..spec.types import json_types
-from .schemas import create_schema
+from engine.openapi.schemas import create_schema
+from engine.spec import Resource
+from engine.spec.types import json_types
 
 _EXAMPLE_BY_FORMAT = {
     "uuid": "00000000-0000-0000-0000-000000000000",

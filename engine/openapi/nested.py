@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..relations.nested import NestedHandlers
-from ..spec import Spec
-from .examples import example_body, example_value
-from .parameters import id_parameter, list_parameters, projection_parameters
-from .paths import JSON, _envelope, _json_body, _security
-from .problems import BODY_PROBLEMS, problems
-from .schemas import component_name, create_schema, ref, update_schema
+from engine.openapi.examples import example_body, example_value
+from engine.openapi.parameters import id_parameter, list_parameters, projection_parameters
+from engine.openapi.paths import JSON, _envelope, _json_body, _security
+from engine.openapi.problems import BODY_PROBLEMS, problems
+from engine.openapi.schemas import component_name, create_schema, ref, update_schema
+from engine.relations.nested import NestedHandlers
+from engine.spec import Spec
 
 
 def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:

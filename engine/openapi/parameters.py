@@ -6,10 +6,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..http.query import MAX_IN_VALUES, OPERATORS_BY_TYPE
-from ..http.query import _belongs_to as belongs_to
-from ..spec import Field, Resource
-from ..sql.queries import IS_VALUES
+from engine.http.query import MAX_IN_VALUES, OPERATORS_BY_TYPE
+from engine.http.query import _belongs_to as belongs_to
+from engine.spec import Field, Resource
+from engine.sql.queries import IS_VALUES
 
 OPERATOR_DESCRIPTIONS = {
     "eq": "equals",

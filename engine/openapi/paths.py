@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..http.body import JSON_TYPES
-from ..http.handlers import ResourceHandlers
-from ..identity import ANONYMOUS_ROLE
-from ..plugins.access import allowed_roles
-from ..spec import Resource
-from .examples import example_body, update_example
-from .parameters import id_parameter, list_parameters, projection_parameters
-from .problems import BODY_PROBLEMS, problems
-from .schemas import component_name, ref
+from engine.http.body import JSON_TYPES
+from engine.http.handlers import ResourceHandlers
+from engine.identity import ANONYMOUS_ROLE
+from engine.openapi.examples import example_body, update_example
+from engine.openapi.parameters import id_parameter, list_parameters, projection_parameters
+from engine.openapi.problems import BODY_PROBLEMS, problems
+from engine.openapi.schemas import component_name, ref
+from engine.plugins.access import allowed_roles
+from engine.spec import Resource
 
 JSON = "application/json"
 # Marks an operation callers may use without credentials; `document.finish_security` turns it

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import PROBLEM_BASE
-from ..http.responses import PROBLEM_JSON
+from engine.errors import PROBLEM_BASE
+from engine.http.responses import PROBLEM_JSON
 
 PROBLEM_SCHEMA: dict[str, Any] = {
     "type": "object",

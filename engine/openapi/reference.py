@@ -10,13 +10,13 @@ from typing import Any
 
 import orjson
 
-from ..http.query import OPERATORS_BY_TYPE
-from ..plugins.access import allowed_roles
-from ..spec import Resource, Spec
-from ..spec.model import ACTIONS
-from ..spec.types import json_types
-from .document import operations
-from .examples import request_example
+from engine.http.query import OPERATORS_BY_TYPE
+from engine.openapi.document import operations
+from engine.openapi.examples import request_example
+from engine.plugins.access import allowed_roles
+from engine.spec import Resource, Spec
+from engine.spec.model import ACTIONS
+from engine.spec.types import json_types
 
 
 @dataclass(frozen=True)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ..spec import Resource
-from ..spec.model import ENGINE_FIELDS
+from engine.spec import Resource
+from engine.spec.model import ENGINE_FIELDS
 
 TIMESTAMP = {"type": "string", "format": "date-time", "readOnly": True}
 ENGINE_FIELD_DESCRIPTIONS = {

@@ -11,11 +11,11 @@ import os
 
 from aiohttp import web
 
-from ..config import Config
-from ..http.app import create_app
-from ..logging_setup import LogSettings, configure_logging, is_configured
-from ..spec import load_spec
-from . import gc_tuning
+from engine.config import Config
+from engine.http.app import create_app
+from engine.logging_setup import LogSettings, configure_logging, is_configured
+from engine.ops import gc_tuning
+from engine.spec import load_spec
 
 DEFAULT_SPEC = "resources.yaml"
 

@@ -6,7 +6,7 @@ import logging
 
 from gunicorn import glogging
 
-from ..logging_setup import LogSettings, configure_logging
+from engine.logging_setup import LogSettings, configure_logging
 
 
 class GunicornLogger(glogging.Logger):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..errors import ConfigurationError, Forbidden, Unauthorized
+from engine.errors import ConfigurationError, Forbidden, Unauthorized
 
 LOOPBACK = "127.0.0.0/8,::1/128"
 ANY = "0.0.0.0/0,::/0"

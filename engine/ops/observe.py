@@ -6,8 +6,8 @@ import asyncio
 
 from aiohttp import web
 
-from ..errors import Problem
-from ..http.middleware import DATABASE_UNAVAILABLE
+from engine.errors import Problem
+from engine.http.middleware import DATABASE_UNAVAILABLE
 
 UNMATCHED = "(unmatched)"  # one label for every path no route serves: raw paths would explode cardinality
 CLIENT_CLOSED = 499  # nginx's code for "the client went away before the response"

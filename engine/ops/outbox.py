@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import asyncpg
 from sqlglot import exp
 
-from ..sql.ddl import column, render, table
+from engine.sql.ddl import column, render, table
 
 log = logging.getLogger("engine.ops")
 

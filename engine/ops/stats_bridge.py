@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from prometheus_client import Counter
 
-from .. import metrics
+from engine import metrics
 
 log = logging.getLogger("engine.ops")
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from ..errors import ValidationFailed
-from ..identity import ANONYMOUS_ROLE, Identity
-from ..plugins.manager import hookimpl
-from ..plugins.relation_access import access_block_predicate, governs
-from ..resources.values import ValueProblem, from_query
-from ..spec import Resource
-from ..sql.compiled import param
-from ..sql.ddl import column
-from ..sql.queries import Predicate
+from engine.errors import ValidationFailed
+from engine.identity import ANONYMOUS_ROLE, Identity
+from engine.plugins.manager import hookimpl
+from engine.plugins.relation_access import access_block_predicate, governs
+from engine.resources.values import ValueProblem, from_query
+from engine.spec import Resource
+from engine.sql.compiled import param
+from engine.sql.ddl import column
+from engine.sql.queries import Predicate
 
 DEFAULT_ROLES = ("user",)  # no `permissions` entry: any signed-in caller
 OWNER_PARAM = "a_owner"

@@ -13,11 +13,11 @@ from urllib.parse import urlsplit
 import aiohttp_cors
 from aiohttp import web
 
-from ..config import Config
-from ..errors import ConfigurationError
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..spec import Spec
+from engine.config import Config
+from engine.errors import ConfigurationError
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.spec import Spec
 
 ALLOW_HEADERS = (
     "Authorization",

@@ -13,11 +13,11 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from ..errors import NotFound
-from ..http.keys import SPEC
-from ..openapi import document_for, prepare
-from ..openapi.reference import other_routes, resource_docs
-from ..plugins.manager import hookimpl
+from engine.errors import NotFound
+from engine.http.keys import SPEC
+from engine.openapi import document_for, prepare
+from engine.openapi.reference import other_routes, resource_docs
+from engine.plugins.manager import hookimpl
 
 PATH = "/docs"
 STATIC_PATH = "/docs/static/{name}"

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..config import Config
-from ..http.keys import IDENTITY
-from ..plugins.manager import hookimpl
-from ..protection.etag import body_tag, none_match
-from ..protection.openapi import (
+from engine.config import Config
+from engine.http.keys import IDENTITY
+from engine.plugins.manager import hookimpl
+from engine.protection.etag import body_tag, none_match
+from engine.protection.openapi import (
     add_parameter,
     add_response_header,
     header_parameter,
     problem_response,
     resource_operations,
 )
-from ..spec import Spec
+from engine.spec import Spec
 
 PRIVATE = "private, no-cache"
 ANONYMOUS = "no-cache"

@@ -11,25 +11,25 @@ import logging
 
 from aiohttp import web
 
-from ..config import Config
-from ..db.internal import ensure_tables
-from ..errors import ConfigurationError
-from ..events import commands as event_commands
-from ..events import positions
-from ..events.delivery import Delivery, HandlerFailed
-from ..events.dispatcher import Dispatcher
-from ..events.history import history
-from ..events.hub import SHUTTING_DOWN
-from ..events.inline import InlineEvents
-from ..events.openapi_paths import events_paths
-from ..events.outbox import Outbox
-from ..events.runtime import EVENTS, EventsRuntime
-from ..events.settings import load_settings
-from ..events.stream import stream
-from ..events.tables import HANDLERS_CURSOR, MODELS
-from ..http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, REQUEST_ID
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.config import Config
+from engine.db.internal import ensure_tables
+from engine.errors import ConfigurationError
+from engine.events import commands as event_commands
+from engine.events import positions
+from engine.events.delivery import Delivery, HandlerFailed
+from engine.events.dispatcher import Dispatcher
+from engine.events.history import history
+from engine.events.hub import SHUTTING_DOWN
+from engine.events.inline import InlineEvents
+from engine.events.openapi_paths import events_paths
+from engine.events.outbox import Outbox
+from engine.events.runtime import EVENTS, EventsRuntime
+from engine.events.settings import load_settings
+from engine.events.stream import stream
+from engine.events.tables import HANDLERS_CURSOR, MODELS
+from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, REQUEST_ID
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 log = logging.getLogger("engine.events")
 errors_log = logging.getLogger("engine.errors")

@@ -14,19 +14,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import sessions
-from ..auth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
-from ..auth.openapi_paths import google_paths
-from ..config import Config
-from ..errors import ConfigurationError, NotFound, Problem
-from ..http.keys import MANAGERS, PLUGINS, REQUEST_ID
-from ..http.responses import problem_response
-from ..identity import Identity
-from ..plugins.manager import hookimpl
-from ..resources.listing import ListQuery
-from ..resources.manager import ResourceManager
-from ..spec import Spec
-from ..sql.queries import Filter, SortKey
+from engine.auth import sessions
+from engine.auth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
+from engine.auth.openapi_paths import google_paths
+from engine.config import Config
+from engine.errors import ConfigurationError, NotFound, Problem
+from engine.http.keys import MANAGERS, PLUGINS, REQUEST_ID
+from engine.http.responses import problem_response
+from engine.identity import Identity
+from engine.plugins.manager import hookimpl
+from engine.resources.listing import ListQuery
+from engine.resources.manager import ResourceManager
+from engine.spec import Spec
+from engine.sql.queries import Filter, SortKey
 
 SETTINGS = web.AppKey("google_settings", OidcSettings)
 CLIENT = web.AppKey("google_client", OidcClient)

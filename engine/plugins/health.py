@@ -17,17 +17,17 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
-from ..config import Config
-from ..errors import ConfigurationError, ServiceUnavailable
-from ..http.keys import POOL
-from ..http.middleware import DATABASE_UNAVAILABLE
-from ..http.responses import json_response
-from ..migrations import read_all
-from ..migrations.runner import BOOKKEEPING
-from ..ops.shutdown import SHUTTING_DOWN
-from ..plugins.manager import hookimpl
-from ..spec import Spec
-from ..sql.ddl import column, render, table
+from engine.config import Config
+from engine.errors import ConfigurationError, ServiceUnavailable
+from engine.http.keys import POOL
+from engine.http.middleware import DATABASE_UNAVAILABLE
+from engine.http.responses import json_response
+from engine.migrations import read_all
+from engine.migrations.runner import BOOKKEEPING
+from engine.ops.shutdown import SHUTTING_DOWN
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
+from engine.sql.ddl import column, render, table
 
 MIGRATION_FILES = web.AppKey("readyz_migration_files", tuple)
 TIMEOUT = web.AppKey("readyz_timeout", float)

@@ -18,16 +18,16 @@ from typing import Any
 
 from aiohttp import web
 
-from ..config import Config
-from ..db.internal import ensure_tables
-from ..errors import BadRequest, Conflict, Problem
-from ..http.handlers import created_response
-from ..http.keys import IDENTITY, POOL
-from ..http.middleware import after_authentication
-from ..ops.shutdown import cancel_task
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..protection.idempotency import (
+from engine.config import Config
+from engine.db.internal import ensure_tables
+from engine.errors import BadRequest, Conflict, Problem
+from engine.http.handlers import created_response
+from engine.http.keys import IDENTITY, POOL
+from engine.http.middleware import after_authentication
+from engine.ops.shutdown import cancel_task
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.protection.idempotency import (
     MODEL,
     IdempotencyStore,
     claim_id,
@@ -35,9 +35,9 @@ from ..protection.idempotency import (
     fingerprint,
     mark_committed,
 )
-from ..protection.openapi import add_parameter, add_response_header, header_parameter, resource_operations
-from ..protection.routes import resource_action
-from ..spec import Resource, Spec
+from engine.protection.openapi import add_parameter, add_response_header, header_parameter, resource_operations
+from engine.protection.routes import resource_action
+from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.idempotency")
 HEADER = "Idempotency-Key"

@@ -15,12 +15,12 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..config import Config
-from ..errors import ValidationFailed
-from ..http.body import JSON_TYPES
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..spec import Spec
+from engine.config import Config
+from engine.errors import ValidationFailed
+from engine.http.body import JSON_TYPES
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.spec import Spec
 
 DEFAULT_MAX_DEPTH = 32
 DEFAULT_MAX_ARRAY_ITEMS = 1000

@@ -11,11 +11,11 @@ import os
 
 from aiohttp import web
 
-from ..auth.jwt_tokens import JwtSettings, Verifier, invalid, issue, parse_duration
-from ..config import Config
-from ..identity import Identity
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.auth.jwt_tokens import JwtSettings, Verifier, invalid, issue, parse_duration
+from engine.config import Config
+from engine.identity import Identity
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 JWT = web.AppKey("jwt_verifier", Verifier)
 
@@ -52,7 +52,7 @@ async def authenticate(request: web.Request) -> Identity | None:
 
 
 def _token_command(args: argparse.Namespace, out) -> int:
-    from ..spec import load_spec
+    from engine.spec import load_spec
 
     spec = load_spec(args.spec)
     settings = settings_for(spec, Config.from_env(spec))

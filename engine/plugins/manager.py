@@ -14,8 +14,8 @@ from typing import Any
 
 import pluggy
 
-from .. import hookspecs
-from ..spec import Spec
+from engine import hookspecs
+from engine.spec import Spec
 
 hookimpl = pluggy.HookimplMarker("resource_engine")
 ENTRY_POINT_GROUP = "resource_engine"

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..auth.openapi_paths import me_paths
-from ..errors import Unauthorized
-from ..http.handlers import BEARER_CHALLENGE, authorize
-from ..http.keys import IDENTITY, SPEC
-from ..http.responses import json_response
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.auth.openapi_paths import me_paths
+from engine.errors import Unauthorized
+from engine.http.handlers import BEARER_CHALLENGE, authorize
+from engine.http.keys import IDENTITY, SPEC
+from engine.http.responses import json_response
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 USERS = "users"
 

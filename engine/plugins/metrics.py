@@ -15,17 +15,17 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from .. import metrics
-from ..config import Config
-from ..http.keys import POOL
-from ..identity import Identity
-from ..ops.metrics_access import MetricsAccess
-from ..ops.observe import route_template, status_of
-from ..ops.outbox import OutboxReader
-from ..ops.shutdown import cancel_task
-from ..ops.stats_bridge import protection_bridges, publish_all
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine import metrics
+from engine.config import Config
+from engine.http.keys import POOL
+from engine.identity import Identity
+from engine.ops.metrics_access import MetricsAccess
+from engine.ops.observe import route_template, status_of
+from engine.ops.outbox import OutboxReader
+from engine.ops.shutdown import cancel_task
+from engine.ops.stats_bridge import protection_bridges, publish_all
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 log = logging.getLogger("engine.ops")
 
@@ -99,7 +99,7 @@ async def serve_metrics(request: web.Request) -> web.Response:
         await _read_outbox(app)
     workers = None
     if metrics.multiprocess_dir() is not None:
-        from ..ops.process_metrics import ClusterProcessCollector
+        from engine.ops.process_metrics import ClusterProcessCollector
 
         workers = ClusterProcessCollector()
     body = await asyncio.to_thread(metrics.exposition, workers)  # reads many files under several workers

@@ -8,9 +8,9 @@ import asyncio
 import orjson
 from aiohttp import web
 
-from ..openapi import build_document, document_bytes, prepare
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.openapi import build_document, document_bytes, prepare
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 PATH = "/openapi.json"
 
@@ -44,10 +44,10 @@ def openapi_document(document: dict) -> None:
 
 
 def _openapi_command(args: argparse.Namespace, out) -> int:
-    from ..config import Config
-    from ..http.app import create_app
-    from ..http.keys import PLUGINS
-    from ..spec import load_spec
+    from engine.config import Config
+    from engine.http.app import create_app
+    from engine.http.keys import PLUGINS
+    from engine.spec import load_spec
 
     spec: Spec = load_spec(args.spec)
     config = Config.from_env(spec)

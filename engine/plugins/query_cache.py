@@ -18,13 +18,13 @@ import logging
 
 from aiohttp import web
 
-from ..config import Config
-from ..http.handlers import authorize
-from ..http.keys import CONFIG, DATABASE_URL, IDENTITY, PLUGINS
-from ..http.middleware import after_authentication
-from ..plugins.manager import call_all, call_first, hookimpl
-from ..protection import knobs
-from ..protection.cache import (
+from engine.config import Config
+from engine.http.handlers import authorize
+from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, PLUGINS
+from engine.http.middleware import after_authentication
+from engine.plugins.manager import call_all, call_first, hookimpl
+from engine.protection import knobs
+from engine.protection.cache import (
     MemoryGenerations,
     MemoryStore,
     QueryCache,
@@ -34,11 +34,11 @@ from ..protection.cache import (
     decode_entry,
     encode_entry,
 )
-from ..protection.cache_listener import InvalidationListener, notify_write
-from ..protection.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
-from ..protection.routes import resource_action
-from ..protection.stats import CACHE_STATS, CacheStats
-from ..spec import Resource, Spec
+from engine.protection.cache_listener import InvalidationListener, notify_write
+from engine.protection.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
+from engine.protection.routes import resource_action
+from engine.protection.stats import CACHE_STATS, CacheStats
+from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.query_cache")
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024

@@ -18,20 +18,20 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from ..config import Config
-from ..errors import ServiceUnavailable, TooManyRequests
-from ..http.keys import IDENTITY
-from ..http.middleware import after_authentication
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..protection.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
-from ..protection.client_ip import ClientAddress, parse_networks
-from ..protection.openapi import problem_response, resource_operations
-from ..protection.rates import Rate, parse_rate
-from ..protection.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
-from ..protection.routes import resource_action
-from ..protection.stats import RATE_LIMIT_STATS, RateLimitStats
-from ..spec import ACTIONS, Spec
+from engine.config import Config
+from engine.errors import ServiceUnavailable, TooManyRequests
+from engine.http.keys import IDENTITY
+from engine.http.middleware import after_authentication
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.protection.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
+from engine.protection.client_ip import ClientAddress, parse_networks
+from engine.protection.openapi import problem_response, resource_operations
+from engine.protection.rates import Rate, parse_rate
+from engine.protection.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
+from engine.protection.routes import resource_action
+from engine.protection.stats import RATE_LIMIT_STATS, RateLimitStats
+from engine.spec import ACTIONS, Spec
 
 log = logging.getLogger("engine.rate_limit")
 DEFAULT_RATE = "1000/minute"

@@ -13,19 +13,19 @@ from typing import Any
 
 from aiohttp import web
 
-from ..auth import sessions
-from ..auth.jwt_tokens import JwtSettings, issue, parse_duration
-from ..auth.openapi_paths import token_paths
-from ..auth.refresh import MODEL, RefreshTokens
-from ..config import Config
-from ..db.internal import ensure_tables
-from ..errors import ConfigurationError, Problem, Unauthorized, ValidationFailed
-from ..http.body import read_object
-from ..http.keys import CONFIG, IDENTITY, POOL
-from ..http.responses import json_response
-from ..plugins.manager import hookimpl
-from ..spec import Spec
-from .jwt_auth import JWT
+from engine.auth import sessions
+from engine.auth.jwt_tokens import JwtSettings, issue, parse_duration
+from engine.auth.openapi_paths import token_paths
+from engine.auth.refresh import MODEL, RefreshTokens
+from engine.config import Config
+from engine.db.internal import ensure_tables
+from engine.errors import ConfigurationError, Problem, Unauthorized, ValidationFailed
+from engine.http.body import read_object
+from engine.http.keys import CONFIG, IDENTITY, POOL
+from engine.http.responses import json_response
+from engine.plugins.jwt_auth import JWT
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 REFRESH = web.AppKey("refresh_tokens", RefreshTokens)
 REFRESH_TTL = web.AppKey("refresh_token_ttl", int)

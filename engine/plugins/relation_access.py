@@ -21,12 +21,12 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..identity import Identity
-from ..spec import Relation, Resource
-from ..spec.model import ACCESS_MODES
-from ..sql.compiled import param
-from ..sql.ddl import column, ident, table
-from ..sql.queries import Predicate
+from engine.identity import Identity
+from engine.spec import Relation, Resource
+from engine.spec.model import ACCESS_MODES
+from engine.sql.compiled import param
+from engine.sql.ddl import column, ident, table
+from engine.sql.queries import Predicate
 
 USER_PARAM = "ra_user"
 

@@ -13,11 +13,11 @@ import time
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from ..config import Config
-from ..http.keys import REQUEST_ID
-from ..ops.observe import response_size, route_template, status_of
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.config import Config
+from engine.http.keys import REQUEST_ID
+from engine.ops.observe import response_size, route_template, status_of
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 log = logging.getLogger("engine.access")
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from ..config import Config
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..spec import Spec
+from engine.config import Config
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.spec import Spec
 
 DEFAULT_REFERRER_POLICY = "no-referrer"
 DEFAULT_HSTS_MAX_AGE = 63_072_000  # two years, the preload list's minimum

@@ -11,14 +11,14 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from ..auth import sessions
-from ..auth.openapi_paths import session_paths
-from ..config import Config
-from ..errors import Forbidden
-from ..http.responses import json_response
-from ..identity import Identity
-from ..plugins.manager import hookimpl
-from ..spec import Spec
+from engine.auth import sessions
+from engine.auth.openapi_paths import session_paths
+from engine.config import Config
+from engine.errors import Forbidden
+from engine.http.responses import json_response
+from engine.identity import Identity
+from engine.plugins.manager import hookimpl
+from engine.spec import Spec
 
 SETTINGS = web.AppKey("session_settings", sessions.SessionSettings)
 REDIS = web.AppKey("session_redis", object)  # the redis.asyncio client when sessions live in Redis

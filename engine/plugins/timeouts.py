@@ -19,13 +19,13 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from ..config import Config
-from ..errors import GatewayTimeout
-from ..http.keys import CONFIG, POOL
-from ..plugins.manager import hookimpl
-from ..protection import knobs
-from ..protection.pool_wait import bound_pool_wait
-from ..spec import Spec
+from engine.config import Config
+from engine.errors import GatewayTimeout
+from engine.http.keys import CONFIG, POOL
+from engine.plugins.manager import hookimpl
+from engine.protection import knobs
+from engine.protection.pool_wait import bound_pool_wait
+from engine.spec import Spec
 
 log = logging.getLogger("engine.timeouts")
 DEFAULT_REQUEST_TIMEOUT = 30.0

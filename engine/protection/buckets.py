@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from cachetools import LRUCache
 
-from .rates import Rate
+from engine.protection.rates import Rate
 
 
 @dataclass(frozen=True)

@@ -24,11 +24,11 @@ import orjson
 from aiohttp import web
 from cachetools import TLRUCache
 
-from ..identity import Identity
-from ..spec import Resource, Spec
-from ..sql.queries import Predicate
-from .redis import REDIS_DOWN
-from .stats import CacheStats
+from engine.identity import Identity
+from engine.protection.redis import REDIS_DOWN
+from engine.protection.stats import CacheStats
+from engine.spec import Resource, Spec
+from engine.sql.queries import Predicate
 
 KEPT_HEADERS = ("Content-Type", "ETag", "Link")
 

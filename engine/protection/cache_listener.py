@@ -17,10 +17,10 @@ from typing import Any
 import asyncpg
 from sqlglot import exp
 
-from ..db.pool import connect
-from ..sql.compiled import compile_expression, param
-from ..sql.ddl import literal
-from .cache import QueryCache
+from engine.db.pool import connect
+from engine.protection.cache import QueryCache
+from engine.sql.compiled import compile_expression, param
+from engine.sql.ddl import literal
 
 log = logging.getLogger("engine.query_cache")
 CHANNEL = "resource_engine_cache"

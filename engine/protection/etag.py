@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from ..errors import PreconditionFailed
+from engine.errors import PreconditionFailed
 
 
 def _tag(data: bytes) -> str:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..config import Config
-from . import knobs
+from engine.config import Config
+from engine.protection import knobs
 
 DEFAULT_MAX_LINE_SIZE = 8190  # the request line (method, path and query string)
 DEFAULT_MAX_FIELD_SIZE = 8190  # one header, name and value

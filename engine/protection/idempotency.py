@@ -19,9 +19,9 @@ import orjson
 from aiohttp import web
 from sqlglot import exp
 
-from ..db.internal import table_model
-from ..sql.compiled import compile_expression, param
-from ..sql.ddl import column, table
+from engine.db.internal import table_model
+from engine.sql.compiled import compile_expression, param
+from engine.sql.ddl import column, table
 
 TABLE = "_engine_idempotency"
 MODEL = table_model(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..errors import ConfigurationError
+from engine.errors import ConfigurationError
 
 OFF = ("off", "none", "0")
 

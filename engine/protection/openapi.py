@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from ..spec import Spec
+from engine.spec import Spec
 
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 _ROUTES = (("", "get", "list"), ("", "post", "create"), ("/{id}", "get", "read"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from ..errors import ServiceUnavailable
+from engine.errors import ServiceUnavailable
 
 RETRY_AFTER = "1"
 

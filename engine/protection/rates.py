@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ConfigurationError
+from engine.errors import ConfigurationError
 
 PERIODS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400}
 _RATE = re.compile(r"^([1-9][0-9]{0,8})/(second|minute|hour|day)$")

@@ -16,8 +16,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from ..config import Config
-from . import knobs
+from engine.config import Config
+from engine.protection import knobs
 
 REDIS = web.AppKey("protection_redis", Redis)
 DEFAULT_PREFIX = "resource-engine"

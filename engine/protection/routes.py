@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from ..http.handlers import ResourceHandlers
-from ..spec import ACTIONS, Resource
+from engine.http.handlers import ResourceHandlers
+from engine.spec import ACTIONS, Resource
 
 
 def resource_action(request: web.Request) -> tuple[Resource, str] | None:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from multidict import MultiMapping
 
-from ..errors import BadRequest
-from ..spec import Resource, Spec
+from engine.errors import BadRequest
+from engine.spec import Resource, Spec
 
 
 @dataclass(frozen=True)

@@ -22,20 +22,20 @@ from urllib.parse import quote, urlencode
 import asyncpg
 from aiohttp import web
 
-from ..errors import NotFound, ValidationFailed
-from ..http.body import read_object
-from ..http.handlers import authorize
-from ..http.keys import CONFIG, IDENTITY, MANAGERS, POOL
-from ..http.query import parse_fields, parse_list_query, parse_sort
-from ..http.responses import json_response
-from ..identity import Identity
-from ..resources.listing import ListQuery
-from ..resources.manager import ResourceManager
-from ..resources.values import ValueProblem, from_query
-from ..spec import Relation, Resource, Spec
-from ..sql.queries import Filter, bind_predicates
-from .includes import parse_include
-from .service import RELATIONS
+from engine.errors import NotFound, ValidationFailed
+from engine.http.body import read_object
+from engine.http.handlers import authorize
+from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
+from engine.http.query import parse_fields, parse_list_query, parse_sort
+from engine.http.responses import json_response
+from engine.identity import Identity
+from engine.relations.includes import parse_include
+from engine.relations.service import RELATIONS
+from engine.resources.listing import ListQuery
+from engine.resources.manager import ResourceManager
+from engine.resources.values import ValueProblem, from_query
+from engine.spec import Relation, Resource, Spec
+from engine.sql.queries import Filter, bind_predicates
 
 
 def nested_routes(spec: Spec) -> list[web.RouteDef]:

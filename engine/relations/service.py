@@ -15,13 +15,13 @@ from typing import Any
 from aiohttp import web
 from sqlglot import exp
 
-from ..http.keys import IDENTITY, MANAGERS, POOL
-from ..resources.listing import ListQuery
-from ..spec import Resource, Spec
-from ..sql.compiled import Compiled, ShapeCache, param
-from ..sql.ddl import column, table
-from ..sql.queries import Predicate, bind_predicates
-from .includes import Include, includes_of, resolve
+from engine.http.keys import IDENTITY, MANAGERS, POOL
+from engine.relations.includes import Include, includes_of, resolve
+from engine.resources.listing import ListQuery
+from engine.spec import Resource, Spec
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, table
+from engine.sql.queries import Predicate, bind_predicates
 
 KEYS_PARAM = "e_keys"
 
@@ -84,7 +84,7 @@ class Embedding:
                 del row[name]
 
     async def _fetch(self, request: web.Request, include: Include, rows: list[dict[str, Any]]) -> dict[Any, Any]:
-        from ..http.handlers import authorize  # imported here: handlers imports this module for RELATIONS
+        from engine.http.handlers import authorize  # imported here: handlers imports this module for RELATIONS
 
         keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
         source = self.relations.spec.resources[include.source]

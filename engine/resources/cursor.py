@@ -8,10 +8,10 @@ from typing import Any
 
 import orjson
 
-from ..errors import BadRequest
-from ..spec import Field, Resource
-from ..sql.queries import SortKey
-from .values import ValueProblem, from_query, to_json
+from engine.errors import BadRequest
+from engine.resources.values import ValueProblem, from_query, to_json
+from engine.spec import Field, Resource
+from engine.sql.queries import SortKey
 
 
 def sort_signature(sort: tuple[SortKey, ...]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..sql.queries import Filter, SortKey
+from engine.sql.queries import Filter, SortKey
 
 
 @dataclass(frozen=True)

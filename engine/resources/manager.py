@@ -15,17 +15,17 @@ import asyncpg
 import orjson
 import pluggy
 
-from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..events.inline import InlineEvents, mark_written
-from ..identity import Identity
-from ..migrations.model import constraint_name
-from ..plugins.manager import call_all
-from ..spec import Resource
-from ..sql.queries import Predicate, ResourceQueries, bind_predicates
-from . import cursor as cursors
-from .listing import ListQuery
-from .validation import BodyValidator, read_only_errors
-from .values import ValueProblem, from_json, from_query
+from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.events.inline import InlineEvents, mark_written
+from engine.identity import Identity
+from engine.migrations.model import constraint_name
+from engine.plugins.manager import call_all
+from engine.resources import cursor as cursors
+from engine.resources.listing import ListQuery
+from engine.resources.validation import BodyValidator, read_only_errors
+from engine.resources.values import ValueProblem, from_json, from_query
+from engine.spec import Resource
+from engine.sql.queries import Predicate, ResourceQueries, bind_predicates
 
 
 def _flatten(results: list[Any]) -> tuple[Predicate, ...]:

@@ -12,10 +12,10 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from ..errors import ValidationFailed
-from ..spec import Resource
-from ..spec.types import BIGINT_MAX, BIGINT_MIN
-from .fast_check import compile_check
+from engine.errors import ValidationFailed
+from engine.resources.fast_check import compile_check
+from engine.spec import Resource
+from engine.spec.types import BIGINT_MAX, BIGINT_MIN
 
 
 def _pointer(parts) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 import orjson
 
-from ..spec import Field
-from ..spec.types import BIGINT_MAX, BIGINT_MIN
+from engine.spec import Field
+from engine.spec.types import BIGINT_MAX, BIGINT_MIN
 
 
 class ValueProblem(ValueError):

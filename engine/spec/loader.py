@@ -16,9 +16,9 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from .model import ACTIONS, IndexColumn, Reference, Relation, Resource, Settings, Spec
-from .positions import Path, PositionedDocument, dotted, load_positioned
-from .types import TypeProblem, derive_field, engine_fields
+from engine.spec.model import ACTIONS, IndexColumn, Reference, Relation, Resource, Settings, Spec
+from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
+from engine.spec.types import TypeProblem, derive_field, engine_fields
 
 
 class SpecError(Exception):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import Field
+from engine.spec.model import Field
 
 SCALAR_TYPES = {
     "integer": "bigint",

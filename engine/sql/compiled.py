@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from .ddl import render
+from engine.sql.ddl import render
 
 
 def param(name: str) -> exp.Placeholder:

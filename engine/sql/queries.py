@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from ..spec import Resource
-from .compiled import Compiled, ShapeCache, param
-from .ddl import column, table
+from engine.spec import Resource
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, table
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
 IS_VALUES = ("null", "not_null", "true", "false")
