@@ -6,7 +6,7 @@ Two ways to use this file:
     gunicorn -c gunicorn.conf.py            # ENGINE_SPEC names resources.yaml (default: ./resources.yaml)
 
 Without --gunicorn-config, `resource-engine serve --workers N` runs with the same defaults
-(engine/ops/gunicorn_settings.py), so you only need this file to change something below.
+(engine/server/gunicorn_settings.py), so you only need this file to change something below.
 Command-line options win over this file; this file wins over the defaults it imports.
 Signals to the master: TERM drains and stops, HUP reloads workers (new code and spec),
 TTIN/TTOU add or remove a worker, USR1 reopens log files.
@@ -18,11 +18,11 @@ import os
 # The defaults and the server hooks the engine needs: a fresh PROMETHEUS_MULTIPROC_DIR at start,
 # a dead worker's live gauges removed (child_exit), the directory removed on exit. Keep this line;
 # if you define one of these hooks yourself, call the imported one from yours.
-from engine.ops.gunicorn_settings import *  # noqa: F403
+from engine.server.gunicorn_settings import *  # noqa: F403
 
 # --- where and how many ----------------------------------------------------------------------------
 # The engine's app factory: each worker loads the spec and opens its own database pool.
-wsgi_app = "engine.ops.entry:app"
+wsgi_app = "engine.server.entry:app"
 # 0.0.0.0 inside a container; behind a reverse proxy on the same host keep 127.0.0.1 or use a unix socket
 # ("unix:/run/resource-engine/engine.sock").
 bind = [f"{os.environ.get('ENGINE_HOST', '127.0.0.1')}:{os.environ.get('ENGINE_PORT', '8000')}"]
@@ -54,7 +54,7 @@ keepalive = 75
 # through the same handler, so everything is JSON in production (ENGINE_LOG_FORMAT, ENGINE_LOG_LEVEL,
 # ENGINE_LOG_FILE). Leave accesslog off, or every request is logged twice.
 accesslog = None
-logger_class = "engine.ops.gunicorn_logger.GunicornLogger"
+logger_class = "engine.server.gunicorn_logger.GunicornLogger"
 
 # --- metrics -----------------------------------------------------------------------------------------
 # Workers write their metrics to files in PROMETHEUS_MULTIPROC_DIR and /metrics adds them up. Unset,

@@ -93,10 +93,10 @@ async def main(args: argparse.Namespace) -> None:
     from aiohttp.test_utils import make_mocked_request
     from aiohttp.web_app import _build_middlewares
 
-    from engine.config import Config
     from engine.http.app import create_app
-    from engine.logging_setup import LogSettings, configure_logging
-    from engine.ops import gc_tuning
+    from engine.kernel.config import Config
+    from engine.kernel.logs import LogSettings, configure_logging
+    from engine.server import gc_tuning
     from engine.spec import load_spec
 
     spec = load_spec(os.path.join(ROOT, "resources.yaml"))

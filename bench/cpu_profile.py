@@ -86,10 +86,10 @@ async def run_client(port: int, scenario: str, count: int, data: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     from aiohttp import web
 
-    from engine.config import Config
     from engine.http.app import create_app
-    from engine.logging_setup import LogSettings, configure_logging
-    from engine.ops import gc_tuning
+    from engine.kernel.config import Config
+    from engine.kernel.logs import LogSettings, configure_logging
+    from engine.server import gc_tuning
     from engine.spec import load_spec
     from engine.testing import create_tables
 

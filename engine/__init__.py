@@ -1,6 +1,6 @@
 """resource-engine: a declarative REST engine on aiohttp and PostgreSQL."""
 
-from engine.plugins.manager import hookimpl
+from engine.kernel.plugins import hookimpl
 
 __all__ = ["hookimpl"]
 __version__ = "0.1.0"

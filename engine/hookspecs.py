@@ -9,7 +9,7 @@ Conventions:
 - A hook may be a plain function or ``async def``; the engine awaits whatever is returned.
 - "All results" hooks call every plugin and collect the non-None answers; "first result" hooks
   stop at the first non-None answer. Built-in plugins are registered ``trylast`` so yours win.
-- To refuse a request, raise an ``engine.errors.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
+- To refuse a request, raise an ``engine.kernel.errors.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
   the client gets it as problem+json with your detail.
 - Hooks receive keyword arguments; declare only the ones you use.
 """
@@ -29,7 +29,7 @@ def configure(app, spec, config):
     """Read and check your settings while the app is built, before anything listens.
 
     ``config.extra`` holds every ENGINE_* environment variable; ``spec.plugin_settings`` the
-    ``plugins.settings`` block of resources.yaml. Raise ``engine.errors.ConfigurationError`` with
+    ``plugins.settings`` block of resources.yaml. Raise ``engine.kernel.errors.ConfigurationError`` with
     an actionable message for a bad setting: the server refuses to start and prints it.
     Store what you computed on the app with your own ``web.AppKey``.
     """
@@ -83,10 +83,10 @@ def middlewares(app, spec):
 
 @hookspec(firstresult=True)
 def authenticate(request):
-    """Return an ``engine.identity.Identity`` for the caller, or None if your scheme is absent.
+    """Return an ``engine.kernel.identity.Identity`` for the caller, or None if your scheme is absent.
 
     First result: the first plugin that recognizes a credential wins. A credential that is
-    present but invalid must raise ``engine.errors.Unauthorized`` (never fall through to
+    present but invalid must raise ``engine.kernel.errors.Unauthorized`` (never fall through to
     anonymous). No plugin answering means the request is anonymous.
     """
 
@@ -121,7 +121,7 @@ def prepare_input(resource, action, data, identity, previous):
 
     ``data`` is the parsed body (a dict you may change in place), ``previous`` the stored row on
     update (None on create). Use it to fill fields from the identity (the owner) or to refuse
-    fields a caller may not set (raise ``engine.errors.ValidationFailed``). All results ignored.
+    fields a caller may not set (raise ``engine.kernel.errors.ValidationFailed``). All results ignored.
     """
 
 
@@ -171,7 +171,7 @@ def on_event(event):
 def on_error(request, error):
     """An unexpected exception escaped a request handler, or an ``on_event`` handler gave up.
 
-    ``request`` is None for background work; ``error`` is then an ``engine.events.HandlerFailed``
+    ``request`` is None for background work; ``error`` is then an ``engine.features.events.HandlerFailed``
     carrying ``handler``, ``event`` and ``attempts`` (the original exception is its ``__cause__``).
     Report it to your error tracker; a request's client already got a 500 problem. The built-in
     implementation logs it."""

@@ -27,10 +27,10 @@ import asyncpg
 import orjson
 import pytest
 
-from engine.auth.jwt_tokens import JwtSettings, issue
-from engine.config import Config
 from engine.db.pool import connect
+from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.http.app import create_app
+from engine.kernel.config import Config
 from engine.migrations import apply, diff, pending_steps, read_all, spec_model
 from engine.spec import Spec, load_spec
 

@@ -14,7 +14,7 @@ Disable the rule with `plugins: {disabled: [agent_status]}` in resources.yaml.
 from __future__ import annotations
 
 from engine import hookimpl
-from engine.errors import Conflict
+from engine.kernel.errors import Conflict
 
 AGENTS = "agents"
 STATUS = "status"

@@ -24,8 +24,8 @@ from typing import Any
 from sqlglot import exp
 
 from engine import hookimpl
-from engine.errors import Conflict
 from engine.http.keys import MANAGERS, SPEC
+from engine.kernel.errors import Conflict
 from engine.sql.compiled import compile_expression, param
 from engine.sql.ddl import column, table
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from engine.events import sse
-from engine.plugins.manager import hookimpl
+from engine.features.events import sse
+from engine.kernel.plugins import hookimpl
 
 WAIT = 10.0  # seconds: generous bounds for something that must arrive, never a timing assertion
 

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from engine.ops.process_metrics import cluster_pids
+from engine.features.metrics.processes import cluster_pids
 
 STARTUP_DEADLINE = 60.0  # seconds: generous, the machine is shared
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import pytest
 
-from engine.config import Config
 from engine.http.app import create_app
+from engine.kernel.config import Config
 from engine.testing import Api
 
 NO_REDIS_URL = (

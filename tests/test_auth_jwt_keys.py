@@ -14,10 +14,10 @@ import pytest
 from stand_in_oidc_provider import ec_key, oidc_provider_fixture, public_jwk, public_pem, rsa_key  # noqa: F401
 
 from engine.cli.main import main
-from engine.config import Config
-from engine.errors import ConfigurationError
+from engine.features.jwt_auth.plugin import JWT
 from engine.http.app import create_app
-from engine.plugins.jwt_auth import JWT
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
 
 
 def claims(**changes):

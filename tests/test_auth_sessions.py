@@ -11,10 +11,10 @@ import os
 import pytest
 from stand_in_oidc_provider import google_env, oidc_provider_fixture, sign_in  # noqa: F401
 
-from engine.config import Config
-from engine.errors import ConfigurationError
 from engine.http.app import create_app
-from engine.plugins.manager import hookimpl
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
+from engine.kernel.plugins import hookimpl
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.errors import BadRequest
 from engine.http.body import parse_object
+from engine.kernel.errors import BadRequest
 
 keys = st.text(alphabet=st.sampled_from('ab":\\ \t{}[],'), max_size=6)
 scalars = (

@@ -14,8 +14,8 @@ from protection_support import (  # noqa: F401
     second_api_fixture,
 )
 
-from engine.plugins.query_cache import LISTENER
-from engine.protection.stats import CACHE_STATS
+from engine.features.protection_stats import CACHE_STATS
+from engine.features.query_cache.plugin import LISTENER
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 

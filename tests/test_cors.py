@@ -6,9 +6,9 @@ import os
 
 import pytest
 
-from engine.config import Config
-from engine.errors import ConfigurationError
 from engine.http.app import create_app
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 APP = "https://app.example.com"

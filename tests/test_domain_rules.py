@@ -8,7 +8,7 @@ import pytest
 from team_helpers import add_member, create_agent, create_team, team_with_roles
 
 from engine import hookimpl
-from engine.errors import Conflict
+from engine.kernel.errors import Conflict
 
 # --- a new team's creator is its first owner -------------------------------------------------------
 

@@ -11,9 +11,9 @@ from events_support import Recorder, Stream, body, open_stream, wait_until
 from process_support import engine_env as process_env
 from process_support import serving
 
-from engine.config import Config
-from engine.events.runtime import EVENTS
+from engine.features.events.runtime import EVENTS
 from engine.http.app import create_app
+from engine.kernel.config import Config
 from engine.testing import TEST_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from events_support import wait_until
 
-from engine.plugins.manager import hookimpl
+from engine.kernel.plugins import hookimpl
 
 
 class Broken:

@@ -8,8 +8,8 @@ import threading
 import pytest
 from events_support import Recorder, wait_until
 
-from engine.events import HandlerFailed
-from engine.plugins.manager import hookimpl
+from engine.features.events import HandlerFailed
+from engine.kernel.plugins import hookimpl
 
 
 class Flaky:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.events.hub import TOO_SLOW, Hub
-from engine.events.payload import Event
+from engine.features.events.hub import TOO_SLOW, Hub
+from engine.features.events.payload import Event
 
 
 def events(first: int, count: int) -> list[Event]:

@@ -15,9 +15,9 @@ from events_support import Recorder, body, open_stream, wait_until
 
 from engine.db.internal import ensure_tables
 from engine.db.pool import connect
-from engine.events.tables import EVENTS, EVENTS_MODEL
+from engine.features.events.tables import EVENTS, EVENTS_MODEL
 from engine.http.keys import MANAGERS, POOL
-from engine.identity import Identity
+from engine.kernel.identity import Identity
 
 
 @dataclass

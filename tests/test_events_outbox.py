@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from events_support import event_rows
 
-from engine.errors import Conflict
 from engine.http.keys import PLUGINS
-from engine.plugins.manager import hookimpl
+from engine.kernel.errors import Conflict
+from engine.kernel.plugins import hookimpl
 
 
 async def test_creating_a_row_writes_a_created_event_with_the_row_and_the_actor(api):

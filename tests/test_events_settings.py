@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine.config import Config
-from engine.errors import ConfigurationError
-from engine.events.settings import EventSettings, load_settings
+from engine.features.events.settings import EventSettings, load_settings
 from engine.http.app import create_app
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
 from engine.spec import Spec, load_spec
 
 

@@ -8,7 +8,7 @@ import pytest
 from aiohttp import ClientPayloadError
 from events_support import WAIT, body, event_rows, open_stream, wait_until
 
-from engine.events.runtime import EVENTS
+from engine.features.events.runtime import EVENTS
 
 
 async def test_anonymous_subscribers_get_401(api, expect_problem):

@@ -21,12 +21,12 @@ from load.ledger import Ledger
 from load.notes import orphans, write_spec
 from load.server import Server
 
-from engine.ops.process_metrics import cluster_pids
+from engine.features.metrics.processes import cluster_pids
 from engine.testing import TEST_JWT_SECRET
 
 WRITERS = 6
 CLIENT_TIMEOUT = aiohttp.ClientTimeout(total=30)
-STALE_CLAIM_S = 60  # engine/plugins/idempotency.py: a claim this old lost its request
+STALE_CLAIM_S = 60  # engine/features/idempotency/plugin.py: a claim this old lost its request
 
 
 @pytest.fixture

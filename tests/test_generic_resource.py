@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from engine.cli.main import main
-from engine.config import Config
 from engine.http.app import create_app
+from engine.kernel.config import Config
 from engine.spec import load_spec
 from engine.testing import TEST_JWT_SECRET, ApiClient
 

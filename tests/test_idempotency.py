@@ -9,8 +9,8 @@ import uuid
 import orjson
 import pytest
 
-from engine.plugins.manager import hookimpl
-from engine.protection.idempotency import claim_id
+from engine.features.idempotency.store import claim_id
+from engine.kernel.plugins import hookimpl
 
 
 class HoldCreates:

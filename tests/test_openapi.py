@@ -12,9 +12,9 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from engine import hookimpl
+from engine.features.openapi import document_for, operations
+from engine.features.openapi.coverage import undocumented_routes
 from engine.http.query import OPERATORS_BY_TYPE
-from engine.openapi import document_for, operations
-from engine.openapi.coverage import undocumented_routes
 from engine.spec import load_spec
 
 AGENT_LIST = ("/api/agents", "get")

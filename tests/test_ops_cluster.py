@@ -11,7 +11,7 @@ import pytest
 from ops_support import Cluster, wait_for
 from prometheus_client.parser import text_string_to_metric_families
 
-from engine.auth.jwt_tokens import JwtSettings, issue
+from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.testing import TEST_JWT_SECRET, create_tables
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")

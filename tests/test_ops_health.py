@@ -5,7 +5,7 @@ import os
 import pytest
 
 from engine.http.keys import POOL
-from engine.ops.shutdown import SHUTTING_DOWN
+from engine.kernel.tasks import SHUTTING_DOWN
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from engine.http.middleware import new_request_id
-from engine.logging_setup import LogSettings, build_handler
+from engine.kernel.logs import LogSettings, build_handler
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 

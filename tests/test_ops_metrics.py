@@ -10,9 +10,9 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.parser import text_string_to_metric_families
 
 from engine.db.pool import create_pool
+from engine.features.events.lag import OutboxReader
+from engine.features.metrics.bridge import Bridge
 from engine.http.keys import CONFIG
-from engine.ops.outbox import OutboxReader
-from engine.ops.stats_bridge import Bridge
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 

@@ -7,7 +7,7 @@ import gc
 import pytest
 from aiohttp import web
 
-from engine.ops import gc_tuning
+from engine.server import gc_tuning
 
 
 @pytest.fixture

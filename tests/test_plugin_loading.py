@@ -9,7 +9,7 @@ import textwrap
 import pytest
 
 from engine.cli.main import main
-from engine.plugins.manager import PluginError, build_plugin_manager
+from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.spec import load_spec
 
 SCHEMA = {

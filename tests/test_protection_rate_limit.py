@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from engine.errors import ConfigurationError
-from engine.protection.stats import RATE_LIMIT_STATS
+from engine.features.protection_stats import RATE_LIMIT_STATS
+from engine.kernel.errors import ConfigurationError
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 
@@ -147,8 +147,8 @@ class TestSwitchedOff:
 
 
 async def test_a_malformed_rate_stops_the_server_at_start_up(engine_spec, engine_env):
-    from engine.config import Config
     from engine.http.app import create_app
+    from engine.kernel.config import Config
 
     config = Config.from_env(engine_spec, env={**engine_env, "ENGINE_RATE_LIMIT": "lots"})
     with pytest.raises(ConfigurationError, match="ENGINE_RATE_LIMIT must look like 100/minute"):

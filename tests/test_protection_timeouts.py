@@ -11,9 +11,9 @@ import pytest
 from aiohttp import web
 from protection_support import eventually
 
+from engine.features.timeouts.plugin import long_lived
 from engine.http.keys import POOL
-from engine.plugins.manager import hookimpl
-from engine.plugins.timeouts import long_lived
+from engine.kernel.plugins import hookimpl
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 

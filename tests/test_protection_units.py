@@ -8,13 +8,13 @@ import os
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
-from engine.errors import ConfigurationError
-from engine.plugins.input_limits import InputLimits
-from engine.protection.buckets import MemoryBuckets
-from engine.protection.cache import invalidation_groups
-from engine.protection.client_ip import ClientAddress, parse_networks
-from engine.protection.etag import entity_tag, none_match
-from engine.protection.rates import parse_rate
+from engine.features.input_limits.plugin import InputLimits
+from engine.features.query_cache.store import invalidation_groups
+from engine.features.rate_limit.buckets import MemoryBuckets
+from engine.features.rate_limit.rates import parse_rate
+from engine.http.client_ip import ClientAddress, parse_networks
+from engine.http.etag import entity_tag, none_match
+from engine.kernel.errors import ConfigurationError
 from engine.spec import load_spec
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")

@@ -92,7 +92,7 @@ async def test_an_app_that_fails_to_start_leaves_the_old_one_serving(project, en
         await server.wait_for_output(WATCHING)
         (project / "plugins" / "refuses.py").write_text(
             "from engine import hookimpl\n"
-            "from engine.errors import ConfigurationError\n\n\n"
+            "from engine.kernel.errors import ConfigurationError\n\n\n"
             "@hookimpl\n"
             "def configure(app):\n"
             "    raise ConfigurationError('REFUSES_SETTING is missing')\n"

@@ -6,7 +6,7 @@ import pytest
 from team_helpers import add_member, create_agent, create_team, share_agent
 
 from engine import hookimpl
-from engine.errors import Conflict
+from engine.kernel.errors import Conflict
 
 
 async def count(api, table: str, where: str = "true", *args) -> int:

@@ -13,9 +13,9 @@ import pytest
 from events_support import event_rows
 from sqlglot import exp
 
-from engine.errors import Conflict
-from engine.events.inline import _timestamp_json
-from engine.plugins.manager import hookimpl
+from engine.features.events.inline import _timestamp_json
+from engine.kernel.errors import Conflict
+from engine.kernel.plugins import hookimpl
 from engine.sql.compiled import compile_expression, param
 
 

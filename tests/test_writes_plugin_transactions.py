@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from events_support import event_rows
 
-from engine.errors import Conflict
-from engine.plugins.manager import hookimpl
+from engine.kernel.errors import Conflict
+from engine.kernel.plugins import hookimpl
 
 
 class Auditor:

@@ -1,6 +1,6 @@
 """`resource-engine init DIR`: a new project that `resource-engine serve` runs at once.
 
-The files come from engine/scaffold/project (package data); the first migration is generated
+The files come from engine/cli/scaffold/project (package data); the first migration is generated
 here from the scaffolded spec, so it always matches this version of the engine.
 """
 
@@ -33,7 +33,7 @@ def _files(directory: Traversable, prefix: str = "") -> list[tuple[str, Traversa
 def scaffold(target: str, project: str) -> list[str]:
     """Write the project files into `target` (which must be empty or absent); returns their paths."""
     written = []
-    for relative, source in _files(package_files.files("engine").joinpath("scaffold", "project")):
+    for relative, source in _files(package_files.files("engine.cli").joinpath("scaffold", "project")):
         text = source.read_text(encoding="utf-8")
         if relative.endswith(TEMPLATED):
             text = Template(text).safe_substitute(project=project)

@@ -13,9 +13,9 @@ from functools import partial
 from engine import migrations
 from engine.cli import init, serve
 from engine.cli.output import Printer
-from engine.config import Config
-from engine.errors import ConfigurationError
-from engine.plugins.manager import PluginError
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
+from engine.kernel.plugins import PluginError
 from engine.spec import Spec, SpecError, load_spec
 
 DEFAULT_SPEC = "resources.yaml"
@@ -33,7 +33,7 @@ def _spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
     spec = _spec_or_exit(args, out)
-    from engine.plugins.manager import build_plugin_manager
+    from engine.kernel.plugins import build_plugin_manager
 
     try:
         build_plugin_manager(spec)
@@ -160,7 +160,7 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
 def _plugin_commands(commands, spec_path: str) -> None:
     """Let plugins add commands (token, events ...); a broken spec leaves only the core commands."""
     try:
-        from engine.plugins.manager import build_plugin_manager
+        from engine.kernel.plugins import build_plugin_manager
 
         pm = build_plugin_manager(load_spec(spec_path))
     except (SpecError, PluginError, OSError):

@@ -14,10 +14,10 @@ import os
 import sys
 
 from engine.cli.output import Printer
-from engine.config import Config
-from engine.logging_setup import LogSettings, configure_logging
-from engine.ops import gc_tuning
-from engine.plugins.manager import PluginError
+from engine.kernel.config import Config
+from engine.kernel.logs import LogSettings, configure_logging
+from engine.kernel.plugins import PluginError
+from engine.server import gc_tuning
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -131,7 +131,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 def gunicorn_argv(args: argparse.Namespace, host: str, port: int) -> list[str]:
     """The gunicorn command line for these options (settings not given keep gunicorn_settings' values)."""
-    argv = [sys.executable, "-m", "gunicorn", "-c", args.gunicorn_config or "python:engine.ops.gunicorn_settings"]
+    argv = [sys.executable, "-m", "gunicorn", "-c", args.gunicorn_config or "python:engine.server.gunicorn_settings"]
     argv += ["--bind", f"{host}:{port}", "--workers", str(args.workers)]
     if args.graceful_timeout is not None:
         argv += ["--graceful-timeout", str(args.graceful_timeout)]
@@ -139,7 +139,7 @@ def gunicorn_argv(args: argparse.Namespace, host: str, port: int) -> list[str]:
         argv += ["--max-requests", str(args.max_requests)]
     if args.max_requests_jitter is not None:
         argv += ["--max-requests-jitter", str(args.max_requests_jitter)]
-    return [*argv, "engine.ops.entry:app"]
+    return [*argv, "engine.server.entry:app"]
 
 
 def _exec_gunicorn(args: argparse.Namespace, settings: LogSettings, host: str, port: int) -> None:

@@ -14,7 +14,7 @@ import orjson
 from asyncpg.pool import PoolAcquireContext
 
 from engine.db.handoff import fair
-from engine.metrics import DB_POOL_WAIT
+from engine.kernel.metrics import DB_POOL_WAIT
 
 
 def _encode_json(value) -> str:
@@ -48,7 +48,7 @@ def _settings(application: str, schema: str | None, statement_timeout_ms: int | 
 
 
 class _Acquire(PoolAcquireContext):
-    """asyncpg's acquire context, timed for engine.metrics and, when the pool has a bound, waiting at
+    """asyncpg's acquire context, timed for engine.kernel.metrics and, when the pool has a bound, waiting at
     most that long for a free connection (then `on_exhausted` decides what to raise).
 
     The bound is an asyncio.timeout taken only when no connection is free: asyncpg's own timeout runs
@@ -87,7 +87,7 @@ class _Acquire(PoolAcquireContext):
 
 
 class TimedPool(asyncpg.Pool):
-    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.metrics),
+    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.kernel.metrics),
     and bounding that wait once `bound_wait` was called (the timeouts plugin does, from start-up).
 
     Every query on the pool (``pool.fetch``, ``async with pool.acquire()``) goes through ``acquire``.

@@ -13,17 +13,17 @@ from typing import Any
 from aiohttp import web
 
 from engine import migrations
-from engine.config import Config
 from engine.db.embedded import start_embedded
 from engine.db.pool import close_pool, connect, create_pool
+from engine.features.relations.nested import nested_routes
+from engine.features.relations.service import RELATIONS, Relations
 from engine.http.handlers import ResourceHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
+from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
-from engine.ops import shutdown
-from engine.plugins.manager import build_plugin_manager, call_all
-from engine.protection.http_limits import handler_args
-from engine.relations.nested import nested_routes
-from engine.relations.service import RELATIONS, Relations
+from engine.kernel import tasks as shutdown
+from engine.kernel.config import Config
+from engine.kernel.plugins import build_plugin_manager, call_all
 from engine.resources.manager import ResourceManager
 from engine.spec import Spec
 

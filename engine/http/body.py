@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
 MAX_DEPTH = 64

@@ -7,15 +7,15 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from engine.errors import Forbidden, Unauthorized
+from engine.features.relations.includes import parse_include
+from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
+from engine.http.etag import if_match, item_tag
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
 from engine.http.query import parse_fields, parse_list_query
 from engine.http.responses import json_response
-from engine.plugins.manager import call_all
-from engine.protection.etag import if_match, item_tag
-from engine.relations.includes import parse_include
-from engine.relations.service import RELATIONS
+from engine.kernel.errors import Forbidden, Unauthorized
+from engine.kernel.plugins import call_all
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager
 from engine.spec import Resource

@@ -6,8 +6,8 @@ import asyncpg
 import pluggy
 from aiohttp import web
 
-from engine.config import Config
-from engine.identity import Identity
+from engine.kernel.config import Config
+from engine.kernel.identity import Identity
 from engine.spec import Spec
 
 SPEC = web.AppKey("spec", Spec)

@@ -12,7 +12,9 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from aiohttp import web
 
-from engine.errors import (
+from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
+from engine.http.responses import problem_response
+from engine.kernel.errors import (
     Conflict,
     MethodNotAllowed,
     NotFound,
@@ -20,10 +22,8 @@ from engine.errors import (
     Problem,
     ServiceUnavailable,
 )
-from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
-from engine.http.responses import problem_response
-from engine.logging_setup import request_id_var, user_id_var
-from engine.plugins.manager import call_all, call_first
+from engine.kernel.logs import request_id_var, user_id_var
+from engine.kernel.plugins import call_all, call_first
 
 log = logging.getLogger("engine.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

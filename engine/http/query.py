@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 from multidict import MultiMapping
 
-from engine.errors import BadRequest
+from engine.kernel.errors import BadRequest
 from engine.resources.listing import ListQuery
 from engine.resources.values import ValueProblem, from_query
 from engine.spec import Resource

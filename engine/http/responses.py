@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from engine.errors import Problem
+from engine.kernel.errors import Problem
 
 JSON = "application/json"
 PROBLEM_JSON = "application/problem+json"

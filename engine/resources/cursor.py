@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from engine.errors import BadRequest
+from engine.kernel.errors import BadRequest
 from engine.resources.values import ValueProblem, from_query, to_json
 from engine.spec import Field, Resource
 from engine.sql.queries import SortKey

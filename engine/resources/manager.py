@@ -15,11 +15,11 @@ import asyncpg
 import orjson
 import pluggy
 
-from engine.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.events.inline import InlineEvents, mark_written
-from engine.identity import Identity
+from engine.features.events.inline import InlineEvents, mark_written
+from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.kernel.identity import Identity
+from engine.kernel.plugins import call_all
 from engine.migrations.model import constraint_name
-from engine.plugins.manager import call_all
 from engine.resources import cursor as cursors
 from engine.resources.listing import ListQuery
 from engine.resources.validation import BodyValidator, read_only_errors

@@ -12,7 +12,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from engine.errors import ValidationFailed
+from engine.kernel.errors import ValidationFailed
 from engine.resources.fast_check import compile_check
 from engine.spec import Resource
 from engine.spec.types import BIGINT_MAX, BIGINT_MIN

@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from engine.auth.jwt_tokens import JwtSettings, issue
+from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.spec import load_spec
 
 from . import workload

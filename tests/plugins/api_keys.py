@@ -15,11 +15,11 @@ from aiohttp import web
 from sqlglot import exp
 
 from engine import hookimpl
-from engine.errors import Unauthorized
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
 from engine.http.responses import json_response
-from engine.identity import Identity
+from engine.kernel.errors import Unauthorized
+from engine.kernel.identity import Identity
 from engine.sql.compiled import compile_expression, param
 from engine.sql.ddl import column, table
 

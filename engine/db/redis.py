@@ -1,0 +1,75 @@
+"""One Redis client per app for the protection plugins (rate limits, query cache), when REDIS_URL is set.
+
+Short socket timeouts and no retries: a Redis that is down must cost a request milliseconds,
+after which each plugin applies its own failure policy (fail open or closed, bypass the cache).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+
+from engine.kernel import knobs
+from engine.kernel.config import Config
+
+REDIS = web.AppKey("protection_redis", Redis)
+DEFAULT_PREFIX = "resource-engine"
+DEFAULT_TIMEOUT = 0.5
+
+# What a Redis outage looks like to a caller: the client's errors, refused or reset sockets, timeouts.
+REDIS_DOWN = (RedisError, OSError, TimeoutError)
+
+
+def prefix(config: Config) -> str:
+    """Key prefix (ENGINE_REDIS_PREFIX): separates deployments that share one Redis."""
+    return config.extra.get("ENGINE_REDIS_PREFIX", "").strip() or DEFAULT_PREFIX
+
+
+def shared_redis(app: web.Application, config: Config) -> Any:
+    """The app's client (created on first call, closed with the app), or None without REDIS_URL."""
+    url = config.redis_url
+    if not url:
+        return None
+    client = app.get(REDIS)
+    if client is None:
+        timeout = knobs.seconds(config.extra, "ENGINE_REDIS_TIMEOUT", DEFAULT_TIMEOUT)
+        client = Redis.from_url(
+            url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
+        )
+        app[REDIS] = client
+
+        async def close(app: web.Application) -> None:
+            await client.aclose()
+
+        app.on_cleanup.append(close)
+    return client
+
+
+class OutageLog:
+    """Warn about a failing dependency at most every `every` seconds: an outage must be visible in
+    the logs without writing one line per request."""
+
+    def __init__(self, logger: logging.Logger, every: float = 30.0):
+        self._logger = logger
+        self._every = every
+        self._last = -every
+        self.failing = False
+
+    def failed(self, message: str, exc: BaseException) -> None:
+        self.failing = True
+        now = time.monotonic()
+        if now - self._last >= self._every:
+            self._last = now
+            self._logger.warning("%s: %r", message, exc)
+
+    def recovered(self, message: str) -> None:
+        if self.failing:
+            self.failing = False
+            self._logger.warning(message)

@@ -1,0 +1,113 @@
+"""Built-in access control: roles per action from `permissions`, and ownership as a SQL predicate.
+
+Declared in resources.yaml, enforced here for every route: a role outside `permissions` gets
+403 (401 when anonymous); a non-admin sees only rows whose owner field is their user id, so
+another user's row is a 404 everywhere, and never learns the owner field from a write.
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+
+from engine.features.access.rules import access_block_predicate, governs
+from engine.kernel.errors import ValidationFailed
+from engine.kernel.identity import ANONYMOUS_ROLE, Identity
+from engine.kernel.plugins import hookimpl
+from engine.resources.values import ValueProblem, from_query
+from engine.spec import Resource
+from engine.sql.compiled import param
+from engine.sql.ddl import column
+from engine.sql.queries import Predicate
+
+DEFAULT_ROLES = ("user",)  # no `permissions` entry: any signed-in caller
+OWNER_PARAM = "a_owner"
+
+
+def allowed_roles(resource: Resource, action: str) -> tuple[str, ...]:
+    """The roles `permissions` lists for the action; unlisted actions are open to any signed-in user."""
+    return resource.permissions.get(action, DEFAULT_ROLES)
+
+
+@hookimpl(trylast=True)
+def authorize(resource: Resource, action: str, identity: Identity | None) -> bool:
+    roles = allowed_roles(resource, action)
+    if identity is None:
+        return ANONYMOUS_ROLE in roles
+    if identity.is_admin or ANONYMOUS_ROLE in roles or "user" in roles:
+        return True
+    return bool(identity.roles & set(roles))
+
+
+def owner_predicate(resource: Resource) -> Predicate:
+    owner = resource.owner
+
+    def build(table: str) -> exp.Expression:
+        return column(owner, table).eq(param(OWNER_PARAM))
+
+    return Predicate(("owner", owner), build)
+
+
+_NOBODY = Predicate(("nobody",), lambda table: exp.false())
+
+
+@hookimpl(trylast=True)
+def access_predicates(resource: Resource, action: str, identity: Identity | None) -> Predicate | None:
+    if governs(resource, action):  # the resource's `access` block replaces owner-only for this action
+        return access_block_predicate(resource, action, identity)
+    if resource.owner is None or (identity is not None and identity.is_admin):
+        return None
+    owner = _owner_value(resource, identity.user_id) if identity is not None else None
+    if owner is None:
+        return _NOBODY
+    predicate = owner_predicate(resource)
+    return Predicate(predicate.key, predicate.build, {OWNER_PARAM: owner})
+
+
+def _owner_value(resource: Resource, user_id: str):
+    """The user id as the owner column's type; None (owns nothing) when it cannot be one, e.g. a
+    non-uuid id against a uuid owner column, which would otherwise fail in the database."""
+    try:
+        return from_query(resource.fields[resource.owner], user_id)
+    except ValueProblem:
+        return None
+
+
+def _read_only_for(resource: Resource, action: str, data: dict, identity: Identity | None) -> list[str]:
+    """Fields a non-admin (or anonymous) caller sent but may not set: `protected` ones and the owner.
+
+    The one exception: creating your own row where the owner field is the primary key (users.id).
+    """
+    refused = [name for name in resource.protected if name in data]
+    owner = resource.owner
+    own_row = (
+        identity is not None
+        and action == "create"
+        and owner == resource.primary_key
+        and data.get(owner) == identity.user_id
+    )
+    if owner and owner in data and not own_row:
+        refused.append(owner)
+    return list(dict.fromkeys(refused))
+
+
+@hookimpl(trylast=True)
+def prepare_input(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
+    owner = resource.owner
+    if identity is not None and identity.is_admin:  # admins may set anything, the owner included
+        if action == "create" and owner and owner not in data:
+            data[owner] = identity.user_id
+        return
+    refused = _read_only_for(resource, action, data, identity)
+    if refused:
+        raise ValidationFailed(
+            [
+                {
+                    "path": f"/{name}",
+                    "message": f"'{name}' is read-only for you"
+                    + (": it is set from your credentials" if name == owner else ""),
+                }
+                for name in refused
+            ]
+        )
+    if action == "create" and owner and identity is not None:
+        data[owner] = identity.user_id

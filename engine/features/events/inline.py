@@ -1,0 +1,167 @@
+"""Events folded into the write's own statement, for writes that need no transaction.
+
+A create or update whose hooks all declare they need no transaction (the `write_needs_transaction`
+hook) runs as one statement: ``WITH written AS (INSERT ... RETURNING *), event AS (INSERT INTO
+_engine_events ... FROM written) SELECT * FROM written``. PostgreSQL commits it as a whole, so the
+event still exists exactly when its change does, with one round trip instead of BEGIN, the write,
+the outbox insert and COMMIT. The row's `tx` orders it (tables.py); the NOTIFY follows the commit,
+coalesced (dispatcher.written), because a NOTIFY inside would serialize the commits of all writers.
+
+The payload is built in SQL and must equal what `payload.payload` builds in Python from the
+returned row: every column but the excluded ones, timestamps written the way orjson writes them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from contextvars import ContextVar
+from typing import Any
+
+from sqlglot import exp
+
+from engine.features.events.payload import PAST_TENSE, emits, payload
+from engine.features.events.tables import EVENTS, _fn
+from engine.kernel.identity import Identity
+from engine.spec import Resource
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, ident, table
+
+WRITTEN = "written"
+DATA = "event_data"
+
+# The record dicts whose event the statement wrote already: the outbox's after_write skips them.
+# The record itself, not its id(): a later record of the same request could reuse a freed one's id.
+_WRITTEN_INLINE: ContextVar[dict | None] = ContextVar("engine_events_written_inline", default=None)
+
+
+_EMPTY = exp.Literal.string("")
+
+
+def _timestamp_json(value: exp.Expression) -> exp.Expression:
+    """``2026-12-03T06:13:00.123456+00:00``, without the fraction when it is zero: orjson's form."""
+    utc = exp.AtTimeZone(this=value, zone=exp.Literal.string("UTC"))
+    whole = _fn("to_char", utc, exp.Literal.string('YYYY-MM-DD"T"HH24:MI:SS'))
+    fraction = exp.Case(
+        ifs=[
+            exp.If(
+                this=_fn("date_trunc", exp.Literal.string("second"), utc).eq(utc.copy()), true=exp.Literal.string("")
+            )
+        ],
+        default=_fn("to_char", utc, exp.Literal.string(".US")),
+    )
+    return exp.DPipe(this=exp.DPipe(this=whole, expression=fraction), expression=exp.Literal.string("+00:00"))
+
+
+def _as_text(value: exp.Expression) -> exp.Expression:
+    return exp.Cast(this=value, to=exp.DataType.build("text"))
+
+
+def _each(document: exp.Expression, alias: str) -> exp.Expression:
+    """``jsonb_each(document) AS alias``: one (key, value) row per top-level field."""
+    return exp.Table(this=_fn("jsonb_each", document), alias=exp.TableAlias(this=exp.to_identifier(alias)))
+
+
+class InlineEvents:
+    """Builds one resource's write statements with their event folded in (one per shape)."""
+
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        excluded = set(resource.events.get("exclude", ()))
+        self._fields = [f for f in resource.columns if f not in excluded]
+        self._managed = [n for n, f in resource.fields.items() if f.engine_managed and n not in excluded]
+        self._cache = ShapeCache(256)
+
+    def emits(self, action: str) -> bool:
+        return emits(self.resource, PAST_TENSE[action])
+
+    def _data(self) -> exp.Expression:
+        pairs: list[exp.Expression] = []
+        for name in self._fields:
+            value: exp.Expression = column(name, WRITTEN)
+            if self.resource.fields[name].sql_type == "timestamptz":
+                value = _timestamp_json(value)
+            pairs.extend([exp.Literal.string(name), value])
+        return _fn("jsonb_build_object", *pairs)
+
+    def _changes(self) -> exp.Expression:
+        """{field: {before, after}} for the fields whose JSON value changed, as `changed_fields` says."""
+        new, old = "new_value", "old_value"
+        key, value = exp.column("key", new), exp.column("value", new)
+        compare = exp.column("key", old).eq(key)
+        pairs = _fn(
+            "jsonb_build_object",
+            exp.Literal.string("before"),
+            exp.column("value", old),
+            exp.Literal.string("after"),
+            value,
+        )
+        kept = exp.NullSafeEQ(this=exp.column("value", old), expression=value)
+        where = exp.not_(kept)
+        if self._managed:
+            managed = exp.Array(expressions=[exp.Literal.string(n) for n in self._managed])
+            where = exp.and_(where, exp.not_(key.eq(exp.Any(this=exp.Paren(this=managed)))))
+        changed = (
+            exp.select(_fn("jsonb_object_agg", key, pairs))
+            .from_(_each(exp.column(DATA, DATA), new))
+            .join(
+                _each(exp.Cast(this=param("ev_before"), to=exp.DataType.build("jsonb")), old),
+                on=compare,
+                join_type="left",
+            )
+            .where(where)
+        )
+        empty = exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("jsonb"))
+        return _fn("coalesce", exp.Subquery(this=changed), empty)
+
+    def _fold(self, write: exp.Expression, action: str) -> exp.Expression:
+        data = exp.select(
+            exp.alias_(
+                exp.Cast(this=column(self.resource.primary_key, WRITTEN), to=exp.DataType.build("text")), "record_id"
+            ),
+            exp.alias_(self._data(), DATA),
+        ).from_(table(WRITTEN))
+        changes: exp.Expression = self._changes() if action == "update" else exp.Null()
+        event = exp.Insert(
+            this=exp.Schema(
+                this=table(EVENTS),
+                expressions=[ident(c) for c in ("resource", "action", "record_id", "actor", "data", "changes")],
+            ),
+            expression=exp.select(
+                param("ev_resource"),
+                param("ev_action"),
+                exp.column("record_id", DATA),
+                param("ev_actor"),
+                exp.column(DATA, DATA),
+                changes,
+            ).from_(table(DATA)),
+        )
+        return (
+            exp.select(exp.Star())
+            .from_(table(WRITTEN))
+            .with_(WRITTEN, as_=write)
+            .with_(DATA, as_=data)
+            .with_("event", as_=event)
+        )
+
+    def statement(self, action: str, key: Hashable, build_write: Callable[[], exp.Expression]) -> Compiled:
+        """The write `build_write` makes (INSERT or UPDATE ... RETURNING *) with its event; `key` names its shape."""
+        return self._cache.get((action, key), lambda: self._fold(build_write(), action))
+
+    def values(self, action: str, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
+        values = {
+            "ev_resource": self.resource.name,
+            "ev_action": PAST_TENSE[action],
+            "ev_actor": identity.user_id if identity is not None else None,
+        }
+        if action == "update":
+            values["ev_before"] = payload(self.resource, previous or {})
+        return values
+
+
+def mark_written(record: dict[str, Any]) -> None:
+    """The statement that stored `record` wrote its event too."""
+    _WRITTEN_INLINE.set(record)
+
+
+def written_inline(record: dict[str, Any]) -> bool:
+    return _WRITTEN_INLINE.get() is record

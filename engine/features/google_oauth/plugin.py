@@ -1,0 +1,144 @@
+"""Built-in Google sign-in (OpenID Connect authorization code flow with PKCE) into a browser session.
+
+- `GET /auth/google/login`: 302 to the provider; state, nonce and the PKCE verifier wait in the session.
+- `GET /auth/google/callback`: checks state, exchanges the code, verifies the ID token, creates or
+  updates the `users` row (google_id, email, name), starts a NEW session and redirects to
+  ENGINE_LOGIN_REDIRECT. Any failure is a problem response and leaves no session behind.
+Configured by ENGINE_GOOGLE_CLIENT_ID / _SECRET (+ _DISCOVERY_URL, _REDIRECT_URI); off without them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from engine.features.auth_openapi import google_paths
+from engine.features.google_oauth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
+from engine.features.sessions import store as sessions
+from engine.http.keys import MANAGERS, PLUGINS, REQUEST_ID
+from engine.http.responses import problem_response
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError, NotFound, Problem
+from engine.kernel.identity import Identity
+from engine.kernel.plugins import hookimpl
+from engine.resources.listing import ListQuery
+from engine.resources.manager import ResourceManager
+from engine.spec import Spec
+from engine.sql.queries import Filter, SortKey
+
+SETTINGS = web.AppKey("google_settings", OidcSettings)
+CLIENT = web.AppKey("google_client", OidcClient)
+PENDING = "google_sign_in"
+USERS = "users"
+USER_FIELDS = ("email", "google_id")
+# Writes the users row on the user's behalf: the user may not set their own email or google_id.
+SIGN_IN = Identity("system:google-sign-in", frozenset({"admin", "user"}), via="google")
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    settings = OidcSettings.from_env(config.extra)
+    if settings is None:
+        return
+    users = spec.resources.get(USERS)
+    missing = [f for f in USER_FIELDS if users is None or f not in users.fields]
+    if missing:
+        raise ConfigurationError(f"Google sign-in needs a `{USERS}` resource with the fields {', '.join(missing)}")
+    if app[PLUGINS].get_plugin("sessions") is None:
+        raise ConfigurationError("Google sign-in needs the `sessions` plugin (it is disabled in resources.yaml)")
+    app[SETTINGS] = settings
+
+
+@hookimpl(trylast=True)
+def startup(app: web.Application) -> None:
+    if SETTINGS in app:
+        app[CLIENT] = OidcClient(app[SETTINGS])
+
+
+@hookimpl(trylast=True)
+async def shutdown(app: web.Application) -> None:
+    if CLIENT in app:
+        await app[CLIENT].close()
+
+
+def _client(request: web.Request) -> OidcClient:
+    client = request.app.get(CLIENT)
+    if client is None:
+        raise NotFound("Google sign-in is not configured (ENGINE_GOOGLE_CLIENT_ID, ENGINE_GOOGLE_CLIENT_SECRET)")
+    return client
+
+
+def _redirect(location: str) -> web.Response:
+    return web.Response(status=302, headers={"Location": location, **NO_STORE})
+
+
+async def login(request: web.Request) -> web.Response:
+    client = _client(request)
+    provider = await client.provider()
+    callback_url = client.settings.redirect_uri or str(request.url.with_path("/auth/google/callback").with_query(None))
+    pending = PendingSignIn.new(callback_url)
+    session = await sessions.get_session(request)
+    session[PENDING] = pending.as_dict()
+    return _redirect(client.authorization_url(provider, pending))
+
+
+async def callback(request: web.Request) -> web.Response:
+    client = _client(request)
+    session = await sessions.get_session(request)
+    pending = PendingSignIn.from_session(session.pop(PENDING, None))
+    try:
+        pending, code = client.check_callback(pending, request.query)
+        provider = await client.provider()
+        id_token = await client.exchange(provider, code, pending)
+        claims = await client.verify_id_token(provider, id_token, pending.nonce)
+        user_id = await upsert_user(request.app[MANAGERS][USERS], claims)
+    except Problem as problem:
+        await sessions.end_session(request)  # refused: whatever session this browser had is gone
+        return problem_response(problem, request[REQUEST_ID])
+    await sessions.start_session(request, user_id, [])
+    return _redirect(client.settings.login_redirect)
+
+
+async def _find(users: ResourceManager, field: str, value: Any) -> dict[str, Any] | None:
+    query = ListQuery(filters=(Filter(field, "eq", value),), sort=(SortKey(users.resource.primary_key),), limit=1)
+    rows, _ = await users.list(query, SIGN_IN)
+    return rows[0] if rows else None
+
+
+async def upsert_user(users: ResourceManager, claims: dict[str, Any]) -> str:
+    """The users row for this Google account: found by google_id, else linked by verified email, else new."""
+    email = claims.get("email")
+    if not isinstance(email, str) or claims.get("email_verified") not in (True, "true"):
+        raise SignInRefused("the Google account has no verified email address")
+    google_id = claims["sub"]
+    wanted = {"google_id": google_id, "email": email}
+    if isinstance(claims.get("name"), str) and "name" in users.resource.fields:
+        wanted["name"] = claims["name"]
+    row = await _find(users, "google_id", google_id) or await _find(users, "email", email)
+    pk = users.resource.primary_key
+    if row is None:
+        if not users.resource.pk.generated:
+            wanted[pk] = str(uuid.uuid4())
+        return str((await users.create(wanted, SIGN_IN))[pk])
+    if row.get("google_id") not in (None, google_id):
+        raise SignInRefused("this email address belongs to a user signed in with another Google account")
+    changes = {k: v for k, v in wanted.items() if row.get(k) != v}
+    if changes:
+        await users.update(str(row[pk]), changes, SIGN_IN)
+    return str(row[pk])
+
+
+@hookimpl(trylast=True)
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
+    return [
+        web.get("/auth/google/login", login, allow_head=False),
+        web.get("/auth/google/callback", callback, allow_head=False),
+    ]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    google_paths(document)

@@ -1,0 +1,109 @@
+"""Built-in input limits on JSON bodies: nesting depth and array length, refused with 422 naming
+the place, before authentication, parsing and JSON Schema validation spend time on them.
+
+The body size (ENGINE_BODY_LIMIT, 413) is enforced while the body is read; the handler's strict
+parser (engine.http.body) keeps its own 64-level guard. These caps are the finer, configurable
+ones: ENGINE_MAX_JSON_DEPTH and ENGINE_MAX_ARRAY_ITEMS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from engine.http.body import JSON_TYPES
+from engine.kernel import knobs
+from engine.kernel.config import Config
+from engine.kernel.errors import ValidationFailed
+from engine.kernel.plugins import hookimpl
+from engine.spec import Spec
+
+DEFAULT_MAX_DEPTH = 32
+DEFAULT_MAX_ARRAY_ITEMS = 1000
+
+
+@dataclass(frozen=True)
+class InputLimits:
+    max_depth: int
+    max_array_items: int
+
+    @classmethod
+    def from_config(cls, config: Config) -> InputLimits:
+        env = config.extra
+        return cls(
+            knobs.integer(env, "ENGINE_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH),
+            knobs.integer(env, "ENGINE_MAX_ARRAY_ITEMS", DEFAULT_MAX_ARRAY_ITEMS),
+        )
+
+    def within(self, document: Any) -> bool:
+        """The common case, answered without building a pointer for every node."""
+        stack: list[tuple[Any, int]] = [(document, 1)]
+        while stack:
+            node, depth = stack.pop()
+            if depth > self.max_depth:
+                return False
+            if isinstance(node, dict):
+                stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
+            elif len(node) > self.max_array_items:
+                return False
+            else:
+                stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
+        return True
+
+    def violations(self, document: Any) -> Iterator[dict[str, str]]:
+        """Each place that breaks a limit, as a JSON Pointer; stops descending where one is found."""
+        if isinstance(document, (dict, list)) and self.within(document):
+            return
+        stack: list[tuple[Any, str, int]] = [(document, "", 1)]
+        while stack:
+            node, path, depth = stack.pop()
+            if not isinstance(node, (dict, list)):
+                continue
+            if depth > self.max_depth:
+                yield {"path": path or "/", "message": f"nested deeper than {self.max_depth} levels"}
+                continue
+            if isinstance(node, list):
+                if len(node) > self.max_array_items:
+                    yield {"path": path or "/", "message": f"{len(node)} items; at most {self.max_array_items}"}
+                    continue
+                stack.extend((item, f"{path}/{i}", depth + 1) for i, item in enumerate(node))
+            else:
+                stack.extend((value, f"{path}/{_escape(key)}", depth + 1) for key, value in node.items())
+
+
+def _escape(key: str) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+LIMITS = web.AppKey("input_limits", InputLimits)
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    app[LIMITS] = InputLimits.from_config(config)
+
+
+@web.middleware
+async def json_limits(request: web.Request, handler) -> web.StreamResponse:
+    """Check JSON bodies of every route; a body that does not parse is left to the handler's
+    strict parser, which explains what is wrong with it."""
+    if request.can_read_body and request.content_type in JSON_TYPES and LIMITS in request.app:
+        try:
+            document = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return await handler(request)
+        errors = list(request.app[LIMITS].violations(document))
+        if errors:
+            raise ValidationFailed(
+                errors[:20], detail="the request body is nested deeper or has longer arrays than allowed"
+            )
+    return await handler(request)
+
+
+@hookimpl(trylast=True)
+def middlewares(app, spec):
+    return [json_limits]

@@ -1,0 +1,251 @@
+"""The query-result cache: stores, data generations, and keys that make stale entries unreachable.
+
+A key holds the resource, the normalized request (path and sorted query), the caller's access
+scope (the SQL access predicates with their values, and the roles) and the current *generation*
+of the resource's invalidation group. A write to any resource of the group moves the group to a
+new generation, so every older entry becomes unreachable at once and simply expires; nothing
+has to be found and deleted. The generation is read before the database is, so a result computed
+while a write commits is stored under the old generation and never served.
+
+Groups are the connected parts of the spec's graph of references and relations: a write to a
+team member changes what a team's list (its access rules, its embedded members) shows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Any, Protocol
+
+import orjson
+from aiohttp import web
+from cachetools import TLRUCache
+
+from engine.db.redis import REDIS_DOWN
+from engine.features.protection_stats import CacheStats
+from engine.kernel.identity import Identity
+from engine.spec import Resource, Spec
+from engine.sql.queries import Predicate
+
+KEPT_HEADERS = ("Content-Type", "ETag", "Link")
+
+
+def invalidation_groups(spec: Spec) -> dict[str, str]:
+    """resource -> the name of its group (the alphabetically first resource of its connected part)."""
+    parent = {name: name for name in spec.resources}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    def join(a: str, b: str) -> None:
+        if a in parent and b in parent:
+            first, second = sorted((root(a), root(b)))
+            parent[second] = first
+
+    for resource in spec.resources.values():
+        for reference in resource.references.values():
+            join(resource.name, reference.resource)
+        for relation in resource.relations.values():
+            join(resource.name, relation.through)
+            join(resource.name, relation.target)
+    return {name: root(name) for name in spec.resources}
+
+
+# --- stores: bytes under a key, for `ttl` seconds ------------------------------------------------
+
+
+class MemoryStore:
+    """An LRU bounded by bytes, each entry expiring after its own TTL."""
+
+    def __init__(self, max_bytes: int):
+        self._entries: TLRUCache[str, tuple[int, bytes]] = TLRUCache(
+            maxsize=max_bytes, ttu=lambda key, value, now: now + value[0], getsizeof=lambda value: len(value[1])
+        )
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._entries.get(key)
+        return None if entry is None else entry[1]
+
+    async def put(self, key: str, body: bytes, ttl: int) -> None:
+        try:
+            self._entries[key] = (ttl, body)
+        except ValueError:  # larger than the whole cache
+            pass
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+class RedisStore:
+    def __init__(self, client: Any, prefix: str):
+        self._client = client
+        self._prefix = f"{prefix}:qc:"
+
+    async def get(self, key: str) -> bytes | None:
+        return await self._client.get(self._prefix + key)
+
+    async def put(self, key: str, body: bytes, ttl: int) -> None:
+        await self._client.set(self._prefix + key, body, ex=ttl)
+
+
+# --- generations: the current version of each group's data --------------------------------------
+
+
+class Generations(Protocol):
+    async def current(self, group: str) -> str | None: ...  # None: unknown, do not use the cache
+
+    async def bump(self, groups: Iterable[str]) -> None: ...
+
+
+class MemoryGenerations:
+    """Counters in this worker, prefixed with a random epoch so no two workers (or restarts) share keys."""
+
+    def __init__(self) -> None:
+        self._epoch = secrets.token_hex(4)
+        self._counters: dict[str, int] = {}
+
+    async def current(self, group: str) -> str | None:
+        return f"{self._epoch}.{self._counters.get(group, 0)}"
+
+    async def bump(self, groups: Iterable[str]) -> None:
+        for group in groups:
+            self._counters[group] = self._counters.get(group, 0) + 1
+
+
+# KEYS[1]: the group's generation key; ARGV[1]: a fresh random token used if it has none (first use,
+# or Redis lost the key: a new token can never bring back entries stored under an old one).
+CURRENT_SCRIPT = """
+local token = redis.call('GET', KEYS[1])
+if not token then
+  token = ARGV[1]
+  redis.call('SET', KEYS[1], token)
+end
+return token
+"""
+
+
+class RedisGenerations:
+    """Random tokens in Redis, shared by every worker. A bump that fails (Redis down) is kept and
+    retried before the next lookup; until it succeeds, this worker does not use the cache."""
+
+    def __init__(self, client: Any, prefix: str):
+        self._client = client
+        self._prefix = f"{prefix}:qcgen:"
+        self._current = client.register_script(CURRENT_SCRIPT)
+        self._pending: set[str] = set()
+
+    async def current(self, group: str) -> str | None:
+        if self._pending and not await self._flush():
+            return None
+        token = await self._current(keys=[self._prefix + group], args=[secrets.token_hex(8)])
+        return token.decode() if isinstance(token, bytes) else str(token)
+
+    async def bump(self, groups: Iterable[str]) -> None:
+        self._pending.update(groups)
+        await self._flush()
+
+    async def _flush(self) -> bool:
+        pending = sorted(self._pending)
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for group in pending:
+                    pipe.set(self._prefix + group, secrets.token_hex(8))
+                await pipe.execute()
+        except REDIS_DOWN:
+            return False
+        self._pending.difference_update(pending)
+        return True
+
+
+# --- the cache ------------------------------------------------------------------------------------
+
+
+@dataclass
+class QueryCache:
+    spec: Spec
+    generations: Generations
+    stats: CacheStats
+    store: MemoryStore | RedisStore
+    ttls: dict[str, int] = field(init=False)
+    groups: dict[str, str] = field(init=False)
+    watched: frozenset[str] = field(init=False)
+    listening: bool = False  # the invalidation listener is connected: writes elsewhere reach us
+
+    def __post_init__(self) -> None:
+        self.ttls = {name: int(r.cache["ttl"]) for name, r in self.spec.resources.items() if r.cache}
+        self.groups = invalidation_groups(self.spec)
+        self.watched = frozenset(self.groups[name] for name in self.ttls)
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.ttls)
+
+    def watches(self, resource_name: str) -> bool:
+        """Whether a write to this resource can change a cached result."""
+        return self.groups.get(resource_name) in self.watched
+
+    async def key(
+        self,
+        request: web.Request,
+        resource: Resource,
+        action: str,
+        identity: Identity | None,
+        predicates: tuple[Predicate, ...],
+    ) -> str | None:
+        """The entry's key, or None when the cache cannot vouch for freshness right now."""
+        if not self.listening:
+            return None
+        try:
+            generation = await self.generations.current(self.groups[resource.name])
+        except REDIS_DOWN:
+            self.stats.errors += 1
+            return None
+        if generation is None:
+            return None
+        query = sorted(request.query.items(), key=itemgetter(0))
+        scope = [[list(p.key), sorted(p.params.items(), key=itemgetter(0))] for p in predicates]
+        caller = None if identity is None else [sorted(identity.roles)]
+        if identity is not None and "include" in request.query:
+            caller.append(identity.user_id)  # embedded rows follow other resources' access rules
+        material = orjson.dumps([action, request.path, query, scope, caller], default=str)
+        digest = hashlib.blake2b(material, digest_size=20).hexdigest()
+        return f"{resource.name}:{generation}:{digest}"
+
+    async def invalidate(self, resource_names: Iterable[str]) -> None:
+        groups = {self.groups[name] for name in resource_names if self.watches(name)}
+        if not groups:
+            return
+        self.stats.invalidations += len(groups)
+        try:
+            await self.generations.bump(groups)
+        except REDIS_DOWN:
+            self.stats.errors += 1
+
+
+# --- entries: a cached response ------------------------------------------------------------------
+
+
+def cacheable(response: web.StreamResponse) -> bool:
+    return (
+        response.status == 200
+        and isinstance(response, web.Response)
+        and isinstance(response.body, bytes)
+        and "Set-Cookie" not in response.headers
+        and "no-store" not in response.headers.get("Cache-Control", "")
+    )
+
+
+def encode_entry(response: web.Response) -> bytes:
+    headers = {name: response.headers[name] for name in KEPT_HEADERS if name in response.headers}
+    return orjson.dumps(headers) + b"\n" + response.body  # type: ignore[operator]
+
+
+def decode_entry(entry: bytes) -> web.Response:
+    head, _, body = entry.partition(b"\n")
+    return web.Response(body=body, headers=orjson.loads(head))

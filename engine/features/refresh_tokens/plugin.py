@@ -1,0 +1,116 @@
+"""Built-in token endpoints: a signed-in session becomes tokens, refresh tokens rotate, logout revokes.
+
+- `POST /auth/token`: the browser session (with its CSRF token) -> an access and a refresh token.
+- `POST /auth/refresh` `{"refresh_token"}` -> a new pair; the old refresh token is spent.
+- `POST /auth/logout` `{"refresh_token"}` (optional with a session) -> 204; revokes the token's
+  family and ends the session.
+Every token response is `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from engine.db.internal import ensure_tables
+from engine.features.auth_openapi import token_paths
+from engine.features.jwt_auth.plugin import JWT
+from engine.features.jwt_auth.tokens import JwtSettings, issue, parse_duration
+from engine.features.refresh_tokens.store import MODEL, RefreshTokens
+from engine.features.sessions import store as sessions
+from engine.http.body import read_object
+from engine.http.keys import CONFIG, IDENTITY, POOL
+from engine.http.responses import json_response
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError, Problem, Unauthorized, ValidationFailed
+from engine.kernel.plugins import hookimpl
+from engine.spec import Spec
+
+REFRESH = web.AppKey("refresh_tokens", RefreshTokens)
+REFRESH_TTL = web.AppKey("refresh_token_ttl", int)
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class TokensNotIssued(Problem):
+    status = 501
+    title = "Not Implemented"
+    slug = "tokens-not-issued"
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    try:
+        app[REFRESH_TTL] = parse_duration(config.extra.get("ENGINE_REFRESH_TOKEN_TTL", "30d"))
+    except ValueError as exc:
+        raise ConfigurationError(f"ENGINE_REFRESH_TOKEN_TTL: {exc}") from None
+
+
+@hookimpl(trylast=True)
+async def startup(app: web.Application) -> None:
+    await ensure_tables(app[POOL], MODEL)
+    app[REFRESH] = RefreshTokens(app[POOL], app[REFRESH_TTL])
+
+
+def signing_settings(app: web.Application) -> JwtSettings:
+    """The settings that sign access tokens; a 501 when this server only verifies them."""
+    verifier = app.get(JWT)
+    if verifier is None or verifier.settings.secret is None:
+        raise TokensNotIssued("this server does not issue access tokens (it has no ENGINE_JWT_SECRET)")
+    return verifier.settings
+
+
+def token_response(app: web.Application, user_id: str, roles: list[str], refresh_token: str) -> web.Response:
+    settings = signing_settings(app)
+    body = {
+        "access_token": issue(settings, user_id, roles),
+        "refresh_token": refresh_token,
+        "token_type": "Bearer",
+        "expires_in": settings.access_ttl,
+    }
+    return json_response(body, headers=NO_STORE)
+
+
+def _refresh_token(body: dict[str, Any], *, required: bool) -> str | None:
+    value = body.get("refresh_token")
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not 0 < len(value) <= 200:
+        raise ValidationFailed([{"path": "/refresh_token", "message": "'refresh_token' must be the string we issued"}])
+    return value
+
+
+async def token(request: web.Request) -> web.Response:
+    identity = request[IDENTITY]
+    if identity is None or identity.via != "session":
+        raise Unauthorized("sign in first (GET /auth/google/login); this exchanges a browser session for tokens")
+    roles = sorted(identity.roles - {"user"})
+    signing_settings(request.app)  # before a refresh token is stored for nothing
+    refresh_token = await request.app[REFRESH].start(identity.user_id, roles)
+    return token_response(request.app, identity.user_id, roles, refresh_token)
+
+
+async def refresh(request: web.Request) -> web.Response:
+    body = await read_object(request, request.app[CONFIG].body_limit)
+    grant = await request.app[REFRESH].rotate(_refresh_token(body, required=True))
+    return token_response(request.app, grant.user_id, grant.roles, grant.refresh_token)
+
+
+async def logout(request: web.Request) -> web.Response:
+    signed_in = request[IDENTITY] is not None and request[IDENTITY].via == "session"
+    body = await read_object(request, request.app[CONFIG].body_limit) if request.body_exists else {}
+    refresh_token = _refresh_token(body, required=not signed_in)
+    if refresh_token is not None:
+        await request.app[REFRESH].revoke(refresh_token)  # unknown tokens too: logging out twice is fine
+    await sessions.end_session(request)
+    return web.Response(status=204, headers=NO_STORE)
+
+
+@hookimpl(trylast=True)
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
+    return [web.post("/auth/token", token), web.post("/auth/refresh", refresh), web.post("/auth/logout", logout)]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    token_paths(document)

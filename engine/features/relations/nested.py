@@ -1,0 +1,214 @@
+"""Routes generated from many-to-many declarations, e.g. `members: {through: team_members, ...}` on teams:
+
+    GET    /api/teams/{id}/members            the join rows, with the full list query language
+    POST   /api/teams/{id}/members            {"user_id": ..., "role": ...}  -> 201
+    GET    /api/teams/{id}/members/{user_id}  one join row
+    PATCH  /api/teams/{id}/members/{user_id}  the join row's own fields (only if it has any)
+    DELETE /api/teams/{id}/members/{user_id}  -> 204
+
+Reading needs the parent's `read` role and a parent row the caller can read; writing needs its
+`update` role and a parent row they can update. A parent they cannot read is a 404 for everything
+under it; one they can read but not change is a 403 on writes. Join rows are written through the
+join resource's ResourceManager (validation, before/after_write hooks, events) inside one
+transaction that also locks the parent row, so concurrent membership changes queue up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import asyncpg
+from aiohttp import web
+
+from engine.features.relations.includes import parse_include
+from engine.features.relations.service import RELATIONS
+from engine.http.body import read_object
+from engine.http.handlers import authorize
+from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
+from engine.http.query import parse_fields, parse_list_query, parse_sort
+from engine.http.responses import json_response
+from engine.kernel.errors import NotFound, ValidationFailed
+from engine.kernel.identity import Identity
+from engine.resources.listing import ListQuery
+from engine.resources.manager import ResourceManager
+from engine.resources.values import ValueProblem, from_query
+from engine.spec import Relation, Resource, Spec
+from engine.sql.queries import Filter, bind_predicates
+
+
+def nested_routes(spec: Spec) -> list[web.RouteDef]:
+    """Every nested route of the spec, one family per declared relation."""
+    return [
+        route
+        for parent in spec.resources.values()
+        for relation in parent.relations.values()
+        for route in NestedHandlers(parent, relation, spec.resources[relation.through]).routes()
+    ]
+
+
+class NestedHandlers:
+    def __init__(self, parent: Resource, relation: Relation, through: Resource):
+        self.parent = parent
+        self.relation = relation
+        self.through = through
+        self.base = f"/api/{parent.name}/{{id}}/{relation.name}"
+        self.other_param = relation.other if relation.other != "id" else "other"
+        self.item = self.base + f"/{{{self.other_param}}}"
+        self.url_fields = (relation.key, relation.other)
+
+    def routes(self) -> list[web.RouteDef]:
+        routes = [
+            web.get(self.base, self.list, allow_head=False),
+            web.post(self.base, self.attach),
+            web.get(self.item, self.read, allow_head=False),
+            web.delete(self.item, self.detach),
+        ]
+        if self.editable_fields():
+            routes.append(web.patch(self.item, self.update))
+        return routes
+
+    def editable_fields(self) -> tuple[str, ...]:
+        """The join resource's own fields (a member's role); none means no PATCH route."""
+        properties = self.through.schema.get("properties", {})
+        return tuple(
+            name
+            for name, field in self.through.fields.items()
+            if name in properties
+            and name not in (*self.url_fields, self.through.primary_key)
+            and not field.read_only
+            and not field.generated
+        )
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _managers(self, request: web.Request) -> tuple[ResourceManager, ResourceManager]:
+        managers = request.app[MANAGERS]
+        return managers[self.parent.name], managers[self.through.name]
+
+    def _other(self, request: web.Request) -> Any:
+        text = request.match_info[self.other_param]
+        try:
+            return from_query(self.through.fields[self.relation.other], text)
+        except ValueProblem:
+            raise self._not_linked(request) from None
+
+    def _not_linked(self, request: web.Request) -> NotFound:
+        other, parent_id = request.match_info[self.other_param][:100], request.match_info["id"][:100]
+        return NotFound(f"{other!r} is not among the {self.relation.name} of {self.parent.name} {parent_id!r}")
+
+    def _refuse_url_fields(self, data: dict[str, Any], fields: tuple[str, ...]) -> None:
+        errors = [
+            {"path": f"/{name}", "message": f"'{name}' is read-only here: it is set by the URL"}
+            for name in fields
+            if name in data
+        ]
+        if errors:
+            raise ValidationFailed(errors)
+
+    async def _visible_parent(self, request: web.Request, identity: Identity | None) -> Any:
+        """The parent's primary key if the caller may read the parent row; 404 otherwise."""
+        manager = self._managers(request)[0]
+        row = await manager.get(request.match_info["id"], identity, (self.parent.primary_key,))
+        return row[self.parent.primary_key]
+
+    async def _join_pk(self, conn: asyncpg.Connection, request: web.Request, parent_pk: Any, other: Any) -> str:
+        """The join row's primary key for (parent, other); 404 when they are not linked."""
+        through = self._managers(request)[1]
+        filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
+        sort = parse_sort(self.through, None)
+        compiled = through.queries.list(filters, sort, (self.through.primary_key,), None, ())
+        record = await conn.fetchrow(compiled.sql, *compiled.args({"f0": parent_pk, "f1": other, "limit": 1}))
+        if record is None:
+            raise self._not_linked(request)
+        return str(record[self.through.primary_key])
+
+    # --- reads -------------------------------------------------------------------------------------
+
+    async def list(self, request: web.Request) -> web.Response:
+        await authorize(request, self.parent, "read")
+        config, identity = request.app[CONFIG], request[IDENTITY]
+        query = parse_list_query(
+            self.through, request.query, page_size=config.page_size, max_page_size=config.max_page_size
+        )
+        embedding = request.app[RELATIONS].plan(self.through, query.include, query.fields)
+        parent_pk = await self._visible_parent(request, identity)
+        query = replace(embedding.widen(query), filters=(*query.filters, Filter(self.relation.key, "eq", parent_pk)))
+        rows, next_cursor = await self._managers(request)[1].list(query, identity)
+        await embedding.attach(request, rows)
+        headers = {}
+        if next_cursor is not None:
+            params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
+            headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
+        return json_response(
+            {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}, headers=headers
+        )
+
+    async def read(self, request: web.Request) -> web.Response:
+        await authorize(request, self.parent, "read")
+        identity = request[IDENTITY]
+        fields = parse_fields(self.through, request.query)
+        embedding = request.app[RELATIONS].plan(self.through, parse_include(request.query), fields)
+        other = self._other(request)
+        parent_pk = await self._visible_parent(request, identity)
+        filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
+        query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
+        rows, _ = await self._managers(request)[1].list(query, identity)
+        if not rows:
+            raise self._not_linked(request)
+        await embedding.attach(request, rows)
+        return json_response({"data": rows[0]})
+
+    # --- writes ------------------------------------------------------------------------------------
+
+    async def attach(self, request: web.Request) -> web.Response:
+        await authorize(request, self.parent, "update")
+        if self.relation.attach != "any":
+            await authorize(request, request.app[RELATIONS].spec.resources[self.relation.target], self.relation.attach)
+        data = await read_object(request, request.app[CONFIG].body_limit)
+        self._refuse_url_fields(data, (self.relation.key,))
+        identity = request[IDENTITY]
+        parent, through = self._managers(request)
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            data[self.relation.key] = parent_row[self.parent.primary_key]
+            row = await through.create(data, identity, conn=conn)
+            await self._require_attachable(request, conn, row[self.relation.other], identity)
+        location = f"{request.path}/{quote(str(row[self.relation.other]), safe='')}"
+        return json_response({"data": row}, status=201, headers={"Location": location})
+
+    async def _require_attachable(
+        self, request: web.Request, conn: asyncpg.Connection, other: Any, identity: Identity | None
+    ) -> None:
+        """`attach: read|update`: the far-side row must pass that action's access predicates (in SQL)."""
+        if self.relation.attach == "any":
+            return
+        target = request.app[MANAGERS][self.relation.target]
+        predicates = await target.predicates(self.relation.attach, identity)
+        compiled = target.queries.get(predicates, (target.resource.primary_key,))
+        if await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": other}))) is None:
+            message = f"no {self.relation.target} row you may {self.relation.attach} has this id"
+            raise ValidationFailed([{"path": f"/{self.relation.other}", "message": message}])
+
+    async def update(self, request: web.Request) -> web.Response:
+        await authorize(request, self.parent, "update")
+        data = await read_object(request, request.app[CONFIG].body_limit)
+        self._refuse_url_fields(data, self.url_fields)
+        other, identity = self._other(request), request[IDENTITY]
+        parent, through = self._managers(request)
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
+            row = await through.update(join_pk, data, identity, conn=conn)
+        return json_response({"data": row})
+
+    async def detach(self, request: web.Request) -> web.Response:
+        await authorize(request, self.parent, "update")
+        other, identity = self._other(request), request[IDENTITY]
+        parent, through = self._managers(request)
+        async with request.app[POOL].acquire() as conn, conn.transaction():
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
+            await through.delete(join_pk, identity, conn=conn)
+        return web.Response(status=204)

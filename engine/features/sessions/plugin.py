@@ -1,0 +1,83 @@
+"""Built-in browser sessions: a session cookie signs a browser in, guarded by a CSRF token.
+
+The cookie is HttpOnly, SameSite=Lax, and Secure in production. A request authenticated by the
+cookie that changes something (POST, PATCH, DELETE ...) must repeat the session's CSRF token in
+`X-CSRF-Token` (from `GET /auth/csrf`), else 403. A request with an Authorization header is
+not a cookie request: the header decides, and no CSRF token is needed.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from engine.features.auth_openapi import session_paths
+from engine.features.sessions import store as sessions
+from engine.http.responses import json_response
+from engine.kernel.config import Config
+from engine.kernel.errors import Forbidden
+from engine.kernel.identity import Identity
+from engine.kernel.plugins import hookimpl
+from engine.spec import Spec
+
+SETTINGS = web.AppKey("session_settings", sessions.SessionSettings)
+REDIS = web.AppKey("session_redis", object)  # the redis.asyncio client when sessions live in Redis
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    settings = sessions.SessionSettings.from_config(config, sessions.default_secret_file(spec.root))
+    redis = None
+    if settings.redis_url:
+        from redis import asyncio as aioredis
+
+        redis = app[REDIS] = aioredis.from_url(settings.redis_url)
+    app[SETTINGS] = settings
+    app[sessions.STORAGE] = sessions.build_storage(settings, redis)
+
+
+@hookimpl(trylast=True)
+async def shutdown(app: web.Application) -> None:
+    redis = app.get(REDIS)
+    if redis is not None:
+        await redis.aclose()
+
+
+@hookimpl(trylast=True)
+def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
+    return [sessions.session_middleware]
+
+
+@hookimpl(trylast=True)
+async def authenticate(request: web.Request) -> Identity | None:
+    if "Authorization" in request.headers or request.app[SETTINGS].cookie_name not in request.cookies:
+        return None
+    session = await sessions.get_session(request)
+    identity = sessions.identity_of(session)
+    if identity is None:
+        return None
+    if request.method not in sessions.SAFE_METHODS and not sessions.csrf_matches(
+        session, request.headers.get(sessions.CSRF_HEADER)
+    ):
+        raise Forbidden(
+            f"a request signed in by the session cookie must send the {sessions.CSRF_HEADER} header "
+            "with the token from GET /auth/csrf"
+        )
+    return identity
+
+
+async def csrf(request: web.Request) -> web.Response:
+    """The current session's CSRF token, for the X-CSRF-Token header of unsafe requests."""
+    session = await sessions.get_session(request)
+    return json_response({"csrf_token": sessions.csrf_token(session)}, headers=NO_STORE)
+
+
+@hookimpl(trylast=True)
+def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
+    return [web.get("/auth/csrf", csrf, allow_head=False)]
+
+
+@hookimpl(trylast=True)
+def openapi_document(document: dict) -> None:
+    session_paths(document)

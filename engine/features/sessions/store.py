@@ -1,0 +1,219 @@
+"""Browser sessions (aiohttp-session): settings, storage, and the operations the auth plugins share.
+
+A session is an encrypted cookie by default, or a random id pointing at Redis when REDIS_URL is
+set. It holds who signed in, their CSRF token, and a sign-in in progress. Signing in always
+starts a NEW session (a fresh id and CSRF token), so an id planted before sign-in is worthless.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aiohttp import web
+from aiohttp_session import AbstractStorage, Session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from aiohttp_session.redis_storage import RedisStorage
+from cryptography.fernet import Fernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from engine.features.jwt_auth.tokens import check_secret_length, fallback_secret, parse_duration
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError, ServiceUnavailable
+from engine.kernel.identity import Identity
+
+COOKIE_NAME = "engine_session"
+USER, ROLES, CSRF = "user_id", "roles", "csrf"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class SessionSettings:
+    secret: str | None  # encrypts cookie sessions; unused with Redis
+    redis_url: str | None
+    max_age: int
+    secure: bool
+    cookie_name: str = COOKIE_NAME
+
+    @classmethod
+    def from_config(cls, config: Config, secret_file: str) -> SessionSettings:
+        env = config.extra
+        secret = env.get("ENGINE_SESSION_SECRET") or None
+        if secret is None and config.redis_url is None:
+            secret = fallback_secret(
+                secret_file,
+                development=not config.production,
+                missing="sessions need ENGINE_SESSION_SECRET (32+ bytes) or REDIS_URL in production "
+                "(or disable the `sessions` plugin in resources.yaml: plugins: {disabled: [sessions]})",
+            )
+        check_secret_length("ENGINE_SESSION_SECRET", secret, user="it")
+        try:
+            max_age = parse_duration(env.get("ENGINE_SESSION_MAX_AGE", "14d"))
+        except ValueError as exc:
+            raise ConfigurationError(f"ENGINE_SESSION_MAX_AGE: {exc}") from None
+        return cls(secret=secret, redis_url=config.redis_url, max_age=max_age, secure=config.production)
+
+
+def fernet_key(secret: str) -> bytes:
+    """A Fernet key derived from the configured secret (any length of 32+ bytes works)."""
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=b"resource-engine session cookie")
+    return base64.urlsafe_b64encode(hkdf.derive(secret.encode()))
+
+
+def _encode(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class RedisSessions(RedisStorage):
+    """Redis storage that deletes an ended session's entry instead of storing it empty, and
+    answers 503 (not 500) while Redis is unreachable."""
+
+    def __init__(self, redis: Any, **kwargs: Any):
+        super().__init__(redis, **kwargs)
+        self.client = redis
+
+    async def load_session(self, request: web.Request) -> Session:
+        with _redis_problems():
+            return await super().load_session(request)
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
+        with _redis_problems():
+            if session.empty and session.identity is not None:
+                self.save_cookie(response, "", max_age=session.max_age)
+                await self.client.delete(f"{self.cookie_name}_{session.identity}")
+                return
+            await super().save_session(request, response, session)
+
+    async def forget(self, key: str) -> None:
+        with _redis_problems():
+            await self.client.delete(f"{self.cookie_name}_{key}")
+
+
+@contextmanager
+def _redis_problems() -> Iterator[None]:
+    from redis.exceptions import RedisError
+
+    try:
+        yield
+    except (RedisError, OSError):
+        raise ServiceUnavailable(
+            "the session store is unavailable; retry shortly", headers={"Retry-After": "1"}
+        ) from None
+
+
+def build_storage(settings: SessionSettings, redis: Any = None) -> AbstractStorage:
+    cookie = dict(
+        cookie_name=settings.cookie_name,
+        max_age=settings.max_age,
+        secure=settings.secure,
+        httponly=True,
+        samesite="Lax",
+        path="/",
+        encoder=_encode,
+        decoder=orjson.loads,
+    )
+    if redis is not None:
+        return RedisSessions(redis, key_factory=lambda: secrets.token_urlsafe(32), **cookie)
+    if settings.secret is None:
+        raise ConfigurationError("cookie sessions need ENGINE_SESSION_SECRET")
+    return EncryptedCookieStorage(Fernet(fernet_key(settings.secret)), **cookie)
+
+
+def default_secret_file(root: str) -> str:
+    return os.path.normpath(os.path.join(root, ".engine", "session-secret"))
+
+
+# --- the session of the current request ---------------------------------------------------------
+# aiohttp-session's own middleware keeps state under string keys, which aiohttp deprecates;
+# these few lines do the same with typed keys around the library's storages.
+
+STORAGE = web.AppKey("session_storage", AbstractStorage)
+SESSION = web.RequestKey("session", Session)
+
+
+async def get_session(request: web.Request) -> Session:
+    session = request.get(SESSION)
+    if session is None:
+        session = request[SESSION] = await request.app[STORAGE].load_session(request)
+    return session
+
+
+async def new_session(request: web.Request) -> Session:
+    """Replace the request's session by an empty one with a new id (the old one is not saved)."""
+    session = request[SESSION] = await request.app[STORAGE].new_session()
+    return session
+
+
+@web.middleware
+async def session_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """Save the session into the response when a handler changed it."""
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:  # redirects raised by handlers carry the session too
+        await _save(request, exc)
+        raise
+    await _save(request, response)
+    return response
+
+
+async def _save(request: web.Request, response: web.StreamResponse) -> None:
+    session = request.get(SESSION)
+    if session is not None and getattr(session, "_changed", True) and not response.prepared:
+        await request.app[STORAGE].save_session(request, response, session)
+
+
+async def current_session(request: web.Request) -> Session | None:
+    """The request's session, or None when the sessions plugin is not installed."""
+    if STORAGE not in request.app:
+        return None
+    return await get_session(request)
+
+
+def identity_of(session: Session) -> Identity | None:
+    user_id = session.get(USER)
+    if not isinstance(user_id, str) or not user_id:
+        return None
+    roles = session.get(ROLES) or []
+    return Identity(user_id, frozenset(roles) | {"user"}, via="session")
+
+
+def csrf_token(session: Session) -> str:
+    """The session's CSRF token, created on first use."""
+    token = session.get(CSRF)
+    if not isinstance(token, str):
+        token = session[CSRF] = secrets.token_urlsafe(32)
+    return token
+
+
+def csrf_matches(session: Session, sent: str | None) -> bool:
+    token = session.get(CSRF)
+    return isinstance(token, str) and sent is not None and hmac.compare_digest(token.encode(), sent.encode())
+
+
+async def end_session(request: web.Request) -> None:
+    """Empty the session: the cookie is cleared and a Redis entry deleted when the response goes out."""
+    session = await current_session(request)
+    if session is not None and not session.new:
+        session.invalidate()
+
+
+async def start_session(request: web.Request, user_id: str, roles: list[str]) -> Session:
+    """Sign in: discard the old session and begin a new one with a new id and CSRF token."""
+    old = await get_session(request)
+    storage = request.app[STORAGE]
+    if isinstance(storage, RedisSessions) and old.identity is not None:
+        await storage.forget(old.identity)
+    session = await new_session(request)
+    session[USER] = user_id
+    session[ROLES] = roles
+    csrf_token(session)
+    return session

@@ -1,0 +1,132 @@
+"""One plugin manager per app: built-ins, the project's plugins/ folder, and installed entry points."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import inspect
+import os
+import sys
+from collections.abc import Iterable
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from engine import hookspecs
+from engine.spec import Spec
+
+hookimpl = pluggy.HookimplMarker("resource_engine")
+ENTRY_POINT_GROUP = "resource_engine"
+
+# Built-in features, registered like any third-party plugin (and as switchable by name).
+DEFAULT_PLUGINS = (
+    "engine.features.access.plugin",
+    "engine.features.jwt_auth.plugin",
+    "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
+    "engine.features.events.plugin",
+    "engine.features.sessions.plugin",
+    "engine.features.refresh_tokens.plugin",
+    "engine.features.google_oauth.plugin",
+    "engine.features.me.plugin",
+    "engine.features.openapi.plugin",
+    "engine.features.openapi.docs_page",
+    # Protection (docs/protection.md). Built-ins are trylast, so their middlewares run in this order,
+    # outermost first: the rate limit before the idempotency keys and the query cache.
+    "engine.features.etags.plugin",
+    "engine.features.input_limits.plugin",
+    "engine.features.cors.plugin",
+    "engine.features.security_headers.plugin",
+    "engine.features.rate_limit.plugin",
+    "engine.features.idempotency.plugin",
+    "engine.features.query_cache.plugin",
+    "engine.features.request_log.plugin",
+    "engine.features.metrics.plugin",
+    "engine.features.health.plugin",
+)
+
+
+class PluginError(Exception):
+    pass
+
+
+def _load_project_plugin(path: str, root: str) -> ModuleType:
+    name = os.path.splitext(os.path.basename(path))[0]
+    module_name = f"resource_engine_project.{abs(hash(root))}.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"{path}: cannot be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise PluginError(f"{os.path.relpath(path)}: failed to import: {exc!r}") from exc
+    return module
+
+
+def _short_name(module_name: str) -> str:
+    """The name a built-in is disabled by: its package (``engine.features.cors.plugin`` is ``cors``)."""
+    parts = module_name.split(".")
+    return parts[-2] if parts[-1] == "plugin" else parts[-1]
+
+
+def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
+    """Register built-ins (trylast by their hooks), project plugins and entry points; check them."""
+    pm = pluggy.PluginManager("resource_engine")
+    pm.add_hookspecs(hookspecs)
+    disabled = set(spec.disabled_plugins)
+    for module_name in DEFAULT_PLUGINS:
+        if _short_name(module_name) not in disabled:
+            pm.register(importlib.import_module(module_name), name=_short_name(module_name))
+    plugin_dir = os.path.join(spec.root, "plugins")
+    if os.path.isdir(plugin_dir):
+        for entry in sorted(os.listdir(plugin_dir)):
+            if entry.endswith(".py") and not entry.startswith("_"):
+                name = entry[:-3]
+                if name not in disabled:
+                    pm.register(_load_project_plugin(os.path.join(plugin_dir, entry), spec.root), name=name)
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.name not in disabled and pm.get_plugin(entry_point.name) is None:
+            pm.register(entry_point.load(), name=entry_point.name)
+    for plugin in extra_plugins:
+        pm.register(plugin)
+    try:
+        pm.check_pending()
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(str(exc)) from exc
+    return pm
+
+
+async def call_all(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
+    """Call every implementation, awaiting async ones; non-None results in call order."""
+    results = []
+    answers = hook(**kwargs)
+    for index, result in enumerate(answers):
+        if inspect.isawaitable(result):
+            try:
+                result = await result
+            except BaseException:
+                for later in answers[index + 1 :]:  # never started: close, or Python warns "never awaited"
+                    if inspect.iscoroutine(later):
+                        later.close()
+                raise
+        if result is not None:
+            results.append(result)
+    return results
+
+
+async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
+    """First non-None answer, awaiting each implementation before asking the next.
+
+    pluggy's own firstresult would stop at an async implementation's coroutine even when it
+    resolves to None, so first-result hooks are walked here in pluggy's call order.
+    """
+    for impl in reversed(hook.get_hookimpls()):
+        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
+        if inspect.isawaitable(result):
+            result = await result
+        if result is not None:
+            return result
+    return None
