@@ -1,6 +1,6 @@
 """resource-engine: a declarative REST engine on aiohttp and PostgreSQL."""
 
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 __all__ = ["hookimpl"]
 __version__ = "0.1.0"

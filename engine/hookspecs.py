@@ -1,42 +1,82 @@
-"""Every hook of resource-engine, in the order a request meets them.
+"""Every hook of resource-engine, in the order a request meets them: the contract plugins rely on.
 
 Write a plugin as a module or class with functions named like these hooks, decorated with
-``engine.hookimpl``; put it in the project's ``plugins/`` folder or publish it under the
-``resource_engine`` entry-point group. The engine's own features (request ids, access rules,
-JWT, ...) are plugins on exactly these hooks.
+``engine.hookimpl`` (everything a plugin needs is importable from ``engine.plugin``); put it in
+the project's ``plugins/`` folder or publish it under the ``resource_engine`` entry-point group.
+The engine's own features (engine/features/*) are plugins on exactly these hooks.
 
-Conventions:
-- A hook may be a plain function or ``async def``; the engine awaits whatever is returned.
+Conventions, kept by the engine and checked by tests/test_hook_contract.py:
+- Every hook may be a plain function or ``async def``; the engine awaits whatever is returned.
 - "All results" hooks call every plugin and collect the non-None answers; "first result" hooks
   stop at the first non-None answer. Built-in plugins are registered ``trylast`` so yours win.
-- To refuse a request, raise an ``engine.kernel.errors.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
+- Wrappers (``wrapper=True`` / ``hookwrapper=True``) are refused at registration, naming the
+  hook: a generator cannot wrap an async implementation. Use a middleware or before/after hooks.
+- To refuse a request, raise an ``engine.plugin.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
   the client gets it as problem+json with your detail.
 - Hooks receive keyword arguments; declare only the ones you use.
+
+The names form families: ``configure``/``startup``/``shutdown`` and ``before_pool_open`` (the
+app's life), ``register_*`` (contribute commands, routes, middlewares, OpenAPI), ``*_from_request``
+(read the request), ``authorize``/``access_predicates`` (access), ``before_*``/``after_*`` and
+``*_write`` (writes), ``plan_includes`` (reads), ``on_*`` (after the fact) and ``cache_*`` (a store).
+Renamed in 0.2, accepted with a DeprecationWarning for one release: ``middlewares`` ->
+``register_middlewares``, ``authenticate`` -> ``identity_from_request``, ``prepare_input`` ->
+``before_validate``, ``openapi_document`` -> ``register_openapi`` (engine.kernel.plugins.RENAMED).
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import pluggy
 
-hookspec = pluggy.HookspecMarker("resource_engine")
+if TYPE_CHECKING:
+    import argparse
+
+    import asyncpg
+    from aiohttp import web
+
+    from engine.kernel.config import Config
+    from engine.kernel.event import Event
+    from engine.kernel.identity import Identity
+    from engine.resources.context import PoolSettings, WriteContext, WriteFold
+    from engine.resources.listing import IncludePlan
+    from engine.spec import Resource, Spec
+    from engine.sql.queries import Predicate
+
+hookspec = pluggy.HookspecMarker("resource_engine")  # engine.kernel.hooks.hookimpl is its pair
+T = TypeVar("T")
+Maybe = T | Awaitable[T]  # every hook may answer directly or through an awaitable
 
 
-# --- configuration, start-up and shutdown --------------------------------------------------
+# --- the app's life: configuration, start-up and shutdown ----------------------------------------
 
 
 @hookspec
-def configure(app, spec, config):
+def configure(app: web.Application, spec: Spec, config: Config) -> Maybe[None]:
     """Read and check your settings while the app is built, before anything listens.
 
     ``config.extra`` holds every ENGINE_* environment variable; ``spec.plugin_settings`` the
-    ``plugins.settings`` block of resources.yaml. Raise ``engine.kernel.errors.ConfigurationError`` with
-    an actionable message for a bad setting: the server refuses to start and prints it.
-    Store what you computed on the app with your own ``web.AppKey``.
+    ``plugins.settings`` block of resources.yaml. Raise ``ConfigurationError`` with an actionable
+    message for a bad setting: the server refuses to start and prints it. Store what you computed
+    on the app with your own ``web.AppKey``. A plain ``configure`` runs inside ``create_app``; an
+    ``async def configure`` completes when the app starts, before the database opens and before
+    the server listens.
     """
 
 
 @hookspec
-def register_commands(commands):
+def before_pool_open(app: web.Application, settings: PoolSettings) -> Maybe[None]:
+    """Adjust the database pool's settings (size, statement timeout, acquire bound) before it opens.
+
+    ``settings`` is an ``engine.plugin.PoolSettings`` holding the configured values; change its
+    attributes in place. Runs at start-up after ``configure``; results are ignored.
+    """
+
+
+@hookspec
+def register_commands(commands: argparse._SubParsersAction) -> Maybe[None]:
     """Add sub-commands to the ``resource-engine`` CLI.
 
     ``commands`` is the argparse sub-parsers object: call ``commands.add_parser(name, help=...)``
@@ -45,7 +85,7 @@ def register_commands(commands):
 
 
 @hookspec
-def startup(app):
+def startup(app: web.Application) -> Maybe[None]:
     """The app is built and the database pool is open; set up clients, caches, background tasks.
 
     Runs once per worker process, in registration order. Results are ignored.
@@ -54,12 +94,12 @@ def startup(app):
 
 
 @hookspec
-def shutdown(app):
+def shutdown(app: web.Application) -> Maybe[None]:
     """The app is stopping (after in-flight requests finished); close what ``startup`` opened."""
 
 
 @hookspec
-def register_routes(app, spec):
+def register_routes(app: web.Application, spec: Spec) -> Maybe[list[web.RouteDef] | None]:
     """Return a list of ``aiohttp.web.RouteDef`` to add to the app (auth endpoints, health checks).
 
     All results: every plugin's routes are added. Routes under ``/api/`` must not clash with
@@ -68,13 +108,14 @@ def register_routes(app, spec):
 
 
 @hookspec
-def middlewares(app, spec):
+def register_middlewares(app: web.Application, spec: Spec) -> Maybe[list[Any] | None]:
     """Return a list of aiohttp middlewares (``@web.middleware`` functions).
 
     All results, in plugin order; they run inside the engine's request-id and error boundary
     and outside authentication, so they see every request, including failing ones. A middleware
-    decorated with ``engine.http.middleware.after_authentication`` runs inside authentication
-    instead, where ``request[IDENTITY]`` is set (rate limits and caches that act per caller).
+    decorated with ``engine.plugin.after_authentication`` runs inside authentication instead,
+    where ``request[IDENTITY]`` is set (rate limits and caches that act per caller). ``app`` is
+    the app being built: its configuration (``app[CONFIG]``) and your ``configure`` state are set.
     """
 
 
@@ -82,66 +123,112 @@ def middlewares(app, spec):
 
 
 @hookspec(firstresult=True)
-def authenticate(request):
-    """Return an ``engine.kernel.identity.Identity`` for the caller, or None if your scheme is absent.
+def identity_from_request(request: web.Request) -> Maybe[Identity | None]:
+    """Return an ``engine.plugin.Identity`` for the caller, or None if your scheme is absent.
 
     First result: the first plugin that recognizes a credential wins. A credential that is
-    present but invalid must raise ``engine.kernel.errors.Unauthorized`` (never fall through to
-    anonymous). No plugin answering means the request is anonymous.
+    present but invalid must raise ``Unauthorized`` (never fall through to anonymous). No plugin
+    answering means the request is anonymous.
     """
 
 
 @hookspec
-def authorize(request, resource, action, identity):
+def authorize(
+    request: web.Request | None, resource: Resource, action: str, identity: Identity | None
+) -> Maybe[bool | None]:
     """Decide whether ``identity`` (None when anonymous) may perform ``action`` on ``resource``.
 
     ``action`` is one of list, read, create, update, delete. All results: any plugin returning
     False denies (403, or 401 when anonymous); raise a Problem for another answer. Row-level
-    rules do not belong here: use ``access_predicates``.
+    rules do not belong here: use ``access_predicates``. ``request`` is None when the question
+    comes from outside a request (event delivery to a stream already open, a command).
     """
 
 
 @hookspec
-def access_predicates(resource, action, identity):
-    """Return an ``engine.sql.queries.Predicate`` (or a list of them) limiting which rows are visible.
+def access_predicates(
+    resource: Resource, action: str, identity: Identity | None
+) -> Maybe[Predicate | list[Predicate] | None]:
+    """Return an ``engine.plugin.Predicate`` (or a list of them) limiting which rows are visible.
 
     All results, combined with AND into the WHERE clause of every query for this action: lists,
     single reads, updates, deletes, cursors and embeddings alike, so a hidden row is a 404 and
     never leaks through a count or a page. Build predicates from sqlglot expressions with
-    ``engine.sql.compiled.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
+    ``engine.plugin.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
     """
 
 
-# --- the resource manager: writes ---------------------------------------------------------------
+# --- reads --------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def plan_includes(
+    app: web.Application, resource: Resource, names: tuple[str, ...], fields: tuple[str, ...] | None
+) -> Maybe[IncludePlan | None]:
+    """Plan ``?include=names`` on a read or list of ``resource``: return an ``IncludePlan``.
+
+    First result. The plan says which extra columns the query must select (``fields``) and,
+    after the query, fetches and attaches the included rows (``await plan.attach(request, rows)``).
+    Raise ``BadRequest`` for a name you do not know. Without an answer, any include is a 400.
+    The built-in relations feature answers for every declared reference and relation.
+    """
+
+
+# --- writes -------------------------------------------------------------------------------------
 
 
 @hookspec
-def prepare_input(resource, action, data, identity, previous):
+def before_validate(
+    resource: Resource, action: str, data: dict[str, Any], identity: Identity | None, previous: dict[str, Any] | None
+) -> Maybe[None]:
     """Adjust or refuse a create/update body before JSON Schema validation.
 
     ``data`` is the parsed body (a dict you may change in place), ``previous`` the stored row on
     update (None on create). Use it to fill fields from the identity (the owner) or to refuse
-    fields a caller may not set (raise ``engine.kernel.errors.ValidationFailed``). All results ignored.
+    fields a caller may not set (raise ``ValidationFailed``). All results ignored.
     """
 
 
 @hookspec
-def before_write(conn, resource, action, data, previous, identity):
+def before_write(
+    context: WriteContext,
+    conn: asyncpg.Connection,
+    resource: Resource,
+    action: str,
+    data: dict[str, Any] | None,
+    previous: dict[str, Any] | None,
+    identity: Identity | None,
+) -> Maybe[None]:
     """Inside the write's transaction, before its SQL: enforce business rules, write related rows.
 
     ``action`` is create, update or delete; ``data`` the validated values (None on delete);
-    ``previous`` the row before the change (None on create). Raising a Problem rolls back.
+    ``previous`` the row before the change (None on create). ``context`` is the write's
+    ``WriteContext``: who writes (``identity``), on which connection (``conn``), ``notes`` that
+    live until this write's ``after_write``, and ``shared`` state that lives as long as the
+    request (the request's other writes). Raising a Problem rolls back.
     """
 
 
 @hookspec
-def after_write(conn, resource, action, record, previous, identity):
+def after_write(
+    context: WriteContext,
+    conn: asyncpg.Connection,
+    resource: Resource,
+    action: str,
+    record: dict[str, Any],
+    previous: dict[str, Any] | None,
+    identity: Identity | None,
+) -> Maybe[None]:
     """Inside the write's transaction, after its SQL: ``record`` is the row as stored (the deleted
-    row on delete). Write follow-up rows here; raising a Problem rolls the whole write back."""
+    row on delete). Write follow-up rows here; raising a Problem rolls the whole write back.
+    ``context.fold`` is the ``fold_into_write`` answer whose rows this write's statement already
+    wrote (None when it wrote only the change)."""
 
 
 @hookspec
-def write_needs_transaction(resource, action, identity):
+def write_needs_transaction(
+    context: WriteContext, resource: Resource, action: str, identity: Identity | None
+) -> Maybe[bool | None]:
     """Return True when your ``before_write``/``after_write`` need this write's transaction.
 
     A create or update runs as one statement, without BEGIN/COMMIT (its events folded in), when no
@@ -152,12 +239,25 @@ def write_needs_transaction(resource, action, identity):
     """
 
 
-# --- after the response -------------------------------------------------------------------------
+@hookspec(firstresult=True)
+def fold_into_write(resource: Resource, action: str) -> Maybe[WriteFold | None]:
+    """Fold your follow-up rows into a single-statement create or update of ``resource``.
+
+    First result; asked once per resource and action, at the first such write. Return a
+    ``WriteFold`` whose ``statement(key, build)`` wraps the write's statement (``build()`` gives
+    its sqlglot expression) into one that also writes your rows, and whose ``values(identity,
+    previous)`` binds what that needs. The engine then sets ``context.fold`` to it for ``after_write``.
+    The built-in events feature folds the outbox row into the write this way.
+    """
+
+
+# --- after the fact -----------------------------------------------------------------------------
 
 
 @hookspec
-def on_event(event):
-    """A change was committed. ``event`` has id, resource, action, record_id, actor, at, data, changes.
+def on_event(event: Event) -> Maybe[None]:
+    """A change was committed: ``event`` is an ``engine.plugin.Event`` (id, resource, action,
+    record_id, actor, at, data, changes).
 
     Runs after commit, outside the request, in one process of the cluster: at least once (after a
     crash an event may come again, so make handlers idempotent, e.g. keyed by ``event.id``), in
@@ -168,10 +268,10 @@ def on_event(event):
 
 
 @hookspec
-def on_error(request, error):
+def on_error(request: web.Request | None, error: BaseException) -> Maybe[None]:
     """An unexpected exception escaped a request handler, or an ``on_event`` handler gave up.
 
-    ``request`` is None for background work; ``error`` is then an ``engine.features.events.HandlerFailed``
+    ``request`` is None for background work; ``error`` is then an ``engine.plugin.HandlerFailed``
     carrying ``handler``, ``event`` and ``attempts`` (the original exception is its ``__cause__``).
     Report it to your error tracker; a request's client already got a 500 problem. The built-in
     implementation logs it."""
@@ -181,7 +281,7 @@ def on_error(request, error):
 
 
 @hookspec(firstresult=True)
-def cache_get(app, resource, key):
+def cache_get(app: web.Application, resource: Resource, key: str) -> Maybe[bytes | None]:
     """Return the cached entry (bytes) stored under ``key`` for a list or read of ``resource``, or None.
 
     The query cache (``cache: {ttl: ...}`` on a resource) asks this before running the query.
@@ -194,7 +294,7 @@ def cache_get(app, resource, key):
 
 
 @hookspec
-def cache_put(app, resource, key, body, ttl):
+def cache_put(app: web.Application, resource: Resource, key: str, body: bytes, ttl: int) -> Maybe[None]:
     """Keep ``body`` (opaque bytes: the response's headers and body) under ``key`` for ``ttl`` seconds.
 
     Called after a cacheable 200 answer to a list or read; all results are ignored. Store-only:
@@ -203,7 +303,7 @@ def cache_put(app, resource, key, body, ttl):
 
 
 @hookspec
-def openapi_document(document, spec, app):
+def register_openapi(document: dict[str, Any], spec: Spec, app: web.Application) -> Maybe[None]:
     """Change the generated OpenAPI 3.1 ``document`` (a dict) in place: add security schemes,
     paths for your routes, examples. All results ignored.
 

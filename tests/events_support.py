@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from engine.features.events import sse
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 WAIT = 10.0  # seconds: generous bounds for something that must arrive, never a timing assertion
 

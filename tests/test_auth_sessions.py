@@ -14,7 +14,7 @@ from stand_in_oidc_provider import google_env, oidc_provider_fixture, sign_in  #
 from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 @pytest.fixture

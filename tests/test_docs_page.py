@@ -174,7 +174,7 @@ class TestHostileSpecText:
 
 class CookieScheme:
     @hookimpl
-    def openapi_document(self, document):
+    def register_openapi(self, document):
         document["components"]["securitySchemes"]["testCookie"] = {"type": "apiKey", "in": "cookie", "name": "sid"}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 JSON = {"Content-Type": "application/json"}
 CATALOG = str(Path(__file__).parent / "specs" / "catalog" / "resources.yaml")

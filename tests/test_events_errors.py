@@ -8,7 +8,7 @@ import pytest
 from aiohttp import web
 from events_support import wait_until
 
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 class Broken:

@@ -9,7 +9,7 @@ import pytest
 from events_support import Recorder, wait_until
 
 from engine.features.events import HandlerFailed
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 class Flaky:

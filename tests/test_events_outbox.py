@@ -7,7 +7,7 @@ from events_support import event_rows
 
 from engine.http.keys import PLUGINS
 from engine.kernel.errors import Conflict
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 async def test_creating_a_row_writes_a_created_event_with_the_row_and_the_actor(api):

@@ -7,7 +7,7 @@ import os
 import pytest
 from aiohttp import web
 
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 PAGE = "<!doctype html><title>page</title><p>hello</p>"

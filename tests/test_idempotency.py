@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from engine.features.idempotency.store import claim_id
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 class HoldCreates:

@@ -195,7 +195,7 @@ class DescribedRoute:
         return [web.get("/api/hello", hello, allow_head=False)]
 
     @hookimpl
-    def openapi_document(self, document):
+    def register_openapi(self, document):
         document["paths"]["/api/hello"] = {
             "get": {"summary": "Say hello", "tags": ["greetings"], "responses": {"200": {"description": "Hello."}}}
         }

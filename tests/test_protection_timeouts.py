@@ -13,7 +13,7 @@ from protection_support import eventually
 
 from engine.features.timeouts.plugin import long_lived
 from engine.http.keys import POOL
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 

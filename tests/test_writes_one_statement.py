@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from engine.features.events.inline import _timestamp_json
 from engine.kernel.errors import Conflict
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.sql.compiled import compile_expression, param
 
 

@@ -6,7 +6,7 @@ import pytest
 from events_support import event_rows
 
 from engine.kernel.errors import Conflict
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 
 class Auditor:

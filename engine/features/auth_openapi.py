@@ -1,5 +1,5 @@
 """OpenAPI descriptions of the auth routes, one function per plugin (called from its
-`openapi_document` hook, so a disabled plugin's routes disappear from the document too)."""
+`register_openapi` hook, so a disabled plugin's routes disappear from the document too)."""
 
 from __future__ import annotations
 

@@ -15,15 +15,16 @@ from aiohttp import web
 from engine import migrations
 from engine.db.embedded import start_embedded
 from engine.db.pool import close_pool, connect, create_pool
-from engine.features.relations.nested import nested_routes
-from engine.features.relations.service import RELATIONS, Relations
+from engine.db.pool_wait import bound_pool_wait
 from engine.http.handlers import ResourceHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
 from engine.kernel import tasks as shutdown
 from engine.kernel.config import Config
-from engine.kernel.plugins import build_plugin_manager, call_all
+from engine.kernel.hooks import call_all, has_awaitables, resolve
+from engine.kernel.plugins import build_plugin_manager
+from engine.resources.context import PoolSettings
 from engine.resources.manager import ResourceManager
 from engine.spec import Spec
 
@@ -55,13 +56,17 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 )
     finally:
         await conn.close()
+    settings = PoolSettings(config.pool_min_size, config.pool_max_size, config.statement_timeout_ms)
+    await call_all(app[PLUGINS].hook.before_pool_open, app=app, settings=settings)
     pool = await create_pool(
         url,
-        min_size=config.pool_min_size,
-        max_size=config.pool_max_size,
-        statement_timeout_ms=config.statement_timeout_ms,
+        min_size=settings.min_size,
+        max_size=settings.max_size,
+        statement_timeout_ms=settings.statement_timeout_ms,
         schema=config.db_schema,
     )
+    if settings.acquire_timeout is not None:
+        bound_pool_wait(pool, settings.acquire_timeout)
     app[POOL] = pool
     managers = {name: ResourceManager(resource, pool, app[PLUGINS]) for name, resource in spec.resources.items()}
     app[MANAGERS] = managers
@@ -83,24 +88,48 @@ def _routes(spec: Spec) -> list[web.RouteDef]:
     return [route for resource in spec.resources.values() for route in ResourceHandlers(resource).routes()]
 
 
+PENDING = web.AppKey("pending_hook_answers", list)  # async answers of configure/routes/middlewares
+
+
 def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[Any] = ()) -> web.Application:
-    """Build the application; the database is opened when the app starts (cleanup_ctx)."""
+    """Build the application; the database is opened when the app starts (cleanup_ctx).
+
+    Hooks that answer synchronously take effect here; async answers of `configure`,
+    `register_routes` and `register_middlewares` are awaited first thing at start-up, before the
+    database opens and before the server listens (aiohttp freezes routes and middlewares only then).
+    """
     config = config or Config.from_env(spec)
     pm = build_plugin_manager(spec, plugins)
-    plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
     app = web.Application(
-        middlewares=build_middlewares(plugin_middlewares),
         client_max_size=config.body_limit,
         handler_args=handler_args(config),  # request line and header size limits, for every runner
     )
     app[SPEC], app[CONFIG], app[PLUGINS] = spec, config, pm
     shutdown.install(app)  # app[SHUTTING_DOWN]: set when the worker starts draining (event streams end)
-    app[RELATIONS] = Relations(spec)
-    pm.hook.configure(app=app, spec=spec, config=config)
+    configured = pm.hook.configure(app=app, spec=spec, config=config)
+    middlewares = pm.hook.register_middlewares(app=app, spec=spec)
+    app.router.add_routes(_routes(spec))
+    routes = pm.hook.register_routes(app=app, spec=spec)
+    app[PENDING] = [configured, middlewares, routes]
+    if not any(has_awaitables(answers) for answers in app[PENDING]):
+        _install(app, [m for m in middlewares if m is not None], [r for r in routes if r is not None])
+    app.cleanup_ctx.append(_async_answers)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_plugin_lifecycle)
-    app.router.add_routes(_routes(spec))
-    app.router.add_routes(nested_routes(spec))
-    for extra in pm.hook.register_routes(app=app, spec=spec):
-        app.router.add_routes(extra or [])
     return app
+
+
+def _install(app: web.Application, middlewares: list[Any], routes: list[Any]) -> None:
+    app.middlewares.extend(build_middlewares([m for result in middlewares for m in result]))
+    for extra in routes:
+        app.router.add_routes(extra)
+    app[PENDING] = []
+
+
+async def _async_answers(app: web.Application) -> AsyncIterator[None]:
+    """Await what async `configure`, `register_middlewares` and `register_routes` returned."""
+    if app[PENDING]:
+        configured, middlewares, routes = app[PENDING]
+        await resolve(configured)  # results are ignored: awaiting them ran them
+        _install(app, await resolve(middlewares), await resolve(routes))
+    yield

@@ -7,35 +7,61 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from engine.features.relations.includes import parse_include
-from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
 from engine.http.etag import if_match, item_tag
-from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS
-from engine.http.query import parse_fields, parse_list_query
+from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
+from engine.http.query import parse_fields, parse_include, parse_list_query
 from engine.http.responses import json_response
-from engine.kernel.errors import Forbidden, Unauthorized
-from engine.kernel.plugins import call_all
-from engine.resources.listing import ListQuery
+from engine.kernel.errors import BadRequest
+from engine.kernel.hooks import call_first
+from engine.resources.access import BEARER_CHALLENGE, require
+from engine.resources.context import WriteContext
+from engine.resources.listing import IncludePlan, ListQuery, NoIncludes
 from engine.resources.manager import ResourceManager
 from engine.spec import Resource
 
 LIST_QUERIES_KEPT = 512
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+__all__ = [
+    "BEARER_CHALLENGE",
+    "ResourceHandlers",
+    "authorize",
+    "created_response",
+    "plan_includes",
+    "write_context",
+    "write_shared",
+]
 
 
 async def authorize(request: web.Request, resource: Resource, action: str) -> ResourceManager:
-    """Role check through the `authorize` hook (row-level rules are SQL predicates later on);
-    returns the resource's manager."""
-    identity = request[IDENTITY]
-    answers = await call_all(
-        request.app[PLUGINS].hook.authorize, request=request, resource=resource, action=action, identity=identity
-    )
-    if False in answers:
-        if identity is None:
-            raise Unauthorized(f"sign in to {action} {resource.name}", headers=BEARER_CHALLENGE)
-        raise Forbidden(f"your roles do not allow {action} on {resource.name}")
+    """The caller's roles must allow `action` (engine.resources.access); returns the resource's manager."""
+    await require(request.app[PLUGINS], request, resource, action, request[IDENTITY])
     return request.app[MANAGERS][resource.name]
+
+
+def write_shared(request: web.Request) -> dict:
+    """The state a request's writes share (WriteContext.shared): middlewares put theirs here."""
+    shared = request.get(WRITE_SHARED)
+    if shared is None:
+        shared = request[WRITE_SHARED] = {}
+    return shared
+
+
+def write_context(request: web.Request) -> WriteContext:
+    """A write's context, sharing the request's state with its other writes and the middlewares."""
+    return WriteContext(request[IDENTITY], write_shared(request))
+
+
+async def plan_includes(
+    request: web.Request, resource: Resource, names: tuple[str, ...], fields: tuple[str, ...] | None
+) -> IncludePlan:
+    """The `plan_includes` hook's plan; nothing to plan without includes (no hook call)."""
+    if not names:
+        return NoIncludes(fields)
+    hook = request.app[PLUGINS].hook.plan_includes
+    plan = await call_first(hook, app=request.app, resource=resource, names=names, fields=fields)
+    if plan is None:
+        raise BadRequest(f"{resource.name} has nothing to include (include={','.join(names)})")
+    return plan
 
 
 def created_response(resource: Resource, row: dict[str, Any]) -> web.Response:
@@ -86,7 +112,7 @@ class ResourceHandlers:
     async def list(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "list")
         query = self._list_query(request)
-        embedding = request.app[RELATIONS].plan(self.resource, query.include, query.fields)
+        embedding = await plan_includes(request, self.resource, query.include, query.fields)
         rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
         await embedding.attach(request, rows)
         headers = {}
@@ -98,7 +124,7 @@ class ResourceHandlers:
     async def read(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "read")
         fields = parse_fields(self.resource, request.query)
-        embedding = request.app[RELATIONS].plan(self.resource, parse_include(request.query), fields)
+        embedding = await plan_includes(request, self.resource, parse_include(request.query), fields)
         row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
         await embedding.attach(request, [row])
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
@@ -106,15 +132,15 @@ class ResourceHandlers:
     async def create(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "create")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        return created_response(self.resource, await manager.create(data, request[IDENTITY]))
+        return created_response(self.resource, await manager.create(data, write_context(request)))
 
     async def update(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        row = await manager.update(request.match_info["id"], data, request[IDENTITY], expect=if_match(request))
+        row = await manager.update(request.match_info["id"], data, write_context(request), expect=if_match(request))
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def delete(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "delete")
-        await manager.delete(request.match_info["id"], request[IDENTITY], expect=if_match(request))
+        await manager.delete(request.match_info["id"], write_context(request), expect=if_match(request))
         return web.Response(status=204)

@@ -19,3 +19,4 @@ DATABASE_URL = web.AppKey("database_url", str)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 IDENTITY = web.RequestKey("identity", Identity)
+WRITE_SHARED = web.RequestKey("write_shared", dict)  # WriteContext.shared: state a request's writes share

@@ -22,8 +22,8 @@ from engine.kernel.errors import (
     Problem,
     ServiceUnavailable,
 )
+from engine.kernel.hooks import call_all, call_first
 from engine.kernel.logs import request_id_var, user_id_var
-from engine.kernel.plugins import call_all, call_first
 
 log = logging.getLogger("engine.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -113,7 +113,7 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
 @web.middleware
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Ask the `authenticate` hook who is calling; None means anonymous."""
-    identity = await call_first(request.app[PLUGINS].hook.authenticate, request=request)
+    identity = await call_first(request.app[PLUGINS].hook.identity_from_request, request=request)
     request[IDENTITY] = identity
     if identity is not None:
         user_id_var.set(identity.user_id)

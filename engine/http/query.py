@@ -161,3 +161,11 @@ def parse_fields(resource: Resource, query: MultiMapping[str]) -> tuple[str, ...
             raise _bad(key, f"unknown query parameter {key[:100]!r} for a single row; use fields or include")
     text = _single(query, "fields")
     return tuple(dict.fromkeys(_names(resource, "fields", text))) if text is not None else None
+
+
+def parse_include(query: MultiMapping[str]) -> tuple[str, ...]:
+    """The raw names of a single-row read's `include` (the list parser does the same for lists)."""
+    values = query.getall("include", [])
+    if len(values) > 1:
+        raise BadRequest("'include' is given more than once; use a comma-separated list", parameter="include")
+    return tuple(n.strip() for n in values[0].split(",")) if values else ()

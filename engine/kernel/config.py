@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.spec import Spec
+if TYPE_CHECKING:
+    from engine.spec import Spec
 
 
 def _int(env: dict[str, str], name: str, default: int) -> int:

@@ -5,19 +5,21 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import importlib.util
-import inspect
 import os
 import sys
+import warnings
 from collections.abc import Iterable
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 from engine import hookspecs
-from engine.spec import Spec
+from engine.kernel.hooks import PROJECT
 
-hookimpl = pluggy.HookimplMarker("resource_engine")
+if TYPE_CHECKING:
+    from engine.spec import Spec
+
 ENTRY_POINT_GROUP = "resource_engine"
 
 # Built-in features, registered like any third-party plugin (and as switchable by name).
@@ -26,6 +28,7 @@ DEFAULT_PLUGINS = (
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
+    "engine.features.relations.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",
@@ -72,9 +75,53 @@ def _short_name(module_name: str) -> str:
     return parts[-2] if parts[-1] == "plugin" else parts[-1]
 
 
+# Hooks renamed in 0.2 (old name -> new name): implementations under the old name still work, with a
+# DeprecationWarning, for one release.
+RENAMED = {
+    "middlewares": "register_middlewares",
+    "authenticate": "identity_from_request",
+    "prepare_input": "before_validate",
+    "openapi_document": "register_openapi",
+}
+
+
+class EnginePluginManager(pluggy.PluginManager):
+    """pluggy's manager, taking the renamed hooks' old names (pluggy's documented override point)."""
+
+    def parse_hookimpl_opts(self, plugin: Any, name: str) -> pluggy.HookimplOpts | None:
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is not None and name in RENAMED and not opts.get("specname"):
+            warnings.warn(
+                f"{_describe(plugin)}: the hook {name!r} is now called {RENAMED[name]!r}; "
+                f"rename the function (the old name stops working in the next release)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            opts = {**opts, "specname": RENAMED[name]}
+        return opts
+
+
+def _describe(plugin: Any) -> str:
+    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
+
+
+def refuse_wrappers(pm: pluggy.PluginManager) -> None:
+    """Hook wrappers cannot wrap async implementations: refuse them, naming the plugin and the hook."""
+    for name in pm.hook.__dict__:
+        caller = getattr(pm.hook, name)
+        for impl in caller.get_hookimpls():
+            if impl.wrapper or impl.hookwrapper:
+                raise PluginError(
+                    f"plugin {impl.plugin_name!r}: hook {name!r} is declared as a wrapper "
+                    "(wrapper=True or hookwrapper=True), which the engine does not support because "
+                    "every hook may be async; use a middleware (register_middlewares) or the "
+                    "before_*/after_* hooks instead"
+                )
+
+
 def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
     """Register built-ins (trylast by their hooks), project plugins and entry points; check them."""
-    pm = pluggy.PluginManager("resource_engine")
+    pm = EnginePluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = set(spec.disabled_plugins)
     for module_name in DEFAULT_PLUGINS:
@@ -96,37 +143,5 @@ def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> plugg
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(str(exc)) from exc
+    refuse_wrappers(pm)
     return pm
-
-
-async def call_all(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
-    """Call every implementation, awaiting async ones; non-None results in call order."""
-    results = []
-    answers = hook(**kwargs)
-    for index, result in enumerate(answers):
-        if inspect.isawaitable(result):
-            try:
-                result = await result
-            except BaseException:
-                for later in answers[index + 1 :]:  # never started: close, or Python warns "never awaited"
-                    if inspect.iscoroutine(later):
-                        later.close()
-                raise
-        if result is not None:
-            results.append(result)
-    return results
-
-
-async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
-    """First non-None answer, awaiting each implementation before asking the next.
-
-    pluggy's own firstresult would stop at an async implementation's coroutine even when it
-    resolves to None, so first-result hooks are walked here in pluggy's call order.
-    """
-    for impl in reversed(hook.get_hookimpls()):
-        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        if inspect.isawaitable(result):
-            result = await result
-        if result is not None:
-            return result
-    return None

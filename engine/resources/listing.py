@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from engine.sql.queries import Filter, SortKey
 
@@ -17,3 +17,26 @@ class ListQuery:
     cursor: str | None = None
     include: tuple[str, ...] = ()
     extra: dict[str, Any] | None = None
+
+
+class IncludePlan(Protocol):
+    """An answer to the `plan_includes` hook: what `?include=` adds to one read or list."""
+
+    fields: tuple[str, ...] | None  # the projection, widened by the columns the includes link through
+
+    def widen(self, query: ListQuery) -> ListQuery: ...
+
+    async def attach(self, request: Any, rows: list[dict[str, Any]]) -> None: ...
+
+
+@dataclass(frozen=True)
+class NoIncludes:
+    """The plan when nothing is included."""
+
+    fields: tuple[str, ...] | None
+
+    def widen(self, query: ListQuery) -> ListQuery:
+        return query
+
+    async def attach(self, request: Any, rows: list[dict[str, Any]]) -> None:
+        return None

@@ -15,12 +15,12 @@ import asyncpg
 import orjson
 import pluggy
 
-from engine.features.events.inline import InlineEvents, mark_written
 from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.kernel.hooks import call_all, call_first
 from engine.kernel.identity import Identity
-from engine.kernel.plugins import call_all
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
+from engine.resources.context import WriteContext, WriteFold
 from engine.resources.listing import ListQuery
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
@@ -33,6 +33,14 @@ def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
     for result in results:
         flat.extend(result if isinstance(result, (list, tuple)) else [result])
     return tuple(flat)
+
+
+def as_context(who: WriteContext | Identity | None) -> WriteContext:
+    """Writes take a WriteContext; an Identity (or None) alone is accepted from plugins and jobs."""
+    return who if isinstance(who, WriteContext) else WriteContext(who)
+
+
+_UNASKED = object()
 
 
 def as_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +58,7 @@ class ResourceManager:
         self._all_fields = resource.columns
         self._schema_fields = tuple(resource.schema.get("properties", {}))
         self._constraint_columns = _constraint_columns(resource)
-        self.inline_events: InlineEvents | None = None  # set by the events plugin at startup
+        self._folds: dict[str, WriteFold | None] = {}  # action -> the `fold_into_write` answer, asked once
         self._always_transaction: bool | None = None
 
     # --- access ------------------------------------------------------------------------------
@@ -135,20 +143,36 @@ class ResourceManager:
         async with self.pool.acquire() as own, own.transaction():
             yield own
 
-    def needs_transaction(self, action: str, identity: Identity | None) -> bool:
+    async def needs_transaction(self, action: str, context: WriteContext) -> bool:
         """Whether a plugin needs this write's transaction (hookspecs.write_needs_transaction)."""
         if self._always_transaction is None:
             self._always_transaction = bool(undeclared_write_hooks(self.pm))
         if self._always_transaction:
             return True
-        return any(self.pm.hook.write_needs_transaction(resource=self.resource, action=action, identity=identity))
+        answers = await call_all(
+            self.pm.hook.write_needs_transaction,
+            context=context,
+            resource=self.resource,
+            action=action,
+            identity=context.identity,
+        )
+        return any(answers)
 
-    def _alone(self, action: str, key: Any, build: Any, identity: Identity | None, previous: Any = None):
-        """The statement for a write without a transaction: its event folded in when it emits one."""
-        inline = self.inline_events
-        if inline is None or not inline.emits(action):
-            return self.queries.compiled((action, key, "alone"), build), {}, False
-        return inline.statement(action, key, build), inline.values(action, identity, previous), True
+    async def _fold(self, action: str) -> WriteFold | None:
+        fold = self._folds.get(action, _UNASKED)
+        if fold is _UNASKED:
+            fold = self._folds[action] = await call_first(
+                self.pm.hook.fold_into_write, resource=self.resource, action=action
+            )
+        return fold
+
+    async def _alone(self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None):
+        """The statement for a write without a transaction, with what `fold_into_write` folds into it."""
+        fold = await self._fold(action)
+        if fold is None:
+            return self.queries.compiled((action, key, "alone"), build), {}
+        context.fold = fold
+        return fold.statement(key, build), fold.values(context.identity, previous)
 
     async def lock_for_write(self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None) -> dict[str, Any]:
         """The row, locked FOR UPDATE, if `identity` may update it (404 when hidden, 403 when only readable)."""
@@ -156,76 +180,73 @@ class ResourceManager:
         return await self._locked(conn, pk, await self.predicates("update", identity), identity)
 
     async def create(
-        self, data: dict[str, Any], identity: Identity | None, conn: asyncpg.Connection | None = None
+        self, data: dict[str, Any], who: WriteContext | Identity | None, conn: asyncpg.Connection | None = None
     ) -> dict[str, Any]:
+        context = as_context(who)
         self._refuse_read_only(data, updating=False)
-        await call_all(
-            self.pm.hook.prepare_input,
-            resource=self.resource,
-            action="create",
-            data=data,
-            identity=identity,
-            previous=None,
-        )
+        await self._before_validate("create", data, context, None)
         self.validator.validate(data)
         columns = self._to_columns(data)
-        if conn is None and not self.needs_transaction("create", identity):
-            return await self._create_alone(columns, identity)
+        if conn is None and not await self.needs_transaction("create", context):
+            return await self._create_alone(columns, context)
         async with self._transaction(conn) as conn:
-            await self._before_write(conn, "create", columns, None, identity)
+            context.conn = conn
+            await self._before_write(context, "create", columns, None)
             compiled = self.queries.insert(tuple(columns))
             record = dict(
                 await self._write(conn, compiled.sql, compiled.args({f"v_{k}": v for k, v in columns.items()}))
             )
-            await self._after_write(conn, "create", record, None, identity)
+            await self._after_write(context, "create", record, None)
         return record
 
-    async def _create_alone(self, columns: dict[str, Any], identity: Identity | None) -> dict[str, Any]:
+    async def _create_alone(self, columns: dict[str, Any], context: WriteContext) -> dict[str, Any]:
         """One statement, committed on its own: no plugin needs a transaction around it."""
         names = tuple(columns)
         async with self.pool.acquire() as conn:
-            await self._before_write(conn, "create", columns, None, identity)
-            compiled, values, folded = self._alone(
-                "create", names, lambda: self.queries.insert_expression(names), identity
+            context.conn = conn
+            await self._before_write(context, "create", columns, None)
+            compiled, values = await self._alone(
+                "create", names, lambda: self.queries.insert_expression(names), context
             )
             values.update({f"v_{k}": v for k, v in columns.items()})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
-            if folded:
-                mark_written(record)
-            await self._after_write(conn, "create", record, None, identity)
+            await self._after_write(context, "create", record, None)
         return record
 
     async def update(
         self,
         pk_text: str,
         patch: dict[str, Any],
-        identity: Identity | None,
+        who: WriteContext | Identity | None,
         expect: Any = None,
         conn: asyncpg.Connection | None = None,
     ) -> dict[str, Any]:
+        context = as_context(who)
         pk = self.parse_pk(pk_text)
         self._refuse_read_only(patch, updating=True)
-        predicates = await self.predicates("update", identity)
-        if conn is None and not self.needs_transaction("update", identity):
-            record = await self._update_alone(pk, dict(patch), identity, predicates, expect)
+        predicates = await self.predicates("update", context.identity)
+        if conn is None and not await self.needs_transaction("update", context):
+            record = await self._update_alone(pk, dict(patch), context, predicates, expect)
             if record is not None:
                 return record
+            context = context.for_write()
         async with self._transaction(conn) as conn:
-            previous = await self._locked(conn, pk, predicates, identity)
-            columns = await self._checked_patch(conn, previous, patch, identity, expect)
+            context.conn = conn
+            previous = await self._locked(conn, pk, predicates, context.identity)
+            columns = await self._checked_patch(context, previous, patch, expect)
             if not columns:
                 return previous
             compiled = self.queries.update(tuple(columns), predicates)
             values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
-            await self._after_write(conn, "update", record, previous, identity)
+            await self._after_write(context, "update", record, previous)
         return record
 
     async def _update_alone(
         self,
         pk: Any,
         patch: dict[str, Any],
-        identity: Identity | None,
+        context: WriteContext,
         predicates: tuple[Predicate, ...],
         expect: Any,
     ) -> dict[str, Any] | None:
@@ -235,21 +256,22 @@ class ResourceManager:
         which answers 404/403 or applies the patch to the newer row.
         """
         async with self.pool.acquire() as conn:
+            context.conn = conn
             compiled = self.queries.get_versioned(predicates, self._all_fields)
             found = await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
             if found is None:
                 return None
             previous = dict(found)
             version = previous.pop("xmin")
-            columns = await self._checked_patch(conn, previous, patch, identity, expect)
+            columns = await self._checked_patch(context, previous, patch, expect)
             if not columns:
                 return previous
             names = tuple(columns)
-            compiled, values, folded = self._alone(
+            compiled, values = await self._alone(
                 "update",
                 (names, tuple(p.key for p in predicates)),
                 lambda: self.queries.update_expression(names, predicates, unchanged=True),
-                identity,
+                context,
                 previous,
             )
             values.update({"pk": pk, "xmin": version, **{f"v_{k}": v for k, v in columns.items()}})
@@ -257,77 +279,77 @@ class ResourceManager:
             if written is None:
                 return None
             record = dict(written)
-            if folded:
-                mark_written(record)
-            await self._after_write(conn, "update", record, previous, identity)
+            await self._after_write(context, "update", record, previous)
         return record
 
     async def delete(
-        self, pk_text: str, identity: Identity | None, expect: Any = None, conn: asyncpg.Connection | None = None
+        self,
+        pk_text: str,
+        who: WriteContext | Identity | None,
+        expect: Any = None,
+        conn: asyncpg.Connection | None = None,
     ) -> dict[str, Any]:
+        context = as_context(who)
         pk = self.parse_pk(pk_text)
-        predicates = await self.predicates("delete", identity)
+        predicates = await self.predicates("delete", context.identity)
         async with self._transaction(conn) as conn:
-            previous = await self._locked(conn, pk, predicates, identity)
+            context.conn = conn
+            previous = await self._locked(conn, pk, predicates, context.identity)
             if expect is not None:
                 expect(previous)
-            await self._before_write(conn, "delete", None, previous, identity)
+            await self._before_write(context, "delete", None, previous)
             compiled = self.queries.delete(predicates)
             await self._write(conn, compiled.sql, compiled.args(bind_predicates(predicates, {"pk": pk})))
-            await self._after_write(conn, "delete", previous, previous, identity)
+            await self._after_write(context, "delete", previous, previous)
         return previous
 
     async def _checked_patch(
-        self,
-        conn: asyncpg.Connection,
-        previous: dict[str, Any],
-        patch: dict[str, Any],
-        identity: Identity | None,
-        expect: Any,
+        self, context: WriteContext, previous: dict[str, Any], patch: dict[str, Any], expect: Any
     ) -> dict[str, Any]:
-        """The patch as columns, after If-Match, prepare_input, validation of the merged row and before_write
-        (empty: nothing to change, and no before_write)."""
+        """The patch as columns, after If-Match, before_validate, validation of the merged row and
+        before_write (empty: nothing to change, and no before_write)."""
         if expect is not None:
             expect(previous)
-        await call_all(
-            self.pm.hook.prepare_input,
-            resource=self.resource,
-            action="update",
-            data=patch,
-            identity=identity,
-            previous=previous,
-        )
+        await self._before_validate("update", patch, context, previous)
         stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
         self.validator.validate({**stored, **patch})
         columns = self._to_columns(patch)
         if columns:
-            await self._before_write(conn, "update", columns, previous, identity)
+            await self._before_write(context, "update", columns, previous)
         return columns
 
-    async def _before_write(
-        self, conn: asyncpg.Connection, action: str, data: Any, previous: Any, identity: Identity | None
-    ) -> None:
+    async def _before_validate(self, action: str, data: dict[str, Any], context: WriteContext, previous: Any) -> None:
+        await call_all(
+            self.pm.hook.before_validate,
+            resource=self.resource,
+            action=action,
+            data=data,
+            identity=context.identity,
+            previous=previous,
+        )
+
+    async def _before_write(self, context: WriteContext, action: str, data: Any, previous: Any) -> None:
         await call_all(
             self.pm.hook.before_write,
-            conn=conn,
+            context=context,
+            conn=context.conn,
             resource=self.resource,
             action=action,
             data=data,
             previous=previous,
-            identity=identity,
+            identity=context.identity,
         )
 
-    async def _after_write(
-        self, conn: asyncpg.Connection, action: str, record: Any, previous: Any, identity: Identity | None
-    ) -> None:
+    async def _after_write(self, context: WriteContext, action: str, record: Any, previous: Any) -> None:
         await call_all(
             self.pm.hook.after_write,
-            conn=conn,
+            context=context,
+            conn=context.conn,
             resource=self.resource,
             action=action,
             record=record,
             previous=previous,
-            identity=identity,
+            identity=context.identity,
         )
 
     async def _locked(

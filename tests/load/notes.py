@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",

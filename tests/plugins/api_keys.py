@@ -34,7 +34,7 @@ def hash_key(key: str) -> str:
 
 
 @hookimpl
-async def authenticate(request: web.Request) -> Identity | None:
+async def identity_from_request(request: web.Request) -> Identity | None:
     scheme, _, key = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "apikey":
         return None  # not ours: another plugin's scheme, or anonymous
@@ -61,7 +61,7 @@ def register_routes(app, spec):
 
 
 @hookimpl
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     document["components"]["securitySchemes"]["apiKey"] = {"type": "apiKey", "in": "header", "name": "Authorization"}
     document["paths"]["/auth/api-keys"] = {
         "post": {"summary": "Mint an API key (shown once)", "responses": {"201": {"description": "The new key."}}}

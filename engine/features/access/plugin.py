@@ -11,8 +11,8 @@ from sqlglot import exp
 
 from engine.features.access.rules import access_block_predicate, governs
 from engine.kernel.errors import ValidationFailed
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
-from engine.kernel.plugins import hookimpl
 from engine.resources.values import ValueProblem, from_query
 from engine.spec import Resource
 from engine.sql.compiled import param
@@ -91,7 +91,7 @@ def _read_only_for(resource: Resource, action: str, data: dict, identity: Identi
 
 
 @hookimpl(trylast=True)
-def prepare_input(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
+def before_validate(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
     owner = resource.owner
     if identity is not None and identity.is_admin:  # admins may set anything, the owner included
         if action == "create" and owner and owner not in data:

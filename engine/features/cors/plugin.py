@@ -16,7 +16,7 @@ from aiohttp import web
 from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 ALLOW_HEADERS = (

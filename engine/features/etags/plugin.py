@@ -23,7 +23,7 @@ from engine.features.openapi.contrib import (
 from engine.http.etag import body_tag, none_match
 from engine.http.keys import IDENTITY
 from engine.kernel.config import Config
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 PRIVATE = "private, no-cache"
@@ -62,7 +62,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares(app, spec):
     return [conditional_get]
 
 
@@ -70,7 +70,7 @@ ETAG = "The version of this representation: send it in If-None-Match to revalida
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict, spec: Spec) -> None:
+def register_openapi(document: dict, spec: Spec) -> None:
     for action, operation in resource_operations(document, spec):
         if action in ("list", "read"):
             add_parameter(operation, header_parameter("If-None-Match", "ETags you hold: 304 while one is current."))

@@ -10,7 +10,7 @@
 The plugin that wires these into the app is engine.features.events.plugin; docs/events.md is the guide.
 """
 
-from engine.features.events.delivery import HandlerFailed
 from engine.features.events.payload import Event
+from engine.kernel.event import HandlerFailed
 
 __all__ = ["Event", "HandlerFailed"]

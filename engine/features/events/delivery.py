@@ -29,23 +29,12 @@ from engine.features.events.positions import Position
 from engine.features.events.settings import EventSettings
 from engine.features.events.tables import HANDLERS_CURSOR, INSERT_FAILURE, SELECT_AFTER
 from engine.features.events.waiting import wait_set
-from engine.kernel.plugins import call_all
+from engine.kernel.event import Event as HandlerEvent
+from engine.kernel.event import HandlerFailed
+from engine.kernel.hooks import call_all
 
 log = logging.getLogger("engine.events")
 MAX_BACKOFF = 300.0
-
-
-class HandlerFailed(Exception):
-    """What `on_error` receives (with request=None) when a handler failed its last retry.
-
-    ``event`` is the event dict, ``handler`` the handler's name, ``attempts`` how often it ran;
-    ``__cause__`` is the handler's last exception.
-    """
-
-    def __init__(self, event: dict[str, Any], handler: str, attempts: int, error: BaseException):
-        super().__init__(f"on_event handler {handler} failed {attempts} time(s) for event {event['id']}: {error!r}")
-        self.event, self.handler, self.attempts = event, handler, attempts
-        self.__cause__ = error
 
 
 @dataclass(frozen=True)
@@ -53,7 +42,7 @@ class Handler:
     name: str
     function: Callable[..., Any]
 
-    async def __call__(self, event: dict[str, Any], threads: ThreadPoolExecutor) -> None:
+    async def __call__(self, event: HandlerEvent, threads: ThreadPoolExecutor) -> None:
         if inspect.iscoroutinefunction(self.function):
             result = await self.function(event=event)
         else:  # a plain function may block: run it on the handlers' own threads, never the event loop
@@ -240,7 +229,7 @@ class _Term:
         for attempt in range(1, attempts + 1):
             try:
                 async with asyncio.timeout(self.settings.handler_timeout):
-                    await handler(event.as_dict(), self.d.threads)
+                    await handler(HandlerEvent.from_json(event.json), self.d.threads)
                 return
             except asyncio.CancelledError:
                 raise
@@ -267,7 +256,7 @@ class _Term:
             await self.d.pool.execute(INSERT_FAILURE.sql, *INSERT_FAILURE.args(values))
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             log.error("could not store the failure of handler %s for event id=%d: %r", handler.name, event.id, exc)
-        failure = HandlerFailed(event.as_dict(), handler.name, attempts, error)
+        failure = HandlerFailed(HandlerEvent.from_json(event.json), handler.name, attempts, error)
         try:
             await call_all(self.d.pm.hook.on_error, request=None, error=failure)
         except Exception:

@@ -14,7 +14,6 @@ returned row: every column but the excluded ones, timestamps written the way orj
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from contextvars import ContextVar
 from typing import Any
 
 from sqlglot import exp
@@ -28,11 +27,6 @@ from engine.sql.ddl import column, ident, table
 
 WRITTEN = "written"
 DATA = "event_data"
-
-# The record dicts whose event the statement wrote already: the outbox's after_write skips them.
-# The record itself, not its id(): a later record of the same request could reuse a freed one's id.
-_WRITTEN_INLINE: ContextVar[dict | None] = ContextVar("engine_events_written_inline", default=None)
-
 
 _EMPTY = exp.Literal.string("")
 
@@ -158,10 +152,14 @@ class InlineEvents:
         return values
 
 
-def mark_written(record: dict[str, Any]) -> None:
-    """The statement that stored `record` wrote its event too."""
-    _WRITTEN_INLINE.set(record)
+class EventFold:
+    """The `fold_into_write` answer for one resource and action: its event in the write's statement."""
 
+    def __init__(self, inline: InlineEvents, action: str):
+        self.inline, self.action = inline, action
 
-def written_inline(record: dict[str, Any]) -> bool:
-    return _WRITTEN_INLINE.get() is record
+    def statement(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled:
+        return self.inline.statement(self.action, key, build)
+
+    def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
+        return self.inline.values(self.action, identity, previous)

@@ -1,5 +1,5 @@
 """OpenAPI description of GET /api/events and GET /api/events/stream (called from the events
-plugin's `openapi_document` hook). The history's parameters come from the same EVENTS_RESOURCE
+plugin's `register_openapi` hook). The history's parameters come from the same EVENTS_RESOURCE
 its handler parses with, so the document lists exactly the filters the server accepts."""
 
 from __future__ import annotations

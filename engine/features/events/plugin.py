@@ -14,21 +14,21 @@ from aiohttp import web
 from engine.db.internal import ensure_tables
 from engine.features.events import commands as event_commands
 from engine.features.events import positions
-from engine.features.events.delivery import Delivery, HandlerFailed
+from engine.features.events.delivery import Delivery
 from engine.features.events.dispatcher import Dispatcher
 from engine.features.events.history import history
 from engine.features.events.hub import SHUTTING_DOWN
-from engine.features.events.inline import InlineEvents
 from engine.features.events.openapi import events_paths
 from engine.features.events.outbox import Outbox
 from engine.features.events.runtime import EVENTS, EventsRuntime
 from engine.features.events.settings import load_settings
 from engine.features.events.stream import stream
 from engine.features.events.tables import HANDLERS_CURSOR, MODELS
-from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, REQUEST_ID
+from engine.http.keys import CONFIG, DATABASE_URL, PLUGINS, POOL, REQUEST_ID
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
-from engine.kernel.plugins import hookimpl
+from engine.kernel.event import HandlerFailed
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 log = logging.getLogger("engine.events")
@@ -59,9 +59,6 @@ async def startup(app: web.Application) -> None:
     await ensure_tables(pool, *MODELS)
     # Handlers start from here on the very first start, never from events written before it.
     await positions.init_cursor(pool, HANDLERS_CURSOR)
-    for manager in app[MANAGERS].values():
-        manager.inline_events = InlineEvents(manager.resource)
-    app[PLUGINS].get_plugin(OUTBOX).inline_ready = True
     runtime.delivery = Delivery(pool, app[PLUGINS], runtime.settings)
     schema = app[CONFIG].db_schema
     runtime.dispatcher = Dispatcher(pool, app[DATABASE_URL], schema, runtime.hub, runtime.delivery, runtime.settings)
@@ -96,10 +93,10 @@ def on_error(request: web.Request | None, error: BaseException) -> None:
         errors_log.error(
             "on_event handler %s gave up on event id=%d (%s.%s record_id=%s) after %d attempt(s)",
             error.handler,
-            error.event["id"],
-            error.event["resource"],
-            error.event["action"],
-            error.event["record_id"],
+            error.event.id,
+            error.event.resource,
+            error.event.action,
+            error.event.record_id,
             error.attempts,
             exc_info=error.__cause__,
         )
@@ -112,6 +109,6 @@ def on_error(request: web.Request | None, error: BaseException) -> None:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict, app: web.Application) -> None:
+def register_openapi(document: dict, app: web.Application) -> None:
     config = app[CONFIG]
     events_paths(document, page_size=config.page_size, max_page_size=config.max_page_size)

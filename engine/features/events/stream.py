@@ -25,7 +25,7 @@ from engine.features.timeouts.plugin import long_lived
 from engine.http.handlers import BEARER_CHALLENGE
 from engine.http.keys import IDENTITY, PLUGINS, POOL, REQUEST_ID, SPEC
 from engine.kernel.errors import BadRequest, Problem, Unauthorized
-from engine.kernel.plugins import call_all
+from engine.kernel.hooks import call_all
 from engine.spec import Spec
 
 log = logging.getLogger("engine.events")

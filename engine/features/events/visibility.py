@@ -26,7 +26,7 @@ from engine.features.events.payload import Event
 from engine.features.events.tables import EVENTS, select_ids_where
 from engine.http.keys import IDENTITY, MANAGERS, PLUGINS, SPEC
 from engine.kernel.errors import Forbidden
-from engine.kernel.plugins import call_all
+from engine.resources.access import may
 from engine.spec import Resource
 from engine.sql.compiled import ShapeCache, param
 from engine.sql.ddl import column, ident, table
@@ -113,10 +113,7 @@ async def visibility_for(request: web.Request, names: tuple[str, ...] | None) ->
     restricted: list[tuple[Resource, tuple[Predicate, ...]]] = []
     for name in names if names is not None else spec.resources:
         resource = spec.resources[name]
-        answers = await call_all(
-            pm.hook.authorize, request=request, resource=resource, action="read", identity=identity
-        )
-        if False in answers:
+        if not await may(pm, request, resource, "read", identity):
             if names is not None:
                 raise Forbidden(f"your roles do not allow reading {name}, so not its events either")
             continue

@@ -17,12 +17,14 @@ from aiohttp import web
 from engine.features.auth_openapi import google_paths
 from engine.features.google_oauth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
 from engine.features.sessions import store as sessions
+from engine.http.handlers import write_shared
 from engine.http.keys import MANAGERS, PLUGINS, REQUEST_ID
 from engine.http.responses import problem_response
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, NotFound, Problem
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.kernel.plugins import hookimpl
+from engine.resources.context import WriteContext
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager
 from engine.spec import Spec
@@ -94,7 +96,7 @@ async def callback(request: web.Request) -> web.Response:
         provider = await client.provider()
         id_token = await client.exchange(provider, code, pending)
         claims = await client.verify_id_token(provider, id_token, pending.nonce)
-        user_id = await upsert_user(request.app[MANAGERS][USERS], claims)
+        user_id = await upsert_user(request.app[MANAGERS][USERS], claims, WriteContext(SIGN_IN, write_shared(request)))
     except Problem as problem:
         await sessions.end_session(request)  # refused: whatever session this browser had is gone
         return problem_response(problem, request[REQUEST_ID])
@@ -108,7 +110,7 @@ async def _find(users: ResourceManager, field: str, value: Any) -> dict[str, Any
     return rows[0] if rows else None
 
 
-async def upsert_user(users: ResourceManager, claims: dict[str, Any]) -> str:
+async def upsert_user(users: ResourceManager, claims: dict[str, Any], context: WriteContext) -> str:
     """The users row for this Google account: found by google_id, else linked by verified email, else new."""
     email = claims.get("email")
     if not isinstance(email, str) or claims.get("email_verified") not in (True, "true"):
@@ -122,12 +124,12 @@ async def upsert_user(users: ResourceManager, claims: dict[str, Any]) -> str:
     if row is None:
         if not users.resource.pk.generated:
             wanted[pk] = str(uuid.uuid4())
-        return str((await users.create(wanted, SIGN_IN))[pk])
+        return str((await users.create(wanted, context))[pk])
     if row.get("google_id") not in (None, google_id):
         raise SignInRefused("this email address belongs to a user signed in with another Google account")
     changes = {k: v for k, v in wanted.items() if row.get(k) != v}
     if changes:
-        await users.update(str(row[pk]), changes, SIGN_IN)
+        await users.update(str(row[pk]), changes, context.for_write())
     return str(row[pk])
 
 
@@ -140,5 +142,5 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     google_paths(document)

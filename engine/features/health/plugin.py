@@ -22,7 +22,7 @@ from engine.http.middleware import DATABASE_UNAVAILABLE
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, ServiceUnavailable
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.kernel.tasks import SHUTTING_DOWN
 from engine.migrations import read_all
 from engine.migrations.runner import BOOKKEEPING
@@ -87,7 +87,7 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     problem = {"$ref": "#/components/responses/Error"}
     document["paths"]["/healthz"] = {
         "get": {

@@ -11,10 +11,8 @@ request that failed before committing leaves nothing behind, so its retry runs a
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import re
-from typing import Any
 
 from aiohttp import web
 
@@ -28,15 +26,16 @@ from engine.features.idempotency.store import (
     mark_committed,
 )
 from engine.features.openapi.contrib import add_parameter, add_response_header, header_parameter, resource_operations
-from engine.http.handlers import created_response
+from engine.http.handlers import created_response, write_shared
 from engine.http.keys import IDENTITY, POOL
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
 from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import BadRequest, Conflict, Problem
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.kernel.tasks import cancel_task
+from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.idempotency")
@@ -55,7 +54,7 @@ class IdempotencyKeyReused(Problem):
 STORE = web.AppKey("idempotency_store", IdempotencyStore)
 SETTINGS = web.AppKey("idempotency_settings", dict)
 PURGER = web.AppKey("idempotency_purger", asyncio.Task)
-_CLAIM: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("idempotency_claim", default=None)
+CLAIM = "idempotency.claim"  # WriteContext.shared: [claim, stored?, resource] of a keyed request
 
 
 @hookimpl(trylast=True)
@@ -88,15 +87,16 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
-def write_needs_transaction() -> bool:
+def write_needs_transaction(context: WriteContext) -> bool:
     """A keyed request stores its response in the write's transaction; other writes need none."""
-    claim = _CLAIM.get()
+    claim = context.shared.get(CLAIM)
     return claim is not None and not claim[1]
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, resource: Resource, action: str, record: dict) -> None:
-    claim = _CLAIM.get()
+async def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> None:
+    claim = context.shared.get(CLAIM)
+    conn = context.conn
     if claim is None or claim[1]:
         return
     claim[1] = True
@@ -129,14 +129,15 @@ async def _release_quietly(store: IdempotencyStore, claim: str) -> None:
 async def _run_once(
     request: web.Request, handler, store: IdempotencyStore, claim: str, resource: str
 ) -> web.StreamResponse:
-    token = _CLAIM.set([claim, False, resource])
+    shared = write_shared(request)
+    shared[CLAIM] = [claim, False, resource]
     try:
         response = await handler(request)
     except BaseException:
         await _release_quietly(store, claim)
         raise
     finally:
-        _CLAIM.reset(token)
+        del shared[CLAIM]
     if 200 <= response.status < 300 and isinstance(response, web.Response) and isinstance(response.body, bytes):
         await store.complete(claim, response)
     else:
@@ -174,12 +175,12 @@ async def idempotency_key(request: web.Request, handler) -> web.StreamResponse:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares(app, spec):
     return [idempotency_key]
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict, spec: Spec) -> None:
+def register_openapi(document: dict, spec: Spec) -> None:
     for action, operation in resource_operations(document, spec):
         if action == "create":
             description = "A unique key (a UUID): a retry with the same key and body gets the first response."

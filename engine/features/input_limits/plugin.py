@@ -19,7 +19,7 @@ from engine.http.body import JSON_TYPES
 from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import ValidationFailed
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 DEFAULT_MAX_DEPTH = 32
@@ -105,5 +105,5 @@ async def json_limits(request: web.Request, handler) -> web.StreamResponse:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares(app, spec):
     return [json_limits]

@@ -13,8 +13,8 @@ from aiohttp import web
 
 from engine.features.jwt_auth.tokens import JwtSettings, Verifier, invalid, issue, parse_duration
 from engine.kernel.config import Config
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.kernel.plugins import hookimpl
 from engine.spec import Spec
 
 JWT = web.AppKey("jwt_verifier", Verifier)
@@ -38,7 +38,7 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
-async def authenticate(request: web.Request) -> Identity | None:
+async def identity_from_request(request: web.Request) -> Identity | None:
     header = request.headers.get("Authorization")
     if header is None:
         return None
@@ -71,7 +71,7 @@ def register_commands(commands) -> None:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     document["components"]["securitySchemes"]["bearerAuth"] = {
         "type": "http",
         "scheme": "bearer",

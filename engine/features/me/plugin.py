@@ -13,7 +13,7 @@ from engine.http.handlers import BEARER_CHALLENGE, authorize
 from engine.http.keys import IDENTITY, SPEC
 from engine.http.responses import json_response
 from engine.kernel.errors import Unauthorized
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 USERS = "users"
@@ -35,5 +35,5 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     me_paths(document)

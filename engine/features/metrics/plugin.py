@@ -22,8 +22,8 @@ from engine.http.keys import POOL
 from engine.http.observe import route_template, status_of
 from engine.kernel import metrics
 from engine.kernel.config import Config
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.kernel.plugins import hookimpl
 from engine.kernel.tasks import cancel_task
 from engine.spec import Spec
 
@@ -135,7 +135,7 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(tryfirst=True)
-def authenticate(request: web.Request) -> Identity | None:
+def identity_from_request(request: web.Request) -> Identity | None:
     """On /metrics the bearer token is the scrape token, not a user's JWT: answer before JWT auth does."""
     if request.path != METRICS_PATH or ACCESS not in request.app:
         return None
@@ -147,7 +147,7 @@ def authenticate(request: web.Request) -> Identity | None:
 
 
 @hookimpl(tryfirst=True)
-def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
+def register_middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     return [count_requests]
 
 
@@ -157,7 +157,7 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     document["paths"][METRICS_PATH] = {
         "get": {
             "operationId": "metrics",

@@ -17,7 +17,7 @@ from engine.features.openapi import document_for, prepare
 from engine.features.openapi.reference import other_routes, resource_docs
 from engine.http.keys import SPEC
 from engine.kernel.errors import NotFound
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 
 PATH = "/docs"
 STATIC_PATH = "/docs/static/{name}"
@@ -100,7 +100,7 @@ def register_routes() -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     document["paths"][PATH] = {
         "get": {
             "operationId": "docs_page",

@@ -1,5 +1,5 @@
 """Assemble the OpenAPI 3.1 document: the core describes every resource route, then each plugin
-adds what it serves (its paths, its security scheme) through the `openapi_document` hook."""
+adds what it serves (its paths, its security scheme) through the `register_openapi` hook."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from engine.features.openapi.nested import nested_paths
 from engine.features.openapi.paths import resource_paths
 from engine.features.openapi.problems import problem_components
 from engine.features.openapi.schemas import resource_components
-from engine.kernel.plugins import call_all
+from engine.kernel.hooks import call_all
 from engine.spec import Spec
 
 OPENAPI_VERSION = "3.1.0"
@@ -87,6 +87,6 @@ async def build_document(
     spec: Spec, pm: pluggy.PluginManager, app: Any = None, *, page_size: int = 20, max_page_size: int = 100
 ) -> dict[str, Any]:
     document = core_document(spec, page_size=page_size, max_page_size=max_page_size)
-    await call_all(pm.hook.openapi_document, document=document, spec=spec, app=app)
+    await call_all(pm.hook.register_openapi, document=document, spec=spec, app=app)
     finish_security(document)
     return document

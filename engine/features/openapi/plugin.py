@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from engine.features.openapi import build_document, document_bytes, prepare
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 PATH = "/openapi.json"
@@ -31,7 +31,7 @@ def register_routes() -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     document["paths"][PATH] = {
         "get": {
             "operationId": "openapi_document",

@@ -153,7 +153,7 @@ def resource_docs(spec: Spec, document: dict[str, Any], origin: str) -> list[Res
 
 
 def other_routes(spec: Spec, document: dict[str, Any]) -> list[RouteDoc]:
-    """Routes plugins serve (auth, health, events ...), as their `openapi_document` hooks describe them."""
+    """Routes plugins serve (auth, health, events ...), as their `register_openapi` hooks describe them."""
     return [
         RouteDoc(method.upper(), path, operation.get("summary", ""))
         for path, method, operation in operations(document)

@@ -13,7 +13,6 @@ implementations are `trylast`. Counters: app[CACHE_STATS] (engine.features.prote
 
 from __future__ import annotations
 
-import contextvars
 import logging
 
 from aiohttp import web
@@ -31,13 +30,14 @@ from engine.features.query_cache.store import (
     decode_entry,
     encode_entry,
 )
-from engine.http.handlers import authorize
+from engine.http.handlers import authorize, write_shared
 from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, PLUGINS
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
 from engine.kernel import knobs
 from engine.kernel.config import Config
-from engine.kernel.plugins import call_all, call_first, hookimpl
+from engine.kernel.hooks import call_all, call_first, hookimpl
+from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.query_cache")
@@ -58,7 +58,7 @@ class _Writes:
         self.resources: set[str] = set()
 
 
-_WRITES: contextvars.ContextVar[_Writes | None] = contextvars.ContextVar("query_cache_writes", default=None)
+WRITES = "query_cache.writes"  # WriteContext.shared: the cached resources this request's writes touched
 
 
 @hookimpl(trylast=True)
@@ -98,8 +98,9 @@ def write_needs_transaction() -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, resource: Resource) -> None:
-    writes = _WRITES.get()
+async def after_write(context: WriteContext, resource: Resource) -> None:
+    writes = context.shared.get(WRITES)
+    conn = context.conn
     if writes is None:  # a write outside a request (a job, a command): only the notice can reach caches
         await notify_write(conn, resource.name)
     elif writes.cache is not None and writes.cache.watches(resource.name):
@@ -163,15 +164,15 @@ async def query_cache(request: web.Request, handler) -> web.StreamResponse:
     if route is not None and route[0].name in cache.ttls and route[1] in ("list", "read"):
         return await _serve(request, handler, cache, *route)
     writes = _Writes(cache)  # also without a cache: tells after_write it runs inside a request
-    token = _WRITES.set(writes)
+    shared = write_shared(request)
+    shared[WRITES] = writes
     try:
         return await handler(request)
     finally:
-        _WRITES.reset(token)
         if writes.resources:  # committed (or rolled back: a needless bump is harmless) before we answer
             await cache.invalidate(writes.resources)
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares(app, spec):
     return [query_cache]

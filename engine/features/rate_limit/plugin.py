@@ -30,7 +30,7 @@ from engine.http.routes import resource_action
 from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import ServiceUnavailable, TooManyRequests
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import ACTIONS, Spec
 
 log = logging.getLogger("engine.rate_limit")
@@ -152,12 +152,12 @@ async def rate_limit(request: web.Request, handler) -> web.StreamResponse:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares(app, spec):
     return [rate_limit]
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict, spec: Spec) -> None:
+def register_openapi(document: dict, spec: Spec) -> None:
     for _, operation in resource_operations(document, spec):
         retry = {"Retry-After": "Seconds until a request may pass again."}
         operation["responses"]["429"] = problem_response("Too many requests from you: wait Retry-After seconds.", retry)

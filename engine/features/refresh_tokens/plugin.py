@@ -24,7 +24,7 @@ from engine.http.keys import CONFIG, IDENTITY, POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, Problem, Unauthorized, ValidationFailed
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 REFRESH = web.AppKey("refresh_tokens", RefreshTokens)
@@ -112,5 +112,5 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     token_paths(document)

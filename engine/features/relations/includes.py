@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from multidict import MultiMapping
-
 from engine.kernel.errors import BadRequest
 from engine.spec import Resource, Spec
 
@@ -52,11 +50,3 @@ def resolve(known: Mapping[str, Include], names: tuple[str, ...] | list[str]) ->
             raise BadRequest(f"unknown relation {name[:100]!r} in 'include'; known: {options}", parameter="include")
         chosen.setdefault(include.name, include)
     return tuple(chosen.values())
-
-
-def parse_include(query: MultiMapping[str]) -> tuple[str, ...]:
-    """The raw names of a single-row read's `include` (the list parser does the same for lists)."""
-    values = query.getall("include", [])
-    if len(values) > 1:
-        raise BadRequest("'include' is given more than once; use a comma-separated list", parameter="include")
-    return tuple(n.strip() for n in values[0].split(",")) if values else ()

@@ -22,12 +22,11 @@ from urllib.parse import quote, urlencode
 import asyncpg
 from aiohttp import web
 
-from engine.features.relations.includes import parse_include
 from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
-from engine.http.handlers import authorize
+from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
-from engine.http.query import parse_fields, parse_list_query, parse_sort
+from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort
 from engine.http.responses import json_response
 from engine.kernel.errors import NotFound, ValidationFailed
 from engine.kernel.identity import Identity
@@ -173,7 +172,7 @@ class NestedHandlers:
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             data[self.relation.key] = parent_row[self.parent.primary_key]
-            row = await through.create(data, identity, conn=conn)
+            row = await through.create(data, write_context(request), conn=conn)
             await self._require_attachable(request, conn, row[self.relation.other], identity)
         location = f"{request.path}/{quote(str(row[self.relation.other]), safe='')}"
         return json_response({"data": row}, status=201, headers={"Location": location})
@@ -200,7 +199,7 @@ class NestedHandlers:
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
-            row = await through.update(join_pk, data, identity, conn=conn)
+            row = await through.update(join_pk, data, write_context(request), conn=conn)
         return json_response({"data": row})
 
     async def detach(self, request: web.Request) -> web.Response:
@@ -210,5 +209,5 @@ class NestedHandlers:
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
-            await through.delete(join_pk, identity, conn=conn)
+            await through.delete(join_pk, write_context(request), conn=conn)
         return web.Response(status=204)

@@ -16,6 +16,7 @@ from aiohttp import web
 from sqlglot import exp
 
 from engine.features.relations.includes import Include, includes_of, resolve
+from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS, POOL
 from engine.resources.listing import ListQuery
 from engine.spec import Resource, Spec
@@ -84,8 +85,6 @@ class Embedding:
                 del row[name]
 
     async def _fetch(self, request: web.Request, include: Include, rows: list[dict[str, Any]]) -> dict[Any, Any]:
-        from engine.http.handlers import authorize  # imported here: handlers imports this module for RELATIONS
-
         keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
         source = self.relations.spec.resources[include.source]
         if not include.many:  # a referenced row is read like GET /api/<target>/{id}: its roles apply

@@ -16,7 +16,7 @@ from aiohttp.typedefs import Middleware
 from engine.http.keys import REQUEST_ID
 from engine.http.observe import response_size, route_template, status_of
 from engine.kernel.config import Config
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 log = logging.getLogger("engine.access")
@@ -64,6 +64,6 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(tryfirst=True)
-def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
+def register_middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     """First among plugin middlewares: it times and logs everything the others do, rejections included."""
     return [request_log]

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from engine.kernel import knobs
 from engine.kernel.config import Config
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
 DEFAULT_REFERRER_POLICY = "no-referrer"

@@ -16,8 +16,8 @@ from engine.features.sessions import store as sessions
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import Forbidden
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.kernel.plugins import hookimpl
 from engine.spec import Spec
 
 SETTINGS = web.AppKey("session_settings", sessions.SessionSettings)
@@ -45,12 +45,12 @@ async def shutdown(app: web.Application) -> None:
 
 
 @hookimpl(trylast=True)
-def middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
+def register_middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     return [sessions.session_middleware]
 
 
 @hookimpl(trylast=True)
-async def authenticate(request: web.Request) -> Identity | None:
+async def identity_from_request(request: web.Request) -> Identity | None:
     if "Authorization" in request.headers or request.app[SETTINGS].cookie_name not in request.cookies:
         return None
     session = await sessions.get_session(request)
@@ -79,5 +79,5 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 
 
 @hookimpl(trylast=True)
-def openapi_document(document: dict) -> None:
+def register_openapi(document: dict) -> None:
     session_paths(document)

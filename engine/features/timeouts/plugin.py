@@ -12,19 +12,17 @@ Long-lived routes (event streams) opt out with `@long_lived` on their handler.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from dataclasses import dataclass
 
 import asyncpg
 from aiohttp import web
 
-from engine.db.pool_wait import bound_pool_wait
-from engine.http.keys import CONFIG, POOL
 from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import GatewayTimeout
-from engine.kernel.plugins import hookimpl
+from engine.kernel.hooks import hookimpl
+from engine.resources.context import PoolSettings
 from engine.spec import Spec
 
 log = logging.getLogger("engine.timeouts")
@@ -71,18 +69,16 @@ def long_lived(handler):
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    deadlines = app[DEADLINES] = Deadlines.from_config(config)
-    aligned = deadlines.statement_timeout_ms(config.statement_timeout_ms)
-    if aligned != config.statement_timeout_ms:
-        # The pool is opened at start-up from app[CONFIG]: it gets the aligned value.
-        app[CONFIG] = dataclasses.replace(config, statement_timeout_ms=aligned)
+    app[DEADLINES] = Deadlines.from_config(config)
 
 
 @hookimpl(trylast=True)
-def startup(app: web.Application) -> None:
-    seconds = app[DEADLINES].pool
-    if seconds is not None:
-        bound_pool_wait(app[POOL], seconds)
+def before_pool_open(app: web.Application, settings: PoolSettings) -> None:
+    """No query outlives the request deadline, and no request waits past the pool bound."""
+    deadlines = app[DEADLINES]
+    settings.statement_timeout_ms = deadlines.statement_timeout_ms(settings.statement_timeout_ms)
+    if deadlines.pool is not None:
+        settings.acquire_timeout = deadlines.pool
 
 
 @web.middleware
@@ -108,5 +104,5 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
 
 
 @hookimpl(trylast=True)
-def middlewares(app, spec):
+def register_middlewares():
     return [deadline]

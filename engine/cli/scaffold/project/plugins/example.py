@@ -11,7 +11,7 @@ MAX_PINNED = 10
 
 
 @hookimpl
-def prepare_input(resource, action, data):
+def before_validate(resource, action, data):
     """Tidy a note's title and tags before the JSON Schema checks them."""
     if resource.name != "notes":
         return

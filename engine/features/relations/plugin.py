@@ -1,0 +1,32 @@
+"""Built-in relations: `?include=` embedding and the nested routes of many-to-many relations.
+
+Declared in resources.yaml (`references`, `relations`); docs/relations.md. The generated
+handlers ask `plan_includes`; this plugin answers it for every declared reference and relation.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from engine.features.relations.nested import nested_routes
+from engine.features.relations.service import RELATIONS, Embedding, Relations
+from engine.kernel.config import Config
+from engine.kernel.hooks import hookimpl
+from engine.spec import Resource, Spec
+
+
+@hookimpl(trylast=True)
+def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    app[RELATIONS] = Relations(spec)
+
+
+@hookimpl(trylast=True)
+def register_routes(spec: Spec) -> list[web.RouteDef]:
+    return nested_routes(spec)
+
+
+@hookimpl(trylast=True)
+def plan_includes(
+    app: web.Application, resource: Resource, names: tuple[str, ...], fields: tuple[str, ...] | None
+) -> Embedding:
+    return app[RELATIONS].plan(resource, names, fields)

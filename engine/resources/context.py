@@ -1,0 +1,55 @@
+"""What the write hooks share, and the settings a plugin may adjust before the pool opens.
+
+A write's hooks (before_write, after_write, write_needs_transaction) receive its WriteContext as
+an argument, so nothing travels between them in module state or context variables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+from sqlglot import exp
+
+from engine.kernel.identity import Identity
+from engine.sql.compiled import Compiled
+
+
+@dataclass(eq=False)
+class WriteContext:
+    """One write: who makes it, on which connection, and what its hooks tell each other.
+
+    ``shared`` lives as long as the request (a middleware keeps per-request state there, e.g. the
+    query cache notes every resource the request's writes touched); ``notes`` lives from this
+    write's ``before_write`` to its ``after_write`` (key both by something your plugin owns).
+    """
+
+    identity: Identity | None
+    shared: dict[Any, Any] = field(default_factory=dict)
+    conn: asyncpg.Connection | None = None
+    notes: dict[Any, Any] = field(default_factory=dict)
+    fold: WriteFold | None = None  # the `fold_into_write` answer whose rows the statement also wrote
+
+    def for_write(self) -> WriteContext:
+        """A fresh context for another write of the same request (nested and batched writes)."""
+        return WriteContext(self.identity, self.shared, self.conn)
+
+
+class WriteFold(Protocol):
+    """An answer to `fold_into_write`: rows a plugin writes in the same statement as the change."""
+
+    def statement(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled: ...
+
+    def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]: ...
+
+
+@dataclass
+class PoolSettings:
+    """The pool's settings, from the configuration; `before_pool_open` implementations adjust them."""
+
+    min_size: int
+    max_size: int
+    statement_timeout_ms: int
+    acquire_timeout: float | None = None  # seconds a request waits for a connection, then 503
