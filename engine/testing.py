@@ -147,7 +147,7 @@ def engine_database_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from engine.db.embedded import start_embedded
+    from engine.db.embedded import start_embedded  # lazy: pytest loads this plugin in every project
 
     with tempfile.TemporaryDirectory(prefix="resource-engine-test-") as directory:
         yield start_embedded(os.path.join(directory, "pgdata"))

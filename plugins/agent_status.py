@@ -13,8 +13,7 @@ Disable the rule with `plugins: {disabled: [agent_status]}` in resources.yaml.
 
 from __future__ import annotations
 
-from engine import hookimpl
-from engine.kernel.errors import Conflict
+from engine.plugin import Conflict, hookimpl
 
 AGENTS = "agents"
 STATUS = "status"

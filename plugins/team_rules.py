@@ -23,11 +23,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from engine import hookimpl
-from engine.http.keys import MANAGERS, SPEC
-from engine.kernel.errors import Conflict
-from engine.sql.compiled import compile_expression, param
-from engine.sql.ddl import column, table
+from engine.plugin import MANAGERS, SPEC, Conflict, column, compile_expression, hookimpl, param, table
 
 TEAMS = "teams"  # the resource, and its many-to-many relation to users ...
 MEMBERS = "members"

@@ -10,8 +10,8 @@ import os
 import pytest
 from protection_support import eventually, second_api_fixture  # noqa: F401
 
-from engine.features.protection_stats import CACHE_STATS
 from engine.features.query_cache.plugin import LISTENER, QUERY_CACHE
+from engine.features.query_cache.stats import CACHE_STATS
 from engine.http.keys import MANAGERS
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")

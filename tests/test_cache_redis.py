@@ -14,8 +14,8 @@ from protection_support import (  # noqa: F401
     second_api_fixture,
 )
 
-from engine.features.protection_stats import CACHE_STATS
 from engine.features.query_cache.plugin import LISTENER
+from engine.features.query_cache.stats import CACHE_STATS
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 

@@ -11,8 +11,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.db.pool import create_pool
 from engine.features.events.lag import OutboxReader
-from engine.features.metrics.bridge import Bridge
 from engine.http.keys import CONFIG
+from engine.kernel.metrics import StatCounters as Bridge
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 

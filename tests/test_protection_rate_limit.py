@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from engine.features.protection_stats import RATE_LIMIT_STATS
+from engine.features.rate_limit.stats import RATE_LIMIT_STATS
 from engine.kernel.errors import ConfigurationError
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")

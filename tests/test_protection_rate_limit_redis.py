@@ -14,7 +14,7 @@ from protection_support import (  # noqa: F401
     second_api_fixture,
 )
 
-from engine.features.protection_stats import RATE_LIMIT_STATS
+from engine.features.rate_limit.stats import RATE_LIMIT_STATS
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 

@@ -12,29 +12,20 @@ from functools import partial
 
 from engine import migrations
 from engine.cli import init, serve
-from engine.cli.output import Printer
+from engine.cli.output import Printer, spec_or_exit
+from engine.db.pool import connect
+from engine.http.app import create_app, resolve_database_url
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
-from engine.kernel.plugins import PluginError
+from engine.kernel.hooks import call_all_sync
+from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.spec import Spec, SpecError, load_spec
 
 DEFAULT_SPEC = "resources.yaml"
 
 
-def _spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
-    try:
-        return load_spec(args.spec)
-    except SpecError as exc:
-        for line in exc.errors:
-            out.error(line)
-        out.error(f"{len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''} in {args.spec}")
-        raise SystemExit(1) from None
-
-
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
-    spec = _spec_or_exit(args, out)
-    from engine.kernel.plugins import build_plugin_manager
-
+    spec = spec_or_exit(args, out)
     try:
         build_plugin_manager(spec)
     except PluginError as exc:
@@ -45,9 +36,7 @@ def cmd_check(args: argparse.Namespace, out: Printer) -> int:
 
 
 def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
-    from engine.http.app import create_app
-
-    spec = _spec_or_exit(args, out)
+    spec = spec_or_exit(args, out)
     app = create_app(spec, Config.from_env(spec))
     rows = []
     for route in app.router.routes():
@@ -61,8 +50,6 @@ def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _database_url(spec: Spec) -> tuple[str, str | None]:
-    from engine.http.app import resolve_database_url
-
     config = Config.from_env(spec)
     return resolve_database_url(config), config.db_schema
 
@@ -72,7 +59,7 @@ def _migrations_dir(spec: Spec) -> str:
 
 
 def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
-    spec = _spec_or_exit(args, out)
+    spec = spec_or_exit(args, out)
     directory = _migrations_dir(spec)
     steps = migrations.pending_steps(spec, directory)
     if not steps:
@@ -102,8 +89,6 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _with_connection(spec: Spec, work: Callable) -> int:
-    from engine.db.pool import connect
-
     url, schema = _database_url(spec)
 
     async def run() -> int:
@@ -124,7 +109,7 @@ def _report_migration(out: Printer, name: str, milliseconds: float | None) -> No
 
 
 def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
-    spec = _spec_or_exit(args, out)
+    spec = spec_or_exit(args, out)
 
     async def work(conn) -> int:
         try:
@@ -139,7 +124,7 @@ def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
 
 
 def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
-    spec = _spec_or_exit(args, out)
+    spec = spec_or_exit(args, out)
 
     async def work(conn) -> int:
         try:
@@ -160,12 +145,10 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
 def _plugin_commands(commands, spec_path: str) -> None:
     """Let plugins add commands (token, events ...); a broken spec leaves only the core commands."""
     try:
-        from engine.kernel.plugins import build_plugin_manager
-
         pm = build_plugin_manager(load_spec(spec_path))
     except (SpecError, PluginError, OSError):
         return
-    pm.hook.register_commands(commands=commands)
+    call_all_sync(pm.hook.register_commands, commands=commands)
 
 
 def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:

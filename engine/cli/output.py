@@ -6,8 +6,11 @@ still shows color. FORCE_COLOR turns color on for both (CI logs that render ANSI
 
 from __future__ import annotations
 
+import argparse
 import os
 from typing import TextIO
+
+from engine.spec import Spec, SpecError, load_spec
 
 _COLORS = {"ok": "32", "warn": "33", "error": "31", "info": "36"}
 
@@ -47,3 +50,14 @@ class Printer:
 
     def error(self, text: str) -> None:
         self._write(self.err, "error", text)
+
+
+def spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
+    """The spec, or every problem printed and exit code 1."""
+    try:
+        return load_spec(args.spec)
+    except SpecError as exc:
+        for line in exc.errors:
+            out.error(line)
+        out.error(f"{len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''} in {args.spec}")
+        raise SystemExit(1) from None

@@ -13,7 +13,9 @@ import asyncio
 import os
 import sys
 
-from engine.cli.output import Printer
+from engine.cli.output import Printer, spec_or_exit
+from engine.cli.reload import ready_notifier, serve_with_reload
+from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging
 from engine.kernel.plugins import PluginError
@@ -79,13 +81,10 @@ def _int_env(name: str) -> int | None:
 
 
 def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
-    from engine.cli.main import _spec_or_exit
-    from engine.cli.reload import ready_notifier, serve_with_reload
-    from engine.http.app import create_app
 
     if args.reload:
         return serve_with_reload(args, out)
-    spec = _spec_or_exit(args, out)
+    spec = spec_or_exit(args, out)
     config = Config.from_env(spec)
     settings = LogSettings.from_env(log_file=args.log_file)
     try:

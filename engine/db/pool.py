@@ -14,7 +14,7 @@ import orjson
 from asyncpg.pool import PoolAcquireContext
 
 from engine.db.handoff import fair
-from engine.kernel.metrics import DB_POOL_WAIT
+from engine.db.metrics import DB_POOL_WAIT
 
 
 def _encode_json(value) -> str:

@@ -1,29 +1,33 @@
-"""The engine's Prometheus metrics: one place that declares every series, for every plugin to import.
+"""Prometheus plumbing shared by every feature: the multiprocess directory, latency buckets, the
+exposition, and per-app counters published as Prometheus counters.
 
-Plugins count their own events with these objects, or declare a series of their own here (or in
-their module) with the ``engine_`` prefix and low-cardinality labels: route templates, resource
-names, never raw paths, user ids or request ids::
+Each feature declares its own series beside its code (engine/features/*/stats.py, metrics.py,
+engine/db/metrics.py) with the ``engine_`` prefix and low-cardinality labels: route templates,
+resource names, never raw paths, user ids or request ids. A plugin does the same::
 
     from prometheus_client import Counter
 
     WEBHOOKS_SENT = Counter("engine_webhooks_sent_total", "Webhooks delivered.", ["resource"])
     WEBHOOKS_SENT.labels(resource="agents").inc()
 
-Plugins that already keep plain per-app counters (the query cache and the rate limiter keep
-``engine.features.protection_stats``) need not change: the metrics plugin copies their increments into the
-CACHE_* and RATE_LIMIT_* counters below (engine/features/metrics/bridge.py).
+Features that keep plain per-app counters (the query cache, the rate limiter) declare them with
+``count_stats``; the metrics feature publishes their increments (see StatCounters).
 
 Several worker processes: ``resource-engine serve --workers N`` sets ``PROMETHEUS_MULTIPROC_DIR``
 before any worker imports this module, so every process writes its values to files there and
 ``GET /metrics`` adds them up (prometheus-client's multiprocess mode). Gauges therefore declare
 how workers combine: ``livesum`` adds the live workers' values, ``mostrecent`` keeps the last one set.
+Every module that declares a series imports this one first, so the directory exists.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.registry import Collector
 
@@ -32,54 +36,6 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every process writes its value
 
 # Latency buckets from 2.5 ms to 10 s: an API request should land in the first half.
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
-
-HTTP_REQUESTS = Counter(
-    "engine_http_requests_total",
-    "HTTP requests answered, by method, route template and status.",
-    ["method", "route", "status"],
-)
-HTTP_REQUEST_DURATION = Histogram(
-    "engine_http_request_duration_seconds",
-    "Time from the request reaching the engine to its response being ready.",
-    ["method", "route", "status"],
-    buckets=LATENCY_BUCKETS,
-)
-
-DB_POOL_SIZE = Gauge(
-    "engine_db_pool_connections", "Open connections in the pools of live workers.", multiprocess_mode="livesum"
-)
-DB_POOL_IN_USE = Gauge(
-    "engine_db_pool_connections_in_use", "Connections checked out by requests right now.", multiprocess_mode="livesum"
-)
-DB_POOL_MAX = Gauge(
-    "engine_db_pool_connections_max", "The sum of the live workers' pool size limits.", multiprocess_mode="livesum"
-)
-DB_POOL_WAIT = Histogram(
-    "engine_db_pool_wait_seconds",
-    "How long a request waited for a free database connection.",
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
-)
-
-EVENTS_OUTBOX_PENDING = Gauge(
-    "engine_events_outbox_pending", "Events written but not yet dispatched.", multiprocess_mode="mostrecent"
-)
-EVENTS_OUTBOX_LAG = Gauge(
-    "engine_events_outbox_lag_seconds",
-    "Age of the oldest event not yet dispatched (0 when the outbox is empty).",
-    multiprocess_mode="mostrecent",
-)
-
-# Filled from the protection plugins' per-app stats (engine.features.protection_stats) by the metrics plugin;
-# see engine/features/metrics/bridge.py. Do not also increment them from those plugins.
-CACHE_HITS = Counter("engine_cache_hits_total", "Reads answered from the query cache.")
-CACHE_MISSES = Counter("engine_cache_misses_total", "Reads the query cache could not answer.")
-CACHE_BYPASSED = Counter(
-    "engine_cache_bypassed_total", "Reads that skipped the cache because it could not vouch for freshness."
-)
-RATE_LIMIT_REJECTIONS = Counter("engine_rate_limit_rejections_total", "Requests refused with 429 by the rate limiter.")
-RATE_LIMIT_BACKEND_ERRORS = Counter(
-    "engine_rate_limit_backend_errors_total", "Rate-limit checks that failed because the store (Redis) failed."
-)
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -103,3 +59,41 @@ def exposition(workers_collector: Collector | None = None) -> bytes:
     if workers_collector is not None:
         registry.register(workers_collector)
     return _generate_latest(registry)
+
+
+@dataclass
+class StatCounters:
+    """Publishes increments of a feature's plain per-app counters (``app[key].<field>``) to Prometheus.
+
+    Features count in cheap integers on the app (one event loop per worker) and declare here which
+    fields become which counters; the metrics feature publishes the increments since its last look,
+    so under several workers the totals (kept in files that outlast a worker) never go backwards.
+    """
+
+    key: web.AppKey
+    counters: dict[str, Counter]
+    seen: dict[str, int] = field(default_factory=dict)
+
+    def publish(self, app: web.Application) -> None:
+        stats = app.get(self.key)
+        if stats is None:
+            return
+        for name, counter in self.counters.items():
+            value = getattr(stats, name, 0)
+            increment = value - self.seen.get(name, 0)
+            if increment > 0:
+                counter.inc(increment)
+            self.seen[name] = value
+
+
+STAT_COUNTERS: list[tuple[web.AppKey, dict[str, Counter]]] = []  # declared once per process, at import
+
+
+def count_stats(key: web.AppKey, counters: dict[str, Counter]) -> None:
+    """Declare that ``app[key]``'s fields named in ``counters`` feed those Prometheus counters."""
+    STAT_COUNTERS.append((key, counters))
+
+
+def stat_publishers(declared: Iterable[tuple[web.AppKey, dict[str, Counter]]] = STAT_COUNTERS) -> list[StatCounters]:
+    """One publisher per declaration, for one app (each remembers what it published)."""
+    return [StatCounters(key, counters) for key, counters in declared]

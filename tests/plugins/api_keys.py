@@ -14,14 +14,21 @@ import secrets
 from aiohttp import web
 from sqlglot import exp
 
-from engine import hookimpl
-from engine.http.body import read_object
-from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
-from engine.http.responses import json_response
-from engine.kernel.errors import Unauthorized
-from engine.kernel.identity import Identity
-from engine.sql.compiled import compile_expression, param
-from engine.sql.ddl import column, table
+from engine.plugin import (
+    CONFIG,
+    IDENTITY,
+    MANAGERS,
+    POOL,
+    Identity,
+    Unauthorized,
+    column,
+    compile_expression,
+    hookimpl,
+    json_response,
+    param,
+    read_object,
+    table,
+)
 
 CHALLENGE = {"WWW-Authenticate": 'ApiKey realm="api"'}
 OWNER_OF = compile_expression(

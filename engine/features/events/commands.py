@@ -12,6 +12,7 @@ from engine.db.pool import connect
 from engine.features.events import positions
 from engine.features.events.tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
 from engine.features.jwt_auth.tokens import parse_duration
+from engine.http.app import resolve_database_url
 from engine.kernel.config import Config
 from engine.spec import load_spec
 
@@ -33,7 +34,6 @@ async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:
 
 
 def _run(args: argparse.Namespace, work) -> object:
-    from engine.http.app import resolve_database_url
 
     config = Config.from_env(load_spec(args.spec))
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.features.auth_openapi import google_paths
 from engine.features.google_oauth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
+from engine.features.google_oauth.openapi import google_paths
 from engine.features.sessions import store as sessions
 from engine.http.handlers import write_shared
 from engine.http.keys import MANAGERS, PLUGINS, REQUEST_ID

@@ -15,7 +15,7 @@ from engine.features.jwt_auth.tokens import JwtSettings, Verifier, invalid, issu
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.spec import Spec
+from engine.spec import Spec, load_spec
 
 JWT = web.AppKey("jwt_verifier", Verifier)
 
@@ -52,7 +52,6 @@ async def identity_from_request(request: web.Request) -> Identity | None:
 
 
 def _token_command(args: argparse.Namespace, out) -> int:
-    from engine.spec import load_spec
 
     spec = load_spec(args.spec)
     settings = settings_for(spec, Config.from_env(spec))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from engine.features.auth_openapi import me_paths
+from engine.features.me.openapi import me_paths
 from engine.http.handlers import BEARER_CHALLENGE, authorize
 from engine.http.keys import IDENTITY, SPEC
 from engine.http.responses import json_response

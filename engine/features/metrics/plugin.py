@@ -15,9 +15,12 @@ import asyncpg
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from engine.db import metrics as db_metrics
+from engine.features.events import metrics as events_metrics
 from engine.features.events.lag import OutboxReader
+from engine.features.metrics import series as http_series
 from engine.features.metrics.access import MetricsAccess
-from engine.features.metrics.bridge import protection_bridges, publish_all
+from engine.features.metrics.processes import ClusterProcessCollector
 from engine.http.keys import POOL
 from engine.http.observe import route_template, status_of
 from engine.kernel import metrics
@@ -61,8 +64,8 @@ def _observe(request: web.Request, status: int, started: float) -> None:
     if series is None:
         labels = (key[0], key[1], str(status))
         series = _SERIES[key] = (
-            metrics.HTTP_REQUESTS.labels(*labels),
-            metrics.HTTP_REQUEST_DURATION.labels(*labels),
+            http_series.HTTP_REQUESTS.labels(*labels),
+            http_series.HTTP_REQUEST_DURATION.labels(*labels),
         )
     series[0].inc()
     series[1].observe(time.perf_counter() - started)
@@ -70,15 +73,16 @@ def _observe(request: web.Request, status: int, started: float) -> None:
 
 def sample_pool(pool: asyncpg.Pool) -> None:
     size = pool.get_size()
-    metrics.DB_POOL_SIZE.set(size)
-    metrics.DB_POOL_IN_USE.set(size - pool.get_idle_size())
-    metrics.DB_POOL_MAX.set(pool.get_max_size())
+    db_metrics.DB_POOL_SIZE.set(size)
+    db_metrics.DB_POOL_IN_USE.set(size - pool.get_idle_size())
+    db_metrics.DB_POOL_MAX.set(pool.get_max_size())
 
 
 def sample(app: web.Application) -> None:
     """This worker's pool gauges and its plugins' counters, as of now."""
     sample_pool(app[POOL])
-    publish_all(app, app[BRIDGES])
+    for publisher in app[BRIDGES]:
+        publisher.publish(app)
 
 
 async def _sample_forever(app: web.Application) -> None:
@@ -99,8 +103,6 @@ async def serve_metrics(request: web.Request) -> web.Response:
         await _read_outbox(app)
     workers = None
     if metrics.multiprocess_dir() is not None:
-        from engine.features.metrics.processes import ClusterProcessCollector
-
         workers = ClusterProcessCollector()
     body = await asyncio.to_thread(metrics.exposition, workers)  # reads many files under several workers
     return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
@@ -113,15 +115,15 @@ async def _read_outbox(app: web.Application) -> None:
         log.debug("outbox lag not read: %r", error)
         return
     if lag is not None:
-        metrics.EVENTS_OUTBOX_PENDING.set(lag.pending)
-        metrics.EVENTS_OUTBOX_LAG.set(lag.seconds)
+        events_metrics.EVENTS_OUTBOX_PENDING.set(lag.pending)
+        events_metrics.EVENTS_OUTBOX_LAG.set(lag.seconds)
 
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
     app[ACCESS] = MetricsAccess.from_env(config.extra)
     app[OUTBOX] = OutboxReader()
-    app[BRIDGES] = protection_bridges()
+    app[BRIDGES] = metrics.stat_publishers()
 
 
 @hookimpl(trylast=True)

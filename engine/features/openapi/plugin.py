@@ -9,8 +9,11 @@ import orjson
 from aiohttp import web
 
 from engine.features.openapi import build_document, document_bytes, prepare
+from engine.http.app import create_app
+from engine.http.keys import PLUGINS
+from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
-from engine.spec import Spec
+from engine.spec import Spec, load_spec
 
 PATH = "/openapi.json"
 
@@ -44,10 +47,6 @@ def register_openapi(document: dict) -> None:
 
 
 def _openapi_command(args: argparse.Namespace, out) -> int:
-    from engine.http.app import create_app
-    from engine.http.keys import PLUGINS
-    from engine.kernel.config import Config
-    from engine.spec import load_spec
 
     spec: Spec = load_spec(args.spec)
     config = Config.from_env(spec)

@@ -8,7 +8,7 @@ shared generation that every worker reads, so a read that follows a write never 
 
 Entries live in an in-process LRU bounded in bytes (ENGINE_CACHE_MAX_BYTES), or in Redis. Any
 plugin can supply another store through the `cache_get` / `cache_put` hooks; these built-in
-implementations are `trylast`. Counters: app[CACHE_STATS] (engine.features.protection_stats).
+implementations are `trylast`. Counters: app[CACHE_STATS] (stats.py).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import logging
 from aiohttp import web
 
 from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
-from engine.features.protection_stats import CACHE_STATS, CacheStats
 from engine.features.query_cache.listener import InvalidationListener, notify_write
+from engine.features.query_cache.stats import CACHE_STATS, CacheStats
 from engine.features.query_cache.store import (
     MemoryGenerations,
     MemoryStore,

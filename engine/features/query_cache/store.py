@@ -25,7 +25,7 @@ from aiohttp import web
 from cachetools import TLRUCache
 
 from engine.db.redis import REDIS_DOWN
-from engine.features.protection_stats import CacheStats
+from engine.features.query_cache.stats import CacheStats
 from engine.kernel.identity import Identity
 from engine.spec import Resource, Spec
 from engine.sql.queries import Predicate

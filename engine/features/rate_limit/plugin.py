@@ -20,9 +20,9 @@ from aiohttp import web
 
 from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
 from engine.features.openapi.contrib import problem_response, resource_operations
-from engine.features.protection_stats import RATE_LIMIT_STATS, RateLimitStats
 from engine.features.rate_limit.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
 from engine.features.rate_limit.rates import Rate, parse_rate
+from engine.features.rate_limit.stats import RATE_LIMIT_STATS, RateLimitStats
 from engine.http.client_ip import ClientAddress, parse_networks
 from engine.http.keys import IDENTITY
 from engine.http.middleware import after_authentication

@@ -14,9 +14,9 @@ from typing import Any
 from aiohttp import web
 
 from engine.db.internal import ensure_tables
-from engine.features.auth_openapi import token_paths
 from engine.features.jwt_auth.plugin import JWT
 from engine.features.jwt_auth.tokens import JwtSettings, issue, parse_duration
+from engine.features.refresh_tokens.openapi import token_paths
 from engine.features.refresh_tokens.store import MODEL, RefreshTokens
 from engine.features.sessions import store as sessions
 from engine.http.body import read_object

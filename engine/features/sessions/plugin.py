@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from engine.features.auth_openapi import session_paths
 from engine.features.sessions import store as sessions
+from engine.features.sessions.openapi import session_paths
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import Forbidden

@@ -4,8 +4,7 @@ Hooks are plain functions named after the hooks in resource-engine's engine/hook
 docs/plugins.md shows each with an example); declare only the arguments you use.
 """
 
-from engine import hookimpl
-from engine.kernel.errors import ValidationFailed
+from engine.plugin import ValidationFailed, hookimpl
 
 MAX_PINNED = 10
 
