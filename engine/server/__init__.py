@@ -1,0 +1,1 @@
+"""Running the engine as a service: gunicorn settings and worker entry, its logger, garbage-collector tuning."""

@@ -1,0 +1,1 @@
+"""Built-in Idempotency-Key support for creating rows (POST on a resource collection)."""

@@ -1,0 +1,1 @@
+"""Built-in input limits on JSON bodies: nesting depth and array length, refused with 422."""

@@ -1,0 +1,1 @@
+"""Built-in authentication: `Authorization: Bearer <JWT>`, and the `token` CLI command."""

@@ -1,0 +1,1 @@
+"""Built-in browser sessions: a session cookie signs a browser in, guarded by a CSRF token."""
