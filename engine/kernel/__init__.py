@@ -1,1 +1,1 @@
-"""Layer 0: the hook markers and helpers, the plugin manager, problems, identity, configuration, logs, metrics plumbing."""
+"""Layer 0: hook markers and helpers, the plugin manager, problems, identity, configuration, logs, metrics."""
