@@ -86,7 +86,7 @@ def test_metaschema_has_keys_to_check():
 
 
 def test_hookspecs_has_hooks_to_check():
-    assert "openapi_document" in hook_names()
+    assert "register_openapi" in hook_names()
 
 
 @pytest.mark.parametrize("path", metaschema_keys(), ids=".".join)
