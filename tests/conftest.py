@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,21 @@ from typing import Any
 import pytest
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
+_OWN_BASETEMP = pytest.StashKey[str]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A temporary root of this run's own: pytest's shared /tmp/pytest-of-<user> rotation removes the
+    directories of other runs on the same machine, which then fail their tmp_path setup (a warning,
+    and warnings are errors here). Removed again when the run ends."""
+    if config.option.basetemp is None:
+        config.option.basetemp = config.stash[_OWN_BASETEMP] = tempfile.mkdtemp(prefix="pytest-resource-engine-")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own is not None:
+        shutil.rmtree(own, ignore_errors=True)
 
 
 def check_problem(result: Any, status: int) -> dict[str, Any]:
