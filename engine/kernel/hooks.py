@@ -26,18 +26,7 @@ def _close_unstarted(answers: list[Any]) -> None:
 
 async def call_all(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
     """Call every implementation, awaiting async ones; non-None results in call order."""
-    results = []
-    answers = hook(**kwargs)
-    for index, result in enumerate(answers):
-        if inspect.isawaitable(result):
-            try:
-                result = await result
-            except BaseException:
-                _close_unstarted(answers[index + 1 :])
-                raise
-        if result is not None:
-            results.append(result)
-    return results
+    return await resolve(hook(**kwargs))
 
 
 async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
