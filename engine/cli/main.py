@@ -16,9 +16,8 @@ from engine.cli.output import Printer
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.plugins import PluginError
+from engine.kernel.settings import value
 from engine.spec import Spec, SpecError, load_spec
-
-DEFAULT_SPEC = "resources.yaml"
 
 
 def _spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
@@ -172,7 +171,7 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resource-engine", description=__doc__.split(":")[0] + ".")
     parser.add_argument(
         "--spec",
-        default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC),
+        default=value("ENGINE_SPEC"),
         help="path to resources.yaml (default: %(default)s)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -206,15 +205,12 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     early = argparse.ArgumentParser(add_help=False)
-    early.add_argument("--spec", default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC))
+    early.add_argument("--spec", default=value("ENGINE_SPEC"))
     known, _ = early.parse_known_args(argv)
     args = build_parser(known.spec).parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("ENGINE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     out = Printer(sys.stdout, sys.stderr)
     try:
+        logging.basicConfig(level=value("ENGINE_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return args.run(args, out)
     except SystemExit as exc:
         return int(exc.code or 0)

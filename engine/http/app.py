@@ -21,6 +21,7 @@ from engine.http.handlers import ResourceHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
+from engine.kernel import settings
 from engine.kernel import tasks as shutdown
 from engine.kernel.config import Config
 from engine.kernel.plugins import build_plugin_manager, call_all
@@ -86,6 +87,7 @@ def _routes(spec: Spec) -> list[web.RouteDef]:
 def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[Any] = ()) -> web.Application:
     """Build the application; the database is opened when the app starts (cleanup_ctx)."""
     config = config or Config.from_env(spec)
+    settings.check(config.extra, spec)  # every bad ENGINE_* value in one ConfigurationError, before any plugin
     pm = build_plugin_manager(spec, plugins)
     plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
     app = web.Application(

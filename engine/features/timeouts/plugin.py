@@ -21,15 +21,12 @@ from aiohttp import web
 
 from engine.db.pool_wait import bound_pool_wait
 from engine.http.keys import CONFIG, POOL
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import GatewayTimeout
 from engine.kernel.plugins import hookimpl
 from engine.spec import Spec
 
 log = logging.getLogger("engine.timeouts")
-DEFAULT_REQUEST_TIMEOUT = 30.0
-DEFAULT_POOL_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -39,9 +36,7 @@ class Deadlines:
 
     @classmethod
     def from_config(cls, config: Config) -> Deadlines:
-        env = config.extra
-        request = knobs.seconds(env, "ENGINE_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)
-        pool = knobs.seconds(env, "ENGINE_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT)
+        request, pool = config.value("ENGINE_REQUEST_TIMEOUT"), config.value("ENGINE_POOL_TIMEOUT")
         if request is not None and pool is not None and pool >= request:
             log.warning(
                 "ENGINE_POOL_TIMEOUT (%gs) is not below ENGINE_REQUEST_TIMEOUT (%gs): "
