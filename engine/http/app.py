@@ -87,8 +87,8 @@ def _routes(spec: Spec) -> list[web.RouteDef]:
 def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[Any] = ()) -> web.Application:
     """Build the application; the database is opened when the app starts (cleanup_ctx)."""
     config = config or Config.from_env(spec)
-    settings.check(config.extra, spec)  # every bad ENGINE_* value in one ConfigurationError, before any plugin
-    pm = build_plugin_manager(spec, plugins)
+    pm = build_plugin_manager(spec, plugins)  # imports the plugins: settings they declare are checked too
+    settings.check(config.extra, spec)  # every bad ENGINE_* value in one ConfigurationError, before any hook
     plugin_middlewares = [m for result in pm.hook.middlewares(app=None, spec=spec) for m in (result or [])]
     app = web.Application(
         middlewares=build_middlewares(plugin_middlewares),

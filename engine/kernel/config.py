@@ -1,9 +1,9 @@
 """Server configuration: the core's settings from the environment, layered over resources.yaml settings.
 
 Every variable is declared once in the settings registry (engine.kernel.settings: the core's in
-engine.kernel.core_settings, each feature's in its package) and read through it; nothing else in
-engine/ reads os.environ. ``extra`` keeps the raw ENGINE_* variables for features and plugins,
-which read typed values with `Config.value`.
+engine.kernel.core_settings, each feature's in its package) and read through it: the registry is
+the only reader of the process environment in engine/. ``extra`` keeps the raw ENGINE_* variables
+for features and plugins, which read typed values with `Config.value`.
 """
 
 from __future__ import annotations

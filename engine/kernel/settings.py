@@ -164,6 +164,10 @@ def url(*schemes: str) -> Kind:
     return Kind(f"be a URL starting with {' or '.join(s + '://' for s in schemes)}", convert)
 
 
+def _identity(setting: Setting) -> tuple[Any, ...]:
+    return (setting.help, setting.group, setting.yaml, setting.kind.accepts, repr(setting.default))
+
+
 class _Registry:
     def __init__(self) -> None:
         self.settings: dict[str, Setting] = {}
@@ -177,8 +181,10 @@ class _Registry:
                     self.add(setting)
 
     def add(self, setting: Setting) -> None:
-        if setting.name in self.settings and self.settings[setting.name] is not setting:
-            raise ConfigurationError(f"{setting.name} is declared twice")
+        """A name is declared once; a module imported again (a project plugin per app) may repeat it."""
+        known = self.settings.get(setting.name)
+        if known is not None and _identity(known) != _identity(setting):
+            raise ConfigurationError(f"{setting.name} is declared twice, differently")
         self.settings[setting.name] = setting
 
     def find(self, name: str) -> Setting:

@@ -18,6 +18,7 @@ from engine.kernel.settings import Setting, all_settings
 ROOT = Path(__file__).resolve().parents[2]
 BLOCK = re.compile(r"(<!-- settings: (?P<tokens>[^>]*?) -->\n)(?P<body>.*?)(<!-- /settings -->)", re.DOTALL)
 HEADER = "| variable | default | meaning |\n| --- | --- | --- |\n"
+YAML_HEADER = "| variable | default | also in resources.yaml | meaning |\n| --- | --- | --- | --- |\n"
 
 
 def documents(root: Path = ROOT) -> list[Path]:
@@ -50,15 +51,18 @@ def shown_default(setting: Setting) -> str:
     return f"`{setting.default}`"
 
 
-def row(setting: Setting) -> str:
-    meaning = setting.help
-    if setting.yaml:
-        meaning += f"; also `{setting.yaml}` in resources.yaml (the variable wins)"
-    return f"| `{setting.name}` | {shown_default(setting)} | {meaning} |\n"
+def row(setting: Setting, with_yaml: bool) -> str:
+    cells = [f"`{setting.name}`", shown_default(setting)]
+    if with_yaml:
+        cells.append(f"`{setting.yaml}`" if setting.yaml else "")
+    return "| " + " | ".join([*cells, setting.help]) + " |\n"
 
 
 def table(tokens: list[str]) -> str:
-    return HEADER + "".join(row(setting) for setting in selected(tokens))
+    """A markdown table; with a resources.yaml column when one of its settings can be set there."""
+    chosen = selected(tokens)
+    with_yaml = any(setting.yaml for setting in chosen)
+    return (YAML_HEADER if with_yaml else HEADER) + "".join(row(setting, with_yaml) for setting in chosen)
 
 
 def render(text: str) -> str:
