@@ -13,7 +13,9 @@ TTIN/TTOU add or remove a worker, USR1 reopens log files.
 """
 
 import multiprocessing
-import os
+
+# ENGINE_* variables, parsed as everywhere in the engine (engine/kernel/settings.py): a bad value stops here.
+from engine.kernel.settings import value
 
 # The defaults and the server hooks the engine needs: a fresh PROMETHEUS_MULTIPROC_DIR at start,
 # a dead worker's live gauges removed (child_exit), the directory removed on exit. Keep this line;
@@ -25,11 +27,11 @@ from engine.server.gunicorn_settings import *  # noqa: F403
 wsgi_app = "engine.server.entry:app"
 # 0.0.0.0 inside a container; behind a reverse proxy on the same host keep 127.0.0.1 or use a unix socket
 # ("unix:/run/resource-engine/engine.sock").
-bind = [f"{os.environ.get('ENGINE_HOST', '127.0.0.1')}:{os.environ.get('ENGINE_PORT', '8000')}"]
+bind = [f"{value('ENGINE_HOST')}:{value('ENGINE_PORT')}"]
 # One asyncio worker per core is usually right: each handles thousands of concurrent requests.
 # Every worker has its own pool of ENGINE_POOL_SIZE connections: workers x pool size x hosts must
 # stay under PostgreSQL's max_connections (see docs/deployment.md).
-workers = int(os.environ.get("ENGINE_WORKERS") or multiprocessing.cpu_count())
+workers = value("ENGINE_WORKERS") or multiprocessing.cpu_count()
 # aiohttp's worker on uvloop when it is installed (it is a dependency on Linux and macOS).
 # worker_class = "aiohttp.GunicornUVLoopWebWorker"
 
@@ -37,14 +39,14 @@ workers = int(os.environ.get("ENGINE_WORKERS") or multiprocessing.cpu_count())
 # SIGTERM: stop accepting, let in-flight requests finish for this many seconds, then cancel them.
 # Event streams end at once with a retry hint and the clients reconnect to another worker.
 # Keep your orchestrator's stop timeout above it (systemd TimeoutStopSec, compose stop_grace_period).
-graceful_timeout = int(os.environ.get("ENGINE_GRACEFUL_TIMEOUT") or 30)
+graceful_timeout = value("ENGINE_GRACEFUL_TIMEOUT")
 # A worker that does not heartbeat for this many seconds is killed and replaced
 # (a blocked event loop; a crashed worker is replaced at once regardless).
 timeout = 30
 # Replace each worker after about max_requests requests (plus 0..jitter, so they do not all restart
 # together): bounds the damage of a slow memory leak in a plugin. 0 turns recycling off.
-max_requests = int(os.environ.get("ENGINE_MAX_REQUESTS") or 10_000)
-max_requests_jitter = int(os.environ.get("ENGINE_MAX_REQUESTS_JITTER") or 1_000)
+max_requests = value("ENGINE_MAX_REQUESTS")
+max_requests_jitter = value("ENGINE_MAX_REQUESTS_JITTER")
 # Idle keep-alive connections are kept this long; keep it above the load balancer's idle timeout
 # (AWS ALB: 60 s) so the balancer never sends a request on a connection the worker is closing.
 keepalive = 75

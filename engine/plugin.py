@@ -13,6 +13,7 @@ from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
 from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, MANAGERS, PLUGINS, POOL, REQUEST_ID, SPEC
 from engine.http.middleware import after_authentication
 from engine.http.responses import json_response, problem_response
+from engine.kernel import settings  # the kinds of a Setting: settings.url, .integer, .seconds, .items ...
 from engine.kernel.config import Config
 from engine.kernel.errors import (
     BadRequest,
@@ -34,6 +35,7 @@ from engine.kernel.errors import (
 from engine.kernel.event import Event, HandlerFailed
 from engine.kernel.hooks import call_all, call_first, hookimpl
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
+from engine.kernel.settings import Setting, declare
 from engine.resources.context import PoolSettings, WriteContext, WriteFold
 from engine.resources.listing import IncludePlan, ListQuery
 from engine.resources.manager import ResourceManager
@@ -79,6 +81,7 @@ __all__ = [
     "Resource",
     "ResourceManager",
     "ServiceUnavailable",
+    "Setting",
     "Spec",
     "TooManyRequests",
     "Unauthorized",
@@ -93,12 +96,14 @@ __all__ = [
     "call_first",
     "column",
     "compile_expression",
+    "declare",
     "hookimpl",
     "ident",
     "json_response",
     "param",
     "problem_response",
     "read_object",
+    "settings",
     "table",
     "write_context",
 ]

@@ -31,6 +31,7 @@ from engine.db.pool import connect
 from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.http.app import create_app
 from engine.kernel.config import Config
+from engine.kernel.settings import explicit
 from engine.migrations import apply, diff, pending_steps, read_all, spec_model
 from engine.spec import Spec, load_spec
 
@@ -143,7 +144,7 @@ class Api:
 
 @pytest.fixture(scope="session")
 def engine_database_url() -> Iterator[str]:
-    url = os.environ.get("TEST_DATABASE_URL")
+    url = os.environ.get("TEST_DATABASE_URL")  # the test suite's own variable: not an engine setting
     if url:
         yield url
         return
@@ -175,7 +176,7 @@ async def engine_schema(engine_database_url: str) -> AsyncIterator[str]:
 def engine_spec_path(request: pytest.FixtureRequest) -> str:
     """The project's resources.yaml: ENGINE_SPEC if set, else the one in pytest's root directory
     (so tests run from any folder). Override this fixture to test another spec."""
-    configured = os.environ.get("ENGINE_SPEC")
+    configured = explicit("ENGINE_SPEC")
     return os.path.abspath(configured) if configured else str(request.config.rootpath / "resources.yaml")
 
 

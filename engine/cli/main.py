@@ -19,9 +19,8 @@ from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import call_all_sync
 from engine.kernel.plugins import PluginError, build_plugin_manager
+from engine.kernel.settings import value
 from engine.spec import Spec, SpecError, load_spec
-
-DEFAULT_SPEC = "resources.yaml"
 
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
@@ -155,7 +154,7 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="resource-engine", description=__doc__.split(":")[0] + ".")
     parser.add_argument(
         "--spec",
-        default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC),
+        default=value("ENGINE_SPEC"),
         help="path to resources.yaml (default: %(default)s)",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -189,15 +188,12 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     early = argparse.ArgumentParser(add_help=False)
-    early.add_argument("--spec", default=os.environ.get("ENGINE_SPEC", DEFAULT_SPEC))
+    early.add_argument("--spec", default=value("ENGINE_SPEC"))
     known, _ = early.parse_known_args(argv)
     args = build_parser(known.spec).parse_args(argv)
-    logging.basicConfig(
-        level=os.environ.get("ENGINE_LOG_LEVEL", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
     out = Printer(sys.stdout, sys.stderr)
     try:
+        logging.basicConfig(level=value("ENGINE_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return args.run(args, out)
     except SystemExit as exc:
         return int(exc.code or 0)

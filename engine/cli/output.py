@@ -7,9 +7,9 @@ still shows color. FORCE_COLOR turns color on for both (CI logs that render ANSI
 from __future__ import annotations
 
 import argparse
-import os
 from typing import TextIO
 
+from engine.kernel.settings import value
 from engine.spec import Spec, SpecError, load_spec
 
 _COLORS = {"ok": "32", "warn": "33", "error": "31", "info": "36"}
@@ -17,9 +17,9 @@ _COLORS = {"ok": "32", "warn": "33", "error": "31", "info": "36"}
 
 def _wants_color(stream: TextIO) -> bool:
     """NO_COLOR (any value) wins; then FORCE_COLOR; otherwise only a terminal gets color."""
-    if os.environ.get("NO_COLOR"):
+    if value("NO_COLOR"):
         return False
-    if os.environ.get("FORCE_COLOR"):
+    if value("FORCE_COLOR"):
         return True
     isatty = getattr(stream, "isatty", None)
     return bool(isatty and isatty())

@@ -19,41 +19,45 @@ from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging
 from engine.kernel.plugins import PluginError
+from engine.kernel.settings import explicit, value
 from engine.server import gc_tuning
+
+# Options that an ENGINE_* variable sets when the command line does not (absent from both: gunicorn's own).
+FROM_ENVIRONMENT = {
+    "workers": "ENGINE_WORKERS",
+    "log_file": "ENGINE_LOG_FILE",
+    "graceful_timeout": "ENGINE_GRACEFUL_TIMEOUT",
+    "max_requests": "ENGINE_MAX_REQUESTS",
+    "max_requests_jitter": "ENGINE_MAX_REQUESTS_JITTER",
+}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
-    env = os.environ
     serve = commands.add_parser("serve", help="serve the API (one process, or a cluster with --workers N)")
     serve.add_argument("--host", help="interface to bind (default 127.0.0.1, or ENGINE_HOST)")
     serve.add_argument("--port", type=int, help="port (default 8000, or ENGINE_PORT)")
     serve.add_argument(
         "--workers",
         type=int,
-        default=_int_env("ENGINE_WORKERS"),
         help="run N worker processes under gunicorn (default: ENGINE_WORKERS; unset: one process, no gunicorn)",
     )
     serve.add_argument(
         "--log-file",
-        default=env.get("ENGINE_LOG_FILE"),
         help="write logs to this file, rotated by size (ENGINE_LOG_MAX_BYTES, ENGINE_LOG_BACKUPS); default stderr",
     )
     serve.add_argument(
         "--graceful-timeout",
         type=int,
-        default=_int_env("ENGINE_GRACEFUL_TIMEOUT"),
         help="seconds in-flight requests get to finish on SIGTERM (default 30, or ENGINE_GRACEFUL_TIMEOUT)",
     )
     serve.add_argument(
         "--max-requests",
         type=int,
-        default=_int_env("ENGINE_MAX_REQUESTS"),
         help="recycle a worker after about this many requests (default 10000, or ENGINE_MAX_REQUESTS; 0: never)",
     )
     serve.add_argument(
         "--max-requests-jitter",
         type=int,
-        default=_int_env("ENGINE_MAX_REQUESTS_JITTER"),
         help="random extra requests per worker, so they do not all restart at once (default 1000)",
     )
     serve.add_argument(
@@ -70,18 +74,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(run=cmd_serve)
 
 
-def _int_env(name: str) -> int | None:
-    raw = os.environ.get(name)
-    if not raw:
-        return None
-    try:
-        return int(raw)
-    except ValueError:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from None
+def _options_from_environment(args: argparse.Namespace) -> None:
+    """Fill the options not given on the command line from their ENGINE_* variables (when set)."""
+    for option, variable in FROM_ENVIRONMENT.items():
+        if getattr(args, option) is None:
+            setattr(args, option, explicit(variable))
 
 
 def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
 
+    _options_from_environment(args)
     if args.reload:
         return serve_with_reload(args, out)
     spec = spec_or_exit(args, out)
@@ -92,8 +94,8 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     except PluginError as exc:
         out.error(str(exc))
         return 1
-    host = args.host or os.environ.get("ENGINE_HOST", "127.0.0.1")
-    port = args.port or int(os.environ.get("ENGINE_PORT", "8000"))
+    host = args.host or value("ENGINE_HOST")
+    port = args.port or value("ENGINE_PORT")
     if args.workers is not None:
         if args.workers < 1:
             out.error("--workers must be at least 1")

@@ -16,12 +16,9 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from engine.kernel import knobs
 from engine.kernel.config import Config
 
 REDIS = web.AppKey("protection_redis", Redis)
-DEFAULT_PREFIX = "resource-engine"
-DEFAULT_TIMEOUT = 0.5
 
 # What a Redis outage looks like to a caller: the client's errors, refused or reset sockets, timeouts.
 REDIS_DOWN = (RedisError, OSError, TimeoutError)
@@ -29,7 +26,7 @@ REDIS_DOWN = (RedisError, OSError, TimeoutError)
 
 def prefix(config: Config) -> str:
     """Key prefix (ENGINE_REDIS_PREFIX): separates deployments that share one Redis."""
-    return config.extra.get("ENGINE_REDIS_PREFIX", "").strip() or DEFAULT_PREFIX
+    return config.value("ENGINE_REDIS_PREFIX")
 
 
 def shared_redis(app: web.Application, config: Config) -> Any:
@@ -39,7 +36,7 @@ def shared_redis(app: web.Application, config: Config) -> Any:
         return None
     client = app.get(REDIS)
     if client is None:
-        timeout = knobs.seconds(config.extra, "ENGINE_REDIS_TIMEOUT", DEFAULT_TIMEOUT)
+        timeout = config.value("ENGINE_REDIS_TIMEOUT")
         client = Redis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)
         )

@@ -20,6 +20,7 @@ from engine.http.handlers import ResourceHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
+from engine.kernel import settings
 from engine.kernel import tasks as shutdown
 from engine.kernel.config import Config
 from engine.kernel.hooks import call_all, has_awaitables, resolve
@@ -99,7 +100,8 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     database opens and before the server listens (aiohttp freezes routes and middlewares only then).
     """
     config = config or Config.from_env(spec)
-    pm = build_plugin_manager(spec, plugins)
+    pm = build_plugin_manager(spec, plugins)  # imports the plugins: settings they declare are checked too
+    settings.check(config.extra, spec)  # every bad ENGINE_* value in one ConfigurationError, before any hook
     app = web.Application(
         client_max_size=config.body_limit,
         handler_args=handler_args(config),  # request line and header size limits, for every runner

@@ -1,6 +1,9 @@
-"""Server configuration from the environment (ENGINE_*), layered over resources.yaml settings.
+"""Server configuration: the core's settings from the environment, layered over resources.yaml settings.
 
-Every variable is listed in the README; nothing else reads os.environ.
+Every variable is declared once in the settings registry (engine.kernel.settings: the core's in
+engine.kernel.core_settings, each feature's in its package) and read through it: the registry is
+the only reader of the process environment in engine/. ``extra`` keeps the raw ENGINE_* variables
+for features and plugins, which read typed values with `Config.value`.
 """
 
 from __future__ import annotations
@@ -9,18 +12,12 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from engine.kernel import settings
+
 if TYPE_CHECKING:
     from engine.spec import Spec
 
-
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from None
+PREFIX = "ENGINE_"
 
 
 @dataclass(frozen=True)
@@ -43,28 +40,32 @@ class Config:
     def production(self) -> bool:
         return self.environment == "production"
 
+    def value(self, name: str, spec: Spec | None = None) -> Any:
+        """A declared ENGINE_* setting, typed: the variable, else resources.yaml (given `spec`), else its default."""
+        return settings.value(name, self.extra, spec)
+
     @classmethod
     def from_env(cls, spec: Spec, env: dict[str, str] | None = None, **overrides: Any) -> Config:
-        env = dict(os.environ if env is None else env)
+        env = settings.environment() if env is None else dict(env)
         s = spec.settings
-        environment = env.get("ENGINE_ENV", "development")
-        if environment not in ("development", "production"):
-            raise ValueError(f"ENGINE_ENV must be development or production, got {environment!r}")
-        auto = env.get("ENGINE_AUTO_MIGRATE")
+
+        def read(name: str) -> Any:
+            return settings.value(name, env, spec)
+
         values = dict(
-            database_url=env.get("DATABASE_URL") or None,
-            environment=environment,
-            data_dir=env.get("ENGINE_DATA_DIR") or os.path.join(spec.root, ".pgdata"),
-            db_schema=env.get("ENGINE_DB_SCHEMA") or None,
-            pool_min_size=_int(env, "ENGINE_POOL_MIN_SIZE", s.pool_min_size),
-            pool_max_size=_int(env, "ENGINE_POOL_SIZE", s.pool_max_size),
-            statement_timeout_ms=_int(env, "ENGINE_STATEMENT_TIMEOUT_MS", s.statement_timeout_ms),
-            body_limit=_int(env, "ENGINE_BODY_LIMIT", s.body_limit),
+            database_url=read("DATABASE_URL"),
+            environment=read("ENGINE_ENV"),
+            data_dir=read("ENGINE_DATA_DIR") or os.path.join(spec.root, ".pgdata"),
+            db_schema=read("ENGINE_DB_SCHEMA"),
+            pool_min_size=read("ENGINE_POOL_MIN_SIZE"),
+            pool_max_size=read("ENGINE_POOL_SIZE"),
+            statement_timeout_ms=read("ENGINE_STATEMENT_TIMEOUT_MS"),
+            body_limit=read("ENGINE_BODY_LIMIT"),
             page_size=s.page_size,
             max_page_size=s.max_page_size,
-            auto_migrate=None if auto is None else auto.lower() in ("1", "true", "yes"),
-            redis_url=env.get("REDIS_URL") or None,
-            extra={k: v for k, v in env.items() if k.startswith("ENGINE_")},
+            auto_migrate=read("ENGINE_AUTO_MIGRATE"),
+            redis_url=read("REDIS_URL"),
+            extra={k: v for k, v in env.items() if k.startswith(PREFIX)},
         )
         values.update(overrides)
         return cls(**values)

@@ -60,5 +60,8 @@ class ValidationFailed(Problem):
         )
 
 
-class ConfigurationError(Exception):
-    """A setting that makes the server unsafe or unable to start; the message says what to fix."""
+class ConfigurationError(ValueError):
+    """A setting that makes the server unsafe or unable to start; the message says what to fix.
+
+    The one error type of the settings registry (engine.kernel.settings): a bad value names the
+    variable, the value and what is accepted. A ValueError, as the bad values it reports."""

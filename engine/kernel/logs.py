@@ -19,8 +19,11 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import orjson
+
+from engine.kernel import settings as registry
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
@@ -99,31 +102,19 @@ class LogSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, log_file: str | None = None) -> LogSettings:
-        """ENGINE_LOG_LEVEL, ENGINE_LOG_FORMAT (default: json in production), ENGINE_LOG_FILE ..."""
-        env = os.environ if env is None else env
-        production = env.get("ENGINE_ENV") == "production"
-        fmt = (env.get("ENGINE_LOG_FORMAT") or ("json" if production else "text")).lower()
-        if fmt not in ("json", "text"):
-            raise ValueError(f"ENGINE_LOG_FORMAT must be json or text, got {fmt!r}")
-        level = (env.get("ENGINE_LOG_LEVEL") or "INFO").upper()
-        if not isinstance(logging.getLevelName(level), int):
-            raise ValueError(f"ENGINE_LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL, got {level!r}")
+        """ENGINE_LOG_LEVEL, ENGINE_LOG_FORMAT (default: json in production), ENGINE_LOG_FILE ... from `env`."""
+
+        def read(name: str) -> Any:
+            return registry.value(name, env)
+
+        production = read("ENGINE_ENV") == "production"
         return cls(
-            level=level,
-            format=fmt,
-            file=log_file or env.get("ENGINE_LOG_FILE") or None,
-            max_bytes=_positive(env, "ENGINE_LOG_MAX_BYTES", cls.max_bytes),
-            backups=_positive(env, "ENGINE_LOG_BACKUPS", cls.backups),
+            level=read("ENGINE_LOG_LEVEL"),
+            format=read("ENGINE_LOG_FORMAT") or ("json" if production else "text"),
+            file=log_file or read("ENGINE_LOG_FILE"),
+            max_bytes=read("ENGINE_LOG_MAX_BYTES"),
+            backups=read("ENGINE_LOG_BACKUPS"),
         )
-
-
-def _positive(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if not raw:
-        return default
-    if not raw.isdigit():
-        raise ValueError(f"{name} must be a non-negative integer, got {raw!r}")
-    return int(raw)
 
 
 class _RotatingFile(logging.handlers.RotatingFileHandler):

@@ -31,8 +31,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client import generate_latest as _generate_latest
 from prometheus_client.registry import Collector
 
-if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # every process writes its values there: make sure it exists
-    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+from engine.kernel import settings
+
+if settings.value("PROMETHEUS_MULTIPROC_DIR"):  # every process writes its values there: make sure it exists
+    os.makedirs(settings.value("PROMETHEUS_MULTIPROC_DIR"), exist_ok=True)
 
 # Latency buckets from 2.5 ms to 10 s: an API request should land in the first half.
 LATENCY_BUCKETS = (0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -42,7 +44,7 @@ CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 def multiprocess_dir() -> str | None:
     """The directory shared by the workers' metric files, or None in a single process."""
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    return settings.value("PROMETHEUS_MULTIPROC_DIR")
 
 
 def exposition(workers_collector: Collector | None = None) -> bytes:

@@ -7,24 +7,21 @@ environment. ``resource-engine serve --workers N`` runs exactly this.
 
 from __future__ import annotations
 
-import os
-
 from aiohttp import web
 
 from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging, is_configured
+from engine.kernel.settings import value
 from engine.server import gc_tuning
 from engine.spec import load_spec
-
-DEFAULT_SPEC = "resources.yaml"
 
 
 async def app() -> web.Application:
     """Build the application for this worker (each worker opens its own database pool at start-up)."""
     if not is_configured():  # under gunicorn the master configured logging before forking
         configure_logging(LogSettings.from_env())
-    spec = load_spec(os.environ.get("ENGINE_SPEC") or DEFAULT_SPEC)
+    spec = load_spec(value("ENGINE_SPEC"))
     application = create_app(spec, Config.from_env(spec))
     gc_tuning.install(application)
     return application

@@ -15,6 +15,8 @@ import os
 import shutil
 import tempfile
 
+from engine.kernel.settings import value
+
 __all__ = [
     "accesslog",
     "bind",
@@ -35,21 +37,19 @@ __all__ = [
     "wsgi_app",
 ]
 
-_env = os.environ
-
 wsgi_app = "engine.server.entry:app"  # an async factory: each worker builds its own app and pool
 worker_class = "aiohttp.GunicornUVLoopWebWorker" if importlib.util.find_spec("uvloop") else "aiohttp.GunicornWebWorker"
-bind = [f"{_env.get('ENGINE_HOST', '127.0.0.1')}:{_env.get('ENGINE_PORT', '8000')}"]
-workers = int(_env.get("ENGINE_WORKERS") or 2)
+bind = [f"{value('ENGINE_HOST')}:{value('ENGINE_PORT')}"]
+workers = value("ENGINE_WORKERS") or 2  # run alone (without `serve --workers N`): two workers
 proc_name = "resource-engine"
 
 # SIGTERM: stop accepting, let in-flight requests finish for up to this many seconds, then cancel them.
-graceful_timeout = int(_env.get("ENGINE_GRACEFUL_TIMEOUT") or 30)
+graceful_timeout = value("ENGINE_GRACEFUL_TIMEOUT")
 # A worker that stops heartbeating this long is killed and replaced (aiohttp workers beat every second).
 timeout = 30
 # Recycle each worker after about this many requests; the jitter keeps workers from restarting together.
-max_requests = int(_env.get("ENGINE_MAX_REQUESTS") or 10_000)
-max_requests_jitter = int(_env.get("ENGINE_MAX_REQUESTS_JITTER") or 1_000)
+max_requests = value("ENGINE_MAX_REQUESTS")
+max_requests_jitter = value("ENGINE_MAX_REQUESTS_JITTER")
 # Idle keep-alive connections live this long: keep it above your load balancer's idle timeout.
 keepalive = 75
 
@@ -71,10 +71,10 @@ def prepare_metrics_dir() -> str:
     the variable decides, at import, whether prometheus-client writes values to files.
     """
     global _owned_metrics_dir
-    directory = _env.get("PROMETHEUS_MULTIPROC_DIR")
+    directory = value("PROMETHEUS_MULTIPROC_DIR")
     if not directory:
         directory = _owned_metrics_dir = tempfile.mkdtemp(prefix="resource-engine-metrics-")
-        _env["PROMETHEUS_MULTIPROC_DIR"] = directory
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory  # for the workers: prometheus-client reads it
     os.makedirs(directory, exist_ok=True)
     return directory
 

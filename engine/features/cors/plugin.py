@@ -8,14 +8,10 @@ origin without credentials. Preflights (OPTIONS) are answered for every route.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import aiohttp_cors
 from aiohttp import web
 
-from engine.kernel import knobs
 from engine.kernel.config import Config
-from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
@@ -44,21 +40,9 @@ MAX_AGE = 600  # seconds a browser may reuse a preflight answer
 ORIGINS = web.AppKey("cors_origins", tuple)
 
 
-def check_origin(origin: str, where: str) -> str:
-    if origin == "*":
-        return origin
-    parts = urlsplit(origin)
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
-        raise ConfigurationError(f"{where}: {origin!r} is not an origin like https://app.example.com (or *)")
-    return origin.rstrip("/")
-
-
 def allowed_origins(spec: Spec, config: Config) -> tuple[str, ...]:
-    from_env = knobs.items(config.extra, "ENGINE_CORS_ORIGINS")
-    if from_env is not None:
-        return tuple(check_origin(o, "ENGINE_CORS_ORIGINS") for o in from_env)
-    configured = spec.settings.extra.get("cors_origins") or []
-    return tuple(check_origin(str(o), "settings.cors_origins") for o in configured)
+    """ENGINE_CORS_ORIGINS, else settings.cors_origins (engine.features.cors.settings checks each origin)."""
+    return config.value("ENGINE_CORS_ORIGINS", spec)
 
 
 def options(origin: str) -> aiohttp_cors.ResourceOptions:

@@ -11,9 +11,9 @@ import asyncpg
 from engine.db.pool import connect
 from engine.features.events import positions
 from engine.features.events.tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
-from engine.features.jwt_auth.tokens import parse_duration
 from engine.http.app import resolve_database_url
 from engine.kernel.config import Config
+from engine.kernel.settings import parse_duration
 from engine.spec import load_spec
 
 

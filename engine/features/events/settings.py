@@ -1,15 +1,17 @@
 """Event settings: ENGINE_EVENTS_* variables over `plugins.settings.events` in resources.yaml.
 
-Read once when the app is built; a bad value stops start-up with a message naming the variable.
+Declared for engine.kernel.settings (the YAML keys are the field names); read once when the app is
+built, and a bad value stops start-up with a message naming the variable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
 
+from engine.kernel import settings
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
+from engine.kernel.settings import Setting, integer, number
 from engine.spec import Spec
 
 
@@ -25,47 +27,39 @@ class EventSettings:
     batch_size: int = 500  # events read from the table at a time
 
 
-# ENGINE_* variable -> field; the YAML keys are the field names.
-ENVIRONMENT = {
-    "ENGINE_EVENTS_KEEPALIVE": "keepalive",
-    "ENGINE_EVENTS_STREAM_BUFFER": "stream_buffer",
-    "ENGINE_EVENTS_POLL_INTERVAL": "poll_interval",
-    "ENGINE_EVENTS_RETRIES": "retries",
-    "ENGINE_EVENTS_RETRY_BACKOFF": "retry_backoff",
-    "ENGINE_EVENTS_HANDLER_TIMEOUT": "handler_timeout",
-    "ENGINE_EVENTS_HANDLER_LANES": "handler_lanes",
-    "ENGINE_EVENTS_BATCH_SIZE": "batch_size",
-}
-ZERO_ALLOWED = ("retries",)
+def _event_setting(key: str, kind: settings.Kind, help: str) -> Setting:
+    default = EventSettings.__dataclass_fields__[key].default
+    return Setting(f"ENGINE_EVENTS_{key.upper()}", kind, default, help, "events", yaml=f"plugins.settings.events.{key}")
 
 
-def _parse(label: str, key: str, kind: type, raw: Any) -> Any:
-    try:
-        value = kind(raw)
-    except (TypeError, ValueError):
-        expected = "a number" if kind is float else "a whole number"
-        raise ConfigurationError(f"{label} must be {expected}, got {raw!r}") from None
-    if value < 0 or (value == 0 and key not in ZERO_ALLOWED):
-        bound = "0 or more" if key in ZERO_ALLOWED else "greater than 0"
-        raise ConfigurationError(f"{label} must be {bound}, got {raw!r}")
-    return value
+SETTINGS = (
+    _event_setting("keepalive", number(above=0), "seconds between keep-alive comments on an idle stream"),
+    _event_setting(
+        "stream_buffer", integer(minimum=1), "events buffered per stream connection before it counts as too slow"
+    ),
+    _event_setting(
+        "poll_interval",
+        number(above=0),
+        "seconds between table polls without a notification; also how often a process retries to take over "
+        "handler delivery",
+    ),
+    _event_setting(
+        "retries", integer(minimum=0), "retries of a failing handler after its first attempt (0: one attempt)"
+    ),
+    _event_setting("retry_backoff", number(above=0), "seconds before the first retry; doubles each retry, at most 300"),
+    _event_setting("handler_timeout", number(above=0), "seconds one handler call may take before it counts as failed"),
+    _event_setting(
+        "handler_lanes", integer(minimum=1), "concurrent lanes per handler (events of one record share a lane)"
+    ),
+    _event_setting("batch_size", integer(minimum=1), "events read from the table at a time"),
+)
 
 
 def load_settings(spec: Spec, config: Config) -> EventSettings:
     """Defaults, then `plugins.settings.events` from resources.yaml, then ENGINE_EVENTS_* variables."""
-    kinds = {f.name: type(f.default) for f in fields(EventSettings)}
-    values: dict[str, Any] = {}
-    from_yaml = spec.plugin_settings.get("events") or {}
-    if not isinstance(from_yaml, dict):
-        raise ConfigurationError("plugins.settings.events in resources.yaml must be a mapping")
-    for key, raw in from_yaml.items():
-        if key not in kinds:
-            raise ConfigurationError(
-                f"plugins.settings.events.{key} is not an events setting; use one of: {', '.join(kinds)}"
-            )
-        values[key] = _parse(f"plugins.settings.events.{key}", key, kinds[key], raw)
-    for variable, key in ENVIRONMENT.items():
-        raw = config.extra.get(variable)
-        if raw not in (None, ""):
-            values[key] = _parse(variable, key, kinds[key], raw)
-    return EventSettings(**values)
+    unknown = [error for error in settings.unknown_yaml_keys(spec) if error.startswith("plugins.settings.events.")]
+    if unknown:
+        raise ConfigurationError(unknown[0])
+    return EventSettings(
+        **{f.name: settings.value(f"ENGINE_EVENTS_{f.name.upper()}", config.extra, spec) for f in fields(EventSettings)}
+    )

@@ -13,6 +13,7 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -22,9 +23,9 @@ import jwt
 
 from engine.features.jwt_auth.decode import Failures, decode_or_refuse
 from engine.features.jwt_auth.jwks import KEY_TYPES, JwksCache, JwksError, UnknownKey
+from engine.kernel import settings as registry
 from engine.kernel.errors import ConfigurationError, Problem
 
-GOOGLE_DISCOVERY = "https://accounts.google.com/.well-known/openid-configuration"
 SCOPES = "openid email profile"
 PENDING_TTL = 600  # seconds a browser has to come back from the provider
 DISCOVERY_TTL = 3600
@@ -58,10 +59,15 @@ class OidcSettings:
     login_redirect: str
 
     @classmethod
-    def from_env(cls, env: dict[str, str]) -> OidcSettings | None:
-        """None when Google sign-in is not configured (no client id)."""
-        client_id = env.get("ENGINE_GOOGLE_CLIENT_ID") or None
-        client_secret = env.get("ENGINE_GOOGLE_CLIENT_SECRET") or None
+    def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+        """None when Google sign-in is not configured (no client id); engine.features.google_oauth.settings
+        declares the variables."""
+
+        def read(name: str) -> Any:
+            return registry.value(name, env)
+
+        client_id = read("ENGINE_GOOGLE_CLIENT_ID")
+        client_secret = read("ENGINE_GOOGLE_CLIENT_SECRET")
         if client_id is None and client_secret is None:
             return None
         if client_id is None or client_secret is None:
@@ -71,9 +77,9 @@ class OidcSettings:
         return cls(
             client_id=client_id,
             client_secret=client_secret,
-            discovery_url=env.get("ENGINE_GOOGLE_DISCOVERY_URL") or GOOGLE_DISCOVERY,
-            redirect_uri=env.get("ENGINE_GOOGLE_REDIRECT_URI") or None,
-            login_redirect=env.get("ENGINE_LOGIN_REDIRECT") or "/",
+            discovery_url=read("ENGINE_GOOGLE_DISCOVERY_URL"),
+            redirect_uri=read("ENGINE_GOOGLE_REDIRECT_URI"),
+            login_redirect=read("ENGINE_LOGIN_REDIRECT"),
         )
 
 

@@ -21,7 +21,7 @@ from engine.http.keys import POOL
 from engine.http.middleware import DATABASE_UNAVAILABLE
 from engine.http.responses import json_response
 from engine.kernel.config import Config
-from engine.kernel.errors import ConfigurationError, ServiceUnavailable
+from engine.kernel.errors import ServiceUnavailable
 from engine.kernel.hooks import hookimpl
 from engine.kernel.tasks import SHUTTING_DOWN
 from engine.migrations import read_all
@@ -65,14 +65,7 @@ async def _applied_migrations(app: web.Application) -> set[str]:
 
 
 def _timeout(config: Config) -> float:
-    raw = config.extra.get("ENGINE_READYZ_TIMEOUT") or "2"
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ConfigurationError(f"ENGINE_READYZ_TIMEOUT must be a positive number of seconds, got {raw!r}")
-    return value
+    return config.value("ENGINE_READYZ_TIMEOUT")
 
 
 @hookimpl(trylast=True)

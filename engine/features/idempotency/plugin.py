@@ -30,7 +30,7 @@ from engine.http.handlers import created_response, write_shared
 from engine.http.keys import IDENTITY, POOL
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
-from engine.kernel import knobs
+from engine.kernel import settings
 from engine.kernel.config import Config
 from engine.kernel.errors import BadRequest, Conflict, Problem
 from engine.kernel.hooks import hookimpl
@@ -40,7 +40,6 @@ from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.idempotency")
 HEADER = "Idempotency-Key"
-DEFAULT_TTL = 24 * 3600
 PURGE_EVERY = 3600.0
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -59,8 +58,8 @@ CLAIM = "idempotency.claim"  # WriteContext.shared: [claim, stored?, resource] o
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    ttl = knobs.seconds(config.extra, "ENGINE_IDEMPOTENCY_TTL", DEFAULT_TTL) or DEFAULT_TTL
-    deadline = knobs.seconds(config.extra, "ENGINE_REQUEST_TIMEOUT", 30.0) or 30.0
+    ttl = config.value("ENGINE_IDEMPOTENCY_TTL") or settings.default("ENGINE_IDEMPOTENCY_TTL")  # off: the default
+    deadline = config.value("ENGINE_REQUEST_TIMEOUT") or settings.default("ENGINE_REQUEST_TIMEOUT")
     # A claim older than this lost its request (a crash): a retry may run it. Never while it could still run.
     app[SETTINGS] = {"ttl": ttl, "stale_after": max(60.0, 2 * deadline)}
 

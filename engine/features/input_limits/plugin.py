@@ -16,14 +16,10 @@ import orjson
 from aiohttp import web
 
 from engine.http.body import JSON_TYPES
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
-
-DEFAULT_MAX_DEPTH = 32
-DEFAULT_MAX_ARRAY_ITEMS = 1000
 
 
 @dataclass(frozen=True)
@@ -33,11 +29,7 @@ class InputLimits:
 
     @classmethod
     def from_config(cls, config: Config) -> InputLimits:
-        env = config.extra
-        return cls(
-            knobs.integer(env, "ENGINE_MAX_JSON_DEPTH", DEFAULT_MAX_DEPTH),
-            knobs.integer(env, "ENGINE_MAX_ARRAY_ITEMS", DEFAULT_MAX_ARRAY_ITEMS),
-        )
+        return cls(config.value("ENGINE_MAX_JSON_DEPTH"), config.value("ENGINE_MAX_ARRAY_ITEMS"))
 
     def within(self, document: Any) -> bool:
         """The common case, answered without building a pointer for every node."""

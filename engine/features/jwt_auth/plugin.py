@@ -11,10 +11,11 @@ import os
 
 from aiohttp import web
 
-from engine.features.jwt_auth.tokens import JwtSettings, Verifier, invalid, issue, parse_duration
+from engine.features.jwt_auth.tokens import JwtSettings, Verifier, invalid, issue
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
+from engine.kernel.settings import parse_duration
 from engine.spec import Spec, load_spec
 
 JWT = web.AppKey("jwt_verifier", Verifier)

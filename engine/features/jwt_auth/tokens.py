@@ -12,6 +12,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ import jwt
 
 from engine.features.jwt_auth.decode import Failures, decode_or_refuse
 from engine.features.jwt_auth.jwks import JwksCache, JwksError, UnknownKey
+from engine.kernel import settings as registry
 from engine.kernel.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from engine.kernel.identity import Identity
 
@@ -60,13 +62,16 @@ class JwtSettings:
         return found
 
     @classmethod
-    def from_env(cls, env: dict[str, str], *, development: bool, secret_file: str) -> JwtSettings:
-        secret = env.get("ENGINE_JWT_SECRET")
+    def from_env(cls, env: Mapping[str, str], *, development: bool, secret_file: str) -> JwtSettings:
+        """From the raw ENGINE_* variables in `env` (engine.features.jwt_auth.settings declares them)."""
+
+        def read(name: str) -> Any:
+            return registry.value(name, env)
+
+        secret = read("ENGINE_JWT_SECRET")
         public_key = None
-        algorithm = env.get("ENGINE_JWT_ALGORITHM", "RS256")
-        if algorithm not in (*ASYMMETRIC, "HS256"):
-            raise ConfigurationError(f"ENGINE_JWT_ALGORITHM must be HS256, RS256 or ES256, got {algorithm!r}")
-        pem = env.get("ENGINE_JWT_PUBLIC_KEY")
+        algorithm = read("ENGINE_JWT_ALGORITHM")
+        pem = read("ENGINE_JWT_PUBLIC_KEY")
         if pem:
             if not pem.lstrip().startswith("-----BEGIN") and os.path.isfile(pem):
                 with open(pem, encoding="utf-8") as fh:
@@ -77,7 +82,7 @@ class JwtSettings:
                 raise ConfigurationError(
                     f"ENGINE_JWT_PUBLIC_KEY is not a valid {algorithm} public key: {exc}"
                 ) from None
-        jwks_url = env.get("ENGINE_JWT_JWKS_URL") or None
+        jwks_url = read("ENGINE_JWT_JWKS_URL")
         if secret is None and public_key is None and jwks_url is None:
             secret = fallback_secret(
                 secret_file,
@@ -86,21 +91,16 @@ class JwtSettings:
                 "or ENGINE_JWT_JWKS_URL",
             )
         check_secret_length("ENGINE_JWT_SECRET", secret, user="HS256")
-        try:
-            leeway = int(env.get("ENGINE_JWT_LEEWAY", "30"))
-            ttl = parse_duration(env.get("ENGINE_ACCESS_TOKEN_TTL", "900"))
-        except ValueError as exc:
-            raise ConfigurationError(str(exc)) from None
         settings = cls(
             secret=secret.encode() if secret else None,
             public_key=public_key,
             public_algorithm=algorithm if algorithm in ASYMMETRIC else None,
-            key_id=env.get("ENGINE_JWT_KID") or None,
+            key_id=read("ENGINE_JWT_KID"),
             jwks_url=jwks_url,
-            issuer=env.get("ENGINE_JWT_ISSUER") or None,
-            audience=env.get("ENGINE_JWT_AUDIENCE") or None,
-            leeway=leeway,
-            access_ttl=ttl,
+            issuer=read("ENGINE_JWT_ISSUER"),
+            audience=read("ENGINE_JWT_AUDIENCE"),
+            leeway=read("ENGINE_JWT_LEEWAY"),
+            access_ttl=read("ENGINE_ACCESS_TOKEN_TTL"),
         )
         if jwks_url:
             settings.jwks = JwksCache(jwks_url)
@@ -144,18 +144,6 @@ def development_secret(path: str) -> str:
             os.unlink(temporary)
     with open(path, encoding="utf-8") as fh:
         return fh.read().strip()
-
-
-def parse_duration(text: str) -> int:
-    """Seconds from `900`, `15m`, `12h` or `30d`: settings read better with units."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip()
-    try:
-        if text and text[-1] in units:
-            return int(text[:-1]) * units[text[-1]]
-        return int(text)
-    except ValueError:
-        raise ValueError(f"invalid duration {text!r}: use seconds or a number with s, m, h or d") from None
 
 
 def issue(

@@ -14,13 +14,14 @@ import hmac
 import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 
-from engine.kernel.errors import ConfigurationError, Forbidden, Unauthorized
+from engine.features.metrics.settings import ANY, LOOPBACK, networks
+from engine.kernel import settings as registry
+from engine.kernel.errors import Forbidden, Unauthorized
 
-LOOPBACK = "127.0.0.0/8,::1/128"
-ANY = "0.0.0.0/0,::/0"
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -31,19 +32,13 @@ class MetricsAccess:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> MetricsAccess:
-        token = env.get("ENGINE_METRICS_TOKEN") or None
-        allow = (env.get("ENGINE_METRICS_ALLOW") or "").strip() or (ANY if token else LOOPBACK)
-        if allow == "*":
-            allow = ANY
-        networks = []
-        for item in filter(None, (part.strip() for part in allow.split(","))):
-            try:
-                networks.append(ipaddress.ip_network(item, strict=False))
-            except ValueError:
-                raise ConfigurationError(
-                    f"ENGINE_METRICS_ALLOW: {item!r} is not an address or CIDR (example: 10.0.0.0/8,127.0.0.1)"
-                ) from None
-        return cls(token, tuple(networks))
+        """From the raw ENGINE_* variables (engine.features.metrics.settings declares them)."""
+
+        def read(name: str) -> Any:
+            return registry.value(name, env)
+
+        token = read("ENGINE_METRICS_TOKEN")
+        return cls(token, read("ENGINE_METRICS_ALLOW") or networks(ANY if token else LOOPBACK))
 
     def check(self, request: web.Request) -> None:
         """Raise 403 for a peer outside the networks, 401 for a missing or wrong token."""

@@ -34,14 +34,12 @@ from engine.http.handlers import authorize, write_shared
 from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, PLUGINS
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.hooks import call_all, call_first, hookimpl
 from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 log = logging.getLogger("engine.query_cache")
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 QUERY_CACHE = web.AppKey("query_cache", QueryCache)
 LISTENER = web.AppKey("query_cache_listener", InvalidationListener)
@@ -70,8 +68,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
     if redis is not None:
         generations, store = RedisGenerations(redis, prefix(config)), RedisStore(redis, prefix(config))
     else:
-        max_bytes = knobs.integer(config.extra, "ENGINE_CACHE_MAX_BYTES", DEFAULT_MAX_BYTES, minimum=1024)
-        generations, store = MemoryGenerations(), MemoryStore(max_bytes)
+        generations, store = MemoryGenerations(), MemoryStore(config.value("ENGINE_CACHE_MAX_BYTES"))
     app[QUERY_CACHE] = QueryCache(spec, generations, stats, store)
     app[OUTAGE] = OutageLog(log)
 

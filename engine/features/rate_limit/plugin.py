@@ -23,18 +23,16 @@ from engine.features.openapi.contrib import problem_response, resource_operation
 from engine.features.rate_limit.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
 from engine.features.rate_limit.rates import Rate, parse_rate
 from engine.features.rate_limit.stats import RATE_LIMIT_STATS, RateLimitStats
-from engine.http.client_ip import ClientAddress, parse_networks
+from engine.http.client_ip import ClientAddress
 from engine.http.keys import IDENTITY
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import ServiceUnavailable, TooManyRequests
 from engine.kernel.hooks import hookimpl
 from engine.spec import ACTIONS, Spec
 
 log = logging.getLogger("engine.rate_limit")
-DEFAULT_RATE = "1000/minute"
 GLOBAL = "*"
 
 
@@ -107,15 +105,11 @@ def resource_overrides(spec: Spec) -> dict[tuple[str, str], tuple[str, Rate | No
 
 
 def build_limiter(app: web.Application, spec: Spec, config: Config) -> RateLimiter:
-    env = config.extra
-    if env.get("ENGINE_RATE_LIMIT", "").strip():
-        default = parse_rate(env["ENGINE_RATE_LIMIT"], "ENGINE_RATE_LIMIT")
-    else:
-        default = parse_rate(spec.settings.extra.get("rate_limit", DEFAULT_RATE), "settings.rate_limit")
-    proxies = parse_networks(knobs.items(env, "ENGINE_TRUSTED_PROXIES") or (), "ENGINE_TRUSTED_PROXIES")
+    default = config.value("ENGINE_RATE_LIMIT", spec)  # declared in engine.features.rate_limit.settings
+    proxies = config.value("ENGINE_TRUSTED_PROXIES")
     redis = shared_redis(app, config)
     store = RedisBuckets(redis, prefix(config)) if redis is not None else MemoryBuckets()
-    fail = knobs.choice(env, "ENGINE_RATE_LIMIT_FAIL", "open", ("open", "closed"))
+    fail = config.value("ENGINE_RATE_LIMIT_FAIL")
     stats = app[RATE_LIMIT_STATS] = RateLimitStats()
     return RateLimiter(default, resource_overrides(spec), ClientAddress(proxies), store, fail == "closed", stats)
 

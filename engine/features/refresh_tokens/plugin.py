@@ -15,7 +15,7 @@ from aiohttp import web
 
 from engine.db.internal import ensure_tables
 from engine.features.jwt_auth.plugin import JWT
-from engine.features.jwt_auth.tokens import JwtSettings, issue, parse_duration
+from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.features.refresh_tokens.openapi import token_paths
 from engine.features.refresh_tokens.store import MODEL, RefreshTokens
 from engine.features.sessions import store as sessions
@@ -23,7 +23,7 @@ from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
-from engine.kernel.errors import ConfigurationError, Problem, Unauthorized, ValidationFailed
+from engine.kernel.errors import Problem, Unauthorized, ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
@@ -40,10 +40,7 @@ class TokensNotIssued(Problem):
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    try:
-        app[REFRESH_TTL] = parse_duration(config.extra.get("ENGINE_REFRESH_TOKEN_TTL", "30d"))
-    except ValueError as exc:
-        raise ConfigurationError(f"ENGINE_REFRESH_TOKEN_TTL: {exc}") from None
+    app[REFRESH_TTL] = config.value("ENGINE_REFRESH_TOKEN_TTL")
 
 
 @hookimpl(trylast=True)

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
-DEFAULT_REFERRER_POLICY = "no-referrer"
-DEFAULT_HSTS_MAX_AGE = 63_072_000  # two years, the preload list's minimum
 HTML_CSP = "; ".join(
     (
         "default-src 'none'",
@@ -41,16 +38,15 @@ class SecurityHeaders:
 
     @classmethod
     def from_config(cls, config: Config) -> SecurityHeaders:
-        env = config.extra
         always = {
             "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": env.get("ENGINE_REFERRER_POLICY", "").strip() or DEFAULT_REFERRER_POLICY,
+            "Referrer-Policy": config.value("ENGINE_REFERRER_POLICY"),
         }
         if config.production:
-            max_age = knobs.integer(env, "ENGINE_HSTS_MAX_AGE", DEFAULT_HSTS_MAX_AGE, minimum=0)
+            max_age = config.value("ENGINE_HSTS_MAX_AGE")
             always["Strict-Transport-Security"] = f"max-age={max_age}; includeSubDomains"
         html = {
-            "Content-Security-Policy": env.get("ENGINE_HTML_CSP", "").strip() or HTML_CSP,
+            "Content-Security-Policy": config.value("ENGINE_HTML_CSP") or HTML_CSP,
             "X-Frame-Options": "DENY",
         }
         return cls(always, html)

@@ -25,7 +25,7 @@ from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from engine.features.jwt_auth.tokens import check_secret_length, fallback_secret, parse_duration
+from engine.features.jwt_auth.tokens import check_secret_length, fallback_secret
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, ServiceUnavailable
 from engine.kernel.identity import Identity
@@ -46,8 +46,7 @@ class SessionSettings:
 
     @classmethod
     def from_config(cls, config: Config, secret_file: str) -> SessionSettings:
-        env = config.extra
-        secret = env.get("ENGINE_SESSION_SECRET") or None
+        secret = config.value("ENGINE_SESSION_SECRET")
         if secret is None and config.redis_url is None:
             secret = fallback_secret(
                 secret_file,
@@ -56,10 +55,7 @@ class SessionSettings:
                 "(or disable the `sessions` plugin in resources.yaml: plugins: {disabled: [sessions]})",
             )
         check_secret_length("ENGINE_SESSION_SECRET", secret, user="it")
-        try:
-            max_age = parse_duration(env.get("ENGINE_SESSION_MAX_AGE", "14d"))
-        except ValueError as exc:
-            raise ConfigurationError(f"ENGINE_SESSION_MAX_AGE: {exc}") from None
+        max_age = config.value("ENGINE_SESSION_MAX_AGE")
         return cls(secret=secret, redis_url=config.redis_url, max_age=max_age, secure=config.production)
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
-from engine.kernel import knobs
 from engine.kernel.config import Config
 from engine.kernel.errors import GatewayTimeout
 from engine.kernel.hooks import hookimpl
@@ -26,8 +25,6 @@ from engine.resources.context import PoolSettings
 from engine.spec import Spec
 
 log = logging.getLogger("engine.timeouts")
-DEFAULT_REQUEST_TIMEOUT = 30.0
-DEFAULT_POOL_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -37,9 +34,7 @@ class Deadlines:
 
     @classmethod
     def from_config(cls, config: Config) -> Deadlines:
-        env = config.extra
-        request = knobs.seconds(env, "ENGINE_REQUEST_TIMEOUT", DEFAULT_REQUEST_TIMEOUT)
-        pool = knobs.seconds(env, "ENGINE_POOL_TIMEOUT", DEFAULT_POOL_TIMEOUT)
+        request, pool = config.value("ENGINE_REQUEST_TIMEOUT"), config.value("ENGINE_POOL_TIMEOUT")
         if request is not None and pool is not None and pool >= request:
             log.warning(
                 "ENGINE_POOL_TIMEOUT (%gs) is not below ENGINE_REQUEST_TIMEOUT (%gs): "
