@@ -156,7 +156,7 @@ def server_env(url: str) -> dict[str, str]:
         {
             "DATABASE_URL": url,
             "ENGINE_JWT_SECRET": SECRET,
-        "ENGINE_SESSION_SECRET": SECRET + "-sessions",
+            "ENGINE_SESSION_SECRET": SECRET + "-sessions",
             "ENGINE_ENV": "production",
             "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
             "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),
