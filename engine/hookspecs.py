@@ -221,8 +221,8 @@ def after_write(
 ) -> Maybe[None]:
     """Inside the write's transaction, after its SQL: ``record`` is the row as stored (the deleted
     row on delete). Write follow-up rows here; raising a Problem rolls the whole write back.
-    ``context.fold`` is the ``fold_into_write`` answer whose rows this write's statement already
-    wrote (None when it wrote only the change)."""
+    ``context.folds`` holds the ``fold_into_write`` answers whose rows this write's statement
+    already wrote (empty when it wrote only the change)."""
 
 
 @hookspec
@@ -239,15 +239,16 @@ def write_needs_transaction(
     """
 
 
-@hookspec(firstresult=True)
+@hookspec
 def fold_into_write(resource: Resource, action: str) -> Maybe[WriteFold | None]:
     """Fold your follow-up rows into a single-statement create or update of ``resource``.
 
-    First result; asked once per resource and action, at the first such write. Return a
-    ``WriteFold`` whose ``statement(key, build)`` wraps the write's statement (``build()`` gives
-    its sqlglot expression) into one that also writes your rows, and whose ``values(identity,
-    previous)`` binds what that needs. The engine then sets ``context.fold`` to it for ``after_write``.
-    The built-in events feature folds the outbox row into the write this way.
+    All results; asked once per resource and action, at the first such write. Return a
+    ``WriteFold``: ``ctes(written)`` gives (name, sqlglot expression) pairs that read the written
+    row from the CTE named ``written``, and ``values(identity, previous)`` binds what they need.
+    The engine runs ``WITH written AS (<write> RETURNING *), <every plugin's CTEs> SELECT * FROM
+    written`` and sets ``context.folds`` for ``after_write``. The built-in events feature folds the
+    outbox row into the write this way.
     """
 
 

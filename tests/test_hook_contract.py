@@ -27,7 +27,6 @@ from engine.plugin import (
     Predicate,
     WriteContext,
     column,
-    compile_expression,
     hookimpl,
     json_response,
     param,
@@ -158,7 +157,7 @@ class AsyncEverything:
         await asyncio.sleep(0)
         if record.get("title") == "boom":
             raise Forbidden("after_write refused")
-        self.note("after_write", (action, type(context.fold).__name__, type(context).__name__))
+        self.note("after_write", (action, [type(f).__name__ for f in context.folds], type(context).__name__))
 
     @hookimpl
     async def fold_into_write(self, resource: Any, action: str) -> Any:
@@ -208,10 +207,10 @@ class GreetingPlan:
 
 
 class PlainFold:
-    """Folds nothing: the write's own statement, so after_write can see context.fold set."""
+    """Folds a harmless read of the written row, so after_write can see context.folds."""
 
-    def statement(self, key: Any, build: Any) -> Any:
-        return compile_expression(build())
+    def ctes(self, written: str) -> list[tuple[str, Any]]:
+        return [("plain_seen", exp.select(column("id", written)).from_(written))]
 
     def values(self, identity: Any, previous: Any) -> dict:
         return {}
@@ -287,7 +286,7 @@ async def test_an_async_before_validate_changes_the_body(api):
 async def test_async_write_hooks_receive_the_write_context(api, recorder):
     await as_alice(api).post("/api/notes", json={"title": "kept"})
     assert recorder.calls["before_write"] == [("create", True)]
-    assert recorder.calls["after_write"] == [("create", "EventFold", "WriteContext")]  # events folded in
+    assert recorder.calls["after_write"] == [("create", ["EventFold"], "WriteContext")]  # events folded in
 
 
 async def test_an_async_after_write_that_raises_rolls_back_the_transaction_it_asked_for(api):
@@ -297,11 +296,11 @@ async def test_an_async_after_write_that_raises_rolls_back_the_transaction_it_as
     assert [r["title"] for r in await api.sql("SELECT title FROM notes")] == ["kept"]
 
 
-async def test_an_async_fold_into_write_is_used_and_reported_to_after_write(api, recorder):
+async def test_async_folds_compose_with_the_events_fold_in_one_statement(api, recorder):
     """Also proves the async write_needs_transaction is awaited: its coroutine would be truthy, and a
     transaction path folds nothing."""
     assert (await as_alice(api).post("/api/secrets", json={"title": "kept"})).status == 201
-    assert recorder.calls["after_write"] == [("create", "PlainFold", "WriteContext")]
+    assert recorder.calls["after_write"] == [("create", ["PlainFold", "EventFold"], "WriteContext")]
 
 
 async def test_async_cache_hooks_store_and_answer(api, recorder):

@@ -6,7 +6,6 @@ an argument, so nothing travels between them in module state or context variable
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,7 +13,6 @@ import asyncpg
 from sqlglot import exp
 
 from engine.kernel.identity import Identity
-from engine.sql.compiled import Compiled
 
 
 @dataclass(eq=False)
@@ -30,7 +28,7 @@ class WriteContext:
     shared: dict[Any, Any] = field(default_factory=dict)
     conn: asyncpg.Connection | None = None
     notes: dict[Any, Any] = field(default_factory=dict)
-    fold: WriteFold | None = None  # the `fold_into_write` answer whose rows the statement also wrote
+    folds: tuple[WriteFold, ...] = ()  # the `fold_into_write` answers whose rows the statement also wrote
 
     def for_write(self) -> WriteContext:
         """A fresh context for another write of the same request (nested and batched writes)."""
@@ -38,9 +36,15 @@ class WriteContext:
 
 
 class WriteFold(Protocol):
-    """An answer to `fold_into_write`: rows a plugin writes in the same statement as the change."""
+    """An answer to `fold_into_write`: rows a plugin writes in the same statement as the change.
 
-    def statement(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled: ...
+    The statement is ``WITH written AS (<the write> RETURNING *), <your CTEs> SELECT * FROM written``:
+    ``ctes(written)`` returns (name, expression) pairs that read from the CTE named ``written``
+    (prefix your names: several plugins' CTEs share one WITH, as PostgreSQL requires of
+    data-modifying statements). Build them once per call; the engine compiles each shape once.
+    """
+
+    def ctes(self, written: str) -> list[tuple[str, exp.Expression]]: ...
 
     def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]: ...
 

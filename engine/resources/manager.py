@@ -14,9 +14,10 @@ from typing import Any
 import asyncpg
 import orjson
 import pluggy
+from sqlglot import exp
 
 from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.kernel.hooks import call_all, call_first
+from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
@@ -35,12 +36,12 @@ def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
     return tuple(flat)
 
 
+WRITTEN = "written"  # the write's own CTE in a folded statement
+
+
 def as_context(who: WriteContext | Identity | None) -> WriteContext:
     """Writes take a WriteContext; an Identity (or None) alone is accepted from plugins and jobs."""
     return who if isinstance(who, WriteContext) else WriteContext(who)
-
-
-_UNASKED = object()
 
 
 def as_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -58,7 +59,7 @@ class ResourceManager:
         self._all_fields = resource.columns
         self._schema_fields = tuple(resource.schema.get("properties", {}))
         self._constraint_columns = _constraint_columns(resource)
-        self._folds: dict[str, WriteFold | None] = {}  # action -> the `fold_into_write` answer, asked once
+        self._folds: dict[str, tuple[WriteFold, ...]] = {}  # action -> the `fold_into_write` answers, asked once
         self._always_transaction: bool | None = None
 
     # --- access ------------------------------------------------------------------------------
@@ -158,21 +159,24 @@ class ResourceManager:
         )
         return any(answers)
 
-    async def _fold(self, action: str) -> WriteFold | None:
-        fold = self._folds.get(action, _UNASKED)
-        if fold is _UNASKED:
-            fold = self._folds[action] = await call_first(
-                self.pm.hook.fold_into_write, resource=self.resource, action=action
-            )
-        return fold
+    async def _folds_for(self, action: str) -> tuple[WriteFold, ...]:
+        folds = self._folds.get(action)
+        if folds is None:
+            answers = await call_all(self.pm.hook.fold_into_write, resource=self.resource, action=action)
+            folds = self._folds[action] = tuple(answers)
+        return folds
 
     async def _alone(self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None):
-        """The statement for a write without a transaction, with what `fold_into_write` folds into it."""
-        fold = await self._fold(action)
-        if fold is None:
+        """The statement for a write without a transaction, with the rows `fold_into_write` folds into it."""
+        folds = await self._folds_for(action)
+        if not folds:
             return self.queries.compiled((action, key, "alone"), build), {}
-        context.fold = fold
-        return fold.statement(key, build), fold.values(context.identity, previous)
+        context.folds = folds
+        compiled = self.queries.compiled((action, key, "folded"), lambda: folded(build(), folds))
+        values: dict[str, Any] = {}
+        for fold in folds:
+            values.update(fold.values(context.identity, previous))
+        return compiled, values
 
     async def lock_for_write(self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None) -> dict[str, Any]:
         """The row, locked FOR UPDATE, if `identity` may update it (404 when hidden, 403 when only readable)."""
@@ -419,6 +423,15 @@ class ResourceManager:
             target = self.resource.references[column].resource
             errors.append({"path": f"/{column}", "message": f"no {target} row with this id"})
         return ValidationFailed(errors or [{"path": "/", "message": "a referenced row does not exist"}])
+
+
+def folded(write: exp.Expression, folds: tuple[WriteFold, ...]) -> exp.Expression:
+    """``WITH written AS (write), <each fold's CTEs> SELECT * FROM written``: one statement, one commit."""
+    statement = exp.select(exp.Star()).from_(exp.to_table(WRITTEN)).with_(WRITTEN, as_=write)
+    for fold in folds:
+        for name, cte in fold.ctes(WRITTEN):
+            statement = statement.with_(name, as_=cte)
+    return statement
 
 
 def undeclared_write_hooks(pm: pluggy.PluginManager) -> list[str]:

@@ -13,7 +13,6 @@ returned row: every column but the excluded ones, timestamps written the way orj
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
 from typing import Any
 
 from sqlglot import exp
@@ -22,7 +21,7 @@ from engine.features.events.payload import PAST_TENSE, emits, payload
 from engine.features.events.tables import EVENTS, _fn
 from engine.kernel.identity import Identity
 from engine.spec import Resource
-from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.compiled import param
 from engine.sql.ddl import column, ident, table
 
 WRITTEN = "written"
@@ -63,7 +62,6 @@ class InlineEvents:
         excluded = set(resource.events.get("exclude", ()))
         self._fields = [f for f in resource.columns if f not in excluded]
         self._managed = [n for n, f in resource.fields.items() if f.engine_managed and n not in excluded]
-        self._cache = ShapeCache(256)
 
     def emits(self, action: str) -> bool:
         return emits(self.resource, PAST_TENSE[action])
@@ -107,7 +105,8 @@ class InlineEvents:
         empty = exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("jsonb"))
         return _fn("coalesce", exp.Subquery(this=changed), empty)
 
-    def _fold(self, write: exp.Expression, action: str) -> exp.Expression:
+    def ctes(self, action: str) -> list[tuple[str, exp.Expression]]:
+        """The event's rows, read from the write's ``written`` CTE (one `WITH` with the write's)."""
         data = exp.select(
             exp.alias_(
                 exp.Cast(this=column(self.resource.primary_key, WRITTEN), to=exp.DataType.build("text")), "record_id"
@@ -129,17 +128,7 @@ class InlineEvents:
                 changes,
             ).from_(table(DATA)),
         )
-        return (
-            exp.select(exp.Star())
-            .from_(table(WRITTEN))
-            .with_(WRITTEN, as_=write)
-            .with_(DATA, as_=data)
-            .with_("event", as_=event)
-        )
-
-    def statement(self, action: str, key: Hashable, build_write: Callable[[], exp.Expression]) -> Compiled:
-        """The write `build_write` makes (INSERT or UPDATE ... RETURNING *) with its event; `key` names its shape."""
-        return self._cache.get((action, key), lambda: self._fold(build_write(), action))
+        return [(DATA, data), ("event", event)]
 
     def values(self, action: str, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
         values = {
@@ -158,8 +147,8 @@ class EventFold:
     def __init__(self, inline: InlineEvents, action: str):
         self.inline, self.action = inline, action
 
-    def statement(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled:
-        return self.inline.statement(self.action, key, build)
+    def ctes(self, written: str) -> list[tuple[str, exp.Expression]]:
+        return self.inline.ctes(self.action)
 
     def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
         return self.inline.values(self.action, identity, previous)

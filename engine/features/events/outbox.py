@@ -67,7 +67,7 @@ class Outbox:
         previous: dict[str, Any] | None,
         identity: Identity | None,
     ) -> None:
-        if isinstance(context.fold, EventFold):
+        if any(isinstance(fold, EventFold) for fold in context.folds):
             if self.on_written is not None:
                 self.on_written()
             return
