@@ -408,3 +408,10 @@ def implemented_in_tests() -> set[str]:
 def test_every_hookspec_has_an_implementation_in_the_test_suite():
     missing = hookspec_names() - implemented_in_tests()
     assert not missing, f"hooks no test implements: {sorted(missing)}"
+
+
+async def test_an_async_shutdown_runs_when_the_app_stops(engine_app, aiohttp_client, recorder):
+    client = await aiohttp_client(engine_app)
+    assert "shutdown" not in recorder.calls
+    await client.close()
+    assert recorder.calls["shutdown"] == [None]
