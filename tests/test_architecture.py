@@ -7,6 +7,9 @@ import ast
 import pathlib
 import subprocess
 import sys
+from collections import defaultdict
+
+import grimp
 
 from engine.kernel.plugins import DEFAULT_PLUGINS
 
@@ -74,3 +77,33 @@ def test_every_built_in_feature_is_a_package_with_its_hooks_in_plugin_py():
         parts = module.split(".")
         assert parts[:2] == ["engine", "features"], module
         assert (ENGINE / "features" / parts[2] / "__init__.py").exists(), module
+
+
+def _package(module: str) -> str:
+    """engine.X, or engine.features.Y for a feature: the units that must not import each other in a circle."""
+    parts = module.split(".")
+    return ".".join(parts[:3] if len(parts) >= 3 and parts[1] == "features" else parts[:2])
+
+
+def _reaches(edges: dict[str, set[str]], start: str, goal: str) -> bool:
+    seen, todo = set(), [start]
+    while todo:
+        node = todo.pop()
+        if node == goal:
+            return True
+        if node not in seen:
+            seen.add(node)
+            todo.extend(edges[node])
+    return False
+
+
+def test_no_two_packages_import_each_other_in_a_circle():
+    graph = grimp.build_graph("engine", exclude_type_checking_imports=True)
+    edges: dict[str, set[str]] = defaultdict(set)
+    for module in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(module):
+            if _package(module) != _package(imported):
+                edges[_package(module)].add(_package(imported))
+    assert edges["engine.http"] and edges["engine.features.events"]  # the graph was read
+    circles = sorted((a, b) for a in list(edges) for b in list(edges[a]) if a < b and _reaches(edges, b, a))
+    assert circles == []
