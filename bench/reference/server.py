@@ -3,7 +3,9 @@
 Same routes, same JSON shapes and the same checks as the engine serving the example app:
 JWT verification (HS256, exp and sub required), the owner filter in SQL, JSON Schema validation
 on writes (validated on the merged row for PATCH), the agent status rules, 404 for another
-user's row. It is what a careful team would write by hand for these five endpoints.
+user's row. It is what a careful team would write by hand for these five endpoints: PATCH is one
+statement, with the ownership check and the status rule in its WHERE clause (`--locking-update`
+serves the earlier reference's lock-then-update PATCH, for comparison with older figures).
 
     python bench/reference/server.py --port 8001   (DATABASE_URL and ENGINE_JWT_SECRET from env)
 """
@@ -45,6 +47,25 @@ LOCK = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2 FOR UPDATE"
 UPDATE = (
     f"UPDATE agents SET name = $3, status = $4, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
 )
+# One statement for the whole PATCH: the ownership check in the WHERE clause, each field set only when
+# the patch carries it ($3 is the patch as jsonb), and the status rule as a condition on the stored row.
+MOVE_PAIRS = ", ".join(f"('{a}', '{b}')" for a, targets in MOVES.items() for b in sorted(targets))
+PATCH_ONE = f"""
+UPDATE agents SET
+  name = CASE WHEN $3::jsonb ? 'name' THEN $3->>'name' ELSE name END,
+  system_prompt = CASE WHEN $3::jsonb ? 'system_prompt' THEN $3->>'system_prompt' ELSE system_prompt END,
+  status = CASE WHEN $3::jsonb ? 'status' THEN $3->>'status' ELSE status END,
+  parameters = CASE WHEN $3::jsonb ? 'parameters' THEN $3->'parameters' ELSE parameters END,
+  tools = CASE WHEN $3::jsonb ? 'tools' THEN $3->'tools' ELSE tools END,
+  updated_at = now()
+WHERE id = $1 AND user_id = $2
+  AND (NOT $3::jsonb ? 'status' OR $3->>'status' = status OR (status, $3->>'status') IN ({MOVE_PAIRS}))
+RETURNING {COLUMNS}
+"""
+EXISTS = "SELECT status FROM agents WHERE id = $1 AND user_id = $2"
+PATCH_VALIDATOR = Draft202012Validator(
+    {**SCHEMA, "required": []}, format_checker=Draft202012Validator.FORMAT_CHECKER
+)  # every constraint of agent.json is per field: a valid patch on a valid row gives a valid row
 TEAM = (
     "SELECT t.* FROM teams t WHERE t.id = $1 AND (t.owner_id = $2 OR EXISTS "
     "(SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $2))"
@@ -152,6 +173,37 @@ async def create_agent(request: web.Request) -> web.Response:
 
 
 async def update_agent(request: web.Request) -> web.Response:
+    """PATCH in one statement (the default): what a competent hand-written server does."""
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    agent_id = request.match_info["id"]
+    try:
+        patch = orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return problem(400, "Bad Request", "malformed JSON")
+    if not isinstance(patch, dict) or "id" in patch or "user_id" in patch:
+        return problem(422, "Unprocessable Content", "read-only field")
+    if not valid_uuid(agent_id):
+        return problem(404, "Not Found", "no such agent")
+    errors = [
+        {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
+        for e in PATCH_VALIDATOR.iter_errors(patch)
+    ]
+    if errors:
+        return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
+    pool = request.app[POOL]
+    row = await pool.fetchrow(PATCH_ONE, agent_id, user, patch)  # the jsonb codec encodes it
+    if row is None:  # only on failure: tell a missing row from a refused status move
+        found = await pool.fetchrow(EXISTS, agent_id, user)
+        if found is None:
+            return problem(404, "Not Found", "no such agent")
+        return problem(409, "Conflict", "status move not allowed")
+    return ok({"data": dict(row)})
+
+
+async def update_agent_locking(request: web.Request) -> web.Response:
+    """The earlier reference's PATCH (lock, validate the merged row, update): `--locking-update`."""
     user = user_of(request)
     if user is None:
         return unauthorized()
@@ -213,13 +265,13 @@ async def database(app: web.Application):
     await app[POOL].close()
 
 
-def make_app() -> web.Application:
+def make_app(locking_update: bool = False) -> web.Application:
     app = web.Application()
     app.cleanup_ctx.append(database)
     app.router.add_get("/api/agents/{id}", get_agent)
     app.router.add_get("/api/agents", list_agents)
     app.router.add_post("/api/agents", create_agent)
-    app.router.add_patch("/api/agents/{id}", update_agent)
+    app.router.add_patch("/api/agents/{id}", update_agent_locking if locking_update else update_agent)
     app.router.add_get("/api/teams/{id}", get_team)
     return app
 
@@ -227,5 +279,6 @@ def make_app() -> web.Application:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=8001)
+    parser.add_argument("--locking-update", action="store_true", help="the earlier two-statement PATCH")
     args = parser.parse_args()
-    web.run_app(make_app(), host="127.0.0.1", port=args.port, print=None, access_log=None)
+    web.run_app(make_app(args.locking_update), host="127.0.0.1", port=args.port, print=None, access_log=None)
