@@ -23,7 +23,7 @@ async def test_single_read_embeds_members_and_agents(api):
 async def test_list_embeds_each_rows_own_relations(api):
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     solo, shared = await create_team(alice, "Solo"), await create_team(alice, "Shared")
-    await add_member(alice, shared, "bob")
+    await add_member(api, alice, shared, "bob")
     listed = await alice.get("/api/teams?include=members&sort=name")
     members = {row["id"]: sorted(m["user_id"] for m in row["members"]) for row in listed.json["data"]}
     assert members == {shared: ["alice", "bob"], solo: ["alice"]}
@@ -83,7 +83,7 @@ async def test_embedded_belongs_to_row_the_caller_may_not_read_is_null(api):
     """bob may read the team (member) but not alice's users row: the embedded owner is null."""
     alice, bob = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob")
+    await add_member(api, alice, team_id, "bob")
     got = await bob.get(f"/api/teams/{team_id}?include=owner")
     assert got.status == 200
     assert got.json["data"]["owner"] is None and got.json["data"]["owner_id"] == "alice"

@@ -45,7 +45,7 @@ async def five_shared_teams(api):
     await api.as_user("bob")
     for i in range(5):
         team_id = await create_team(alice, f"Team {i}")
-        await add_member(alice, team_id, "bob")
+        await add_member(api, alice, team_id, "bob")
         await share_agent(alice, team_id, await create_agent(alice, f"Agent {i}"))
     return alice
 

@@ -3,4 +3,15 @@
 from engine.spec.loader import SpecError, load_spec
 from engine.spec.model import ACTIONS, Field, Invite, Reference, Relation, Resource, Settings, Spec
 
-__all__ = ["ACTIONS", "Field", "Invite", "Reference", "Relation", "Resource", "Settings", "Spec", "SpecError", "load_spec"]
+__all__ = [
+    "ACTIONS",
+    "Field",
+    "Invite",
+    "Reference",
+    "Relation",
+    "Resource",
+    "Settings",
+    "Spec",
+    "SpecError",
+    "load_spec",
+]

@@ -16,7 +16,18 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from engine.spec.model import ACTIONS, ACTIVE, PENDING, IndexColumn, Invite, Reference, Relation, Resource, Settings, Spec
+from engine.spec.model import (
+    ACTIONS,
+    ACTIVE,
+    PENDING,
+    IndexColumn,
+    Invite,
+    Reference,
+    Relation,
+    Resource,
+    Settings,
+    Spec,
+)
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
 from engine.spec.types import TypeProblem, derive_field, engine_fields
 
