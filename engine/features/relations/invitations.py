@@ -66,7 +66,7 @@ class Invitations:
 
     async def invite(self, request: web.Request, data: dict[str, Any]) -> web.Response:
         identity, h = request[IDENTITY], self.h
-        parent = h._managers(request)[0]
+        parent = h.managers(request)[0]
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             data[self.relation.key] = str(parent_row[h.parent.primary_key])
@@ -80,7 +80,7 @@ class Invitations:
     async def _offer(self, request: web.Request, conn: Any, data: dict[str, Any], other: Any, identity: Any) -> None:
         """Create the pending link, or refresh a pending one's own fields; an active link is a 409 (the
         caller sees the parent's active links anyway)."""
-        h, through = self.h, self.h._managers(request)[1]
+        h, through = self.h, self.h.managers(request)[1]
         parent_pk = data[self.relation.key]
         if await h.join_pk(conn, request, parent_pk, other, ACTIVE) is not None:
             fields = [self.relation.key, self.relation.other]
@@ -104,7 +104,7 @@ class Invitations:
         if identity is None:
             raise Unauthorized("sign in to answer your invitations", headers=BEARER_CHALLENGE)
         await authorize(request, self.h.parent, "read")
-        other = self.h._other(request)
+        other = self.h.other_of(request)
         parent_pk = request.app[MANAGERS][self.h.parent.name].parse_pk(request.match_info["id"])
         pk = None
         if invitee_value(self.h.through, self.relation, identity) == other:
@@ -114,14 +114,14 @@ class Invitations:
         return pk
 
     async def accept(self, request: web.Request) -> web.Response:
-        through = self.h._managers(request)[1]
+        through = self.h.managers(request)[1]
         async with request.app[POOL].acquire() as conn, conn.transaction():
             pk = await self._pending(request, conn)
             row = await through.update(pk, {self.status: ACTIVE}, request[IDENTITY], conn=conn)
         return json_response({"data": row})
 
     async def decline(self, request: web.Request) -> web.Response:
-        through = self.h._managers(request)[1]
+        through = self.h.managers(request)[1]
         async with request.app[POOL].acquire() as conn, conn.transaction():
             pk = await self._pending(request, conn)
             await through.delete(pk, request[IDENTITY], conn=conn)

@@ -110,11 +110,11 @@ class NestedHandlers:
 
     # --- helpers -----------------------------------------------------------------------------------
 
-    def _managers(self, request: web.Request) -> tuple[ResourceManager, ResourceManager]:
+    def managers(self, request: web.Request) -> tuple[ResourceManager, ResourceManager]:
         managers = request.app[MANAGERS]
         return managers[self.parent.name], managers[self.through.name]
 
-    def _other(self, request: web.Request) -> Any:
+    def other_of(self, request: web.Request) -> Any:
         text = request.match_info[self.other_param]
         try:
             return from_query(self.through.fields[self.relation.other], text)
@@ -142,7 +142,7 @@ class NestedHandlers:
 
     async def _visible_parent(self, request: web.Request, identity: Identity | None) -> Any:
         """The parent's primary key if the caller may read the parent row; 404 otherwise."""
-        manager = self._managers(request)[0]
+        manager = self.managers(request)[0]
         row = await manager.get(request.match_info["id"], identity, (self.parent.primary_key,))
         return row[self.parent.primary_key]
 
@@ -151,7 +151,7 @@ class NestedHandlers:
     ) -> str | None:
         """The join row's primary key for (parent, other), with that invitation status if given; None
         when they are not linked."""
-        through = self._managers(request)[1]
+        through = self.managers(request)[1]
         filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
         if status is not None and self.relation.invite is not None:
             filters += (Filter(self.relation.invite.status_field, "eq", status),)
@@ -173,7 +173,7 @@ class NestedHandlers:
         parent_pk = await self._visible_parent(request, identity)
         mine = (Filter(self.relation.key, "eq", parent_pk), *self.active_only())
         query = replace(embedding.widen(query), filters=(*query.filters, *mine))
-        rows, next_cursor = await self._managers(request)[1].list(query, identity)
+        rows, next_cursor = await self.managers(request)[1].list(query, identity)
         await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
@@ -188,12 +188,12 @@ class NestedHandlers:
         identity = request[IDENTITY]
         fields = parse_fields(self.through, request.query)
         embedding = request.app[RELATIONS].plan(self.through, parse_include(request.query), fields, self.relation)
-        other = self._other(request)
+        other = self.other_of(request)
         parent_pk = await self._visible_parent(request, identity)
         filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
         filters += self.active_only()
         query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
-        rows, _ = await self._managers(request)[1].list(query, identity)
+        rows, _ = await self.managers(request)[1].list(query, identity)
         if not rows:
             raise self._not_linked(request)
         await embedding.attach(request, rows)
@@ -210,7 +210,7 @@ class NestedHandlers:
         if self.relation.invite is not None:
             return await Invitations(self).invite(request, data)
         identity = request[IDENTITY]
-        parent, through = self._managers(request)
+        parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             data[self.relation.key] = parent_row[self.parent.primary_key]
@@ -231,7 +231,7 @@ class NestedHandlers:
             raise ValidationFailed(errors)
         hook = request.app[PLUGINS].hook.prepare_input
         await call_all(hook, resource=self.through, action="create", data=copy, identity=identity, previous=None)
-        self._managers(request)[1].validator.validate(copy)
+        self.managers(request)[1].validator.validate(copy)
 
     def other_value(self, data: dict[str, Any]) -> Any:
         """The (validated) body's far-side id as its column's type."""
@@ -268,8 +268,8 @@ class NestedHandlers:
         await authorize(request, self.parent, "update")
         data = await read_object(request, request.app[CONFIG].body_limit)
         self._refuse_url_fields(data, (*self.url_fields, *self.set_elsewhere()))
-        other, identity = self._other(request), request[IDENTITY]
-        parent, through = self._managers(request)
+        other, identity = self.other_of(request), request[IDENTITY]
+        parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             join_pk = await self.join_pk(conn, request, parent_row[self.parent.primary_key], other, ACTIVE)
@@ -280,8 +280,8 @@ class NestedHandlers:
 
     async def detach(self, request: web.Request) -> web.Response:
         await authorize(request, self.parent, "update")
-        other, identity = self._other(request), request[IDENTITY]
-        parent, through = self._managers(request)
+        other, identity = self.other_of(request), request[IDENTITY]
+        parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
             join_pk = await self.join_pk(conn, request, parent_row[self.parent.primary_key], other)
