@@ -99,7 +99,8 @@ class Invitations:
     # --- the invitee's routes ----------------------------------------------------------------------
 
     async def _pending(self, request: web.Request, conn: Any) -> str:
-        """The caller's own pending invitation named by the URL, locked; 404 for anything else."""
+        """The caller's own pending invitation named by the URL; 404 for anything else (the write that
+        follows locks the row and answers 404 if it went meanwhile)."""
         identity = request[IDENTITY]
         if identity is None:
             raise Unauthorized("sign in to answer your invitations", headers=BEARER_CHALLENGE)
@@ -208,9 +209,4 @@ def invitation_routes(spec: Spec) -> list[web.RouteDef]:
     """`GET /api/me/invitations`, when some relation declares `invite`."""
     if not invited_relations(spec):
         return []
-    mine = MyInvitations(spec)
-
-    async def handler(request: web.Request) -> web.Response:
-        return await mine.answer(request)
-
-    return [web.get("/api/me/invitations", handler, allow_head=False)]
+    return [web.get("/api/me/invitations", MyInvitations(spec).answer, allow_head=False)]
