@@ -191,3 +191,10 @@ async def test_a_list_embeds_far_rows_for_every_row(api):
     listed = await ann.get("/api/shelves?include=notes&sort=title")
     by_shelf = {row["id"]: far_rows(row["notes"], "note") for row in listed.json["data"]}
     assert by_shelf == {other: {}, shelf: {anns: "ann's", bens: None}}
+
+
+async def test_a_nested_route_includes_one_level_past_the_far_row(api):
+    _, ben, shelf, anns, bens = await setup(api)
+    listed = await ben.get(f"/api/shelves/{shelf}/notes?include=note.author")
+    notes = {row["note_id"]: row["note"] for row in listed.json["data"]}
+    assert notes[anns] is None and notes[bens]["author"]["id"] == "ben"
