@@ -47,16 +47,15 @@ class _Rules:
             .where(column(teams.primary_key).eq(param("team")))
             .lock()
         )
+        owners = [
+            column(self.relation.key).eq(param("team")),
+            column(ROLE).eq(param("owner")),
+            exp.NEQ(this=column(joined.primary_key), expression=param("member")),
+        ]
+        if self.relation.invite is not None:  # an owner who has not accepted yet does not keep the team
+            owners.append(column(self.relation.invite.status_field).eq(param("active")))
         self.other_owners = compile_expression(
-            exp.select(exp.Count(this=exp.Star()))
-            .from_(table(joined.table))
-            .where(
-                exp.and_(
-                    column(self.relation.key).eq(param("team")),
-                    column(ROLE).eq(param("owner")),
-                    exp.NEQ(this=column(joined.primary_key), expression=param("member")),
-                )
-            )
+            exp.select(exp.Count(this=exp.Star())).from_(table(joined.table)).where(exp.and_(*owners))
         )
 
 
@@ -116,7 +115,7 @@ async def _keep_an_owner(rules: _Rules, conn, action: str, team: Any, previous: 
     # Lock the team first: concurrent changes to its memberships queue up, so two owners can
     # never demote each other at the same time and leave the team without one.
     await conn.fetchval(rules.lock_team.sql, *rules.lock_team.args({"team": team}))
-    values = {"team": team, "owner": OWNER, "member": previous[rules.member_pk]}
+    values = {"team": team, "owner": OWNER, "member": previous[rules.member_pk], "active": "active"}
     others = await conn.fetchval(rules.other_owners.sql, *rules.other_owners.args(values))
     if others == 0:
         verb = "remove" if action == "delete" else "demote"

@@ -12,10 +12,19 @@ async def create_team(client: Any, name: str = "Core", **fields: Any) -> str:
     return created.json["data"]["id"]
 
 
-async def add_member(client: Any, team_id: str, user_id: str, role: str = "member") -> dict[str, Any]:
-    added = await client.post(f"/api/teams/{team_id}/members", json={"user_id": user_id, "role": role})
-    assert added.status == 201, added.text
-    return added.json["data"]
+async def invite(client: Any, team_id: str, user_id: str, role: str = "member") -> dict[str, Any]:
+    invited = await client.post(f"/api/teams/{team_id}/members", json={"user_id": user_id, "role": role})
+    assert invited.status == 202, invited.text
+    return invited.json["data"]
+
+
+async def add_member(api: Any, client: Any, team_id: str, user_id: str, role: str = "member") -> dict[str, Any]:
+    """Invite `user_id` as `client`, then accept as `user_id`: an active membership."""
+    await invite(client, team_id, user_id, role)
+    invitee = await api.as_user(user_id, create=False)
+    accepted = await invitee.post(f"/api/teams/{team_id}/members/{user_id}/accept")
+    assert accepted.status == 200, accepted.text
+    return accepted.json["data"]
 
 
 async def create_agent(client: Any, name: str = "Helper", **fields: Any) -> str:
@@ -48,6 +57,6 @@ class Team:
 async def team_with_roles(api: Any) -> Team:
     alice, bob, carol, dave = [await api.as_user(name) for name in ("alice", "bob", "carol", "dave")]
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob", "admin")
-    await add_member(alice, team_id, "carol", "member")
+    await add_member(api, alice, team_id, "bob", "admin")
+    await add_member(api, alice, team_id, "carol", "member")
     return Team(team_id, alice, bob, carol, dave)

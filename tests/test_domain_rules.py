@@ -92,7 +92,7 @@ async def test_the_rule_holds_on_the_join_resources_own_routes_too(api, expect_p
 async def test_removing_a_plain_member_needs_no_other_owner(api):
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob")
+    await add_member(api, alice, team_id, "bob")
     assert (await alice.delete(f"/api/teams/{team_id}/members/bob")).status == 204
 
 

@@ -103,6 +103,7 @@ async def test_team_members_receive_the_events_of_their_team(api):
     carol = await api.as_user("carol")
     team = (await alice.post("/api/teams", json={"name": "Core"})).json["data"]
     await alice.post(f"/api/teams/{team['id']}/members", json={"user_id": "carol"})
+    await carol.post(f"/api/teams/{team['id']}/members/carol/accept")  # an invitation grants nothing until then
     async with open_stream(api, carol, "?resources=teams") as stream:
         await alice.patch(f"/api/teams/{team['id']}", json={"name": "Core team"})
 

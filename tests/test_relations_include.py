@@ -23,7 +23,7 @@ async def test_single_read_embeds_members_and_agents(api):
 async def test_list_embeds_each_rows_own_relations(api):
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     solo, shared = await create_team(alice, "Solo"), await create_team(alice, "Shared")
-    await add_member(alice, shared, "bob")
+    await add_member(api, alice, shared, "bob")
     listed = await alice.get("/api/teams?include=members&sort=name")
     members = {row["id"]: sorted(m["user_id"] for m in row["members"]) for row in listed.json["data"]}
     assert members == {shared: ["alice", "bob"], solo: ["alice"]}
@@ -83,7 +83,7 @@ async def test_embedded_belongs_to_row_the_caller_may_not_read_is_null(api):
     """bob may read the team (member) but not alice's users row: the embedded owner is null."""
     alice, bob = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob")
+    await add_member(api, alice, team_id, "bob")
     got = await bob.get(f"/api/teams/{team_id}?include=owner")
     assert got.status == 200
     assert got.json["data"]["owner"] is None and got.json["data"]["owner_id"] == "alice"
@@ -113,3 +113,26 @@ async def test_non_member_cannot_reach_a_team_through_include(api, expect_proble
     expect_problem(await team.dave.get(f"{team.url}?include=members"), 404)
     listed = await team.dave.get("/api/agents?include=user")
     assert listed.json["data"] == []
+
+
+# --- the far side of a relation (tests/test_relations_far_side.py covers it on a spec of its own) ---
+
+
+async def test_include_agents_carries_each_shared_agents_row(api):
+    alice = await api.as_user("alice")
+    team_id, agent_id = await create_team(alice), await create_agent(alice, "Helper")
+    await share_agent(alice, team_id, agent_id)
+    (link,) = (await alice.get(f"/api/teams/{team_id}?include=agents")).json["data"]["agents"]
+    assert link["agent_id"] == agent_id and (link["agent"]["id"], link["agent"]["name"]) == (agent_id, "Helper")
+    (listed,) = (await alice.get(f"/api/teams/{team_id}/agents")).json["data"]
+    assert listed["agent"]["name"] == "Helper"
+
+
+async def test_include_members_carries_each_members_user_row_as_the_caller_may_read_it(api):
+    team = await team_with_roles(api)
+    as_carol = await team.carol.get(f"{team.url}?include=members")
+    users = {m["user_id"]: m["user"] for m in as_carol.json["data"]["members"]}
+    assert users["carol"]["email"] == "carol@example.test"
+    admin = await api.as_admin()
+    as_admin = await admin.get(f"{team.url}?include=members")
+    assert sorted(m["user"]["id"] for m in as_admin.json["data"]["members"]) == ["alice", "bob", "carol"]

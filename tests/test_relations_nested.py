@@ -7,20 +7,20 @@ from team_helpers import add_member, create_agent, create_team, share_agent, tea
 # --- /api/teams/{id}/members -----------------------------------------------------------------------
 
 
-async def test_post_member_returns_201_the_join_row_and_its_location(api):
+async def test_post_member_returns_202_and_the_invitation(api):
+    """members declares `invite`: the answer is the invitation as asked (see test_invitations.py)."""
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
     added = await alice.post(f"/api/teams/{team_id}/members", json={"user_id": "bob", "role": "admin"})
-    assert added.status == 201, added.text
-    assert added.headers["Location"] == f"/api/teams/{team_id}/members/bob"
-    row = added.json["data"]
-    assert (row["team_id"], row["user_id"], row["role"]) == (team_id, "bob", "admin")
+    assert added.status == 202, added.text
+    assert "Location" not in added.headers
+    assert added.json["data"] == {"team_id": team_id, "user_id": "bob", "role": "admin", "status": "pending"}
 
 
 async def test_post_member_stores_the_join_row(api):
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob")
+    await add_member(api, alice, team_id, "bob")
     rows = await api.sql("select user_id, role from team_members where team_id = $1 order by user_id", team_id)
     assert [tuple(r) for r in rows] == [("alice", "owner"), ("bob", "member")]
 
@@ -49,18 +49,19 @@ async def test_post_member_refuses_the_team_id_because_the_url_sets_it(api, expe
     assert body["errors"] == [{"path": "/team_id", "message": "'team_id' is read-only here: it is set by the URL"}]
 
 
-async def test_post_member_for_an_unknown_user_is_422_naming_the_field(api, expect_problem):
+async def test_post_member_for_an_unknown_user_answers_like_for_a_known_one(api):
     alice = await api.as_user("alice")
     team_id = await create_team(alice)
-    refused = await alice.post(f"/api/teams/{team_id}/members", json={"user_id": "nobody"})
-    body = expect_problem(refused, 422)
-    assert body["errors"] == [{"path": "/user_id", "message": "no users row with this id"}]
+    answered = await alice.post(f"/api/teams/{team_id}/members", json={"user_id": "nobody"})
+    assert answered.status == 202
+    assert answered.json["data"] == {"team_id": team_id, "user_id": "nobody", "role": "member", "status": "pending"}
+    assert await api.sql("select 1 from team_members where user_id = 'nobody'") == []
 
 
 async def test_post_an_existing_member_again_is_409(api, expect_problem):
     alice, _ = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob")
+    await add_member(api, alice, team_id, "bob")
     again = await alice.post(f"/api/teams/{team_id}/members", json={"user_id": "bob"})
     body = expect_problem(again, 409)
     assert body["fields"] == ["team_id", "user_id"]
@@ -154,9 +155,17 @@ async def test_delete_member_returns_204_and_removes_the_row(api):
     assert rows == []
 
 
-async def test_delete_a_user_who_is_not_a_member_is_404(api, expect_problem):
+async def test_delete_a_user_who_is_not_a_member_is_204_like_revoking_an_invitation(api):
+    """With invitations, "not linked" and "pending, now revoked" must answer alike (no oracle)."""
     team = await team_with_roles(api)
-    expect_problem(await team.alice.delete(f"{team.url}/members/dave"), 404)
+    assert (await team.alice.delete(f"{team.url}/members/dave")).status == 204
+
+
+async def test_delete_an_agent_that_is_not_shared_is_404(api, expect_problem):
+    """A relation without invitations keeps the 404."""
+    alice = await api.as_user("alice")
+    team_id, agent_id = await create_team(alice), await create_agent(alice)
+    expect_problem(await alice.delete(f"/api/teams/{team_id}/agents/{agent_id}"), 404)
 
 
 # --- /api/teams/{id}/agents ------------------------------------------------------------------------

@@ -45,7 +45,7 @@ async def five_shared_teams(api):
     await api.as_user("bob")
     for i in range(5):
         team_id = await create_team(alice, f"Team {i}")
-        await add_member(alice, team_id, "bob")
+        await add_member(api, alice, team_id, "bob")
         await share_agent(alice, team_id, await create_agent(alice, f"Agent {i}"))
     return alice
 
@@ -77,3 +77,23 @@ async def test_single_read_with_include_costs_one_query_per_relation(api):
     plain = await statements_of(api, alice, path)
     embedded = await statements_of(api, alice, path + "?include=members,agents")
     assert len(embedded) == len(plain) + 2
+
+
+async def test_a_deeper_include_level_adds_exactly_one_query(api):
+    """`agents` brings the links and their agent rows in one statement; `.user` is one more level."""
+    alice = await five_shared_teams(api)
+    await alice.get("/api/teams?include=agents.user")
+    one_level = await statements_of(api, alice, "/api/teams?include=agents")
+    two_levels = await statements_of(api, alice, "/api/teams?include=agents.user")
+    assert len(two_levels) == len(one_level) + 1
+    assert len([sql for sql in two_levels if "ANY($1)" in sql]) == 2
+
+
+async def test_a_nested_list_fetches_the_far_rows_of_a_page_in_one_query(api):
+    alice = await five_shared_teams(api)
+    team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
+    path = f"/api/teams/{team_id}/members"
+    await alice.get(path)
+    projected = await statements_of(api, alice, path + "?fields=user_id")
+    with_far_rows = await statements_of(api, alice, path)
+    assert len(with_far_rows) == len(projected) + 1

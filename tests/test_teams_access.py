@@ -120,7 +120,8 @@ async def test_team_admin_renames_the_team(api):
 
 async def test_team_admin_manages_membership(api):
     team = await team_with_roles(api)
-    assert (await team.bob.post(f"{team.url}/members", json={"user_id": "dave"})).status == 201
+    assert (await team.bob.post(f"{team.url}/members", json={"user_id": "dave"})).status == 202
+    assert (await team.dave.post(f"{team.url}/members/dave/accept")).status == 200
     assert (await team.bob.patch(f"{team.url}/members/dave", json={"role": "admin"})).status == 200
     assert (await team.bob.delete(f"{team.url}/members/dave")).status == 204
 
@@ -139,7 +140,7 @@ async def test_team_admin_deletes_the_team(api):
 
 async def test_member_with_role_owner_manages_the_team(api):
     team = await team_with_roles(api)
-    await add_member(team.alice, team.id, "dave", "owner")
+    await add_member(api, team.alice, team.id, "dave", "owner")
     assert (await team.dave.patch(team.url, json={"name": "Dave's too"})).status == 200
     assert (await team.dave.delete(f"{team.url}/members/carol")).status == 204
 
@@ -184,7 +185,7 @@ async def test_admin_reads_and_changes_any_team(api):
     admin = await api.as_admin()
     assert (await admin.get(f"{team.url}/members")).status == 200
     assert (await admin.patch(team.url, json={"name": "Moderated"})).status == 200
-    assert (await admin.post(f"{team.url}/members", json={"user_id": "dave"})).status == 201
+    assert (await admin.post(f"{team.url}/members", json={"user_id": "dave"})).status == 202
 
 
 async def test_admin_shares_any_users_agent(api):

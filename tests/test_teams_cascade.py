@@ -18,7 +18,7 @@ async def alice_and_bob_share_a_team(api):
     """alice owns a team with an agent of hers; bob is a member and shares an agent of his."""
     alice, bob = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
-    await add_member(alice, team_id, "bob", "admin")
+    await add_member(api, alice, team_id, "bob", "admin")
     alices_agent, bobs_agent = await create_agent(alice), await create_agent(bob)
     await share_agent(alice, team_id, alices_agent)
     await share_agent(bob, team_id, bobs_agent)

@@ -136,7 +136,7 @@ def parse_list_query(
     fields_text = _single(query, "fields")
     include_text = _single(query, "include")
     include = tuple(n.strip() for n in include_text.split(",")) if include_text is not None else ()
-    for name in include:
+    for name in (path.partition(".")[0] for path in include):  # deeper names: engine.features.relations
         if name not in resource.relations and name not in resource.references and name not in _belongs_to(resource):
             raise _bad("include", f"unknown relation {name[:100]!r} in 'include'")
     return ListQuery(

@@ -16,7 +16,18 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
-from engine.spec.model import ACTIONS, IndexColumn, Reference, Relation, Resource, Settings, Spec
+from engine.spec.model import (
+    ACTIONS,
+    ACTIVE,
+    PENDING,
+    IndexColumn,
+    Invite,
+    Reference,
+    Relation,
+    Resource,
+    Settings,
+    Spec,
+)
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
 from engine.spec.types import TypeProblem, derive_field, engine_fields
 
@@ -336,6 +347,7 @@ def _relation(
     if through.references[raw["key"]].resource != name:
         errors.add((*where, "key"), f"{raw['through']}.{raw['key']} must reference {name!r}")
         return None
+    invite = _invite(resources[name], through, raw.get("invite"), (*where, "invite"), errors)
     return Relation(
         rel_name,
         raw["through"],
@@ -343,4 +355,22 @@ def _relation(
         raw["other"],
         through.references[raw["other"]].resource,
         raw.get("attach", "any"),
+        invite,
     )
+
+
+def _invite(parent: Resource, through: Resource, raw: dict | None, where: Path, errors: _Collector) -> Invite | None:
+    """`invite`: the status field must be the join resource's enum holding pending and active, and the
+    parent fields shown to invitees must exist (they are all an invitee learns of the parent)."""
+    if raw is None:
+        return None
+    status = through.fields.get(raw["status_field"])
+    if status is None or not status.enum or not {PENDING, ACTIVE} <= set(status.enum):
+        errors.add(
+            (*where, "status_field"),
+            f"{through.name}.{raw['status_field']} must be a field whose enum holds {PENDING!r} and {ACTIVE!r}",
+        )
+    for i, field_name in enumerate(raw.get("parent_fields") or ()):
+        if field_name not in parent.fields:
+            errors.add((*where, "parent_fields", i), f"{field_name!r} is not a field of {parent.name}")
+    return Invite(raw["status_field"], tuple(raw.get("parent_fields") or ()))

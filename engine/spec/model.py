@@ -38,6 +38,18 @@ class Reference:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """Links of a relation are invitations: created `pending`, they grant nothing until the invitee
+    (the caller whose user id is the link's `other` column) accepts them, which makes them `active`."""
+
+    status_field: str  # a field of the join resource whose enum holds "pending" and "active"
+    parent_fields: tuple[str, ...] = ()  # parent columns the invitee sees (the team's name)
+
+
+PENDING, ACTIVE = "pending", "active"
+
+
+@dataclass(frozen=True)
 class Relation:
     """Many-to-many through a join resource: `key` points at us, `other` at the far side."""
 
@@ -47,6 +59,12 @@ class Relation:
     other: str
     target: str  # the resource `other` references
     attach: str = "any"  # any | read | update: the right a caller needs on the far-side row to attach it
+    invite: Invite | None = None  # declared: links are invitations the invitee accepts
+
+    @property
+    def far_name(self) -> str:
+        """The key under which a link carries its far-side row (`user_id` -> `user`)."""
+        return self.other.removesuffix("_id")
 
 
 @dataclass(frozen=True)

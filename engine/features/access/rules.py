@@ -7,6 +7,8 @@
 The rules of a list are alternatives (OR). `owner` matches the owner field, `anyone` every row,
 and `{relation: r, where: {...}}` an EXISTS subquery on r's join table: the caller's user id is
 in its `other` column for this row, and each `where` column holds one of the listed values.
+When the relation declares `invite`, only accepted links count (its status field is `active`
+unless the rule's `where` names it): a pending invitation grants nothing.
 `read` governs list and read, `write` update and delete; a declared list replaces the default
 owner-only rule for those actions, admins bypass both. The access plugin (engine.features.access.plugin)
 returns these predicates from its `access_predicates` hook, so disabling it disables both. Nothing
@@ -23,7 +25,7 @@ from sqlglot import exp
 
 from engine.kernel.identity import Identity
 from engine.spec import Relation, Resource
-from engine.spec.model import ACCESS_MODES
+from engine.spec.model import ACCESS_MODES, ACTIVE
 from engine.sql.compiled import param
 from engine.sql.ddl import column, ident, table
 from engine.sql.queries import Predicate
@@ -59,6 +61,8 @@ def _rule(resource: Resource, rule: Any, index: int) -> tuple[Callable[[str], ex
         return (lambda outer: column(resource.owner, outer).eq(param(USER_PARAM))), {}
     relation = resource.relations[rule["relation"]]
     where = dict(rule.get("where") or {})
+    if relation.invite is not None:  # a pending invitation grants nothing until it is accepted
+        where.setdefault(relation.invite.status_field, [ACTIVE])
     prefix = f"ra{index}"
     values = {f"{prefix}_{name}": list(options) for name, options in where.items()}
     return (lambda outer: _relation_exists(resource, relation, where, prefix, outer)), values

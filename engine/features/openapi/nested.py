@@ -9,12 +9,13 @@ from __future__ import annotations
 from typing import Any
 
 from engine.features.openapi.examples import example_body, example_value
+from engine.features.openapi.invitations import answer_paths, invited_response, my_invitations_path
 from engine.features.openapi.parameters import id_parameter, list_parameters, projection_parameters
 from engine.features.openapi.paths import JSON, _envelope, _json_body, _security
 from engine.features.openapi.problems import BODY_PROBLEMS, problems
 from engine.features.openapi.schemas import component_name, create_schema, ref, update_schema
 from engine.features.relations.nested import NestedHandlers
-from engine.spec import Spec
+from engine.spec import Resource, Spec
 
 
 def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:
@@ -28,6 +29,15 @@ def _other_parameter(handlers: NestedHandlers) -> dict[str, Any]:
         "required": True,
         "description": f"The `{handlers.relation.other}` of the linked {handlers.relation.target} row.",
         "schema": schema,
+    }
+
+
+def _link_schema(handlers: NestedHandlers, target: Resource) -> dict[str, Any]:
+    """A link: the join row, carrying its far-side row (null when the caller may not read it)."""
+    relation = handlers.relation
+    far = {"anyOf": [ref(component_name(target)), {"type": "null"}]}
+    return {
+        "allOf": [ref(component_name(handlers.through)), {"type": "object", "properties": {relation.far_name: far}}]
     }
 
 
@@ -62,15 +72,15 @@ def _operation(handlers: NestedHandlers, action: str, summary: str, **parts: Any
     }
 
 
-def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: int) -> dict[str, Any]:
+def _nested_paths(handlers: NestedHandlers, target: Resource, *, page_size: int, max_page_size: int) -> dict[str, Any]:
     parent, relation, through = handlers.parent, handlers.relation, handlers.through
-    row = component_name(through)
-    one = {"content": {JSON: {"schema": _envelope(ref(row))}}}
+    row = _link_schema(handlers, target)
+    one = {"content": {JSON: {"schema": _envelope(row)}}}
     listing = list_parameters(through, page_size=page_size, max_page_size=max_page_size)
     page = {
         "type": "object",
         "required": ["data", "meta"],
-        "properties": {"data": {"type": "array", "items": ref(row)}, "meta": {"type": "object"}},
+        "properties": {"data": {"type": "array", "items": row}, "meta": {"type": "object"}},
     }
     collection = {
         "parameters": [id_parameter(parent)],
@@ -94,7 +104,17 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
                 example_body(through, leave_out=(relation.key,)),
             ),
             responses={
-                "201": {"description": "Linked.", "headers": {"Location": {"schema": {"type": "string"}}}, **one},
+                **(
+                    invited_response(handlers)
+                    if relation.invite is not None
+                    else {
+                        "201": {
+                            "description": "Linked.",
+                            "headers": {"Location": {"schema": {"type": "string"}}},
+                            **one,
+                        }
+                    }
+                ),
                 **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound", *BODY_PROBLEMS),
             },
         ),
@@ -131,7 +151,10 @@ def _nested_paths(handlers: NestedHandlers, *, page_size: int, max_page_size: in
                 **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound", *BODY_PROBLEMS),
             },
         )
-    return {handlers.base: collection, handlers.item: item}
+    paths = {handlers.base: collection, handlers.item: item}
+    if relation.invite is not None:
+        paths.update(answer_paths(handlers, _other_parameter(handlers), one))
+    return paths
 
 
 def nested_paths(spec: Spec, *, page_size: int, max_page_size: int) -> dict[str, Any]:
@@ -139,5 +162,7 @@ def nested_paths(spec: Spec, *, page_size: int, max_page_size: int) -> dict[str,
     for parent in spec.resources.values():
         for relation in parent.relations.values():
             handlers = NestedHandlers(parent, relation, spec.resources[relation.through])
-            paths.update(_nested_paths(handlers, page_size=page_size, max_page_size=max_page_size))
+            target = spec.resources[relation.target]
+            paths.update(_nested_paths(handlers, target, page_size=page_size, max_page_size=max_page_size))
+    paths.update(my_invitations_path(spec))
     return paths

@@ -49,6 +49,12 @@ def _names_pattern(names: list[str], *, descending: bool = False) -> str:
     return f"^{one}(,{one})*$"
 
 
+def _include_pattern(names: list[str]) -> str:
+    """Include names, each optionally followed by one deeper name (`agents.user`)."""
+    one = "(" + "|".join(re.escape(n) for n in names) + r")(\.[a-z_][a-z0-9_]*)?"
+    return f"^{one}(,{one})*$"
+
+
 def filter_parameters(resource: Resource) -> list[dict[str, Any]]:
     """One parameter per field and operator: `status`, `status[ne]`, `status[in]` ...
 
@@ -127,8 +133,9 @@ def projection_parameters(resource: Resource) -> list[dict[str, Any]]:
             {
                 "name": "include",
                 "in": "query",
-                "description": "Comma-separated related rows to embed: " + ", ".join(embeddable) + ".",
-                "schema": {"type": "string", "pattern": _names_pattern(embeddable)},
+                "description": "Comma-separated related rows to embed: " + ", ".join(embeddable) + "; a path may "
+                "go one level deeper into the embedded rows (`agents.user`).",
+                "schema": {"type": "string", "pattern": _include_pattern(embeddable)},
             }
         )
     return parameters

@@ -1,9 +1,11 @@
-"""Embedding related rows (`?include=`) with one query per included name per request.
+"""Embedding related rows (`?include=`) with one query per include level per request.
 
 For a page of rows, the values of the linking column are collected and the related rows fetched
 with `WHERE <column> = ANY($1) AND <access predicates>`: never one query per row, and the
 related rows pass the same access predicates as reading them directly, so an include can never
-show a row the caller could not read. SQL is compiled once per shape and cached.
+show a row the caller could not read. A many-to-many include brings each link's far-side row in
+the same statement (a LEFT JOIN whose ON clause holds the far resource's read predicates), so a
+far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
 """
 
 from __future__ import annotations
@@ -12,19 +14,50 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
-from engine.features.relations.includes import Include, includes_of, resolve
+from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS, POOL
+from engine.kernel.errors import Forbidden, Unauthorized
 from engine.resources.listing import ListQuery
-from engine.spec import Resource, Spec
+from engine.spec import Relation, Resource, Spec
+from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
-from engine.sql.ddl import column, table
+from engine.sql.ddl import column, ident, table
 from engine.sql.queries import Predicate, bind_predicates
 
 KEYS_PARAM = "e_keys"
+ACTIVE_PARAM = "e_active"
+LINKS, FAR = "_links", "_far"  # aliases in the links statement
+NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
+
+
+def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate, ...]:
+    """The predicates with their parameters renamed, so two resources' rules can share a statement
+    (both may bind e.g. the owner parameter, with different column types)."""
+
+    def rename(predicate: Predicate) -> Predicate:
+        def build(table_name: str) -> exp.Expression:
+            def swap(node: exp.Expression) -> exp.Expression:
+                if isinstance(node, exp.Placeholder) and node.this:
+                    return param(prefix + node.name)
+                return node
+
+            return predicate.build(table_name).transform(swap)
+
+        params = {prefix + name: value for name, value in predicate.params.items()}
+        return Predicate((prefix, predicate.key), build, params)
+
+    return tuple(rename(p) for p in predicates)
+
+
+def _aliased(name: str, alias: str) -> exp.Table:
+    source = table(name)
+    source.set("alias", exp.TableAlias(this=ident(alias)))
+    return source
 
 
 class Relations:
@@ -35,38 +68,103 @@ class Relations:
         self.includes = {name: includes_of(spec, resource) for name, resource in spec.resources.items()}
         self._cache = ShapeCache()
 
-    def plan(self, resource: Resource, names: Iterable[str], fields: tuple[str, ...] | None) -> Embedding:
-        """Check the include names (400 for unknown ones) and widen `fields` by the linking columns."""
-        includes = resolve(self.includes[resource.name], tuple(names))
+    def plan(
+        self,
+        resource: Resource,
+        names: Iterable[str],
+        fields: tuple[str, ...] | None,
+        far: Relation | None = None,
+    ) -> Embedding:
+        """Check the include names (400 for unknown ones) and widen `fields` by the linking columns.
+
+        `far`: the rows are links of that relation (a nested route), which carry their far-side row
+        unless a projection (`fields`) leaves it out."""
+        paths = resolve(self.includes, resource.name, tuple(names))
+        if far is not None and fields is None and all(p.include.name != far.far_name for p in paths):
+            paths = (Path(far_include(self.spec, far, soft=True)), *paths)
         extra: tuple[str, ...] = ()
         if fields is not None:
-            extra = tuple(dict.fromkeys(i.local for i in includes if i.local not in fields))
+            extra = tuple(dict.fromkeys(p.include.local for p in paths if p.include.local not in fields))
             fields = (*fields, *extra)
-        return Embedding(self, includes, fields, extra)
+        return Embedding(self, paths, fields, extra)
 
-    def embed_sql(self, include: Include, predicates: tuple[Predicate, ...]) -> Compiled:
+    def reference_sql(self, include: Include, predicates: tuple[Predicate, ...]) -> Compiled:
+        """Referenced rows by key: SELECT <all columns> WHERE <remote> = ANY($1) AND <predicates>."""
         source = self.spec.resources[include.source]
-        shape = ("embed", source.name, include.remote, include.many, tuple(p.key for p in predicates))
+        shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates))
 
         def build() -> exp.Expression:
             t = source.table
             conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
             conditions += [p.build(t) for p in predicates]
-            query = exp.select(*[column(c, t) for c in source.columns]).from_(table(t)).where(exp.and_(*conditions))
-            if include.many:
-                order = [include.remote, *(["created_at"] if "created_at" in source.fields else []), source.primary_key]
-                query = query.order_by(*[column(c, t) for c in order])
-            return query
+            return exp.select(*[column(c, t) for c in source.columns]).from_(table(t)).where(exp.and_(*conditions))
 
         return self._cache.get(shape, build)
+
+    def links_sql(
+        self, relation: Relation, predicates: tuple[Predicate, ...], far_predicates: tuple[Predicate, ...]
+    ) -> Compiled:
+        """The links of many rows with their far-side rows, in one statement:
+
+        WITH _links AS (SELECT <join columns> FROM <through> WHERE <key> = ANY($1) AND <join predicates>
+                        [AND <status> = 'active'])
+        SELECT _links.*, _far.<columns> AS _f0.. FROM _links
+        LEFT JOIN <target> AS _far ON _far.<pk> = _links.<other> AND <target's read predicates>
+        """
+        through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
+        shape = ("links", relation.through, relation.key, relation.other, relation.invite is not None)
+        shape += (tuple(p.key for p in predicates), tuple(p.key for p in far_predicates))
+
+        def build() -> exp.Expression:
+            t = through.table
+            conditions = [column(relation.key, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
+            conditions += [p.build(t) for p in predicates]
+            if relation.invite is not None:  # pending invitations are the invitee's business only
+                conditions.append(column(relation.invite.status_field, t).eq(param(ACTIVE_PARAM)))
+            links = exp.select(*[column(c, t) for c in through.columns]).from_(table(t)).where(exp.and_(*conditions))
+            on = [column(far.primary_key, FAR).eq(column(relation.other, LINKS))]
+            on += [p.build(FAR) for p in far_predicates]
+            selected = [column(c, LINKS) for c in through.columns]
+            selected += [exp.alias_(column(c, FAR), f"_f{i}") for i, c in enumerate(far.columns)]
+            order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
+            return (
+                exp.select(*selected)
+                .from_(table(LINKS))
+                .with_(LINKS, as_=links)
+                .join(_aliased(far.table, FAR), on=exp.and_(*on), join_type="left")
+                .order_by(*[column(c, LINKS) for c in order])
+            )
+
+        return self._cache.get(shape, build)
+
+    def split_link(self, relation: Relation, record: asyncpg.Record) -> dict[str, Any]:
+        """A links record as the join row carrying its far-side row (None when hidden or gone)."""
+        through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
+        count = len(through.columns)
+        link = {name: record[i] for i, name in enumerate(through.columns)}
+        far_row = {name: record[count + i] for i, name in enumerate(far.columns)}
+        link[relation.far_name] = far_row if far_row[far.primary_key] is not None else None
+        return link
+
+
+async def readable(request: web.Request, resource: Resource, action: str, soft: bool) -> tuple[Predicate, ...]:
+    """The caller's predicates on `resource` for `action`, after its role check: a refused role is a
+    403 (401 anonymous), or, when `soft`, matches no row (the embedded row is null)."""
+    try:
+        manager = await authorize(request, resource, action)
+    except (Forbidden, Unauthorized):
+        if not soft:
+            raise
+        return (NOBODY,)
+    return await manager.predicates(action, request[IDENTITY])
 
 
 @dataclass(frozen=True)
 class Embedding:
-    """What one request embeds: the includes, the widened projection, and the columns to drop after."""
+    """What one request embeds: the include paths, the widened projection, and the columns to drop after."""
 
     relations: Relations
-    includes: tuple[Include, ...]
+    paths: tuple[Path, ...]
     fields: tuple[str, ...] | None
     extra: tuple[str, ...]
 
@@ -74,33 +172,53 @@ class Embedding:
         return replace(query, fields=self.fields) if self.extra else query
 
     async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
-        """Fetch each include's rows for the whole page (one query each) and put them into `rows`."""
-        for include in self.includes:
-            related = await self._fetch(request, include, rows)
-            for row in rows:
-                key = row.get(include.local)
-                row[include.name] = related.get(key, []) if include.many else related.get(key)
+        """Fetch each include's rows for the whole page (one query per level) and put them into `rows`."""
+        for path in self.paths:
+            await self._attach(request, path, rows)
         for row in rows:
             for name in self.extra:
                 del row[name]
 
+    async def _attach(self, request: web.Request, path: Path, rows: list[dict[str, Any]]) -> None:
+        include = path.include
+        related = await self._fetch(request, include, rows)
+        for row in rows:
+            key = row.get(include.local)
+            row[include.name] = related.get(key, []) if include.many else related.get(key)
+        if not path.deeper:
+            return
+        embedded = [row[include.name] for row in rows]
+        if include.relation is not None:
+            far_name = include.relation.far_name
+            embedded = [link[far_name] for links in embedded for link in links]
+        targets = [row for row in embedded if row is not None]
+        for deeper in path.deeper:
+            await self._attach(request, Path(deeper), targets)
+
     async def _fetch(self, request: web.Request, include: Include, rows: list[dict[str, Any]]) -> dict[Any, Any]:
+        spec = self.relations.spec
+        source = spec.resources[include.source]
         keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
-        source = self.relations.spec.resources[include.source]
-        if not include.many:  # a referenced row is read like GET /api/<target>/{id}: its roles apply
-            await authorize(request, source, include.action)
+        if include.relation is not None:
+            return await self._fetch_links(request, include.relation, keys) if keys else {}
+        predicates = await readable(request, source, include.action, include.soft)  # like GET /api/<target>/{id}
         if not keys:
             return {}
-        manager = request.app[MANAGERS][source.name]
-        predicates = await manager.predicates(include.action, request[IDENTITY])
-        compiled = self.relations.embed_sql(include, predicates)
+        compiled = self.relations.reference_sql(include, predicates)
         values = bind_predicates(predicates, {KEYS_PARAM: keys})
         records = await request.app[POOL].fetch(compiled.sql, *compiled.args(values))
-        if not include.many:
-            return {record[include.remote]: dict(record) for record in records}
+        return {record[include.remote]: dict(record) for record in records}
+
+    async def _fetch_links(self, request: web.Request, relation: Relation, keys: list[Any]) -> dict[Any, Any]:
+        spec, identity = self.relations.spec, request[IDENTITY]
+        predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
+        far = prefixed(await readable(request, spec.resources[relation.target], "read", True), "far_")
+        compiled = self.relations.links_sql(relation, predicates, far)
+        values = bind_predicates((*predicates, *far), {KEYS_PARAM: keys, ACTIVE_PARAM: ACTIVE})
         grouped: dict[Any, list[dict[str, Any]]] = {}
-        for record in records:
-            grouped.setdefault(record[include.remote], []).append(dict(record))
+        for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values)):
+            link = self.relations.split_link(relation, record)
+            grouped.setdefault(link[relation.key], []).append(link)
         return grouped
 
 
