@@ -26,6 +26,7 @@ DEFAULT_PLUGINS = (
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
+    "engine.features.secrets.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",

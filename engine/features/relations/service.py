@@ -21,6 +21,7 @@ from engine.resources.listing import ListQuery
 from engine.spec import Resource, Spec
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
+from engine.sql.outputs import outputs
 from engine.sql.queries import Predicate, bind_predicates
 
 KEYS_PARAM = "e_keys"
@@ -51,7 +52,7 @@ class Relations:
             t = source.table
             conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
             conditions += [p.build(t) for p in predicates]
-            query = exp.select(*[column(c, t) for c in source.columns]).from_(table(t)).where(exp.and_(*conditions))
+            query = exp.select(*outputs(source, source.columns, t)).from_(table(t)).where(exp.and_(*conditions))
             if include.many:
                 order = [include.remote, *(["created_at"] if "created_at" in source.fields else []), source.primary_key]
                 query = query.order_by(*[column(c, t) for c in order])
