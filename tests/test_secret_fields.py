@@ -20,6 +20,7 @@ from engine.features.secrets.store import reveal, rotate
 from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
+from engine.kernel.plugins import hookimpl
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "ghp_TopSecretValue0123456789abcdef"
@@ -243,3 +244,93 @@ def test_development_makes_a_key_under_dot_engine(write_spec, schema_of):
 
 
 SECRET_STRING = {"type": "string", "writeOnly": True, "maxLength": 100}
+
+
+VAULT_YAML = """
+version: 1
+resources:
+  vaults:
+    schema: schemas/vault.json
+    owner: user_id
+    cache: {ttl: 60}
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+"""
+VAULT = {
+    "id": {"type": "string", "format": "uuid"},
+    "user_id": {"type": "string"},
+    "name": {"type": "string"},
+    "token": {"type": "string", "writeOnly": True, "minLength": 8},
+}
+
+
+class CachedBodies:
+    """A cache store plugin that keeps every body the engine hands it (and answers nothing)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    @hookimpl
+    def cache_put(self, body: bytes) -> None:
+        self.bodies.append(body)
+
+
+class TestARequiredStringSecretOnACachedResource:
+    @pytest.fixture
+    def engine_spec_path(self, write_spec, schema_of) -> str:
+        return str(write_spec(VAULT_YAML, {"schemas/vault.json": schema_of(VAULT, ["name", "token"])}))
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**engine_env, "ENGINE_FIELD_KEYS": OLD_KEY, "ENGINE_RATE_LIMIT": "off"}
+
+    @pytest.fixture
+    def engine_plugins(self) -> list:
+        return [CachedBodies()]
+
+    async def a_vault(self, api):
+        alice = await api.as_user("alice")
+        created = await alice.post("/api/vaults", json={"name": "v", "token": SECRET})
+        assert created.status == 201, created.text
+        return alice, created
+
+    async def test_a_string_secret_reads_as_set(self, api):
+        alice, created = await self.a_vault(api)
+
+        read = await alice.get(created.headers["Location"])
+
+        assert created.json["data"]["token"] == "set" and read.json["data"]["token"] == "set"
+        assert SECRET not in created.text + read.text
+
+    async def test_a_cached_body_carries_no_value(self, api, engine_plugins):
+        alice, _ = await self.a_vault(api)
+
+        first = await alice.get("/api/vaults")
+        again = await alice.get("/api/vaults")
+
+        assert first.body == again.body and SECRET not in again.text
+        [store] = engine_plugins
+        assert store.bodies and all(SECRET.encode() not in body for body in store.bodies)
+
+    async def test_an_update_without_the_required_secret_keeps_it(self, api):
+        alice, created = await self.a_vault(api)
+
+        renamed = await alice.patch(created.headers["Location"], json={"name": "renamed"})
+
+        assert renamed.status == 200, renamed.text
+        assert await reveal_secret(api.app, "vaults", created.json["data"]["id"], "token") == SECRET
+
+    async def test_a_create_without_the_required_secret_is_a_422(self, api, expect_problem):
+        alice = await api.as_user("alice")
+
+        result = await alice.post("/api/vaults", json={"name": "v"})
+
+        assert expect_problem(result, 422)["errors"] == [{"path": "/token", "message": "'token' is required"}]
+
+    async def test_a_too_short_secret_is_a_422_without_its_value(self, api, expect_problem):
+        alice = await api.as_user("alice")
+
+        result = await alice.post("/api/vaults", json={"name": "v", "token": "short1"})
+
+        [error] = expect_problem(result, 422)["errors"]
+        assert error == {"path": "/token", "message": "the value does not satisfy 'minLength'"}
+        assert "short1" not in result.text

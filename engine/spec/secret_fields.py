@@ -63,8 +63,9 @@ def check_uses(raw: dict[str, Any], fields: dict[str, Field], primary_key: str, 
     for key, label in (("unique", "a unique key"), ("indexes", "an index")):
         for i, cols in enumerate(raw.get(key) or ()):
             for j, col in enumerate(cols):
-                if str(col).lstrip("-") in secret:
-                    report((key, i, j), f"writeOnly field {col!r} cannot be in {label}: its value is encrypted")
+                name = str(col).lstrip("-")
+                if name in secret:
+                    report((key, i, j), f"writeOnly field {name!r} cannot be in {label}: its value is encrypted")
     for col in raw.get("references") or {}:
         if col in secret:
             report(("references", col), f"writeOnly field {col!r} cannot be a reference: its value is encrypted")
