@@ -22,11 +22,12 @@ ENTRY_POINT_GROUP = "resource_engine"
 
 # Built-in features, registered like any third-party plugin (and as switchable by name).
 DEFAULT_PLUGINS = (
+    # first registered, so its `configure` runs last: a missing key is reported after the other settings
+    "engine.features.secrets.plugin",
     "engine.features.access.plugin",
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
-    "engine.features.secrets.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",
