@@ -14,6 +14,7 @@ from process_support import engine_env as process_env
 from process_support import run_engine
 
 from engine.db.pool import connect
+from engine.features.openapi.schemas import create_schema, row_schema
 from engine.features.secrets import reveal_secret
 from engine.features.secrets.keys import Undecryptable, parse_keys
 from engine.features.secrets.store import reveal, rotate
@@ -120,6 +121,29 @@ async def test_events_in_history_and_stream_carry_no_value(api):
     assert '"secrets":{"github":"set"}' in messages[0].data
     assert SECRET not in history.text and len(history.json["data"]) == 3
     assert all(SECRET not in (row["data"] + (row["changes"] or "")) for row in stored)
+
+
+async def test_the_event_of_a_cascaded_delete_carries_no_value(api):
+    _, created = await alice_with_agent(api)
+    admin = await api.as_admin()
+
+    assert (await admin.delete("/api/users/alice")).status == 204
+    [deleted] = await api.sql(
+        "select data::text as data from _engine_events where record_id = $1 and action = 'deleted'",
+        created.json["data"]["id"],
+    )
+
+    assert SECRET not in deleted["data"] and '"secrets": {"github": "set"}' in deleted["data"]
+
+
+def test_openapi_describes_the_row_with_the_mask_and_the_bodies_with_the_schema(engine_spec):
+    agents = engine_spec.resources["agents"]
+
+    read = row_schema(agents)["properties"]["secrets"]
+    written = create_schema(agents)["properties"]["secrets"]
+
+    assert read["additionalProperties"] == {"type": "string", "enum": ["set"]} and read["readOnly"] is True
+    assert written["writeOnly"] is True and written["additionalProperties"]["type"] == "string"
 
 
 async def test_an_idempotent_replay_carries_no_value(api):

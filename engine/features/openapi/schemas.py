@@ -89,7 +89,7 @@ def row_schema(resource: Resource) -> dict[str, Any]:
         elif field.read_only:
             properties[name] = {**properties[name], "readOnly": True}
         elif field.write_only:
-            properties[name] = _secret_as_read(field.sql_type)
+            properties[name] = _secret_as_read(field.sql_type, field.nullable)
         if field.nullable and not field.engine_managed:
             properties[name] = _or_null(properties[name])
         if name == resource.owner:
@@ -97,12 +97,16 @@ def row_schema(resource: Resource) -> dict[str, Any]:
     return schema
 
 
-def _secret_as_read(sql_type: str) -> dict[str, Any]:
+def _secret_as_read(sql_type: str, nullable: bool) -> dict[str, Any]:
     """A writeOnly field reads back as what is set, never its value (engine/sql/outputs.py)."""
-    set_ = {"type": "string", "enum": ["set"]}
+    marker = {"type": "string", "enum": ["set"]}
     if sql_type == "jsonb":
-        return {"type": "object", "additionalProperties": set_, "readOnly": True, "description": SECRET_OBJECT}
-    return {**set_, "readOnly": True, "description": SECRET_STRING}
+        shown = {"type": "object", "additionalProperties": marker, "description": SECRET_OBJECT}
+    else:
+        shown = {**marker, "description": SECRET_STRING}
+        if nullable:  # null when unset; said here, as _or_null cannot widen an enum beside a type
+            shown.update(type=["string", "null"], enum=["set", None])
+    return {**shown, "readOnly": True}
 
 
 def _writable(resource: Resource) -> dict[str, Any]:
