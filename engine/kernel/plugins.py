@@ -22,8 +22,6 @@ ENTRY_POINT_GROUP = "resource_engine"
 
 # Built-in features, registered like any third-party plugin (and as switchable by name).
 DEFAULT_PLUGINS = (
-    # first registered, so its `configure` runs last: a missing key is reported after the other settings
-    "engine.features.secrets.plugin",
     "engine.features.access.plugin",
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
@@ -46,6 +44,9 @@ DEFAULT_PLUGINS = (
     "engine.features.request_log.plugin",
     "engine.features.metrics.plugin",
     "engine.features.health.plugin",
+    # Last: its `configure` is called after the others', so a missing ENGINE_FIELD_KEYS is reported
+    # after the problems of the settings every deployment needs (JWT, sessions).
+    "engine.features.secrets.plugin",
 )
 
 
