@@ -15,7 +15,7 @@ from process_support import run_engine
 
 from engine.db.pool import connect
 from engine.features.openapi.schemas import create_schema, row_schema
-from engine.features.secrets import reveal_secret
+from engine.features.secrets import FIELD_KEYS, reveal_secret
 from engine.features.secrets.keys import Undecryptable, parse_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.http.app import create_app
@@ -237,15 +237,24 @@ async def test_the_rotate_command_re_encrypts_every_secret(api, engine_database_
     assert parse_keys(NEW_KEY).decrypt(row["secrets"]["github"]) == SECRET
 
 
+PRODUCTION = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "x" * 40, "ENGINE_SESSION_SECRET": "s" * 40}
+
+
 def test_production_refuses_to_start_without_keys(engine_spec):
-    config = Config.from_env(engine_spec, env={"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "x" * 40})
+    config = Config.from_env(engine_spec, env=PRODUCTION)
 
     with pytest.raises(ConfigurationError, match="ENGINE_FIELD_KEYS is not set"):
         create_app(engine_spec, config)
 
 
+def test_production_starts_with_keys(engine_spec):
+    config = Config.from_env(engine_spec, env={**PRODUCTION, "ENGINE_FIELD_KEYS": f"{NEW_KEY},{OLD_KEY}"})
+
+    assert create_app(engine_spec, config)[FIELD_KEYS].count == 2
+
+
 def test_a_malformed_key_is_refused_without_echoing_it(engine_spec):
-    env = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "x" * 40, "ENGINE_FIELD_KEYS": f"{NEW_KEY},not-a-key"}
+    env = {**PRODUCTION, "ENGINE_FIELD_KEYS": f"{NEW_KEY},not-a-key"}
     config = Config.from_env(engine_spec, env=env)
 
     with pytest.raises(ConfigurationError, match="key 2 of 2 is not a Fernet key") as refused:
