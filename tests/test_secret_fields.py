@@ -240,6 +240,23 @@ async def test_the_rotate_command_re_encrypts_every_secret(api, engine_database_
 PRODUCTION = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "x" * 40, "ENGINE_SESSION_SECRET": "s" * 40}
 
 
+async def test_values_stored_before_the_field_was_secret_are_encrypted_on_request(api):
+    _, created = await alice_with_agent(api)
+    agent_id = created.json["data"]["id"]
+    await api.sql("""update agents set secrets = '{"old": "plain-value"}' where id = $1""", agent_id)
+    resource, keys = api.spec.resources["agents"], parse_keys(OLD_KEY)
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        refused = await rotate(conn, resource, keys)
+        adopted = await rotate(conn, resource, keys, encrypt_plain=True)
+
+        assert (refused.rows, refused.failed) == (0, 1)
+        assert (adopted.rows, adopted.failed) == (1, 0)
+        assert await reveal(conn, resource, agent_id, "secrets", keys) == {"old": "plain-value"}
+    finally:
+        await conn.close()
+
+
 def test_production_refuses_to_start_without_keys(engine_spec):
     config = Config.from_env(engine_spec, env=PRODUCTION)
 

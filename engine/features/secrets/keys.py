@@ -8,6 +8,7 @@ run `resource-engine keys rotate`, then drop the old one.
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Mapping
 
@@ -46,6 +47,15 @@ class FieldKeys:
             return self._fernet.rotate(token.encode()).decode()
         except InvalidToken:
             raise Undecryptable("no configured key decrypts this value") from None
+
+
+def is_token(value: str) -> bool:
+    """Whether `value` has the shape of a Fernet token (version byte 0x80), whichever key made it."""
+    try:
+        raw = base64.b64decode(value.encode(), altchars=b"-_", validate=True)
+    except (ValueError, TypeError):
+        return False
+    return len(raw) >= 57 and raw[0] == 0x80
 
 
 def parse_keys(text: str) -> FieldKeys:

@@ -87,7 +87,8 @@ def _rotate_command(args: argparse.Namespace, out) -> int:
     async def main() -> dict[str, Any]:
         conn = await connect(resolve_database_url(config), schema=config.db_schema)
         try:
-            return {r.name: await rotate(conn, r, keys) for r in spec.resources.values() if secret_fields(r)}
+            resources = [r for r in spec.resources.values() if secret_fields(r)]
+            return {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
         finally:
             await conn.close()
 
@@ -96,7 +97,10 @@ def _rotate_command(args: argparse.Namespace, out) -> int:
         out.info(f"{name}: {result.rows} row(s) re-encrypted with the newest key")
         failed += result.failed
     if failed:
-        out.error(f"{failed} row(s) hold a value no key in ENGINE_FIELD_KEYS opens; they were left as they are")
+        out.error(
+            f"{failed} row(s) hold a value no key in ENGINE_FIELD_KEYS opens; they were left as they are "
+            "(values stored before the field was writeOnly: run again with --encrypt-plain)"
+        )
         return 1
     out.ok(f"every secret is encrypted with the newest of {keys.count} key(s)")
     return 0
@@ -117,6 +121,11 @@ def register_commands(commands) -> None:
     new.set_defaults(run=_new_command)
     rotate_parser = actions.add_parser(
         "rotate", help="re-encrypt every stored secret with the first key of ENGINE_FIELD_KEYS"
+    )
+    rotate_parser.add_argument(
+        "--encrypt-plain",
+        action="store_true",
+        help="also encrypt values stored in plain text (a field newly marked writeOnly)",
     )
     rotate_parser.set_defaults(run=_rotate_command)
 

@@ -64,8 +64,11 @@ class Rotation:
     failed: int = 0  # values no configured key opens: left as they are
 
 
-async def rotate(conn: asyncpg.Connection, resource: Resource, keys: FieldKeys) -> Rotation:
-    """Re-encrypt every stored secret of `resource` with the newest key, a batch per transaction."""
+async def rotate(
+    conn: asyncpg.Connection, resource: Resource, keys: FieldKeys, encrypt_plain: bool = False
+) -> Rotation:
+    """Re-encrypt every stored secret of `resource` with the newest key, a batch per transaction
+    (`encrypt_plain`: also encrypt values stored in plain text, see values.rotate_value)."""
     fields = secret_fields(resource)
     names = [f.name for f in fields]
     result, after = Rotation(), None
@@ -75,15 +78,17 @@ async def rotate(conn: asyncpg.Connection, resource: Resource, keys: FieldKeys) 
             values = {"limit": BATCH, **({"after": after} if after is not None else {})}
             rows = await conn.fetch(compiled.sql, *compiled.args(values))
             for row in rows:
-                await _rotate_row(conn, resource, fields, row, keys, result)
+                await _rotate_row(conn, resource, fields, row, keys, result, encrypt_plain)
         if len(rows) < BATCH:
             return result
         after = rows[-1][resource.primary_key]
 
 
-async def _rotate_row(conn, resource: Resource, fields, row, keys: FieldKeys, result: Rotation) -> None:
+async def _rotate_row(
+    conn, resource: Resource, fields, row, keys: FieldKeys, result: Rotation, encrypt_plain: bool
+) -> None:
     try:
-        rotated = {f"v_{f.name}": rotate_value(f, row[f.name], keys) for f in fields}
+        rotated = {f"v_{f.name}": rotate_value(f, row[f.name], keys, encrypt_plain) for f in fields}
     except Undecryptable:
         result.failed += 1
         return

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from engine.features.secrets.keys import FieldKeys
+from engine.features.secrets.keys import FieldKeys, is_token
 from engine.kernel.errors import ValidationFailed
 from engine.spec import Field, Resource
 
@@ -39,5 +39,13 @@ def decrypt_value(field: Field, stored: Any, keys: FieldKeys) -> Any:
     return _each(field, stored, keys.decrypt)
 
 
-def rotate_value(field: Field, stored: Any, keys: FieldKeys) -> Any:
-    return _each(field, stored, keys.rotate)
+def rotate_value(field: Field, stored: Any, keys: FieldKeys, encrypt_plain: bool = False) -> Any:
+    """`stored` under the newest key; with `encrypt_plain`, a value that is no token at all (written
+    before the field was marked writeOnly) is encrypted instead of refused."""
+
+    def convert(value: str) -> str:
+        if encrypt_plain and not is_token(value):
+            return keys.encrypt(value)
+        return keys.rotate(value)
+
+    return _each(field, stored, convert)
