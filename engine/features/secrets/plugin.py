@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.features.secrets.keys import MAKE_ONE, FieldKeys, key_file, load_keys
+from engine.features.secrets.keys import FieldKeys, key_file, load_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.features.secrets.values import encrypt_columns, secret_fields
 from engine.http.keys import PLUGINS, POOL, SPEC
@@ -35,10 +35,11 @@ def keys_for(spec: Spec, config: Config) -> FieldKeys | None:
 
 
 class SecretWriter:
-    """Encrypts the secret values of each write of this app."""
+    """Encrypts the secret values of each write of this app (their fields looked up once)."""
 
-    def __init__(self, keys: FieldKeys):
+    def __init__(self, spec: Spec, keys: FieldKeys):
         self.keys = keys
+        self._fields = {name: secret_fields(r) for name, r in spec.resources.items() if secret_fields(r)}
 
     @hookimpl(trylast=True)
     def write_needs_transaction(self) -> bool:
@@ -46,10 +47,9 @@ class SecretWriter:
 
     @hookimpl(trylast=True)
     def before_write(self, resource: Resource, data: dict[str, Any] | None) -> None:
-        if data:
-            fields = secret_fields(resource)
-            if fields:
-                encrypt_columns(fields, data, self.keys)
+        fields = self._fields.get(resource.name)
+        if fields and data:
+            encrypt_columns(fields, data, self.keys)
 
 
 @hookimpl(trylast=True)
@@ -57,7 +57,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
     keys = keys_for(spec, config)  # production without ENGINE_FIELD_KEYS refuses to start here
     if keys is not None:
         app[FIELD_KEYS] = keys
-        app[PLUGINS].register(SecretWriter(keys), name=WRITER)
+        app[PLUGINS].register(SecretWriter(spec, keys), name=WRITER)
 
 
 async def reveal_secret(app: web.Application, resource: str, pk: Any, name: str) -> Any:
@@ -128,6 +128,3 @@ def register_commands(commands) -> None:
         help="also encrypt values stored in plain text (a field newly marked writeOnly)",
     )
     rotate_parser.set_defaults(run=_rotate_command)
-
-
-__all__ = ["FIELD_KEYS", "MAKE_ONE", "reveal_secret"]
