@@ -302,6 +302,7 @@ resources:
   vaults:
     schema: schemas/vault.json
     owner: user_id
+    unique: [[name]]
     cache: {ttl: 60}
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
 """
@@ -375,6 +376,14 @@ class TestARequiredStringSecretOnACachedResource:
         result = await alice.post("/api/vaults", json={"name": "v"})
 
         assert expect_problem(result, 422)["errors"] == [{"path": "/token", "message": "'token' is required"}]
+
+    async def test_a_conflict_carries_no_value(self, api, expect_problem):
+        alice, _ = await self.a_vault(api)
+
+        again = await alice.post("/api/vaults", json={"name": "v", "token": SECRET + "-other"})
+
+        expect_problem(again, 409)
+        assert SECRET not in again.text
 
     async def test_a_too_short_secret_is_a_422_without_its_value(self, api, expect_problem):
         alice = await api.as_user("alice")
