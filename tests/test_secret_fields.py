@@ -22,6 +22,7 @@ from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.plugins import hookimpl
+from engine.spec import load_spec
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "ghp_TopSecretValue0123456789abcdef"
@@ -284,8 +285,6 @@ def test_development_makes_a_key_under_dot_engine(write_spec, schema_of):
         "version: 1\nresources:\n  vaults:\n    schema: schemas/vault.json\n",
         {"schemas/vault.json": schema_of({"id": {"type": "string", "format": "uuid"}, "token": SECRET_STRING})},
     )
-    from engine.spec import load_spec
-
     spec = load_spec(str(path))
     create_app(spec, Config.from_env(spec, env={"ENGINE_ENV": "development", "ENGINE_JWT_SECRET": "x" * 40}))
 

@@ -14,14 +14,17 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from cryptography.fernet import Fernet
 
+from engine.db.pool import connect
 from engine.features.secrets.keys import FieldKeys, key_file, load_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.features.secrets.values import encrypt_columns, secret_fields
+from engine.http.app import resolve_database_url
 from engine.http.keys import PLUGINS, POOL, SPEC
 from engine.kernel.config import Config
 from engine.kernel.plugins import hookimpl
-from engine.spec import Resource, Spec
+from engine.spec import Resource, Spec, load_spec
 
 FIELD_KEYS = web.AppKey("field_keys", FieldKeys)
 WRITER = "secrets.writer"
@@ -73,10 +76,6 @@ async def reveal_secret(app: web.Application, resource: str, pk: Any, name: str)
 
 
 def _rotate_command(args: argparse.Namespace, out) -> int:
-    from engine.db.pool import connect
-    from engine.http.app import resolve_database_url
-    from engine.spec import load_spec
-
     spec = load_spec(args.spec)
     config = Config.from_env(spec)
     keys = keys_for(spec, config)
@@ -107,8 +106,6 @@ def _rotate_command(args: argparse.Namespace, out) -> int:
 
 
 def _new_command(args: argparse.Namespace, out) -> int:
-    from cryptography.fernet import Fernet
-
     out.plain(Fernet.generate_key().decode())
     return 0
 
