@@ -32,6 +32,7 @@ import orjson
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SECRET = "bench-secret-bench-secret-bench-secret-0123456789"
+FIELD_KEY = "YmVuY2gtZmllbGQta2V5LWJlbmNoLWZpZWxkLWtleTA="  # a Fernet key, for the benchmark only
 SCENARIOS = {
     "W1": "GET /api/agents/{id} (owned)",
     "W2": "GET /api/agents?status=active&sort=-created_at&limit=20",
@@ -157,6 +158,7 @@ def server_env(url: str) -> dict[str, str]:
             "DATABASE_URL": url,
             "ENGINE_JWT_SECRET": SECRET,
             "ENGINE_SESSION_SECRET": SECRET + "-sessions",
+            "ENGINE_FIELD_KEYS": FIELD_KEY,  # agents.secrets is writeOnly: production needs a key
             "ENGINE_ENV": "production",
             "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
             "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),

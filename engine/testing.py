@@ -37,6 +37,7 @@ from engine.spec import Spec, load_spec
 
 TEST_JWT_SECRET = "test-secret-for-resource-engine-tests-only-0123456789"
 TEST_SESSION_SECRET = "test-session-secret-for-resource-engine-tests-only-0123456789"
+TEST_FIELD_KEYS = "dGVzdC1maWVsZC1rZXktZm9yLXRlc3RzLW9ubHktMDE="  # a Fernet key, for tests only
 
 
 @dataclass
@@ -191,6 +192,7 @@ def engine_env() -> dict[str, str]:
         "ENGINE_ENV": "development",
         "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
         "ENGINE_SESSION_SECRET": TEST_SESSION_SECRET,
+        "ENGINE_FIELD_KEYS": TEST_FIELD_KEYS,
     }
 
 

@@ -24,7 +24,7 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from engine.testing import TEST_JWT_SECRET
+from engine.testing import TEST_FIELD_KEYS, TEST_JWT_SECRET
 
 CLIENT_ID = "engine-test-client.apps.example.test"
 CLIENT_SECRET = "stand-in-client-secret"
@@ -157,6 +157,7 @@ def google_env(provider: StandInProvider, **extra: str) -> dict[str, str]:
     return {
         "ENGINE_ENV": "development",
         "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
+        "ENGINE_FIELD_KEYS": TEST_FIELD_KEYS,
         "ENGINE_GOOGLE_CLIENT_ID": CLIENT_ID,
         "ENGINE_GOOGLE_CLIENT_SECRET": CLIENT_SECRET,
         "ENGINE_GOOGLE_DISCOVERY_URL": f"{provider.issuer}/.well-known/openid-configuration",

@@ -51,7 +51,7 @@ def _names(resource: Resource, parameter: str, text: str) -> list[str]:
         raise _bad(parameter, f"'{parameter}' has an empty name; use a comma-separated list")
     for name in names:
         field = name.lstrip("-") if parameter == "sort" else name
-        if field not in resource.fields:
+        if field not in resource.fields or (parameter == "sort" and resource.fields[field].write_only):
             raise _bad(
                 parameter, f"unknown field {field[:100]!r} in '{parameter}'; fields are: " + ", ".join(resource.fields)
             )
@@ -90,7 +90,7 @@ def parse_filter(resource: Resource, key: str, text: str) -> Filter:
         raise _bad(key, f"unknown query parameter {key[:100]!r}")
     name, op = match.group(1), match.group(2) or "eq"
     field = resource.fields.get(name)
-    if field is None:
+    if field is None or field.write_only:  # a secret is stored encrypted: nothing to compare with
         raise _bad(
             key, f"unknown query parameter {name!r}: not a field of {resource.name} nor one of {', '.join(RESERVED)}"
         )

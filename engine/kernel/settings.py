@@ -41,6 +41,7 @@ FEATURE_SOURCES = tuple(
         "metrics",
         "health",
         "events",
+        "secrets",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES

@@ -57,7 +57,10 @@ class ResourceManager:
         self.queries = ResourceQueries(resource)
         self.validator = BodyValidator(resource)
         self._all_fields = resource.columns
-        self._schema_fields = tuple(resource.schema.get("properties", {}))
+        # An update validates the stored row merged with the patch; a secret reads back masked, so it
+        # is left out of the merge and counts as present when set (features/secrets).
+        self._secrets = tuple(n for n, f in resource.fields.items() if f.write_only)
+        self._schema_fields = tuple(n for n in resource.schema.get("properties", {}) if n not in self._secrets)
         self._constraint_columns = _constraint_columns(resource)
         self._folds: dict[str, tuple[WriteFold, ...]] = {}  # action -> the `fold_into_write` answers, asked once
         self._always_transaction: bool | None = None
@@ -316,7 +319,7 @@ class ResourceManager:
             expect(previous)
         await self._before_validate("update", patch, context, previous)
         stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
-        self.validator.validate({**stored, **patch})
+        self.validator.validate({**stored, **patch}, [n for n in self._secrets if previous.get(n) is not None])
         columns = self._to_columns(patch)
         if columns:
             await self._before_write(context, "update", columns, previous)

@@ -7,6 +7,7 @@ so a client can fix a whole form in one round trip.
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 from jsonschema import Draft202012Validator
@@ -39,29 +40,32 @@ class BodyValidator:
         schema = _column_safe_schema(resource)
         self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         self._valid = compile_check(schema, Draft202012Validator.FORMAT_CHECKER)  # None: jsonschema only
+        self._secret = frozenset(name for name, field in resource.fields.items() if field.write_only)
 
-    def errors(self, document: dict[str, Any]) -> list[dict[str, str]]:
+    def errors(self, document: dict[str, Any], present: Collection[str] = ()) -> list[dict[str, str]]:
+        """Every violation; `present` names top-level fields stored already though absent from
+        `document` (secrets, which an update cannot read back to merge)."""
         found: list[dict[str, str]] = []
         for error in self._validator.iter_errors(document):
-            found.extend(_describe(error))
+            found.extend(_describe(error, self._secret, present))
         found.sort(key=lambda e: e["path"])
         return found
 
-    def validate(self, document: dict[str, Any]) -> None:
+    def validate(self, document: dict[str, Any], present: Collection[str] = ()) -> None:
         if self._valid is not None and self._valid(document):
             return
-        found = self.errors(document)
+        found = self.errors(document, present)
         if found:
             raise ValidationFailed(found)
 
 
-def _describe(error: ValidationError) -> list[dict[str, str]]:
+def _describe(error: ValidationError, secret: frozenset[str], present: Collection[str]) -> list[dict[str, str]]:
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _pointer([*path, name]), "message": f"'{name}' is required"}
             for name in error.validator_value
-            if name not in error.instance
+            if name not in error.instance and (path or name not in present)
         ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
         allowed = set(error.schema.get("properties", {}))
@@ -70,6 +74,8 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
             for name in error.instance
             if name not in allowed
         ]
+    if path and path[0] in secret:  # a secret's value never echoes back: name the rule it broke
+        return [{"path": _pointer(path), "message": f"the value does not satisfy '{error.validator}'"}]
     message = error.message
     if len(message) > 300:  # jsonschema quotes the whole instance; a huge value must not echo back
         message = message[:300] + "..."

@@ -29,6 +29,7 @@ from engine.spec.model import (
     Spec,
 )
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
+from engine.spec.secret_fields import check_property, check_rule_where, check_uses
 from engine.spec.types import TypeProblem, derive_field, engine_fields
 
 
@@ -157,6 +158,7 @@ def _build(data: dict[str, Any], root: str, errors: _Collector, skip: set[str] |
         if resource is not None:
             resources[name] = resource
     _cross_check(data, resources, errors)
+    _check_secrets_plugin(data, resources, errors)
     settings_raw = dict(data.get("settings") or {})
     known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
     plugins = data.get("plugins") or {}
@@ -210,7 +212,13 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
             )
         except TypeProblem as exc:
             errors.add(("properties", prop_name), f"property {prop_name!r} {exc}", filename=ref, doc=schema_doc)
+            continue
+        if fields[prop_name].write_only:
+            check_property(
+                prop_name, prop, fields[prop_name], lambda p, m: errors.add(p, m, filename=ref, doc=schema_doc)
+            )
     fields.update(engine_fields())
+    check_uses(raw, fields, primary_key, lambda p, m: errors.add((*where, *p), m))
 
     def must_be_field(column: str, path: Path, what: str) -> bool:
         if column in fields:
@@ -262,6 +270,16 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         rate_limit=raw.get("rate_limit"),
         cache=raw.get("cache"),
     )
+
+
+def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
+    """Without the secrets plugin a writeOnly field would be stored in plain text."""
+    disabled = list((data.get("plugins") or {}).get("disabled") or ())
+    if "secrets" in disabled and any(f.write_only for r in resources.values() for f in r.fields.values()):
+        errors.add(
+            ("plugins", "disabled", disabled.index("secrets")),
+            "the secrets plugin encrypts writeOnly fields; it cannot be disabled while a schema has one",
+        )
 
 
 def _is_identifier(name: str) -> bool:
@@ -320,6 +338,7 @@ def _check_rule_where(
 ) -> None:
     """`where` in a relation rule filters the join rows, so its keys must be columns of the join resource."""
     through = resources[relation.through]
+    check_rule_where(through.fields, rule, lambda p, m: errors.add((*where, *p), m))
     for name in rule.get("where") or {}:
         if name not in through.fields or through.fields[name].sql_type == "jsonb":
             errors.add((*where, "where", name), f"{name!r} is not a column of {relation.through} to match on", key=True)

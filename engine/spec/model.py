@@ -28,6 +28,7 @@ class Field:
     generated: bool = False  # the database fills it (uuid primary keys, timestamps)
     read_only: bool = False  # clients may never send it
     engine_managed: bool = False  # created_at / updated_at
+    write_only: bool = False  # JSON Schema writeOnly: stored encrypted, never read back (features/secrets)
 
 
 @dataclass(frozen=True)

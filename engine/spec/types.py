@@ -78,6 +78,7 @@ def derive_field(name: str, prop: dict[str, Any], *, required: bool, primary_key
         has_default=has_default,
         generated=generated,
         read_only=bool(prop.get("readOnly")) or generated,
+        write_only=prop.get("writeOnly") is True,
     )
 
 

@@ -16,6 +16,7 @@ from sqlglot import exp
 from engine.spec import Resource
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
+from engine.sql.outputs import has_secrets, outputs
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
 IS_VALUES = ("null", "not_null", "true", "false")
@@ -131,7 +132,13 @@ class ResourceQueries:
         return exp.and_(*conditions) if conditions else None
 
     def _select(self, fields: tuple[str, ...]) -> exp.Select:
-        return exp.select(*[column(f, self.table) for f in fields]).from_(table(self.table))
+        return exp.select(*outputs(self.resource, fields, self.table)).from_(table(self.table))
+
+    def _returning(self, query: exp.Expression) -> exp.Expression:
+        """RETURNING every column, secrets masked (sql/outputs.py)."""
+        if not has_secrets(self.resource):
+            return query.returning("*")
+        return query.returning(exp.Returning(expressions=outputs(self.resource, self.resource.columns, self.table)))
 
     def get(self, predicates: tuple[Predicate, ...], fields: tuple[str, ...], lock: bool = False) -> Compiled:
         def build() -> exp.Expression:
@@ -173,7 +180,7 @@ class ResourceQueries:
             query = exp.insert(exp.values([tuple(param(f"v_{c}") for c in columns)]), target)
         else:
             query = exp.Insert(this=table(self.table), expression=exp.Var(this="DEFAULT VALUES"))
-        return query.returning("*")
+        return self._returning(query)
 
     def insert(self, columns: tuple[str, ...]) -> Compiled:
         return self._cache.get(("insert", columns), lambda: self.insert_expression(columns))
@@ -189,7 +196,7 @@ class ResourceQueries:
         if unchanged:
             conditions.append(column("xmin", self.table).eq(param("xmin")))
         query = exp.Update(this=table(self.table), expressions=assignments)
-        return query.where(self._where(conditions, predicates)).returning("*")
+        return self._returning(query.where(self._where(conditions, predicates)))
 
     def update(self, columns: tuple[str, ...], predicates: tuple[Predicate, ...]) -> Compiled:
         key = ("update", columns, tuple(p.key for p in predicates))
@@ -209,6 +216,6 @@ class ResourceQueries:
             query = exp.delete(table(self.table)).where(
                 self._where([column(self.pk, self.table).eq(param("pk"))], predicates)
             )
-            return query.returning("*")
+            return self._returning(query)
 
         return self._cache.get(("delete", tuple(p.key for p in predicates)), build)

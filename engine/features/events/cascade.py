@@ -19,6 +19,7 @@ from engine.features.events.payload import emits
 from engine.spec import Reference, Resource, Spec
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
+from engine.sql.outputs import outputs
 
 FOLLOWED = ("cascade", "set null")
 
@@ -65,7 +66,7 @@ class CascadeWalker:
 
     def _select(self, child: Resource, reference: Reference) -> Compiled:
         def build() -> exp.Expression:
-            fields = [column(f, child.table) for f in child.columns]
+            fields = outputs(child, child.columns, child.table)
             match = column(reference.column, child.table).eq(exp.Any(this=exp.Paren(this=param("keys"))))
             return (
                 exp.select(*fields)

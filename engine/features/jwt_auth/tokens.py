@@ -12,7 +12,7 @@ import os
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,7 +124,7 @@ def fallback_secret(secret_file: str, *, development: bool, missing: str) -> str
     return development_secret(secret_file)
 
 
-def development_secret(path: str) -> str:
+def development_secret(path: str, generate: Callable[[], str] = lambda: secrets.token_urlsafe(48)) -> str:
     """A per-project secret kept on disk, so `serve` and `token` agree without configuration.
 
     Written to a temporary file and linked into place, so workers starting together agree on
@@ -135,7 +135,7 @@ def development_secret(path: str) -> str:
         temporary = f"{path}.{os.getpid()}.tmp"
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(48))
+            fh.write(generate())
         try:
             os.link(temporary, path)
         except FileExistsError:

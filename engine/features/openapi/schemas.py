@@ -21,6 +21,10 @@ ENGINE_FIELD_DESCRIPTIONS = {
 }
 
 
+SECRET_STRING = 'A secret (writeOnly): stored encrypted; reads say "set" when it has a value, never the value.'
+SECRET_OBJECT = 'Secrets (writeOnly): stored encrypted; reads name each entry that is set ("set"), never its value.'
+
+
 def component_name(resource: Resource) -> str:
     """`team_members` -> `TeamMembers`: stable, and valid as an OpenAPI component key."""
     return "".join(part.capitalize() for part in resource.name.split("_") if part)
@@ -84,11 +88,25 @@ def row_schema(resource: Resource) -> dict[str, Any]:
             properties[name] = {**TIMESTAMP, "description": ENGINE_FIELD_DESCRIPTIONS.get(name, "")}
         elif field.read_only:
             properties[name] = {**properties[name], "readOnly": True}
+        elif field.write_only:
+            properties[name] = _secret_as_read(field.sql_type, field.nullable)
         if field.nullable and not field.engine_managed:
             properties[name] = _or_null(properties[name])
         if name == resource.owner:
             properties[name] = _describe(properties[name], "The owner: set from the caller's token on create.")
     return schema
+
+
+def _secret_as_read(sql_type: str, nullable: bool) -> dict[str, Any]:
+    """A writeOnly field reads back as what is set, never its value (engine/sql/outputs.py)."""
+    marker = {"type": "string", "enum": ["set"]}
+    if sql_type == "jsonb":
+        shown = {"type": "object", "additionalProperties": marker, "description": SECRET_OBJECT}
+    else:
+        shown = {**marker, "description": SECRET_STRING}
+        if nullable:  # null when unset; said here, as _or_null cannot widen an enum beside a type
+            shown.update(type=["string", "null"], enum=["set", None])
+    return {**shown, "readOnly": True}
 
 
 def _writable(resource: Resource) -> dict[str, Any]:

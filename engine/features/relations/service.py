@@ -27,6 +27,7 @@ from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
+from engine.sql.outputs import outputs, shown
 from engine.sql.queries import Predicate, bind_predicates
 
 KEYS_PARAM = "e_keys"
@@ -97,7 +98,7 @@ class Relations:
             t = source.table
             conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
             conditions += [p.build(t) for p in predicates]
-            return exp.select(*[column(c, t) for c in source.columns]).from_(table(t)).where(exp.and_(*conditions))
+            return exp.select(*outputs(source, source.columns, t)).from_(table(t)).where(exp.and_(*conditions))
 
         return self._cache.get(shape, build)
 
@@ -121,11 +122,11 @@ class Relations:
             conditions += [p.build(t) for p in predicates]
             if relation.invite is not None:  # pending invitations are the invitee's business only
                 conditions.append(column(relation.invite.status_field, t).eq(param(ACTIVE_PARAM)))
-            links = exp.select(*[column(c, t) for c in through.columns]).from_(table(t)).where(exp.and_(*conditions))
+            links = exp.select(*outputs(through, through.columns, t)).from_(table(t)).where(exp.and_(*conditions))
             on = [column(far.primary_key, FAR).eq(column(relation.other, LINKS))]
             on += [p.build(FAR) for p in far_predicates]
             selected = [column(c, LINKS) for c in through.columns]
-            selected += [exp.alias_(column(c, FAR), f"_f{i}") for i, c in enumerate(far.columns)]
+            selected += [exp.alias_(shown(far, c, FAR), f"_f{i}") for i, c in enumerate(far.columns)]
             order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
             return (
                 exp.select(*selected)
