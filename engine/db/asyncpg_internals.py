@@ -150,6 +150,8 @@ def _pool_init_shape() -> bool:
     parameters = inspect.signature(asyncpg.Pool.__init__).parameters.values()
     required = {p.name for p in parameters if p.kind is p.KEYWORD_ONLY and p.default is p.empty}
     return required <= {*_POOL_OPTIONS, "min_size", "max_size"}
+
+
 _pool = asyncpg.pool
 RELIED_ON: dict[str, Callable[[], bool]] = {
     f"asyncpg.Pool.__init__({', '.join(_POOL_OPTIONS)})": _pool_init_shape,

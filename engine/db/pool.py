@@ -6,14 +6,17 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
 
 from engine.db import asyncpg_internals as internals
 from engine.kernel.metrics import DB_POOL_WAIT
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
 
 def _encode_json(value) -> str:
@@ -53,10 +56,10 @@ class _Acquire:
 
     def __init__(self, pool: EnginePool) -> None:
         self.pool = pool
-        self.connection = None
+        self.connection: PoolConnectionProxy | None = None
         self.done = False
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> PoolConnectionProxy:
         if self.connection is not None or self.done:
             raise asyncpg.InterfaceError("a connection is already acquired")
         self.connection = await self.pool.acquire_within_bound()
@@ -67,7 +70,7 @@ class _Acquire:
         connection, self.connection = self.connection, None
         await self.pool.release(connection)
 
-    def __await__(self):
+    def __await__(self) -> Generator[Any, None, PoolConnectionProxy]:
         self.done = True
         return self.pool.acquire_within_bound().__await__()
 
@@ -92,12 +95,12 @@ class EnginePool(asyncpg.Pool):
         self.on_exhausted: Callable[[float], Exception] = _no_free_connection
         self.releases_unshielded = options.get("reset") is _keep_session
 
-    def acquire(self, *, timeout: float | None = None):
+    def acquire(self, *, timeout: float | None = None) -> _Acquire | PoolAcquireContext:
         if timeout is not None:  # an explicit timeout: asyncpg's own handling
             return super().acquire(timeout=timeout)
         return _Acquire(self)
 
-    async def acquire_within_bound(self):
+    async def acquire_within_bound(self) -> PoolConnectionProxy:
         """A connection, waiting at most `acquire_timeout` for one to be free (then `on_exhausted`).
 
         The bound is an asyncio.timeout taken only when no connection is free: asyncpg's own timeout runs
@@ -119,7 +122,7 @@ class EnginePool(asyncpg.Pool):
         internals.set_release_budget(connection, self.acquire_timeout)
         return connection
 
-    async def release(self, connection, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+    async def release(self, connection: PoolConnectionProxy, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
         """Return a connection; in the caller's task when nothing needs waiting for.
 
         asyncpg always releases inside asyncio.shield (a task of its own and a loop iteration per
