@@ -35,14 +35,24 @@ CLIENT = """
 import asyncio, random, sys, aiohttp
 port, scenario, count, conns, data = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
 items = [line.split() for line in open(data)]
+prompt = "You are a careful assistant. Answer briefly and cite sources. " * 5
+def agent_body(n):  # the body bench/scenario.lua sends for W3
+    return {"name": f"bench agent {n}", "system_prompt": prompt,
+            "parameters": {"temperature": 0.7, "max_tokens": 512, "model": "m-1"},
+            "tools": [{"name": "search", "description": "web search"}, {"name": "calc"}]}
 async def worker(session, n, rng):
-    for _ in range(n):
+    for i in range(n):
         token, agent, team = items[rng.randrange(len(items))]
-        path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
-                "W5": f"/api/teams/{team}?include=members,agents"}[scenario]
-        async with session.get(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"}) as r:
+        headers = {"Authorization": f"Bearer {token}"}
+        if scenario == "W3":
+            request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))
+        else:
+            path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
+                    "W5": f"/api/teams/{team}?include=members,agents"}[scenario]
+            request = session.get(f"http://127.0.0.1:{port}{path}", headers=headers)
+        async with request as r:
             await r.read()
-            assert r.status == 200, r.status
+            assert r.status in (200, 201), r.status
 async def main():
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conns)) as session:
         await asyncio.gather(*(worker(session, count // conns, random.Random(i)) for i in range(conns)))
@@ -103,7 +113,8 @@ async def main(args: argparse.Namespace) -> None:
         spec = load_spec(os.path.join(ROOT, "resources.yaml"))
         await create_tables(base, schema, spec)
         data = os.path.join(workdir, "requests.txt")
-        write_requests(data, *await seed(f"{base}?search_path={schema}", 50, 20))
+        separator = "&" if "?" in base else "?"  # an embedded PostgreSQL's URL carries ?host=
+        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", 50, 20))
         env = {**server_env(base), "ENGINE_JWT_SECRET": SECRET, "DATABASE_URL": base, "ENGINE_DB_SCHEMA": schema}
         env["ENGINE_LOG_LEVEL"] = args.log_level or env["ENGINE_LOG_LEVEL"]
         config = Config.from_env(spec, env=env)
@@ -140,7 +151,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W5"))
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W5"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=40)

@@ -107,3 +107,13 @@ def test_no_two_packages_import_each_other_in_a_circle():
     assert edges["engine.http"] and edges["engine.features.events"]  # the graph was read
     circles = sorted((a, b) for a in list(edges) for b in list(edges[a]) if a < b and _reaches(edges, b, a))
     assert circles == []
+
+
+def test_no_object_changes_its_class_at_run_time():
+    swaps = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in ENGINE.rglob("*.py")
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if "__class__ =" in line
+    ]
+    assert swaps == []

@@ -10,8 +10,12 @@ import asyncio
 
 import pytest
 
-from engine.db.handoff import fair
+from engine.db.handoff import HandOff
 from engine.db.pool import create_pool
+
+
+class FairLifoQueue(HandOff, asyncio.LifoQueue):
+    """The hand-off on a plain queue, as the pool's queue of free connections has it."""
 
 
 @pytest.fixture
@@ -41,8 +45,7 @@ async def test_a_freed_connection_goes_to_the_waiting_request_not_to_a_newcomer(
 
 
 async def test_a_waiter_cancelled_after_being_handed_an_item_passes_it_to_the_next():
-    queue: asyncio.Queue[str] = asyncio.LifoQueue()
-    fair(queue)
+    queue: asyncio.Queue[str] = FairLifoQueue()
     first = asyncio.create_task(queue.get())
     second = asyncio.create_task(queue.get())
     await asyncio.sleep(0)  # both wait, first in line
@@ -55,8 +58,7 @@ async def test_a_waiter_cancelled_after_being_handed_an_item_passes_it_to_the_ne
 
 
 async def test_a_free_item_is_taken_at_once_when_nobody_waits():
-    queue: asyncio.Queue[str] = asyncio.LifoQueue()
-    fair(queue)
+    queue: asyncio.Queue[str] = FairLifoQueue()
     queue.put_nowait("a")
     queue.put_nowait("b")
 

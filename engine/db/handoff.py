@@ -10,13 +10,16 @@ waiter's future directly, and making newcomers queue behind existing waiters, re
 
 from __future__ import annotations
 
-import asyncio
-import functools
 from typing import Any
 
 
-class _HandOff:
-    """Mixed into asyncpg's queue class (see `fair`), so its own preferences still apply to free items."""
+class HandOff:
+    """Mixed in before an asyncio queue class (engine.db.asyncpg_internals.FairHolderQueue puts it before
+    asyncpg's queue of free connections), so that class's own preferences still apply to free items.
+
+    It relies on two private parts of asyncio.Queue, checked at start-up with asyncpg's: `_getters`,
+    the deque of waiters' futures, and `_get_loop()`.
+    """
 
     _getters: Any
 
@@ -45,13 +48,3 @@ class _HandOff:
             elif not waiter.cancelled():  # handed an item, then cancelled before running: pass it on
                 self.put_nowait(waiter.result())
             raise
-
-
-@functools.cache
-def _fair_class(base: type) -> type:
-    return type(f"Fair{base.__name__}", (_HandOff, base), {})
-
-
-def fair(queue: asyncio.Queue) -> None:
-    """Make `queue` (asyncpg's queue of free connections) hand items to waiters in arrival order."""
-    queue.__class__ = _fair_class(type(queue))

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import orjson
-from asyncpg.pool import PoolAcquireContext
 
-from engine.db.handoff import fair
+from engine.db import asyncpg_internals as internals
 from engine.db.metrics import DB_POOL_WAIT
+
+if TYPE_CHECKING:
+    from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
 
 
 def _encode_json(value) -> str:
@@ -47,63 +49,80 @@ def _settings(application: str, schema: str | None, statement_timeout_ms: int | 
     return settings
 
 
-class _Acquire(PoolAcquireContext):
-    """asyncpg's acquire context, timed for engine.kernel.metrics and, when the pool has a bound, waiting at
-    most that long for a free connection (then `on_exhausted` decides what to raise).
+class _Acquire:
+    """``async with pool.acquire()`` or ``await pool.acquire()``, on EnginePool's bounded acquire."""
 
-    The bound is an asyncio.timeout taken only when no connection is free: asyncpg's own timeout runs
-    every acquire in a task of its own (wait_for), a cost on every query even when nothing waits.
-    """
+    __slots__ = ("connection", "done", "pool")
 
-    __slots__ = ()
+    def __init__(self, pool: EnginePool) -> None:
+        self.pool = pool
+        self.connection: PoolConnectionProxy | None = None
+        self.done = False
 
-    async def _bounded(self):
-        pool = self.pool
-        started = time.perf_counter()
-        try:
-            if pool.acquire_timeout is None or pool._queue.qsize():  # asyncpg's queue of free holders
-                connection = await pool._acquire(None)
-            else:
-                async with asyncio.timeout(pool.acquire_timeout):
-                    connection = await pool._acquire(None)
-        except TimeoutError:
-            raise pool.on_exhausted(pool.acquire_timeout) from None
-        finally:
-            DB_POOL_WAIT.observe(time.perf_counter() - started)
-        # The release gets the same budget (asyncpg reads it from the holder): returning a connection
-        # whose query was cancelled waits for PostgreSQL to confirm, and a partitioned database never does.
-        connection._holder._timeout = pool.acquire_timeout
-        return connection
-
-    async def __aenter__(self):
+    async def __aenter__(self) -> PoolConnectionProxy:
         if self.connection is not None or self.done:
             raise asyncpg.InterfaceError("a connection is already acquired")
-        self.connection = await self._bounded()
+        self.connection = await self.pool.acquire_within_bound()
         return self.connection
 
-    def __await__(self):
+    async def __aexit__(self, *exc_info: object) -> None:
         self.done = True
-        return self._bounded().__await__()
+        connection, self.connection = self.connection, None
+        await self.pool.release(connection)
+
+    def __await__(self) -> Generator[Any, None, PoolConnectionProxy]:
+        self.done = True
+        return self.pool.acquire_within_bound().__await__()
 
 
-class TimedPool(asyncpg.Pool):
-    """asyncpg's pool, reporting how long each acquire waited for a free connection (engine.kernel.metrics),
-    and bounding that wait once `bound_wait` was called (the timeouts plugin does, from start-up).
+class EnginePool(asyncpg.Pool):
+    """asyncpg's pool, built directly by `create_pool`, with three changes that matter under load:
+
+    - every acquire reports how long it waited for a free connection (engine.kernel.metrics), and once
+      `bound_wait` was called (the timeouts plugin does, at start-up) waits at most that long;
+    - a freed connection goes to the longest waiter (engine.db.handoff), set up by `create_pool`;
+    - with the engine's no-op reset, an idle connection is released in the caller's task.
 
     Every query on the pool (``pool.fetch``, ``async with pool.acquire()``) goes through ``acquire``.
-    No new slots: the layout is asyncpg's own, so a pool built by ``asyncpg.create_pool`` can become one;
-    the bound lives on a subclass made for it (see `bound_wait`).
+    What this needs of asyncpg's private parts is in engine.db.asyncpg_internals.
     """
 
-    __slots__ = ()
-    acquire_timeout: float | None = None
+    __slots__ = ("acquire_timeout", "on_exhausted", "releases_unshielded")
 
-    def acquire(self, *, timeout: float | None = None) -> PoolAcquireContext:
+    def __init__(self, dsn: str, **options: Any) -> None:
+        super().__init__(dsn, **options)
+        self.acquire_timeout: float | None = None
+        self.on_exhausted: Callable[[float], Exception] = _no_free_connection
+        self.releases_unshielded = options.get("reset") is _keep_session
+
+    def acquire(self, *, timeout: float | None = None) -> _Acquire | PoolAcquireContext:
         if timeout is not None:  # an explicit timeout: asyncpg's own handling
-            return PoolAcquireContext(self, timeout)
-        return _Acquire(self, None)
+            return super().acquire(timeout=timeout)
+        return _Acquire(self)
 
-    async def release(self, connection, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
+    async def acquire_within_bound(self) -> PoolConnectionProxy:
+        """A connection, waiting at most `acquire_timeout` for one to be free (then `on_exhausted`).
+
+        The bound is an asyncio.timeout taken only when no connection is free: asyncpg's own timeout runs
+        every acquire in a task of its own (wait_for), a cost on every query even when nothing waits.
+        """
+        started = time.perf_counter()
+        try:
+            if self.acquire_timeout is None or internals.has_free_connection(self):
+                connection = await internals.acquire(self)
+            else:
+                async with asyncio.timeout(self.acquire_timeout):
+                    connection = await internals.acquire(self)
+        except TimeoutError:
+            raise self.on_exhausted(self.acquire_timeout) from None
+        finally:
+            DB_POOL_WAIT.observe(time.perf_counter() - started)
+        # The release gets the same budget: returning a connection whose query was cancelled waits
+        # for PostgreSQL to confirm, and a partitioned database never does.
+        internals.set_release_budget(connection, self.acquire_timeout)
+        return connection
+
+    async def release(self, connection: PoolConnectionProxy, *, timeout: float | None = None) -> None:  # noqa: ASYNC109 (asyncpg's signature)
         """Return a connection; in the caller's task when nothing needs waiting for.
 
         asyncpg always releases inside asyncio.shield (a task of its own and a loop iteration per
@@ -111,35 +130,21 @@ class TimedPool(asyncpg.Pool):
         reset, an idle connection that is not cancelling a query releases without ever suspending,
         so no cancellation can reach it: only connections with something to wait for take the shield.
         """
-        con = getattr(connection, "_con", None)
-        holder = getattr(connection, "_holder", None)
-        if (
-            con is not None
-            and holder is not None
-            and holder._pool is self
-            and self._reset is _keep_session
-            and not con.is_closed()
-            and not con.is_in_transaction()
-            and not con._protocol._is_cancelling()
-        ):
-            con._on_release()
-            await holder.release(holder._timeout if timeout is None else timeout)
-            return
+        if self.releases_unshielded:
+            releasing = internals.release_unshielded(self, connection, timeout)
+            if releasing is not None:
+                await releasing
+                return
         await super().release(connection, timeout=timeout)
-
-    @staticmethod
-    def on_exhausted(seconds: float) -> Exception:
-        return TimeoutError(f"no database connection became free within {seconds:g} s")
 
     def bound_wait(self, seconds: float, on_exhausted: Callable[[float], Exception]) -> None:
         """From now on an acquire waits at most `seconds` for a free connection, then raises `on_exhausted(seconds)`."""
-        self.__class__ = _bounded_class(TimedPool, seconds, on_exhausted)
+        self.acquire_timeout = seconds
+        self.on_exhausted = on_exhausted
 
 
-@functools.cache
-def _bounded_class(base: type, seconds: float, on_exhausted: Callable[[float], Exception]) -> type:
-    attributes = {"__slots__": (), "acquire_timeout": seconds, "on_exhausted": staticmethod(on_exhausted)}
-    return type(f"Bounded{base.__name__}", (base,), attributes)
+def _no_free_connection(seconds: float) -> Exception:
+    return TimeoutError(f"no database connection became free within {seconds:g} s")
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
@@ -153,19 +158,19 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 async def create_pool(
     url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, schema: str | None = None
-) -> asyncpg.Pool:
-    settings = _settings("resource-engine", schema, statement_timeout_ms)
-    pool = asyncpg.create_pool(
+) -> EnginePool:
+    internals.check()  # refuse to start, naming the part, if asyncpg changed what the pool relies on
+    pool = internals.build_pool(
+        EnginePool,
         url,
         min_size=min_size,
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
-        server_settings=settings,
+        server_settings=_settings("resource-engine", schema, statement_timeout_ms),
     )
-    pool.__class__ = TimedPool  # before it connects; asyncpg.create_pool has no pool_class parameter
     await pool
-    fair(pool._queue)  # made while connecting
+    internals.make_fair(pool)  # the queue of free connections is made while the pool opens
     return pool
 
 

@@ -1,7 +1,7 @@
 """A bound on how long a request waits for a free database connection: then 503 with Retry-After.
 
 asyncpg waits forever by default, so a saturated pool would turn every new request into a hang.
-The pool (engine.db.pool.TimedPool) applies the bound in its acquire, which every query path
+The pool (engine.db.pool.EnginePool) applies the bound in its acquire, which every query path
 (`pool.fetch`, `async with pool.acquire()`) goes through.
 """
 
