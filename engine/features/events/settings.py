@@ -23,6 +23,8 @@ class EventSettings:
     handler_timeout: float = 30.0  # seconds one handler call may take before it counts as failed
     handler_lanes: int = 16  # concurrent lanes per handler; events of one record share a lane
     batch_size: int = 500  # events read from the table at a time
+    max_streams: int = 10  # concurrent streams per user in one worker; more is a 429
+    max_replay: int = 10_000  # events one resume sends before the stream ends (the client resumes again)
 
 
 # ENGINE_* variable -> field; the YAML keys are the field names.
@@ -35,6 +37,8 @@ ENVIRONMENT = {
     "ENGINE_EVENTS_HANDLER_TIMEOUT": "handler_timeout",
     "ENGINE_EVENTS_HANDLER_LANES": "handler_lanes",
     "ENGINE_EVENTS_BATCH_SIZE": "batch_size",
+    "ENGINE_EVENTS_MAX_STREAMS": "max_streams",
+    "ENGINE_EVENTS_MAX_REPLAY": "max_replay",
 }
 ZERO_ALLOWED = ("retries",)
 
