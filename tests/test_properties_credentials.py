@@ -10,6 +10,7 @@ A signed token whose claims the database cannot store (NUL, lone surrogates) is 
 from __future__ import annotations
 
 import jwt
+import pytest
 from hypothesis import strategies as st
 from load.bridge import check_property
 
@@ -40,6 +41,11 @@ CLAIM_TEXT = st.one_of(
 )
 
 
+@pytest.fixture
+def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
+    return {**engine_env, "ENGINE_AUTH_FAILURE_LIMIT": "off"}  # every refused token must stay a 401
+
+
 def storable(text: str) -> bool:
     try:
         text.encode("utf-8")
@@ -64,6 +70,8 @@ async def test_signed_tokens_with_hostile_claims_are_200_or_401_never_500(api):
         client = api.with_token(sign({"sub": sub, "roles": roles}))
         result = await client.get(route)
         assert_clean(result, example)
+        if result.status == 431:  # the token made the Authorization header longer than the limit
+            return
         if not sub or not storable(sub) or not all(storable(role) for role in roles):
             assert result.status == 401, (example, result.status, result.text)
 
