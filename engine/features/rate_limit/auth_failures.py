@@ -74,7 +74,7 @@ class AuthFailureLimiter:
         if not decision.allowed:
             self.blocked[self.key(request)] = time.monotonic() + decision.retry_after
             self._refuse(decision)
-        problem.headers.update(decision.headers())
+        problem.headers = {**problem.headers, **decision.headers()}  # a copy: callers may share header dicts
 
     def _refuse(self, decision: Decision) -> None:
         raise TooManyRequests(
