@@ -185,3 +185,27 @@ class TestCookieSessions:
 
     async def test_docs_page_mentions_the_session_cookie_when_a_plugin_declares_one(self, api):
         assert "or the session cookie" in (await api.anonymous.get("/docs")).text
+
+
+@pytest.mark.parametrize("path", ["/\\evil.example/x", "//evil.example/x", "/\\/evil.example/x", "/\\\\evil.example/x"])
+async def test_try_form_never_sends_the_token_to_another_origin(api, docs, path):
+    """The form compares parsed origins: a path the browser resolves to another host is refused."""
+    await docs.page.fill("#try-token", api.token("alice"))
+    await docs.page.select_option("#try-method", "GET")
+    await docs.page.fill("#try-path", path)
+
+    await docs.page.click("#try-send")
+    await docs.page.wait_for_function("document.getElementById('try-status').textContent.includes('this server only')")
+
+    assert docs.outside == []
+    assert await docs.page.get_attribute("#try-status", "data-status") is None
+
+
+async def test_try_form_sends_a_path_with_a_backslash_in_its_query_to_this_server(api, docs):
+    await docs.page.fill("#try-token", api.token("alice"))
+    await docs.page.select_option("#try-method", "GET")
+    await docs.page.fill("#try-path", "/api/agents?name=a\\b")
+
+    result = await docs.send()
+
+    assert result["status"] == 200 and docs.outside == []

@@ -385,22 +385,67 @@ async def test_a_chain_of_migrations_builds_the_same_schema_as_a_fresh_build(mad
         await conn.execute(f'drop schema "{fresh_schema}" cascade')
 
 
-def test_make_warns_when_a_new_required_column_has_no_default(tmp_path, capsys):
-    from engine.cli.main import main
+# --- never a migration that fails on a table with rows ---------------------------------------------
 
-    (tmp_path / "schemas").mkdir()
-    schema = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}},
-    }
-    (tmp_path / "schemas" / "note.json").write_text(json.dumps(schema))
-    spec = tmp_path / "resources.yaml"
-    spec.write_text("version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n")
-    assert main(["--spec", str(spec), "migrate", "make"]) == 0
-    schema["properties"]["body"] = {"type": "string"}
-    schema["required"] = ["body"]
-    (tmp_path / "schemas" / "note.json").write_text(json.dumps(schema))
+
+def require(project: Path, name: str) -> None:
+    path = project.parent / "schemas" / "note.json"
+    schema = json.loads(path.read_text())
+    schema["required"] = sorted({*schema.get("required", []), name})
+    path.write_text(json.dumps(schema))
+
+
+def test_a_new_required_column_without_a_default_is_refused_naming_the_column_and_the_fix(made, capsys):
+    change_schema(made, body={"type": "string"})
+    require(made, "body")
     capsys.readouterr()
-    assert main(["--spec", str(spec), "migrate", "make"]) == 0
-    assert "notes.body is required and has no default" in capsys.readouterr().out
+
+    assert make(made) == 1
+
+    output = capsys.readouterr()
+    text = output.out + output.err
+    assert "notes.body is required and has no default" in text
+    assert "give body a default" in text and "optional" in text
+    assert "Nothing was written" in text
+    assert migration_files(made) == ["0001_initial.sql"]
+
+
+async def test_a_new_required_column_with_a_default_applies_to_a_table_with_rows(made, conn):
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title) values ('one'), ('two')")
+    change_schema(made, body={"type": "string", "default": "untitled"})
+    require(made, "body")
+
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+
+    assert [r["body"] for r in await conn.fetch("select body from notes")] == ["untitled", "untitled"]
+
+
+async def test_requiring_a_column_with_a_default_fills_the_rows_without_a_value_first(made, conn):
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, pages) values ('empty', null), ('full', 7)")
+    change_schema(made, pages={"type": "integer", "default": 0})
+    require(made, "pages")
+
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+
+    rows = await conn.fetch("select title, pages from notes order by title")
+    assert [(r["title"], r["pages"]) for r in rows] == [("empty", 0), ("full", 7)]
+    assert (
+        await conn.fetchval(
+            "select is_nullable from information_schema.columns where table_name = 'notes' and column_name = 'pages' "
+            "and table_schema = current_schema()"
+        )
+        == "NO"
+    )
+
+
+def test_requiring_a_column_without_a_default_warns_that_rows_without_it_fail(made, capsys):
+    require(made, "pages")
+    capsys.readouterr()
+
+    assert make(made) == 0
+
+    assert "rows of notes without a pages make this step fail" in capsys.readouterr().out

@@ -78,14 +78,19 @@ async def test_a_body_within_every_limit_is_accepted(api):
     assert created.status == 201, created.text
 
 
-# aiohttp refuses these while parsing, before the app (and its problem+json) is reached; the
-# configured limits (1024) are far below aiohttp's defaults (8190), so a refusal proves they apply.
+# aiohttp refuses these while parsing, before any middleware runs; engine.http.parse_errors turns
+# its refusal into problem+json. The configured limits (1024) are far below aiohttp's defaults
+# (8190), so a refusal proves they apply. These tests are also the canary for that wrapper.
 
 
-async def test_a_header_over_the_size_limit_is_refused_before_the_engine(api):
+async def test_a_header_over_the_size_limit_is_431_problem(api, expect_problem):
     result = await api.anonymous.get("/api/tags", headers={"X-Padding": "x" * 2000})
-    assert result.status == 400
-    assert "Got more than 1024 bytes" in result.text
+    assert "1024 bytes" in expect_problem(result, 431)["detail"]
+
+
+async def test_a_header_name_over_the_size_limit_is_431_problem(api, expect_problem):
+    result = await api.anonymous.get("/api/tags", headers={"X-" + "n" * 2000: "1"})
+    expect_problem(result, 431)
 
 
 async def test_a_header_within_the_size_limit_is_accepted(api):
@@ -93,14 +98,46 @@ async def test_a_header_within_the_size_limit_is_accepted(api):
     assert result.status == 200
 
 
-async def test_a_request_line_over_the_limit_is_refused(api):
+async def test_a_request_line_over_the_limit_is_414_problem(api, expect_problem):
     result = await api.anonymous.get("/api/tags?filter=" + "x" * 2000)
-    assert result.status == 400
-    assert "Got more than 1024 bytes" in result.text
+    assert "ENGINE_MAX_LINE_SIZE" in expect_problem(result, 414)["detail"]
 
 
-async def test_too_many_headers_are_refused(api):
+async def test_a_long_path_is_414_problem(api, expect_problem):
+    expect_problem(await api.anonymous.get("/" + "p" * 2000), 414)
+
+
+async def test_too_many_headers_are_431_problem(api, expect_problem):
     headers = {f"X-Extra-{n}": "1" for n in range(30)}
     result = await api.anonymous.get("/api/tags", headers=headers)
-    assert result.status == 400
-    assert "Too many headers" in result.text
+    assert "ENGINE_MAX_HEADERS" in expect_problem(result, 431)["detail"]
+
+
+async def test_a_malformed_request_is_400_problem(api):
+    """Raw bytes: a request line aiohttp's client would never send."""
+    import asyncio
+
+    import orjson
+
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(b"GET /api/tags HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    await writer.drain()
+    raw = await reader.read()
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.split(b" ")[1] == b"400", head
+    assert b"application/problem+json" in head
+    assert orjson.loads(body)["status"] == 400
+
+
+def test_the_wrapped_aiohttp_method_keeps_the_shape_the_wrapper_relies_on():
+    """Canary for engine.http.parse_errors: a new aiohttp that changes these fails here first."""
+    import inspect
+
+    from aiohttp.http_exceptions import LineTooLong
+
+    from engine.http import parse_errors
+
+    parameters = list(inspect.signature(parse_errors._AIOHTTP_HANDLE_ERROR).parameters)
+    assert parameters == ["self", "request", "status", "exc", "message"]
+    assert LineTooLong(b"/x", 10).args[:2] == (b"/x", 10)

@@ -70,6 +70,12 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
         )
         if step.warning:
             out.warn(f"    warning: {step.warning}")
+    refused = [s for s in steps if s.refusal]
+    for step in refused:
+        out.error(f"  refused: {step.refusal}")
+    if refused and not args.check:
+        out.error(f"{len(refused)} step(s) would fail on a table with rows. Nothing was written.")
+        return 1
     if args.check:
         out.error(
             f"{len(steps)} change(s) in {args.spec} are not covered by a migration: run `resource-engine migrate make`"

@@ -1,4 +1,5 @@
-"""The database pool's series: its size, what is in use, and how long requests wait for a connection."""
+"""The database layer's series: the pool (its size, what is in use, how long requests wait for a
+connection) and the Redis circuit breaker's state."""
 
 from __future__ import annotations
 
@@ -19,4 +20,9 @@ DB_POOL_WAIT = Histogram(
     "engine_db_pool_wait_seconds",
     "How long a request waited for a free database connection.",
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0),
+)
+REDIS_BREAKER_STATE = Gauge(
+    "engine_redis_breaker_state",
+    "The Redis circuit breaker of the worst worker: 0 closed, 1 half-open (probing), 2 open (failing at once).",
+    multiprocess_mode="max",
 )

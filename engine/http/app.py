@@ -20,6 +20,7 @@ from engine.http.handlers import ResourceHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
+from engine.http.parse_errors import install as answer_parser_errors_as_problems
 from engine.kernel import settings
 from engine.kernel import tasks as shutdown
 from engine.kernel.config import Config
@@ -100,6 +101,7 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
     database opens and before the server listens (aiohttp freezes routes and middlewares only then).
     """
     config = config or Config.from_env(spec)
+    answer_parser_errors_as_problems()  # 414/431/400 problem+json for what aiohttp's parser refuses
     pm = build_plugin_manager(spec, plugins)  # imports the plugins: settings they declare are checked too
     settings.check(config.extra, spec)  # every bad ENGINE_* value in one ConfigurationError, before any hook
     app = web.Application(

@@ -31,6 +31,10 @@ class ClientAddress:
     def __init__(self, trusted: tuple[Network, ...] = ()):
         self.trusted = trusted
 
+    def trusts(self, address: str | None) -> bool:
+        """Whether `address` is one of our proxies (ENGINE_TRUSTED_PROXIES)."""
+        return address is not None and self._trusts(address)
+
     def _trusts(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)

@@ -21,6 +21,7 @@ from engine.kernel.errors import (
     PayloadTooLarge,
     Problem,
     ServiceUnavailable,
+    Unauthorized,
 )
 from engine.kernel.hooks import call_all, call_first
 from engine.kernel.logs import request_id_var, user_id_var
@@ -114,6 +115,11 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
 async def authentication(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Ask the `authenticate` hook who is calling; None means anonymous."""
     identity = await call_first(request.app[PLUGINS].hook.identity_from_request, request=request)
+    if identity is not None and not identity.storable():  # every source at once: tokens, sessions, keys
+        raise Unauthorized(
+            "the credentials name a user or role with characters the database cannot store",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'} if "Authorization" in request.headers else {},
+        )
     request[IDENTITY] = identity
     if identity is not None:
         user_id_var.set(identity.user_id)

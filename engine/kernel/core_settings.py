@@ -185,6 +185,24 @@ SETTINGS = (
         "connect and command timeout towards Redis in seconds (`off` for none); a dead Redis costs at most this",
         "protection",
     ),
+    Setting(
+        "ENGINE_REDIS_BREAKER_FAILURES",
+        integer(minimum=1),
+        5,
+        "consecutive Redis failures that open the circuit breaker (Redis-backed features then answer at once "
+        "in their degraded mode)",
+        "protection",
+    ),
+    Setting(
+        "ENGINE_REDIS_BREAKER_BACKOFF",
+        seconds(),
+        1.0,
+        "seconds before the open breaker probes Redis again; doubles after each failed probe",
+        "protection",
+    ),
+    Setting(
+        "ENGINE_REDIS_BREAKER_MAX_BACKOFF", seconds(), 30.0, "longest wait between probes of a down Redis", "protection"
+    ),
     Setting("NO_COLOR", text(), None, "any value: the command line prints no color", "cli"),
     Setting("FORCE_COLOR", text(), None, "any value: color even when not on a terminal (unless `NO_COLOR`)", "cli"),
 )

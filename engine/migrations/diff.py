@@ -1,7 +1,10 @@
 """Compare two database models and list the DDL steps between them.
 
 Steps that lose data (dropping a table or column, changing a type) are marked destructive;
-`migrate make` writes them only when asked to explicitly.
+`migrate make` writes them only when asked to explicitly. A step that would fail on a table with
+rows is never written: a new required column without a default is refused (`refusal` names the
+column and the fix), and making a column with a default required first fills the rows that have
+no value with the default, then sets NOT NULL.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ class Step:
     statement: exp.Expression
     destructive: bool = False
     warning: str | None = None  # applies cleanly only under a condition the author must check
+    refusal: str | None = None  # fails on a populated table: `migrate make` writes nothing
 
     @property
     def sql(self) -> str:
@@ -89,13 +93,9 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
     for col, spec in new["columns"].items():
         before = old["columns"].get(col)
         if before is None:
-            warning = None
-            if not spec["nullable"] and spec.get("default") is None:
-                warning = (
-                    f"{name}.{col} is required and has no default: applying fails if {name} has rows; "
-                    "add a default to the schema, or fill the column in a follow-up migration"
-                )
-            steps.append(Step(f"add column {name}.{col}", ddl.add_column(name, col, spec), warning=warning))
+            steps.append(
+                Step(f"add column {name}.{col}", ddl.add_column(name, col, spec), refusal=_unfillable(name, col, spec))
+            )
             continue
         if before["type"] != spec["type"]:
             steps.append(
@@ -108,8 +108,7 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
         if before.get("default") != spec.get("default"):
             steps.append(Step(f"change default of {name}.{col}", ddl.set_default(name, col, spec.get("default"))))
         if before["nullable"] != spec["nullable"]:
-            what = "allow null in" if spec["nullable"] else "require a value in"
-            steps.append(Step(f"{what} {name}.{col}", ddl.set_nullable(name, col, spec["nullable"])))
+            steps += _set_nullable(name, col, spec)
     for col in old["columns"]:
         if col not in new["columns"]:
             steps.append(Step(f"drop column {name}.{col}", ddl.drop_column(name, col), destructive=True))
@@ -127,4 +126,29 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
         for k, cols in new["indexes"].items()
         if old["indexes"].get(k) != cols
     ]
+    return steps
+
+
+def _unfillable(table: str, column: str, spec: dict[str, Any]) -> str | None:
+    """Why adding this column fails on a table with rows, with the fix; None when it does not."""
+    if spec["nullable"] or spec.get("default") is not None:
+        return None
+    return (
+        f"{table}.{column} is required and has no default: ADD COLUMN ... NOT NULL fails on a table with rows. "
+        f"Fix: give {column} a default in its JSON Schema (existing rows get it), or add it as optional "
+        f"first (leave it out of `required`), fill every row, and make it required in a later migration"
+    )
+
+
+def _set_nullable(table: str, column: str, spec: dict[str, Any]) -> list[Step]:
+    if spec["nullable"]:
+        return [Step(f"allow null in {table}.{column}", ddl.set_nullable(table, column, True))]
+    steps = []
+    warning = None
+    if spec.get("default") is not None:  # the safe sequence: fill the gaps, then require a value
+        fill = ddl.fill_default(table, column, spec["default"])
+        steps.append(Step(f"fill {table}.{column} with its default where it has no value", fill))
+    else:
+        warning = f"rows of {table} without a {column} make this step fail: fill them first, or give {column} a default"
+    steps.append(Step(f"require a value in {table}.{column}", ddl.set_nullable(table, column, False), warning=warning))
     return steps

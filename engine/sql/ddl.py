@@ -153,6 +153,15 @@ def set_nullable(table_name: str, name: str, nullable: bool) -> exp.Alter:
     return alter(table_name, exp.AlterColumn(this=ident(name), allow_null=False))
 
 
+def fill_default(table_name: str, name: str, default: dict[str, Any]) -> exp.Update:
+    """Give the rows without a value in `name` its default (before requiring a value there)."""
+    return exp.Update(
+        this=table(table_name),
+        expressions=[exp.EQ(this=column(name), expression=default_expression(default))],
+        where=exp.Where(this=exp.Is(this=column(name), expression=exp.Null())),
+    )
+
+
 def set_default(table_name: str, name: str, default: dict[str, Any] | None) -> exp.Alter:
     if default is None:
         return alter(table_name, exp.AlterColumn(this=ident(name), drop=True))

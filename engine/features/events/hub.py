@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
 
 from engine.features.events.payload import Event
@@ -19,6 +19,7 @@ log = logging.getLogger("engine.events")
 
 TOO_SLOW = "too slow: the buffer of unsent events is full; reconnect with Last-Event-ID"
 SHUTTING_DOWN = "the server is shutting down; reconnect with Last-Event-ID"
+REPLAY_LIMIT = "replay limit reached; reconnect with Last-Event-ID for the rest"
 
 
 class Subscriber:
@@ -75,6 +76,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.position: tuple[int, int] = (0, 0)  # of the last event published (positions.py)
         self.dropped = 0  # subscribers closed for being too slow, since start
+        self.streams_per_user: Counter[str] = Counter()  # open streams, until their handler ends
 
     def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
         subscriber = Subscriber(resources, limit)
@@ -83,6 +85,20 @@ class Hub:
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
+
+    def claim_stream(self, user_id: str, cap: int) -> bool:
+        """Count one more open stream of `user_id`, unless `cap` are open already (no await in
+        between, so concurrent requests cannot both take the last slot)."""
+        if self.streams_per_user[user_id] >= cap:
+            return False
+        self.streams_per_user[user_id] += 1
+        return True
+
+    def release_stream(self, user_id: str) -> None:
+        """The stream claimed by `claim_stream` ended (once per claim)."""
+        self.streams_per_user[user_id] -= 1
+        if self.streams_per_user[user_id] <= 0:
+            del self.streams_per_user[user_id]
 
     def publish(self, events: list[Event]) -> None:
         if not events:

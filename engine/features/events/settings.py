@@ -25,6 +25,8 @@ class EventSettings:
     handler_timeout: float = 30.0  # seconds one handler call may take before it counts as failed
     handler_lanes: int = 16  # concurrent lanes per handler; events of one record share a lane
     batch_size: int = 500  # events read from the table at a time
+    max_streams: int = 10  # concurrent streams per user in one worker; more is a 429
+    max_replay: int = 10_000  # events one resume sends before the stream ends (the client resumes again)
 
 
 def _event_setting(key: str, kind: settings.Kind, help: str) -> Setting:
@@ -52,6 +54,16 @@ SETTINGS = (
         "handler_lanes", integer(minimum=1), "concurrent lanes per handler (events of one record share a lane)"
     ),
     _event_setting("batch_size", integer(minimum=1), "events read from the table at a time"),
+    _event_setting(
+        "max_streams",
+        integer(minimum=1),
+        "concurrent event streams per user in one worker process; beyond it 429 with Retry-After",
+    ),
+    _event_setting(
+        "max_replay",
+        integer(minimum=1),
+        "events one resumed stream replays before it ends (the client resumes from the last id it got)",
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from engine.features.events import positions, sse
-from engine.features.events.hub import Subscriber
+from engine.features.events.hub import REPLAY_LIMIT, Subscriber
 from engine.features.events.positions import Position
 from engine.features.events.runtime import EVENTS, EventsRuntime
 from engine.features.events.tables import EVENTS as EVENTS_TABLE
@@ -31,6 +31,15 @@ from engine.spec import Spec
 log = logging.getLogger("engine.events")
 PARAMETERS = ("resources", "last_event_id")
 RETRY_MS = 2000
+MAX_EVENT_ID = 2**63 - 1  # event ids are bigint
+MAX_ID_DIGITS = len(str(MAX_EVENT_ID))
+STREAMS_RETRY_AFTER = 5  # seconds: streams end at no known time; a polite client waits a little
+
+
+class TooManyStreams(Problem):
+    status = 429
+    title = "Too Many Requests"
+    slug = "too-many-streams"
 
 
 class ResumeTooOld(Problem):
@@ -59,13 +68,19 @@ def parse_resources(spec: Spec, query: MultiMapping[str]) -> tuple[str, ...] | N
 
 
 def parse_last_event_id(request: web.Request) -> int | None:
-    """The Last-Event-ID header (browsers send it on reconnect) or ?last_event_id= (first connect)."""
-    text = request.headers.get("Last-Event-ID") or request.query.get("last_event_id")
-    if text is None or text.strip() == "":
+    """The Last-Event-ID header (browsers send it on reconnect) or ?last_event_id= (first connect).
+
+    Only ASCII digits within the id column's range (bigint): `str.isdigit` alone would let
+    superscripts and other Unicode digits through, and an id past 2**63-1 would reach the driver.
+    """
+    name, text = "Last-Event-ID", request.headers.get("Last-Event-ID", "").strip(" \t")
+    if not text:
+        name, text = "last_event_id", request.query.get("last_event_id", "").strip(" \t")
+    if not text:
         return None
-    if not text.strip().isdigit():
-        raise BadRequest("Last-Event-ID must be the id of an event (a whole number)", parameter="Last-Event-ID")
-    return int(text.strip())
+    if not (text.isascii() and text.isdigit() and len(text) <= MAX_ID_DIGITS and int(text) <= MAX_EVENT_ID):
+        raise BadRequest(f"{name} must be the id of an event: a whole number from 0 to {MAX_EVENT_ID}", parameter=name)
+    return int(text)
 
 
 async def resume_position(pool: positions.Executor, last_id: int) -> Position:
@@ -139,7 +154,7 @@ class Streamer:
         everything after it, once it has, and this subscriber is already listening.
         """
         self.subscriber.catching_up = True
-        limit = self.runtime.settings.batch_size
+        batch, budget = self.runtime.settings.batch_size, self.runtime.settings.max_replay
         rule = self.visibility.predicate()
         if rule is None:
             compiled = SELECT_AFTER
@@ -150,12 +165,17 @@ class Streamer:
         while True:
             self.subscriber.missed = False
             while True:
+                limit = min(batch, budget)
                 values = {**(rule.params if rule else {}), **positions.after(position, limit)}
                 rows = await self.pool.fetch(compiled.sql, *compiled.args(values))
                 events, blocked = positions.settled(rows)
                 if events:
                     await self.write(b"".join(event.sse for event in events))
                     position = events[-1].position
+                    budget -= len(events)
+                if budget <= 0:  # bounded work per request: the client resumes from the last id sent
+                    self.subscriber.close(REPLAY_LIMIT)
+                    return position
                 if blocked or len(rows) < limit:
                     break
             if not self.subscriber.missed:  # no await since the last read: nothing can slip in between
@@ -166,10 +186,27 @@ class Streamer:
 @long_lived  # streams outlive the request deadline (ENGINE_REQUEST_TIMEOUT) by design
 async def stream(request: web.Request) -> web.StreamResponse:
     runtime = request.app[EVENTS]
-    if request[IDENTITY] is None:
+    identity = request[IDENTITY]
+    if identity is None:
         raise Unauthorized("sign in to follow events", headers=BEARER_CHALLENGE)
     names = parse_resources(request.app[SPEC], request.query)
     last_id = parse_last_event_id(request)
+    cap = runtime.settings.max_streams
+    if not runtime.hub.claim_stream(identity.user_id, cap):
+        raise TooManyStreams(
+            f"you have {cap} event streams open, the most one user may hold on this server; "
+            "close one, or share one stream between tabs",
+            headers={"Retry-After": str(STREAMS_RETRY_AFTER)},
+        )
+    try:
+        return await _serve(request, runtime, names, last_id)
+    finally:
+        runtime.hub.release_stream(identity.user_id)
+
+
+async def _serve(
+    request: web.Request, runtime: EventsRuntime, names: tuple[str, ...] | None, last_id: int | None
+) -> web.StreamResponse:
     visibility = await visibility_for(request, names)
     resume = None if last_id is None else await resume_position(request.app[POOL], last_id)
     subscriber = runtime.hub.subscribe(

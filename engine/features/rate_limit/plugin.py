@@ -7,7 +7,8 @@ in the worker, or in Redis (REDIS_URL) where one atomic script serves every work
 carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
 
 The limiter runs after authentication (it needs the user id): a request refused there (401) is
-not counted. If Redis fails, ENGINE_RATE_LIMIT_FAIL decides: `open` lets requests through,
+not counted here but by the failed-authentication limit (auth_failures.py, ENGINE_AUTH_FAILURE_LIMIT).
+If Redis fails, ENGINE_RATE_LIMIT_FAIL decides: `open` lets requests through,
 `closed` answers 503; either way it is logged, never a 500.
 """
 
@@ -20,6 +21,7 @@ from aiohttp import web
 
 from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
 from engine.features.openapi.contrib import problem_response, resource_operations
+from engine.features.rate_limit.auth_failures import AUTH_FAILURES, AuthFailureLimiter, auth_failures, failure_rate
 from engine.features.rate_limit.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
 from engine.features.rate_limit.rates import Rate, parse_rate
 from engine.features.rate_limit.stats import RATE_LIMIT_STATS, RateLimitStats
@@ -65,7 +67,7 @@ class RateLimiter:
         try:
             decision = await self.store.take(f"{bucket}|{self.caller(request)}", rate)
         except REDIS_DOWN as exc:
-            self._backend_failed(exc)
+            self.backend_failed(exc)
             return None
         self.outage.recovered("rate limiter store reachable again")
         if decision.allowed:
@@ -74,7 +76,8 @@ class RateLimiter:
             self.stats.limited += 1
         return decision, rate
 
-    def _backend_failed(self, exc: BaseException) -> None:
+    def backend_failed(self, exc: BaseException) -> None:
+        """The store failed: log (at most every 30 s), and refuse with 503 when failing closed."""
         self.stats.backend_errors += 1
         policy = "refusing requests (503)" if self.fail_closed else "letting requests through"
         self.outage.failed(f"rate limiter store unavailable, {policy}", exc)
@@ -122,8 +125,11 @@ async def _rate_limit_headers(request: web.Request, response: web.StreamResponse
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    app[LIMITER] = build_limiter(app, spec, config)
+    limiter = app[LIMITER] = build_limiter(app, spec, config)
     app.on_response_prepare.append(_rate_limit_headers)
+    rate = failure_rate(config)
+    if rate is not None:
+        app[AUTH_FAILURES] = AuthFailureLimiter(rate, limiter.client, limiter.store, limiter.backend_failed)
 
 
 @after_authentication
@@ -147,7 +153,7 @@ async def rate_limit(request: web.Request, handler) -> web.StreamResponse:
 
 @hookimpl(trylast=True)
 def register_middlewares(app, spec):
-    return [rate_limit]
+    return [auth_failures, rate_limit]  # auth_failures runs outside authentication, rate_limit inside
 
 
 @hookimpl(trylast=True)

@@ -15,6 +15,15 @@ NETWORKS = items(
 
 SETTINGS = (
     Setting(
+        "ENGINE_AUTH_FAILURE_LIMIT",
+        RATE,
+        parse_rate("30/minute", "default"),
+        "failed authentication attempts per client address (format of `ENGINE_RATE_LIMIT`, `off` disables); "
+        "beyond it 429 with Retry-After and the RateLimit headers",
+        "protection",
+        shown="`30/minute`",
+    ),
+    Setting(
         "ENGINE_RATE_LIMIT",
         RATE,
         parse_rate("1000/minute", "default"),

@@ -11,6 +11,7 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from engine.db.redis import shared_redis
 from engine.features.sessions import store as sessions
 from engine.features.sessions.openapi import session_paths
 from engine.http.responses import json_response
@@ -21,27 +22,16 @@ from engine.kernel.identity import Identity
 from engine.spec import Spec
 
 SETTINGS = web.AppKey("session_settings", sessions.SessionSettings)
-REDIS = web.AppKey("session_redis", object)  # the redis.asyncio client when sessions live in Redis
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
     settings = sessions.SessionSettings.from_config(config, sessions.default_secret_file(spec.root))
-    redis = None
-    if settings.redis_url:
-        from redis import asyncio as aioredis
-
-        redis = app[REDIS] = aioredis.from_url(settings.redis_url)
+    # The app's shared client: short timeouts and the circuit breaker (engine.db.redis); closed with the app.
+    redis = shared_redis(app, config) if settings.redis_url else None
     app[SETTINGS] = settings
     app[sessions.STORAGE] = sessions.build_storage(settings, redis)
-
-
-@hookimpl(trylast=True)
-async def shutdown(app: web.Application) -> None:
-    redis = app.get(REDIS)
-    if redis is not None:
-        await redis.aclose()
 
 
 @hookimpl(trylast=True)

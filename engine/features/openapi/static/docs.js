@@ -13,12 +13,29 @@
     }
   }
 
+  // The URL the browser would request for `path`, or null unless it is on this page's origin.
+  // The check is on the parsed URL, as the browser resolves it: "/\\evil.example/x" and
+  // "//evil.example/x" both name another host, so a pasted token never leaves this server.
+  function sameOriginUrl(path) {
+    if (!path.startsWith("/")) {
+      return null;
+    }
+    let url;
+    try {
+      url = new URL(path, window.location.origin);
+    } catch (error) {
+      return null;
+    }
+    return url.origin === window.location.origin ? url.href : null;
+  }
+
   async function send(form, status, output) {
     const method = form.elements.method.value;
     const path = form.elements.path.value.trim();
     const token = form.elements.token.value.trim();
     const body = form.elements.body.value.trim();
-    if (!path.startsWith("/") || path.startsWith("//")) {
+    const target = sameOriginUrl(path);
+    if (target === null) {
       status.textContent = "The path must start with a single / (requests go to this server only).";
       return;
     }
@@ -34,7 +51,7 @@
     status.textContent = "Sending " + method + " " + path + " ...";
     output.textContent = "";
     try {
-      const response = await fetch(path, init);
+      const response = await fetch(target, init);
       const text = await response.text();
       status.textContent = response.status + " " + response.statusText;
       status.dataset.status = String(response.status);
