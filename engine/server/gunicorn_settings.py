@@ -38,7 +38,12 @@ __all__ = [
 _env = os.environ
 
 wsgi_app = "engine.server.entry:app"  # an async factory: each worker builds its own app and pool
-worker_class = "aiohttp.GunicornUVLoopWebWorker" if importlib.util.find_spec("uvloop") else "aiohttp.GunicornWebWorker"
+# aiohttp's worker, but a recycle drains its connections instead of resetting them (engine/server/worker.py).
+worker_class = (
+    "engine.server.worker.DrainingUVLoopWorker"
+    if importlib.util.find_spec("uvloop")
+    else "engine.server.worker.DrainingWorker"
+)
 bind = [f"{_env.get('ENGINE_HOST', '127.0.0.1')}:{_env.get('ENGINE_PORT', '8000')}"]
 workers = int(_env.get("ENGINE_WORKERS") or 2)
 proc_name = "resource-engine"
