@@ -30,8 +30,10 @@ bind = [f"{os.environ.get('ENGINE_HOST', '127.0.0.1')}:{os.environ.get('ENGINE_P
 # Every worker has its own pool of ENGINE_POOL_SIZE connections: workers x pool size x hosts must
 # stay under PostgreSQL's max_connections (see docs/deployment.md).
 workers = int(os.environ.get("ENGINE_WORKERS") or multiprocessing.cpu_count())
-# aiohttp's worker on uvloop when it is installed (it is a dependency on Linux and macOS).
-# worker_class = "aiohttp.GunicornUVLoopWebWorker"
+# aiohttp's worker, on uvloop when it is installed (a dependency on Linux and macOS), with a recycle
+# that drains connections instead of resetting them. aiohttp's own "aiohttp.GunicornUVLoopWebWorker"
+# also works, but its recycle resets the connections clients are about to reuse.
+# worker_class = "engine.server.worker.DrainingUVLoopWorker"
 
 # --- stopping, restarting, recycling -------------------------------------------------------------
 # SIGTERM: stop accepting, let in-flight requests finish for this many seconds, then cancel them.
@@ -42,7 +44,9 @@ graceful_timeout = int(os.environ.get("ENGINE_GRACEFUL_TIMEOUT") or 30)
 # (a blocked event loop; a crashed worker is replaced at once regardless).
 timeout = 30
 # Replace each worker after about max_requests requests (plus 0..jitter, so they do not all restart
-# together): bounds the damage of a slow memory leak in a plugin. 0 turns recycling off.
+# together): bounds the damage of a slow memory leak in a plugin. 0 turns recycling off. A recycled
+# worker stops accepting and finishes its connections (each answers once more, with Connection: close;
+# idle ones end at the keepalive timeout below) before its replacement starts: run two workers or more.
 max_requests = int(os.environ.get("ENGINE_MAX_REQUESTS") or 10_000)
 max_requests_jitter = int(os.environ.get("ENGINE_MAX_REQUESTS_JITTER") or 1_000)
 # Idle keep-alive connections are kept this long; keep it above the load balancer's idle timeout

@@ -53,6 +53,7 @@ graceful_timeout = int(_env.get("ENGINE_GRACEFUL_TIMEOUT") or 30)
 # A worker that stops heartbeating this long is killed and replaced (aiohttp workers beat every second).
 timeout = 30
 # Recycle each worker after about this many requests; the jitter keeps workers from restarting together.
+# A recycled worker drains its connections before it exits (worker.py): clients never see a reset.
 max_requests = int(_env.get("ENGINE_MAX_REQUESTS") or 10_000)
 max_requests_jitter = int(_env.get("ENGINE_MAX_REQUESTS_JITTER") or 1_000)
 # Idle keep-alive connections live this long: keep it above your load balancer's idle timeout.
