@@ -4,7 +4,7 @@ aiohttp's own worker, on reaching max_requests, stops listening and then closes 
 connection: idle keep-alive connections at once, busy ones right after a response that still
 promised keep-alive. A client that sends its next request on such a connection at that moment
 gets a reset (ClientOSError, ServerDisconnectedError); a POST cannot even be retried safely.
-The load test measured exactly that: every reset it saw came within 80 ms after a recycle began.
+The load test measured exactly that: all 26 resets in three runs began within 0.14 s of a recycle.
 
 Here a recycling worker drains instead: it stops accepting (the other workers, or the listen
 backlog until the replacement is up, take new connections), ends event streams with their retry
