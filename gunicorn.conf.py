@@ -32,8 +32,10 @@ bind = [f"{value('ENGINE_HOST')}:{value('ENGINE_PORT')}"]
 # Every worker has its own pool of ENGINE_POOL_SIZE connections: workers x pool size x hosts must
 # stay under PostgreSQL's max_connections (see docs/deployment.md).
 workers = value("ENGINE_WORKERS") or multiprocessing.cpu_count()
-# aiohttp's worker on uvloop when it is installed (it is a dependency on Linux and macOS).
-# worker_class = "aiohttp.GunicornUVLoopWebWorker"
+# aiohttp's worker, on uvloop when it is installed (a dependency on Linux and macOS), with a recycle
+# that drains connections instead of resetting them. aiohttp's own "aiohttp.GunicornUVLoopWebWorker"
+# also works, but its recycle resets the connections clients are about to reuse.
+# worker_class = "engine.server.worker.DrainingUVLoopWorker"
 
 # --- stopping, restarting, recycling -------------------------------------------------------------
 # SIGTERM: stop accepting, let in-flight requests finish for this many seconds, then cancel them.
@@ -44,7 +46,9 @@ graceful_timeout = value("ENGINE_GRACEFUL_TIMEOUT")
 # (a blocked event loop; a crashed worker is replaced at once regardless).
 timeout = 30
 # Replace each worker after about max_requests requests (plus 0..jitter, so they do not all restart
-# together): bounds the damage of a slow memory leak in a plugin. 0 turns recycling off.
+# together): bounds the damage of a slow memory leak in a plugin. 0 turns recycling off. A recycled
+# worker stops accepting and finishes its connections (each answers once more, with Connection: close;
+# idle ones end at the keepalive timeout below) before its replacement starts: run two workers or more.
 max_requests = value("ENGINE_MAX_REQUESTS")
 max_requests_jitter = value("ENGINE_MAX_REQUESTS_JITTER")
 # Idle keep-alive connections are kept this long; keep it above the load balancer's idle timeout

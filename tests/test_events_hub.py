@@ -1,10 +1,11 @@
-"""The hub's slow-subscriber rule under batched reads: too slow means a full buffer when a batch arrives."""
+"""The hub: the slow-subscriber rule under batched reads (too slow means a full buffer when a batch
+arrives), and streams opened while the server shuts down."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from engine.features.events.hub import TOO_SLOW, Hub
+from engine.features.events.hub import SHUTTING_DOWN, TOO_SLOW, Hub
 from engine.features.events.payload import Event
 
 
@@ -46,3 +47,15 @@ def test_events_of_other_resources_do_not_fill_a_filtered_buffer():
     hub.publish(events(6, 5))
 
     assert subscriber.closed is None and not subscriber.buffer
+
+
+def test_a_stream_opened_after_shutdown_began_is_closed_at_once():
+    """A draining worker still answers requests on its open connections: a reconnecting stream among
+    them must end with its retry hint too, or the worker could never finish draining."""
+    hub = Hub()
+    before = hub.subscribe(None, limit=4)
+    hub.close_all(SHUTTING_DOWN)
+    after = hub.subscribe(None, limit=4)
+
+    assert before.closed == after.closed == SHUTTING_DOWN
+    assert after not in hub.subscribers

@@ -189,3 +189,26 @@ class TestMaxRequests:
                     statuses.append(response.status)
                 assert len(statuses) < 2_000, "the workers were never recycled"
         assert set(statuses) == {200}
+
+    async def test_a_recycle_resets_no_keep_alive_connection(self, cluster):
+        """Keep-alive clients POSTing (a request no client may retry on its own) across six recycles."""
+        seen, statuses, failures = set(cluster.worker_pids()), [], []
+
+        async def watch() -> None:
+            while len(seen) < 8 and len(statuses) < 20_000:
+                seen.update(await asyncio.to_thread(cluster.worker_pids))
+                await asyncio.sleep(0.05)
+
+        async def client(session: aiohttp.ClientSession) -> None:
+            while not watcher.done():
+                try:
+                    async with session.post(cluster.base + "/api/notes", json={"text": "recycled"}) as response:
+                        statuses.append(response.status)
+                except aiohttp.ClientError as error:  # a reset: what a recycle must never cause
+                    failures.append(repr(error))
+
+        watcher = asyncio.create_task(watch())
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=8)) as session:
+            await asyncio.gather(watcher, *(client(session) for _ in range(8)))
+        assert len(seen) >= 8, f"only {len(seen) - 2} recycles"
+        assert failures == [] and set(statuses) == {201}, (failures, len(statuses))

@@ -4,6 +4,8 @@ A two-worker cluster of the example app takes a mixed load: reads, writes with I
 and retried POSTs, nested team routes, event listing and live event streams. Afterwards every
 acknowledged create is present with its owner, no retry made a duplicate, every acknowledged
 change has exactly one event, every stream saw its user's creates, and no request failed.
+Each worker is recycled every RECYCLE_AFTER requests (plus jitter), so that every run also
+crosses several recycles, which must stay invisible to the clients (no reset connection).
 """
 
 from __future__ import annotations
@@ -14,10 +16,13 @@ import os
 from load.scenario import load_test
 
 SECONDS = float(os.environ.get("LOAD_SECONDS", "10"))
+RECYCLE_AFTER = 300  # requests per worker; production's default is 10,000
 
 
 async def test_mixed_load_loses_nothing_and_fails_no_request(engine_database_url):
-    report = await load_test(engine_database_url, seconds=SECONDS, users=12, streams=3, workers=2)
+    report = await load_test(
+        engine_database_url, seconds=SECONDS, users=12, streams=3, workers=2, max_requests=RECYCLE_AFTER
+    )
     print(json.dumps(report, indent=2))
     figures, load = report["nothing_lost"], report["load"]
     assert figures["acked_creates"] > 0 and figures["retried_posts"] > 0 and figures["stream_events_received"] > 0

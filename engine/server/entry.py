@@ -1,8 +1,8 @@
 """The app factory gunicorn's aiohttp worker calls in each worker process.
 
-``gunicorn engine.server.entry:app --worker-class aiohttp.GunicornWebWorker`` serves the spec named by
-ENGINE_SPEC (default ``resources.yaml`` in the working directory) with the ENGINE_* settings of the
-environment. ``resource-engine serve --workers N`` runs exactly this.
+``gunicorn engine.server.entry:app --worker-class engine.server.worker.DrainingWorker`` serves the
+spec named by ENGINE_SPEC (default ``resources.yaml`` in the working directory) with the ENGINE_*
+settings of the environment. ``resource-engine serve --workers N`` runs exactly this.
 """
 
 from __future__ import annotations

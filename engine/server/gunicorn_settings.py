@@ -38,7 +38,12 @@ __all__ = [
 ]
 
 wsgi_app = "engine.server.entry:app"  # an async factory: each worker builds its own app and pool
-worker_class = "aiohttp.GunicornUVLoopWebWorker" if importlib.util.find_spec("uvloop") else "aiohttp.GunicornWebWorker"
+# aiohttp's worker, but a recycle drains its connections instead of resetting them (engine/server/worker.py).
+worker_class = (
+    "engine.server.worker.DrainingUVLoopWorker"
+    if importlib.util.find_spec("uvloop")
+    else "engine.server.worker.DrainingWorker"
+)
 bind = [f"{value('ENGINE_HOST')}:{value('ENGINE_PORT')}"]
 workers = value("ENGINE_WORKERS") or 2  # run alone (without `serve --workers N`): two workers
 proc_name = "resource-engine"
@@ -48,6 +53,7 @@ graceful_timeout = value("ENGINE_GRACEFUL_TIMEOUT")
 # A worker that stops heartbeating this long is killed and replaced (aiohttp workers beat every second).
 timeout = 30
 # Recycle each worker after about this many requests; the jitter keeps workers from restarting together.
+# A recycled worker drains its connections before it exits (worker.py): clients never see a reset.
 max_requests = value("ENGINE_MAX_REQUESTS")
 max_requests_jitter = value("ENGINE_MAX_REQUESTS_JITTER")
 # Idle keep-alive connections live this long: keep it above your load balancer's idle timeout.

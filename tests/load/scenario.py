@@ -26,9 +26,13 @@ JWT_SECRET = "load-test-secret-for-resource-engine-0123456789abcdef"
 MUST_BE_ZERO = ("lost", "wrong_owner", "deleted_but_present", "duplicates", "stream_missing", "server_errors")
 
 
-def environment(database_url: str, schema: str) -> dict[str, str]:
-    """How the served app is configured: the example spec on `schema`, migrations applied at start."""
-    return {
+def environment(database_url: str, schema: str, max_requests: int | None = None) -> dict[str, str]:
+    """How the served app is configured: the example spec on `schema`, migrations applied at start.
+
+    `max_requests` recycles each worker after that many requests (plus up to half again, jitter),
+    so that a short run crosses several recycles; None keeps the production default.
+    """
+    env = {
         "DATABASE_URL": database_url,
         "ENGINE_DB_SCHEMA": schema,
         "ENGINE_JWT_SECRET": JWT_SECRET,
@@ -37,6 +41,9 @@ def environment(database_url: str, schema: str) -> dict[str, str]:
         "ENGINE_RATE_LIMIT": "off",  # measure the engine, not the limiter
         "ENGINE_LOG_LEVEL": "WARNING",
     }
+    if max_requests is not None:
+        env |= {"ENGINE_MAX_REQUESTS": str(max_requests), "ENGINE_MAX_REQUESTS_JITTER": str(max_requests // 2)}
+    return env
 
 
 def tokens_for(names: list[str], roles: tuple[str, ...] = ()) -> dict[str, str]:
@@ -54,7 +61,14 @@ async def create_users(base: str, names: list[str]) -> None:
 
 
 async def load_test(
-    database_url: str, *, seconds: float, users: int, streams: int, workers: int | None, seed: int = 1
+    database_url: str,
+    *,
+    seconds: float,
+    users: int,
+    streams: int,
+    workers: int | None,
+    seed: int = 1,
+    max_requests: int | None = None,
 ) -> dict[str, Any]:
     """Serve the example app on a fresh schema, run the workload, and return every figure."""
     spec = load_spec(SPEC_PATH)
@@ -62,7 +76,7 @@ async def load_test(
     admin = await asyncpg.connect(database_url)
     await admin.execute(f'CREATE SCHEMA "{schema}"')  # generated name, never input
     try:
-        server = Server(spec.path, environment(database_url, schema), workers)
+        server = Server(spec.path, environment(database_url, schema, max_requests), workers)
         try:
             await asyncio.to_thread(server.wait_ready)
             names = [f"load-user-{i}" for i in range(users)]
@@ -86,6 +100,7 @@ async def load_test(
         "load": workload.summary(stats, elapsed, users),
         "nothing_lost": figures,
         "workers": workers or 1,
+        "worker_recycles": server.recycles(),
         "server_exit_code": returncode,
         "unexpected_answers": stats.unexpected[:20],
     }

@@ -8,10 +8,13 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from engine.features.metrics.processes import cluster_pids
 
 STARTUP_DEADLINE_S = 90
 
@@ -47,6 +50,19 @@ class Server:
         self.process = subprocess.Popen(
             argv, env={**environment, **env}, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
+        self.workers = workers or 0
+        self.workers_seen: set[int] = set()  # every worker pid seen: a recycle replaces one
+        if workers:
+            threading.Thread(target=self._watch_workers, daemon=True).start()
+
+    def _watch_workers(self) -> None:
+        while self.process.poll() is None:
+            self.workers_seen.update(cluster_pids(self.process.pid)[1:])
+            time.sleep(0.1)
+
+    def recycles(self) -> int:
+        """How many workers were replaced (by max_requests, or by a crash) while the server ran."""
+        return max(0, len(self.workers_seen) - self.workers)
 
     def log_text(self) -> str:
         return Path(self.log.name).read_text(errors="replace")

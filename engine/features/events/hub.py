@@ -77,10 +77,14 @@ class Hub:
         self.position: tuple[int, int] = (0, 0)  # of the last event published (positions.py)
         self.dropped = 0  # subscribers closed for being too slow, since start
         self.streams_per_user: Counter[str] = Counter()  # open streams, until their handler ends
+        self.closed: str | None = None  # set by close_all: a stream opened afterwards ends at once
 
     def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
         subscriber = Subscriber(resources, limit)
-        self.subscribers.add(subscriber)
+        if self.closed:  # shutting down: the client reconnects (elsewhere) after the retry hint
+            subscriber.close(self.closed)
+        else:
+            self.subscribers.add(subscriber)
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
@@ -112,6 +116,7 @@ class Hub:
         self.position = events[-1].position
 
     def close_all(self, reason: str) -> None:
+        self.closed = reason
         for subscriber in tuple(self.subscribers):
             subscriber.close(reason)
         self.subscribers.clear()
