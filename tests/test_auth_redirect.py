@@ -56,6 +56,14 @@ async def test_development_refuses_a_host_that_is_not_allowed(api, oidc_provider
     assert "ENGINE_GOOGLE_ALLOWED_HOSTS" in result.json["detail"]
 
 
+@pytest.mark.parametrize(
+    "host", ["localhost:99999", "localhost:abc", "localhost@evil.example", "evil.example#localhost", "evil.example/x"]
+)
+async def test_a_malformed_or_disguised_host_is_400(api, oidc_provider, host):
+    result = await api.anonymous.get("/auth/google/login", headers={"Host": host}, allow_redirects=False)
+    assert result.status == 400, result.text
+
+
 async def test_development_uses_a_loopback_host_by_default(api, oidc_provider):
     assert await redirect_uri(api, "localhost:8000") == "http://localhost:8000/auth/google/callback"
 

@@ -101,17 +101,21 @@ class OidcSettings:
             allowed_hosts=LOOPBACK_HOSTS if hosts is None else tuple(_host(h) for h in hosts),
         )
 
-    def callback_url(self, url: URL) -> str:
+    def callback_url(self, scheme: str, host_header: str) -> str:
         """Where the provider sends the browser back: the configured URI, else (development) this
         server's callback on the request's host, which must be an allowed host."""
         if self.redirect_uri is not None:
             return self.redirect_uri
-        if _host(url.host or "") not in self.allowed_hosts:
+        try:
+            url = URL.build(scheme=scheme, authority=host_header, path="/auth/google/callback")
+        except (ValueError, TypeError):
+            url = None
+        if url is None or url.user is not None or _host(url.host or "") not in self.allowed_hosts:
             raise HostNotAllowed(
                 "the request's Host is not one of ENGINE_GOOGLE_ALLOWED_HOSTS; add it there, or set "
                 "ENGINE_GOOGLE_REDIRECT_URI"
             )
-        return str(url.with_path("/auth/google/callback").with_query(None).with_fragment(None))
+        return str(url)
 
 
 def _host(name: str) -> str:

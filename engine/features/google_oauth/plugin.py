@@ -83,7 +83,7 @@ def _redirect(location: str) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     client = _client(request)
     provider = await client.provider()
-    pending = PendingSignIn.new(client.settings.callback_url(request.url))
+    pending = PendingSignIn.new(client.settings.callback_url(request.scheme, request.host))
     session = await sessions.get_session(request)
     session[PENDING] = pending.as_dict()
     return _redirect(client.authorization_url(provider, pending))
