@@ -2,7 +2,8 @@
 # resource-engine: the engine and this project's resources.yaml, schemas/, migrations/ and plugins/.
 #
 #   docker build -t resource-engine .
-#   docker run -p 8000:8000 -e DATABASE_URL=... -e ENGINE_JWT_SECRET=... -e ENGINE_FIELD_KEYS=... resource-engine
+#   docker run -p 8000:8000 -e DATABASE_URL=... -e ENGINE_JWT_SECRET=... -e ENGINE_FIELD_KEYS=... \
+#     -e ENGINE_JWT_ISSUER=... -e ENGINE_JWT_AUDIENCE=... resource-engine
 #
 # compose.yaml beside this file runs it with PostgreSQL and Redis. See docs/deployment.md.
 

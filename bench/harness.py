@@ -160,6 +160,8 @@ def server_env(url: str) -> dict[str, str]:
             "ENGINE_SESSION_SECRET": SECRET + "-sessions",
             "ENGINE_FIELD_KEYS": FIELD_KEY,  # agents.secrets is writeOnly: production needs a key
             "ENGINE_ENV": "production",
+            "ENGINE_JWT_ISSUER": "off",  # the bench's tokens carry no iss/aud (logged at start-up)
+            "ENGINE_JWT_AUDIENCE": "off",
             "ENGINE_RATE_LIMIT": "100000000/second",  # the limiter runs, it just never says no
             "ENGINE_POOL_SIZE": os.environ.get("BENCH_POOL_SIZE", "10"),
             "ENGINE_LOG_LEVEL": "INFO",

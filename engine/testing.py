@@ -38,6 +38,8 @@ from engine.spec import Spec, load_spec
 TEST_JWT_SECRET = "test-secret-for-resource-engine-tests-only-0123456789"
 TEST_SESSION_SECRET = "test-session-secret-for-resource-engine-tests-only-0123456789"
 TEST_FIELD_KEYS = "dGVzdC1maWVsZC1rZXktZm9yLXRlc3RzLW9ubHktMDE="  # a Fernet key, for tests only
+# Production requires the issuer and audience of access tokens: add these to a production engine_env.
+PRODUCTION_TOKEN_CLAIMS = {"ENGINE_JWT_ISSUER": "https://issuer.example.test", "ENGINE_JWT_AUDIENCE": "engine-tests"}
 
 
 @dataclass
@@ -113,7 +115,8 @@ class Api:
         return self.client.app
 
     def token(self, sub: str, roles: tuple[str, ...] | list[str] = (), **claims: Any) -> str:
-        settings = JwtSettings.from_env(self.env, development=False, secret_file="")
+        development = self.env.get("ENGINE_ENV", "development") != "production"
+        settings = JwtSettings.from_env(self.env, development=development, secret_file="")
         return issue(settings, sub, list(roles), **claims)
 
     def with_token(self, token: str) -> ApiClient:

@@ -15,6 +15,7 @@ from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import hookimpl
+from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 
 @pytest.fixture
@@ -132,7 +133,13 @@ class TestSessionIdentityGoesThroughTheAuthenticateHook:
 class TestProduction:
     @pytest.fixture
     def engine_env(self, oidc_provider):
-        return google_env(oidc_provider, ENGINE_ENV="production", ENGINE_SESSION_SECRET="s" * 48)
+        return google_env(
+            oidc_provider,
+            **PRODUCTION_TOKEN_CLAIMS,
+            ENGINE_ENV="production",
+            ENGINE_SESSION_SECRET="s" * 48,
+            ENGINE_GOOGLE_REDIRECT_URI="https://app.example.test/auth/google/callback",
+        )
 
     async def test_the_session_cookie_is_secure(self, api):
         result = await api.anonymous.get("/auth/csrf")
@@ -146,7 +153,7 @@ def test_a_short_session_secret_is_a_start_up_error(engine_spec):
 
 
 def test_production_without_a_session_secret_or_redis_is_a_start_up_error(engine_spec):
-    env = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "j" * 48}
+    env = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "j" * 48, **PRODUCTION_TOKEN_CLAIMS}
     with pytest.raises(ConfigurationError, match="ENGINE_SESSION_SECRET"):
         create_app(engine_spec, Config.from_env(engine_spec, env=env))
 

@@ -43,3 +43,10 @@ def test_the_default_lifetime_is_15_minutes(printed_token):
 def test_ttl_sets_the_lifetime(printed_token):
     claims = jwt.decode(printed_token("--sub", "alice", "--ttl", "1h"), TEST_JWT_SECRET, algorithms=["HS256"])
     assert claims["exp"] - claims["iat"] == 3600
+
+
+def test_a_ttl_above_the_max_ttl_prints_an_error_instead_of_a_token(monkeypatch, capsys):
+    monkeypatch.setenv("ENGINE_JWT_SECRET", TEST_JWT_SECRET)
+    monkeypatch.setenv("ENGINE_JWT_MAX_TTL", "1h")
+    assert main(["--spec", SPEC, "token", "--sub", "alice", "--ttl", "2h"]) == 1
+    assert "ENGINE_JWT_MAX_TTL" in capsys.readouterr().err

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.kernel.hooks import hookimpl
+from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 JSON = {"Content-Type": "application/json"}
 CATALOG = str(Path(__file__).parent / "specs" / "catalog" / "resources.yaml")
@@ -354,7 +355,7 @@ class Explodes:
 class TestProductionInternalError:
     @pytest.fixture
     def engine_env(self, engine_env):
-        return {**engine_env, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": "s" * 40}
+        return {**engine_env, **PRODUCTION_TOKEN_CLAIMS, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": "s" * 40}
 
     @pytest.fixture
     def engine_plugins(self):

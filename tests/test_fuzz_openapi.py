@@ -51,7 +51,9 @@ def served(engine_database_url):
     server = Server(os.path.abspath(SPEC_PATH), environment(engine_database_url, schema), workers=None)
     try:
         server.wait_ready()
-        asyncio.run(create_users(server.base, ["alice", "bob"]))
+        # root (the admin) has a row too: an admin's POST /api/users without an id would otherwise
+        # create it, and a later DELETE of it would retire the id the admin's token speaks for.
+        asyncio.run(create_users(server.base, ["alice", "bob", "root"]))
         yield server.base, {**tokens_for(["alice", "bob"]), "admin": tokens_for(["root"], ("admin",))["root"]}
     finally:
         server.stop()

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 
 from engine.kernel.hooks import hookimpl
+from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 PAGE = "<!doctype html><title>page</title><p>hello</p>"
@@ -84,7 +85,7 @@ async def test_no_hsts_outside_production(api):
 class TestProduction:
     @pytest.fixture
     def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
-        return {**engine_env, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": "s" * 64}
+        return {**engine_env, **PRODUCTION_TOKEN_CLAIMS, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": "s" * 64}
 
     async def test_production_responses_carry_hsts(self, api):
         result = await api.anonymous.get("/api/tags")

@@ -98,7 +98,7 @@ async def test_sigterm_lets_an_in_flight_slow_request_finish(cluster, engine_dat
 
 
 async def test_sigterm_ends_event_streams_with_a_reconnect_hint(cluster):
-    settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": TEST_JWT_SECRET}, development=False, secret_file="")
+    settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": TEST_JWT_SECRET}, development=True, secret_file="")
     headers = {"Authorization": f"Bearer {issue(settings, 'alice', [])}"}
     async with aiohttp.ClientSession() as session:
         async with session.get(cluster.base + "/api/events/stream", headers=headers) as response:

@@ -9,6 +9,7 @@ import pytest
 
 from engine.http.middleware import new_request_id
 from engine.kernel.logs import LogSettings, build_handler
+from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
 
@@ -102,7 +103,7 @@ class TestProduction:
     @pytest.fixture
     def engine_env(self, engine_env):
         secret = "session-secret-for-the-operations-tests-0123456789"
-        return {**engine_env, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": secret}
+        return {**engine_env, **PRODUCTION_TOKEN_CLAIMS, "ENGINE_ENV": "production", "ENGINE_SESSION_SECRET": secret}
 
     async def test_an_unexpected_error_is_a_500_problem_without_traceback(self, api, log_lines):
         result = await api.anonymous.get("/boom")

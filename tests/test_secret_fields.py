@@ -23,6 +23,7 @@ from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import hookimpl
 from engine.spec import load_spec
+from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "ghp_TopSecretValue0123456789abcdef"
@@ -238,7 +239,12 @@ async def test_the_rotate_command_re_encrypts_every_secret(api, engine_database_
     assert parse_keys(NEW_KEY).decrypt(row["secrets"]["github"]) == SECRET
 
 
-PRODUCTION = {"ENGINE_ENV": "production", "ENGINE_JWT_SECRET": "x" * 40, "ENGINE_SESSION_SECRET": "s" * 40}
+PRODUCTION = {
+    "ENGINE_ENV": "production",
+    "ENGINE_JWT_SECRET": "x" * 40,
+    "ENGINE_SESSION_SECRET": "s" * 40,
+    **PRODUCTION_TOKEN_CLAIMS,
+}
 
 
 async def test_values_stored_before_the_field_was_secret_are_encrypted_on_request(api):

@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",
     "engine.features.me.plugin",
+    "engine.features.accounts.plugin",
     "engine.features.openapi.plugin",
     "engine.features.openapi.docs_page",
     # Protection (docs/protection.md). Built-ins are trylast, so their middlewares run in this order,

@@ -47,7 +47,7 @@ def environment(database_url: str, schema: str, max_requests: int | None = None)
 
 
 def tokens_for(names: list[str], roles: tuple[str, ...] = ()) -> dict[str, str]:
-    settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": JWT_SECRET}, development=False, secret_file="")
+    settings = JwtSettings.from_env({"ENGINE_JWT_SECRET": JWT_SECRET}, development=True, secret_file="")
     return {name: issue(settings, name, list(roles), ttl=3600) for name in names}
 
 

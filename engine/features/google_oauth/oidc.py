@@ -16,10 +16,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import aiohttp
 import jwt
+from yarl import URL
 
 from engine.features.jwt_auth.decode import Failures, decode_or_refuse
 from engine.features.jwt_auth.jwks import KEY_TYPES, JwksCache, JwksError, UnknownKey
@@ -44,10 +45,19 @@ class SignInRefused(Problem):
     slug = "sign-in-refused"
 
 
+class HostNotAllowed(Problem):
+    status = 400
+    title = "Bad Request"
+    slug = "host-not-allowed"
+
+
 class ProviderUnavailable(Problem):
     status = 502
     title = "Bad Gateway"
     slug = "provider-unavailable"
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 @dataclass(frozen=True)
@@ -55,13 +65,15 @@ class OidcSettings:
     client_id: str
     client_secret: str
     discovery_url: str
-    redirect_uri: str | None  # None: this server's /auth/google/callback, from the request
+    redirect_uri: str | None  # None (development only): /auth/google/callback on the request's allowed host
     login_redirect: str
+    allowed_hosts: tuple[str, ...] = LOOPBACK_HOSTS
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> OidcSettings | None:
+    def from_env(cls, env: Mapping[str, str], *, production: bool = False) -> OidcSettings | None:
         """None when Google sign-in is not configured (no client id); engine.features.google_oauth.settings
-        declares the variables."""
+        declares the variables. In production the redirect URI must be configured: derived from the
+        Host header, it would be whatever the client sends."""
 
         def read(name: str) -> Any:
             return registry.value(name, env)
@@ -74,13 +86,45 @@ class OidcSettings:
             raise ConfigurationError(
                 "Google sign-in needs both ENGINE_GOOGLE_CLIENT_ID and ENGINE_GOOGLE_CLIENT_SECRET"
             )
+        redirect_uri = read("ENGINE_GOOGLE_REDIRECT_URI")
+        if redirect_uri is None and production:
+            raise ConfigurationError(
+                "Google sign-in in production needs ENGINE_GOOGLE_REDIRECT_URI "
+                "(e.g. https://api.example.com/auth/google/callback): it is never taken from the Host header"
+            )
+        if redirect_uri is not None and urlsplit(redirect_uri).scheme not in ("http", "https"):
+            raise ConfigurationError(
+                f"ENGINE_GOOGLE_REDIRECT_URI must be an absolute http(s) URL, got {redirect_uri!r}"
+            )
+        hosts = read("ENGINE_GOOGLE_ALLOWED_HOSTS")
         return cls(
             client_id=client_id,
             client_secret=client_secret,
             discovery_url=read("ENGINE_GOOGLE_DISCOVERY_URL"),
-            redirect_uri=read("ENGINE_GOOGLE_REDIRECT_URI"),
+            redirect_uri=redirect_uri,
             login_redirect=read("ENGINE_LOGIN_REDIRECT"),
+            allowed_hosts=LOOPBACK_HOSTS if hosts is None else tuple(_host(h) for h in hosts),
         )
+
+    def callback_url(self, scheme: str, host_header: str) -> str:
+        """Where the provider sends the browser back: the configured URI, else (development) this
+        server's callback on the request's host, which must be an allowed host."""
+        if self.redirect_uri is not None:
+            return self.redirect_uri
+        try:
+            url = URL.build(scheme=scheme, authority=host_header, path="/auth/google/callback")
+        except (ValueError, TypeError):
+            url = None
+        if url is None or url.user is not None or _host(url.host or "") not in self.allowed_hosts:
+            raise HostNotAllowed(
+                "the request's Host is not one of ENGINE_GOOGLE_ALLOWED_HOSTS; add it there, or set "
+                "ENGINE_GOOGLE_REDIRECT_URI"
+            )
+        return str(url)
+
+
+def _host(name: str) -> str:
+    return name.strip().strip("[]").rstrip(".").lower()
 
 
 @dataclass(frozen=True)

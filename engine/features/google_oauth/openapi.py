@@ -15,7 +15,10 @@ def google_paths(document: dict[str, Any]) -> None:
             "tags": AUTH_TAGS,
             "summary": "Start Google sign-in: redirects to Google (state, nonce and PKCE kept in the session)",
             "security": ANONYMOUS,
-            "responses": {"302": redirect("To the provider's authorization page."), **problems("NotFound")},
+            "responses": {
+                "302": redirect("To the provider's authorization page."),
+                **problems("BadRequest", "NotFound"),  # 400: a Host not in ENGINE_GOOGLE_ALLOWED_HOSTS
+            },
         }
     }
     document["paths"]["/auth/google/callback"] = {

@@ -14,11 +14,13 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.db.internal import ensure_tables
 from engine.features.google_oauth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
 from engine.features.google_oauth.openapi import google_paths
+from engine.features.google_oauth.spent import SPENT, spend
 from engine.features.sessions import store as sessions
 from engine.http.handlers import write_shared
-from engine.http.keys import MANAGERS, PLUGINS, REQUEST_ID
+from engine.http.keys import MANAGERS, PLUGINS, POOL, REQUEST_ID
 from engine.http.responses import problem_response
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, NotFound, Problem
@@ -42,7 +44,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    settings = OidcSettings.from_env(config.extra)
+    settings = OidcSettings.from_env(config.extra, production=config.production)
     if settings is None:
         return
     users = spec.resources.get(USERS)
@@ -55,8 +57,9 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
-def startup(app: web.Application) -> None:
+async def startup(app: web.Application) -> None:
     if SETTINGS in app:
+        await ensure_tables(app[POOL], SPENT)
         app[CLIENT] = OidcClient(app[SETTINGS])
 
 
@@ -80,8 +83,7 @@ def _redirect(location: str) -> web.Response:
 async def login(request: web.Request) -> web.Response:
     client = _client(request)
     provider = await client.provider()
-    callback_url = client.settings.redirect_uri or str(request.url.with_path("/auth/google/callback").with_query(None))
-    pending = PendingSignIn.new(callback_url)
+    pending = PendingSignIn.new(client.settings.callback_url(request.scheme, request.host))
     session = await sessions.get_session(request)
     session[PENDING] = pending.as_dict()
     return _redirect(client.authorization_url(provider, pending))
@@ -93,6 +95,8 @@ async def callback(request: web.Request) -> web.Response:
     pending = PendingSignIn.from_session(session.pop(PENDING, None))
     try:
         pending, code = client.check_callback(pending, request.query)
+        if not await spend(request.app[POOL], pending.state):
+            raise SignInRefused("this sign-in was already completed (a replayed sign-in cookie); start again")
         provider = await client.provider()
         id_token = await client.exchange(provider, code, pending)
         claims = await client.verify_id_token(provider, id_token, pending.nonce)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.kernel.settings import Setting, text, url
+from engine.kernel.settings import Setting, items, text, url
 
 GOOGLE_DISCOVERY = "https://accounts.google.com/.well-known/openid-configuration"
 
@@ -20,9 +20,18 @@ SETTINGS = (
         "ENGINE_GOOGLE_REDIRECT_URI",
         url("https", "http"),
         None,
-        "the registered callback URL (set it behind a proxy)",
+        "the registered callback URL; required in production (it is never taken from the Host header)",
         "auth",
-        shown="this server's `/auth/google/callback`, from the request",
+        shown="development: this server's `/auth/google/callback` on an allowed host",
+    ),
+    Setting(
+        "ENGINE_GOOGLE_ALLOWED_HOSTS",
+        items(),
+        None,
+        "development without `ENGINE_GOOGLE_REDIRECT_URI`: the Host names sign-in may redirect back to; "
+        "others are a 400",
+        "auth",
+        shown="`localhost,127.0.0.1,::1`",
     ),
     Setting("ENGINE_LOGIN_REDIRECT", text(), "/", "where the browser goes after signing in", "auth"),
 )

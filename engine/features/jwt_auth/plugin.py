@@ -13,6 +13,7 @@ from aiohttp import web
 
 from engine.features.jwt_auth.tokens import JwtSettings, Verifier, invalid, issue
 from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
 from engine.kernel.settings import parse_duration
@@ -57,6 +58,10 @@ def _token_command(args: argparse.Namespace, out) -> int:
     spec = load_spec(args.spec)
     settings = settings_for(spec, Config.from_env(spec))
     ttl = parse_duration(args.ttl) if args.ttl else None
+    if ttl is not None and settings.max_ttl is not None and ttl > settings.max_ttl:
+        raise ConfigurationError(
+            f"--ttl {args.ttl} exceeds ENGINE_JWT_MAX_TTL ({settings.max_ttl}s): the token would be refused"
+        )
     out.plain(issue(settings, args.sub, args.role or [], ttl=ttl))
     return 0
 

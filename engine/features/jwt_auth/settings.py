@@ -43,8 +43,29 @@ SETTINGS = (
         "key id written into issued tokens; tokens with another `kid` are refused",
         "auth",
     ),
-    Setting("ENGINE_JWT_ISSUER", text(), None, "required `iss` (and written into issued tokens)", "auth"),
-    Setting("ENGINE_JWT_AUDIENCE", text(), None, "required `aud` (and written into issued tokens)", "auth"),
+    Setting(
+        "ENGINE_JWT_ISSUER",
+        text(strip=True),
+        None,
+        "required `iss` (and written into issued tokens); required in production, `off` accepts any (logged)",
+        "auth",
+    ),
+    Setting(
+        "ENGINE_JWT_AUDIENCE",
+        text(strip=True),
+        None,
+        "required `aud` (and written into issued tokens); required in production, `off` accepts any (logged)",
+        "auth",
+    ),
+    Setting(
+        "ENGINE_JWT_MAX_TTL",
+        duration(),
+        None,
+        "longest lifetime (`exp - iat`) an accepted access token may have, in the format of "
+        "`ENGINE_ACCESS_TOKEN_TTL`; longer ones and tokens without `iat` are 401",
+        "auth",
+        shown="unset: no limit",
+    ),
     Setting("ENGINE_JWT_LEEWAY", integer(), 30, "seconds of clock skew allowed on `exp` and `nbf`", "auth"),
     Setting("ENGINE_ACCESS_TOKEN_TTL", duration(), 900, "access-token lifetime: seconds, or `15m`, `1h`, `7d`", "auth"),
 )

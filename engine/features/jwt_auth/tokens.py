@@ -7,6 +7,7 @@ public-key tokens fail. Claim types are checked here, not left to the library's 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import secrets
@@ -24,7 +25,9 @@ from engine.kernel import settings as registry
 from engine.kernel.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from engine.kernel.identity import Identity
 
+log = logging.getLogger("engine.auth")
 MIN_SECRET_BYTES = 32
+OPT_OUT = "off"
 ASYMMETRIC = ("RS256", "ES256")
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 ACCESS_TOKEN_FAILURES: Failures = {
@@ -52,6 +55,7 @@ class JwtSettings:
     audience: str | None = None
     leeway: int = 30
     access_ttl: int = 900
+    max_ttl: int | None = None  # ENGINE_JWT_MAX_TTL: tokens meant to live longer are refused
     jwks: JwksCache | None = field(default=None, repr=False)
 
     @property
@@ -91,20 +95,45 @@ class JwtSettings:
                 "or ENGINE_JWT_JWKS_URL",
             )
         check_secret_length("ENGINE_JWT_SECRET", secret, user="HS256")
+        max_ttl = read("ENGINE_JWT_MAX_TTL")
+        ttl = read("ENGINE_ACCESS_TOKEN_TTL")
+        if max_ttl is not None and ttl > max_ttl:
+            raise ConfigurationError(
+                f"ENGINE_ACCESS_TOKEN_TTL ({ttl}s) exceeds ENGINE_JWT_MAX_TTL ({max_ttl}s): this server would "
+                "issue tokens it refuses"
+            )
+        issuer = required_claim(env, "ENGINE_JWT_ISSUER", "issuer (iss)", production=not development)
+        audience = required_claim(env, "ENGINE_JWT_AUDIENCE", "audience (aud)", production=not development)
         settings = cls(
             secret=secret.encode() if secret else None,
             public_key=public_key,
             public_algorithm=algorithm if algorithm in ASYMMETRIC else None,
             key_id=read("ENGINE_JWT_KID"),
             jwks_url=jwks_url,
-            issuer=read("ENGINE_JWT_ISSUER"),
-            audience=read("ENGINE_JWT_AUDIENCE"),
+            issuer=issuer,
+            audience=audience,
             leeway=read("ENGINE_JWT_LEEWAY"),
-            access_ttl=read("ENGINE_ACCESS_TOKEN_TTL"),
+            access_ttl=ttl,
+            max_ttl=max_ttl,
         )
         if jwks_url:
             settings.jwks = JwksCache(jwks_url)
         return settings
+
+
+def required_claim(env: Mapping[str, str], name: str, what: str, *, production: bool) -> str | None:
+    """The configured iss/aud value. Production requires one, so a token minted for another service
+    with the same key is not accepted here; `off` accepts any, and says so in the log."""
+    value = registry.value(name, env)
+    if value is not None and value.strip().lower() == OPT_OUT:
+        log.warning("%s=off: access tokens with any %s are accepted", name, what)
+        return None
+    if value is None and production:
+        raise ConfigurationError(
+            f"{name} is required in production: set the {what} your access tokens carry, "
+            f"or {name}=off to accept any (logged at start-up)"
+        )
+    return value
 
 
 def check_secret_length(variable: str, secret: str | None, *, user: str) -> None:
@@ -183,6 +212,14 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
         raise invalid("the 'aud' claim must be a string or a list of strings")
 
 
+def _check_lifetime(claims: dict[str, Any], max_ttl: int) -> None:
+    """Refuse a token whose issuer gave it a longer life than ENGINE_JWT_MAX_TTL allows."""
+    if "iat" not in claims:
+        raise invalid("the token has no 'iat' claim, so its lifetime cannot be checked against ENGINE_JWT_MAX_TTL")
+    if claims["exp"] - claims["iat"] > max_ttl:
+        raise invalid(f"the access token's lifetime exceeds the {max_ttl}s this server accepts (ENGINE_JWT_MAX_TTL)")
+
+
 class Verifier:
     """Verifies tokens and remembers good ones until they expire (verification is ~20% of a read)."""
 
@@ -251,5 +288,7 @@ class Verifier:
             leeway=s.leeway,
             options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
         )
+        if s.max_ttl is not None:
+            _check_lifetime(claims, s.max_ttl)
         roles = frozenset(claims.get("roles") or ()) | {"user"}
         return Identity(claims["sub"], roles, via="token"), float(claims["exp"])

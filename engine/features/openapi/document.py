@@ -78,6 +78,8 @@ def finish_security(document: dict[str, Any]) -> None:
         security = operation.get("security")
         if security is not None and {} in security:
             operation["security"] = [{}, *(s for s in schemes if s not in security)]
+            if schemes:  # a credential sent anyway and refused (expired, its user deleted) is a 401 here too
+                operation.setdefault("responses", {}).setdefault("401", {"$ref": "#/components/responses/Unauthorized"})
     used_tags = {tag for _, _, op in operations(document) for tag in op.get("tags", ())}
     known = {tag["name"] for tag in document.setdefault("tags", [])}
     document["tags"].extend({"name": tag} for tag in sorted(used_tags - known))

@@ -35,9 +35,22 @@ def token_paths(document: dict[str, Any]) -> None:
         "post": {
             "operationId": "auth_logout",
             "tags": AUTH_TAGS,
-            "summary": "Revoke the refresh token's sign-in and end the browser session",
+            "summary": "Revoke the refresh token's sign-in and end the browser session (on the server too)",
             "security": ANONYMOUS,
+            "parameters": [
+                {
+                    "name": "all",
+                    "in": "query",
+                    "required": False,
+                    "description": "true: sign out everywhere (every session and refresh-token family of the "
+                    "caller, or of the refresh token's user)",
+                    "schema": {"type": "boolean", "default": False},
+                }
+            ],
             "requestBody": {**body, "required": False},
-            "responses": {"204": {"description": "Signed out."}, **problems("Forbidden", "ValidationFailed")},
+            "responses": {
+                "204": {"description": "Signed out."},
+                **problems("BadRequest", "Forbidden", "ValidationFailed"),
+            },
         }
     }

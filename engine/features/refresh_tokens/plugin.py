@@ -3,7 +3,9 @@
 - `POST /auth/token`: the browser session (with its CSRF token) -> an access and a refresh token.
 - `POST /auth/refresh` `{"refresh_token"}` -> a new pair; the old refresh token is spent.
 - `POST /auth/logout` `{"refresh_token"}` (optional with a session) -> 204; revokes the token's
-  family and ends the session.
+  family and ends the session on the server.
+- `POST /auth/logout?all=true` -> 204; signs the caller (session, bearer token, or the refresh
+  token's user) out everywhere: every refresh-token family and every session of the user ends.
 Every token response is `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`.
 """
 
@@ -14,18 +16,20 @@ from typing import Any
 from aiohttp import web
 
 from engine.db.internal import ensure_tables
+from engine.features.accounts import retired
 from engine.features.jwt_auth.plugin import JWT
 from engine.features.jwt_auth.tokens import JwtSettings, issue
 from engine.features.refresh_tokens.openapi import token_paths
-from engine.features.refresh_tokens.store import MODEL, RefreshTokens
+from engine.features.refresh_tokens.store import MODEL, RefreshTokens, revoke_user
+from engine.features.sessions import registry
 from engine.features.sessions import store as sessions
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
-from engine.kernel.errors import Problem, Unauthorized, ValidationFailed
+from engine.kernel.errors import BadRequest, Problem, Unauthorized, ValidationFailed
 from engine.kernel.hooks import hookimpl
-from engine.spec import Spec
+from engine.spec import Resource, Spec
 
 REFRESH = web.AppKey("refresh_tokens", RefreshTokens)
 REFRESH_TTL = web.AppKey("refresh_token_ttl", int)
@@ -45,7 +49,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 @hookimpl(trylast=True)
 async def startup(app: web.Application) -> None:
-    await ensure_tables(app[POOL], MODEL)
+    await ensure_tables(app[POOL], MODEL, retired.MODEL)
     app[REFRESH] = RefreshTokens(app[POOL], app[REFRESH_TTL])
 
 
@@ -93,14 +97,48 @@ async def refresh(request: web.Request) -> web.Response:
     return token_response(request.app, grant.user_id, grant.roles, grant.refresh_token)
 
 
+def _everywhere(request: web.Request) -> bool:
+    value = request.query.get("all", "false").lower()
+    if value not in ("true", "1", "false", "0"):
+        raise BadRequest("the 'all' parameter is true or false")
+    return value in ("true", "1")
+
+
 async def logout(request: web.Request) -> web.Response:
-    signed_in = request[IDENTITY] is not None and request[IDENTITY].via == "session"
+    identity = request[IDENTITY]
+    everywhere = _everywhere(request)
+    signed_in = identity is not None and (identity.via == "session" or everywhere)
     body = await read_object(request, request.app[CONFIG].body_limit) if request.body_exists else {}
     refresh_token = _refresh_token(body, required=not signed_in)
-    if refresh_token is not None:
+    if everywhere:
+        user_id = identity.user_id if identity is not None else await request.app[REFRESH].owner(refresh_token or "")
+        if user_id is not None:
+            await sign_out_everywhere(request.app, user_id)
+    elif refresh_token is not None:
         await request.app[REFRESH].revoke(refresh_token)  # unknown tokens too: logging out twice is fine
     await sessions.end_session(request)
     return web.Response(status=204, headers=NO_STORE)
+
+
+async def sign_out_everywhere(app: web.Application, user_id: str) -> None:
+    """End every refresh-token family and every session of `user_id`, in one transaction."""
+    async with app[POOL].acquire() as conn, conn.transaction():
+        await revoke_user(conn, user_id)
+        if sessions.STORAGE in app:
+            await registry.end_all(conn, user_id)
+
+
+@hookimpl(trylast=True)
+def write_needs_transaction() -> bool:
+    """Revoking a deleted user's tokens only happens on deletes, which always run in a transaction."""
+    return False
+
+
+@hookimpl(trylast=True)
+async def after_write(conn, resource: Resource, action: str, previous) -> None:
+    """A deleted user's refresh-token families are revoked in the delete's own transaction."""
+    if action == "delete" and resource.name == retired.USERS:
+        await revoke_user(conn, str(previous[resource.primary_key]))
 
 
 @hookimpl(trylast=True)

@@ -18,6 +18,7 @@ import asyncpg
 from sqlglot import exp
 
 from engine.db.internal import table_model
+from engine.features.accounts.retired import is_retired
 from engine.kernel.errors import Unauthorized
 from engine.sql.compiled import compile_expression, param
 from engine.sql.ddl import column, table
@@ -39,6 +40,7 @@ MODEL = table_model(
     indexes={
         f"{TABLE}_family_id_idx": [["family_id", False]],
         f"{TABLE}_expires_at_idx": [["expires_at", False]],
+        f"{TABLE}_user_id_idx": [["user_id", False]],
     },
 )
 
@@ -52,12 +54,13 @@ _INSERT = compile_expression(
         ),
     )
 )
-_FIND = compile_expression(
+_SELECT = (
     exp.select(*[column(c) for c in ("family_id", "user_id", "roles", "expires_at", "used_at", "revoked_at")])
     .from_(table(TABLE))
     .where(column("token_hash").eq(param("hash")))
-    .lock()
 )
+_FIND = compile_expression(_SELECT.lock())
+_PEEK = compile_expression(_SELECT)
 _MARK_USED = compile_expression(
     exp.update(table(TABLE), {"used_at": _NOW.copy()}, where=column("token_hash").eq(param("hash")))
 )
@@ -68,6 +71,13 @@ _REVOKE_FAMILY = compile_expression(
         where=exp.and_(
             column("family_id").eq(param("family")), exp.Is(this=column("revoked_at"), expression=exp.Null())
         ),
+    )
+)
+_REVOKE_USER = compile_expression(
+    exp.update(
+        table(TABLE),
+        {"revoked_at": _NOW.copy()},
+        where=exp.and_(column("user_id").eq(param("user")), exp.Is(this=column("revoked_at"), expression=exp.Null())),
     )
 )
 _PURGE_EXPIRED = compile_expression(exp.delete(table(TABLE)).where(column("expires_at") < param("before")))
@@ -116,6 +126,8 @@ class RefreshTokens:
             row = await conn.fetchrow(_FIND.sql, *_FIND.args({"hash": hash_token(token)}))
             if row is None or row["revoked_at"] is not None:
                 raise refused("the refresh token is unknown or revoked; sign in again")
+            if await is_retired(conn, row["user_id"]):  # issued while the user was being deleted
+                raise refused("the refresh token's user was deleted")
             if row["used_at"] is not None:
                 await conn.execute(_REVOKE_FAMILY.sql, *_REVOKE_FAMILY.args({"family": row["family_id"]}))
                 reused = True
@@ -128,6 +140,14 @@ class RefreshTokens:
             raise refused("the refresh token was already used: every token of this sign-in is revoked; sign in again")
         return Grant(row["user_id"], list(row["roles"]), successor)
 
+    async def owner(self, token: str) -> str | None:
+        """The user a refresh token was issued to, while it is neither revoked nor expired."""
+        async with self.pool.acquire() as conn:
+            row = await conn.fetchrow(_PEEK.sql, *_PEEK.args({"hash": hash_token(token)}))
+        if row is None or row["revoked_at"] is not None or row["expires_at"] <= datetime.now(UTC):
+            return None
+        return row["user_id"]
+
     async def revoke(self, token: str) -> bool:
         """Log out: revoke the token's whole family. False when the token is unknown."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -136,3 +156,8 @@ class RefreshTokens:
                 return False
             await conn.execute(_REVOKE_FAMILY.sql, *_REVOKE_FAMILY.args({"family": row["family_id"]}))
             return True
+
+
+async def revoke_user(db: Any, user_id: str) -> None:
+    """Revoke every family of `user_id` (sign out everywhere; the user was deleted)."""
+    await db.execute(_REVOKE_USER.sql, *_REVOKE_USER.args({"user": user_id}))

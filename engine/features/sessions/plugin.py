@@ -11,15 +11,19 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
+from engine.db.internal import ensure_tables
 from engine.db.redis import shared_redis
+from engine.features.accounts.retired import USERS
+from engine.features.sessions import registry
 from engine.features.sessions import store as sessions
 from engine.features.sessions.openapi import session_paths
+from engine.http.keys import POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import Forbidden
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
-from engine.spec import Spec
+from engine.spec import Resource, Spec
 
 SETTINGS = web.AppKey("session_settings", sessions.SessionSettings)
 NO_STORE = {"Cache-Control": "no-store"}
@@ -35,6 +39,12 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
+@hookimpl(trylast=True)
+async def startup(app: web.Application) -> None:
+    await ensure_tables(app[POOL], registry.MODEL)
+
+
+@hookimpl(trylast=True)
 def register_middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
     return [sessions.session_middleware]
 
@@ -44,7 +54,7 @@ async def identity_from_request(request: web.Request) -> Identity | None:
     if "Authorization" in request.headers or request.app[SETTINGS].cookie_name not in request.cookies:
         return None
     session = await sessions.get_session(request)
-    identity = sessions.identity_of(session)
+    identity = await sessions.live_identity(request, session)
     if identity is None:
         return None
     if request.method not in sessions.SAFE_METHODS and not sessions.csrf_matches(
@@ -55,6 +65,19 @@ async def identity_from_request(request: web.Request) -> Identity | None:
             "with the token from GET /auth/csrf"
         )
     return identity
+
+
+@hookimpl(trylast=True)
+def write_needs_transaction() -> bool:
+    """Ending a deleted user's sessions only happens on deletes, which always run in a transaction."""
+    return False
+
+
+@hookimpl(trylast=True)
+async def after_write(conn, resource: Resource, action: str, previous) -> None:
+    """A deleted user's sessions end in the delete's own transaction."""
+    if action == "delete" and resource.name == USERS:
+        await registry.end_all(conn, str(previous[resource.primary_key]))
 
 
 async def csrf(request: web.Request) -> web.Response:

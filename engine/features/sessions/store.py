@@ -26,12 +26,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from engine.features.jwt_auth.tokens import check_secret_length, fallback_secret
+from engine.features.sessions import registry
+from engine.http.keys import POOL
 from engine.kernel.config import Config
-from engine.kernel.errors import ConfigurationError, ServiceUnavailable
+from engine.kernel.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from engine.kernel.identity import Identity
 
 COOKIE_NAME = "engine_session"
-USER, ROLES, CSRF = "user_id", "roles", "csrf"
+USER, ROLES, CSRF, SID = "user_id", "roles", "csrf", "sid"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "X-CSRF-Token"
 
@@ -196,14 +198,18 @@ def csrf_matches(session: Session, sent: str | None) -> bool:
 
 
 async def end_session(request: web.Request) -> None:
-    """Empty the session: the cookie is cleared and a Redis entry deleted when the response goes out."""
+    """End the session on the server (its record), then empty it: the cookie is cleared and a Redis
+    entry deleted when the response goes out."""
     session = await current_session(request)
-    if session is not None and not session.new:
-        session.invalidate()
+    if session is None or session.new:
+        return
+    if isinstance(session.get(SID), str):
+        await registry.end(request.app[POOL], session[SID])
+    session.invalidate()
 
 
 async def start_session(request: web.Request, user_id: str, roles: list[str]) -> Session:
-    """Sign in: discard the old session and begin a new one with a new id and CSRF token."""
+    """Sign in: discard the old session and begin a new one with a new id, record and CSRF token."""
     old = await get_session(request)
     storage = request.app[STORAGE]
     if isinstance(storage, RedisSessions) and old.identity is not None:
@@ -211,5 +217,38 @@ async def start_session(request: web.Request, user_id: str, roles: list[str]) ->
     session = await new_session(request)
     session[USER] = user_id
     session[ROLES] = roles
+    session[SID] = await registry.register(request.app[POOL], user_id, storage.max_age or 0)
     csrf_token(session)
     return session
+
+
+async def live_identity(request: web.Request, session: Session) -> Identity | None:
+    """The session's identity while its server record is live; an ended, expired or unrecorded
+    session (logged out, signed out everywhere, user deleted) is a 401 that clears the cookie."""
+    identity = identity_of(session)
+    if identity is None:
+        return None
+    session_id = session.get(SID)
+    if isinstance(session_id, str) and "\x00" not in identity.user_id:
+        if await registry.is_live(request.app[POOL], session_id, identity.user_id):
+            return identity
+    storage = request.app[STORAGE]
+    if isinstance(storage, RedisSessions) and session.identity is not None:
+        await storage.forget(session.identity)
+    raise Unauthorized(
+        "this session has ended (signed out, or the user was deleted); sign in again",
+        headers={"Set-Cookie": _clearing_cookie(storage)},
+    )
+
+
+def _clearing_cookie(storage: AbstractStorage) -> str:
+    response = web.Response()
+    params = storage.cookie_params
+    response.del_cookie(
+        storage.cookie_name,
+        path=params.get("path") or "/",
+        secure=params.get("secure"),
+        httponly=params.get("httponly"),
+        samesite=params.get("samesite"),
+    )
+    return response.cookies[storage.cookie_name].OutputString()
