@@ -57,7 +57,7 @@ async def test_each_included_relation_adds_exactly_one_query(api):
     plain = await statements_of(api, alice, "/api/teams")
     embedded = await statements_of(api, alice, path)
     assert len(embedded) == len(plain) + 3
-    assert len([sql for sql in embedded if "ANY($1)" in sql]) == 3
+    assert len([sql for sql in embedded if sql not in plain]) == 3
 
 
 async def test_query_count_does_not_grow_with_the_page(api):

@@ -7,8 +7,9 @@
     DELETE /api/teams/{id}/members/{user_id}  -> 204
 
 Reading needs the parent's `read` role and a parent row the caller can read; writing needs its
-`update` role and a parent row they can update. A parent they cannot read is a 404 for everything
-under it; one they can read but not change is a 403 on writes. Join rows are written through the
+`update` role and a parent row its `attach` access rule allows (by default its update rule). A
+parent they cannot read is a 404 for everything under it; one they can read but not change is a
+403 on writes. Join rows are written through the
 join resource's ResourceManager (validation, before/after_write hooks, events) inside one
 transaction that also locks the parent row, so concurrent membership changes queue up.
 """
@@ -170,7 +171,7 @@ class NestedHandlers:
         identity = request[IDENTITY]
         parent, through = self._managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             data[self.relation.key] = parent_row[self.parent.primary_key]
             row = await through.create(data, write_context(request), conn=conn)
             await self._require_attachable(request, conn, row[self.relation.other], identity)
@@ -197,7 +198,7 @@ class NestedHandlers:
         other, identity = self._other(request), request[IDENTITY]
         parent, through = self._managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
             row = await through.update(join_pk, data, write_context(request), conn=conn)
         return json_response({"data": row})
@@ -207,7 +208,7 @@ class NestedHandlers:
         other, identity = self._other(request), request[IDENTITY]
         parent, through = self._managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             join_pk = await self._join_pk(conn, request, parent_row[self.parent.primary_key], other)
             await through.delete(join_pk, write_context(request), conn=conn)
         return web.Response(status=204)

@@ -22,7 +22,7 @@ from engine.resources.listing import ListQuery
 from engine.spec import Resource, Spec
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
-from engine.sql.queries import Predicate, bind_predicates
+from engine.sql.queries import Masks, Predicate, bind_predicates, drop_hidden, mask_key, projection
 
 KEYS_PARAM = "e_keys"
 
@@ -44,15 +44,15 @@ class Relations:
             fields = (*fields, *extra)
         return Embedding(self, includes, fields, extra)
 
-    def embed_sql(self, include: Include, predicates: tuple[Predicate, ...]) -> Compiled:
+    def embed_sql(self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = ()) -> Compiled:
         source = self.spec.resources[include.source]
-        shape = ("embed", source.name, include.remote, include.many, tuple(p.key for p in predicates))
+        shape = ("embed", source.name, include.remote, include.many, tuple(p.key for p in predicates), mask_key(masks))
 
         def build() -> exp.Expression:
             t = source.table
             conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
             conditions += [p.build(t) for p in predicates]
-            query = exp.select(*[column(c, t) for c in source.columns]).from_(table(t)).where(exp.and_(*conditions))
+            query = exp.select(*projection(source.columns, masks, t)).from_(table(t)).where(exp.and_(*conditions))
             if include.many:
                 order = [include.remote, *(["created_at"] if "created_at" in source.fields else []), source.primary_key]
                 query = query.order_by(*[column(c, t) for c in order])
@@ -82,7 +82,7 @@ class Embedding:
                 row[include.name] = related.get(key, []) if include.many else related.get(key)
         for row in rows:
             for name in self.extra:
-                del row[name]
+                row.pop(name, None)  # a linking column a field rule hid is already gone
 
     async def _fetch(self, request: web.Request, include: Include, rows: list[dict[str, Any]]) -> dict[Any, Any]:
         keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
@@ -93,14 +93,16 @@ class Embedding:
             return {}
         manager = request.app[MANAGERS][source.name]
         predicates = await manager.predicates(include.action, request[IDENTITY])
-        compiled = self.relations.embed_sql(include, predicates)
-        values = bind_predicates(predicates, {KEYS_PARAM: keys})
-        records = await request.app[POOL].fetch(compiled.sql, *compiled.args(values))
+        masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
+        compiled = self.relations.embed_sql(include, predicates, masks)
+        values = bind_predicates((*predicates, *(p for _, p in masks)), {KEYS_PARAM: keys})
+        found = [dict(record) for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values))]
+        drop_hidden(found, masks)
         if not include.many:
-            return {record[include.remote]: dict(record) for record in records}
+            return {row.get(include.remote): row for row in found}
         grouped: dict[Any, list[dict[str, Any]]] = {}
-        for record in records:
-            grouped.setdefault(record[include.remote], []).append(dict(record))
+        for row in found:
+            grouped.setdefault(row.get(include.remote), []).append(row)
         return grouped
 
 
