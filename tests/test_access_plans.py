@@ -18,6 +18,7 @@ import asyncpg
 import pytest
 
 from engine.cli import explain
+from engine.cli.main import main
 from engine.db.pool import connect
 from engine.http.keys import POOL
 
@@ -136,3 +137,10 @@ async def test_explain_plan_shows_postgresqls_generic_plan(api, engine_spec):
     finally:
         await conn.close()
     assert any("Index Scan using agents_pkey" in line for line in lines), lines  # planned for any id
+
+
+def test_explain_command_prints_the_sql_and_refuses_bad_input(engine_spec_path, capsys):
+    assert main(["--spec", engine_spec_path, "explain", "agents", "list", "--as", "carol"]) == 0
+    assert "$1 = 'carol'  -- ra_user" in capsys.readouterr().out
+    assert main(["--spec", engine_spec_path, "explain", "agents", "read", "--as", "carol", "--id", "nope"]) == 2
+    assert main(["--spec", engine_spec_path, "explain", "robots", "list", "--as", "carol"]) == 2
