@@ -32,7 +32,6 @@ from engine.spec.positions import Path
 
 CALLER = "$user"  # a `where` value meaning the caller's user id
 MODES = ("read", "update", "delete", "attach", "write")
-FIELD_MODES = ("read", "write")
 
 
 @dataclass(frozen=True)
