@@ -151,10 +151,25 @@ def access_predicates(
 ) -> Maybe[Predicate | list[Predicate] | None]:
     """Return an ``engine.plugin.Predicate`` (or a list of them) limiting which rows are visible.
 
+    ``action`` is list, read, update, delete, or attach (a write through one of the resource's
+    relations, on the parent row: the nested routes' POST, PATCH and DELETE).
+
     All results, combined with AND into the WHERE clause of every query for this action: lists,
     single reads, updates, deletes, cursors and embeddings alike, so a hidden row is a 404 and
     never leaks through a count or a page. Build predicates from sqlglot expressions with
     ``engine.plugin.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
+    """
+
+
+@hookspec
+def field_access(resource: Resource, mode: str, identity: Identity | None) -> Maybe[dict[str, Predicate] | None]:
+    """Return {field name: ``Predicate``} for fields ``identity`` may ``mode`` (read or write) only
+    on some rows; fields you leave out are unrestricted.
+
+    All results; a field named by several plugins needs every one of their predicates. ``read``
+    predicates become ``CASE WHEN`` columns of the one SELECT (a field failing it is absent from
+    the response object, and cannot be filtered or sorted by); ``write`` predicates are checked
+    against the row as it would be written, before the write (403 when they fail).
     """
 
 

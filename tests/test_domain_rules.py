@@ -55,25 +55,30 @@ async def test_removing_the_last_owner_is_409(api, expect_problem):
 
 
 async def test_demoting_the_last_owner_is_409(api, expect_problem):
+    """Only the owner may change their own membership (a team admin gets 403, tests/test_teams_access.py);
+    demoting it would leave the team without an owner member."""
     team = await team_with_roles(api)
-    expect_problem(await team.bob.patch(f"{team.url}/members/alice", json={"role": "admin"}), 409)
+    expect_problem(await team.alice.patch(f"{team.url}/members/alice", json={"role": "admin"}), 409)
     (stored,) = await api.sql("select role from team_members where team_id = $1 and user_id = 'alice'", team.id)
     assert stored["role"] == "owner"
 
 
-async def test_an_owner_may_leave_once_another_owner_exists(api):
+async def test_an_owner_member_may_leave_once_another_owner_member_exists(api):
+    """Role owner is the team owner's alone for users (access.fields.role); an admin may add another."""
     team = await team_with_roles(api)
-    await team.alice.patch(f"{team.url}/members/bob", json={"role": "owner"})
-    assert (await team.alice.delete(f"{team.url}/members/alice")).status == 204
+    admin = await api.as_admin()
+    assert (await admin.patch(f"{team.url}/members/bob", json={"role": "owner"})).status == 200
+    assert (await admin.delete(f"{team.url}/members/alice")).status == 204
 
 
 async def test_two_owners_demoting_each_other_at_once_leave_one_owner(api):
     """Membership writes lock the team row first, so the second demotion sees the first."""
     team = await team_with_roles(api)
-    await team.alice.patch(f"{team.url}/members/bob", json={"role": "owner"})
+    admin, other_admin = await api.as_admin(), await api.as_admin("root")
+    await admin.patch(f"{team.url}/members/bob", json={"role": "owner"})
     results = await asyncio.gather(
-        team.alice.patch(f"{team.url}/members/bob", json={"role": "member"}),
-        team.bob.patch(f"{team.url}/members/alice", json={"role": "member"}),
+        admin.patch(f"{team.url}/members/bob", json={"role": "member"}),
+        other_admin.patch(f"{team.url}/members/alice", json={"role": "member"}),
     )
     assert sorted(r.status for r in results) == [200, 409]
     owners = await api.sql("select 1 from team_members where team_id = $1 and role = 'owner'", team.id)

@@ -130,6 +130,17 @@ class AsyncEverything:
         return Predicate(("no-hidden",), lambda t: exp.not_(column("title", t).eq(param("hidden"))), {"hidden": "x"})
 
     @hookimpl
+    async def field_access(self, resource: Any, mode: str) -> dict[str, Predicate] | None:
+        await asyncio.sleep(0)
+        if resource.name != "secrets" or mode != "read":
+            return None
+        return {
+            "title": Predicate(
+                ("unclassified",), lambda t: exp.not_(column("title", t).eq(param("c"))), {"c": "classified"}
+            )
+        }
+
+    @hookimpl
     async def plan_includes(self, names: tuple[str, ...], fields: Any) -> Any:
         await asyncio.sleep(0)
         if names != ("greeting",):
@@ -269,6 +280,14 @@ async def test_an_async_access_predicate_limits_the_list(api):
     await alice.post("/api/notes", json={"title": "x"})
     await alice.post("/api/notes", json={"title": "kept"})
     assert [row["title"] for row in (await alice.get("/api/notes")).json["data"]] == ["kept"]
+
+
+async def test_an_async_field_access_hides_a_field_where_its_predicate_fails(api):
+    alice = as_alice(api)
+    hidden = (await alice.post("/api/secrets", json={"title": "classified"})).headers["Location"]
+    shown = (await alice.post("/api/secrets", json={"title": "open"})).headers["Location"]
+    assert "title" not in (await alice.get(hidden)).json["data"]
+    assert (await alice.get(shown)).json["data"]["title"] == "open"
 
 
 async def test_an_async_plan_includes_attaches_rows(api):

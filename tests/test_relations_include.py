@@ -80,13 +80,25 @@ async def test_unknown_relation_is_400_naming_it(api, expect_problem):
 
 
 async def test_embedded_belongs_to_row_the_caller_may_not_read_is_null(api):
-    """bob may read the team (member) but not alice's users row: the embedded owner is null."""
+    """carol may read alice's agent (shared with her team) but not dave's users row: null."""
+    alice, carol, dave = await api.as_user("alice"), await api.as_user("carol"), await api.as_user("dave")
+    team_id = await create_team(alice)
+    await add_member(api, alice, team_id, "carol")
+    agent = (await dave.post("/api/agents", json={"name": "Dave's"})).json["data"]["id"]
+    await api.sql("update agents set user_id = 'dave' where id = $1", agent)
+    await api.sql("insert into team_agents (team_id, agent_id) values ($1, $2)", team_id, agent)
+    got = await carol.get(f"/api/agents/{agent}?include=user")
+    assert got.status == 200
+    assert got.json["data"]["user"] is None and got.json["data"]["user_id"] == "dave"
+
+
+async def test_embedded_co_member_shows_only_what_the_caller_may_read(api):
+    """bob may read the team and, as a co-member, alice's id and name: not her email."""
     alice, bob = await api.as_user("alice"), await api.as_user("bob")
     team_id = await create_team(alice)
     await add_member(api, alice, team_id, "bob")
     got = await bob.get(f"/api/teams/{team_id}?include=owner")
-    assert got.status == 200
-    assert got.json["data"]["owner"] is None and got.json["data"]["owner_id"] == "alice"
+    assert got.json["data"]["owner"] == {"id": "alice", "name": None}
 
 
 async def test_admin_sees_every_embedded_row(api):
@@ -98,14 +110,14 @@ async def test_admin_sees_every_embedded_row(api):
 
 
 async def test_embedding_on_a_list_shows_only_rows_the_caller_may_read(api):
-    """Memberships are visible through the teams the caller can read; users rows only their own."""
+    """Memberships are visible through the teams the caller can read; co-members' users rows as id and name."""
     team = await team_with_roles(api)
     await create_team(team.dave, "Private")
     listed = await team.carol.get("/api/teams?include=members")
     assert [row["id"] for row in listed.json["data"]] == [team.id]
     members = await team.carol.get(f"{team.url}/members?include=user&sort=user_id")
-    users = [(row["user_id"], row["user"]["id"] if row["user"] else None) for row in members.json["data"]]
-    assert users == [("alice", None), ("bob", None), ("carol", "carol")]
+    users = [(row["user_id"], sorted(row["user"])) for row in members.json["data"]]
+    assert users[:2] == [("alice", ["id", "name"]), ("bob", ["id", "name"])] and "email" in users[2][1]
 
 
 async def test_non_member_cannot_reach_a_team_through_include(api, expect_problem):

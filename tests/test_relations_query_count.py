@@ -57,7 +57,7 @@ async def test_each_included_relation_adds_exactly_one_query(api):
     plain = await statements_of(api, alice, "/api/teams")
     embedded = await statements_of(api, alice, path)
     assert len(embedded) == len(plain) + 3
-    assert len([sql for sql in embedded if "ANY($1)" in sql]) == 3
+    assert len([sql for sql in embedded if sql not in plain]) == 3
 
 
 async def test_query_count_does_not_grow_with_the_page(api):
@@ -86,7 +86,8 @@ async def test_a_deeper_include_level_adds_exactly_one_query(api):
     one_level = await statements_of(api, alice, "/api/teams?include=agents")
     two_levels = await statements_of(api, alice, "/api/teams?include=agents.user")
     assert len(two_levels) == len(one_level) + 1
-    assert len([sql for sql in two_levels if "ANY($1)" in sql]) == 2
+    reads_users = [sql for sql in two_levels if 'FROM "users"' in sql]
+    assert len(reads_users) == len([sql for sql in one_level if 'FROM "users"' in sql]) + 1  # the new level
 
 
 async def test_a_nested_list_fetches_the_far_rows_of_a_page_in_one_query(api):

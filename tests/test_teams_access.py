@@ -6,7 +6,7 @@ The cast: alice owns the team, bob is a team admin, carol a plain member, dave a
 from __future__ import annotations
 
 import pytest
-from team_helpers import add_member, create_agent, create_team, share_agent, team_with_roles
+from team_helpers import create_agent, create_team, share_agent, team_with_roles
 
 # --- members read ----------------------------------------------------------------------------------
 
@@ -133,23 +133,36 @@ async def test_team_admin_shares_and_unshares_their_own_agent(api):
     assert (await team.bob.delete(f"{team.url}/agents/{agent_id}")).status == 204
 
 
-async def test_team_admin_deletes_the_team(api):
+async def test_only_the_owner_deletes_the_team(api, expect_problem):
+    """`delete: [owner]`: a team admin may rename the team but not delete it (issue 16)."""
     team = await team_with_roles(api)
-    assert (await team.bob.delete(team.url)).status == 204
+    expect_problem(await team.bob.delete(team.url), 403)
+    assert (await team.alice.delete(team.url)).status == 204
 
 
-async def test_member_with_role_owner_manages_the_team(api):
+@pytest.mark.parametrize("granter", ["alice", "bob"])
+async def test_role_owner_belongs_to_the_teams_owner_alone(api, expect_problem, granter):
     team = await team_with_roles(api)
-    await add_member(api, team.alice, team.id, "dave", "owner")
-    assert (await team.dave.patch(team.url, json={"name": "Dave's too"})).status == 200
-    assert (await team.dave.delete(f"{team.url}/members/carol")).status == 204
+    client = getattr(team, granter)
+    expect_problem(await client.post(f"{team.url}/members", json={"user_id": "dave", "role": "owner"}), 403)
+    expect_problem(await client.patch(f"{team.url}/members/carol", json={"role": "owner"}), 403)
+    roles = await api.sql("select user_id, role from team_members where team_id = $1 order by user_id", team.id)
+    assert [(r["user_id"], r["role"]) for r in roles] == [("alice", "owner"), ("bob", "admin"), ("carol", "member")]
 
 
-async def test_team_owner_keeps_control_without_an_owner_membership(api):
-    """The `owner` rule matches teams.owner_id, whatever alice's membership says."""
+async def test_team_admin_cannot_change_or_remove_the_owners_membership(api, expect_problem):
     team = await team_with_roles(api)
-    await team.alice.patch(f"{team.url}/members/bob", json={"role": "owner"})
-    assert (await team.alice.patch(f"{team.url}/members/alice", json={"role": "member"})).status == 200
+    expect_problem(await team.bob.patch(f"{team.url}/members/alice", json={"role": "member"}), 403)
+    expect_problem(await team.bob.delete(f"{team.url}/members/alice"), 403)
+    (alice,) = await api.sql("select role from team_members where team_id = $1 and user_id = 'alice'", team.id)
+    assert alice["role"] == "owner"
+
+
+async def test_team_owner_keeps_control_whatever_the_memberships_say(api):
+    """The `owner` rule matches teams.owner_id; the owner's membership cannot be demoted away (409)."""
+    team = await team_with_roles(api)
+    assert (await team.alice.patch(f"{team.url}/members/alice", json={"role": "member"})).status == 409
+    assert (await team.alice.patch(f"{team.url}/members/bob", json={"role": "member"})).status == 200
     assert (await team.alice.patch(team.url, json={"name": "Still mine"})).status == 200
 
 

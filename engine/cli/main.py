@@ -11,7 +11,7 @@ from collections.abc import Callable
 from functools import partial
 
 from engine import migrations
-from engine.cli import init, serve
+from engine.cli import explain, init, serve
 from engine.cli.output import Printer, spec_or_exit
 from engine.db.pool import connect
 from engine.http.app import create_app, resolve_database_url
@@ -20,6 +20,7 @@ from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import call_all_sync
 from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.kernel.settings import value
+from engine.resources.values import ValueProblem
 from engine.spec import Spec, SpecError, load_spec
 
 
@@ -32,6 +33,29 @@ def cmd_check(args: argparse.Namespace, out: Printer) -> int:
         return 1
     out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
     return 0
+
+
+def cmd_explain(args: argparse.Namespace, out: Printer) -> int:
+    spec = spec_or_exit(args, out)
+    if args.resource not in spec.resources:
+        out.error(f"unknown resource {args.resource!r}; known: {', '.join(spec.resources)}")
+        return 2
+    try:
+        compiled, values, lines = asyncio.run(explain.explained(spec, args))
+    except ValueProblem as problem:
+        out.error(f"--id is not a {args.resource} primary key: expected {problem}")
+        return 2
+    for line in lines:
+        out.plain(line)
+    if not args.plan:
+        return 0
+
+    async def work(conn) -> int:
+        for line in await explain.plan(conn, compiled, values):
+            out.plain(line)
+        return 0
+
+    return _with_connection(spec, work)
 
 
 def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
@@ -170,6 +194,9 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
 
     check = commands.add_parser("check", help="validate resources.yaml, the schemas and the plugins")
     check.set_defaults(run=cmd_check)
+
+    explain.add_parser(commands)
+    commands.choices["explain"].set_defaults(run=cmd_explain)
 
     routes = commands.add_parser("routes", help="print the route table")
     routes.set_defaults(run=cmd_routes)

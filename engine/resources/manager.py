@@ -21,12 +21,13 @@ from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
+from engine.resources import field_rules
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.listing import ListQuery
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
-from engine.sql.queries import Predicate, ResourceQueries, bind_predicates
+from engine.sql.queries import Masks, Predicate, ResourceQueries, bind_predicates, drop_hidden
 
 
 def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
@@ -73,6 +74,15 @@ class ResourceManager:
         )
         return _flatten(results)
 
+    async def field_rules(self, mode: str, identity: Identity | None) -> dict[str, Predicate]:
+        """Field name -> where the caller may `mode` (read or write) it (the `field_access` hook)."""
+        results = await call_all(self.pm.hook.field_access, resource=self.resource, mode=mode, identity=identity)
+        return field_rules.merge(results)
+
+    async def masks(self, identity: Identity | None) -> Masks:
+        """The read rules of fields, as the select list needs them."""
+        return tuple((await self.field_rules("read", identity)).items())
+
     def parse_pk(self, text: str) -> Any:
         try:
             return from_query(self.resource.pk, text)
@@ -88,23 +98,28 @@ class ResourceManager:
         self, query: ListQuery, identity: Identity | None, conn: asyncpg.Connection | None = None
     ) -> tuple[list[dict[str, Any]], str | None]:
         predicates = await self.predicates("list", identity)
+        masks = await self.masks(identity)
+        field_rules.refuse_hidden(self.resource, query, masks)
         wanted = query.fields or self._all_fields
         hidden = tuple(k.field for k in query.sort if k.field not in wanted)
         selected = tuple(wanted) + hidden
-        values = bind_predicates(predicates, {f"f{i}": f.value for i, f in enumerate(query.filters)})
+        values = bind_predicates(
+            (*predicates, *(p for _, p in masks)), {f"f{i}": f.value for i, f in enumerate(query.filters)}
+        )
         cursor_nulls = None
         if query.cursor is not None:
             positions = cursors.decode(self.resource, query.sort, query.cursor)
             cursor_nulls = tuple(v is None for v in positions)
             values.update({f"c{i}": v for i, v in enumerate(positions)})
         values["limit"] = query.limit + 1
-        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates)
+        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates, masks)
         if conn is None:
             records = await self.pool.fetch(compiled.sql, *compiled.args(values))
         else:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
         rows = [dict(r) for r in records[: query.limit]]
         next_cursor = cursors.encode(self.resource, query.sort, rows[-1]) if len(records) > query.limit else None
+        drop_hidden(rows, masks)
         if hidden:
             for row in rows:
                 for name in hidden:
@@ -116,11 +131,31 @@ class ResourceManager:
     ) -> dict[str, Any]:
         pk = self.parse_pk(pk_text)
         predicates = await self.predicates("read", identity)
-        compiled = self.queries.get(predicates, fields or self._all_fields)
-        record = await self.pool.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
+        masks = await self.masks(identity)
+        compiled = self.queries.get(predicates, fields or self._all_fields, masks=masks)
+        values = bind_predicates((*predicates, *(p for _, p in masks)), {"pk": pk})
+        record = await self.pool.fetchrow(compiled.sql, *compiled.args(values))
         if record is None:
             raise self.not_found(pk_text)
-        return dict(record)
+        rows = [dict(record)]
+        drop_hidden(rows, masks)
+        return rows[0]
+
+    async def shown(
+        self, row: dict[str, Any], identity: Identity | None, conn: asyncpg.Connection | None = None
+    ) -> dict[str, Any]:
+        """A written row as the caller may read it: fields their read rules hide are left out
+        (one query on the row as written, only when the resource has such rules for the caller;
+        on `conn` when given, e.g. inside the write's transaction)."""
+        masks = await self.masks(identity)
+        if not masks:
+            return row
+        if conn is not None:
+            allowed = await field_rules.readable(conn, self.queries, masks, row)
+        else:
+            async with self.pool.acquire() as own:
+                allowed = await field_rules.readable(own, self.queries, masks, row)
+        return {k: v for k, v in row.items() if k in allowed or k not in dict(masks)}
 
     # --- writes ------------------------------------------------------------------------------
 
@@ -181,10 +216,13 @@ class ResourceManager:
             values.update(fold.values(context.identity, previous))
         return compiled, values
 
-    async def lock_for_write(self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None) -> dict[str, Any]:
-        """The row, locked FOR UPDATE, if `identity` may update it (404 when hidden, 403 when only readable)."""
+    async def lock_for_write(
+        self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None, action: str = "update"
+    ) -> dict[str, Any]:
+        """The row, locked FOR UPDATE, if `identity` may `action` (update, attach) it (404 when hidden,
+        403 when only readable)."""
         pk = self.parse_pk(pk_text)
-        return await self._locked(conn, pk, await self.predicates("update", identity), identity)
+        return await self._locked(conn, pk, await self.predicates(action, identity), identity)
 
     async def create(
         self, data: dict[str, Any], who: WriteContext | Identity | None, conn: asyncpg.Connection | None = None
@@ -336,6 +374,10 @@ class ResourceManager:
         )
 
     async def _before_write(self, context: WriteContext, action: str, data: Any, previous: Any) -> None:
+        if data is not None:  # field write rules, on the row as it would be stored (403)
+            rules = await self.field_rules("write", context.identity)
+            if rules:
+                await field_rules.check_writes(context.conn, self.queries, rules, data, previous)
         await call_all(
             self.pm.hook.before_write,
             context=context,

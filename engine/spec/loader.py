@@ -16,6 +16,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
+from engine.spec.access import MODES, resolve_rules
 from engine.spec.model import (
     ACTIONS,
     ACTIVE,
@@ -29,7 +30,7 @@ from engine.spec.model import (
     Spec,
 )
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
-from engine.spec.secret_fields import check_property, check_rule_where, check_uses
+from engine.spec.secret_fields import check_property, check_uses
 from engine.spec.types import TypeProblem, derive_field, engine_fields
 
 
@@ -265,7 +266,7 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
             "exclude": tuple(events.get("exclude", ())),
         },
         relations={},  # resolved in _cross_check once every resource is known
-        access=dict(raw.get("access") or {}),
+        access={},  # resolved in _cross_check: rules follow relations of other resources
         plugins=dict(raw.get("plugins") or {}),
         rate_limit=raw.get("rate_limit"),
         cache=raw.get("cache"),
@@ -319,29 +320,28 @@ def _cross_check(data: dict[str, Any], resources: dict[str, Resource], errors: _
             relation = _relation(name, rel_name, raw, resources, errors)
             if relation is not None:
                 resource.relations[rel_name] = relation
-        for mode, rules in resource.access.items():
-            for i, rule in enumerate(rules):
-                if isinstance(rule, dict) and rule["relation"] not in raw_relations:
-                    errors.add(
-                        (*where, "access", mode, i, "relation"),
-                        f"unknown relation {rule['relation']!r}; declare it under relations",
-                    )
-                elif isinstance(rule, dict) and rule["relation"] in resource.relations:
-                    relation = resource.relations[rule["relation"]]
-                    _check_rule_where(resources, relation, rule, (*where, "access", mode, i), errors)
-                if rule == "owner" and resource.owner is None:
-                    errors.add((*where, "access", mode, i), "'owner' needs an owner field on this resource")
+    for name, resource in resources.items():  # rules may follow the relations of any resource
+        _resolve_access(resources, resource, data["resources"][name].get("access") or {}, errors)
 
 
-def _check_rule_where(
-    resources: dict[str, Resource], relation: Relation, rule: dict, where: Path, errors: _Collector
-) -> None:
-    """`where` in a relation rule filters the join rows, so its keys must be columns of the join resource."""
-    through = resources[relation.through]
-    check_rule_where(through.fields, rule, lambda p, m: errors.add((*where, *p), m))
-    for name in rule.get("where") or {}:
-        if name not in through.fields or through.fields[name].sql_type == "jsonb":
-            errors.add((*where, "where", name), f"{name!r} is not a column of {relation.through} to match on", key=True)
+def _resolve_access(resources: dict[str, Resource], resource: Resource, raw: dict, errors: _Collector) -> None:
+    """Fill `resource.access` and `resource.field_access` from the access block (see engine.spec.access)."""
+    where: Path = ("resources", resource.name, "access")
+    problems: list[tuple[Path, str]] = []
+    for mode in MODES:
+        if mode in raw:
+            resource.access[mode] = resolve_rules(resources, resource, raw[mode], (*where, mode), problems)
+    for name, modes in (raw.get("fields") or {}).items():
+        if name not in resource.fields or name == resource.primary_key:
+            message = f"{name!r} is not a field of {resource.name} that rules may hide"
+            problems.append(((*where, "fields", name), message))
+            continue
+        resource.field_access[name] = {
+            mode: resolve_rules(resources, resource, rules, (*where, "fields", name, mode), problems)
+            for mode, rules in modes.items()
+        }
+    for path, message in problems:
+        errors.add(path, message)
 
 
 def _relation(

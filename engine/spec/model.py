@@ -11,8 +11,15 @@ from typing import Any
 
 ACTIONS = ("list", "read", "create", "update", "delete")
 ENGINE_FIELDS = ("created_at", "updated_at")
-# Which `access` list of a resource governs each action (create has no row to match yet).
-ACCESS_MODES = {"list": "read", "read": "read", "update": "write", "delete": "write"}
+# Which `access` lists may govern each action, first declared wins (create has no row to match yet;
+# attach is a write through one of the resource's relations).
+ACCESS_MODES = {
+    "list": ("read",),
+    "read": ("read",),
+    "update": ("update", "write"),
+    "delete": ("delete", "write"),
+    "attach": ("attach", "update", "write"),
+}
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,8 @@ class Resource:
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
     events: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
     relations: dict[str, Relation] = field(default_factory=dict, compare=False, hash=False)
-    access: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    access: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)  # mode -> rules (spec.access)
+    field_access: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, hash=False)
     plugins: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     rate_limit: str | dict[str, str] | None = field(default=None, compare=False, hash=False)  # "20/minute", per action
     cache: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # {"ttl": seconds}: opt-in read cache
@@ -98,6 +106,10 @@ class Resource:
     @property
     def pk(self) -> Field:
         return self.fields[self.primary_key]
+
+    def access_mode(self, action: str) -> str | None:
+        """The `access` list that governs `action`, or None (the owner-only default applies)."""
+        return next((mode for mode in ACCESS_MODES.get(action, ()) if mode in self.access), None)
 
     @property
     def columns(self) -> tuple[str, ...]:

@@ -69,11 +69,3 @@ def check_uses(raw: dict[str, Any], fields: dict[str, Field], primary_key: str, 
     for col in raw.get("references") or {}:
         if col in secret:
             report(("references", col), f"writeOnly field {col!r} cannot be a reference: its value is encrypted")
-
-
-def check_rule_where(through_fields: dict[str, Field], rule: dict[str, Any], report: Report) -> None:
-    """An access rule's `where` compares join-row columns: none of them may be a secret."""
-    for name in rule.get("where") or {}:
-        field = through_fields.get(name)
-        if field is not None and field.write_only:
-            report(("where", name), f"writeOnly field {name!r} cannot be matched on: its value is encrypted")

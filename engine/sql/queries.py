@@ -16,7 +16,7 @@ from sqlglot import exp
 from engine.spec import Resource
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
-from engine.sql.outputs import has_secrets, outputs
+from engine.sql.outputs import has_secrets, output, outputs, shown
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
 IS_VALUES = ("null", "not_null", "true", "false")
@@ -40,6 +40,42 @@ def bind_predicates(predicates: tuple[Predicate, ...], values: dict[str, Any]) -
     for predicate in predicates:
         values.update(predicate.params)
     return values
+
+
+Masks = tuple[tuple[str, Predicate], ...]  # (field, where the caller may read it), from field rules
+
+
+def mask_flag(index: int) -> str:
+    """The name of the boolean column saying whether the index-th masked field may be shown."""
+    return f"_shown_{index}"
+
+
+def projection(fields: tuple[str, ...], masks: Masks, t: str, resource: Resource) -> list[exp.Expression]:
+    """The select list: columns (a secret as its mask, sql/outputs.py), and for a field with a read
+    rule `CASE WHEN <rule> THEN col END` plus a flag telling a hidden value from a stored null (the
+    caller drops the field where it is false)."""
+    rules = dict(masks)
+    columns: list[exp.Expression] = [
+        exp.alias_(exp.Case(ifs=[exp.If(this=rules[f].build(t), true=shown(resource, f, t))]), f, quoted=True)
+        if f in rules
+        else output(resource, f, t)
+        for f in fields
+    ]
+    flags = [exp.alias_(p.build(t), mask_flag(i), quoted=True) for i, (f, p) in enumerate(masks) if f in fields]
+    return columns + flags
+
+
+def mask_key(masks: Masks) -> tuple:
+    return tuple((f, p.key) for f, p in masks)
+
+
+def drop_hidden(rows: list[dict[str, Any]], masks: Masks) -> None:
+    """Remove from each row the masked fields its flag hides, and the flags."""
+    for i, (name, _) in enumerate(masks):
+        flag = mask_flag(i)
+        for row in rows:
+            if flag in row and not row.pop(flag):
+                del row[name]
 
 
 @dataclass(frozen=True)
@@ -131,8 +167,8 @@ class ResourceQueries:
         conditions = conditions + [p.build(self.table) for p in predicates]
         return exp.and_(*conditions) if conditions else None
 
-    def _select(self, fields: tuple[str, ...]) -> exp.Select:
-        return exp.select(*outputs(self.resource, fields, self.table)).from_(table(self.table))
+    def _select(self, fields: tuple[str, ...], masks: Masks = ()) -> exp.Select:
+        return exp.select(*projection(fields, masks, self.table, self.resource)).from_(table(self.table))
 
     def _returning(self, query: exp.Expression) -> exp.Expression:
         """RETURNING every column, secrets masked (sql/outputs.py)."""
@@ -140,12 +176,15 @@ class ResourceQueries:
             return query.returning("*")
         return query.returning(exp.Returning(expressions=outputs(self.resource, self.resource.columns, self.table)))
 
-    def get(self, predicates: tuple[Predicate, ...], fields: tuple[str, ...], lock: bool = False) -> Compiled:
+    def get(
+        self, predicates: tuple[Predicate, ...], fields: tuple[str, ...], lock: bool = False, masks: Masks = ()
+    ) -> Compiled:
         def build() -> exp.Expression:
-            query = self._select(fields).where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
+            query = self._select(fields, masks)
+            query = query.where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
             return query.lock() if lock else query
 
-        return self._cache.get(("get", tuple(p.key for p in predicates), fields, lock), build)
+        return self._cache.get(("get", tuple(p.key for p in predicates), fields, lock, mask_key(masks)), build)
 
     def list(
         self,
@@ -154,8 +193,17 @@ class ResourceQueries:
         fields: tuple[str, ...],
         cursor_nulls: tuple[bool, ...] | None,
         predicates: tuple[Predicate, ...],
+        masks: Masks = (),
     ) -> Compiled:
-        shape = ("list", tuple(f.shape for f in filters), sort, fields, cursor_nulls, tuple(p.key for p in predicates))
+        shape = (
+            "list",
+            tuple(f.shape for f in filters),
+            sort,
+            fields,
+            cursor_nulls,
+            tuple(p.key for p in predicates),
+            mask_key(masks),
+        )
 
         def build() -> exp.Expression:
             conditions = [
@@ -163,7 +211,7 @@ class ResourceQueries:
             ]
             if cursor_nulls is not None:
                 conditions.append(_after(sort, cursor_nulls, lambda n: self.resource.fields[n].nullable, self.table))
-            query = self._select(fields)
+            query = self._select(fields, masks)
             where = self._where(conditions, predicates)
             if where is not None:
                 query = query.where(where)

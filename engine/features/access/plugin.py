@@ -1,15 +1,17 @@
-"""Built-in access control: roles per action from `permissions`, and ownership as a SQL predicate.
+"""Built-in access control: roles per action from `permissions`, ownership and `access` rules as SQL.
 
 Declared in resources.yaml, enforced here for every route: a role outside `permissions` gets
-403 (401 when anonymous); a non-admin sees only rows whose owner field is their user id, so
-another user's row is a 404 everywhere, and never learns the owner field from a write.
+403 (401 when anonymous); a non-admin sees only rows whose owner field is their user id, or that
+the resource's `access` rules let them see (engine.features.access.rules), so another user's row
+is a 404 everywhere, and never learns the owner field from a write. Field rules (`access.fields`)
+come from the `field_access` hook.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from engine.features.access.rules import access_block_predicate, governs
+from engine.features.access.rules import access_block_predicate, field_predicates, governs
 from engine.kernel.errors import ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
@@ -61,6 +63,12 @@ def access_predicates(resource: Resource, action: str, identity: Identity | None
         return _NOBODY
     predicate = owner_predicate(resource)
     return Predicate(predicate.key, predicate.build, {OWNER_PARAM: owner})
+
+
+@hookimpl(trylast=True)
+def field_access(resource: Resource, mode: str, identity: Identity | None) -> dict[str, Predicate] | None:
+    """The `access.fields` rules of the resource (none for admins)."""
+    return field_predicates(resource, mode, identity) if resource.field_access else None
 
 
 def _owner_value(resource: Resource, user_id: str):

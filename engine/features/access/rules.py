@@ -1,31 +1,29 @@
-"""The `access` block of resources.yaml, compiled into one SQL predicate per resource and mode.
+"""The `access` block of resources.yaml (resolved by engine.spec.access) compiled into SQL predicates.
 
-    access:
-      read:  [owner, {relation: members}]
-      write: [owner, {relation: members, where: {role: [owner, admin]}}]
+A list of rules is an OR; each mapping rule an AND of its row conditions and its path. A path is
+one subquery per step, each joined to the row of the step before on an indexed column, the
+innermost comparing its caller column with the caller's id; the first is an uncorrelated array
+(see _hop), the others nested EXISTS. `[team_agents.agent_id, teams, members]` with
+`where: {members: {status: active}}` becomes (the teams hop asks nothing, so it is passed through):
 
-The rules of a list are alternatives (OR). `owner` matches the owner field, `anyone` every row,
-and `{relation: r, where: {...}}` an EXISTS subquery on r's join table: the caller's user id is
-in its `other` column for this row, and each `where` column holds one of the listed values.
-When the relation declares `invite`, only accepted links count (its status field is `active`
-unless the rule's `where` names it): a pending invitation grants nothing.
-`read` governs list and read, `write` update and delete; a declared list replaces the default
-owner-only rule for those actions, admins bypass both. The access plugin (engine.features.access.plugin)
-returns these predicates from its `access_predicates` hook, so disabling it disables both. Nothing
-is checked row by row in Python: the predicate joins the WHERE clause of every statement,
-embeddings and nested routes included.
+    agents.id = ANY(ARRAY(SELECT _r1_s0.agent_id FROM team_agents AS _r1_s0 WHERE
+      EXISTS (SELECT 1 FROM team_members AS _r1_s2 WHERE _r1_s2.team_id = _r1_s0.team_id
+        AND _r1_s2.status = ANY($r1_s2_0) AND _r1_s2.user_id::text = $user)))
+
+Every value (the caller's id, the listed values) is a bound parameter; the SQL text depends only
+on the rules, so it is built once per shape. Nothing is checked row by row in Python: the
+predicate joins the WHERE clause (row rules) or the select list (field rules, `CASE WHEN`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from sqlglot import exp
 
 from engine.kernel.identity import Identity
-from engine.spec import Relation, Resource
-from engine.spec.model import ACCESS_MODES, ACTIVE
+from engine.spec import Resource
+from engine.spec.access import Condition, Rule, Step
 from engine.sql.compiled import param
 from engine.sql.ddl import column, ident, table
 from engine.sql.queries import Predicate
@@ -33,70 +31,111 @@ from engine.sql.queries import Predicate
 USER_PARAM = "ra_user"
 
 
-def _relation_exists(
-    resource: Resource, relation: Relation, where: dict[str, Any], prefix: str, outer: str
-) -> exp.Expression:
-    """EXISTS (SELECT 1 FROM <through> AS j WHERE j.key = outer.pk AND j.other::text = $user AND j.col = ANY($v)).
+def _as_text(col: exp.Expression) -> exp.Expression:
+    """User ids are text; the cast lets them match uuid or integer columns (a no-op on text columns,
+    so an index on the column still serves the lookup)."""
+    return exp.Cast(this=col, to=exp.DataType.build("text"))
 
-    The cast lets user ids (text) match uuid or integer columns; on a text column it is a no-op
-    for PostgreSQL, so the join table's (key, other) index still serves the lookup.
+
+def _condition(condition: Condition, alias: str, name: str, values: dict[str, Any]) -> exp.Expression:
+    col = column(condition.column, alias)
+    if condition.caller:
+        return _as_text(col).eq(param(USER_PARAM))
+    values[name] = list(condition.values)
+    return col.eq(exp.Any(this=exp.Paren(this=param(name))))
+
+
+def _hop(
+    steps: tuple[Step, ...], i: int, outer: str, prefix: str, end: str, values: dict[str, Any], joined: str = ""
+) -> exp.Expression:
+    """Step i and those after it, as a condition on the row before it.
+
+    The first hop is `outer.col = ANY(ARRAY(SELECT ...))`: uncorrelated, so PostgreSQL computes the
+    caller's set once per statement (an InitPlan, driven from the caller's id through indexes) and
+    reaches the outer table through its own index, also when OR-ed with `owner` (a BitmapOr); a
+    correlated EXISTS there would be tested row by row. Later hops are nested EXISTS, which the
+    planner turns into index joins. `joined` names the previous row's column to join on when a
+    pass-through hop was skipped.
     """
-    alias = f"_access_{relation.name}"
-    conditions = [
-        column(relation.key, alias).eq(column(resource.primary_key, outer)),
-        exp.Cast(this=column(relation.other, alias), to=exp.DataType.build("text")).eq(param(USER_PARAM)),
-    ]
-    for name in where:
-        conditions.append(column(name, alias).eq(exp.Any(this=exp.Paren(this=param(f"{prefix}_{name}")))))
-    source = table(relation.through)
+    step = steps[i]
+    outer_column = joined or step.outer_column
+    if step.passes_through and i + 1 < len(steps):  # e.g. teams between team_agents and members
+        return _hop(steps, i + 1, outer, prefix, end, values, outer_column)
+    alias = f"_{prefix}_s{i}"
+    first = i == 0 or (joined and all(s.passes_through for s in steps[:i]))
+    conditions = [] if first else [column(step.column, alias).eq(column(outer_column, outer))]
+    conditions += [_condition(c, alias, f"{prefix}_s{i}_{j}", values) for j, c in enumerate(step.where)]
+    if i + 1 < len(steps):
+        conditions.append(_hop(steps, i + 1, alias, prefix, end, values))
+    else:
+        conditions.append(_as_text(column(end, alias)).eq(param(USER_PARAM)))
+    source = table(step.table)
     source.set("alias", exp.TableAlias(this=ident(alias)))
+    if first:
+        found = exp.select(column(step.column, alias)).from_(source).where(exp.and_(*conditions))
+        return column(outer_column, outer).eq(exp.Any(this=exp.Paren(this=exp.Array(expressions=[found]))))
     return exp.Exists(this=exp.select(exp.Literal.number(1)).from_(source).where(exp.and_(*conditions)))
 
 
-def _rule(resource: Resource, rule: Any, index: int) -> tuple[Callable[[str], exp.Expression], dict[str, Any]]:
-    """One rule as (build(outer_table) -> condition, the spec values it binds)."""
-    if rule == "anyone":
-        return (lambda outer: exp.true()), {}
-    if rule == "owner":
-        return (lambda outer: column(resource.owner, outer).eq(param(USER_PARAM))), {}
-    relation = resource.relations[rule["relation"]]
-    where = dict(rule.get("where") or {})
-    if relation.invite is not None:  # a pending invitation grants nothing until it is accepted
-        where.setdefault(relation.invite.status_field, [ACTIVE])
-    prefix = f"ra{index}"
-    values = {f"{prefix}_{name}": list(options) for name, options in where.items()}
-    return (lambda outer: _relation_exists(resource, relation, where, prefix, outer)), values
+def _rule(resource: Resource, rule: Rule, prefix: str, outer: str, values: dict[str, Any]) -> exp.Expression:
+    """One rule as a condition on the row `outer`; the values it binds go into `values`."""
+    if rule.kind == "anyone":
+        return exp.true()
+    if rule.kind == "owner":
+        return column(resource.owner, outer).eq(param(USER_PARAM))
+    parts = [_condition(c, outer, f"{prefix}_w{j}", values) for j, c in enumerate(rule.where)]
+    if rule.steps:
+        parts.append(_hop(rule.steps, 0, outer, prefix, rule.end or "", values))
+    return exp.and_(*parts) if parts else exp.true()
 
 
-def compile_rules(resource: Resource, mode: str, identity: Identity | None) -> Predicate:
-    """The mode's rules as one predicate (OR of the rules); anonymous callers keep only `anyone`.
+def compile_list(
+    resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: str, identity: Identity | None
+) -> Predicate:
+    """A list of rules as one predicate (OR); anonymous callers keep only `anyone`.
 
-    Building the Predicate is cheap; its SQL is rendered once per shape by the query cache,
+    Building the Predicate is cheap; its SQL is rendered once per shape by the statement cache,
     keyed by `key`, never per request.
     """
     signed_in = identity is not None
-    rules = [rule for rule in resource.access[mode] if signed_in or rule == "anyone"]
-    parts = [_rule(resource, rule, i) for i, rule in enumerate(rules)]
+    kept = tuple(rule for rule in rules if signed_in or rule.kind == "anyone")
     values: dict[str, Any] = {USER_PARAM: identity.user_id} if signed_in else {}
-    for _, bound in parts:
-        values.update(bound)
+    for i, rule in enumerate(kept):  # the values bound do not depend on the outer table's name
+        _rule(resource, rule, f"{prefix}{i}", resource.table, values)
 
     def build(outer: str) -> exp.Expression:
-        conditions = [make(outer) for make, _ in parts]
+        conditions = [_rule(resource, rule, f"{prefix}{i}", outer, {}) for i, rule in enumerate(kept)]
         if not conditions:
             return exp.false()
         return exp.Paren(this=exp.or_(*conditions)) if len(conditions) > 1 else conditions[0]
 
-    return Predicate(("relation_access", mode, signed_in), build, values)
+    return Predicate((*key, signed_in), build, values)
+
+
+def compile_rules(resource: Resource, mode: str, identity: Identity | None) -> Predicate:
+    """The rules of one access mode (read, update, delete, attach, write) as one predicate."""
+    return compile_list(resource, resource.access[mode], ("relation_access", mode), "r", identity)
 
 
 def governs(resource: Resource, action: str) -> bool:
     """Whether the resource's `access` block decides which rows `action` may touch."""
-    return ACCESS_MODES.get(action) in resource.access
+    return resource.access_mode(action) is not None
 
 
 def access_block_predicate(resource: Resource, action: str, identity: Identity | None) -> Predicate | None:
     """The predicate for an action the `access` block governs; admins get none (they see every row)."""
     if identity is not None and identity.is_admin:
         return None
-    return compile_rules(resource, ACCESS_MODES[action], identity)
+    mode = resource.access_mode(action)
+    return None if mode is None else compile_rules(resource, mode, identity)
+
+
+def field_predicates(resource: Resource, mode: str, identity: Identity | None) -> dict[str, Predicate]:
+    """Field name -> where the caller may `mode` (read or write) it; empty for admins."""
+    if identity is not None and identity.is_admin:
+        return {}
+    found = {}
+    for i, (name, modes) in enumerate(resource.field_access.items()):
+        if mode in modes:
+            found[name] = compile_list(resource, modes[mode], ("field_access", name, mode), f"fa{i}_", identity)
+    return found

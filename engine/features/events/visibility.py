@@ -3,7 +3,9 @@
 An event is visible to a caller when
 1. the `authorize` hook lets the caller `read` the event's resource (roles), and
 2. the row as the event recorded it (`data`: after the change; before it, for deletes) satisfies
-   the caller's `access_predicates` for `read` (ownership and any plugin's row rules).
+   the caller's `access_predicates` for `read` (ownership and any plugin's row rules), and the
+   read rule of every field in the payload (`field_access`): a field the caller may not read is
+   never sent, so such an event is withheld whole.
 
 Rule 2 runs the resource's own predicates against `jsonb_populate_record(NULL::<table>, data)`
 aliased as the resource's table, so the predicates need no change, ownership is judged as of the
@@ -27,6 +29,7 @@ from engine.features.events.tables import EVENTS, select_ids_where
 from engine.http.keys import IDENTITY, MANAGERS, PLUGINS, SPEC
 from engine.kernel.errors import Forbidden
 from engine.resources.access import may
+from engine.resources.manager import ResourceManager
 from engine.spec import Resource
 from engine.sql.compiled import ShapeCache, param
 from engine.sql.ddl import column, ident, table
@@ -106,6 +109,15 @@ class Visibility:
         return [e for e in events if e.resource not in restricted or e.id in allowed]
 
 
+async def _row_rules(manager: ResourceManager, identity) -> tuple[Predicate, ...]:
+    """The read predicates, and the read rule of every field the event payload carries: an event
+    whose row holds a field the caller may not read is withheld whole (one payload serves every
+    subscriber), unless `events.exclude` keeps the field out of payloads anyway."""
+    excluded = manager.resource.events.get("exclude", ())
+    masks = [p for name, p in await manager.masks(identity) if name not in excluded]
+    return (*await manager.predicates("read", identity), *masks)
+
+
 async def visibility_for(request: web.Request, names: tuple[str, ...] | None) -> Visibility:
     """The caller's rule for all resources, or for `names` (then a resource they may not read is 403)."""
     spec, pm, identity = request.app[SPEC], request.app[PLUGINS], request[IDENTITY]
@@ -118,7 +130,7 @@ async def visibility_for(request: web.Request, names: tuple[str, ...] | None) ->
                 raise Forbidden(f"your roles do not allow reading {name}, so not its events either")
             continue
         readable.append(name)
-        predicates = await request.app[MANAGERS][name].predicates("read", identity)
+        predicates = await _row_rules(request.app[MANAGERS][name], identity)
         if predicates:
             restricted.append((resource, predicates))
     everything = names is None and not restricted and len(readable) == len(spec.resources)

@@ -27,7 +27,7 @@ from engine.features.idempotency.store import (
 )
 from engine.features.openapi.contrib import add_parameter, add_response_header, header_parameter, resource_operations
 from engine.http.handlers import created_response, write_shared
-from engine.http.keys import IDENTITY, POOL
+from engine.http.keys import IDENTITY, MANAGERS, POOL
 from engine.http.middleware import after_authentication
 from engine.http.routes import resource_action
 from engine.kernel import settings
@@ -100,7 +100,8 @@ async def after_write(context: WriteContext, resource: Resource, action: str, re
         return
     claim[1] = True
     if action == "create" and resource.name == claim[2]:
-        await commit_response(conn, claim[0], created_response(resource, record))
+        shown = await claim[3].shown(record, context.identity, conn)  # the replay is the response: field rules apply
+        await commit_response(conn, claim[0], created_response(resource, shown))
     else:
         await mark_committed(conn, claim[0])
 
@@ -129,7 +130,7 @@ async def _run_once(
     request: web.Request, handler, store: IdempotencyStore, claim: str, resource: str
 ) -> web.StreamResponse:
     shared = write_shared(request)
-    shared[CLAIM] = [claim, False, resource]
+    shared[CLAIM] = [claim, False, resource, request.app[MANAGERS][resource]]
     try:
         response = await handler(request)
     except BaseException:

@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from engine.spec import Resource
+from engine.spec.access import describe
 from engine.spec.model import ENGINE_FIELDS
 
 TIMESTAMP = {"type": "string", "format": "date-time", "readOnly": True}
@@ -94,6 +95,7 @@ def row_schema(resource: Resource) -> dict[str, Any]:
             properties[name] = _or_null(properties[name])
         if name == resource.owner:
             properties[name] = _describe(properties[name], "The owner: set from the caller's token on create.")
+    _field_rules(resource, properties, "read", "Readable by")
     return schema
 
 
@@ -109,6 +111,17 @@ def _secret_as_read(sql_type: str, nullable: bool) -> dict[str, Any]:
     return {**shown, "readOnly": True}
 
 
+def _field_rules(resource: Resource, properties: dict[str, Any], mode: str, lead: str) -> None:
+    """Say who may read (or write) each field that has its own rule (`access.fields`); admins always may."""
+    for name, modes in resource.field_access.items():
+        if name in properties and mode in modes:
+            who = describe(modes[mode])
+            note = f"{lead}: {who}; admins always." + (
+                " Absent from the row for other callers." if mode == "read" else ""
+            )
+            properties[name] = {**_describe(properties[name], note), f"x-{mode}-access": who}
+
+
 def _writable(resource: Resource) -> dict[str, Any]:
     schema = _base(resource)
     properties = schema.get("properties", {})
@@ -122,6 +135,7 @@ def _writable(resource: Resource) -> dict[str, Any]:
     for name in resource.protected:
         if name in properties:
             properties[name] = _describe(properties[name], "Only admins may set this field.")
+    _field_rules(resource, properties, "write", "Writable by")
     schema["additionalProperties"] = False
     return schema
 

@@ -134,7 +134,8 @@ async def _serve(request: web.Request, handler, cache: QueryCache, resource: Res
     manager = await authorize(request, resource, action)  # a cached answer is only for those allowed
     identity = request[IDENTITY]
     predicates = await manager.predicates(action, identity)
-    key = await cache.key(request, resource, action, identity, predicates)
+    masks = tuple(predicate for _, predicate in await manager.masks(identity))  # field rules shape the body too
+    key = await cache.key(request, resource, action, identity, (*predicates, *masks))
     if key is None:
         cache.stats.bypassed += 1
         return await handler(request)

@@ -68,7 +68,7 @@ class Invitations:
         identity, h = request[IDENTITY], self.h
         parent = h.managers(request)[0]
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             data[self.relation.key] = str(parent_row[h.parent.primary_key])
             data[self.status] = PENDING
             await h.precheck(request, data, identity)

@@ -12,8 +12,9 @@ POST answers 202 with the invitation whatever the user id, and pending links sta
 routes until the invitee accepts.
 
 Reading needs the parent's `read` role and a parent row the caller can read; writing needs its
-`update` role and a parent row they can update. A parent they cannot read is a 404 for everything
-under it; one they can read but not change is a 403 on writes. Join rows are written through the
+`update` role and a parent row its `attach` access rule allows (by default its update rule). A
+parent they cannot read is a 404 for everything under it; one they can read but not change is a
+403 on writes. Join rows are written through the
 join resource's ResourceManager (validation, before/after_write hooks, events) inside one
 transaction that also locks the parent row, so concurrent membership changes queue up.
 """
@@ -212,7 +213,7 @@ class NestedHandlers:
         identity = request[IDENTITY]
         parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             data[self.relation.key] = parent_row[self.parent.primary_key]
             if self.relation.attach != "any":  # checked before anything is written, after the body
                 await self.precheck(request, data, identity)
@@ -271,7 +272,7 @@ class NestedHandlers:
         other, identity = self.other_of(request), request[IDENTITY]
         parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             join_pk = await self.join_pk(conn, request, parent_row[self.parent.primary_key], other, ACTIVE)
             if join_pk is None:
                 raise self._not_linked(request)
@@ -283,7 +284,7 @@ class NestedHandlers:
         other, identity = self.other_of(request), request[IDENTITY]
         parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
-            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity)
+            parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             join_pk = await self.join_pk(conn, request, parent_row[self.parent.primary_key], other)
             if join_pk is not None:
                 await through.delete(join_pk, write_context(request), conn=conn)

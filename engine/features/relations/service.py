@@ -28,7 +28,7 @@ from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
 from engine.sql.outputs import outputs, shown
-from engine.sql.queries import Predicate, bind_predicates
+from engine.sql.queries import Masks, Predicate, bind_predicates, drop_hidden, mask_key, projection
 
 KEYS_PARAM = "e_keys"
 ACTIVE_PARAM = "e_active"
@@ -89,21 +89,27 @@ class Relations:
             fields = (*fields, *extra)
         return Embedding(self, paths, fields, extra)
 
-    def reference_sql(self, include: Include, predicates: tuple[Predicate, ...]) -> Compiled:
-        """Referenced rows by key: SELECT <all columns> WHERE <remote> = ANY($1) AND <predicates>."""
+    def reference_sql(self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = ()) -> Compiled:
+        """Referenced rows by key: SELECT <columns, field rules applied> WHERE <remote> = ANY($1) AND <predicates>."""
         source = self.spec.resources[include.source]
-        shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates))
+        shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates), mask_key(masks))
 
         def build() -> exp.Expression:
             t = source.table
             conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
             conditions += [p.build(t) for p in predicates]
-            return exp.select(*outputs(source, source.columns, t)).from_(table(t)).where(exp.and_(*conditions))
+            return (
+                exp.select(*projection(source.columns, masks, t, source)).from_(table(t)).where(exp.and_(*conditions))
+            )
 
         return self._cache.get(shape, build)
 
     def links_sql(
-        self, relation: Relation, predicates: tuple[Predicate, ...], far_predicates: tuple[Predicate, ...]
+        self,
+        relation: Relation,
+        predicates: tuple[Predicate, ...],
+        far_predicates: tuple[Predicate, ...],
+        far_masks: Masks = (),
     ) -> Compiled:
         """The links of many rows with their far-side rows, in one statement:
 
@@ -114,7 +120,7 @@ class Relations:
         """
         through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
         shape = ("links", relation.through, relation.key, relation.other, relation.invite is not None)
-        shape += (tuple(p.key for p in predicates), tuple(p.key for p in far_predicates))
+        shape += (tuple(p.key for p in predicates), tuple(p.key for p in far_predicates), mask_key(far_masks))
 
         def build() -> exp.Expression:
             t = through.table
@@ -126,7 +132,13 @@ class Relations:
             on = [column(far.primary_key, FAR).eq(column(relation.other, LINKS))]
             on += [p.build(FAR) for p in far_predicates]
             selected = [column(c, LINKS) for c in through.columns]
-            selected += [exp.alias_(shown(far, c, FAR), f"_f{i}") for i, c in enumerate(far.columns)]
+            rules = dict(far_masks)
+            for i, name in enumerate(far.columns):
+                value = shown(far, name, FAR)
+                if name in rules:  # a field rule of the far resource: CASE WHEN, and a flag after all columns
+                    value = exp.Case(ifs=[exp.If(this=rules[name].build(FAR), true=value)])
+                selected.append(exp.alias_(value, f"_f{i}"))
+            selected += [exp.alias_(rule.build(FAR), f"_m{i}") for i, (_, rule) in enumerate(far_masks)]
             order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
             return (
                 exp.select(*selected)
@@ -138,12 +150,16 @@ class Relations:
 
         return self._cache.get(shape, build)
 
-    def split_link(self, relation: Relation, record: asyncpg.Record) -> dict[str, Any]:
-        """A links record as the join row carrying its far-side row (None when hidden or gone)."""
+    def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
+        """A links record as the join row carrying its far-side row (None when hidden or gone), without
+        the far fields its field rules hide from the caller."""
         through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
         count = len(through.columns)
         link = {name: record[i] for i, name in enumerate(through.columns)}
         far_row = {name: record[count + i] for i, name in enumerate(far.columns)}
+        for i, (name, _) in enumerate(far_masks):
+            if not record[count + len(far.columns) + i]:
+                far_row.pop(name, None)
         link[relation.far_name] = far_row if far_row[far.primary_key] is not None else None
         return link
 
@@ -178,7 +194,7 @@ class Embedding:
             await self._attach(request, path, rows)
         for row in rows:
             for name in self.extra:
-                del row[name]
+                row.pop(name, None)  # a linking column a field rule hid is already gone
 
     async def _attach(self, request: web.Request, path: Path, rows: list[dict[str, Any]]) -> None:
         include = path.include
@@ -205,20 +221,29 @@ class Embedding:
         predicates = await readable(request, source, include.action, include.soft)  # like GET /api/<target>/{id}
         if not keys:
             return {}
-        compiled = self.relations.reference_sql(include, predicates)
-        values = bind_predicates(predicates, {KEYS_PARAM: keys})
-        records = await request.app[POOL].fetch(compiled.sql, *compiled.args(values))
-        return {record[include.remote]: dict(record) for record in records}
+        manager = request.app[MANAGERS][source.name]
+        masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
+        compiled = self.relations.reference_sql(include, predicates, masks)
+        values = bind_predicates((*predicates, *(p for _, p in masks)), {KEYS_PARAM: keys})
+        found = [dict(record) for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values))]
+        drop_hidden(found, masks)
+        return {row.get(include.remote): row for row in found}
 
     async def _fetch_links(self, request: web.Request, relation: Relation, keys: list[Any]) -> dict[Any, Any]:
         spec, identity = self.relations.spec, request[IDENTITY]
         predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
         far = prefixed(await readable(request, spec.resources[relation.target], "read", True), "far_")
-        compiled = self.relations.links_sql(relation, predicates, far)
-        values = bind_predicates((*predicates, *far), {KEYS_PARAM: keys, ACTIVE_PARAM: ACTIVE})
+        far_masks = await request.app[MANAGERS][relation.target].masks(identity)
+        far_masks = tuple(
+            zip((f for f, _ in far_masks), prefixed(tuple(p for _, p in far_masks), "farm_"), strict=True)
+        )
+        compiled = self.relations.links_sql(relation, predicates, far, far_masks)
+        values = bind_predicates(
+            (*predicates, *far, *(p for _, p in far_masks)), {KEYS_PARAM: keys, ACTIVE_PARAM: ACTIVE}
+        )
         grouped: dict[Any, list[dict[str, Any]]] = {}
         for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values)):
-            link = self.relations.split_link(relation, record)
+            link = self.relations.split_link(relation, record, far_masks)
             grouped.setdefault(link[relation.key], []).append(link)
         return grouped
 

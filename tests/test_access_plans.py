@@ -1,0 +1,146 @@
+"""Every hop of a path rule is an index lookup, on tables large enough for the planner to care.
+
+A team member lists agents (`agents.access.read`: owner, or team_agents.agent_id -> teams ->
+members): the plan PostgreSQL makes for the statement the request ran must reach team_agents,
+team_members through indexes only (teams is passed through), never a sequential scan, and agents
+itself too, although the rule is `owner OR shared`. `resource-engine explain` shows the statement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import uuid
+from datetime import UTC, datetime
+
+import asyncpg
+import pytest
+
+from engine.cli import explain
+from engine.cli.main import main
+from engine.db.pool import connect
+from engine.http.keys import POOL
+
+USERS, AGENTS_PER_USER, TEAMS, MEMBERS, SHARED = 2000, 10, 1000, 5, 5
+HOPS = ("team_agents", "team_members")  # teams is passed through: team_agents.team_id is its key
+
+
+@pytest.fixture
+def engine_env(engine_env):
+    """One pooled connection, so a query logger on it sees the statement the request runs."""
+    return {**engine_env, "ENGINE_POOL_MIN_SIZE": "1", "ENGINE_POOL_SIZE": "1"}
+
+
+async def seed(api) -> None:
+    """2,000 users with 10 agents each; 1,000 teams of 5 members sharing 5 agents; analyzed."""
+    rng, now = random.Random(5), datetime.now(UTC)
+    users = [(f"u{i:04d}", f"u{i:04d}@example.test", now, now) for i in range(USERS)]
+    agents = [(uuid.uuid4(), f"u{i:04d}", f"agent {j}", now, now) for i in range(USERS) for j in range(AGENTS_PER_USER)]
+    teams, members, shared = [], [], []
+    for t in range(TEAMS):
+        team = uuid.uuid4()
+        crew = rng.sample(range(USERS), MEMBERS)
+        teams.append((team, f"u{crew[0]:04d}", f"team {t}", now, now))
+        members += [
+            (uuid.uuid4(), team, f"u{u:04d}", "owner" if i == 0 else "member", now, now) for i, u in enumerate(crew)
+        ]
+        shared += [(uuid.uuid4(), team, agent[0], now, now) for agent in rng.sample(agents, SHARED)]
+    conn = await asyncpg.connect(api.database_url, server_settings={"search_path": api.schema})
+    try:
+        await conn.copy_records_to_table("users", records=users, columns=["id", "email", "created_at", "updated_at"])
+        await conn.copy_records_to_table(
+            "agents", records=agents, columns=["id", "user_id", "name", "created_at", "updated_at"]
+        )
+        await conn.copy_records_to_table(
+            "teams", records=teams, columns=["id", "owner_id", "name", "created_at", "updated_at"]
+        )
+        columns = ["id", "team_id", "user_id", "role", "created_at", "updated_at"]
+        await conn.copy_records_to_table("team_members", records=members, columns=columns)
+        columns = ["id", "team_id", "agent_id", "created_at", "updated_at"]
+        await conn.copy_records_to_table("team_agents", records=shared, columns=columns)
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
+
+
+async def statement_of(api, client, path: str) -> tuple[str, tuple]:
+    seen: list = []
+
+    def log(record) -> None:
+        if record.query.startswith("SELECT") and 'FROM "agents"' in record.query:
+            seen.append((record.query, record.args))
+
+    async with api.app[POOL].acquire() as conn:
+        conn.add_query_logger(log)
+    try:
+        result = await client.get(path)
+        assert result.status == 200, result.text
+        await asyncio.sleep(0)
+    finally:
+        async with api.app[POOL].acquire() as conn:
+            conn.remove_query_logger(log)
+    assert len(seen) == 1, seen
+    return seen[0]
+
+
+def scans(plan: dict) -> dict[str, set[str]]:
+    """Relation name -> the node types that read it."""
+    found: dict[str, set[str]] = {}
+    stack = [plan[0]["Plan"]]
+    while stack:
+        node = stack.pop()
+        if "Relation Name" in node:
+            found.setdefault(node["Relation Name"], set()).add(node["Node Type"])
+        stack.extend(node.get("Plans", []))
+    return found
+
+
+async def test_every_hop_of_the_shared_agents_rule_uses_an_index(api):
+    await seed(api)
+    (member,) = await api.sql("select user_id from team_members where role = 'member' limit 1")
+    client = api.with_token(api.token(member["user_id"]))
+    sql, args = await statement_of(api, client, "/api/agents?sort=-created_at&limit=20")
+    assert "EXISTS" in sql and member["user_id"] in args
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        found = scans(await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args))
+    finally:
+        await conn.close()
+    for table in (*HOPS, "agents"):  # agents too: reached through its indexes, not scanned for the OR
+        assert table in found, found
+        assert found[table] <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}, (table, found)
+
+
+async def test_explain_prints_the_statement_with_its_access_predicates(engine_spec):
+    args = argparse.Namespace(resource="agents", action="list", user="carol", role=[], id=None, plan=False)
+    _, values, lines = await explain.explained(engine_spec, args)
+    assert '"agents"."id" = ANY(ARRAY(SELECT "_r1_s0"."agent_id" FROM "team_agents"' in lines[0]
+    assert 'EXISTS(SELECT 1 FROM "team_members"' in lines[0] and "CASE WHEN" in lines[0]
+    assert "$1 = 'carol'  -- ra_user" in lines
+    assert values["ra_user"] == "carol"
+
+
+async def test_explain_of_a_write_shows_the_locking_read_with_the_write_rule(engine_spec):
+    args = argparse.Namespace(resource="teams", action="delete", user="bob", role=[], id=None, plan=False)
+    _, _, lines = await explain.explained(engine_spec, args)
+    assert lines[0].endswith("FOR UPDATE") and "team_members" not in lines[0]  # delete: [owner]
+    assert "-- rows: the owner" in lines
+
+
+async def test_explain_plan_shows_postgresqls_generic_plan(api, engine_spec):
+    args = argparse.Namespace(resource="agents", action="read", user="carol", role=[], id=None, plan=True)
+    compiled, values, _ = await explain.explained(engine_spec, args)
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        lines = await explain.plan(conn, compiled, values)
+    finally:
+        await conn.close()
+    assert any("Index Scan using agents_pkey" in line for line in lines), lines  # planned for any id
+
+
+def test_explain_command_prints_the_sql_and_refuses_bad_input(engine_spec_path, capsys):
+    assert main(["--spec", engine_spec_path, "explain", "agents", "list", "--as", "carol"]) == 0
+    assert "$1 = 'carol'  -- ra_user" in capsys.readouterr().out
+    assert main(["--spec", engine_spec_path, "explain", "agents", "read", "--as", "carol", "--id", "nope"]) == 2
+    assert main(["--spec", engine_spec_path, "explain", "robots", "list", "--as", "carol"]) == 2

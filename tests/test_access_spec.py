@@ -1,0 +1,93 @@
+"""`resource-engine check` on access rules: every problem with file:line:col, before anything runs."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from test_access_fields import SPEC, schemas
+
+from engine.cli.main import main
+from engine.spec import SpecError, load_spec
+
+
+def spec_with(write_spec, schema_of, old: str, new: str, extra: dict | None = None):
+    assert old in SPEC
+    files = schemas(schema_of)
+    files.update(extra or {})
+    return write_spec(SPEC.replace(old, new), files)
+
+
+def errors_of(path) -> list[str]:
+    with pytest.raises(SpecError) as caught:
+        load_spec(str(path))
+    return caught.value.errors
+
+
+def test_the_spec_of_the_tests_loads_with_its_rules_resolved(write_spec, schema_of):
+    spec = load_spec(str(spec_with(write_spec, schema_of, "version: 1", "version: 1")))
+    (own, crew) = spec.resources["tasks"].access["read"]
+    assert [s.text for s in crew.steps] == ["project_id", "crew"] and crew.end == "person_id"
+    assert own.end == "lead"
+
+
+def test_an_unknown_step_is_reported_at_its_line_and_column(write_spec, schema_of):
+    path = spec_with(write_spec, schema_of, "{path: [project_id, crew]", "{path: [project_id, crows]")
+    error = errors_of(path)[0]  # and again for `update`, which reuses the list (&crew)
+    assert re.match(
+        r"resources\.yaml:\d+:\d+: resources\.tasks\.access\.read\[1\]\.path\[1\]: unknown step 'crows'",
+        error.split(" ", 0)[0].split("/")[-1],
+    ), error
+
+
+def test_steps_without_an_index_are_reported(write_spec, schema_of):
+    """`notes.about` holds project ids without being a reference, and `notes.author` (the owner,
+    where the path meets the caller) is no reference either: nothing indexes them."""
+    uuid = {"type": "string", "format": "uuid"}
+    note = schema_of({"id": {**uuid, "readOnly": True}, "about": uuid, "author": {"type": "string"}})
+    old = "  tasks:\n    schema: task.json\n"
+    new = "  notes:\n    schema: note.json\n    owner: author\n" + old
+    path = spec_with(write_spec, schema_of, old, new, {"note.json": note})
+    path.write_text(path.read_text().replace("delete: [owner]", "delete: [{path: [notes.about]}]"))
+    errors = [e.split(": ", 1)[1] for e in errors_of(path)]
+    assert errors == [
+        "resources.projects.access.delete[0].path[0]: notes.about has no index: add `indexes: [[about]]` there",
+        "resources.projects.access.delete[0].path: notes.author (where the path meets the caller) has no index: "
+        "add `indexes: [[author]]` there",
+    ]
+
+
+def test_conditions_on_a_step_the_path_does_not_take_are_reported(write_spec, schema_of):
+    path = spec_with(
+        write_spec,
+        schema_of,
+        "where: {crew: {active: true}}}]\n      update",
+        "where: {crews: {active: true}}}]\n      update",
+    )
+    assert any("'crews' is not a step of this path" in e for e in errors_of(path))
+
+
+def test_a_path_must_end_at_the_caller(write_spec, schema_of):
+    path = spec_with(
+        write_spec, schema_of, "delete: [{path: [projects]}]", "delete: [{path: [projects, crew.project_id]}]"
+    )
+    assert any("the path ends at crew, which has no owner field to match" in e for e in errors_of(path))
+
+
+def test_an_unknown_condition_column_is_reported(write_spec, schema_of):
+    path = spec_with(write_spec, schema_of, "rank: chief, active: true", "rank: chief, colour: red")
+    assert any("'colour' is not a column of crew to match on" in e for e in errors_of(path))
+
+
+def test_check_prints_every_access_problem(write_spec, schema_of, capsys):
+    path = spec_with(write_spec, schema_of, "{path: [project_id, crew]", "{path: [project_id, crows]")
+    assert main(["--spec", str(path), "check"]) == 1
+    assert "unknown step 'crows'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("old", "new"), [("rank: chief", "rank: boss"), ("active: true}}}]\n      update", "active: 1}}}]\n      update")]
+)
+def test_a_value_the_column_cannot_hold_is_reported(write_spec, schema_of, old, new):
+    path = spec_with(write_spec, schema_of, old, new)
+    assert any("cannot be a value of crew." in e for e in errors_of(path)), errors_of(path)
