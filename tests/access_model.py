@@ -132,10 +132,10 @@ class World:
         """POST /api/teams/{team}/members {"user_id": target, "role": role}: a pending invitation."""
         if not self.manages_team(caller, team):
             return self.write_status(self.reads_team(caller, team), False, 202)
+        if role == "owner" and not (target == caller == self.team_owner[team]):
+            return 403  # the value is refused first, whether the user exists, is invited or is a member
         current = self.members.get((team, target))
-        if current is not None and current.active:
-            return 409  # already a member (the caller sees the active links anyway), whatever the role asked
-        return 403 if role == "owner" else 202
+        return 409 if current is not None and current.active else 202
 
     def apply_member_write(self, kind: str, team: str, target: str, role: str) -> None:
         """What a successful membership write changed."""

@@ -42,6 +42,12 @@ WRITE_KINDS = ["patch", "delete", "invite"]
 ROLES = ["member", "admin", "owner"]
 
 
+@pytest.fixture
+def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
+    """Thousands of requests per caller: a rate limit that never says no (it still runs)."""
+    return {**engine_env, "ENGINE_RATE_LIMIT": "100000000/second"}
+
+
 @st.composite
 def worlds(draw: Any) -> dict[str, Any]:
     users = draw(st.integers(4, 6))
@@ -161,10 +167,18 @@ async def get(run: Run, client: Any, path: str) -> Any:
     return got
 
 
+def rows_of(run: Run, what: str, listed: Any) -> list[dict[str, Any]]:
+    """A list's rows; a list that is not a 200 is a mismatch (every caller may list)."""
+    if listed.status != 200:
+        run.compare(what + " status", listed.status, 200)
+        return []
+    return listed.json["data"]
+
+
 async def read_checks(run: Run, world: World, caller: str, client: Any, since: int, stored: list) -> None:
     who = f"{caller} "
     listed = await get(run, client, "/api/agents?limit=100")
-    got = {row["id"]: agent_shape(row) for row in listed.json["data"]}
+    got = {row["id"]: agent_shape(row) for row in rows_of(run, who + "GET /api/agents", listed)}
     want = {a: expected_agent(world, caller, a) for a in world.agent_owner if world.reads_agent(caller, a)}
     run.compare(who + "GET /api/agents", got, want)
     for agent in world.agent_owner:
@@ -177,7 +191,7 @@ async def read_checks(run: Run, world: World, caller: str, client: Any, since: i
         )
         check_secrets_masked(run, who + f"GET /api/agents/{agent}", row)
     listed = await get(run, client, "/api/users?limit=100")
-    rows = listed.json["data"]
+    rows = rows_of(run, who + "GET /api/users", listed)
     if caller == ADMIN:  # admins also see the users the fixtures made (admin, test-admin)
         rows = [row for row in rows if row["id"] in world.users]
     got = {row["id"]: set(row) for row in rows}
@@ -199,7 +213,7 @@ async def team_reads(run: Run, world: World, caller: str, client: Any) -> None:
     listed = await get(run, client, "/api/teams?limit=100")
     run.compare(
         who + "GET /api/teams",
-        {row["id"] for row in listed.json["data"]},
+        {row["id"] for row in rows_of(run, who + "GET /api/teams", listed)},
         {t for t in world.team_owner if world.reads_team(caller, t)},
     )
     for team in world.team_owner:
@@ -239,9 +253,8 @@ async def event_checks(run: Run, world: World, caller: str, client: Any, since: 
     seen, path = [], f"/api/events?id[gt]={since}&limit=100"
     while path:
         page = await get(run, client, path)
-        assert page.status == 200, page.text
-        seen += [event["id"] for event in page.json["data"]]
-        cursor = page.json["meta"].get("next_cursor")
+        seen += [event["id"] for event in rows_of(run, f"{caller} GET /api/events", page)]
+        cursor = page.json["meta"].get("next_cursor") if page.status == 200 else None
         path = f"/api/events?id[gt]={since}&limit=100&cursor={cursor}" if cursor else ""
     want = sorted(e["id"] for e in stored if event_visible(world, caller, dict(e)))
     run.compare(f"{caller} GET /api/events", sorted(seen), want)
@@ -314,6 +327,13 @@ async def final_deletes(run: Run, world: World, clients: dict) -> None:
     run.compare(f"{owner} GET deleted /api/teams/{team}", gone.status, 404)
 
 
+async def together(checks: Any) -> None:
+    """Run the checks concurrently, and all to the end before raising (none may outlive its world)."""
+    for result in await asyncio.gather(*checks, return_exceptions=True):
+        if isinstance(result, BaseException):
+            raise result
+
+
 async def check_world(run: Run, drawn: dict[str, Any]) -> None:
     run.examples += 1
     conn = await connect(run.api.database_url, schema=run.api.schema)
@@ -325,9 +345,8 @@ async def check_world(run: Run, drawn: dict[str, Any]) -> None:
         await conn.close()
     for event in stored:  # the payloads as stored: no secret either
         run.scan(f"event {event['id']}", event["data"].encode())
-    checks = (read_checks(run, world, caller, clients[caller], since, stored) for caller in clients)
-    await asyncio.gather(*checks)
-    await asyncio.gather(*(row_writes(run, world, caller, clients[caller]) for caller in clients))  # no-ops, refusals
+    await together(read_checks(run, world, caller, clients[caller], since, stored) for caller in clients)
+    await together(row_writes(run, world, caller, clients[caller]) for caller in clients)  # no-ops, refusals
     for op in drawn["ops"]:
         await member_write(run, world, clients, op, run.examples)
     await final_deletes(run, world, clients)
@@ -346,7 +365,7 @@ async def test_every_path_answers_what_the_rules_say(api, caplog):
         before = len(run.mismatches)
         asyncio.run_coroutine_threadsafe(check_world(run, drawn), loop).result(timeout=300)
         found = run.mismatches[before:]
-        assert not found, f"{len(found)} mismatches:\n" + "\n".join(found[:40])
+        assert not found, f"{len(found)} mismatches in the world {drawn!r}:\n" + "\n".join(found[:40])
 
     await loop.run_in_executor(None, prop)
     logged = "\n".join(record.getMessage() for record in caplog.records).encode()
