@@ -4,7 +4,8 @@
     bench/run --quick    a few seconds per scenario, prints the table only
 
 It starts its own PostgreSQL (pgserver) in a temporary directory, applies the migrations, seeds
-1,000 users and 100,000 agents, starts both servers (one process each), and drives them with wrk
+1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users),
+starts both servers (one process each), and drives them with wrk
 using the same script, connections and duration. See bench/README.md.
 """
 
@@ -39,7 +40,10 @@ SCENARIOS = {
     "W3": "POST /api/agents",
     "W4": "PATCH /api/agents/{id} (status, name)",
     "W5": "GET /api/teams/{id}?include=members,agents",
+    "W6": "GET /api/agents?limit=20 (a team member's shared agents)",
 }
+TEAMS = 10_000  # W6: teams in all (one per user for W5, the rest shared among member-only users)
+MEMBER_ONLY_USERS = 2_000  # own no agent: their agent list is what their teams share with them
 PROMPT = (
     "You are a meticulous research assistant for a product team. Read the user's question, restate "
     "it in one line, list the facts you need, search the knowledge base with the tools you have, and "
@@ -67,7 +71,34 @@ def start_database(directory: str):
     return start_embedded(os.path.join(directory, "pgdata"))
 
 
-async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict]:
+async def seed_shared(conn: asyncpg.Connection, users: int, per_user: int, owned: dict, now: datetime) -> list[str]:
+    """W6: member-only users, each an active member of teams that share agents; the rest of TEAMS teams,
+    each owned by a user (with its owner membership), with 3 member-only members and 5 of its owner's agents."""
+    rng = random.Random(11)
+    members = [f"member{i:05d}" for i in range(MEMBER_ONLY_USERS)]
+    user_rows = [(m, f"{m}@bench.test", f"Member {m}", now, now) for m in members]
+    await conn.copy_records_to_table(
+        "users", records=user_rows, columns=["id", "email", "name", "created_at", "updated_at"]
+    )
+    team_rows, member_rows, link_rows = [], [], []
+    for _ in range(max(TEAMS - users, 0)):
+        team_id, owner = str(uuid.uuid4()), f"user{rng.randrange(users):04d}"
+        team_rows.append((team_id, owner, "a shared team", None, "active", now, now))
+        member_rows.append((str(uuid.uuid4()), team_id, owner, "owner", now, now))
+        for member in rng.sample(members, 3):
+            member_rows.append((str(uuid.uuid4()), team_id, member, "member", now, now))
+        for agent_id in rng.sample(owned[owner], min(5, len(owned[owner]))):
+            link_rows.append((str(uuid.uuid4()), team_id, agent_id, now, now))
+    columns = ["id", "owner_id", "name", "description", "status", "created_at", "updated_at"]
+    await conn.copy_records_to_table("teams", records=team_rows, columns=columns)
+    columns = ["id", "team_id", "user_id", "role", "created_at", "updated_at"]
+    await conn.copy_records_to_table("team_members", records=member_rows, columns=columns)
+    columns = ["id", "team_id", "agent_id", "created_at", "updated_at"]
+    await conn.copy_records_to_table("team_agents", records=link_rows, columns=columns)
+    return members
+
+
+async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[str]]:
     """Load the data set; returns each user's active agents and team, for the request file."""
     conn = await asyncpg.connect(url)
     try:
@@ -78,7 +109,7 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict]:
         )
         statuses = ["draft", "active", "paused", "archived"]
         rng = random.Random(7)
-        agent_rows, active = [], {}
+        agent_rows, active, owned = [], {}, {}
         params = orjson.dumps({"temperature": 0.7, "max_tokens": 1024, "model": "m-large"}).decode()
         tools = orjson.dumps(
             [
@@ -95,6 +126,7 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict]:
                 agent_rows.append((agent_id, owner, f"agent {i}-{j}", PROMPT + str(j), status, params, tools, at, at))
                 if status == "active":
                     active.setdefault(owner, []).append(agent_id)
+                owned.setdefault(owner, []).append(agent_id)
         await conn.execute("SET session_replication_role = replica")  # skip FK checks while copying
         await conn.copy_records_to_table(
             "agents",
@@ -134,21 +166,27 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict]:
         await conn.copy_records_to_table(
             "team_agents", records=link_rows, columns=["id", "team_id", "agent_id", "created_at", "updated_at"]
         )
+        members = await seed_shared(conn, users, per_user, owned, now)
         await conn.execute("SET session_replication_role = origin")
         await conn.execute("ANALYZE")
-        return active, {row[1]: row[0] for row in team_rows}
+        return active, {row[1]: row[0] for row in team_rows}, members
     finally:
         await conn.close()
 
 
-def write_requests(data_file: str, active: dict, teams: dict) -> None:
-    """One line per (token, owned active agent, team) for wrk to pick from."""
+def write_requests(data_file: str, active: dict, teams: dict, members: list[str]) -> None:
+    """One line per (token, owned active agent, team, a member-only user's token) for wrk to pick from."""
     exp = int(time.time()) + 7 * 86400
+
+    def token(sub: str) -> str:
+        return jwt.encode({"sub": sub, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
+
+    line = 0
     with open(data_file, "w", encoding="utf-8") as fh:
         for owner, agent_ids in active.items():
-            token = jwt.encode({"sub": owner, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
             for agent_id in agent_ids[:3]:
-                fh.write(f"{token} {agent_id} {teams[owner]}\n")
+                fh.write(f"{token(owner)} {agent_id} {teams[owner]} {token(members[line % len(members)])}\n")
+                line += 1
 
 
 def server_env(url: str) -> dict[str, str]:
@@ -289,7 +327,7 @@ def main() -> int:
         [sys.executable, "-m", "engine", "migrate", "apply"], cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL
     )
     data_file = os.path.join(workdir, "requests.txt")
-    log(f"seeding {args.users} users and {args.users * args.agents_per_user} agents")
+    log(f"seeding {args.users} users and {args.users * args.agents_per_user} agents, {TEAMS} teams")
     write_requests(data_file, *asyncio.run(seed(url, args.users, args.agents_per_user)))
     servers = {
         "engine": start(

@@ -7,8 +7,8 @@ local prompt = string.rep("You are a careful assistant. Answer briefly and cite 
 function init(args)
   scenario = args[1]
   for line in io.lines(args[2]) do
-    local token, agent, team = line:match("(%S+) (%S+) (%S+)")
-    items[#items + 1] = {token, agent, team}
+    local token, agent, team, member = line:match("(%S+) (%S+) (%S+) (%S+)")
+    items[#items + 1] = {token, agent, team, member}
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 end
@@ -33,6 +33,8 @@ function request()
     return wrk.format("PATCH", "/api/agents/" .. item[2], headers, '{"name":"renamed ' .. n .. '","status":"active"}')
   elseif scenario == "W5" then
     return wrk.format("GET", "/api/teams/" .. item[3] .. "?include=members,agents", headers)
+  elseif scenario == "W6" then  -- a member-only user: every agent listed is shared with one of their teams
+    return wrk.format("GET", "/api/agents?limit=20", {["Authorization"] = "Bearer " .. item[4]})
   end
 end
 

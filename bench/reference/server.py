@@ -3,7 +3,7 @@
 Same routes, same JSON shapes and the same checks as the engine serving the example app:
 JWT verification (HS256, exp and sub required), the owner filter in SQL, JSON Schema validation
 on writes (validated on the merged row for PATCH), the agent status rules, 404 for another
-user's row. It is what a careful team would write by hand for these five endpoints: PATCH is one
+user's row. It is what a careful team would write by hand for these endpoints: PATCH is one
 statement, with the ownership check and the status rule in its WHERE clause (`--locking-update`
 serves the earlier reference's lock-then-update PATCH, for comparison with older figures).
 
@@ -70,6 +70,22 @@ TEAM = (
     "SELECT t.* FROM teams t WHERE t.id = $1 AND (t.owner_id = $2 OR EXISTS "
     "(SELECT 1 FROM team_members m WHERE m.team_id = t.id AND m.user_id = $2))"
 )
+# W6: the caller's agents and those shared with a team they are an active member of; system_prompt only
+# for the owner and for owners/admins of such a team; secrets by entry name only. By hand, the way a
+# careful team writes it: the caller's shared set once from team_members -> team_agents, then the rows
+# by primary key, in primary-key order (the engine's default).
+SHARED_AGENTS = (
+    "SELECT a.id, a.user_id, a.name, a.status, a.parameters, a.tools, a.created_at, a.updated_at, a.secrets,"
+    " CASE WHEN a.user_id = $1 OR EXISTS (SELECT 1 FROM team_agents s JOIN team_members m ON m.team_id = s.team_id"
+    " WHERE s.agent_id = a.id AND m.user_id = $1 AND m.status = 'active' AND m.role IN ('owner', 'admin'))"
+    " THEN a.system_prompt END AS system_prompt,"
+    " a.user_id = $1 OR EXISTS (SELECT 1 FROM team_agents s JOIN team_members m ON m.team_id = s.team_id"
+    " WHERE s.agent_id = a.id AND m.user_id = $1 AND m.status = 'active' AND m.role IN ('owner', 'admin')) AS _prompt"
+    " FROM agents a WHERE a.user_id = $1 OR a.id = ANY(ARRAY("
+    "SELECT s.agent_id FROM team_members m JOIN team_agents s ON s.team_id = m.team_id"
+    " WHERE m.user_id = $1 AND m.status = 'active'))"
+    " ORDER BY a.id LIMIT $2"
+)
 MEMBERS = "SELECT * FROM team_members WHERE team_id = ANY($1::uuid[])"
 TEAM_AGENTS = "SELECT * FROM team_agents WHERE team_id = ANY($1::uuid[])"
 
@@ -128,8 +144,10 @@ async def list_agents(request: web.Request) -> web.Response:
     user = user_of(request)
     if user is None:
         return unauthorized()
-    status = request.query.get("status", "active")
     limit = int(request.query.get("limit", "20"))
+    if "status" not in request.query:
+        return await list_shared_agents(request, user, limit)
+    status = request.query.get("status", "active")
     rows = await request.app[POOL].fetch(LIST, user, status, limit + 1)
     data = [dict(r) for r in rows[:limit]]
     cursor = None
@@ -140,6 +158,22 @@ async def list_agents(request: web.Request) -> web.Response:
             .decode()
             .rstrip("=")
         )
+    return ok({"data": data, "meta": {"limit": limit, "next_cursor": cursor}})
+
+
+async def list_shared_agents(request: web.Request, user: str, limit: int) -> web.Response:
+    """W6: GET /api/agents?limit=20 for a team member."""
+    rows = await request.app[POOL].fetch(SHARED_AGENTS, user, limit + 1)
+    data = []
+    for record in rows[:limit]:
+        row = dict(record)
+        if not row.pop("_prompt"):
+            del row["system_prompt"]
+        row["secrets"] = {name: "set" for name in row["secrets"] or {}}
+        data.append(row)
+    cursor = None
+    if len(rows) > limit:
+        cursor = base64.urlsafe_b64encode(orjson.dumps(["id", [data[-1]["id"]]])).decode().rstrip("=")
     return ok({"data": data, "meta": {"limit": limit, "next_cursor": cursor}})
 
 

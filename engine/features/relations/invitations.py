@@ -71,7 +71,7 @@ class Invitations:
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             data[self.relation.key] = str(parent_row[h.parent.primary_key])
             data[self.status] = PENDING
-            await h.precheck(request, data, identity)
+            await h.precheck(request, data, identity, conn)
             other = h.other_value(data)
             if await h.attachable(request, conn, other, identity):
                 await self._offer(request, conn, data, other, identity)

@@ -38,6 +38,7 @@ from engine.http.responses import json_response
 from engine.kernel.errors import NotFound, ValidationFailed
 from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
+from engine.resources import field_rules
 from engine.resources.context import WriteContext
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager
@@ -216,23 +217,30 @@ class NestedHandlers:
             parent_row = await parent.lock_for_write(conn, request.match_info["id"], identity, "attach")
             data[self.relation.key] = parent_row[self.parent.primary_key]
             if self.relation.attach != "any":  # checked before anything is written, after the body
-                await self.precheck(request, data, identity)
+                await self.precheck(request, data, identity, conn)
                 if not await self.attachable(request, conn, self.other_value(data), identity):
                     raise self._unattachable()
             row = await self._create_link(through, data, write_context(request), conn)
         location = f"{request.path}/{quote(str(row[self.relation.other]), safe='')}"
         return json_response({"data": row}, status=201, headers={"Location": location})
 
-    async def precheck(self, request: web.Request, data: dict[str, Any], identity: Identity | None) -> None:
+    async def precheck(
+        self, request: web.Request, data: dict[str, Any], identity: Identity | None, conn: asyncpg.Connection
+    ) -> None:
         """What creating the join row would refuse in the body alone (read-only fields, before_validate
-        hooks, the schema), on a copy: so a refusal never depends on whether the far-side row exists."""
+        hooks, the schema, field write rules), on a copy: so a refusal never depends on whether the
+        far-side row exists."""
         copy = {**data, self.relation.key: str(data[self.relation.key])}
         errors = read_only_errors(self.through, copy, updating=False)
         if errors:
             raise ValidationFailed(errors)
         hook = request.app[PLUGINS].hook.before_validate
         await call_all(hook, resource=self.through, action="create", data=copy, identity=identity, previous=None)
-        self.managers(request)[1].validator.validate(copy)
+        through = self.managers(request)[1]
+        through.validator.validate(copy)
+        rules = await through.field_rules("write", identity)
+        if rules:  # e.g. role owner: refused alike for an existing user and an unknown id
+            await field_rules.check_writes(conn, through.queries, rules, copy, None)
 
     def other_value(self, data: dict[str, Any]) -> Any:
         """The (validated) body's far-side id as its column's type."""
