@@ -17,6 +17,7 @@ from sqlglot import exp
 from engine.db.internal import table_model
 from engine.sql.compiled import compile_expression, param
 from engine.sql.ddl import column, table
+from engine.sql.notify import schema_notice
 
 TABLE = "_engine_retired_users"
 # Sent inside the retiring transaction (delivered on commit): caches of verified credentials
@@ -40,24 +41,7 @@ _RETIRE = compile_expression(_insert)
 _FIND = compile_expression(
     exp.select(exp.Literal.number(1)).from_(table(TABLE)).where(column("user_id").eq(param("user")))
 )
-_NOTIFY = compile_expression(
-    exp.select(
-        exp.Anonymous(
-            this="pg_notify",
-            expressions=[
-                param("channel"),
-                exp.Anonymous(
-                    this="concat",
-                    expressions=[
-                        exp.Anonymous(this="current_schema", expressions=[]),
-                        exp.Literal.string(":"),
-                        exp.cast(param("user"), "text"),
-                    ],
-                ),
-            ],
-        )
-    )
-)
+_NOTIFY = schema_notice("user")
 
 
 async def retire(conn: asyncpg.Connection, user_id: str) -> None:

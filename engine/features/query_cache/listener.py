@@ -19,30 +19,16 @@ from sqlglot import exp
 
 from engine.db.pool import connect
 from engine.features.query_cache.store import QueryCache
-from engine.sql.compiled import compile_expression, param
-from engine.sql.ddl import literal
+from engine.sql.compiled import compile_expression
+from engine.sql.notify import CURRENT_SCHEMA, schema_notice
 
 log = logging.getLogger("engine.query_cache")
 CHANNEL = "resource_engine_cache"
 RETRY_EVERY = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between reconnect attempts, the last one repeating
 
-_CURRENT_SCHEMA = exp.Anonymous(this="current_schema", expressions=[])
 # The payload names the schema, so deployments sharing a database (one schema each) stay apart.
-NOTIFY = compile_expression(
-    exp.select(
-        exp.Anonymous(
-            this="pg_notify",
-            expressions=[
-                param("channel"),
-                exp.Anonymous(
-                    this="concat",
-                    expressions=[_CURRENT_SCHEMA.copy(), literal(":"), exp.cast(param("resource"), "text")],
-                ),
-            ],
-        )
-    )
-)
-SCHEMA = compile_expression(exp.select(_CURRENT_SCHEMA.copy()))
+NOTIFY = schema_notice("resource")
+SCHEMA = compile_expression(exp.select(CURRENT_SCHEMA.copy()))
 
 
 async def notify_write(conn: asyncpg.Connection, resource_name: str) -> None:
