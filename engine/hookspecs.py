@@ -17,7 +17,7 @@ Conventions, kept by the engine and checked by tests/test_hook_contract.py:
 
 The names form families: ``configure``/``startup``/``shutdown`` and ``before_pool_open`` (the
 app's life), ``register_*`` (contribute commands, routes, middlewares, OpenAPI), ``*_from_request``
-(read the request), ``authorize``/``access_predicates`` (access), ``before_*``/``after_*`` and
+(read the request), ``authorize``/``access_predicates``/``field_access`` (access), ``before_*``/``after_*`` and
 ``*_write`` (writes), ``plan_includes`` (reads), ``on_*`` (after the fact) and ``cache_*`` (a store).
 Renamed in 0.2, accepted with a DeprecationWarning for one release: ``middlewares`` ->
 ``register_middlewares``, ``authenticate`` -> ``identity_from_request``, ``prepare_input`` ->
