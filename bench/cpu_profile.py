@@ -42,7 +42,7 @@ def agent_body(n):  # the body bench/scenario.lua sends for W3
             "tools": [{"name": "search", "description": "web search"}, {"name": "calc"}]}
 async def worker(session, n, rng):
     for i in range(n):
-        token, agent, team = items[rng.randrange(len(items))]
+        token, agent, team = items[rng.randrange(len(items))][:3]
         headers = {"Authorization": f"Bearer {token}"}
         if scenario == "W3":
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))

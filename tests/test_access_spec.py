@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pathlib
 import re
 
 import pytest
 from test_access_fields import SPEC, schemas
 
 from engine.cli.main import main
+from engine.features.access.rules import USER_PARAM, _rule, spec_values
 from engine.spec import SpecError, load_spec
 
 
@@ -91,3 +93,24 @@ def test_check_prints_every_access_problem(write_spec, schema_of, capsys):
 def test_a_value_the_column_cannot_hold_is_reported(write_spec, schema_of, old, new):
     path = spec_with(write_spec, schema_of, old, new)
     assert any("cannot be a value of crew." in e for e in errors_of(path)), errors_of(path)
+
+
+def test_the_values_a_rule_binds_are_named_as_its_sql_names_them():
+    """compile_list takes the bound values from spec_values (no SQL built per request): they must be
+    exactly what building the rule's expression collects, for every rule list of the example app."""
+    spec = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml"))
+    lists = [
+        (resource, rules, prefix)
+        for resource in spec.resources.values()
+        for rules, prefix in [
+            *((rules, "r") for rules in resource.access.values()),
+            *((rules, f"fa{i}_") for i, modes in enumerate(resource.field_access.values()) for rules in modes.values()),
+        ]
+    ]
+    assert lists
+    for resource, rules, prefix in lists:
+        collected: dict = {}
+        for i, rule in enumerate(rules):
+            _rule(resource, rule, f"{prefix}{i}", resource.table, collected)
+        collected.pop(USER_PARAM, None)
+        assert dict(spec_values(rules, prefix)) == {k: tuple(v) for k, v in collected.items()}

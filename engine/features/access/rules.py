@@ -17,6 +17,7 @@ predicate joins the WHERE clause (row rules) or the select list (field rules, `C
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlglot import exp
@@ -89,6 +90,18 @@ def _rule(resource: Resource, rule: Rule, prefix: str, outer: str, values: dict[
     return exp.and_(*parts) if parts else exp.true()
 
 
+@functools.lru_cache(maxsize=1024)
+def spec_values(rules: tuple[Rule, ...], prefix: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """The values the rules bind besides the caller's id, named as `_rule` names them: worked out once
+    per rule list, so a request builds no SQL expression (tests/test_access_spec.py checks the names)."""
+    found: list[tuple[str, tuple[Any, ...]]] = []
+    for i, rule in enumerate(rules):
+        found += [(f"{prefix}{i}_w{j}", c.values) for j, c in enumerate(rule.where) if not c.caller]
+        for s, step in enumerate(rule.steps):
+            found += [(f"{prefix}{i}_s{s}_{j}", c.values) for j, c in enumerate(step.where) if not c.caller]
+    return tuple(found)
+
+
 def compile_list(
     resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: str, identity: Identity | None
 ) -> Predicate:
@@ -100,8 +113,8 @@ def compile_list(
     signed_in = identity is not None
     kept = tuple(rule for rule in rules if signed_in or rule.kind == "anyone")
     values: dict[str, Any] = {USER_PARAM: identity.user_id} if signed_in else {}
-    for i, rule in enumerate(kept):  # the values bound do not depend on the outer table's name
-        _rule(resource, rule, f"{prefix}{i}", resource.table, values)
+    for name, listed in spec_values(kept, prefix):
+        values[name] = list(listed)
 
     def build(outer: str) -> exp.Expression:
         conditions = [_rule(resource, rule, f"{prefix}{i}", outer, {}) for i, rule in enumerate(kept)]
