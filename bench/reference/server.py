@@ -122,11 +122,22 @@ def valid_uuid(text: str) -> bool:
     return True
 
 
-def errors_of(document) -> list[dict]:
+def errors_of(document, validator: Draft202012Validator = VALIDATOR) -> list[dict]:
     return [
         {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
-        for e in VALIDATOR.iter_errors(document)
+        for e in validator.iter_errors(document)
     ]
+
+
+async def patch_of(request: web.Request):
+    """(user, agent id, patch), or the 401/400 answer."""
+    user = user_of(request)
+    if user is None:
+        return unauthorized()
+    try:
+        return user, request.match_info["id"], orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        return problem(400, "Bad Request", "malformed JSON")
 
 
 async def get_agent(request: web.Request) -> web.Response:
@@ -208,22 +219,15 @@ async def create_agent(request: web.Request) -> web.Response:
 
 async def update_agent(request: web.Request) -> web.Response:
     """PATCH in one statement (the default): what a competent hand-written server does."""
-    user = user_of(request)
-    if user is None:
-        return unauthorized()
-    agent_id = request.match_info["id"]
-    try:
-        patch = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        return problem(400, "Bad Request", "malformed JSON")
+    read = await patch_of(request)
+    if isinstance(read, web.Response):
+        return read
+    user, agent_id, patch = read
     if not isinstance(patch, dict) or "id" in patch or "user_id" in patch:
         return problem(422, "Unprocessable Content", "read-only field")
     if not valid_uuid(agent_id):
         return problem(404, "Not Found", "no such agent")
-    errors = [
-        {"path": "/" + "/".join(map(str, e.absolute_path)), "message": e.message}
-        for e in PATCH_VALIDATOR.iter_errors(patch)
-    ]
+    errors = errors_of(patch, PATCH_VALIDATOR)
     if errors:
         return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
     pool = request.app[POOL]
@@ -238,14 +242,10 @@ async def update_agent(request: web.Request) -> web.Response:
 
 async def update_agent_locking(request: web.Request) -> web.Response:
     """The earlier reference's PATCH (lock, validate the merged row, update): `--locking-update`."""
-    user = user_of(request)
-    if user is None:
-        return unauthorized()
-    agent_id = request.match_info["id"]
-    try:
-        patch = orjson.loads(await request.read())
-    except orjson.JSONDecodeError:
-        return problem(400, "Bad Request", "malformed JSON")
+    read = await patch_of(request)
+    if isinstance(read, web.Response):
+        return read
+    user, agent_id, patch = read
     if not valid_uuid(agent_id):
         return problem(404, "Not Found", "no such agent")
     async with request.app[POOL].acquire() as conn, conn.transaction():
