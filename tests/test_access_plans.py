@@ -9,18 +9,17 @@ itself too, although the rule is `owner OR shared`. `resource-engine explain` sh
 from __future__ import annotations
 
 import argparse
-import asyncio
 import random
 import uuid
 from datetime import UTC, datetime
 
 import asyncpg
 import pytest
+from test_query_plans import list_statement
 
 from engine.cli import explain
 from engine.cli.main import main
 from engine.db.pool import connect
-from engine.http.keys import POOL
 
 USERS, AGENTS_PER_USER, TEAMS, MEMBERS, SHARED = 2000, 10, 1000, 5, 5
 HOPS = ("team_agents", "team_members")  # teams is passed through: team_agents.team_id is its key
@@ -64,26 +63,6 @@ async def seed(api) -> None:
         await conn.close()
 
 
-async def statement_of(api, client, path: str) -> tuple[str, tuple]:
-    seen: list = []
-
-    def log(record) -> None:
-        if record.query.startswith("SELECT") and 'FROM "agents"' in record.query:
-            seen.append((record.query, record.args))
-
-    async with api.app[POOL].acquire() as conn:
-        conn.add_query_logger(log)
-    try:
-        result = await client.get(path)
-        assert result.status == 200, result.text
-        await asyncio.sleep(0)
-    finally:
-        async with api.app[POOL].acquire() as conn:
-            conn.remove_query_logger(log)
-    assert len(seen) == 1, seen
-    return seen[0]
-
-
 def scans(plan: dict) -> dict[str, set[str]]:
     """Relation name -> the node types that read it."""
     found: dict[str, set[str]] = {}
@@ -100,7 +79,7 @@ async def test_every_hop_of_the_shared_agents_rule_uses_an_index(api):
     await seed(api)
     (member,) = await api.sql("select user_id from team_members where role = 'member' limit 1")
     client = api.with_token(api.token(member["user_id"]))
-    sql, args = await statement_of(api, client, "/api/agents?sort=-created_at&limit=20")
+    sql, args, _ = await list_statement(api, client, "/api/agents?sort=-created_at&limit=20")
     assert "EXISTS" in sql and member["user_id"] in args
     conn = await connect(api.database_url, schema=api.schema)
     try:
