@@ -11,6 +11,7 @@ from engine.http.body import read_object
 from engine.http.etag import if_match, item_tag
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
 from engine.http.query import parse_fields, parse_include, parse_list_query
+from engine.http.query_power import prefer_count
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest
 from engine.kernel.hooks import call_first
@@ -18,6 +19,7 @@ from engine.resources.access import BEARER_CHALLENGE, require
 from engine.resources.context import WriteContext
 from engine.resources.listing import IncludePlan, ListQuery, NoIncludes
 from engine.resources.manager import ResourceManager
+from engine.resources.query_power import aggregate, count
 from engine.spec import Resource
 
 LIST_QUERIES_KEPT = 512
@@ -79,6 +81,23 @@ def _with_cursor(request: web.Request, cursor: str) -> str:
     return "&".join([*kept, f"cursor={cursor}"])
 
 
+def _timeout_ms(request: web.Request) -> int:
+    timeout = request.app[CONFIG].value("ENGINE_AGGREGATE_TIMEOUT")
+    return 0 if timeout is None else max(1, int(timeout * 1000))
+
+
+async def count_rows(request: web.Request, manager: ResourceManager, query: ListQuery, mode: str) -> tuple[int, str]:
+    """`meta.total` and `meta.total_is` of a list with count=exact|estimated|planned."""
+    threshold = request.app[CONFIG].value("ENGINE_COUNT_EXACT_BELOW")
+    return await count(manager, query, request[IDENTITY], mode, threshold=threshold, timeout_ms=_timeout_ms(request))
+
+
+async def aggregate_rows(request: web.Request, manager: ResourceManager, query: ListQuery) -> list[dict[str, Any]]:
+    """The groups of a list with group_by= / aggregate=."""
+    limit = request.app[CONFIG].value("ENGINE_AGGREGATE_MAX_GROUPS")
+    return await aggregate(manager, query, request[IDENTITY], max_groups=limit, timeout_ms=_timeout_ms(request))
+
+
 class ResourceHandlers:
     def __init__(self, resource: Resource):
         self.resource = resource
@@ -112,6 +131,8 @@ class ResourceHandlers:
     async def list(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "list")
         query = self._list_query(request)
+        if query.aggregates:  # group_by= / aggregate=: groups instead of rows (engine.resources.query_power)
+            return json_response({"data": await aggregate_rows(request, manager, query)})
         embedding = await plan_includes(request, self.resource, query.include, query.fields)
         rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
         await embedding.attach(request, rows)
@@ -119,6 +140,9 @@ class ResourceHandlers:
         if next_cursor is not None:
             headers["Link"] = f'<{request.path}?{_with_cursor(request, next_cursor)}>; rel="next"'
         body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
+        mode = query.count or prefer_count(request.headers.get("Prefer"))
+        if mode is not None:
+            body["meta"]["total"], body["meta"]["total_is"] = await count_rows(request, manager, query, mode)
         return json_response(body, headers=headers)
 
     async def read(self, request: web.Request) -> web.Response:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 
 from multidict import MultiMapping
 
+from engine.http.query_power import PARAMETERS as POWER
+from engine.http.query_power import parse_power
 from engine.kernel.errors import BadRequest
 from engine.resources.listing import ListQuery
 from engine.resources.values import ValueProblem, from_query
@@ -132,7 +134,9 @@ def parse_list_query(
     page_size: int,
     max_page_size: int,
 ) -> ListQuery:
-    filters = [parse_filter(resource, key, value) for key, value in query.items() if key not in RESERVED]
+    filters = [
+        parse_filter(resource, key, value) for key, value in query.items() if key not in RESERVED and key not in POWER
+    ]
     fields_text = _single(query, "fields")
     include_text = _single(query, "include")
     include = tuple(n.strip() for n in include_text.split(",")) if include_text is not None else ()
@@ -146,6 +150,7 @@ def parse_list_query(
         limit=parse_limit(_single(query, "limit"), page_size, max_page_size),
         cursor=_single(query, "cursor"),
         include=include,
+        **parse_power(resource, query, parse_filter),
     )
 
 

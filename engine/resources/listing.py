@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.sql.boolean import BoolGroup
 from engine.sql.queries import Filter, SortKey
 
 
@@ -17,6 +18,13 @@ class ListQuery:
     cursor: str | None = None
     include: tuple[str, ...] = ()
     extra: dict[str, Any] | None = None
+    # Query power (issue 20): see engine.http.query_power for the parameters.
+    where: tuple[BoolGroup, ...] = ()  # or=(...), and=(...), not=(...): ANDed with `filters`
+    count: str | None = None  # exact | estimated | planned
+    group_by: tuple[tuple[str, str | None], ...] = ()  # (field, None | day | week | month)
+    aggregates: tuple[tuple[str, str | None], ...] = ()  # (count | sum | avg | min | max, field)
+    search: str | None = None  # q=<web-search text>
+    ranked: bool = False  # q without sort: by relevance
 
 
 class IncludePlan(Protocol):

@@ -21,13 +21,14 @@ from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
-from engine.resources import field_rules
+from engine.resources import field_rules, query_power
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.listing import ListQuery
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
 from engine.sql.queries import Masks, Predicate, ResourceQueries, bind_predicates, drop_hidden
+from engine.sql.search import RANK
 
 
 def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
@@ -100,6 +101,8 @@ class ResourceManager:
         predicates = await self.predicates("list", identity)
         masks = await self.masks(identity)
         field_rules.refuse_hidden(self.resource, query, masks)
+        power, ranked_cursor = query_power.plan(self.resource, query, masks)  # or/and/not, q (issue 20)
+        predicates = (*predicates, *power.predicates)
         wanted = query.fields or self._all_fields
         hidden = tuple(k.field for k in query.sort if k.field not in wanted)
         selected = tuple(wanted) + hidden
@@ -107,18 +110,27 @@ class ResourceManager:
             (*predicates, *(p for _, p in masks)), {f"f{i}": f.value for i, f in enumerate(query.filters)}
         )
         cursor_nulls = None
-        if query.cursor is not None:
+        values.update(ranked_cursor)
+        if query.cursor is not None and power.rank is None:
             positions = cursors.decode(self.resource, query.sort, query.cursor)
             cursor_nulls = tuple(v is None for v in positions)
             values.update({f"c{i}": v for i, v in enumerate(positions)})
         values["limit"] = query.limit + 1
-        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates, masks)
+        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates, masks, power.rank)
         if conn is None:
             records = await self.pool.fetch(compiled.sql, *compiled.args(values))
         else:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
         rows = [dict(r) for r in records[: query.limit]]
-        next_cursor = cursors.encode(self.resource, query.sort, rows[-1]) if len(records) > query.limit else None
+        next_cursor = None
+        if len(records) > query.limit:
+            last = rows[-1]
+            next_cursor = (
+                power.encode(self.resource, last) if power.rank else cursors.encode(self.resource, query.sort, last)
+            )
+        if power.rank is not None:
+            for row in rows:
+                del row[RANK]
         drop_hidden(rows, masks)
         if hidden:
             for row in rows:

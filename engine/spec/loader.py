@@ -30,6 +30,7 @@ from engine.spec.model import (
     Spec,
 )
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
+from engine.spec.query_power import resolve_aggregates, resolve_search
 from engine.spec.secret_fields import check_property, check_uses
 from engine.spec.types import TypeProblem, derive_field, engine_fields
 
@@ -270,6 +271,10 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         plugins=dict(raw.get("plugins") or {}),
         rate_limit=raw.get("rate_limit"),
         cache=raw.get("cache"),
+        aggregates=resolve_aggregates(
+            raw.get("aggregates"), fields, lambda p, m: errors.add((*where, "aggregates", *p), m)
+        ),
+        search=resolve_search(raw.get("search"), fields, lambda p, m: errors.add((*where, "search", *p), m)),
     )
 
 

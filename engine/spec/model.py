@@ -82,6 +82,31 @@ class IndexColumn:
 
 
 @dataclass(frozen=True)
+class Aggregates:
+    """`aggregates:`: the fields a list may be grouped by, and those sum/avg/min/max may read."""
+
+    group_by: tuple[str, ...] = ()
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SearchField:
+    """One searched field: its weight (A highest .. D), and for JSON a path to the strings searched."""
+
+    field: str
+    weight: str = "D"
+    path: str | None = None  # a jsonpath such as `$[*].name` (JSON fields only)
+
+
+@dataclass(frozen=True)
+class Search:
+    """`search:`: full-text search over these fields in this text-search configuration."""
+
+    language: str
+    fields: tuple[SearchField, ...]
+
+
+@dataclass(frozen=True)
 class Resource:
     name: str
     table: str
@@ -102,6 +127,8 @@ class Resource:
     plugins: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     rate_limit: str | dict[str, str] | None = field(default=None, compare=False, hash=False)  # "20/minute", per action
     cache: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # {"ttl": seconds}: opt-in read cache
+    aggregates: Aggregates | None = field(default=None, compare=False, hash=False)  # group_by= / aggregate=
+    search: Search | None = field(default=None, compare=False, hash=False)  # q= (full-text search)
 
     @property
     def pk(self) -> Field:

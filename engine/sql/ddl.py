@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import sqlglot
 from sqlglot import ErrorLevel, exp
 
 DIALECT = "postgres"
@@ -119,12 +120,21 @@ def create_table(model: dict[str, Any]) -> exp.Create:
     return exp.Create(this=exp.Schema(this=table(name), expressions=parts), kind="TABLE")
 
 
-def create_index(name: str, table_name: str, cols: list[list[Any]]) -> exp.Create:
+def create_index(name: str, table_name: str, cols: list[list[Any]] | dict[str, str]) -> exp.Create:
+    if isinstance(cols, dict):  # an expression index, e.g. full-text search: {"using": "gin", "expression": sql}
+        return expression_index(name, table_name, cols["using"], cols["expression"])
     ordered = [exp.Ordered(this=column(c), desc=bool(desc), nulls_first=bool(desc)) for c, desc in cols]
     return exp.Create(
         this=exp.Index(this=ident(name), table=table(table_name), params=exp.IndexParameters(columns=ordered)),
         kind="INDEX",
     )
+
+
+def expression_index(name: str, table_name: str, using: str, expression: str) -> exp.Create:
+    """CREATE INDEX name ON table USING <method> ((<expression>)); the expression text comes from the spec."""
+    column_expr = exp.Ordered(this=exp.Paren(this=sqlglot.parse_one(expression, read=DIALECT)), nulls_first=False)
+    params = exp.IndexParameters(using=exp.var(using.upper()), columns=[column_expr])
+    return exp.Create(this=exp.Index(this=ident(name), table=table(table_name), params=params), kind="INDEX")
 
 
 def drop_index(name: str) -> exp.Drop:

@@ -194,7 +194,10 @@ class ResourceQueries:
         cursor_nulls: tuple[bool, ...] | None,
         predicates: tuple[Predicate, ...],
         masks: Masks = (),
+        rank: Predicate | None = None,
     ) -> Compiled:
+        """`rank`: a relevance expression (full-text search, engine.sql.search) selected as `_rank` and
+        ordered by first, descending; its cursor condition then comes as a predicate."""
         shape = (
             "list",
             tuple(f.shape for f in filters),
@@ -203,6 +206,7 @@ class ResourceQueries:
             cursor_nulls,
             tuple(p.key for p in predicates),
             mask_key(masks),
+            None if rank is None else rank.key,
         )
 
         def build() -> exp.Expression:
@@ -218,6 +222,9 @@ class ResourceQueries:
             order = [
                 exp.Ordered(this=column(k.field, self.table), desc=k.descending, nulls_first=k.descending) for k in sort
             ]
+            if rank is not None:
+                query = query.select(exp.alias_(rank.build(self.table), "_rank", quoted=True))
+                order.insert(0, exp.Ordered(this=exp.column(exp.to_identifier("_rank", quoted=True)), desc=True))
             return query.order_by(*order).limit(param("limit"))
 
         return self._cache.get(shape, build)

@@ -213,7 +213,8 @@ class QueryCache:
         caller = None if identity is None else [sorted(identity.roles)]
         if identity is not None and "include" in request.query:
             caller.append(identity.user_id)  # embedded rows follow other resources' access rules
-        material = orjson.dumps([action, request.path, query, scope, caller], default=str)
+        prefer = request.headers.get("Prefer")  # `Prefer: count=exact` changes the body like `count=exact`
+        material = orjson.dumps([action, request.path, query, scope, caller, prefer], default=str)
         digest = hashlib.blake2b(material, digest_size=20).hexdigest()
         return f"{resource.name}:{generation}:{digest}"
 

@@ -1,0 +1,57 @@
+"""The `aggregates:` and `search:` keys of a resource, checked against its fields.
+
+Nothing may be grouped, aggregated or searched unless declared: a dashboard query is a cost the
+author chose, and a searched field is one the author meant to expose to matching.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from engine.spec.model import Aggregates, Field, Search, SearchField
+
+GROUPABLE = ("text", "uuid", "bigint", "boolean", "timestamptz")
+METRIC = ("bigint", "double precision", "timestamptz", "text")
+SEARCHABLE = ("text", "jsonb")
+JSON_PATH = re.compile(r"^\$(\[\*\]|\.[a-z_][a-z0-9_]{0,62})*$")
+Report = Callable[[tuple, str], None]
+
+
+def resolve_aggregates(raw: dict[str, Any] | None, fields: dict[str, Field], report: Report) -> Aggregates | None:
+    if raw is None:
+        return None
+    for key, allowed in (("group_by", GROUPABLE), ("metrics", METRIC)):
+        for i, name in enumerate(raw.get(key, ())):
+            field = fields.get(name)
+            if field is None:
+                report((key, i), f"{name!r} is not a field of this resource")
+            elif field.write_only:
+                report((key, i), f"{name!r} is a secret (writeOnly): it is never read back, so never aggregated")
+            elif field.sql_type not in allowed:
+                report(
+                    (key, i), f"{name!r} ({field.sql_type}) cannot be used here; types allowed: {', '.join(allowed)}"
+                )
+    return Aggregates(tuple(raw.get("group_by", ())), tuple(raw.get("metrics", ())))
+
+
+def resolve_search(raw: dict[str, Any] | None, fields: dict[str, Field], report: Report) -> Search | None:
+    if raw is None:
+        return None
+    found: list[SearchField] = []
+    for name, how in (raw.get("fields") or {}).items():
+        how = {"weight": how} if isinstance(how, str) else dict(how or {})
+        field = fields.get(name)
+        if field is None:
+            report(("fields", name), f"{name!r} is not a field of this resource")
+            continue
+        if field.write_only or field.sql_type not in SEARCHABLE:
+            report(("fields", name), f"{name!r} ({field.sql_type}) cannot be searched; text or JSON fields can")
+            continue
+        path = how.get("path")
+        if (path is None) != (field.sql_type == "text") or (path is not None and not JSON_PATH.match(path)):
+            report(("fields", name), "a JSON field needs `path` (such as $[*].name); a text field takes none")
+            continue
+        found.append(SearchField(name, how.get("weight", "D"), path))
+    return Search(raw.get("language", "simple"), tuple(found))

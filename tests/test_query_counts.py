@@ -1,0 +1,106 @@
+"""Counts on lists: count=exact|estimated|planned (and `Prefer: count=exact`) under every access rule.
+
+The cast of the team tests: alice owns a team and shares one agent with it, carol is a member,
+dave an outsider. A count is the number of rows the caller's list would show, never more.
+"""
+
+from __future__ import annotations
+
+import pytest
+from team_helpers import create_agent, share_agent, team_with_roles
+
+
+async def agents_of(client, names_and_statuses):
+    return [await create_agent(client, name, status=status) for name, status in names_and_statuses]
+
+
+async def test_exact_count_is_the_number_of_matching_rows_across_pages(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [(f"a{i}", "active" if i % 3 else "paused") for i in range(7)])
+    page = await alice.get("/api/agents?status=active&count=exact&limit=2")
+    assert page.status == 200, page.text
+    assert page.json["meta"]["total"] == 4 and page.json["meta"]["total_is"] == "exact"
+    assert len(page.json["data"]) == 2
+
+
+async def test_prefer_header_asks_for_the_exact_count(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [("one", "draft"), ("two", "draft")])
+    page = await alice.get("/api/agents", headers={"Prefer": "count=exact"})
+    assert page.json["meta"]["total"] == 2
+
+
+async def test_list_without_count_has_no_total(api):
+    alice = await api.as_user("alice")
+    page = await alice.get("/api/agents")
+    assert "total" not in page.json["meta"]
+
+
+async def test_count_leaves_out_rows_the_caller_may_not_read(api):
+    team = await team_with_roles(api)
+    shared = await create_agent(team.alice, "shared")
+    await create_agent(team.alice, "private")
+    await share_agent(team.alice, team.id, shared)
+    await create_agent(team.dave, "outsider's")
+    counts = {}
+    for name in ("alice", "carol", "dave"):
+        page = await getattr(team, name).get("/api/agents?count=exact")
+        counts[name] = page.json["meta"]["total"]
+    assert counts == {"alice": 2, "carol": 1, "dave": 1}
+
+
+async def test_count_on_a_field_the_caller_may_not_read_is_refused_like_an_unknown_field(api, expect_problem):
+    team = await team_with_roles(api)
+    shared = await create_agent(team.alice, "shared", system_prompt="the secret word is tangerine")
+    await share_agent(team.alice, team.id, shared)
+    answer = await team.carol.get("/api/agents?system_prompt[ilike]=*tangerine*&count=exact")
+    problem = expect_problem(answer, 400)
+    assert "system_prompt" in problem["detail"]
+
+
+async def test_estimated_count_is_exact_below_the_threshold(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [("one", "draft"), ("two", "active")])
+    page = await alice.get("/api/agents?count=estimated")
+    assert (page.json["meta"]["total"], page.json["meta"]["total_is"]) == (2, "exact")
+
+
+@pytest.fixture
+def engine_env(engine_env):
+    return {**engine_env, "ENGINE_COUNT_EXACT_BELOW": "3"}
+
+
+async def test_estimated_count_above_the_threshold_is_the_planner_estimate(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [(f"a{i}", "draft") for i in range(5)])
+    page = await alice.get("/api/agents?count=estimated")
+    assert page.json["meta"]["total_is"] == "estimated"
+    assert page.json["meta"]["total"] >= 4  # at least past the threshold: the planner may not know more
+
+
+async def test_planned_count_is_always_an_estimate(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [("one", "draft")])
+    page = await alice.get("/api/agents?count=planned")
+    assert page.json["meta"]["total_is"] == "estimated" and isinstance(page.json["meta"]["total"], int)
+
+
+@pytest.mark.parametrize("query", ["count=all", "count=exact&count=planned"])
+async def test_unknown_count_mode_is_a_400_naming_count(api, expect_problem, query):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get(f"/api/agents?{query}"), 400)
+    assert problem["parameter"] == "count"
+
+
+async def test_unknown_prefer_count_is_a_400_naming_the_header(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/agents", headers={"Prefer": "count=some"}), 400)
+    assert problem["parameter"] == "Prefer"
+
+
+async def test_count_follows_the_cursor_free_filter_not_the_page(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [(f"a{i}", "draft") for i in range(5)])
+    first = await alice.get("/api/agents?limit=2&count=exact")
+    second = await alice.get(f"/api/agents?limit=2&count=exact&cursor={first.json['meta']['next_cursor']}")
+    assert second.json["meta"]["total"] == 5
