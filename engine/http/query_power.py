@@ -73,7 +73,7 @@ class _Reader:
 
     def fail(self, message: str, at: int | None = None) -> BadRequest:
         where = self.at if at is None else at
-        return _bad(self.parameter, f"in '{self.parameter}' at character {where + 1}: {message}")
+        return _bad(self.parameter, f"in '{self.parameter}', at character {where + 1} of its value: {message}")
 
     def peek(self) -> str:
         return self.text[self.at] if self.at < len(self.text) else ""

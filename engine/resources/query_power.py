@@ -21,6 +21,7 @@ import orjson
 
 from engine.kernel.errors import BadRequest, ServiceUnavailable
 from engine.kernel.identity import Identity
+from engine.resources import field_rules
 from engine.resources.listing import ListQuery
 from engine.resources.values import ValueProblem, from_query, to_json
 from engine.spec import Resource
@@ -139,6 +140,8 @@ async def _scope(manager: Any, query: ListQuery, identity: Identity | None) -> t
     predicates = await manager.predicates("list", identity)
     masks = await manager.masks(identity)
     from_rules = tuple(p for _, p in masks)
+    field_rules.refuse_hidden(manager.resource, query, masks)  # plain filters (the list checks its own)
+    refuse_hidden(manager.resource, query, masks)
     unranked = ListQuery(filters=query.filters, where=query.where, search=query.search)
     extra, _ = plan(manager.resource, unranked, masks)
     predicates = (*predicates, *extra.predicates)
