@@ -133,9 +133,12 @@ def parse_list_query(
     *,
     page_size: int,
     max_page_size: int,
+    power: tuple[str, ...] = POWER,
 ) -> ListQuery:
+    """`power`: which of count, or/and/not, group_by/aggregate and q the route serves (the others
+    are unknown parameters there, so never silently ignored)."""
     filters = [
-        parse_filter(resource, key, value) for key, value in query.items() if key not in RESERVED and key not in POWER
+        parse_filter(resource, key, value) for key, value in query.items() if key not in RESERVED and key not in power
     ]
     fields_text = _single(query, "fields")
     include_text = _single(query, "include")
@@ -150,7 +153,7 @@ def parse_list_query(
         limit=parse_limit(_single(query, "limit"), page_size, max_page_size),
         cursor=_single(query, "cursor"),
         include=include,
-        **parse_power(resource, query, parse_filter),
+        **parse_power(resource, query, parse_filter, power),
     )
 
 

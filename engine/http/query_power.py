@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from multidict import MultiMapping
+from multidict import MultiDict, MultiMapping
 
 from engine.kernel.errors import BadRequest, Problem
 from engine.spec import Resource
@@ -240,10 +240,19 @@ def parse_search(resource: Resource, text: str | None) -> str | None:
     return text
 
 
+ROWS_ONLY = ("or", "and", "not", "q")  # what a route that lists rows without counts or groups serves
+
+
 def parse_power(
-    resource: Resource, query: MultiMapping[str], parse_filter: Callable[[Resource, str, str], Filter]
+    resource: Resource,
+    query: MultiMapping[str],
+    parse_filter: Callable[[Resource, str, str], Filter],
+    allowed: tuple[str, ...] = PARAMETERS,
 ) -> Mapping[str, Any]:
-    """The ListQuery fields these parameters set (engine.resources.listing.ListQuery)."""
+    """The ListQuery fields these parameters set (engine.resources.listing.ListQuery); parameters
+    not `allowed` on the route are left to the filter parser, which refuses them as unknown."""
+    if allowed != PARAMETERS:
+        query = MultiDict((k, v) for k, v in query.items() if k not in PARAMETERS or k in allowed)
     group_by = parse_group_by(resource, _single(query, "group_by"))
     aggregates = parse_aggregates(resource, _single(query, "aggregate"))
     if group_by and not aggregates:

@@ -27,7 +27,7 @@ async def history(request: web.Request) -> web.Response:
         raise Unauthorized("sign in to read events", headers=BEARER_CHALLENGE)
     config = request.app[CONFIG]
     query = parse_list_query(
-        EVENTS_RESOURCE, request.query, page_size=config.page_size, max_page_size=config.max_page_size
+        EVENTS_RESOURCE, request.query, page_size=config.page_size, max_page_size=config.max_page_size, power=()
     )
     visibility = await visibility_for(request, None)
     rule = visibility.predicate()

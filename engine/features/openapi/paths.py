@@ -8,6 +8,7 @@ from engine.features.access.plugin import allowed_roles
 from engine.features.openapi.examples import example_body, update_example
 from engine.features.openapi.parameters import id_parameter, list_parameters, projection_parameters
 from engine.features.openapi.problems import BODY_PROBLEMS, problems
+from engine.features.openapi.query_power import META, groups_schema, power_parameters
 from engine.features.openapi.schemas import component_name, ref
 from engine.http.body import JSON_TYPES
 from engine.http.handlers import ResourceHandlers
@@ -74,24 +75,30 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                 "properties": {
                     "limit": {"type": "integer"},
                     "next_cursor": {"type": ["string", "null"], "description": "Pass as `cursor` for the next page."},
+                    **META,
                 },
             },
         },
     }
+    groups = groups_schema(resource)
+    answer = page if groups is None else {"anyOf": [page, groups]}
     return {
         base: {
             "get": _operation(
                 resource,
                 "list",
                 f"List {resource.name}",
-                parameters=list_parameters(resource, page_size=page_size, max_page_size=max_page_size),
+                parameters=[
+                    *list_parameters(resource, page_size=page_size, max_page_size=max_page_size),
+                    *power_parameters(resource),
+                ],
                 responses={
                     "200": {
-                        "description": "One page of rows.",
+                        "description": "One page of rows (or, with group_by/aggregate, the groups).",
                         "headers": {
                             "Link": {"description": 'The next page: `<...>; rel="next"`.', "schema": {"type": "string"}}
                         },
-                        "content": {JSON: {"schema": page}},
+                        "content": {JSON: {"schema": answer}},
                     },
                     **problems("BadRequest", "Unauthorized", "Forbidden"),
                 },

@@ -34,6 +34,7 @@ from engine.http.body import read_object
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
 from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort
+from engine.http.query_power import ROWS_ONLY
 from engine.http.responses import json_response
 from engine.kernel.errors import NotFound, ValidationFailed
 from engine.kernel.hooks import call_all
@@ -169,7 +170,11 @@ class NestedHandlers:
         await authorize(request, self.parent, "read")
         config, identity = request.app[CONFIG], request[IDENTITY]
         query = parse_list_query(
-            self.through, request.query, page_size=config.page_size, max_page_size=config.max_page_size
+            self.through,
+            request.query,
+            page_size=config.page_size,
+            max_page_size=config.max_page_size,
+            power=ROWS_ONLY,  # or/and/not and q; no counts or groups on nested lists yet
         )
         embedding = request.app[RELATIONS].plan(self.through, query.include, query.fields, self.relation)
         parent_pk = await self._visible_parent(request, identity)
