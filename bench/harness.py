@@ -41,7 +41,16 @@ SCENARIOS = {
     "W4": "PATCH /api/agents/{id} (status, name)",
     "W5": "GET /api/teams/{id}?include=members,agents",
     "W6": "GET /api/agents?limit=20 (a team member's shared agents)",
+    "W7": "GET /api/agents?count=exact&limit=20 (an admin: every agent counted)",
+    "W8": "GET /api/agents?count=estimated&limit=20 (an admin: exact up to 10,000, then the estimate)",
+    "W9": "GET /api/agents?q={word}&limit=20 (a user's own and shared agents, by relevance)",
 }
+ENGINE_ONLY = {"W7", "W8", "W9"}  # the reference does not implement counts or search: no ratio
+# W9: one of these words is in each agent's name (agent j of every user has word j % 20), none in PROMPT.
+SEARCH_WORDS = (
+    "invoice travel legal recruiting billing design security finance marketing onboarding compliance "
+    "logistics translation scheduling analytics forecasting procurement inventory payroll pricing"
+).split()
 TEAMS = 10_000  # W6: teams in all (one per user for W5, the rest shared among member-only users)
 MEMBER_ONLY_USERS = 2_000  # own no agent: their agent list is what their teams share with them
 PROMPT = (
@@ -123,7 +132,8 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
                 agent_id = str(uuid.uuid4())
                 status = statuses[rng.randrange(4)] if j > 0 else "active"
                 at = now - timedelta(minutes=rng.randrange(500_000))
-                agent_rows.append((agent_id, owner, f"agent {i}-{j}", PROMPT + str(j), status, params, tools, at, at))
+                name = f"agent {i}-{j} {SEARCH_WORDS[j % len(SEARCH_WORDS)]}"
+                agent_rows.append((agent_id, owner, name, PROMPT + str(j), status, params, tools, at, at))
                 if status == "active":
                     active.setdefault(owner, []).append(agent_id)
                 owned.setdefault(owner, []).append(agent_id)
@@ -175,17 +185,22 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
 
 
 def write_requests(data_file: str, active: dict, teams: dict, members: list[str]) -> None:
-    """One line per (token, owned active agent, team, a member-only user's token) for wrk to pick from."""
+    """One line per (token, owned active agent, team, a member-only user's token, an admin's token,
+    a search word) for wrk to pick from."""
     exp = int(time.time()) + 7 * 86400
 
-    def token(sub: str) -> str:
-        return jwt.encode({"sub": sub, "exp": exp, "iat": int(time.time())}, SECRET, algorithm="HS256")
+    def token(sub: str, roles: tuple[str, ...] = ()) -> str:
+        claims = {"sub": sub, "exp": exp, "iat": int(time.time()), **({"roles": list(roles)} if roles else {})}
+        return jwt.encode(claims, SECRET, algorithm="HS256")
 
+    admin = token("user0000", ("admin",))
     line = 0
     with open(data_file, "w", encoding="utf-8") as fh:
         for owner, agent_ids in active.items():
             for agent_id in agent_ids[:3]:
-                fh.write(f"{token(owner)} {agent_id} {teams[owner]} {token(members[line % len(members)])}\n")
+                word = SEARCH_WORDS[line % len(SEARCH_WORDS)]
+                member = token(members[line % len(members)])
+                fh.write(f"{token(owner)} {agent_id} {teams[owner]} {member} {admin} {word}\n")
                 line += 1
 
 
@@ -278,7 +293,13 @@ def table(results: dict, memory: dict) -> str:
     for scenario, title in SCENARIOS.items():
         if scenario not in results:
             continue
-        ref, eng = results[scenario]["reference"], results[scenario]["engine"]
+        ref, eng = results[scenario].get("reference"), results[scenario]["engine"]
+        if ref is None:  # engine only (ENGINE_ONLY)
+            lines.append(
+                f"| {scenario} {title} | engine | {eng['rps']:.0f} | {eng['p50_ms']:.2f} | {eng['p99_ms']:.2f} | "
+                f"{eng['errors']} | {memory['engine'][1] / 1024:.0f} | n/a | n/a |"
+            )
+            continue
         for name, row in (("engine", eng), ("reference", ref)):
             ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
             p99 = f"{eng['p99_ms'] / ref['p99_ms']:.2f}" if name == "engine" else ""
@@ -344,9 +365,10 @@ def main() -> int:
     results: dict = {}
     try:
         for scenario in args.scenarios.split(","):
-            samples: dict[str, list] = {"engine": [], "reference": []}
+            samples: dict[str, list] = {"engine": []} if scenario in ENGINE_ONLY else {"engine": [], "reference": []}
             for round_number in range(rounds):
                 order = ["engine", "reference"] if round_number % 2 == 0 else ["reference", "engine"]
+                order = [name for name in order if name in samples]
                 for name in order:
                     sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, args.connections)
                     samples[name].append(sample)

@@ -7,8 +7,8 @@ local prompt = string.rep("You are a careful assistant. Answer briefly and cite 
 function init(args)
   scenario = args[1]
   for line in io.lines(args[2]) do
-    local token, agent, team, member = line:match("(%S+) (%S+) (%S+) (%S+)")
-    items[#items + 1] = {token, agent, team, member}
+    local token, agent, team, member, admin, word = line:match("(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)")
+    items[#items + 1] = {token, agent, team, member, admin, word}
   end
   math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
 end
@@ -35,6 +35,12 @@ function request()
     return wrk.format("GET", "/api/teams/" .. item[3] .. "?include=members,agents", headers)
   elseif scenario == "W6" then  -- a member-only user: every agent listed is shared with one of their teams
     return wrk.format("GET", "/api/agents?limit=20", {["Authorization"] = "Bearer " .. item[4]})
+  elseif scenario == "W7" then  -- an admin: every one of the agents is counted
+    return wrk.format("GET", "/api/agents?count=exact&limit=20", {["Authorization"] = "Bearer " .. item[5]})
+  elseif scenario == "W8" then
+    return wrk.format("GET", "/api/agents?count=estimated&limit=20", {["Authorization"] = "Bearer " .. item[5]})
+  elseif scenario == "W9" then  -- full-text search of the caller's own and shared agents, by relevance
+    return wrk.format("GET", "/api/agents?q=" .. item[6] .. "&limit=20", headers)
   end
 end
 
