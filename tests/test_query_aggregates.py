@@ -137,6 +137,7 @@ async def test_created_at_groups_by_month(api, alice):
         ("group_by=kind&sort=kind", "sort", "aggregates"),
         ("group_by=kind&cursor=abc", "cursor", "aggregates"),
         ("group_by=kind&count=exact", "count", "aggregates"),
+        ("group_by=kind&limit=5", "limit", "aggregates"),
     ],
 )
 async def test_anything_not_declared_or_not_applicable_is_a_400_naming_it(

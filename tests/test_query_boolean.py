@@ -46,6 +46,7 @@ def q(text: str) -> str:
         ("and=(category=kitchen,in_stock=true)", [3]),
         ("not=(category=kitchen)", [1, 2]),
         ("not=(category=kitchen,in_stock=true)", [1, 2, 4]),
+        ("not=(note=bestseller)", [2, 3, 4]),  # like `ne`, a null field is not equal: kept
         ("or=(category=bath,and=(category=kitchen,in_stock=false))", [2, 4]),
         ("or=(note[is]=null,not=(code[gte]=2))", [1, 2, 3]),
         ("or=(title[ilike]=*MUG*,price[gt]=10)", [1, 3]),

@@ -259,7 +259,7 @@ def parse_power(
         aggregates = (("count", None),)
     search = parse_search(resource, _single(query, "q"))
     if aggregates:
-        for other in ("sort", "cursor", "fields", "include", "count"):
+        for other in ("sort", "cursor", "limit", "fields", "include", "count"):
             if other in query:
                 raise _bad(other, f"'{other}' does not apply to aggregates (group_by/aggregate)")
     return {

@@ -60,8 +60,10 @@ def _build(term: Term, t: str, counter: list[int]) -> exp.Expression:
     parts = [_build(inner, t, counter) for inner in term.terms]
     if term.op == "or":
         return exp.Paren(this=exp.or_(*parts)) if len(parts) > 1 else parts[0]
-    joined = exp.and_(*parts) if len(parts) > 1 else parts[0]
-    return exp.Not(this=exp.Paren(this=joined)) if term.op == "not" else exp.Paren(this=joined)
+    joined = exp.Paren(this=exp.and_(*parts) if len(parts) > 1 else parts[0])
+    if term.op == "not":  # NOT ... IS TRUE: a row where the terms are unknown (null) is kept, as `ne` keeps it
+        return exp.Paren(this=exp.Not(this=exp.Is(this=joined, expression=exp.true())))
+    return joined
 
 
 def predicate(groups: tuple[BoolGroup, ...]) -> Predicate | None:
