@@ -66,28 +66,45 @@ def test_a_wrong_declaration_names_its_path(write_spec, schema_of, extra, says):
     assert any(says in e for e in errors), errors
 
 
-def test_search_makes_one_index_for_open_fields_and_one_per_field_with_a_read_rule(write_spec, schema_of):
+def test_search_stores_one_vector_for_open_fields_and_one_per_field_with_a_read_rule(write_spec, schema_of):
     extra = '            search: {language: english, fields: {title: A, body: B, labels: {weight: C, path: "$[*]"}}}'
     access = "            access: {fields: {body: {read: [owner]}}}"
-    model = spec_model(load_spec(str(notes(write_spec, schema_of, extra, access))))["notes"]["indexes"]
-    search = {name: index for name, index in model.items() if "search" in name}
-    assert sorted(search) == ["notes_search_0_idx", "notes_search_1_idx"]
-    assert (
-        '"title"' in search["notes_search_0_idx"]["expression"]
-        and '"labels"' in search["notes_search_0_idx"]["expression"]
-    )
-    assert '"body"' in search["notes_search_1_idx"]["expression"]
-    assert all(index["using"] == "gin" for index in search.values())
+    model = spec_model(load_spec(str(notes(write_spec, schema_of, extra, access))))["notes"]
+    vectors = {name: c for name, c in model["columns"].items() if name.startswith("_search_")}
+    open_group, body = sorted(vectors.values(), key=lambda c: '"body"' in c["generated"])
+    assert '"title"' in open_group["generated"] and '"labels"' in open_group["generated"]
+    assert '"body"' in body["generated"] and '"title"' not in body["generated"]
+    assert {model["indexes"][f"notes{name}_idx"]["using"] for name in vectors} == {"gin"}
 
 
-def test_changing_the_searched_fields_replaces_the_index(write_spec, schema_of):
+def test_changing_the_searched_fields_replaces_the_vector_without_a_destructive_step(write_spec, schema_of):
     before = spec_model(load_spec(str(notes(write_spec, schema_of, "            search: {fields: {title: A}}"))))
     after = spec_model(
         load_spec(str(notes(write_spec, schema_of, "            search: {fields: {title: A, body: B}}")))
     )
-    steps = [step.sql for step in diff(before, after)]
-    assert steps[0] == 'DROP INDEX IF EXISTS "notes_search_0_idx"'
-    assert steps[1].startswith('CREATE INDEX "notes_search_0_idx" ON "notes" USING GIN(')
+    steps = diff(before, after)
+    assert [s.description.split(" ")[0:2] for s in steps] == [
+        ["drop", "index"],
+        ["add", "column"],
+        ["drop", "column"],
+        ["create", "index"],
+    ]
+    assert not any(step.destructive for step in steps)
+    assert "GENERATED ALWAYS AS" in steps[1].sql and steps[1].sql.endswith("STORED")
+
+
+def test_a_property_named_like_a_search_vector_is_refused(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            search: {fields: {title: A}}
+        """,
+        {"schemas/note.json": schema_of({"title": {"type": "string"}, "_search_x": {"type": "string"}})},
+    )
+    assert any("kept for search vectors" in e for e in errors_of(spec))
 
 
 async def list_parameters_of(api, path: str) -> dict[str, dict]:

@@ -109,9 +109,10 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
             steps.append(Step(f"change default of {name}.{col}", ddl.set_default(name, col, spec.get("default"))))
         if before["nullable"] != spec["nullable"]:
             steps += _set_nullable(name, col, spec)
-    for col in old["columns"]:
-        if col not in new["columns"]:
-            steps.append(Step(f"drop column {name}.{col}", ddl.drop_column(name, col), destructive=True))
+    for col, spec in old["columns"].items():
+        if col not in new["columns"]:  # a generated column holds no data of its own: not destructive
+            destructive = not spec.get("generated")
+            steps.append(Step(f"drop column {name}.{col}", ddl.drop_column(name, col), destructive=destructive))
     builders = {
         "checks": lambda k, c: ddl.check_in(k, c["column"], c["values"]),
         "unique": ddl.unique,

@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 from engine.spec import Resource, Spec
-from engine.sql.search import index_models
+from engine.sql.search import column_models, index_models
 
 PG_NAME_MAX = 63
 
@@ -63,7 +63,8 @@ def table_model(resource: Resource, spec: Spec) -> dict[str, Any]:
     for fk in foreign_keys.values():
         if fk["column"] not in leading:
             indexes[constraint_name(table, [fk["column"]], "idx")] = [[fk["column"], False]]
-    indexes.update(index_models(resource))  # full-text search: GIN on expressions (engine.sql.search)
+    columns.update(column_models(resource))  # full-text search: stored tsvector columns (engine.sql.search)
+    indexes.update(index_models(resource))  # ... and their GIN indexes
     return {
         "table": table,
         "columns": columns,

@@ -17,6 +17,7 @@ METRIC = ("bigint", "double precision", "timestamptz", "text")
 SEARCHABLE = ("text", "jsonb")
 JSON_PATH = re.compile(r"^\$(\[\*\]|\.[a-z_][a-z0-9_]{0,62})*$")
 Report = Callable[[tuple, str], None]
+VECTOR_PREFIX = "_search_"  # the stored vector columns (engine.sql.search.COLUMN_PREFIX)
 
 
 def resolve_aggregates(raw: dict[str, Any] | None, fields: dict[str, Field], report: Report) -> Aggregates | None:
@@ -39,6 +40,9 @@ def resolve_aggregates(raw: dict[str, Any] | None, fields: dict[str, Field], rep
 def resolve_search(raw: dict[str, Any] | None, fields: dict[str, Field], report: Report) -> Search | None:
     if raw is None:
         return None
+    for name in fields:
+        if name.startswith(VECTOR_PREFIX):
+            report(("fields",), f"the schema property {name!r} starts with {VECTOR_PREFIX!r}, kept for search vectors")
     found: list[SearchField] = []
     for name, how in (raw.get("fields") or {}).items():
         how = {"weight": how} if isinstance(how, str) else dict(how or {})

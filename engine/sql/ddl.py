@@ -72,6 +72,12 @@ def as_bigint(value: exp.Expression) -> exp.Expression:
 
 
 def column_def(name: str, spec: dict[str, Any]) -> exp.ColumnDef:
+    if spec.get("generated"):  # GENERATED ALWAYS AS (<expression from the spec>) STORED, e.g. a search vector
+        generated = exp.ComputedColumnConstraint(
+            this=exp.Paren(this=sqlglot.parse_one(spec["generated"], read=DIALECT))
+        )
+        kind = exp.DataType.build(spec["type"], dialect=DIALECT, udt=True)
+        return exp.ColumnDef(this=ident(name), kind=kind, constraints=[exp.ColumnConstraint(kind=generated)])
     constraints = []
     if spec.get("default") is not None:
         constraints.append(

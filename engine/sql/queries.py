@@ -171,8 +171,8 @@ class ResourceQueries:
         return exp.select(*projection(fields, masks, self.table, self.resource)).from_(table(self.table))
 
     def _returning(self, query: exp.Expression) -> exp.Expression:
-        """RETURNING every column, secrets masked (sql/outputs.py)."""
-        if not has_secrets(self.resource):
+        """RETURNING every field, secrets masked (sql/outputs.py); never a search vector column."""
+        if not has_secrets(self.resource) and self.resource.search is None:
             return query.returning("*")
         return query.returning(exp.Returning(expressions=outputs(self.resource, self.resource.columns, self.table)))
 

@@ -1,20 +1,24 @@
-"""Full-text search (`search:` in resources.yaml, `q=` on lists) as tsvector expressions.
+"""Full-text search (`search:` in resources.yaml, `q=` on lists) over stored tsvector columns.
 
 The searched fields are split into vector groups by field rules: the fields every reader may
 read share one group, and each field with a read rule in the spec gets a group of its own. Each
-group is one expression GIN index (`migrate make` writes it; see index_models), and a query
-matches a group only where the caller may read every field in it:
+group is a generated column (`GENERATED ALWAYS AS (<tsvector of its fields>) STORED`, named by a
+hash of its expression, so a changed declaration is a new column) with a GIN index; `migrate make`
+writes both. A query matches a group only where the caller may read every field in it:
 
-    (<open vector> @@ q) OR (<the field's read rule> AND <its vector> @@ q)
+    ("_search_1a2b3c4d" @@ q) OR (<the field's read rule> AND "_search_5e6f7a8b" @@ q)
 
 so a word that appears only in a field hidden from the caller never finds the row, while each
-arm of the OR is still served by its own index. Relevance is the sum of ts_rank over the groups
-the caller may read; the query text is a bound parameter (websearch_to_tsquery), never SQL.
+arm of the OR is still served by its own index, and no vector is computed at query time.
+Relevance is the sum of ts_rank over the groups the caller may read; the query text is a bound
+parameter (websearch_to_tsquery), never SQL. The columns are not fields: never selected or returned.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 from sqlglot import exp
 
@@ -26,6 +30,7 @@ from engine.sql.queries import Predicate
 
 QUERY_PARAM = "q_text"
 RANK = "_rank"  # the relevance column of a ranked list (dropped before the response)
+COLUMN_PREFIX = "_search_"  # stored vector columns: a schema property may not start with it
 
 
 def groups(resource: Resource) -> tuple[tuple[SearchField, ...], ...]:
@@ -65,17 +70,39 @@ def vector(search: Search, group: tuple[SearchField, ...], t: str | None) -> exp
     return exp.Paren(this=result) if len(parts) > 1 else result
 
 
-def index_name(resource: Resource, i: int) -> str:
-    return f"{resource.table}_search_{i}_idx"
+def column_name(search: Search, group: tuple[SearchField, ...]) -> str:
+    """`_search_<hash of the expression>`: a changed group is a new column (and a new index)."""
+    digest = hashlib.sha1(render(vector(search, group, None)).encode()).hexdigest()[:8]
+    return f"{COLUMN_PREFIX}{digest}"
+
+
+def columns(resource: Resource) -> tuple[str, ...]:
+    """The stored vector column of each group, in group order."""
+    search = resource.search
+    return () if search is None else tuple(column_name(search, group) for group in groups(resource))
+
+
+def column_models(resource: Resource) -> dict[str, dict[str, Any]]:
+    """The generated columns, as migration-model entries (engine.migrations.model)."""
+    search = resource.search
+    if search is None:
+        return {}
+    return {
+        column_name(search, group): {
+            "type": "tsvector",
+            "nullable": True,
+            "default": None,
+            "generated": render(vector(search, group, None)),
+        }
+        for group in groups(resource)
+    }
 
 
 def index_models(resource: Resource) -> dict[str, dict[str, str]]:
-    """The GIN expression indexes, as migration-model entries (engine.migrations.model)."""
-    if resource.search is None:
-        return {}
+    """A GIN index on each vector column, as migration-model entries."""
     return {
-        index_name(resource, i): {"using": "gin", "expression": render(vector(resource.search, group, None))}
-        for i, group in enumerate(groups(resource))
+        f"{resource.table}{name}_idx": {"using": "gin", "expression": render(column(name))}
+        for name in columns(resource)
     }
 
 
@@ -94,12 +121,11 @@ def _arms(resource: Resource, masks: Mapping[str, Predicate], t: str, rank: bool
     assert search is not None
     arms = []
     for group in groups(resource):
+        stored = column(column_name(search, group), t)
         if rank:
-            term: exp.Expression = exp.Anonymous(
-                this="ts_rank", expressions=[vector(search, group, t), _tsquery(search)]
-            )
+            term: exp.Expression = exp.Anonymous(this="ts_rank", expressions=[stored, _tsquery(search)])
         else:
-            term = exp.MatchAgainst(this=_tsquery(search), expressions=[vector(search, group, t)])  # vector @@ query
+            term = exp.MatchAgainst(this=_tsquery(search), expressions=[stored])  # vector @@ query
         readable = _readable(group, masks, t)
         if readable is not None:
             if rank:
