@@ -82,8 +82,10 @@ def _with_cursor(request: web.Request, cursor: str) -> str:
 
 
 def _timeout_ms(request: web.Request) -> int:
-    timeout = request.app[CONFIG].value("ENGINE_AGGREGATE_TIMEOUT")
-    return 0 if timeout is None else max(1, int(timeout * 1000))
+    """The statement deadline of a count or an aggregate: its own, never past the request's (0: none)."""
+    config = request.app[CONFIG]
+    limits = [t for t in (config.value("ENGINE_AGGREGATE_TIMEOUT"), config.value("ENGINE_REQUEST_TIMEOUT")) if t]
+    return max(1, int(min(limits) * 1000)) if limits else 0
 
 
 async def count_rows(request: web.Request, manager: ResourceManager, query: ListQuery, mode: str) -> tuple[int, str]:
