@@ -104,3 +104,22 @@ async def test_count_follows_the_cursor_free_filter_not_the_page(api):
     first = await alice.get("/api/agents?limit=2&count=exact")
     second = await alice.get(f"/api/agents?limit=2&count=exact&cursor={first.json['meta']['next_cursor']}")
     assert second.json["meta"]["total"] == 5
+
+
+async def test_a_nested_list_refuses_count_as_an_unknown_parameter(api, expect_problem):
+    team = await team_with_roles(api)
+    problem = expect_problem(await team.alice.get(f"{team.url}/members?count=exact"), 400)
+    assert "'count'" in problem["detail"]
+
+
+async def test_a_nested_list_takes_boolean_groups(api):
+    team = await team_with_roles(api)
+    listed = await team.alice.get(f"{team.url}/members?or=(role=owner,role=admin)&sort=user_id")
+    assert listed.status == 200, listed.text
+    assert [m["user_id"] for m in listed.json["data"]] == ["alice", "bob"]
+
+
+async def test_the_event_history_refuses_boolean_groups_rather_than_ignoring_them(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/events?or=(action=created)"), 400)
+    assert "'or'" in problem["detail"]
