@@ -98,7 +98,7 @@ async def test_filtering_an_aggregate_by_a_field_the_caller_may_not_read_is_a_40
     assert "'tag'" in problem["detail"]
 
 
-async def test_the_owner_of_every_row_may_group_by_a_ruled_field_only_where_readable(alice):
+async def test_even_the_owner_of_every_row_may_not_group_by_a_field_with_a_read_rule(alice):
     # alice may read `tag` on her own rows, yet the rule is per row: grouping by it is refused for
     # everyone but admins, so the answer never depends on which rows are whose.
     result = await alice.get("/api/notes?group_by=tag")

@@ -10,6 +10,12 @@ import pytest
 from team_helpers import create_agent, share_agent, team_with_roles
 
 
+@pytest.fixture
+def engine_env(engine_env):
+    """count=estimated is exact up to 3 rows here, so a few rows pass the threshold."""
+    return {**engine_env, "ENGINE_COUNT_EXACT_BELOW": "3"}
+
+
 async def agents_of(client, names_and_statuses):
     return [await create_agent(client, name, status=status) for name, status in names_and_statuses]
 
@@ -63,11 +69,6 @@ async def test_estimated_count_is_exact_below_the_threshold(api):
     await agents_of(alice, [("one", "draft"), ("two", "active")])
     page = await alice.get("/api/agents?count=estimated")
     assert (page.json["meta"]["total"], page.json["meta"]["total_is"]) == (2, "exact")
-
-
-@pytest.fixture
-def engine_env(engine_env):
-    return {**engine_env, "ENGINE_COUNT_EXACT_BELOW": "3"}
 
 
 async def test_estimated_count_above_the_threshold_is_the_planner_estimate(api):
