@@ -7,7 +7,7 @@ dave an outsider. A count is the number of rows the caller's list would show, ne
 from __future__ import annotations
 
 import pytest
-from team_helpers import create_agent, share_agent, team_with_roles
+from team_helpers import create_agent, create_team, share_agent, team_with_roles
 
 
 @pytest.fixture
@@ -124,3 +124,13 @@ async def test_the_event_history_refuses_boolean_groups_rather_than_ignoring_the
     alice = await api.as_user("alice")
     problem = expect_problem(await alice.get("/api/events?or=(action=created)"), 400)
     assert "'or'" in problem["detail"]
+
+
+async def test_teams_group_by_status_over_the_teams_the_caller_may_read(api):
+    team = await team_with_roles(api)
+    await create_team(team.alice, "Old", status="archived")
+    await create_team(team.dave, "Dave's")
+    carol = await team.carol.get("/api/teams?group_by=status")
+    alice = await team.alice.get("/api/teams?group_by=status")
+    assert carol.json["data"] == [{"status": "active", "count": 1}]
+    assert alice.json["data"] == [{"status": "active", "count": 1}, {"status": "archived", "count": 1}]
