@@ -146,7 +146,6 @@
       next.href = `?${params}`;
       next.hidden = false;
     }
-    body.dataset.ready = "true";
   }
 
   // --- live events ----------------------------------------------------------------------------
@@ -210,7 +209,6 @@
     }
     setupDelete(path, result.etag, resource);
     await Promise.all([...$$(".relation").map((section) => loadRelation(path, section)), loadRowEvents(resource, id)]);
-    body.dataset.ready = "true";
   }
 
   async function loadRelation(path, section) {
@@ -360,7 +358,6 @@
       for (const field of fields) if (!field.dataset.writeOnly) fill(field, original[field.dataset.field]);
       status.textContent = "";
     }
-    body.dataset.ready = "true";
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       showError(formError, "");
@@ -444,7 +441,6 @@
       node.textContent = result.ok ? `${result.status}: ${JSON.stringify(result.data)}` : `${result.status}: ${problemText(result)}`;
       node.className = result.ok ? "ok" : "warn";
     }
-    body.dataset.ready = "true";
   }
 
   const pages = {
@@ -461,6 +457,7 @@
     admin: loadHealth,
   };
   const start = pages[body.dataset.page];
-  if (start) start().catch((error) => console.error(error));
-  else body.dataset.ready = "true";
+  const ready = () => (body.dataset.ready = "true");
+  if (start) start().catch((error) => console.error(error)).finally(ready);
+  else ready();
 })();
