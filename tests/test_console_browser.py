@@ -67,9 +67,9 @@ class Console:
         await page.goto(self.origin + path)
         await page.wait_for_selector("body[data-ready='true']")
 
-    async def shot(self, page, name: str) -> None:
+    async def shot(self, page, name: str, full_page: bool = True) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
-        await page.screenshot(path=str(SHOTS / f"{self.who}-{name}.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / f"{self.who}-{name}.png"), full_page=full_page)
 
     async def sign_in(self, page, token: str) -> None:
         await page.goto(self.origin + "/console")  # not signed in: to the sign-in page
@@ -262,8 +262,11 @@ async def test_every_control_has_a_visible_label(api, console_for):
 
 async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, console_for):
     alice = await api.as_user("alice")
+    roles = ("Researcher", "Planner", "Summarizer", "Translator", "Reviewer")
     for n in range(100):
-        await alice.post("/api/agents", json={"name": f"Agent number {n} with a rather long name " * 3})
+        name = f"{roles[n % 5]} {n}: answers with sources, " * 3  # long: cut with an ellipsis, never wrapped
+        status = ("draft", "active", "paused")[n % 3]
+        await alice.post("/api/agents", json={"name": name, "status": status, "parameters": {"temperature": 0.2}})
     console = await console_for("user")
     page = await console.page()
     await console.sign_in(page, api.token("alice"))
@@ -271,3 +274,4 @@ async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, c
     assert await page.locator("#rows tbody tr").count() == 100
     assert await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     await console.shot(page, "11-hundred-rows")
+    await console.shot(page, "12-table-screen", full_page=False)  # the one in docs/console.png

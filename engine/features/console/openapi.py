@@ -22,6 +22,8 @@ def _page(operation_id: str, summary: str, parameters: tuple[str, ...] = ()) -> 
             "responses": {
                 "200": {"description": "The page.", "content": {"text/html": {}}},
                 "302": {"description": "Not signed in: to the sign-in page."},
+                "403": {"description": "A page saying what you may not do.", "content": {"text/html": {}}},
+                "404": {"description": "A page saying what was not found.", "content": {"text/html": {}}},
             },
         }
     }
@@ -38,6 +40,7 @@ def _form_post(operation_id: str, summary: str) -> dict[str, Any]:
             "303": {"description": "Done: to the next page."},
             "401": {"description": "The pasted token is not valid (the sign-in page again)."},
             "403": {"$ref": "#/components/responses/Forbidden"},
+            "404": {"$ref": "#/components/responses/NotFound"},
         },
     }
 
@@ -62,6 +65,10 @@ def console_paths(document: dict[str, Any]) -> None:
             "summary": "The console's script and stylesheet",
             "security": [{}],
             "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"enum": sorted(FILES)}}],
-            "responses": {"200": {"description": "The file."}, "304": {"description": "Not modified."}},
+            "responses": {
+                "200": {"description": "The file."},
+                "304": {"description": "Not modified (If-None-Match)."},
+                "404": {"$ref": "#/components/responses/NotFound"},
+            },
         }
     }

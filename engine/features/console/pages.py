@@ -7,7 +7,9 @@ a person sees and may do in the console is exactly what the API answers to them.
 
 from __future__ import annotations
 
+import functools
 import os
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -16,6 +18,7 @@ import asyncpg
 import jinja2
 import orjson
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from sqlglot import exp
 
 from engine.features.console import query as console_query
@@ -71,6 +74,20 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
     return response
 
 
+def person_facing(handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> Handler:
+    """A page's refusal (403, 404) as an HTML page that says why, not as JSON."""
+
+    @functools.wraps(handler)
+    async def page(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (Forbidden, NotFound) as problem:
+            context = {"page": "problem", "problem": problem}
+            return await render(request, "problem.html", context, status=problem.status)
+
+    return page
+
+
 def signed_in(request: web.Request) -> Identity:
     identity = request[IDENTITY]
     if identity is None:
@@ -95,6 +112,7 @@ def view_of(request: web.Request) -> ResourceView:
     return view
 
 
+@person_facing
 async def home(request: web.Request) -> web.Response:
     signed_in(request)
     views = request.app[VIEWS].values()
@@ -114,6 +132,7 @@ async def list_features(app: web.Application, name: str) -> set[str]:
     return names & {"q", "count"}
 
 
+@person_facing
 async def table_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
@@ -145,6 +164,7 @@ async def table_page(request: web.Request) -> web.Response:
     return await render(request, "table.html", context)
 
 
+@person_facing
 async def row_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
@@ -158,6 +178,7 @@ async def row_page(request: web.Request) -> web.Response:
     return await render(request, "row.html", context)
 
 
+@person_facing
 async def form_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
@@ -169,6 +190,7 @@ async def form_page(request: web.Request) -> web.Response:
     return await render(request, "form.html", context)
 
 
+@person_facing
 async def admin_page(request: web.Request) -> web.Response:
     identity = signed_in(request)
     if not identity.is_admin:

@@ -12,7 +12,8 @@ from multidict import MultiMapping
 from engine.features.console.fields import ResourceView
 
 FILTER_KEY = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")
-API_RESERVED = ("sort", "limit", "cursor", "fields", "include", "q", "count")
+API_RESERVED = ("sort", "limit", "cursor", "fields", "include", "q", "count", "or", "and", "not", "group_by")
+API_RESERVED += ("aggregate",)
 FORM_KEYS = ("f", "op", "v", "col", "search", "apply")
 
 
