@@ -275,3 +275,19 @@ async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, c
     assert await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
     await console.shot(page, "11-hundred-rows")
     await console.shot(page, "12-table-screen", full_page=False)  # the one in docs/console.png
+
+
+async def test_a_teams_page_links_its_members_and_agents(api, console_for):
+    _, bob, shared, _ = await shared_world(api)
+    team_id = (await bob.get("/api/teams")).json["data"][0]["id"]
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/teams/{team_id}")
+    members = page.locator("[data-relation='members'] a")
+    assert sorted(await members.all_inner_texts()) == ["alice", "bob"]
+    assert await page.get_attribute("[data-relation='agents'] a", "href") == f"/console/r/agents/{shared}"
+    await console.shot(page, "13-team-relations")
+    await page.click("[data-relation='agents'] a")
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.inner_text("[data-field='name'] dd") == "Bob shared agent"

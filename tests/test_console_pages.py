@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from engine import hookimpl
 from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -121,6 +122,7 @@ async def test_the_resource_list_shows_only_resources_the_user_may_list(api):
     page = (await api.anonymous.get("/console")).text
     assert 'href="/console/r/agents"' in page
     assert "<code>/api/team_members</code>" not in page  # admins only
+    assert 'href="/console/r/team_members"' not in page  # nor in the navigation
 
 
 async def test_the_filter_form_becomes_the_list_apis_query_string(api):
@@ -226,3 +228,49 @@ class TestWithoutSessions:
 
     async def test_the_console_serves_nothing_without_sessions(self, api, expect_problem):
         expect_problem(await api.anonymous.get("/console"), 404)
+
+
+async def test_a_malformed_form_body_on_a_signed_in_session_is_403_not_500(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    broken = b"--b\r\nContent-Disposition: form-data\r\n\r\nno name and no end"
+    headers = {"Content-Type": "multipart/form-data; boundary=b"}
+    expect_problem(await api.anonymous.post("/console/signout", data=broken, headers=headers), 403)
+
+
+async def test_without_search_or_counts_in_the_list_api_the_table_has_neither(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    page = (await api.anonymous.get("/console/r/agents")).text
+    assert 'id="search"' not in page and 'data-counts="false"' in page
+
+
+class ListApiWithSearchAndCounts:
+    """Stands for an engine whose list API documents `q` and `count` (the console reads OpenAPI)."""
+
+    @hookimpl
+    def register_openapi(self, document):
+        operation = document["paths"]["/api/agents"]["get"]
+        operation["parameters"] += [
+            {"name": "q", "in": "query", "schema": {"type": "string"}},
+            {"name": "count", "in": "query", "schema": {"enum": ["exact"]}},
+        ]
+
+
+class TestSearchAndCountsWhenTheApiHasThem:
+    @pytest.fixture
+    def engine_plugins(self):
+        return [ListApiWithSearchAndCounts()]
+
+    async def test_the_table_shows_a_search_box_and_asks_for_counts(self, api):
+        await api.as_user("alice")
+        await sign_in(api, api.token("alice"))
+        page = (await api.anonymous.get("/console/r/agents?q=planner")).text
+        assert '<input type="search" id="search" name="search" value="planner">' in page
+        assert 'data-counts="true"' in page
+
+    async def test_the_search_box_becomes_the_q_parameter(self, api):
+        await api.as_user("alice")
+        await sign_in(api, api.token("alice"))
+        result = await api.anonymous.get("/console/r/agents?search=planner&apply=1", allow_redirects=False)
+        assert result.headers["Location"] == "/console/r/agents?q=planner"

@@ -64,7 +64,7 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
         "identity": identity,
         "csrf_token": sessions.csrf_token(session),
         "static": asset_urls(),
-        "resources": request.app[VIEWS],
+        "resources": await listable(request) if identity is not None else [],
         "development": not request.app[CONFIG].production,
     }
     response = aiohttp_jinja2.render_template(
@@ -112,12 +112,15 @@ def view_of(request: web.Request) -> ResourceView:
     return view
 
 
+async def listable(request: web.Request) -> list[ResourceView]:
+    """The resources the caller's roles let them list (the navigation and the home page)."""
+    return [view for view in request.app[VIEWS].values() if await allowed(request, view, "list")]
+
+
 @person_facing
 async def home(request: web.Request) -> web.Response:
     signed_in(request)
-    views = request.app[VIEWS].values()
-    listable = [view for view in views if await allowed(request, view, "list")]
-    return await render(request, "home.html", {"listable": listable, "page": "home"})
+    return await render(request, "home.html", {"page": "home"})
 
 
 async def list_features(app: web.Application, name: str) -> set[str]:
