@@ -27,7 +27,7 @@ from engine.features.console.static import asset_urls
 from engine.features.openapi import document_for
 from engine.features.openapi.coverage import route_path
 from engine.features.sessions import store as sessions
-from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL, SPEC
+from engine.http.keys import IDENTITY, PLUGINS, POOL, SPEC
 from engine.kernel.errors import Forbidden, NotFound, Problem
 from engine.kernel.identity import Identity
 from engine.migrations import read_all
@@ -65,7 +65,6 @@ async def render(request: web.Request, template: str, context: dict[str, Any], s
         "csrf_token": sessions.csrf_token(session),
         "static": asset_urls(),
         "resources": await listable(request) if identity is not None else [],
-        "development": not request.app[CONFIG].production,
     }
     response = aiohttp_jinja2.render_template(
         f"console/{template}", request, {**base, **context}, app_key=TEMPLATES, status=status
