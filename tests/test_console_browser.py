@@ -118,6 +118,7 @@ async def full_flow(console: Console, page, live) -> None:
     assert await page.inner_text("[data-field='name'] dd") == "Console helper"
     await console.shot(page, "04-row")
     await live.wait_for_selector(f"#live-events li[data-action='created'][data-record-id='{agent_id}']")
+    assert await live.is_visible("#rows-stale a")  # the table it shows is older than the event
 
     await page.click("#edit-link")
     await page.wait_for_selector("body[data-ready='true']")

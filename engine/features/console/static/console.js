@@ -161,6 +161,8 @@
       const data = JSON.parse(event.data);
       if (recordId !== undefined && data.record_id !== recordId) return;
       list.prepend(eventItem(data, true));
+      const stale = $("#rows-stale");
+      if (stale) stale.hidden = false;
       while (list.children.length > 50) list.lastElementChild.remove();
     };
     for (const action of ACTIONS) source.addEventListener(`${resource}.${action}`, shown);
