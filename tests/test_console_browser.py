@@ -288,6 +288,7 @@ async def test_a_teams_page_links_its_members_and_agents(api, console_for):
     members = page.locator("[data-relation='members'] a")
     assert sorted(await members.all_inner_texts()) == ["alice", "bob"]
     assert await page.get_attribute("[data-relation='agents'] a", "href") == f"/console/r/agents/{shared}"
+    assert await page.locator("a[href^='/console/r/team_members']").count() == 0  # she may not list those
     await console.shot(page, "13-team-relations")
     await page.click("[data-relation='agents'] a")
     await page.wait_for_selector("body[data-ready='true']")
