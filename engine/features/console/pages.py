@@ -17,6 +17,7 @@ import aiohttp_jinja2
 import asyncpg
 import jinja2
 import orjson
+import yaml
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlglot import exp
@@ -53,6 +54,7 @@ CSP = "; ".join(
     )
 )
 PAGE_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+DECLARED = web.AppKey("console_declared", dict)  # resource name -> its resources.yaml block, as YAML text
 _APPLIED = render_sql(exp.select(column("name")).from_(table(BOOKKEEPING)))
 
 
@@ -207,6 +209,7 @@ async def admin_page(request: web.Request) -> web.Response:
         "migrations": [(name, name in applied) for name in files],
         "unrecorded": sorted(applied - set(files)),
         "routes": routes,
+        "declared": request.app[DECLARED],
     }
     return await render(request, "admin.html", context)
 
@@ -217,3 +220,14 @@ async def applied_migrations(app: web.Application) -> set[str]:
     except asyncpg.UndefinedTableError:  # never migrated here: nothing applied
         return set()
     return {row["name"] for row in rows}
+
+
+def declared_blocks(spec_path: str) -> dict[str, str]:
+    """Each resource's block of resources.yaml as its authors wrote it (the admin page shows the rules
+    in their own words, not as compiled objects). Read once, when the app is configured."""
+    try:
+        with open(spec_path, encoding="utf-8") as file:
+            resources = (yaml.safe_load(file) or {}).get("resources") or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return {name: yaml.safe_dump(block, sort_keys=False, allow_unicode=True) for name, block in resources.items()}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import aiohttp_jinja2
 import jinja2
-import orjson
 from aiohttp import web
 
 from engine.features.console import pages, signin
@@ -34,7 +33,8 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
     if not _served(app):
         return
     app[pages.VIEWS] = views_of(spec)
-    environment = aiohttp_jinja2.setup(
+    app[pages.DECLARED] = pages.declared_blocks(spec.path)
+    aiohttp_jinja2.setup(
         app,
         app_key=pages.TEMPLATES,
         loader=jinja2.PackageLoader("engine.features.console", "templates"),
@@ -42,12 +42,6 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
         undefined=jinja2.StrictUndefined,
         default_helpers=False,
     )
-    environment.filters["pretty_json"] = pretty_json
-
-
-def pretty_json(value: object) -> str:
-    """The spec's rules as indented JSON (dataclasses as objects, anything else as its text)."""
-    return orjson.dumps(value, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode()
 
 
 @hookimpl(trylast=True)
