@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
+import aiohttp
 import pytest
 
 from engine import hookimpl
@@ -41,6 +42,19 @@ async def test_a_pasted_token_signs_the_browser_in_as_its_user(api):
     result = await sign_in(api, api.token("alice"))
     assert result.status == 303 and result.headers["Location"] == "/console"
     assert (await api.anonymous.get("/api/me")).json["data"]["id"] == "alice"
+
+
+async def test_a_page_opened_with_a_session_ended_elsewhere_goes_to_the_sign_in_page(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    elsewhere = {"Authorization": f"Bearer {api.token('alice')}"}  # another device: no cookie of this browser
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as device:
+        async with device.post(api.client.make_url("/auth/logout?all=true"), headers=elsewhere) as signed_out:
+            assert signed_out.status == 204  # signed out everywhere
+    result = await api.anonymous.get("/console/r/agents", allow_redirects=False)
+    assert result.status == 302 and result.headers["Location"].startswith("/console/signin?next=")
+    assert "engine_session=" in result.headers["Set-Cookie"]  # the stale cookie is cleared
+    assert (await api.anonymous.get("/console/signin")).status == 200
 
 
 async def test_token_sign_in_without_the_forms_csrf_field_is_403(api, expect_problem):

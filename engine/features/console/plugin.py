@@ -10,6 +10,7 @@ from __future__ import annotations
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from engine.features.console import pages, signin
 from engine.features.console.fields import views_of
@@ -48,6 +49,11 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 async def startup(app: web.Application) -> None:
     if _served(app):
         app[pages.GOOGLE_SIGN_IN] = GOOGLE_SETTINGS in app
+
+
+@hookimpl(trylast=True)
+def register_middlewares(app: web.Application, spec: Spec) -> list[Middleware]:
+    return [signin.ended_session_to_sign_in] if _served(app) else []
 
 
 @hookimpl(trylast=True)

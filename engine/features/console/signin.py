@@ -7,13 +7,16 @@ worthless), so every later page and API call is a session request with its CSRF 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from engine.features.console.pages import BASE, GOOGLE_SIGN_IN, render
 from engine.features.jwt_auth.plugin import JWT
 from engine.features.sessions import store as sessions
 from engine.http.keys import CONFIG, IDENTITY
-from engine.kernel.errors import Forbidden, NotFound, Problem
+from engine.kernel.errors import Forbidden, NotFound, Problem, Unauthorized
 from engine.kernel.identity import Identity
 
 MAX_TOKEN = 8192
@@ -74,3 +77,19 @@ async def signout(request: web.Request) -> web.Response:
     if request[IDENTITY] is not None:
         await sessions.end_session(request)
     raise web.HTTPSeeOther(f"{BASE}/signin")
+
+
+@web.middleware
+async def ended_session_to_sign_in(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A console page opened with an ended session (signed out elsewhere, expired, user deleted) goes
+    to the sign-in page, the stale cookie cleared, instead of showing the API's 401 JSON."""
+    try:
+        return await handler(request)
+    except Unauthorized as problem:
+        if request.method != "GET" or not (request.path == BASE or request.path.startswith(BASE + "/")):
+            raise
+        location = f"{BASE}/signin?next={quote(request.path_qs, safe='')}"
+        headers = {"Location": location, "Cache-Control": "no-store"}
+        if "Set-Cookie" in problem.headers:
+            headers["Set-Cookie"] = problem.headers["Set-Cookie"]
+        return web.Response(status=302, headers=headers)
