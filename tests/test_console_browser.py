@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from stand_in_oidc_provider import google_env, oidc_provider_fixture  # noqa: F401
 from team_helpers import add_member, create_agent, create_team, share_agent
 from test_docs_page import CHROMIUM_ARGS, chromium_or_fail
 
@@ -41,9 +42,10 @@ def answered(message) -> bool:
 class Console:
     """One browser (its own cookies) on the test server; records script errors and outside requests."""
 
-    def __init__(self, context, origin: str, who: str):
+    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = ()):
         self.context = context
         self.origin = origin
+        self.also = also  # other origins this browser may visit (a sign-in provider)
         self.who = who
         self.errors: list[str] = []
         self.outside: list[str] = []
@@ -54,7 +56,7 @@ class Console:
         page.on("pageerror", lambda error: self.errors.append(str(error)))
 
         async def only_our_server(route):
-            if route.request.url.startswith(self.origin):
+            if route.request.url.startswith((self.origin, *self.also)):
                 await route.continue_()
             else:
                 self.outside.append(route.request.url)
@@ -293,3 +295,24 @@ async def test_a_teams_page_links_its_members_and_agents(api, console_for):
     await page.click("[data-relation='agents'] a")
     await page.wait_for_selector("body[data-ready='true']")
     assert await page.inner_text("[data-field='name'] dd") == "Bob shared agent"
+
+
+class TestGoogleSignIn:
+    """In production an admin signs in through Google: ENGINE_ADMINS names their verified e-mail."""
+
+    @pytest.fixture
+    def engine_env(self, oidc_provider):
+        return google_env(oidc_provider, ENGINE_ADMINS="ada@example.test", ENGINE_LOGIN_REDIRECT="/console")
+
+    async def test_an_admin_named_in_engine_admins_signs_in_with_google(self, api, browser, oidc_provider):
+        origin = str(api.client.make_url("/")).rstrip("/")
+        context = await browser.new_context(viewport=VIEWPORT)
+        console = Console(context, origin, "google", also=(oidc_provider.issuer,))
+        page = await console.page()
+        await page.goto(origin + "/console/signin")
+        await page.click("#google-sign-in")  # to the provider, which answers at once, and back
+        await page.wait_for_url(origin + "/console")
+        assert "(admin)" in await page.inner_text("#signed-in-as")
+        await console.open(page, "/console/admin")
+        await console.shot(page, "01-admin-after-google-sign-in", full_page=False)
+        assert console.errors == []
