@@ -288,6 +288,13 @@
     return $("input, select, textarea", field);
   }
 
+  // What the control holds, as text: a field whose control still holds what the form was filled
+  // with is unchanged (a date keeps its microseconds, JSON its formatting, by not being sent).
+  function state(field) {
+    const control = controlOf(field);
+    return field.dataset.control === "checkbox" ? String(control.checked) : control.value;
+  }
+
   function fill(field, value) {
     const control = controlOf(field);
     const kind = field.dataset.control;
@@ -295,6 +302,7 @@
     else if (kind === "json") control.value = value === null || value === undefined ? "" : JSON.stringify(value, null, 2);
     else if (kind === "datetime") control.value = value ? toLocalInput(value) : "";
     else control.value = value === null || value === undefined ? "" : String(value);
+    field.dataset.initial = state(field);
   }
 
   class BadInput extends Error {}
@@ -380,10 +388,8 @@
         }
         if (creating || field.dataset.writeOnly) {
           if (value !== undefined) changes[name] = value;
-        } else {
-          const before = original[name] === undefined ? null : original[name];
-          const after = value === undefined ? null : value;
-          if (JSON.stringify(after) !== JSON.stringify(before)) changes[name] = after;
+        } else if (state(field) !== field.dataset.initial) {
+          changes[name] = value === undefined ? null : value;
         }
       }
       if (invalid) {
