@@ -288,7 +288,8 @@ async def test_a_teams_page_links_its_members_and_agents(api, console_for):
     await console.sign_in(page, api.token("alice"))
     await console.open(page, f"/console/r/teams/{team_id}")
     members = page.locator("[data-relation='members'] a")
-    assert sorted(await members.all_inner_texts()) == ["alice", "bob"]
+    assert sorted(await members.all_inner_texts()) == ["alice", "bob"]  # users without a name: their ids
+    assert await page.inner_text("[data-relation='agents'] a") == f"Bob shared agent ({shared})"
     assert await page.get_attribute("[data-relation='agents'] a", "href") == f"/console/r/agents/{shared}"
     assert await page.locator("a[href^='/console/r/team_members']").count() == 0  # she may not list those
     await console.shot(page, "13-team-relations")

@@ -210,29 +210,39 @@
       else dd.append(display(value));
     }
     setupDelete(path, result.etag, resource);
-    await Promise.all([...$$(".relation").map((section) => loadRelation(path, section)), loadRowEvents(resource, id)]);
+    await Promise.all([loadRelations(path), loadRowEvents(resource, id)]);
   }
 
-  async function loadRelation(path, section) {
-    const list = $("ul", section);
-    const result = await api("GET", `${path}/${section.dataset.relation}?limit=100`);
-    if (!result.ok) {
-      list.replaceChildren(el("li", { class: "muted", text: problemText(result) }));
-      return;
+  // Every relation in one request (?include=), each link with its far-side row as the caller may read it.
+  async function loadRelations(path) {
+    const sections = $$(".relation");
+    if (!sections.length) return;
+    const names = sections.map((section) => section.dataset.relation).join(",");
+    const result = await api("GET", `${path}?include=${encodeURIComponent(names)}`);
+    for (const section of sections) {
+      const list = $("ul", section);
+      if (!result.ok) {
+        list.replaceChildren(el("li", { class: "muted", text: problemText(result) }));
+        continue;
+      }
+      const other = section.dataset.other;
+      const farName = other.endsWith("_id") ? other.slice(0, -3) : other;
+      const links = result.data.data[section.dataset.relation] || [];
+      list.replaceChildren(
+        ...(links.length
+          ? links.map((link) => {
+              const id = typeof link[other] === "object" && link[other] !== null ? link[other].id : link[other];
+              const far = link[farName];
+              const label = far && typeof far === "object" && far.name ? `${far.name} (${id})` : String(id);
+              const extra = ["role", "status"]
+                .filter((key) => link[key] !== undefined && link[key] !== null)
+                .map((key) => `${key}: ${link[key]}`)
+                .join(", ");
+              return el("li", {}, el("a", { href: rowHref(section.dataset.target, id), text: label }), extra ? ` (${extra})` : "");
+            })
+          : [el("li", { class: "muted", text: "None." })])
+      );
     }
-    const items = result.data.data;
-    const other = section.dataset.other;
-    list.replaceChildren(
-      ...(items.length
-        ? items.map((item) => {
-            const extra = Object.entries(item)
-              .filter(([key, value]) => ["role", "status"].includes(key) && value !== null)
-              .map(([key, value]) => `${key}: ${value}`)
-              .join(", ");
-            return el("li", {}, el("a", { href: rowHref(section.dataset.target, item[other]), text: String(item[other]) }), extra ? ` (${extra})` : "");
-          })
-        : [el("li", { class: "muted", text: "None." })])
-    );
   }
 
   async function loadRowEvents(resource, id) {
