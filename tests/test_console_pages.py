@@ -162,6 +162,22 @@ async def test_the_edit_form_follows_the_json_schema(api):
     assert "Write-only: never shown" in page  # ... and never filled in (the script skips it)
 
 
+async def test_the_owner_field_is_for_admins_only(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    assert 'id="field-user_id"' not in (await api.anonymous.get("/console/r/agents/new")).text
+    edit = (await api.anonymous.get("/console/r/agents/00000000-0000-4000-8000-000000000000/edit")).text
+    assert re.search(r'<input type="text" id="field-user_id" name="user_id"[^>]* readonly', edit)
+    assert "only admins change it" in edit
+
+
+async def test_an_admin_may_set_the_owner(api):
+    await api.as_admin()
+    await sign_in(api, api.token("admin", ["admin"]))
+    form = (await api.anonymous.get("/console/r/agents/new")).text
+    assert re.search(r'<input type="text" id="field-user_id" name="user_id"(?![^>]*readonly)[^>]*>', form)
+
+
 class TestAGenericSpec:
     """A resource added to resources.yaml appears in the console with no code."""
 

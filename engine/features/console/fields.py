@@ -42,6 +42,8 @@ class FieldView:
     operators: tuple[str, ...] = ()  # filterable with these (none: not filterable)
     sortable: bool = False
     reference: str | None = None  # the resource this field's value points at
+    admin_only: bool = False  # the owner column, or `protected:`: only admins send it
+    owner: bool = False
     placeholder: str = ""
 
 
@@ -121,6 +123,8 @@ def field_views(resource: Resource) -> tuple[FieldView, ...]:
                 operators=() if field.write_only else OPERATORS_BY_TYPE.get(field.sql_type, ()),
                 sortable=not field.write_only and field.sql_type != "jsonb",
                 reference=reference.resource if reference else None,
+                admin_only=name == resource.owner or name in resource.protected,
+                owner=name == resource.owner,
                 placeholder=_placeholder(control, schema),
             )
         )
