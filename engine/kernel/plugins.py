@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "engine.features.accounts.plugin",
     "engine.features.openapi.plugin",
     "engine.features.openapi.docs_page",
+    "engine.features.console.plugin",
     # Protection (docs/protection.md). Built-ins are trylast, so their middlewares run in this order,
     # outermost first: the rate limit before the idempotency keys and the query cache.
     "engine.features.etags.plugin",

@@ -34,6 +34,7 @@ from engine.sql.queries import Filter, SortKey
 
 SETTINGS = web.AppKey("google_settings", OidcSettings)
 CLIENT = web.AppKey("google_client", OidcClient)
+ADMINS = web.AppKey("google_admins", frozenset)
 PENDING = "google_sign_in"
 USERS = "users"
 USER_FIELDS = ("email", "google_id")
@@ -54,6 +55,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
     if app[PLUGINS].get_plugin("sessions") is None:
         raise ConfigurationError("Google sign-in needs the `sessions` plugin (it is disabled in resources.yaml)")
     app[SETTINGS] = settings
+    app[ADMINS] = frozenset(name.strip() for name in config.value("ENGINE_ADMINS") or () if name.strip())
 
 
 @hookimpl(trylast=True)
@@ -104,8 +106,17 @@ async def callback(request: web.Request) -> web.Response:
     except Problem as problem:
         await sessions.end_session(request)  # refused: whatever session this browser had is gone
         return problem_response(problem, request[REQUEST_ID])
-    await sessions.start_session(request, user_id, [])
+    await sessions.start_session(request, user_id, sign_in_roles(request.app, user_id, claims))
     return _redirect(client.settings.login_redirect)
+
+
+def sign_in_roles(app: web.Application, user_id: str, claims: dict[str, Any]) -> list[str]:
+    """The roles a Google sign-in starts its session with: `admin` for the user ids and verified
+    e-mails ENGINE_ADMINS names (the e-mail was checked verified by `upsert_user`), else none."""
+    admins = app[ADMINS]
+    email = claims.get("email")
+    named = user_id in admins or (isinstance(email, str) and email.lower() in {a.lower() for a in admins})
+    return ["admin"] if named else []
 
 
 async def _find(users: ResourceManager, field: str, value: Any) -> dict[str, Any] | None:

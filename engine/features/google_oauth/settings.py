@@ -34,4 +34,13 @@ SETTINGS = (
         shown="`localhost,127.0.0.1,::1`",
     ),
     Setting("ENGINE_LOGIN_REDIRECT", text(), "/", "where the browser goes after signing in", "auth"),
+    Setting(
+        "ENGINE_ADMINS",
+        items(),
+        None,
+        "who gets the `admin` role when signing in with Google: user ids or verified e-mail addresses "
+        "(comma-separated); carried into the session and the tokens `/auth/token` issues from it",
+        "auth",
+        shown="unset (no one)",
+    ),
 )

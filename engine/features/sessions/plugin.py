@@ -58,11 +58,11 @@ async def identity_from_request(request: web.Request) -> Identity | None:
     if identity is None:
         return None
     if request.method not in sessions.SAFE_METHODS and not sessions.csrf_matches(
-        session, request.headers.get(sessions.CSRF_HEADER)
+        session, await sessions.sent_csrf_token(request)
     ):
         raise Forbidden(
             f"a request signed in by the session cookie must send the {sessions.CSRF_HEADER} header "
-            "with the token from GET /auth/csrf"
+            f"(or, from an HTML form, the {sessions.CSRF_FIELD} field) with the token from GET /auth/csrf"
         )
     return identity
 

@@ -36,6 +36,8 @@ COOKIE_NAME = "engine_session"
 USER, ROLES, CSRF, SID = "user_id", "roles", "csrf", "sid"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"  # the same token as a field of a plain HTML form (the console's forms)
+FORM_TYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
 
 
 @dataclass(frozen=True)
@@ -190,6 +192,18 @@ def csrf_token(session: Session) -> str:
     if not isinstance(token, str):
         token = session[CSRF] = secrets.token_urlsafe(32)
     return token
+
+
+async def sent_csrf_token(request: web.Request) -> str | None:
+    """The CSRF token a request sent: the header, else the field of an HTML form's body."""
+    sent = request.headers.get(CSRF_HEADER)
+    if sent is None and request.content_type in FORM_TYPES:
+        try:
+            value = (await request.post()).get(CSRF_FIELD)
+        except ValueError:  # a malformed form body: no token (a 403), never a 500
+            return None
+        sent = value if isinstance(value, str) else None
+    return sent
 
 
 def csrf_matches(session: Session, sent: str | None) -> bool:

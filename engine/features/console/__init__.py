@@ -1,0 +1,1 @@
+"""The data console: /console, a server-rendered browser app generated from the spec (docs/console.md)."""

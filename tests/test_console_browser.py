@@ -1,0 +1,373 @@
+"""/console in a real browser: Debian's Chromium driven by Playwright (as the /docs test does).
+
+The whole flow as an ordinary user and as an admin: sign in, create an agent, see a validation
+error at its field, fix it, edit, see the events arrive in the live panel, filter and sort, delete.
+And what a user must never see: another user's row, a field hidden from them. Every page is saved
+as a screenshot under artifacts/console/ (git-ignored) for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from stand_in_oidc_provider import google_env, oidc_provider_fixture  # noqa: F401
+from team_helpers import add_member, create_agent, create_team, share_agent
+from test_docs_page import CHROMIUM_ARGS, chromium_or_fail
+
+SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "console"
+VIEWPORT = {"width": 1280, "height": 900}
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator:
+    from playwright.async_api import async_playwright
+
+    executable = chromium_or_fail()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            await browser.close()
+
+
+def answered(message) -> bool:
+    """Chromium logs every 4xx answer of a fetch as an error; the API's refusals are expected here."""
+    return message.text.startswith("Failed to load resource: the server responded with a status of 4")
+
+
+class Console:
+    """One browser (its own cookies) on the test server; records script errors and outside requests."""
+
+    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = ()):
+        self.context = context
+        self.origin = origin
+        self.also = also  # other origins this browser may visit (a sign-in provider)
+        self.who = who
+        self.errors: list[str] = []
+        self.outside: list[str] = []
+
+    async def page(self):
+        page = await self.context.new_page()
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" and not answered(m) else None)
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+
+        async def only_our_server(route):
+            if route.request.url.startswith((self.origin, *self.also)):
+                await route.continue_()
+            else:
+                self.outside.append(route.request.url)
+                await route.abort()
+
+        await page.route("**/*", only_our_server)
+        return page
+
+    async def open(self, page, path: str) -> None:
+        await page.goto(self.origin + path)
+        await page.wait_for_selector("body[data-ready='true']")
+
+    async def shot(self, page, name: str, full_page: bool = True) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / f"{self.who}-{name}.png"), full_page=full_page)
+
+    async def sign_in(self, page, token: str) -> None:
+        await page.goto(self.origin + "/console")  # not signed in: to the sign-in page
+        assert "/console/signin" in page.url
+        await self.shot(page, "01-sign-in")
+        await page.fill("#token", token)
+        await page.click("text=Sign in with token")
+        await page.wait_for_url(self.origin + "/console")
+        await self.shot(page, "02-resources")
+
+
+@pytest.fixture
+def console_for(api, browser):
+    origin = str(api.client.make_url("/")).rstrip("/")
+
+    async def make(who: str) -> Console:
+        context = await browser.new_context(viewport=VIEWPORT)
+        return Console(context, origin, who)
+
+    return make
+
+
+async def full_flow(console: Console, page, live) -> None:
+    """Create (422 at the field, then fixed), edit, filter, sort and delete an agent, watching events."""
+    await console.open(live, "/console/r/agents")
+    await live.wait_for_selector("#live-state:has-text('Connected')")
+
+    await console.open(page, "/console/r/agents")
+    await page.click("#create-link")
+    await page.wait_for_selector("body[data-ready='true']")
+    await page.fill("#field-name", "x" * 201)  # the schema's maxLength is 200
+    await page.select_option("#field-status", "draft")
+    await page.click("#save-button")
+    error = page.locator("#field-name-error")
+    await error.wait_for(state="visible")
+    assert "is too long" in await error.inner_text()
+    assert await page.get_attribute("#field-name", "aria-invalid") == "true"
+    await console.shot(page, "03-validation-error")
+
+    await page.fill("#field-name", "Console helper")
+    await page.fill("#field-parameters", '{"temperature": 0.5}')
+    await page.click("#save-button")
+    await page.wait_for_url(re.compile(r".*/console/r/agents/[0-9a-f-]{36}$"))
+    await page.wait_for_selector("body[data-ready='true']")
+    agent_id = page.url.rsplit("/", 1)[-1]
+    assert await page.inner_text("[data-field='name'] dd") == "Console helper"
+    await console.shot(page, "04-row")
+    await live.wait_for_selector(f"#live-events li[data-action='created'][data-record-id='{agent_id}']")
+    assert await live.is_visible("#rows-stale a")  # the table it shows is older than the event
+
+    await page.click("#edit-link")
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.input_value("#field-name") == "Console helper"
+    await page.select_option("#field-status", "active")
+    await console.shot(page, "05-edit")
+    await page.click("#save-button")
+    await page.wait_for_url(console.origin + f"/console/r/agents/{agent_id}")
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.inner_text("[data-field='status'] dd") == "active"
+    await live.wait_for_selector(f"#live-events li[data-action='updated'][data-record-id='{agent_id}']")
+    await console.shot(live, "06-live-events")
+
+    await console.open(page, "/console/r/agents")
+    await page.select_option("#f-1", "name")  # the operators follow the field
+    await page.select_option("#op-1", "ilike")
+    await page.fill("#v-1", "Console*")
+    await page.click("#apply-query")
+    await page.wait_for_selector("body[data-ready='true']")
+    assert "name%5Bilike%5D=Console" in page.url or "name[ilike]=Console" in page.url
+    assert await page.locator("#rows tbody tr").count() == 1
+    await page.click("#rows th[data-field='name'] a")  # sort by name
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.get_attribute("#rows th[data-field='name']", "aria-sort") == "ascending"
+    await console.shot(page, "07-filtered-sorted")
+
+    await console.open(page, f"/console/r/agents/{agent_id}")
+    await page.click("#delete-start")
+    await page.click("#delete-confirm-button")
+    await page.wait_for_url(console.origin + "/console/r/agents")
+    await live.wait_for_selector(f"#live-events li[data-action='deleted'][data-record-id='{agent_id}']")
+
+
+async def shared_world(api):
+    """alice is a member of bob's team; bob shares one agent with it and keeps another to himself."""
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    team_id = await create_team(bob, "Bob's team")
+    await add_member(api, bob, team_id, "alice")
+    shared = await create_agent(bob, "Bob shared agent", system_prompt="BOB-SHARED-PROMPT")
+    await share_agent(bob, team_id, shared)
+    private = await create_agent(bob, "Bob private agent", system_prompt="BOB-PRIVATE-PROMPT")
+    return alice, bob, shared, private
+
+
+async def test_an_ordinary_user_creates_edits_filters_and_deletes_an_agent(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page, live = await console.page(), await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await full_flow(console, page, live)
+    assert console.errors == [] and console.outside == []
+
+
+async def test_an_admin_creates_edits_filters_and_deletes_an_agent_and_sees_the_admin_page(api, console_for):
+    await api.as_admin()
+    console = await console_for("admin")
+    page, live = await console.page(), await console.page()
+    await console.sign_in(page, api.token("admin", ["admin"]))
+    await full_flow(console, page, live)
+    await console.open(page, "/console/admin")
+    assert await page.inner_text("#health-ready") != "checking…"
+    assert "agents" in await page.inner_text("#spec-agents")
+    assert "/api/agents" in await page.inner_text("#routes")
+    await console.shot(page, "08-admin")
+    assert console.errors == [] and console.outside == []
+
+
+async def test_a_user_never_sees_another_users_row_or_a_hidden_field(api, console_for):
+    _, _, shared, private = await shared_world(api)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?fields=id,name,system_prompt,user_id")
+    text = await page.inner_text("main")
+    assert "Bob shared agent" in text
+    assert "Bob private agent" not in text and "BOB-" not in text
+    await console.shot(page, "09-shared-rows")
+    await console.open(page, f"/console/r/agents/{shared}")
+    assert await page.is_hidden("[data-field='system_prompt']")
+    assert "BOB-" not in await page.content()
+    await console.open(page, f"/console/r/agents/{private}")
+    assert "No such row" in await page.inner_text("#row-error")
+    await console.open(page, "/console/r/users/bob")  # a co-member: id and name, not the e-mail
+    assert await page.is_hidden("[data-field='email']")
+    assert "bob@example.test" not in await page.content()
+
+
+async def test_an_admin_sees_every_row_and_field(api, console_for):
+    _, _, _, private = await shared_world(api)
+    await api.as_admin()
+    console = await console_for("admin")
+    page = await console.page()
+    await console.sign_in(page, api.token("admin", ["admin"]))
+    await console.open(page, f"/console/r/agents/{private}")
+    assert await page.inner_text("[data-field='system_prompt'] dd") == "BOB-PRIVATE-PROMPT"
+
+
+async def test_a_concurrent_change_is_reported_not_overwritten(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Original")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/agents/{agent}/edit")
+    assert (await alice.patch(f"/api/agents/{agent}", json={"name": "Changed elsewhere"})).status == 200
+    await page.fill("#field-name", "Mine")
+    await page.click("#save-button")
+    await page.wait_for_selector("#form-error:has-text('changed by someone else')")
+    await console.shot(page, "10-concurrent-change")
+    assert (await alice.get(f"/api/agents/{agent}")).json["data"]["name"] == "Changed elsewhere"
+
+
+async def test_the_console_works_with_the_keyboard_alone(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.focus("#field-name")
+    await page.keyboard.type("Typed agent")
+    await page.keyboard.press("Enter")  # submits the form
+    await page.wait_for_url(re.compile(r".*/console/r/agents/[0-9a-f-]{36}$"))
+    await page.wait_for_selector("body[data-ready='true']")
+    await page.focus("#delete-start")
+    await page.keyboard.press("Enter")
+    assert await page.evaluate("document.activeElement.id") == "delete-confirm-button"
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(console.origin + "/console/r/agents")
+
+
+async def test_every_control_has_a_visible_label(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    unlabelled = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+        .filter(c => !(c.labels && c.labels.length && c.labels[0].textContent.trim())).map(c => c.id || c.name)"""
+    for path in ("/console/r/agents", "/console/r/agents/new", "/console/r/teams", "/console/r/users/alice/edit"):
+        await console.open(page, path)
+        assert await page.evaluate(unlabelled) == [], path
+
+
+async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, console_for):
+    alice = await api.as_user("alice")
+    roles = ("Researcher", "Planner", "Summarizer", "Translator", "Reviewer")
+    for n in range(100):
+        name = f"{roles[n % 5]} {n}: answers with sources, " * 3  # long: cut with an ellipsis, never wrapped
+        status = ("draft", "active", "paused")[n % 3]
+        await alice.post("/api/agents", json={"name": name, "status": status, "parameters": {"temperature": 0.2}})
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?limit=100&fields=id,user_id,name,status,parameters,tools,created_at")
+    assert await page.locator("#rows tbody tr").count() == 100
+    assert await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
+    await console.shot(page, "11-hundred-rows")
+    await console.shot(page, "12-table-screen", full_page=False)  # the one in docs/console.png
+
+
+async def test_a_teams_page_links_its_members_and_agents(api, console_for):
+    _, bob, shared, _ = await shared_world(api)
+    team_id = (await bob.get("/api/teams")).json["data"][0]["id"]
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/teams/{team_id}")
+    members = page.locator("[data-relation='members'] a")
+    assert sorted(await members.all_inner_texts()) == ["alice", "bob"]  # users without a name: their ids
+    assert await page.inner_text("[data-relation='agents'] a") == f"Bob shared agent ({shared})"
+    assert await page.get_attribute("[data-relation='agents'] a", "href") == f"/console/r/agents/{shared}"
+    assert await page.locator("a[href^='/console/r/team_members']").count() == 0  # she may not list those
+    await console.shot(page, "13-team-relations")
+    await page.click("[data-relation='agents'] a")
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.inner_text("[data-field='name'] dd") == "Bob shared agent"
+
+
+class TestGoogleSignIn:
+    """In production an admin signs in through Google: ENGINE_ADMINS names their verified e-mail."""
+
+    @pytest.fixture
+    def engine_env(self, oidc_provider):
+        return google_env(oidc_provider, ENGINE_ADMINS="ada@example.test", ENGINE_LOGIN_REDIRECT="/console")
+
+    async def test_an_admin_named_in_engine_admins_signs_in_with_google(self, api, browser, oidc_provider):
+        origin = str(api.client.make_url("/")).rstrip("/")
+        context = await browser.new_context(viewport=VIEWPORT)
+        console = Console(context, origin, "google", also=(oidc_provider.issuer,))
+        page = await console.page()
+        await page.goto(origin + "/console/signin")
+        await page.click("#google-sign-in")  # to the provider, which answers at once, and back
+        await page.wait_for_url(origin + "/console")
+        assert "(admin)" in await page.inner_text("#signed-in-as")
+        await console.open(page, "/console/admin")
+        await console.shot(page, "01-admin-after-google-sign-in", full_page=False)
+        assert console.errors == []
+
+
+class TestAResourceDeclaredInTheTest:
+    """The console is generated from the spec: a resource it has never seen, edited in the browser."""
+
+    @pytest.fixture
+    def engine_spec_path(self, write_spec, schema_of):
+        schema = schema_of(
+            {
+                "id": {"type": "string", "format": "uuid", "readOnly": True},
+                "title": {"type": "string", "maxLength": 100},
+                "pages": {"type": "integer", "minimum": 1},
+                "in_print": {"type": "boolean"},
+                "published_at": {"type": "string", "format": "date-time"},
+            },
+            required=["title"],
+        )
+        yaml = """
+            version: 1
+            resources:
+              books:
+                schema: schemas/book.json
+                permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+        """
+        return str(write_spec(yaml, {"schemas/book.json": schema}))
+
+    async def test_a_book_is_created_and_edited_with_its_typed_controls(self, api, console_for):
+        console = await console_for("books")
+        page = await console.page()
+        await console.sign_in(page, api.token("reader"))
+        await console.open(page, "/console/r/books/new")
+        await page.fill("#field-title", "Dune")
+        await page.fill("#field-pages", "0")  # below the minimum: the API's 422, at the field
+        await page.check("#field-in_print")
+        await page.fill("#field-published_at", "1965-08-01T10:30:00")
+        await page.click("#save-button")
+        await page.locator("#field-pages-error").wait_for(state="visible")
+        await page.fill("#field-pages", "412")
+        await page.click("#save-button")
+        await page.wait_for_url(re.compile(r".*/console/r/books/[0-9a-f-]{36}$"))
+        book_id = page.url.rsplit("/", 1)[-1]
+        reader = api.with_token(api.token("reader"))
+        row = (await reader.get(f"/api/books/{book_id}")).json["data"]
+        assert (row["pages"], row["in_print"]) == (412, True)
+        assert row["published_at"].startswith("1965-08-01T10:30:00")
+        await reader.patch(f"/api/books/{book_id}", json={"published_at": "1965-08-01T10:30:00.123456Z"})
+
+        await console.open(page, f"/console/r/books/{book_id}/edit")
+        await page.uncheck("#field-in_print")
+        await page.click("#save-button")
+        await page.wait_for_url(console.origin + f"/console/r/books/{book_id}")
+        row = (await reader.get(f"/api/books/{book_id}")).json["data"]
+        assert row["in_print"] is False
+        assert row["published_at"] == "1965-08-01T10:30:00.123456+00:00"  # untouched: not sent, not rounded
