@@ -42,6 +42,8 @@ FEATURE_SOURCES = tuple(
         "health",
         "events",
         "secrets",
+        "history",
+        "soft_delete",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES
