@@ -186,3 +186,13 @@ async def test_a_field_hidden_from_the_caller_is_hidden_in_every_version(api):
     one = await bob.get(f"/api/agents/{agent['id']}/versions/1")
     assert "system_prompt" not in one.json["data"]["data"]
     assert "system_prompt" in (await versions(alice, agent["id"]))[0]["data"]
+
+
+async def test_restore_obeys_the_domain_rules_of_an_update(api, expect_problem):
+    """plugins/agent_status.py: archived is final, so no version can bring an archived agent back to draft."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    await alice.patch(f"/api/agents/{agent['id']}", json={"status": "archived"})
+    problem = expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/1/restore"), 409)
+    assert problem["requested_status"] == "draft"
+    assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]

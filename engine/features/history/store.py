@@ -13,9 +13,11 @@ version, so it can never be read back or restored from one.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlglot import exp
 
 from engine.kernel.identity import Identity
@@ -46,6 +48,7 @@ class Versions:
         self.resource = resource
         self.table = History.table_of(resource.table)
         self.secrets = tuple(n for n, f in resource.fields.items() if f.write_only)
+        self.timestamps = tuple(n for n, f in resource.fields.items() if f.sql_type == "timestamptz")
         self._cache = ShapeCache(64)
 
     # --- writing --------------------------------------------------------------------------------
@@ -134,12 +137,23 @@ class Versions:
         """Up to `limit` versions older than `before`, newest first."""
         compiled = self._page()
         values = {"record": record_id, "before": before, "limit": limit}
-        return [dict(r) for r in await pool.fetch(compiled.sql, *compiled.args(values))]
+        return [self._read(r) for r in await pool.fetch(compiled.sql, *compiled.args(values))]
 
     async def one(self, pool: asyncpg.Pool, record_id: Any, version: int) -> dict[str, Any] | None:
         compiled = self._one()
         found = await pool.fetchrow(compiled.sql, *compiled.args({"record": record_id, "version": version}))
-        return dict(found) if found is not None else None
+        return self._read(found) if found is not None else None
+
+    def _read(self, record: asyncpg.Record) -> dict[str, Any]:
+        """A version as the API shows it: timestamps in the data written the way rows are read
+        (UTC, microseconds as orjson writes them), not as PostgreSQL's to_jsonb wrote them."""
+        version = dict(record)
+        data = version["data"]
+        if data is not None:
+            for name in self.timestamps:
+                if isinstance(data.get(name), str):
+                    data[name] = as_utc(data[name])
+        return version
 
     # --- retention ------------------------------------------------------------------------------
 
@@ -188,6 +202,14 @@ class Versions:
         compiled = self._prune()
         status = await conn.execute(compiled.sql, *compiled.args({"keep": history.keep, "max_age": history.max_age}))
         return int(status.split()[-1])
+
+
+def as_utc(text: str) -> str:
+    try:
+        stamp = datetime.fromisoformat(text).astimezone(UTC)
+    except ValueError:
+        return text
+    return orjson.dumps(stamp).decode()[1:-1]
 
 
 def actor(identity: Identity | None) -> str | None:
