@@ -28,7 +28,7 @@ function request()
       .. '"parameters":{"temperature":0.7,"max_tokens":512,"model":"m-1"},'
       .. '"tools":[{"name":"search","description":"web search"},{"name":"calc"}]}'
     return wrk.format("POST", "/api/agents", headers, body)
-  elseif scenario == "W4" then
+  elseif scenario == "W4" or scenario == "W7" then  -- W7: the same PATCH, history on vs off
     headers["Content-Type"] = "application/json"
     return wrk.format("PATCH", "/api/agents/" .. item[2], headers, '{"name":"renamed ' .. n .. '","status":"active"}')
   elseif scenario == "W5" then
