@@ -164,3 +164,30 @@ async def test_soft_deleting_a_team_keeps_its_memberships(api):
     restored = await alice.post(f"/api/teams/{team['id']}/restore")
     assert restored.status == 200
     assert (await alice.get(f"/api/teams/{team['id']}/members")).json["data"][0]["user_id"] == "alice"
+
+
+async def test_nested_routes_of_a_deleted_team_are_404(api, expect_problem):
+    alice = await api.as_user("alice")
+    team = (await alice.post("/api/teams", json={"name": "T"})).json["data"]
+    await alice.delete(f"/api/teams/{team['id']}")
+    expect_problem(await alice.get(f"/api/teams/{team['id']}/members"), 404)
+    expect_problem(await alice.post(f"/api/teams/{team['id']}/members", json={"user_id": "alice"}), 404)
+
+
+async def test_a_deleted_agent_cannot_be_shared_with_a_team(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    team = (await alice.post("/api/teams", json={"name": "T"})).json["data"]
+    await alice.delete(f"/api/agents/{agent['id']}")
+    shared = await alice.post(f"/api/teams/{team['id']}/agents", json={"agent_id": agent["id"]})
+    problem = expect_problem(shared, 422)
+    assert problem["errors"] == [{"path": "/agent_id", "message": "no agents row you may update has this id"}]
+
+
+async def test_versions_of_a_deleted_agent_are_404_until_it_is_restored(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    await alice.delete(f"/api/agents/{agent['id']}")
+    expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions"), 404)
+    await alice.post(f"/api/agents/{agent['id']}/restore")
+    assert (await alice.get(f"/api/agents/{agent['id']}/versions")).status == 200
