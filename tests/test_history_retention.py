@@ -177,3 +177,18 @@ def test_a_malformed_age_is_refused(write_spec, schema_of):
     )
     with pytest.raises(SpecError, match="max_age"):
         load_spec(str(path))
+
+
+@pytest.mark.parametrize("plugin", ["soft_delete", "history"])
+def test_a_plugin_serving_a_declared_key_cannot_be_disabled(write_spec, schema_of, plugin):
+    path = write_spec(
+        f"""
+        version: 1
+        plugins: {{disabled: [{plugin}]}}
+        resources:
+          notes: {{schema: schemas/note.json, {plugin}: {{}}}}
+        """,
+        {"schemas/note.json": schema_of({"id": {"type": "integer"}})},
+    )
+    with pytest.raises(SpecError, match=f"the {plugin} plugin serves"):
+        load_spec(str(path))

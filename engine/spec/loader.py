@@ -162,6 +162,7 @@ def _build(data: dict[str, Any], root: str, errors: _Collector, skip: set[str] |
             resources[name] = resource
     _cross_check(data, resources, errors)
     _check_secrets_plugin(data, resources, errors)
+    _check_row_plugins(data, resources, errors)
     settings_raw = dict(data.get("settings") or {})
     known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
     plugins = data.get("plugins") or {}
@@ -312,6 +313,18 @@ def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], 
             ("plugins", "disabled", disabled.index("secrets")),
             "the secrets plugin encrypts writeOnly fields; it cannot be disabled while a schema has one",
         )
+
+
+def _check_row_plugins(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
+    """Without its plugin, `soft_delete` rows would show once deleted and `history` would record nothing."""
+    disabled = list((data.get("plugins") or {}).get("disabled") or ())
+    for plugin, key in (("soft_delete", "soft_delete"), ("history", "history")):
+        users = [name for name, r in resources.items() if getattr(r, key) is not None]
+        if plugin in disabled and users:
+            errors.add(
+                ("plugins", "disabled", disabled.index(plugin)),
+                f"the {plugin} plugin serves `{key}:` ({', '.join(users)}); it cannot be disabled while declared",
+            )
 
 
 def _is_identifier(name: str) -> bool:
