@@ -196,3 +196,14 @@ async def test_restore_obeys_the_domain_rules_of_an_update(api, expect_problem):
     problem = expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/1/restore"), 409)
     assert problem["requested_status"] == "draft"
     assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]
+
+
+async def test_an_agent_deleted_by_its_owners_cascade_records_its_deletion(api):
+    """Deleting a user removes their agents (on_delete: cascade) in the database: each gets its version."""
+    alice, admin = await api.as_user("alice"), await api.as_admin()
+    agent = await create_agent(alice)
+    assert (await admin.delete("/api/users/alice")).status == 204
+    rows = await api.sql(
+        "select version, action, actor, data from agents_history where record_id = $1 order by version", agent["id"]
+    )
+    assert [(r["version"], r["action"], r["actor"], r["data"]) for r in rows][1:] == [(2, "deleted", "admin", None)]
