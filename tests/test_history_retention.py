@@ -21,6 +21,17 @@ resources:
     unique: [[owner_id, name]]
     history: {keep: 2}
     soft_delete: {purge_after: 1d}
+    relations:
+      tagged: {through: shelf_tags, key: shelf_id, other: tag_id}  # attach: any
+  tags:
+    schema: schemas/tag.json
+    soft_delete: {}
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+  shelf_tags:
+    schema: schemas/shelf_tag.json
+    references:
+      shelf_id: {resource: shelves, on_delete: cascade}
+      tag_id: {resource: tags, on_delete: cascade}
   items:
     schema: schemas/item.json
     owner: owner_id
@@ -39,6 +50,15 @@ def engine_spec_path(write_spec, schema_of):
             {
                 "schemas/shelf.json": schema_of(
                     {"id": uid, "owner_id": {"type": "string"}, "name": {"type": "string"}}, ["name"]
+                ),
+                "schemas/tag.json": schema_of({"id": uid, "label": {"type": "string"}}),
+                "schemas/shelf_tag.json": schema_of(
+                    {
+                        "id": uid,
+                        "shelf_id": {"type": "string", "format": "uuid"},
+                        "tag_id": {"type": "string", "format": "uuid"},
+                    },
+                    ["shelf_id", "tag_id"],
                 ),
                 "schemas/item.json": schema_of(
                     {"id": uid, "owner_id": {"type": "string"}, "shelf_id": {"type": "string", "format": "uuid"}},
@@ -63,6 +83,18 @@ async def test_a_unique_value_of_a_deleted_row_is_free_again(api):
     assert (await alice.post("/api/shelves", json={"name": "a"})).status == 409
     await alice.delete(f"/api/shelves/{first['id']}")
     assert (await alice.post("/api/shelves", json={"name": "a"})).status == 201
+
+
+async def test_a_deleted_row_cannot_be_attached_even_where_any_row_may_be(api, expect_problem):
+    alice = await api.as_user("alice")
+    shelf = (await alice.post("/api/shelves", json={"name": "s"})).json["data"]
+    kept, gone = [(await alice.post("/api/tags", json={"label": n})).json["data"] for n in ("kept", "gone")]
+    await alice.delete(f"/api/tags/{gone['id']}")
+    assert (await alice.post(f"/api/shelves/{shelf['id']}/tagged", json={"tag_id": kept["id"]})).status == 201
+    refused = await alice.post(f"/api/shelves/{shelf['id']}/tagged", json={"tag_id": gone["id"]})
+    assert expect_problem(refused, 422)["errors"][0]["path"] == "/tag_id"
+    links = await api.sql("select tag_id::text from shelf_tags")
+    assert [r["tag_id"] for r in links] == [kept["id"]]
 
 
 async def test_restoring_a_row_whose_unique_value_was_taken_is_409(api, expect_problem):

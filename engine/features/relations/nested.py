@@ -30,6 +30,7 @@ from aiohttp import web
 
 from engine.features.relations.invitations import Invitations, invitation_routes
 from engine.features.relations.service import RELATIONS
+from engine.features.soft_delete.rows import alive
 from engine.http.body import read_object
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
@@ -221,6 +222,8 @@ class NestedHandlers:
                 if not await self.attachable(request, conn, self.other_value(data), identity):
                     raise self._unattachable()
             row = await self._create_link(through, data, write_context(request), conn)
+            if self.relation.attach == "any" and await self._soft_deleted(request, conn, row[self.relation.other]):
+                raise self._unattachable()  # a soft-deleted row is not there to link (rolls the link back)
         location = f"{request.path}/{quote(str(row[self.relation.other]), safe='')}"
         return json_response({"data": row}, status=201, headers={"Location": location})
 
@@ -256,6 +259,15 @@ class NestedHandlers:
         predicates = () if action == "any" else await target.predicates(action, identity)
         compiled = target.queries.get(predicates, (target.resource.primary_key,))
         return await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": other}))) is not None
+
+    async def _soft_deleted(self, request: web.Request, conn: asyncpg.Connection, other: Any) -> bool:
+        """Under `attach: any`: whether the far-side row is deleted (`soft_delete`; the foreign key
+        only says it exists)."""
+        target = request.app[MANAGERS][self.relation.target]
+        if target.resource.soft_delete is None:
+            return False
+        compiled = target.queries.get((alive(target.resource),), (target.resource.primary_key,))
+        return await conn.fetchrow(compiled.sql, *compiled.args({"pk": other})) is None
 
     def _unattachable(self) -> ValidationFailed:
         message = f"no {self.relation.target} row you may {self.relation.attach} has this id"
