@@ -207,3 +207,12 @@ async def test_an_agent_deleted_by_its_owners_cascade_records_its_deletion(api):
         "select version, action, actor, data from agents_history where record_id = $1 order by version", agent["id"]
     )
     assert [(r["version"], r["action"], r["actor"], r["data"]) for r in rows][1:] == [(2, "deleted", "admin", None)]
+
+
+async def test_restore_of_a_version_honours_if_match(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, name="One")
+    await alice.patch(f"/api/agents/{agent['id']}", json={"name": "Two"})
+    stale = await alice.post(f"/api/agents/{agent['id']}/versions/1/restore", headers={"If-Match": '"stale"'})
+    expect_problem(stale, 412)
+    assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]

@@ -191,3 +191,12 @@ async def test_versions_of_a_deleted_agent_are_404_until_it_is_restored(api, exp
     expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions"), 404)
     await alice.post(f"/api/agents/{agent['id']}/restore")
     assert (await alice.get(f"/api/agents/{agent['id']}/versions")).status == 200
+
+
+async def test_restore_with_a_stale_if_match_is_412(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    await alice.delete(f"/api/agents/{agent['id']}")
+    stale = await alice.post(f"/api/agents/{agent['id']}/restore", headers={"If-Match": '"stale"'})
+    expect_problem(stale, 412)
+    assert (await alice.get(f"/api/agents/{agent['id']}")).status == 404
