@@ -108,7 +108,10 @@ async def test_deleted_only_filters_and_pages_like_a_list(api):
         await alice.delete(f"/api/agents/{agent['id']}")
     first = await alice.get("/api/agents?deleted=only&sort=name&limit=2")
     assert [r["name"] for r in first.json["data"]] == ["a", "b"]
-    assert first.json["meta"]["next_cursor"] is not None
+    cursor = first.json["meta"]["next_cursor"]
+    assert cursor is not None and f"cursor={cursor}" in first.headers["Link"]
+    second = await alice.get(first.headers["Link"].split(";")[0].strip("<>"))
+    assert [r["name"] for r in second.json["data"]] == ["c"]
     filtered = await alice.get("/api/agents?deleted=only&name=c")
     assert [r["name"] for r in filtered.json["data"]] == ["c"]
 

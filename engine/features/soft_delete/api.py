@@ -9,6 +9,7 @@ see an update); a unique value another row took meanwhile makes it a 409.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 from aiohttp import web
@@ -56,7 +57,12 @@ async def list_deleted(request: web.Request, resource: Resource) -> web.Response
     embedding = await plan_includes(request, resource, query.include, query.fields)
     rows, next_cursor = await manager.list(embedding.widen(query), identity, predicates=predicates)
     await embedding.attach(request, rows)
-    return json_response({"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}})
+    headers = {}
+    if next_cursor is not None:  # as on every list: the next page's URL
+        kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
+        headers["Link"] = f'<{request.path}?{urlencode([*kept, ("cursor", next_cursor)])}>; rel="next"'
+    body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
+    return json_response(body, headers=headers)
 
 
 class RestoreRoute:
