@@ -27,10 +27,10 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 from aiohttp import web
+from sqlglot import exp
 
 from engine.features.relations.invitations import Invitations, invitation_routes
 from engine.features.relations.service import RELATIONS
-from engine.features.soft_delete.rows import alive
 from engine.http.body import read_object
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
@@ -47,7 +47,8 @@ from engine.resources.validation import read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
-from engine.sql.queries import Filter, bind_predicates
+from engine.sql.ddl import column
+from engine.sql.queries import Filter, Predicate, bind_predicates
 
 
 def nested_routes(spec: Spec) -> list[web.RouteDef]:
@@ -264,9 +265,11 @@ class NestedHandlers:
         """Under `attach: any`: whether the far-side row is deleted (`soft_delete`; the foreign key
         only says it exists)."""
         target = request.app[MANAGERS][self.relation.target]
-        if target.resource.soft_delete is None:
+        soft = target.resource.soft_delete
+        if soft is None:
             return False
-        compiled = target.queries.get((alive(target.resource),), (target.resource.primary_key,))
+        alive = Predicate(("alive", soft.column), lambda t: exp.Is(this=column(soft.column, t), expression=exp.Null()))
+        compiled = target.queries.get((alive,), (target.resource.primary_key,))
         return await conn.fetchrow(compiled.sql, *compiled.args({"pk": other})) is None
 
     def _unattachable(self) -> ValidationFailed:
