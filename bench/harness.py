@@ -41,16 +41,21 @@ SCENARIOS = {
     "W4": "PATCH /api/agents/{id} (status, name)",
     "W5": "GET /api/teams/{id}?include=members,agents",
     "W6": "GET /api/agents?limit=20 (a team member's shared agents)",
-    "W7": "GET /api/agents?count=exact&limit=20 (an admin: every agent counted)",
-    "W8": "GET /api/agents?count=estimated&limit=20 (an admin: exact up to 10,000, then the estimate)",
-    "W9": "GET /api/agents?q={word}&limit=20 (a user's own and shared agents, by relevance)",
+    "W8": "GET /api/agents?count=exact&limit=20 (an admin: every agent counted)",
+    "W9": "GET /api/agents?count=estimated&limit=20 (an admin: exact up to 10,000, then the estimate)",
+    "W10": "GET /api/agents?q={word}&limit=20 (a user's own and shared agents, by relevance)",
+    "W11": "PATCH /api/agents/{id} (status, name), history on vs off",
 }
-ENGINE_ONLY = {"W7", "W8", "W9"}  # the reference does not implement counts or search: no ratio
-# W9: one of these words is in each agent's name (agent j of every user has word j % 20), none in PROMPT.
+ENGINE_ONLY = {"W8", "W9", "W10"}  # the reference does not implement counts or search: no ratio
+# W10: one of these words is in each agent's name (agent j of every user has word j % 20), none in PROMPT.
 SEARCH_WORDS = (
     "invoice travel legal recruiting billing design security finance marketing onboarding compliance "
     "logistics translation scheduling analytics forecasting procurement inventory payroll pricing"
 ).split()
+# Scenarios compared with another server than the reference: W11 measures what `history:` costs a
+# PATCH, against the same engine serving a copy of resources.yaml without agents' `history:` key.
+BASELINES = {"W11": "no history"}
+NO_HISTORY_SPEC = os.path.join(ROOT, ".bench-no-history.yaml")
 TEAMS = 10_000  # W6: teams in all (one per user for W5, the rest shared among member-only users)
 MEMBER_ONLY_USERS = 2_000  # own no agent: their agent list is what their teams share with them
 PROMPT = (
@@ -225,6 +230,15 @@ def server_env(url: str) -> dict[str, str]:
     return env
 
 
+def write_spec_without_history() -> str:
+    """resources.yaml without any `history:` key (same schemas, plugins and migrations: same root)."""
+    with open(os.path.join(ROOT, "resources.yaml"), encoding="utf-8") as fh:
+        lines = [line for line in fh if not line.lstrip().startswith("history:")]
+    with open(NO_HISTORY_SPEC, "w", encoding="utf-8") as fh:
+        fh.writelines(lines)
+    return NO_HISTORY_SPEC
+
+
 def start(command: list[str], env: dict[str, str], port: int, log_path: str) -> subprocess.Popen:
     out = open(log_path, "ab")
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -293,14 +307,15 @@ def table(results: dict, memory: dict) -> str:
     for scenario, title in SCENARIOS.items():
         if scenario not in results:
             continue
-        ref, eng = results[scenario].get("reference"), results[scenario]["engine"]
+        baseline = BASELINES.get(scenario, "reference")
+        ref, eng = results[scenario].get(baseline), results[scenario]["engine"]
         if ref is None:  # engine only (ENGINE_ONLY)
             lines.append(
                 f"| {scenario} {title} | engine | {eng['rps']:.0f} | {eng['p50_ms']:.2f} | {eng['p99_ms']:.2f} | "
                 f"{eng['errors']} | {memory['engine'][1] / 1024:.0f} | n/a | n/a |"
             )
             continue
-        for name, row in (("engine", eng), ("reference", ref)):
+        for name, row in (("engine", eng), (baseline, ref)):
             ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
             p99 = f"{eng['p99_ms'] / ref['p99_ms']:.2f}" if name == "engine" else ""
             lines.append(
@@ -361,13 +376,21 @@ def main() -> int:
             os.path.join(workdir, "reference.log"),
         ),
     }
-    ports = {"engine": 8710, "reference": 8711}
+    ports = {"engine": 8710, "reference": 8711, "no history": 8712}
+    if any(BASELINES.get(s) == "no history" for s in args.scenarios.split(",")):
+        servers["no history"] = start(
+            [sys.executable, "-m", "engine", "serve", "--port", "8712"],
+            {**env, "ENGINE_SPEC": write_spec_without_history()},
+            8712,
+            os.path.join(workdir, "engine-no-history.log"),
+        )
     results: dict = {}
     try:
         for scenario in args.scenarios.split(","):
-            samples: dict[str, list] = {"engine": []} if scenario in ENGINE_ONLY else {"engine": [], "reference": []}
+            baseline = BASELINES.get(scenario, "reference")
+            samples: dict[str, list] = {"engine": []} if scenario in ENGINE_ONLY else {"engine": [], baseline: []}
             for round_number in range(rounds):
-                order = ["engine", "reference"] if round_number % 2 == 0 else ["reference", "engine"]
+                order = ["engine", baseline] if round_number % 2 == 0 else [baseline, "engine"]
                 order = [name for name in order if name in samples]
                 for name in order:
                     sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, args.connections)
@@ -376,13 +399,15 @@ def main() -> int:
                         f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
                         f"p99 {sample['p99_us'] / 1000:.2f} ms, errors {sample['status_errors']}"
                     )
-            results[scenario] = {name: summarize(s) for name, s in samples.items()}
+            results[scenario] = {"engine": summarize(samples["engine"]), "reference": summarize(samples[baseline])}
         memory = {name: memory_kb(p.pid) for name, p in servers.items()}
     finally:
         for process in servers.values():
             process.send_signal(signal.SIGTERM)
         for process in servers.values():
             process.wait(timeout=30)
+        if os.path.exists(NO_HISTORY_SPEC):
+            os.remove(NO_HISTORY_SPEC)
     report = table(results, memory)
     print(report)
     if not args.quick:

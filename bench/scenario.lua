@@ -28,18 +28,18 @@ function request()
       .. '"parameters":{"temperature":0.7,"max_tokens":512,"model":"m-1"},'
       .. '"tools":[{"name":"search","description":"web search"},{"name":"calc"}]}'
     return wrk.format("POST", "/api/agents", headers, body)
-  elseif scenario == "W4" then
+  elseif scenario == "W4" or scenario == "W11" then  -- W11: the same PATCH, history on vs off
     headers["Content-Type"] = "application/json"
     return wrk.format("PATCH", "/api/agents/" .. item[2], headers, '{"name":"renamed ' .. n .. '","status":"active"}')
   elseif scenario == "W5" then
     return wrk.format("GET", "/api/teams/" .. item[3] .. "?include=members,agents", headers)
   elseif scenario == "W6" then  -- a member-only user: every agent listed is shared with one of their teams
     return wrk.format("GET", "/api/agents?limit=20", {["Authorization"] = "Bearer " .. item[4]})
-  elseif scenario == "W7" then  -- an admin: every one of the agents is counted
+  elseif scenario == "W8" then  -- an admin: every one of the agents is counted
     return wrk.format("GET", "/api/agents?count=exact&limit=20", {["Authorization"] = "Bearer " .. item[5]})
-  elseif scenario == "W8" then
+  elseif scenario == "W9" then
     return wrk.format("GET", "/api/agents?count=estimated&limit=20", {["Authorization"] = "Bearer " .. item[5]})
-  elseif scenario == "W9" then  -- full-text search of the caller's own and shared agents, by relevance
+  elseif scenario == "W10" then  -- full-text search of the caller's own and shared agents, by relevance
     return wrk.format("GET", "/api/agents?q=" .. item[6] .. "&limit=20", headers)
   end
 end

@@ -1,4 +1,5 @@
-"""Deletes follow the declared references (on_delete: cascade), each in one transaction."""
+"""Deletes follow the declared references (on_delete: cascade), each in one transaction; a soft
+delete (agents, teams) leaves the references until the purge removes the row."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import pytest
 from team_helpers import add_member, create_agent, create_team, share_agent
 
 from engine import hookimpl
+from engine.db.pool import connect
+from engine.features.soft_delete.commands import purge_all
 from engine.kernel.errors import Conflict
 
 
@@ -53,17 +56,32 @@ async def test_deleting_a_member_removes_only_their_memberships_and_shared_agent
     assert [r["agent_id"] for r in shared] == [alices_agent]
 
 
-async def test_deleting_an_agent_removes_its_join_rows_only(api):
+async def purge_deleted(api) -> None:
+    """Agents and teams are soft-deleted (resources.yaml): their purge is when references cascade."""
+    await api.sql("update agents set deleted_at = now() - interval '31 days' where deleted_at is not null")
+    await api.sql("update teams set deleted_at = now() - interval '31 days' where deleted_at is not null")
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        await purge_all(conn, api.spec)
+    finally:
+        await conn.close()
+
+
+async def test_deleting_an_agent_keeps_its_join_rows_until_the_purge_removes_them_only(api):
     alice, _, team_id, alices_agent, _ = await alice_and_bob_share_a_team(api)
     assert (await alice.delete(f"/api/agents/{alices_agent}")).status == 204
+    assert await count(api, "team_agents", "agent_id = $1", alices_agent) == 1
+    await purge_deleted(api)
     assert await count(api, "team_agents", "agent_id = $1", alices_agent) == 0
     assert await count(api, "team_agents", "team_id = $1", team_id) == 1
     assert await count(api, "teams", "id = $1", team_id) == 1
 
 
-async def test_deleting_a_team_removes_its_join_rows_and_keeps_the_agents(api):
+async def test_purging_a_deleted_team_removes_its_join_rows_and_keeps_the_agents(api):
     alice, _, team_id, _, _ = await alice_and_bob_share_a_team(api)
     assert (await alice.delete(f"/api/teams/{team_id}")).status == 204
+    assert await count(api, "team_members", "team_id = $1", team_id) == 2
+    await purge_deleted(api)
     assert await count(api, "team_members", "team_id = $1", team_id) == 0
     assert await count(api, "team_agents", "team_id = $1", team_id) == 0
     assert await count(api, "agents") == 2

@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
     "engine.features.relations.plugin",
+    "engine.features.history.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",
@@ -45,6 +46,7 @@ DEFAULT_PLUGINS = (
     "engine.features.security_headers.plugin",
     "engine.features.rate_limit.plugin",
     "engine.features.idempotency.plugin",
+    "engine.features.soft_delete.plugin",  # ?deleted=only lists: inside the rate limit, before the query cache
     "engine.features.query_cache.plugin",
     "engine.features.request_log.plugin",
     "engine.features.metrics.plugin",

@@ -43,6 +43,8 @@ FEATURE_SOURCES = tuple(
         "events",
         "secrets",
         "query_power",
+        "history",
+        "soft_delete",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES

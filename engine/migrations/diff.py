@@ -48,6 +48,7 @@ def diff(old: Model, new: Model) -> list[Step]:
             if k not in inline
         ]
         steps += [Step(f"create index {k}", ddl.create_index(k, name, cols)) for k, cols in model["indexes"].items()]
+        steps += _partial_unique(name, {}, model)
     steps += deferred_fks
     for name in new:
         if name in old:
@@ -90,6 +91,11 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
     steps += [
         Step(f"drop index {k}", ddl.drop_index(k)) for k, v in old["indexes"].items() if new["indexes"].get(k) != v
     ]
+    steps += [
+        Step(f"drop index {k}", ddl.drop_index(k))
+        for k, v in old.get("partial_unique", {}).items()
+        if new.get("partial_unique", {}).get(k) != v
+    ]
     for col, spec in new["columns"].items():
         before = old["columns"].get(col)
         if before is None:
@@ -127,7 +133,20 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
         for k, cols in new["indexes"].items()
         if old["indexes"].get(k) != cols
     ]
-    return steps
+    return steps + _partial_unique(name, old, new)
+
+
+def _partial_unique(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
+    """Unique indexes over the rows not soft-deleted (`soft_delete`), created where new or changed."""
+    before = old.get("partial_unique", {})
+    return [
+        Step(
+            f"create unique index {k} on {name} (rows not deleted)",
+            ddl.create_partial_unique(k, name, v["columns"], v["where_null"]),
+        )
+        for k, v in new.get("partial_unique", {}).items()
+        if before.get(k) != v
+    ]
 
 
 def _unfillable(table: str, column: str, spec: dict[str, Any]) -> str | None:

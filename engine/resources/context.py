@@ -29,6 +29,9 @@ class WriteContext:
     conn: asyncpg.Connection | None = None
     notes: dict[Any, Any] = field(default_factory=dict)
     folds: tuple[WriteFold, ...] = ()  # the `fold_into_write` answers whose rows the statement also wrote
+    # The stored version this update puts back (features/history): its nulls are fields it did not
+    # have, so validation takes them as absent and the update clears them.
+    restoring: int | None = None
 
     def for_write(self) -> WriteContext:
         """A fresh context for another write of the same request (nested and batched writes)."""

@@ -96,9 +96,15 @@ class ResourceManager:
     # --- reads -------------------------------------------------------------------------------
 
     async def list(
-        self, query: ListQuery, identity: Identity | None, conn: asyncpg.Connection | None = None
+        self,
+        query: ListQuery,
+        identity: Identity | None,
+        conn: asyncpg.Connection | None = None,
+        predicates: tuple[Predicate, ...] | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        predicates = await self.predicates("list", identity)
+        """A page of rows; `predicates` replaces the caller's list predicates (soft_delete's ?deleted=only)."""
+        if predicates is None:
+            predicates = await self.predicates("list", identity)
         masks = await self.masks(identity)
         field_rules.refuse_hidden(self.resource, query, masks)
         power, ranked_cursor = query_power.plan(self.resource, query, masks)  # or/and/not, q (issue 20)
@@ -369,7 +375,10 @@ class ResourceManager:
             expect(previous)
         await self._before_validate("update", patch, context, previous)
         stored = {k: v for k, v in as_json(previous).items() if v is not None and k in self._schema_fields}
-        self.validator.validate({**stored, **patch}, [n for n in self._secrets if previous.get(n) is not None])
+        merged = {**stored, **patch}
+        if context.restoring is not None:  # a restored version's nulls are fields it did not have
+            merged = {k: v for k, v in merged.items() if v is not None}
+        self.validator.validate(merged, [n for n in self._secrets if previous.get(n) is not None])
         columns = self._to_columns(patch)
         if columns:
             await self._before_write(context, "update", columns, previous)

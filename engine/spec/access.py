@@ -54,12 +54,13 @@ class Step:
     outer_column: str
     where: tuple[Condition, ...] = ()
     follows_reference: bool = False  # to the row a foreign key points at: its key is already known
+    alive: str | None = None  # `soft_delete`: the column that must be null (a deleted row grants nothing)
 
     @property
     def passes_through(self) -> bool:
         """A hop the SQL may skip: the referenced row exists (a foreign key), nothing is asked of it,
         and the next step can join on the reference column itself (see access.rules)."""
-        return self.follows_reference and not self.where
+        return self.follows_reference and not self.where and self.alive is None
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,15 @@ def _relation_rule(
     if conditions is None:
         return None
     conditions = conditions + _active_only(resources, through, conditions)
-    step = Step(relation.name, through.name, through.table, relation.key, resource.primary_key, conditions)
+    step = Step(
+        relation.name,
+        through.name,
+        through.table,
+        relation.key,
+        resource.primary_key,
+        conditions,
+        alive=_alive(through),
+    )
     return Rule("match", (), (step,), relation.other)
 
 
@@ -248,11 +257,12 @@ def _step(resources: dict[str, Resource], current: Resource, text: str) -> tuple
             return f"unknown step {text!r}: no resource {name!r} with a column {column!r}"
         if other.fields[column].sql_type != current.pk.sql_type:
             return f"{text} cannot hold a {current.name} primary key ({current.pk.sql_type})"
-        return Step(text, other.name, other.table, column, current.primary_key), other, None
+        return Step(text, other.name, other.table, column, current.primary_key, alive=_alive(other)), other, None
     if text in current.relations:
         relation = current.relations[text]
         through = resources[relation.through]
-        return Step(text, through.name, through.table, relation.key, current.primary_key), through, relation.other
+        step = Step(text, through.name, through.table, relation.key, current.primary_key, alive=_alive(through))
+        return step, through, relation.other
     column = _reference_column(current, text)
     if column is None:
         known = sorted({*current.relations, *current.references})
@@ -260,7 +270,12 @@ def _step(resources: dict[str, Resource], current: Resource, text: str) -> tuple
     target = resources.get(current.references[column].resource)
     if target is None:
         return f"step {text!r} reaches an unknown resource"
-    return Step(text, target.name, target.table, target.primary_key, column, (), True), target, None
+    return Step(text, target.name, target.table, target.primary_key, column, (), True, _alive(target)), target, None
+
+
+def _alive(resource: Resource) -> str | None:
+    """A soft-deleting resource's rows count on a path only while not deleted (features/soft_delete)."""
+    return resource.soft_delete.column if resource.soft_delete is not None else None
 
 
 def _reference_column(current: Resource, text: str) -> str | None:

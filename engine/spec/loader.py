@@ -21,18 +21,20 @@ from engine.spec.model import (
     ACTIONS,
     ACTIVE,
     PENDING,
+    History,
     IndexColumn,
     Invite,
     Reference,
     Relation,
     Resource,
     Settings,
+    SoftDelete,
     Spec,
 )
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
 from engine.spec.query_power import resolve_aggregates, resolve_search
 from engine.spec.secret_fields import check_property, check_uses
-from engine.spec.types import TypeProblem, derive_field, engine_fields
+from engine.spec.types import TypeProblem, deleted_at, derive_field, engine_fields
 
 
 class SpecError(Exception):
@@ -161,6 +163,7 @@ def _build(data: dict[str, Any], root: str, errors: _Collector, skip: set[str] |
             resources[name] = resource
     _cross_check(data, resources, errors)
     _check_secrets_plugin(data, resources, errors)
+    _check_row_plugins(data, resources, errors)
     settings_raw = dict(data.get("settings") or {})
     known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
     plugins = data.get("plugins") or {}
@@ -220,6 +223,7 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
                 prop_name, prop, fields[prop_name], lambda p, m: errors.add(p, m, filename=ref, doc=schema_doc)
             )
     fields.update(engine_fields())
+    soft_delete = _soft_delete(raw.get("soft_delete"), fields, where, errors)
     check_uses(raw, fields, primary_key, lambda p, m: errors.add((*where, *p), m))
 
     def must_be_field(column: str, path: Path, what: str) -> bool:
@@ -275,7 +279,35 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
             raw.get("aggregates"), fields, lambda p, m: errors.add((*where, "aggregates", *p), m)
         ),
         search=resolve_search(raw.get("search"), fields, lambda p, m: errors.add((*where, "search", *p), m)),
+        history=_history(raw.get("history")),
+        soft_delete=soft_delete,
     )
+
+
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def seconds(age: str | None) -> int | None:
+    """`90d` -> seconds (the meta-schema checked the form)."""
+    return None if age is None else int(age[:-1]) * UNITS[age[-1]]
+
+
+def _history(raw: dict[str, Any] | None) -> History | None:
+    if raw is None:
+        return None
+    return History(keep=raw.get("keep"), max_age=seconds(raw.get("max_age")))
+
+
+def _soft_delete(raw: dict[str, Any] | None, fields: dict, where: Path, errors: _Collector) -> SoftDelete | None:
+    """`soft_delete` adds the engine's `deleted_at` column, which a schema property may not take."""
+    if raw is None:
+        return None
+    soft = SoftDelete(purge_after=seconds(raw.get("purge_after")))
+    if soft.column in fields:
+        errors.add((*where, "soft_delete"), f"{soft.column!r} is kept by the engine; remove it from the schema")
+        return None
+    fields[soft.column] = deleted_at()
+    return soft
 
 
 def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
@@ -286,6 +318,18 @@ def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], 
             ("plugins", "disabled", disabled.index("secrets")),
             "the secrets plugin encrypts writeOnly fields; it cannot be disabled while a schema has one",
         )
+
+
+def _check_row_plugins(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
+    """Without its plugin, `soft_delete` rows would show once deleted and `history` would record nothing."""
+    disabled = list((data.get("plugins") or {}).get("disabled") or ())
+    for plugin, key in (("soft_delete", "soft_delete"), ("history", "history")):
+        users = [name for name, r in resources.items() if getattr(r, key) is not None]
+        if plugin in disabled and users:
+            errors.add(
+                ("plugins", "disabled", disabled.index(plugin)),
+                f"the {plugin} plugin serves `{key}:` ({', '.join(users)}); it cannot be disabled while declared",
+            )
 
 
 def _is_identifier(name: str) -> bool:
@@ -303,6 +347,12 @@ def _cross_check(data: dict[str, Any], resources: dict[str, Resource], errors: _
         if resource.table in tables:
             errors.add((*where, "table"), f"table {resource.table!r} is also used by {tables[resource.table]!r}")
         tables[resource.table] = name
+        if resource.history is not None:
+            history_table = History.table_of(resource.table)
+            if history_table in tables or any(r.table == history_table for r in resources.values()):
+                errors.add(
+                    (*where, "history"), f"its versions table {history_table!r} is the table of another resource"
+                )
         for column, reference in resource.references.items():
             target = resources.get(reference.resource)
             if target is None:

@@ -76,6 +76,27 @@ class Relation:
 
 
 @dataclass(frozen=True)
+class History:
+    """`history:` keep every version of each row; prune beyond `keep` versions or `max_age` seconds."""
+
+    keep: int | None = None
+    max_age: int | None = None
+
+    @staticmethod
+    def table_of(table: str) -> str:
+        """The table holding a resource table's versions."""
+        return f"{table}_history"
+
+
+@dataclass(frozen=True)
+class SoftDelete:
+    """`soft_delete:` DELETE sets `deleted_at`; rows deleted `purge_after` seconds ago are removed."""
+
+    purge_after: int | None = None
+    column: str = "deleted_at"
+
+
+@dataclass(frozen=True)
 class IndexColumn:
     name: str
     descending: bool = False
@@ -129,6 +150,8 @@ class Resource:
     cache: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # {"ttl": seconds}: opt-in read cache
     aggregates: Aggregates | None = field(default=None, compare=False, hash=False)  # group_by= / aggregate=
     search: Search | None = field(default=None, compare=False, hash=False)  # q= (full-text search)
+    history: History | None = field(default=None, compare=False, hash=False)  # features/history
+    soft_delete: SoftDelete | None = field(default=None, compare=False, hash=False)  # features/soft_delete
 
     @property
     def pk(self) -> Field:

@@ -88,3 +88,8 @@ def engine_fields() -> dict[str, Field]:
         name: Field(name, "timestamptz", nullable=False, generated=True, read_only=True, engine_managed=True)
         for name in ("created_at", "updated_at")
     }
+
+
+def deleted_at() -> Field:
+    """`soft_delete`'s column: when the row was deleted (null while it lives), written only by the engine."""
+    return Field("deleted_at", "timestamptz", nullable=True, read_only=True, engine_managed=True)

@@ -90,8 +90,9 @@ def column_def(name: str, spec: dict[str, Any]) -> exp.ColumnDef:
     )
 
 
-def primary_key(name: str, col: str) -> exp.Constraint:
-    return exp.Constraint(this=ident(name), expressions=[exp.PrimaryKey(expressions=[ident(col)])])
+def primary_key(name: str, col: str | list[str]) -> exp.Constraint:
+    cols = [col] if isinstance(col, str) else col  # a list: a composite key (history tables)
+    return exp.Constraint(this=ident(name), expressions=[exp.PrimaryKey(expressions=[ident(c) for c in cols])])
 
 
 def check_in(name: str, col: str, values: list[Any]) -> exp.Constraint:
@@ -141,6 +142,13 @@ def expression_index(name: str, table_name: str, using: str, expression: str) ->
     column_expr = exp.Ordered(this=exp.Paren(this=sqlglot.parse_one(expression, read=DIALECT)), nulls_first=False)
     params = exp.IndexParameters(using=exp.var(using.upper()), columns=[column_expr])
     return exp.Create(this=exp.Index(this=ident(name), table=table(table_name), params=params), kind="INDEX")
+def create_partial_unique(name: str, table_name: str, cols: list[str], where_null: str) -> exp.Create:
+    """CREATE UNIQUE INDEX ... WHERE <where_null> IS NULL: unique among the rows not soft-deleted."""
+    where = exp.Where(this=exp.Is(this=column(where_null), expression=exp.Null()))
+    params = exp.IndexParameters(columns=[exp.Ordered(this=column(c)) for c in cols], where=where)
+    return exp.Create(
+        this=exp.Index(this=ident(name), table=table(table_name), params=params), kind="INDEX", unique=True
+    )
 
 
 def drop_index(name: str) -> exp.Drop:

@@ -268,9 +268,11 @@ class ResourceQueries:
 
     def delete(self, predicates: tuple[Predicate, ...]) -> Compiled:
         def build() -> exp.Expression:
-            query = exp.delete(table(self.table)).where(
-                self._where([column(self.pk, self.table).eq(param("pk"))], predicates)
-            )
-            return self._returning(query)
+            where = self._where([column(self.pk, self.table).eq(param("pk"))], predicates)
+            if self.resource.soft_delete is not None:  # `soft_delete`: mark the row, keep it (features/soft_delete)
+                now = exp.Anonymous(this="now", expressions=[])
+                mark = exp.EQ(this=column(self.resource.soft_delete.column), expression=now)
+                return self._returning(exp.Update(this=table(self.table), expressions=[mark]).where(where))
+            return self._returning(exp.delete(table(self.table)).where(where))
 
         return self._cache.get(("delete", tuple(p.key for p in predicates)), build)

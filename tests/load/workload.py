@@ -275,7 +275,9 @@ async def reconcile(
     conn: asyncpg.Connection, ledger: Ledger, streams: list[Stream], users: list[str]
 ) -> dict[str, Any]:
     """Nothing-lost figures from the database; every count but `indeterminate` must be 0 or equal."""
-    rows = await conn.fetch("SELECT id::text AS id, user_id, name FROM agents WHERE user_id = ANY($1)", users)
+    rows = await conn.fetch(  # agents are soft-deleted (resources.yaml): a deleted one is not live
+        "SELECT id::text AS id, user_id, name FROM agents WHERE user_id = ANY($1) AND deleted_at IS NULL", users
+    )
     by_id = {r["id"]: r for r in rows}
     live = {a: owner for a, owner in ledger.created.items() if a not in ledger.deleted}
     names = Counter(ledger.names[r["id"]] for r in rows if r["id"] in ledger.names)

@@ -66,6 +66,8 @@ def _hop(
     first = i == 0 or (joined and all(s.passes_through for s in steps[:i]))
     conditions = [] if first else [column(step.column, alias).eq(column(outer_column, outer))]
     conditions += [_condition(c, alias, f"{prefix}_s{i}_{j}", values) for j, c in enumerate(step.where)]
+    if step.alive is not None:  # a soft-deleted row on the path grants nothing
+        conditions.append(exp.Is(this=column(step.alive, alias), expression=exp.Null()))
     if i + 1 < len(steps):
         conditions.append(_hop(steps, i + 1, alias, prefix, end, values))
     else:

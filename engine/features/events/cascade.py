@@ -61,8 +61,9 @@ class CascadeWalker:
         return False
 
     def needed(self, resource: Resource) -> bool:
-        """Whether deleting a `resource` row can change rows whose resource emits events."""
-        return self._needed.get(resource.name, False)
+        """Whether deleting a `resource` row can change rows whose resource emits events (a soft
+        delete keeps the row, so nothing references it any less: features/soft_delete)."""
+        return resource.soft_delete is None and self._needed.get(resource.name, False)
 
     def _select(self, child: Resource, reference: Reference) -> Compiled:
         def build() -> exp.Expression:

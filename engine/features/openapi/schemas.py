@@ -19,6 +19,7 @@ TIMESTAMP = {"type": "string", "format": "date-time", "readOnly": True}
 ENGINE_FIELD_DESCRIPTIONS = {
     "created_at": "When the row was created; set by the engine.",
     "updated_at": "When the row was last changed; set by the engine.",
+    "deleted_at": "When the row was deleted (soft_delete); null while it lives. Set by the engine.",
 }
 
 
@@ -87,6 +88,8 @@ def row_schema(resource: Resource) -> dict[str, Any]:
     for name, field in resource.fields.items():
         if field.engine_managed:
             properties[name] = {**TIMESTAMP, "description": ENGINE_FIELD_DESCRIPTIONS.get(name, "")}
+            if field.nullable:  # deleted_at (soft_delete): null while the row lives
+                properties[name] = _or_null(properties[name])
         elif field.read_only:
             properties[name] = {**properties[name], "readOnly": True}
         elif field.write_only:

@@ -1,0 +1,79 @@
+"""The SQL of soft deletion: which rows are alive, bringing one back, and purging the old dead.
+
+`deleted_at IS NULL` joins every access predicate of the resource (`access_predicates`), so a
+deleted row is absent wherever reads are compiled: lists, reads, includes and embedded links,
+nested routes, the rows a write may touch, and anything built on the same predicates. The
+DELETE itself becomes an UPDATE setting `deleted_at` (engine.sql.queries.ResourceQueries.delete).
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from sqlglot import exp
+
+from engine.spec import Resource
+from engine.sql.compiled import Compiled, ShapeCache, param
+from engine.sql.ddl import column, table
+from engine.sql.outputs import outputs
+from engine.sql.queries import Predicate
+
+ALIVE_KEY = "soft_delete.alive"
+DEAD_KEY = "soft_delete.deleted"
+
+
+def _deleted(resource: Resource, t: str) -> exp.Expression:
+    assert resource.soft_delete is not None
+    return exp.Is(this=column(resource.soft_delete.column, t), expression=exp.Null())
+
+
+def alive(resource: Resource) -> Predicate:
+    """Rows not deleted: ANDed into every query of the resource."""
+    return Predicate((ALIVE_KEY,), lambda t: _deleted(resource, t))
+
+
+def dead(resource: Resource) -> Predicate:
+    return Predicate((DEAD_KEY,), lambda t: exp.Not(this=_deleted(resource, t)))
+
+
+def deleted_only(resource: Resource, predicates: tuple[Predicate, ...]) -> tuple[Predicate, ...]:
+    """The caller's predicates with "not deleted" turned into "deleted" (the rest of the rules stay)."""
+    return (*(p for p in predicates if p.key != (ALIVE_KEY,)), dead(resource))
+
+
+class Rows:
+    """One soft-deleting resource's own statements."""
+
+    def __init__(self, resource: Resource):
+        assert resource.soft_delete is not None
+        self.resource = resource
+        self.column = resource.soft_delete.column
+        self._cache = ShapeCache(64)
+
+    def revive(self) -> Compiled:
+        """UPDATE ... SET deleted_at = NULL WHERE pk = $pk RETURNING the row (secrets masked)."""
+
+        def build() -> exp.Expression:
+            r = self.resource
+            update = exp.Update(
+                this=table(r.table), expressions=[exp.EQ(this=column(self.column), expression=exp.Null())]
+            ).where(column(r.primary_key, r.table).eq(param("pk")))
+            return update.returning(exp.Returning(expressions=outputs(r, r.columns, r.table)))
+
+        return self._cache.get("revive", build)
+
+    def _purge(self) -> Compiled:
+        def build() -> exp.Expression:
+            interval = exp.Mul(this=param("age"), expression=exp.Interval(this=exp.Literal.string("1 second")))
+            cutoff = exp.Sub(this=exp.Anonymous(this="now", expressions=[]), expression=interval)
+            return exp.delete(table(self.resource.table)).where(column(self.column) < cutoff)
+
+        return self._cache.get("purge", build)
+
+    async def purge(self, conn: asyncpg.Connection) -> int:
+        """Remove the rows deleted longer ago than `purge_after` (references cascade as declared)."""
+        age = self.resource.soft_delete.purge_after if self.resource.soft_delete else None
+        if age is None:
+            return 0
+        compiled = self._purge()
+        status = await conn.execute(compiled.sql, *compiled.args({"age": age}))
+        return int(status.split()[-1])
