@@ -30,6 +30,7 @@ DEFAULT_PLUGINS = (
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
+    "engine.features.webhooks.plugin",  # after events: it follows the outbox events creates
     "engine.features.relations.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
