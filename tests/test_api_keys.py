@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from engine.http.app import create_app
+from engine.kernel.config import Config
 from engine.testing import ApiClient
 
 ALL_READ = ["*:read"]
@@ -100,6 +102,21 @@ async def test_a_deleted_key_is_401_at_its_next_request(api, expect_problem):
     assert (await client.get("/api/me")).status == 200
     assert (await alice.delete(f"/api/me/api-keys/{created['id']}")).status == 204
     expect_problem(await client.get("/api/me"), 401)
+
+
+async def test_a_key_revoked_through_one_worker_is_refused_by_another_at_once(
+    api, aiohttp_client, engine_spec, engine_env, engine_database_url, engine_schema, expect_problem
+):
+    config = Config.from_env(
+        engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
+    )
+    other_worker = await aiohttp_client(create_app(engine_spec, config))
+    alice = await api.as_user("alice")
+    created = await make_key(alice, ["users:read"])
+    elsewhere = ApiClient(other_worker, {"X-API-Key": created["key"]})
+    assert (await elsewhere.get("/api/me")).status == 200
+    assert (await alice.delete(f"/api/me/api-keys/{created['id']}")).status == 204
+    expect_problem(await elsewhere.get("/api/me"), 401)
 
 
 async def test_an_expired_key_is_401(api, expect_problem):

@@ -109,6 +109,15 @@ async def test_the_secret_is_shown_only_when_the_endpoint_is_created(api, receiv
     assert endpoint["secret"] not in str(listed) + str(one)
 
 
+async def test_an_endpoint_hears_only_of_changes_made_after_it_was_registered(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    await alice.post("/api/agents", json={"name": "Before"})
+    endpoint = await register(admin, receiver)
+    await alice.post("/api/agents", json={"name": "After"})
+    await settled(admin, endpoint, "succeeded")
+    assert [orjson.loads(body)["data"]["data"]["name"] for _, body, _ in receiver.requests] == ["After"]
+
+
 async def test_only_the_registered_actions_are_delivered(api, receiver):
     admin, alice = await api.as_admin(), await api.as_user("alice")
     endpoint = await register(admin, receiver, actions=["deleted"])

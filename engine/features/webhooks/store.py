@@ -88,7 +88,7 @@ INSERT_ENDPOINT = _sql(
 )
 LIST_ENDPOINTS = _sql(f"SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINTS} ORDER BY created_at, id")
 GET_ENDPOINT = _sql(f"SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINTS} WHERE id = :id")
-ENABLED_ENDPOINTS = _sql(f"SELECT id, resources, actions, filter FROM {ENDPOINTS} WHERE enabled")
+ENABLED_ENDPOINTS = _sql(f"SELECT id, resources, actions, filter, created_at FROM {ENDPOINTS} WHERE enabled")
 UPDATE_ENDPOINT = _sql(
     f"UPDATE {ENDPOINTS} SET url = :url, resources = :resources, actions = :actions, filter = :filter, "
     "description = :description, enabled = :enabled, "
@@ -98,6 +98,19 @@ UPDATE_ENDPOINT = _sql(
 )
 DELETE_ENDPOINT = _sql(f"DELETE FROM {ENDPOINTS} WHERE id = :id RETURNING id")
 DELETE_ENDPOINT_DELIVERIES = _sql(f"DELETE FROM {DELIVERIES} WHERE endpoint_id = :id")
+
+ANY_ENABLED = _sql(f"SELECT EXISTS (SELECT 1 FROM {ENDPOINTS} WHERE enabled)")
+
+
+def skip_forward(cursors: str, horizon: str) -> Compiled:
+    """Move the cursor to "from now on" while no endpoint is enabled, in one statement: its snapshot
+    either sees a new endpoint (and moves nothing) or comes before it, and then every event the
+    endpoint could be due is written by a transaction at or above the horizon (events/tables.py)."""
+    return _sql(
+        f"UPDATE {cursors} SET tx = {horizon}, position = 0, updated_at = now() WHERE name = :name "
+        f"AND NOT EXISTS (SELECT 1 FROM {ENDPOINTS} WHERE enabled)"
+    )
+
 
 ENQUEUE = _sql(
     f"INSERT INTO {DELIVERIES} (endpoint_id, event_id, event_type, body) "

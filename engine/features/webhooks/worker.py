@@ -25,17 +25,20 @@ from sqlglot import exp
 
 from engine.features.events import positions
 from engine.features.events.payload import Event
-from engine.features.events.tables import SELECT_AFTER
+from engine.features.events.tables import CURSORS, HORIZON, SELECT_AFTER
 from engine.features.webhooks import store
 from engine.features.webhooks.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ENDPOINTS_DISABLED
 from engine.features.webhooks.sender import Outcome, Sender
 from engine.sql.compiled import compile_expression
+from engine.sql.ddl import render
 
 log = logging.getLogger("engine.webhooks")
 CURSOR = "webhooks"
 MAX_BACKOFF = 3600.0  # seconds: retries are at least hourly, however many came before
 LEASE_SECONDS = 1.0  # past twice the attempt's timeout, another worker may try a claimed delivery again
 ENQUEUE_BATCH = 500
+IDLE_SKIP_EVERY = 30.0  # seconds: how often an idle worker moves the cursor past events no endpoint wants
+_SKIP_FORWARD = store.skip_forward(CURSORS, render(HORIZON))
 _LOCK_KEY = 0x5E5E0A0B
 _TRY_LOCK = compile_expression(
     exp.select(
@@ -69,7 +72,10 @@ def backoff(settings: WebhookSettings, attempts: int) -> float:
 
 
 def matches(endpoint: asyncpg.Record, event: Event) -> bool:
-    """The endpoint's resources (or ``*``) and actions name the event, and its filter holds on the data."""
+    """The endpoint's resources (or ``*``) and actions name the event, and its filter holds on the data;
+    the change was made after the endpoint was registered."""
+    if event.at < endpoint["created_at"]:
+        return False
     if event.resource not in endpoint["resources"] and "*" not in endpoint["resources"]:
         return False
     if event.action not in endpoint["actions"]:
@@ -94,6 +100,7 @@ class Worker:
         self.pool, self.settings = pool, settings
         self.sender = Sender(settings.allow_hosts, settings.timeout, settings.max_response)
         self.wake = asyncio.Event()
+        self.skipped_at = -IDLE_SKIP_EVERY
 
     async def start(self) -> None:
         await positions.init_cursor(self.pool, CURSOR)
@@ -104,9 +111,8 @@ class Worker:
             while True:
                 free = self.settings.concurrency - len(inflight)
                 try:
-                    await self.enqueue()
-                    claimed = await self.claim(free) if free > 0 else []
-                except (asyncpg.PostgresError, OSError, asyncpg.InterfaceError) as exc:
+                    claimed = await self.step(free)
+                except Exception as exc:  # the database went away, or worse: keep the loop alive, say so
                     log.warning("webhook delivery paused: %r; trying again shortly", exc)
                     claimed = []
                 inflight |= {asyncio.create_task(self.attempt(row)) for row in claimed}
@@ -126,6 +132,17 @@ class Worker:
         finally:
             waker.cancel()
             self.wake.clear()
+
+    async def step(self, free: int) -> list[asyncpg.Record]:
+        """Enqueue and claim; with no endpoint enabled, one cheap statement (and now and then a skip)."""
+        if not await self.pool.fetchval(store.ANY_ENABLED.sql):
+            now = asyncio.get_running_loop().time()
+            if now - self.skipped_at >= IDLE_SKIP_EVERY:
+                await self.pool.execute(_SKIP_FORWARD.sql, *_SKIP_FORWARD.args({"name": CURSOR}))
+                self.skipped_at = now
+            return []
+        await self.enqueue()
+        return await self.claim(free) if free > 0 else []
 
     async def enqueue(self) -> int:
         """One step along the outbox: the settled events after the cursor become deliveries."""
@@ -157,8 +174,14 @@ class Worker:
         return await self.pool.fetch(store.CLAIM.sql, *store.CLAIM.args(values))
 
     async def attempt(self, row: asyncpg.Record) -> None:
-        outcome = await self.sender.send(row["url"], row["secret"], str(row["id"]), row["body"])
-        await self.record(row, outcome)
+        """One attempt; if its outcome cannot be written, the lease ends and the delivery is tried again."""
+        try:
+            outcome = await self.sender.send(row["url"], row["secret"], str(row["id"]), row["body"])
+            await self.record(row, outcome)
+        except Exception as exc:
+            log.warning(
+                "webhook delivery %s: the attempt's outcome was not recorded (%r); it will be retried", row["id"], exc
+            )
 
     async def record(self, row: asyncpg.Record, outcome: Outcome) -> None:
         """Write the attempt's outcome: delivered, retried later, or dead-lettered; count the endpoint's failures."""
