@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 from events_support import wait_until
+from process_support import engine_env as process_env
+from process_support import serving
 from standardwebhooks import Webhook
 
 from engine.features.webhooks.plugin import SETTINGS, TASK
 from engine.features.webhooks.worker import Worker
 from engine.http.keys import POOL
+from engine.testing import TEST_JWT_SECRET
+
+ROOT = Path(__file__).resolve().parent.parent
 
 FAST = {
     "ENGINE_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
@@ -262,16 +270,44 @@ async def test_a_worker_killed_mid_delivery_loses_nothing(api, receiver):
     await asyncio.gather(api.app[TASK], return_exceptions=True)
     (delivery,) = await deliveries(admin, endpoint)
     assert delivery["status"] == "pending"
-    other = Worker(api.app[POOL], api.app[SETTINGS])  # another worker process, on the same database
-    task = asyncio.create_task(other.run())
+    delivery = await deliver_elsewhere(api, admin, endpoint)  # another worker, on the same database
+    assert delivery["attempts"] == 2
+    assert len({h["webhook-id"] for h, _, _ in receiver.requests}) == 1
+
+
+async def deliver_elsewhere(api: Any, admin: Any, endpoint: dict[str, Any]) -> dict[str, Any]:
+    """Run another worker on the same database until the endpoint's delivery succeeded."""
+    task = asyncio.create_task(Worker(api.app[POOL], api.app[SETTINGS]).run())
     try:
         (delivery,) = await settled(admin, endpoint, "succeeded")
     finally:
-        await asyncio.gather(asyncio.sleep(0), return_exceptions=True)
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+    return delivery
+
+
+async def test_a_server_process_killed_mid_delivery_loses_nothing(api, receiver, engine_database_url, engine_schema):
+    api.app[TASK].cancel()  # this process stays out of it until the server is gone
+    await asyncio.gather(api.app[TASK], return_exceptions=True)
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    receiver.plan = ["hold"]
+    endpoint = await register(admin, receiver)
+    env = {**process_env(engine_database_url, engine_schema), **FAST, "ENGINE_AUTO_MIGRATE": "0"}
+    env.update(ENGINE_JWT_SECRET=TEST_JWT_SECRET, ENGINE_WEBHOOK_TIMEOUT="2")
+
+    async def in_flight() -> bool:
+        return len(receiver.requests) == 1
+
+    async with serving(cwd=ROOT, env=env) as (server, _):
+        await alice.post("/api/agents", json={"name": "Helper"})
+        await wait_until(in_flight, "the server's first attempt", within=60)
+        os.killpg(server.process.pid, signal.SIGKILL)  # mid-request: no outcome can be written
+        await server.process.wait()
+    (delivery,) = await deliveries(admin, endpoint)
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+    delivery = await deliver_elsewhere(api, admin, endpoint)
     assert delivery["attempts"] == 2
-    assert len({h["webhook-id"] for h, _, _ in receiver.requests}) == 1
+    assert [h["webhook-id"] for h, _, _ in receiver.requests] == [delivery["id"]] * 2
 
 
 class TestGivingUp:
