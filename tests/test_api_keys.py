@@ -79,6 +79,16 @@ async def test_a_scope_for_one_resource_cannot_read_another(api, expect_problem)
     expect_problem(await with_key(api, key).get("/api/teams"), 403)
 
 
+async def test_a_key_reads_the_events_of_its_scopes_only(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/agents", json={"name": "Helper"})
+    await alice.post("/api/teams", json={"name": "Crew"})
+    key = (await make_key(alice, ["teams:read"]))["key"]
+    listed = await with_key(api, key).get("/api/events")
+    assert listed.status == 200, listed.text
+    assert {event["resource"] for event in listed.json["data"]} == {"teams"}
+
+
 async def test_a_write_scope_writes_as_the_owner(api):
     alice = await api.as_user("alice")
     key = (await make_key(alice, ["agents:write", "agents:read"]))["key"]
