@@ -310,6 +310,14 @@ async def test_a_server_process_killed_mid_delivery_loses_nothing(api, receiver,
     assert [h["webhook-id"] for h, _, _ in receiver.requests] == [delivery["id"]] * 2
 
 
+def metric(text: str, name: str) -> float:
+    """A sample's value in Prometheus text (0 when absent)."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 class TestGivingUp:
     @pytest.fixture
     def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
@@ -342,6 +350,25 @@ class TestDisabling:
         await wait_until(disabled, "the endpoint disabled")
         assert "disabled after 3 consecutive failed attempts" in caplog.text
         assert len(receiver.requests) == 3
+
+    async def test_disabling_and_attempts_are_counted_in_the_metrics(self, api, receiver):
+        admin, alice = await api.as_admin(), await api.as_user("alice")
+        before = (await api.anonymous.get("/metrics")).text
+        receiver.plan = [500] * 1000
+        endpoint = await register(admin, receiver)
+        await alice.post("/api/agents", json={"name": "Helper"})
+
+        async def disabled() -> bool:
+            return not (await admin.get(f"/api/webhooks/{endpoint['id']}")).json["data"]["enabled"]
+
+        await wait_until(disabled, "the endpoint disabled")
+        after = (await api.anonymous.get("/metrics")).text
+        assert (
+            metric(after, "engine_webhook_endpoints_disabled_total")
+            == metric(before, "engine_webhook_endpoints_disabled_total") + 1
+        )
+        retried = 'engine_webhook_attempts_total{outcome="retried"}'
+        assert metric(after, retried) >= metric(before, retried) + 3
 
     async def test_enabling_a_disabled_endpoint_resumes_its_deliveries(self, api, receiver):
         admin, alice = await api.as_admin(), await api.as_user("alice")
