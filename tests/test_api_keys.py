@@ -89,6 +89,16 @@ async def test_a_key_reads_the_events_of_its_scopes_only(api):
     assert {event["resource"] for event in listed.json["data"]} == {"teams"}
 
 
+async def test_a_read_scope_cannot_answer_an_invitation(api, expect_problem):
+    owner, bob = await api.as_user("owner"), await api.as_user("bob")
+    team_id = (await owner.post("/api/teams", json={"name": "Crew"})).json["data"]["id"]
+    assert (await owner.post(f"/api/teams/{team_id}/members", json={"user_id": "bob"})).status == 202
+    key = (await make_key(bob, ["teams:read"]))["key"]
+    expect_problem(await with_key(api, key).post(f"/api/teams/{team_id}/members/bob/accept"), 403)
+    write_key = (await make_key(bob, ["teams:write", "teams:read"]))["key"]
+    assert (await with_key(api, write_key).post(f"/api/teams/{team_id}/members/bob/accept")).status == 200
+
+
 async def test_a_write_scope_writes_as_the_owner(api):
     alice = await api.as_user("alice")
     key = (await make_key(alice, ["agents:write", "agents:read"]))["key"]
