@@ -58,6 +58,14 @@ async def test_a_key_signs_its_owner_in_by_either_header(api, bearer):
     assert result.json["data"]["id"] == "alice"
 
 
+async def test_with_an_authorization_header_an_api_key_header_is_not_read(api):
+    alice = await api.as_user("alice")
+    both = ApiClient(api.client, {**alice.headers, "X-API-Key": "rek_" + "x" * 43})
+    result = await both.get("/api/me")
+    assert result.status == 200, result.text
+    assert result.json["data"]["id"] == "alice"
+
+
 async def test_a_key_records_when_it_was_last_used(api):
     alice = await api.as_user("alice")
     key = (await make_key(alice, ["users:read"]))["key"]

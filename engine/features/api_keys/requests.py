@@ -44,18 +44,21 @@ _CREATE = Draft202012Validator(CREATE_BODY)
 
 
 def presented_key(request: web.Request) -> str | None:
-    """The key sent as ``X-API-Key`` or ``Authorization: Bearer rek_...``; None when there is none."""
+    """The key sent as ``Authorization: Bearer rek_...`` or ``X-API-Key``; None when there is none.
+
+    The Authorization header, when present, decides alone (as it does over a session cookie): an
+    ``X-API-Key`` beside it is not read, so one request never carries two identities."""
+    authorization = request.headers.get("Authorization")
+    if authorization is not None:
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        return token if scheme.lower() == "bearer" and looks_like_key(token) else None
     header = request.headers.get(API_KEY_HEADER)
-    if header is not None:
-        key = header.strip()
-        if not key:
-            raise Unauthorized(f"the {API_KEY_HEADER} header is empty", headers=CHALLENGE)
-        return key
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and looks_like_key(token):
-        return token
-    return None
+    if header is None:
+        return None
+    if not header.strip():
+        raise Unauthorized(f"the {API_KEY_HEADER} header is empty", headers=CHALLENGE)
+    return header.strip()
 
 
 def require_sign_in(identity: Identity | None) -> Identity:
