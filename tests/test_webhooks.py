@@ -126,6 +126,12 @@ async def test_an_endpoint_hears_only_of_changes_made_after_it_was_registered(ap
     assert [orjson.loads(body)["data"]["data"]["name"] for _, body, _ in receiver.requests] == ["After"]
 
 
+async def test_an_endpoint_registered_disabled_stays_disabled(api, receiver):
+    admin = await api.as_admin()
+    endpoint = await register(admin, receiver, enabled=False)
+    assert (await admin.get(f"/api/webhooks/{endpoint['id']}")).json["data"]["enabled"] is False
+
+
 async def test_only_the_registered_actions_are_delivered(api, receiver):
     admin, alice = await api.as_admin(), await api.as_user("alice")
     endpoint = await register(admin, receiver, actions=["deleted"])

@@ -83,8 +83,8 @@ DELIVERY_COLUMNS = (
 )
 
 INSERT_ENDPOINT = _sql(
-    f"INSERT INTO {ENDPOINTS} (url, resources, actions, filter, description, secret) "
-    f"VALUES (:url, :resources, :actions, :filter, :description, :secret) RETURNING {ENDPOINT_COLUMNS}"
+    f"INSERT INTO {ENDPOINTS} (url, resources, actions, filter, description, secret, enabled) "
+    f"VALUES (:url, :resources, :actions, :filter, :description, :secret, :enabled) RETURNING {ENDPOINT_COLUMNS}"
 )
 LIST_ENDPOINTS = _sql(f"SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINTS} ORDER BY created_at, id")
 GET_ENDPOINT = _sql(f"SELECT {ENDPOINT_COLUMNS} FROM {ENDPOINTS} WHERE id = :id")
