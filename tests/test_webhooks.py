@@ -292,6 +292,22 @@ async def deliver_elsewhere(api: Any, admin: Any, endpoint: dict[str, Any]) -> d
     return delivery
 
 
+async def test_several_workers_share_the_deliveries_without_sending_any_twice(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    endpoint = await register(admin, receiver)
+    others = [asyncio.create_task(Worker(api.app[POOL], api.app[SETTINGS]).run()) for _ in range(2)]
+    try:
+        for n in range(12):
+            await alice.post("/api/agents", json={"name": f"Agent {n}"})
+        await settled(admin, endpoint, "succeeded", count=12)
+    finally:
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+    ids = [headers["webhook-id"] for headers, _, _ in receiver.requests]
+    assert len(ids) == len(set(ids)) == 12
+
+
 async def test_a_server_process_killed_mid_delivery_loses_nothing(api, receiver, engine_database_url, engine_schema):
     api.app[TASK].cancel()  # this process stays out of it until the server is gone
     await asyncio.gather(api.app[TASK], return_exceptions=True)
