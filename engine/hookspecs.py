@@ -132,6 +132,17 @@ def identity_from_request(request: web.Request) -> Maybe[Identity | None]:
     """
 
 
+@hookspec(firstresult=True)
+def user_roles(app: web.Application, user_id: str) -> Maybe[frozenset[str] | None]:
+    """Return the roles ``user_id`` holds now, from where your project keeps them (a column, a directory).
+
+    Asked on every request made with a credential that does not carry roles itself (an API key):
+    the credential keeps only the roles that both it and your answer name, so a demoted user's
+    keys lose the role at once. First result; with no answer the credential keeps the roles it was
+    created with (capped then by its creator's roles).
+    """
+
+
 @hookspec
 def authorize(
     request: web.Request | None, resource: Resource, action: str, identity: Identity | None

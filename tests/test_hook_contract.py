@@ -118,6 +118,12 @@ class AsyncEverything:
         return Identity(user) if user else None
 
     @hookimpl
+    async def user_roles(self, user_id: str) -> frozenset[str] | None:
+        await asyncio.sleep(0)
+        self.note("user_roles", user_id)
+        return frozenset() if user_id == "demoted" else None
+
+    @hookimpl
     async def authorize(self, resource: Any, action: str) -> bool:
         await asyncio.sleep(0)
         return not (resource.name == "secrets" and action == "list")
@@ -269,6 +275,16 @@ async def test_register_middlewares_receives_the_app(api, recorder):
 async def test_an_async_identity_from_request_signs_the_caller_in(api):
     created = await as_alice(api).post("/api/notes", json={"title": "mine"})
     assert created.status == 201 and created.json["data"]["user_id"] == "alice"
+
+
+async def test_an_async_user_roles_narrows_an_api_keys_roles(api, recorder):
+    await as_alice(api).post("/api/notes", json={"title": "mine"})
+    admin_then = api.with_token(api.token("demoted", ["admin"]))
+    created = await admin_then.post("/api/me/api-keys", json={"name": "k", "scopes": ["notes:read"]})
+    assert created.json["data"]["roles"] == ["admin"]
+    key = api.anonymous.__class__(api.client, {"X-API-Key": created.json["data"]["key"]})
+    assert (await key.get("/api/notes")).json["data"] == []  # no longer an admin: only its own notes
+    assert recorder.calls["user_roles"] == ["demoted"]
 
 
 async def test_an_async_authorize_answering_false_is_a_403(api):

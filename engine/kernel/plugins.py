@@ -25,9 +25,12 @@ ENTRY_POINT_GROUP = "resource_engine"
 # Built-in features, registered like any third-party plugin (and as switchable by name).
 DEFAULT_PLUGINS = (
     "engine.features.access.plugin",
+    # Before jwt_auth: trylast hooks answer in registration order, and `Bearer rek_...` is an API key.
+    "engine.features.api_keys.plugin",
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
+    "engine.features.webhooks.plugin",  # after events: it follows the outbox events creates
     "engine.features.relations.plugin",
     "engine.features.history.plugin",
     "engine.features.sessions.plugin",

@@ -41,6 +41,7 @@ FEATURE_SOURCES = tuple(
         "metrics",
         "health",
         "events",
+        "webhooks",
         "secrets",
         "query_power",
         "history",

@@ -22,7 +22,10 @@ BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
 async def may(
     pm: pluggy.PluginManager, request: Any, resource: Resource, action: str, identity: Identity | None
 ) -> bool:
-    """Whether the caller's roles allow `action` on `resource` (no plugin answering False)."""
+    """Whether the caller's roles allow `action` on `resource` (no plugin answering False), within the
+    scopes of its credential (an API key): scopes are checked here, so no plugin can widen them."""
+    if identity is not None and not identity.permits(resource.name, action):
+        return False
     answers = await call_all(pm.hook.authorize, request=request, resource=resource, action=action, identity=identity)
     return False not in answers
 
@@ -34,4 +37,6 @@ async def require(
     if not await may(pm, request, resource, action, identity):
         if identity is None:
             raise Unauthorized(f"sign in to {action} {resource.name}", headers=BEARER_CHALLENGE)
+        if not identity.permits(resource.name, action):
+            raise Forbidden(f"the scopes of this credential do not allow {action} on {resource.name}")
         raise Forbidden(f"your roles do not allow {action} on {resource.name}")

@@ -1,10 +1,11 @@
 """Built-in rate limiting: a token bucket per caller, answered 429 with Retry-After when empty.
 
-The caller is the user id when signed in, else the client address (X-Forwarded-For only from
-ENGINE_TRUSTED_PROXIES). One global rate (ENGINE_RATE_LIMIT, else settings.rate_limit, else
-1000/minute) and per-resource, per-action overrides (`rate_limit` in resources.yaml). Buckets live
-in the worker, or in Redis (REDIS_URL) where one atomic script serves every worker. Every answer
-carries RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset.
+The caller is the API key when one signed the request in, else the user id when signed in, else
+the client address (X-Forwarded-For only from ENGINE_TRUSTED_PROXIES). One global rate
+(ENGINE_RATE_LIMIT, else settings.rate_limit, else 1000/minute) and per-resource, per-action
+overrides (`rate_limit` in resources.yaml). Buckets live in the worker, or in Redis (REDIS_URL)
+where one atomic script serves every worker. Every answer carries RateLimit-Limit,
+RateLimit-Remaining and RateLimit-Reset.
 
 The limiter runs after authentication (it needs the user id): a request refused there (401) is
 not counted here but by the failed-authentication limit (auth_failures.py, ENGINE_AUTH_FAILURE_LIMIT).
@@ -58,7 +59,11 @@ class RateLimiter:
 
     def caller(self, request: web.Request) -> str:
         identity = request.get(IDENTITY)
-        return f"user:{identity.user_id}" if identity is not None else f"ip:{self.client.of(request)}"
+        if identity is None:
+            return f"ip:{self.client.of(request)}"
+        if identity.credential_id is not None:  # an API key has its own bucket, apart from its owner's
+            return f"key:{identity.credential_id}"
+        return f"user:{identity.user_id}"
 
     async def check(self, request: web.Request) -> tuple[Decision, Rate] | None:
         bucket, rate = self.bucket_for(request)

@@ -28,7 +28,7 @@ from sqlglot import exp
 from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
 from engine.http.responses import json_response
-from engine.kernel.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from engine.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.kernel.identity import Identity
 from engine.resources.values import ValueProblem, from_query
 from engine.spec import Relation, Resource, Spec
@@ -105,6 +105,8 @@ class Invitations:
         if identity is None:
             raise Unauthorized("sign in to answer your invitations", headers=BEARER_CHALLENGE)
         await authorize(request, self.h.parent, "read")
+        if not identity.permits(self.h.parent.name, "update"):  # answering writes the membership
+            raise Forbidden(f"the scopes of this credential do not allow answering invitations to {self.h.parent.name}")
         other = self.h.other_of(request)
         parent_pk = request.app[MANAGERS][self.h.parent.name].parse_pk(request.match_info["id"])
         pk = None

@@ -1,0 +1,1 @@
+"""Scoped API keys: `POST /api/me/api-keys`, `X-API-Key` or `Authorization: Bearer rek_...`."""

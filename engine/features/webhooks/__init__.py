@@ -1,0 +1,1 @@
+"""Webhooks: signed (Standard Webhooks) deliveries of events to registered endpoints, retried, replayable."""
