@@ -250,7 +250,7 @@ _ANSWERS = {
 
 
 def _description(resource: Resource, action: str, title: str) -> str:
-    about = [str(resource.schema[key]) for key in ("title", "description") if resource.schema.get(key)]
+    about = [str(resource.schema[key]).rstrip(". ") for key in ("title", "description") if resource.schema.get(key)]
     lead = f"{title}" + (f" ({': '.join(about)})" if about else "") + "."
     return f"{lead} {_ANSWERS[action].format(name=resource.name)} Errors are RFC 9457 problems, as the REST API's."
 
