@@ -86,7 +86,7 @@ async def test_an_internal_request_carries_the_credential_but_not_cookies_or_oth
 
 
 async def test_a_path_in_an_id_stays_one_path_segment(aiohttp_client):
-    seen, answer = await call_through(aiohttp_client, {"method": "GET", "path": "/inner/..%2Fouter", "body": None})
+    _, answer = await call_through(aiohttp_client, {"method": "GET", "path": "/inner/..%2Fouter", "body": None})
 
     assert answer["status"] == 200
     assert orjson.loads(answer["body"])["id"] == "../outer"
