@@ -217,3 +217,31 @@ async def test_a_tool_call_runs_with_the_mcp_requests_id(api):
 
     assert refused.structured_content["status"] == 404
     assert refused.structured_content["request_id"] == "mcp-call-1"
+
+
+async def post_raw(api, content: bytes, headers: dict[str, str]) -> httpx2.Response:
+    async with httpx2.AsyncClient() as http:
+        return await http.post(str(api.client.make_url("/mcp")), content=content, headers=headers)
+
+
+async def test_a_message_that_is_not_json_is_a_415_problem(api, expect_problem):
+    headers = {"Authorization": f"Bearer {api.token('alice')}", "Content-Type": "text/plain"}
+    answer = await post_raw(api, b"tools/list", headers)
+
+    assert answer.status_code == 415
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert "application/json" in answer.json()["detail"]
+
+
+async def test_the_transports_bare_refusals_are_problems(api):
+    """The SDK answers a few refusals with a bare status, no JSON-RPC error (here: a 2026-07-28
+    subscriptions/listen, a stream, from a client that accepts only JSON); the endpoint turns them
+    into problems like every other error of the API."""
+    message = b'{"jsonrpc": "2.0", "id": 1, "method": "subscriptions/listen", "params": {}}'
+    headers = {"Authorization": f"Bearer {api.token('alice')}", "Content-Type": "application/json"}
+    headers.update({"Accept": "application/json", "MCP-Protocol-Version": "2026-07-28"})
+    answer = await post_raw(api, message, headers)
+
+    assert answer.status_code == 406
+    assert answer.headers["Content-Type"].startswith("application/problem+json")
+    assert answer.json()["status"] == 406

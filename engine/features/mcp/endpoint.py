@@ -9,6 +9,7 @@ runs in a task of its own, started and stopped by the feature's `startup` and `s
 from __future__ import annotations
 
 import asyncio
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +17,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from engine.features.mcp.bridge import ENGINE_REQUEST, respond
-from engine.kernel.errors import ServiceUnavailable
+from engine.kernel.errors import Problem, ServiceUnavailable, UnsupportedMediaType
 
 
 class Endpoint:
@@ -54,5 +55,18 @@ class Endpoint:
         """One MCP message in, the SDK's answer out; tool calls run as the request's caller."""
         if self._manager is None:
             raise ServiceUnavailable("the MCP endpoint is not running", headers={"Retry-After": "1"})
+        if request.content_type != "application/json":
+            raise UnsupportedMediaType(f"send MCP messages as application/json (got {request.content_type or 'none'})")
         body = await request.read()
-        return await respond(self._manager.handle_request, request, body, {ENGINE_REQUEST: (request.app, request)})
+        response = await respond(self._manager.handle_request, request, body, {ENGINE_REQUEST: (request.app, request)})
+        if response.status >= 400 and response.content_type != "application/json":
+            raise _refusal(response)  # the transport's bare refusals (406 ...) as the engine's problems
+        return response
+
+
+def _refusal(response: web.Response) -> Problem:
+    status = HTTPStatus(response.status)
+    body = response.body if isinstance(response.body, bytes) else b""
+    problem = Problem(body.decode("utf-8", "replace")[:500] or status.description)
+    problem.status, problem.title = status.value, status.phrase
+    return problem
