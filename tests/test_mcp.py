@@ -245,3 +245,31 @@ async def test_the_transports_bare_refusals_are_problems(api):
     assert answer.status_code == 406
     assert answer.headers["Content-Type"].startswith("application/problem+json")
     assert answer.json()["status"] == 406
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        '{"filter": {"name": "\\ud800"}}',  # a lone surrogate
+        '{"data": {"name": "x", "parameters": {"temperature": NaN}}}',
+        '{"filter": {"name": Infinity}}',
+        '{"filter": {"\\u0000": 1}, "sort": ["\\u0000"]}',
+        '{"id": 100000000000000000000000000000000000, "data": {}}',
+        '{"id": "../users/alice", "data": {"name": "x"}}',
+    ],
+)
+async def test_hostile_arguments_get_a_refusal_never_an_internal_error(api, arguments):
+    await api.as_user("alice")
+    tool = "agents_update" if '"id"' in arguments else ("agents_create" if '"data"' in arguments else "agents_list")
+    message = '{"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "%s", "arguments": %s}}'
+    headers = {"Authorization": f"Bearer {api.token('alice')}", "Content-Type": "application/json"}
+    headers.update({"Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-11-25"})
+    answer = await post_raw(api, (message % (tool, arguments)).encode(), headers)
+
+    assert answer.status_code in (200, 400), answer.text
+    reply = answer.json()
+    if "error" in reply:
+        assert reply["error"]["code"] != -32603, reply  # INTERNAL_ERROR
+    else:
+        assert reply["result"]["isError"] is True
+        assert 400 <= reply["result"]["structuredContent"]["status"] < 500

@@ -109,6 +109,9 @@ def test_values_are_passed_on_for_the_rest_route_to_judge(catalog):
         ("agents_get", {}, "needs 'id'"),
         ("agents_get", {"id": {"x": 1}}, "needs 'id'"),
         ("agents_create", {"data": "name=x"}, "needs 'data'"),
+        ("agents_create", {"data": {"name": "x", "parameters": {"temperature": float("nan")}}}, "NaN or Infinity"),
+        ("agents_list", {"filter": {"name": float("inf")}}, "NaN and Infinity are not values"),
+        ("agents_list", {"filter": {"parameters": {"contains": {"t": float("nan")}}}}, "NaN or Infinity"),
         ("agents_delete", {"id": "1", "force": True}, "unknown argument 'force'"),
     ],
 )

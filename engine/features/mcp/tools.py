@@ -10,6 +10,8 @@ what the route does.
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -124,7 +126,15 @@ def _body(tool: str, arguments: dict[str, Any]) -> bytes:
     data = arguments.get("data")
     if not isinstance(data, dict):
         raise BadRequest(f"{tool} needs 'data': a JSON object with the fields to write")
-    return orjson.dumps(data)
+    return _strict_json(data, "data").encode()
+
+
+def _strict_json(value: Any, where: str) -> str:
+    """JSON text of `value`, refusing the NaN and Infinity that some parsers let into arguments."""
+    try:
+        return json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        raise BadRequest(f"'{where}' holds NaN or Infinity, which JSON does not allow") from None
 
 
 def _names_query(arguments: dict[str, Any], names: tuple[str, ...]) -> list[tuple[str, str]]:
@@ -181,7 +191,7 @@ def _filters(conditions: Any) -> list[tuple[str, str]]:
 
 def _operand(name: str, op: str, value: Any) -> str:
     if op == "contains":
-        return orjson.dumps(value).decode()
+        return _strict_json(value, "filter")
     if op == "in" and isinstance(value, list):
         return ",".join(_scalar(name, op, item) for item in value)
     return _scalar(name, op, value)
@@ -194,8 +204,10 @@ def _scalar(name: str, op: str, value: Any) -> str:
         return "null"
     if isinstance(value, str):
         return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"filter {name}[{op}]: NaN and Infinity are not values", parameter="filter")
     if isinstance(value, int | float):
-        return orjson.dumps(value).decode()
+        return json.dumps(value)
     raise BadRequest(f"filter {name}[{op}]: expected a single value, not {type(value).__name__}", parameter="filter")
 
 
