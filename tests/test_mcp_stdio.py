@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+from aiohttp.test_utils import unused_port
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp_support import tool_names
-from process_support import engine_env
+from process_support import engine_env, run_engine
 from team_helpers import create_agent
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,3 +62,13 @@ async def test_with_url_the_command_forwards_to_a_running_server(api, tmp_path):
     url = str(api.client.make_url("/mcp"))
     async with stdio_mcp(api, tmp_path, api.token("admin", ["admin"]), "--url", url) as client:
         assert {"users_create", "users_delete"} <= await tool_names(client)
+
+
+async def test_an_unreachable_url_is_one_line_and_exit_code_1(api, tmp_path):
+    env = engine_env(api.database_url, api.schema, ENGINE_MCP_TOKEN="t")
+    closed = f"http://127.0.0.1:{unused_port()}/mcp"
+    done = await run_engine("--spec", str(ROOT / "resources.yaml"), "mcp", "--url", closed, cwd=tmp_path, env=env)
+
+    assert done.code == 1
+    assert f"resource-engine mcp: ConnectError: All connection attempts failed (at {closed})" in done.stderr
+    assert "Traceback" not in done.output

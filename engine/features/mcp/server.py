@@ -37,7 +37,8 @@ INSTRUCTIONS = (
 )
 
 
-def _version() -> str:
+def version() -> str:
+    """The installed engine's version, as the server's `serverInfo` says it."""
     try:
         return importlib.metadata.version(NAME)
     except importlib.metadata.PackageNotFoundError:
@@ -69,7 +70,7 @@ def build_server(catalog: Catalog, pm: pluggy.PluginManager) -> Server[Any]:
 
     return Server(
         NAME,
-        version=_version(),
+        version=version(),
         instructions=INSTRUCTIONS,
         on_list_tools=list_tools,
         on_call_tool=call_tool,

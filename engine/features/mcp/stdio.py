@@ -27,9 +27,9 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel import Server
 from mcp.server.stdio import stdio_server
-from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+from mcp.shared.exceptions import MCPError
 
-from engine.features.mcp.server import INSTRUCTIONS, NAME, _version
+from engine.features.mcp.server import INSTRUCTIONS, NAME, version
 from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.plugins import PluginError
@@ -38,6 +38,7 @@ from engine.spec import SpecError, load_spec
 
 log = logging.getLogger("engine.mcp")
 SOCKET = "engine.sock"
+TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # the SDK's own client's: a tool call may take its time
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -67,7 +68,18 @@ def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
     except (SpecError, PluginError) as exc:
         out.error(str(exc))
         return 1
+    except (OSError, httpx2.HTTPError, MCPError, ExceptionGroup) as exc:  # the engine could not be reached
+        log.debug("resource-engine mcp stopped", exc_info=exc)
+        out.error(f"resource-engine mcp: {_reason(exc)}" + (f" (at {args.url})" if args.url else ""))
+        return 1
     return 0
+
+
+def _reason(error: BaseException) -> str:
+    """The innermost cause: task groups wrap the error that ended a connection."""
+    while isinstance(error, BaseExceptionGroup) and error.exceptions:
+        error = error.exceptions[0]
+    return f"{type(error).__name__}: {error}"
 
 
 async def serve(spec_path: str, url: str | None, headers: dict[str, str]) -> None:
@@ -87,8 +99,7 @@ async def serve(spec_path: str, url: str | None, headers: dict[str, str]) -> Non
 
 
 def _http_client(headers: dict[str, str], transport: httpx2.AsyncBaseTransport | None = None) -> httpx2.AsyncClient:
-    timeout = httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT)
-    return httpx2.AsyncClient(headers=headers, timeout=timeout, transport=transport)
+    return httpx2.AsyncClient(headers=headers, timeout=TIMEOUT, transport=transport)
 
 
 @contextlib.asynccontextmanager
@@ -118,4 +129,4 @@ def forwarding_server(upstream: Client) -> Server[Any]:
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
         return await upstream.call_tool(params.name, params.arguments)
 
-    return Server(NAME, version=_version(), instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool)
+    return Server(NAME, version=version(), instructions=INSTRUCTIONS, on_list_tools=list_tools, on_call_tool=call_tool)
