@@ -54,6 +54,7 @@ DEFAULT_PLUGINS = (
     "engine.features.request_log.plugin",
     "engine.features.metrics.plugin",
     "engine.features.health.plugin",
+    "engine.features.mcp.plugin",
     # Last: its `configure` is called after the others', so a missing ENGINE_FIELD_KEYS is reported
     # after the problems of the settings every deployment needs (JWT, sessions).
     "engine.features.secrets.plugin",

@@ -46,6 +46,7 @@ FEATURE_SOURCES = tuple(
         "query_power",
         "history",
         "soft_delete",
+        "mcp",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES

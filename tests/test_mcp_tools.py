@@ -1,0 +1,125 @@
+"""The tools a spec defines (engine/features/mcp/tools.py): names, input schemas and descriptions
+from the resources' JSON Schemas and the query language, and arguments turned into REST requests
+that only change shape (values are left for the REST route to judge). Pure: no database."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from mcp.shared.tool_name_validation import validate_tool_name
+
+from engine.features.mcp.tools import Catalog
+from engine.kernel.errors import BadRequest
+from engine.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return Catalog(load_spec(str(ROOT / "resources.yaml")), page_size=20, max_page_size=100)
+
+
+def query_of(path: str) -> list[tuple[str, str]]:
+    return parse_qsl(urlsplit(path).query)
+
+
+def test_every_resource_has_a_tool_per_action_with_a_valid_mcp_name(catalog):
+    names = [tool.name for tool in catalog]
+    assert names[:5] == ["users_list", "users_get", "users_create", "users_update", "users_delete"]
+    assert len(names) == 5 * 5
+    assert all(validate_tool_name(name).is_valid for name in names)
+
+
+def test_descriptions_come_from_the_schemas_title_and_description(catalog):
+    description = catalog.get("agents_list").tool.description
+    assert description.startswith("List agents (Agent: An AI agent: a system prompt, a status")
+    assert "GET /api/agents" in description
+
+
+def test_a_create_body_is_the_writable_fields_of_the_resource_schema(catalog):
+    data = catalog.get("agents_create").tool.input_schema["properties"]["data"]
+    assert data["required"] == ["name"]
+    assert "id" not in data["properties"] and "created_at" not in data["properties"]  # read-only
+    assert data["properties"]["status"]["enum"] == ["draft", "active", "paused", "archived"]
+
+
+def test_an_update_body_requires_nothing_and_has_no_defaults(catalog):
+    data = catalog.get("agents_update").tool.input_schema["properties"]["data"]
+    assert "required" not in data
+    assert "default" not in data["properties"]["status"]
+
+
+def test_filters_offer_each_fields_operators_and_no_write_only_field(catalog):
+    filters = catalog.get("agents_list").tool.input_schema["properties"]["filter"]["properties"]
+    assert "secrets" not in filters
+    by_operator = filters["name"]["anyOf"][-1]["properties"]
+    assert {"eq", "in", "like", "ilike", "is"} <= set(by_operator)
+    assert set(filters["parameters"]["properties"]) == {"contains", "is"}  # JSON: no equality
+
+
+def test_sort_offers_each_sortable_field_both_ways(catalog):
+    sort = catalog.get("agents_list").tool.input_schema["properties"]["sort"]["items"]["enum"]
+    assert "name" in sort and "-created_at" in sort
+    assert "parameters" not in sort and "secrets" not in sort
+
+
+def test_filters_become_the_query_languages_parameters(catalog):
+    call = catalog.get("agents_list").call(
+        {
+            "filter": {"status": {"in": ["draft", "active"]}, "name": "Helper", "system_prompt": None},
+            "sort": ["-created_at", "name"],
+            "limit": 5,
+            "cursor": "abc",
+        }
+    )
+    assert call.method == "GET"
+    assert query_of(call.path) == [
+        ("status[in]", "draft,active"),
+        ("name", "Helper"),
+        ("system_prompt[is]", "null"),
+        ("sort", "-created_at,name"),
+        ("limit", "5"),
+        ("cursor", "abc"),
+    ]
+
+
+def test_json_contains_and_scalar_values_are_written_as_the_query_language_reads_them(catalog):
+    call = catalog.get("agents_list").call({"filter": {"parameters": {"contains": {"model": "x"}}, "tools": None}})
+    assert query_of(call.path) == [("parameters[contains]", '{"model":"x"}'), ("tools[is]", "null")]
+    flags = catalog.get("users_list").call({"filter": {"tutorial_completed": True}})
+    assert query_of(flags.path) == [("tutorial_completed", "true")]
+
+
+def test_values_are_passed_on_for_the_rest_route_to_judge(catalog):
+    call = catalog.get("agents_list").call({"filter": {"name": {"near": "x"}}, "limit": "many"})
+    assert query_of(call.path) == [("name[near]", "x"), ("limit", "many")]
+
+
+@pytest.mark.parametrize(
+    ("tool", "arguments", "named"),
+    [
+        ("agents_list", {"filter": ["name"]}, "'filter' must be an object"),
+        ("agents_list", {"filter": {"limit": 5}}, "'limit' is not a field"),
+        ("agents_list", {"filter": {"name": {}}}, "names no operator"),
+        ("agents_list", {"filter": {"name": {"eq": ["a"]}}}, "expected a single value"),
+        ("agents_list", {"limit": True}, "'limit' must be an integer"),
+        ("agents_get", {}, "needs 'id'"),
+        ("agents_get", {"id": {"x": 1}}, "needs 'id'"),
+        ("agents_create", {"data": "name=x"}, "needs 'data'"),
+        ("agents_create", {"data": {"name": "x", "parameters": {"temperature": float("nan")}}}, "NaN or Infinity"),
+        ("agents_list", {"filter": {"name": float("inf")}}, "NaN and Infinity are not values"),
+        ("agents_list", {"filter": {"parameters": {"contains": {"t": float("nan")}}}}, "NaN or Infinity"),
+        ("agents_delete", {"id": "1", "force": True}, "unknown argument 'force'"),
+    ],
+)
+def test_arguments_of_the_wrong_shape_are_a_bad_request_naming_the_problem(catalog, tool, arguments, named):
+    with pytest.raises(BadRequest, match=named):
+        catalog.get(tool).call(arguments)
+
+
+def test_writes_send_data_as_the_json_body(catalog):
+    call = catalog.get("agents_update").call({"id": "a/b", "data": {"name": "x"}})
+    assert (call.method, call.path, call.body) == ("PATCH", "/api/agents/a%2Fb", b'{"name":"x"}')
