@@ -42,6 +42,7 @@ FEATURE_SOURCES = tuple(
         "health",
         "events",
         "secrets",
+        "batch",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES

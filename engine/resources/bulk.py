@@ -1,0 +1,341 @@
+"""Writes of many rows: bulk create, update and delete by filter, and upserts, all or nothing.
+
+Each row goes through what a single write does (read-only fields, `before_validate`, the JSON
+Schema, field write rules, `before_write`, `after_write`, events), inside one transaction, while
+the SQL is set-based: one INSERT ... SELECT FROM unnest(...) for any number of created rows (its
+events folded into the same statement), one UPDATE ... FROM unnest(...) per distinct set of
+changed columns, one DELETE ... WHERE pk = ANY(...). Problems name the row they are about: a
+validation error's path starts with the item's index (`/3/name`); a refusal by a hook carries
+`item` (its index) or `row` (its primary key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlglot import exp
+
+from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
+from engine.resources.context import WriteContext
+from engine.resources.manager import ResourceManager, folded
+from engine.resources.values import ValueProblem, from_json
+from engine.sql import bulk as sql
+from engine.sql.queries import Filter, bind_predicates
+
+
+@dataclass
+class Item:
+    """One row of a bulk create: its own context (notes live from its before_write to its after_write)."""
+
+    index: int
+    data: dict[str, Any]
+    context: WriteContext
+    columns: dict[str, Any] | None = None
+
+
+def located(exc: Problem, **where: Any) -> Problem:
+    """The same problem, saying which item or row it is about (`item=3` or `row=<pk>`)."""
+    ((name, value),) = where.items()
+    prefix = f"item {value}" if name == "item" else f"row {value}"
+    if isinstance(exc, ValidationFailed):
+        errors = exc.extra.get("errors", [])
+        if name == "item":
+            errors = [{**e, "path": f"/{value}{e.get('path', '')}"} for e in errors]
+        problem: Problem = ValidationFailed(errors, detail=f"{prefix}: {exc.detail}")
+        problem.extra[name] = value
+        return problem
+    return type(exc)(f"{prefix}: {exc.detail}", headers=exc.headers, **{**exc.extra, name: value})
+
+
+class _Many:
+    """Lets the manager's `_write` (which maps constraint errors to problems) run a many-row statement."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def fetchrow(self, sql_text: str, *args: Any) -> list[asyncpg.Record]:
+        return await self.conn.fetch(sql_text, *args)
+
+
+class BulkWriter:
+    """The many-row writes of one resource, built on its manager's single-row steps."""
+
+    def __init__(self, manager: ResourceManager, max_items: int):
+        self.m = manager
+        self.resource = manager.resource
+        self.max_items = max_items
+
+    def check_size(self, count: int, what: str = "items") -> None:
+        if count > self.max_items:
+            raise PayloadTooLarge(
+                f"{count} {what}; at most {self.max_items} in one request (ENGINE_MAX_BATCH_ITEMS)",
+                max_items=self.max_items,
+            )
+
+    async def _statement(self, conn: asyncpg.Connection, compiled: Any, values: dict[str, Any]) -> list[dict]:
+        records = await self.m._write(_Many(conn), compiled.sql, compiled.args(values))  # type: ignore[arg-type]
+        return [dict(r) for r in records or ()]
+
+    # --- create ------------------------------------------------------------------------------
+
+    async def create_many(
+        self,
+        items: list[Any],
+        context: WriteContext,
+        conn: asyncpg.Connection | None = None,
+        preset: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Create every item or none; the stored rows in the order sent. `preset` columns (the id
+        of a PUT) are set on every row after validation, as the URL, not the body, carries them."""
+        self.check_size(len(items))
+        prepared = await self._prepare(items, context)
+        if preset:
+            for item in prepared:
+                item.columns = {**(item.columns or {}), **preset}
+        async with self.m._transaction(conn) as conn:
+            for item in prepared:
+                item.context.conn = conn
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None))
+            records = await self._insert(conn, prepared, context)
+            for item, record in zip(prepared, records, strict=True):
+                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+        return records
+
+    async def _prepare(self, items: list[Any], context: WriteContext) -> list[Item]:
+        """Read-only fields, before_validate, the schema and column types for every item; all errors at once."""
+        errors: list[dict[str, str]] = []
+        prepared = []
+        for index, data in enumerate(items):
+            if not isinstance(data, dict):
+                errors.append({"path": f"/{index}", "message": "each item must be a JSON object"})
+                continue
+            item = Item(index, data, context.for_write())
+            try:
+                self.m._refuse_read_only(data, updating=False)
+                await self.m._before_validate("create", data, item.context, None)
+                self.m.validator.validate(data)
+                item.columns = self.m._to_columns(data)
+            except ValidationFailed as exc:
+                errors.extend(located(exc, item=index).extra["errors"])
+                continue
+            except Problem as exc:
+                raise located(exc, item=index) from None
+            prepared.append(item)
+        if errors:
+            raise ValidationFailed(errors[:200], detail=f"{len(errors)} invalid value(s) in the items sent")
+        return prepared
+
+    async def _each(self, index: Any, step: Any, key: str = "item") -> Any:
+        try:
+            return await step
+        except Problem as exc:
+            raise located(exc, **{key: index}) from None
+
+    async def _insert(self, conn: asyncpg.Connection, items: list[Item], context: WriteContext) -> list[dict]:
+        """One INSERT ... SELECT FROM unnest(...) for every item, with the `fold_into_write` rows (events)."""
+        pk = self.resource.primary_key
+        rows = [item.columns or {} for item in items]
+        names = [c for c in self.resource.columns if any(c in row for row in rows)] or [pk]
+        columns = tuple(names)
+        partial = tuple(c for c in columns if not all(c in row for row in rows))
+        folds = await self.m._folds_for("create")
+
+        def build() -> exp.Expression:
+            statement = sql.insert_many(self.resource, columns, partial)
+            return folded(statement, folds) if folds else statement
+
+        compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds)), build)
+        values: dict[str, Any] = {}
+        for fold in folds:
+            values.update(fold.values(context.identity, None))
+        for name in columns:
+            values[f"a_{name}"] = [row.get(name) for row in rows]
+        for name in partial:
+            values[f"p_{name}"] = [name in row for row in rows]
+        records = await self._statement(conn, compiled, values)
+        for item in items:
+            item.context.folds = folds
+        return records
+
+    # --- update and delete by filter ---------------------------------------------------------
+
+    async def _matching(
+        self, conn: asyncpg.Connection, action: str, filters: tuple[Filter, ...], context: WriteContext
+    ) -> tuple[list[dict[str, Any]], tuple]:
+        """The rows the filters match and the caller may `action`, locked, at most max_items."""
+        predicates = await self.m.predicates(action, context.identity)
+        shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in predicates))
+        compiled = self.m.queries.compiled(shape, lambda: sql.select_for_write(self.resource, filters, predicates))
+        values = bind_predicates(predicates, {f"f{i}": f.value for i, f in enumerate(filters)})
+        values["limit"] = self.max_items + 1
+        rows = [dict(r) for r in await conn.fetch(compiled.sql, *compiled.args(values))]
+        self.check_size(len(rows), f"{self.resource.name} rows match")
+        return rows, predicates
+
+    async def update_where(
+        self,
+        filters: tuple[Filter, ...],
+        patch: dict[str, Any],
+        context: WriteContext,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
+        self.m._refuse_read_only(patch, updating=True)
+        pk = self.resource.primary_key
+        async with self.m._transaction(conn) as conn:
+            found, predicates = await self._matching(conn, "update", filters, context)
+            groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
+            for previous in found:
+                each = context.for_write()
+                each.conn = conn
+                columns = await self._row(previous, self.m._checked_patch(each, previous, dict(patch), None))
+                groups.setdefault(tuple(columns), []).append((previous, columns, each))
+            written: dict[Any, dict[str, Any]] = {}
+            for names, rows in groups.items():
+                if not names:
+                    written.update((prev[pk], prev) for prev, _, _ in rows)
+                    continue
+                compiled = self.m.queries.compiled(
+                    ("bulk_update", names, tuple(p.key for p in predicates)),
+                    lambda names=names: sql.update_many(self.resource, names, predicates),
+                )
+                values = {"pks": [prev[pk] for prev, _, _ in rows]}
+                values.update({f"a_{c}": [cols[c] for _, cols, _ in rows] for c in names})
+                for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
+                    written[record[pk]] = record
+                for previous, _, each in rows:
+                    await self._row(previous, self.m._after_write(each, "update", written[previous[pk]], previous))
+        return [written[previous[pk]] for previous in found]
+
+    async def delete_where(
+        self, filters: tuple[Filter, ...], context: WriteContext, conn: asyncpg.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """Delete every matching row the caller may delete, or none; the deleted rows."""
+        pk = self.resource.primary_key
+        async with self.m._transaction(conn) as conn:
+            found, predicates = await self._matching(conn, "delete", filters, context)
+            if not found:
+                return []
+            contexts = []
+            for previous in found:
+                each = context.for_write()
+                each.conn = conn
+                await self._row(previous, self.m._before_write(each, "delete", None, previous))
+                contexts.append(each)
+            compiled = self.m.queries.compiled(
+                ("bulk_delete", tuple(p.key for p in predicates)), lambda: sql.delete_many(self.resource, predicates)
+            )
+            values = bind_predicates(predicates, {"pks": [row[pk] for row in found]})
+            await self._statement(conn, compiled, values)
+            for previous, each in zip(found, contexts, strict=True):
+                await self._row(previous, self.m._after_write(each, "delete", previous, previous))
+        return found
+
+    async def _row(self, previous: dict[str, Any], step: Any) -> Any:
+        try:
+            return await step
+        except Problem as exc:
+            raise located(exc, row=str(previous[self.resource.primary_key])) from None
+
+    # --- upserts -----------------------------------------------------------------------------
+
+    async def put(
+        self,
+        pk_text: str,
+        data: dict[str, Any],
+        context: WriteContext,
+        may_create: Callable[[], Any],
+        conn: asyncpg.Connection | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Create the row with this key (True) or replace the caller's row (False, update rights).
+
+        A replacement sets every field the body leaves out back to its default (or null), as a
+        create with this body would have stored it. `may_create` is awaited before creating (the
+        caller's roles must allow create too).
+        """
+        pk = self.m.parse_pk(pk_text)
+        async with self.m._transaction(conn) as conn:
+            existing = await conn.fetchval(*self._exists_statement(pk))
+            if existing:
+                try:
+                    record = await self.m.update(pk_text, self._replacement(data), context, conn=conn)
+                except NotFound:  # someone else's row: what creating it would have answered
+                    raise self._taken((self.resource.primary_key,)) from None
+                return record, False
+            await may_create()
+            records = await self.create_many([data], context, conn, preset={self.resource.primary_key: pk})
+            return records[0], True
+
+    def _exists_statement(self, pk: Any) -> tuple[Any, ...]:
+        compiled = self.m.queries.compiled(("bulk_exists",), lambda: sql.exists_by_key(self.resource))
+        return (compiled.sql, pk)
+
+    def _replacement(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The body as a full replacement: writable fields it leaves out go back to their defaults."""
+        patch = dict(data)
+        for name, field in self.resource.fields.items():
+            if name in patch or field.read_only or field.generated or field.engine_managed:
+                continue
+            if name == self.resource.primary_key or name == self.resource.owner:
+                continue
+            if field.write_only:  # a secret left out is kept: it cannot be read back to be re-sent
+                continue
+            patch[name] = field.default if field.has_default else None
+        return patch
+
+    async def merge(
+        self, items: list[Any], keys: tuple[str, ...], context: WriteContext, conn: asyncpg.Connection | None = None
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """Insert each item, or update the row that has its values in `keys` (a declared unique key).
+
+        A row with those values that the caller may not update is a conflict, as a plain insert of
+        a duplicate would be, and nothing is changed.
+        """
+        self.check_size(len(items))
+        results: list[tuple[dict[str, Any], bool]] = []
+        async with self.m._transaction(conn) as conn:
+            for index, data in enumerate(items):
+                if not isinstance(data, dict):
+                    raise ValidationFailed([{"path": f"/{index}", "message": "each item must be a JSON object"}])
+                found = await self._find_by_key(conn, keys, data, index)
+                if found is None:
+                    records = await self._each(index, self._create_one(data, context, conn))
+                    results.append((records, True))
+                    continue
+                try:
+                    record = await self.m.update(str(found), data, context.for_write(), conn=conn)
+                except Problem as exc:
+                    if exc.status in (403, 404):
+                        raise self._taken(keys, item=index) from None
+                    raise located(exc, item=index) from None
+                results.append((record, False))
+        return results
+
+    def _taken(self, keys: tuple[str, ...], **where: Any) -> Conflict:
+        """The answer of a unique-key conflict, for a row with these values the caller may not change."""
+        what = ", ".join(keys)
+        return Conflict(f"another {self.resource.name} row already has this {what}", fields=list(keys), **where)
+
+    async def _create_one(self, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection) -> dict:
+        return await self.m.create(data, context.for_write(), conn=conn)
+
+    async def _find_by_key(
+        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int
+    ) -> Any:
+        """The primary key of the row holding the item's key values (locked), whoever may see it."""
+        values, errors = {}, []
+        for i, name in enumerate(keys):
+            if data.get(name) is None:
+                errors.append({"path": f"/{index}/{name}", "message": f"'{name}' is required to match on it"})
+                continue
+            try:
+                values[f"k{i}"] = from_json(self.resource.fields[name], data[name])
+            except ValueProblem as exc:
+                errors.append({"path": f"/{index}/{name}", "message": f"expected {exc}"})
+        if errors:
+            raise ValidationFailed(errors)
+        compiled = self.m.queries.compiled(("bulk_by_key", keys), lambda: sql.find_by_key(self.resource, keys))
+        return await conn.fetchval(compiled.sql, *compiled.args(values))
