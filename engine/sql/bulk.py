@@ -94,7 +94,7 @@ def update_many(resource: Resource, columns: tuple[str, ...], predicates: tuple[
 def delete_many(resource: Resource, predicates: tuple[Predicate, ...]) -> exp.Expression:
     """DELETE the rows whose keys are in ``:pks`` (and that the access rules still allow)."""
     t, pk = resource.table, resource.primary_key
-    keys = exp.Any(this=array_param("pks", resource.fields[pk].sql_type))
+    keys = exp.Any(this=exp.Paren(this=array_param("pks", resource.fields[pk].sql_type)))
     conditions = [exp.EQ(this=column(pk, t), expression=keys)] + [p.build(t) for p in predicates]
     return returning(resource, exp.delete(table(t)).where(exp.and_(*conditions)))
 
