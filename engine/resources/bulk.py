@@ -19,7 +19,7 @@ import asyncpg
 from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
-from engine.resources.context import WriteContext
+from engine.resources.context import WriteContext, WriteFold
 from engine.resources.manager import ResourceManager, folded
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
@@ -95,11 +95,25 @@ class BulkWriter:
         if preset:
             for item in prepared:
                 item.columns = {**(item.columns or {}), **preset}
+        if conn is None and not await self.m.needs_transaction("create", context):
+            return await self._create_alone(prepared, context)
         async with self.m._transaction(conn) as conn:
             for item in prepared:
                 item.context.conn = conn
                 await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None))
-            records = await self._insert(conn, prepared, context)
+            records = await self._insert(conn, prepared, context, ())
+            for item, record in zip(prepared, records, strict=True):
+                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+        return records
+
+    async def _create_alone(self, prepared: list[Item], context: WriteContext) -> list[dict[str, Any]]:
+        """One statement committed on its own, events folded in, as a single create without a
+        transaction (no plugin needs one): refusing in before_write writes nothing."""
+        async with self.m.pool.acquire() as conn:
+            for item in prepared:
+                item.context.conn = conn
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None))
+            records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
             for item, record in zip(prepared, records, strict=True):
                 await self._each(item.index, self.m._after_write(item.context, "create", record, None))
         return records
@@ -134,14 +148,17 @@ class BulkWriter:
         except Problem as exc:
             raise located(exc, **{key: index}) from None
 
-    async def _insert(self, conn: asyncpg.Connection, items: list[Item], context: WriteContext) -> list[dict]:
-        """One INSERT ... SELECT FROM unnest(...) for every item, with the `fold_into_write` rows (events)."""
+    async def _insert(
+        self, conn: asyncpg.Connection, items: list[Item], context: WriteContext, folds: tuple[WriteFold, ...]
+    ) -> list[dict]:
+        """One INSERT ... SELECT FROM unnest(...) for every item, with the `fold_into_write` rows (events)
+        when it commits on its own (inside a transaction the after_write hooks write theirs, and
+        the events their NOTIFY at commit)."""
         pk = self.resource.primary_key
         rows = [item.columns or {} for item in items]
         names = [c for c in self.resource.columns if any(c in row for row in rows)] or [pk]
         columns = tuple(names)
         partial = tuple(c for c in columns if not all(c in row for row in rows))
-        folds = await self.m._folds_for("create")
 
         def build() -> exp.Expression:
             statement = sql.insert_many(self.resource, columns, partial)
