@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
     "engine.features.events.plugin",
     "engine.features.relations.plugin",
+    "engine.features.batch.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",
     "engine.features.google_oauth.plugin",
