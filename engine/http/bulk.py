@@ -114,7 +114,12 @@ async def _create_one(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "create")
     row = await manager.create(_object(call.body), call.context, conn=conn)
     row = await manager.shown(row, call.identity, conn)
-    return Outcome(201, {"data": row}, dict(created_response(call.resource, row).headers))
+    return Outcome(201, {"data": row}, _created_headers(call.resource, row))
+
+
+def _created_headers(resource: Resource, row: dict[str, Any]) -> dict[str, str]:
+    headers = created_response(resource, row).headers
+    return {name: headers[name] for name in ("Location", "ETag")}
 
 
 async def _create_many(call: WriteCall, conn: Any) -> Outcome:
@@ -173,7 +178,7 @@ async def _put(call: WriteCall, conn: Any) -> Outcome:
     row, created = await writer(call, manager).put(call.item, _object(call.body), call.context, may_create, conn)
     row = await manager.shown(row, call.identity, conn)
     if created:
-        return Outcome(201, {"data": row}, dict(created_response(call.resource, row).headers))
+        return Outcome(201, {"data": row}, _created_headers(call.resource, row))
     return Outcome(200, {"data": row}, {"ETag": item_tag(row)})
 
 

@@ -277,31 +277,48 @@ class BulkWriter:
         async with self.m._transaction(conn) as conn:
             existing = await conn.fetchval(*self._exists_statement(pk))
             if existing:
-                try:
-                    record = await self.m.update(pk_text, self._replacement(data), context, conn=conn)
-                except NotFound:  # someone else's row: what creating it would have answered
-                    raise self._taken((self.resource.primary_key,)) from None
-                return record, False
+                return await self._replace(conn, pk, data, context), False
             await may_create()
             records = await self.create_many([data], context, conn, preset={self.resource.primary_key: pk})
             return records[0], True
+
+    async def _replace(
+        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext
+    ) -> dict[str, Any]:
+        """The row becomes what a create with `data` would have stored (fields left out: their
+        defaults, or null), through the update's steps; someone else's row is a key conflict."""
+        m = self.m
+        context.conn = conn
+        predicates = await m.predicates("update", context.identity)
+        try:
+            previous = await m._locked(conn, pk, predicates, context.identity)
+        except NotFound:  # a row the caller cannot see: what creating it would have answered
+            raise self._taken((self.resource.primary_key,)) from None
+        m._refuse_read_only(data, updating=True)
+        await m._before_validate("update", data, context, previous)
+        m.validator.validate(data, [n for n in m._secrets if previous.get(n) is not None])
+        columns = {**self._cleared(data), **m._to_columns(data)}
+        await m._before_write(context, "update", columns, previous)
+        compiled = m.queries.update(tuple(columns), predicates)
+        values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
+        record = dict(await m._write(conn, compiled.sql, compiled.args(values)))
+        await m._after_write(context, "update", record, previous)
+        return record
 
     def _exists_statement(self, pk: Any) -> tuple[Any, ...]:
         compiled = self.m.queries.compiled(("bulk_exists",), lambda: sql.exists_by_key(self.resource))
         return (compiled.sql, pk)
 
-    def _replacement(self, data: dict[str, Any]) -> dict[str, Any]:
-        """The body as a full replacement: writable fields it leaves out go back to their defaults."""
-        patch = dict(data)
+    def _cleared(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The writable columns `data` leaves out, at their defaults (or null): a replacement's rest."""
+        cleared = {}
         for name, field in self.resource.fields.items():
-            if name in patch or field.read_only or field.generated or field.engine_managed:
+            if name in data or field.read_only or field.generated or field.engine_managed or field.write_only:
+                continue  # a secret left out is kept: it cannot be read back to be sent again
+            if name in (self.resource.primary_key, self.resource.owner):
                 continue
-            if name == self.resource.primary_key or name == self.resource.owner:
-                continue
-            if field.write_only:  # a secret left out is kept: it cannot be read back to be re-sent
-                continue
-            patch[name] = field.default if field.has_default else None
-        return patch
+            cleared[name] = from_json(field, field.default) if field.has_default else None
+        return cleared
 
     async def merge(
         self, items: list[Any], keys: tuple[str, ...], context: WriteContext, conn: asyncpg.Connection | None = None
