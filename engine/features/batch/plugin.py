@@ -45,7 +45,7 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [web.post(PATH, batch)]
 
 
-@hookimpl(trylast=True)
+@hookimpl(tryfirst=True)  # before the plugins that annotate operations (idempotency keys)
 def register_openapi(document: dict, spec: Spec, app: web.Application) -> None:
     bulk_operations(document, spec, app[CONFIG].value("ENGINE_MAX_BATCH_ITEMS"))
     document.setdefault("paths", {}).update(batch_paths())
