@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 async def batch(client, *operations):
     return await client.post("/api/batch", json={"operations": list(operations)})
@@ -112,3 +114,24 @@ async def test_a_malformed_operation_is_400(api, expect_problem):
     alice = await api.as_user("alice")
     expect_problem(await batch(alice, {"method": "GET", "path": "/api/agents"}), 400)
     expect_problem(await alice.post("/api/batch", json={"operations": []}), 400)
+
+
+@pytest.fixture
+def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
+    return {**engine_env, "ENGINE_RATE_LIMIT": "5/minute"}
+
+
+async def test_each_operation_counts_against_the_rate_limit(api, expect_problem):
+    alice = await api.as_user("alice")
+    ops = [{"method": "POST", "path": "/api/agents", "body": {"name": f"n{i}"}} for i in range(5)]
+    assert (await batch(alice, *ops)).status == 200  # five operations: five tokens
+    expect_problem(await batch(alice, ops[0]), 429)
+    assert (await api.sql("select count(*) from agents"))[0][0] == 5
+
+
+async def test_a_batch_beyond_the_rate_limit_writes_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    ops = [{"method": "POST", "path": "/api/agents", "body": {"name": f"n{i}"}} for i in range(6)]
+    problem = expect_problem(await batch(alice, *ops), 429)
+    assert problem["operation"] == 5
+    assert (await api.sql("select count(*) from agents"))[0][0] == 0

@@ -17,10 +17,12 @@ from aiohttp import web
 from multidict import MultiDict
 from yarl import URL
 
+from engine.db.redis import REDIS_DOWN
+from engine.features.rate_limit.plugin import GLOBAL, LIMITER
 from engine.http.bulk import WriteCall, perform
 from engine.http.handlers import write_context
 from engine.http.keys import POOL, SPEC
-from engine.kernel.errors import BadRequest, Problem, ValidationFailed
+from engine.kernel.errors import BadRequest, Problem, TooManyRequests, ValidationFailed
 from engine.spec import Resource
 
 MAX_OPERATIONS = 100
@@ -107,6 +109,30 @@ def located(exc: Problem, index: int) -> Problem:
     return problem
 
 
+ACTIONS = {"POST": "create", "PUT": "update", "PATCH": "update", "DELETE": "delete"}
+
+
+async def charge(request: web.Request, resource: Resource, op: Operation) -> None:
+    """Rate-limit accounting per operation: each one after the first takes a token from the bucket
+    its own request would (the batch request's token paid for the first); none left is a 429."""
+    limiter = request.app.get(LIMITER)
+    if limiter is None or op.index == 0:
+        return
+    bucket, rate = limiter.overrides.get((resource.name, ACTIONS[op.method]), (GLOBAL, limiter.default))
+    if rate is None:
+        return
+    try:
+        decision = await limiter.store.take(f"{bucket}|{limiter.caller(request)}", rate)
+    except REDIS_DOWN as exc:
+        limiter.backend_failed(exc)
+        return
+    if not decision.allowed:
+        raise TooManyRequests(
+            f"too many requests: the limit is {rate.text}; retry in {decision.retry_after} s",
+            headers={"Retry-After": str(decision.retry_after)},
+        )
+
+
 async def run(request: web.Request, ops: list[Operation]) -> list[dict[str, Any]]:
     """Every operation or none: one result (status, body) per operation, in order."""
     results: list[dict[str, Any]] = []
@@ -116,6 +142,7 @@ async def run(request: web.Request, ops: list[Operation]) -> list[dict[str, Any]
             try:
                 path = _PATH_REF.sub(lambda m, i=op.index: str(resolve(m.group(1), results, i)), op.path)
                 resource, item, url = _target(request, op, path)
+                await charge(request, resource, op)
                 body = substitute(op.body, results, op.index)
                 call = WriteCall(
                     request,
