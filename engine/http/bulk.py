@@ -43,6 +43,7 @@ from engine.sql.queries import Filter
 MAX_BATCH_ITEMS = "ENGINE_MAX_BATCH_ITEMS"
 ON_CONFLICT = "on_conflict"
 MERGE = "resolution=merge-duplicates"
+NESTED = "relations.nested"  # WriteContext.notes: (request, {relation: items}) a create carries inline
 
 
 @dataclass
@@ -112,8 +113,27 @@ async def _shown(manager: ResourceManager, rows: list[dict], call: WriteCall, co
 
 async def _create_one(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "create")
-    row = await manager.create(_object(call.body), call.context, conn=conn)
+    data = _object(call.body)
+    nested = {name: data.pop(name) for name in list(data) if name in call.resource.relations}
+    if nested:
+        return await _create_nested(call, manager, data, nested, conn)
+    row = await manager.create(data, call.context, conn=conn)
     row = await manager.shown(row, call.identity, conn)
+    return Outcome(201, {"data": row}, _created_headers(call.resource, row))
+
+
+async def _create_nested(
+    call: WriteCall, manager: ResourceManager, data: dict[str, Any], nested: dict[str, Any], conn: Any
+) -> Outcome:
+    """The row and the links it carries inline, in one transaction (features/relations/inline.py
+    links them in the create's after_write; without that plugin nothing is written)."""
+    call.context.notes[NESTED] = (call.request, nested)
+    async with manager._transaction(conn) as tx:
+        row = await manager.create(data, call.context, conn=tx)
+        if NESTED in call.context.notes:
+            names = ", ".join(nested)
+            raise BadRequest(f"{names} cannot be created inline: the relations plugin is disabled")
+        row = await manager.shown(row, call.identity, tx)
     return Outcome(201, {"data": row}, _created_headers(call.resource, row))
 
 
@@ -274,7 +294,7 @@ class WriteHandlers(ResourceHandlers):
         )
 
     async def create(self, request: web.Request) -> web.Response:
-        if ON_CONFLICT not in request.query and not await sends_array(request):
+        if ON_CONFLICT not in request.query and not await sends_array(request) and not self.resource.relations:
             return await super().create(request)
         body = await read_document(request, request.app[CONFIG].body_limit)
         return (await perform(self._call(request, body))).response()
