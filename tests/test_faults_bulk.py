@@ -85,8 +85,9 @@ def items(prefix: str) -> list[dict[str, str]]:
 
 async def post(base: str, token: str, body: list) -> tuple[int | None, object]:
     headers = {"Authorization": f"Bearer {token}"}
+    url = f"{base}/api/notes"
     try:
-        async with aiohttp.ClientSession() as session, session.post(f"{base}/api/notes", json=body, headers=headers) as r:
+        async with aiohttp.ClientSession() as session, session.post(url, json=body, headers=headers) as r:
             return r.status, await r.json(content_type=None)
     except aiohttp.ClientError as exc:
         return None, repr(exc)
