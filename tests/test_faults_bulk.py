@@ -34,7 +34,7 @@ resources:
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
     events: {emit: [created]}
 """
-HOLD = f'''
+HOLD = f"""
 import asyncio
 
 from engine.plugin import hookimpl
@@ -44,7 +44,7 @@ from engine.plugin import hookimpl
 async def after_write(resource, action, record):
     if resource.name == "notes" and record.get("body") == {SLOW!r} and not record["ref"].startswith("again"):
         await asyncio.sleep(120)  # the test kills the worker meanwhile
-'''
+"""
 IN_FLIGHT = """
 SELECT count(*) FROM pg_stat_activity
 WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL AND datname = current_database()
