@@ -126,3 +126,29 @@ async def test_a_before_write_refusal_names_the_item_and_rolls_back(api, expect_
     problem = expect_problem(await alice.post("/api/agents", json=items), 409)
     assert problem["item"] == 2 and "no agents called refused" in problem["detail"]
     assert await agent_count(api) == 0 and await created_events(api) == []
+
+
+async def test_json_arrays_and_objects_are_stored_per_row(api):
+    alice = await api.as_user("alice")
+    items = [
+        {"name": "a", "tools": [{"name": "search"}, {"name": "calc"}], "parameters": {"temperature": 0.5}},
+        {"name": "b", "tools": []},
+        {"name": "c", "tools": [{"name": "x", "config": {"k": [1, 2]}}]},
+    ]
+    created = await alice.post("/api/agents", json=items)
+    assert created.status == 201, created.text
+    stored = await api.sql("select name, tools, parameters from agents order by name")
+    assert [(r["name"], r["tools"], r["parameters"]) for r in stored] == [
+        ("a", items[0]["tools"], {"temperature": 0.5}),
+        ("b", [], {}),
+        ("c", items[2]["tools"], {}),
+    ]
+
+
+async def test_json_values_change_per_row_in_a_bulk_patch(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/agents", json=[{"name": "a"}, {"name": "b"}])
+    patched = await alice.patch("/api/agents?name[in]=a,b", json={"tools": [{"name": "t1"}, {"name": "t2"}]})
+    assert patched.status == 200, patched.text
+    rows = await api.sql("select tools from agents")
+    assert [r[0] for r in rows] == [[{"name": "t1"}, {"name": "t2"}]] * 2

@@ -15,10 +15,16 @@ from load.bridge import check_property
 from engine.kernel.hooks import hookimpl
 from engine.plugin import Conflict
 
+TOOLS = st.lists(st.builds(lambda n: {"name": n}, st.sampled_from(["search", "calc", "mail"])), max_size=3)
 VALID = st.builds(
-    lambda name, status: {"name": name, **({"status": status} if status else {})},
+    lambda name, status, tools: {
+        "name": name,
+        **({"status": status} if status else {}),
+        **({"tools": tools} if tools is not None else {}),
+    },
     st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1, max_size=20),
     st.sampled_from([None, "draft", "active", "paused", "archived"]),
+    st.one_of(st.none(), TOOLS),
 )
 INVALID = st.sampled_from(
     [
@@ -47,7 +53,7 @@ class RefuseByName:
 def _looks_valid(item) -> bool:
     return (
         isinstance(item, dict)
-        and set(item) <= {"name", "status"}
+        and set(item) <= {"name", "status", "tools"}
         and isinstance(item.get("name"), str)
         and 1 <= len(item["name"]) <= 200
         and item["name"] != "refused by a hook"
@@ -72,6 +78,7 @@ async def check_all_or_nothing(api, answer, items, data) -> None:
     if all(_looks_valid(i) for i in items):
         assert answer.status in (200, 201), (items, answer.text)
         assert [r["name"] for r in data(answer)] == [i["name"] for i in items]
+        assert [r["tools"] for r in data(answer)] == [i.get("tools", []) for i in items]
         assert ids == events == sorted(r["id"] for r in data(answer))
     else:
         assert answer.status in (409, 422), (items, answer.text)

@@ -11,11 +11,13 @@ validation error's path starts with the item's index (`/3/name`); a refusal by a
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
@@ -24,6 +26,14 @@ from engine.resources.manager import ResourceManager, folded
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import Filter, bind_predicates
+
+
+def json_text(value: Any) -> str:
+    """A JSON document as text, as the pool's jsonb codec writes it (integers beyond 64 bits too)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 @dataclass
@@ -74,6 +84,12 @@ class BulkWriter:
                 f"{count} {what}; at most {self.max_items} in one request (ENGINE_MAX_BATCH_ITEMS)",
                 max_items=self.max_items,
             )
+
+    def _carried(self, name: str, values: list[Any]) -> list[Any]:
+        """A column's values as its input array carries them: jsonb as JSON text (engine.sql.bulk)."""
+        if self.resource.fields[name].sql_type != "jsonb":
+            return values
+        return [None if v is None else json_text(v) for v in values]
 
     async def _statement(self, conn: asyncpg.Connection, compiled: Any, values: dict[str, Any]) -> list[dict]:
         records = await self.m._write(_Many(conn), compiled.sql, compiled.args(values))  # type: ignore[arg-type]
@@ -169,7 +185,7 @@ class BulkWriter:
         for fold in folds:
             values.update(fold.values(context.identity, None))
         for name in columns:
-            values[f"a_{name}"] = [row.get(name) for row in rows]
+            values[f"a_{name}"] = self._carried(name, [row.get(name) for row in rows])
         for name in partial:
             values[f"p_{name}"] = [name in row for row in rows]
         records = await self._statement(conn, compiled, values)
@@ -220,7 +236,7 @@ class BulkWriter:
                     lambda names=names: sql.update_many(self.resource, names, predicates),
                 )
                 values = {"pks": [prev[pk] for prev, _, _ in rows]}
-                values.update({f"a_{c}": [cols[c] for _, cols, _ in rows] for c in names})
+                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in rows]) for c in names})
                 for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
                     written[record[pk]] = record
                 for previous, _, each in rows:

@@ -34,8 +34,18 @@ def column_default(field: Field) -> dict[str, Any] | None:
 
 
 def array_param(name: str, sql_type: str) -> exp.Expression:
-    """``CAST(:name AS <type>[])``: one array parameter carrying a column's values for every row."""
-    return exp.Cast(this=param(name), to=exp.DataType.build(f"{sql_type}[]", dialect="postgres"))
+    """``CAST(:name AS <type>[])``: one array parameter carrying a column's values for every row.
+
+    jsonb values travel as text (JSON documents, see `carried`): a JSON array inside a jsonb[]
+    parameter would read as another dimension of the array."""
+    carried = "text" if sql_type == "jsonb" else sql_type
+    return exp.Cast(this=param(name), to=exp.DataType.build(f"{carried}[]", dialect="postgres"))
+
+
+def _value(name: str, sql_type: str) -> exp.Expression:
+    """One row's value of an input array, back in its column's type."""
+    value = column(name, INPUT)
+    return exp.Cast(this=value, to=exp.DataType.build("jsonb")) if sql_type == "jsonb" else value
 
 
 def _unnest(arrays: list[tuple[str, str]], names: list[str], ordinality: bool) -> exp.Unnest:
@@ -63,7 +73,7 @@ def insert_many(resource: Resource, columns: tuple[str, ...], partial: tuple[str
     names = [f"a_{c}" for c in columns] + [f"p_{c}" for c in partial]
     selected: list[exp.Expression] = []
     for name in columns:
-        value: exp.Expression = column(f"a_{name}", INPUT)
+        value = _value(f"a_{name}", fields[name].sql_type)
         default = column_default(fields[name])
         if name in partial and default is not None:
             sent = exp.If(this=column(f"p_{name}", INPUT), true=value)
@@ -83,7 +93,7 @@ def update_many(resource: Resource, columns: tuple[str, ...], predicates: tuple[
     pk = resource.primary_key
     arrays = [("pks", fields[pk].sql_type)] + [(f"a_{c}", fields[c].sql_type) for c in columns]
     names = ["pk"] + [f"a_{c}" for c in columns]
-    assignments = [exp.EQ(this=column(c), expression=column(f"a_{c}", INPUT)) for c in columns]
+    assignments = [exp.EQ(this=column(c), expression=_value(f"a_{c}", fields[c].sql_type)) for c in columns]
     if "updated_at" in fields and "updated_at" not in columns:
         assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
     conditions = [column(pk, t).eq(column("pk", INPUT))] + [p.build(t) for p in predicates]
