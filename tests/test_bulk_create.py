@@ -152,3 +152,11 @@ async def test_json_values_change_per_row_in_a_bulk_patch(api):
     assert patched.status == 200, patched.text
     rows = await api.sql("select tools from agents")
     assert [r[0] for r in rows] == [[{"name": "t1"}, {"name": "t2"}]] * 2
+
+
+async def test_fields_the_caller_may_not_read_are_left_out_of_each_changed_row(api):
+    # a team member may change nothing of a shared agent, but the answer of a bulk write by its owner
+    # shows system_prompt to the owner: the read rules apply per row, in one query
+    alice = await api.as_user("alice")
+    created = await alice.post("/api/agents", json=[{"name": "a", "system_prompt": "secret plan"}, {"name": "b"}])
+    assert [r["system_prompt"] for r in created.json["data"]] == ["secret plan", None]

@@ -108,7 +108,7 @@ def _object(body: Any) -> dict[str, Any]:
 
 
 async def _shown(manager: ResourceManager, rows: list[dict], call: WriteCall, conn: Any) -> list[dict]:
-    return [await manager.shown(row, call.identity, conn) for row in rows]
+    return await writer(call, manager).shown(rows, call.identity, conn)
 
 
 async def _create_one(call: WriteCall, conn: Any) -> Outcome:

@@ -29,11 +29,12 @@ from engine.sql.queries import Filter, bind_predicates
 
 
 def json_text(value: Any) -> str:
-    """A JSON document as text, as the pool's jsonb codec writes it (integers beyond 64 bits too)."""
+    """A JSON document as text, as the pool's jsonb codec writes it (integers beyond 64 bits too;
+    uuids and timestamps of stored rows as strings)."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=str).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=str)
 
 
 @dataclass
@@ -90,6 +91,26 @@ class BulkWriter:
         if self.resource.fields[name].sql_type != "jsonb":
             return values
         return [None if v is None else json_text(v) for v in values]
+
+    async def shown(
+        self, rows: list[dict[str, Any]], identity: Any, conn: asyncpg.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """The written rows as the caller may read them (ResourceManager.shown for many rows: one
+        query for all, and none when no field of the resource has a read rule for the caller)."""
+        masks = await self.m.masks(identity)
+        if not masks or not rows:
+            return rows
+        compiled = self.m.queries.compiled(
+            ("bulk_readable", tuple((n, p.key) for n, p in masks)), lambda: sql.readable_flags(self.resource, masks)
+        )
+        values = bind_predicates(tuple(p for _, p in masks), {"rows": rows})
+        args = compiled.args(values)
+        flags = await (conn.fetch(compiled.sql, *args) if conn is not None else self.m.pool.fetch(compiled.sql, *args))
+        masked = [name for name, _ in masks]
+        return [
+            {k: v for k, v in row.items() if k not in masked or flag[f"w{masked.index(k)}"]}
+            for row, flag in zip(rows, flags, strict=True)
+        ]
 
     async def _statement(self, conn: asyncpg.Connection, compiled: Any, values: dict[str, Any]) -> list[dict]:
         records = await self.m._write(_Many(conn), compiled.sql, compiled.args(values))  # type: ignore[arg-type]

@@ -137,3 +137,16 @@ def find_by_key(resource: Resource, keys: tuple[str, ...]) -> exp.Expression:
     conditions = [column(name, t).eq(param(f"k{i}")) for i, name in enumerate(keys)]
     query = exp.select(column(resource.primary_key, t)).from_(table(t)).where(exp.and_(*conditions))
     return query.lock()
+
+
+def readable_flags(resource: Resource, masks: tuple[tuple[str, Predicate], ...]) -> exp.Expression:
+    """``SELECT <read rule> AS w0, ... FROM jsonb_populate_recordset(NULL::<table>, :rows)``, in the
+    rows' order: which masked fields the caller may read on each of many rows just written."""
+    t = resource.table
+    row_type = exp.DataType(this=exp.DataType.Type.USERDEFINED, kind=table(t))
+    records = exp.Anonymous(
+        this="jsonb_populate_recordset",
+        expressions=[exp.Cast(this=exp.Null(), to=row_type), exp.Cast(this=param("rows"), to="jsonb")],
+    )
+    source = exp.Table(this=records, alias=exp.TableAlias(this=ident(t)))
+    return exp.select(*[exp.alias_(p.build(t), f"w{i}", quoted=True) for i, (_, p) in enumerate(masks)]).from_(source)
