@@ -160,3 +160,21 @@ async def test_fields_the_caller_may_not_read_are_left_out_of_each_changed_row(a
     alice = await api.as_user("alice")
     created = await alice.post("/api/agents", json=[{"name": "a", "system_prompt": "secret plan"}, {"name": "b"}])
     assert [r["system_prompt"] for r in created.json["data"]] == ["secret plan", None]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'[{"name": "a", "name": "b"}]',
+        b'[{"name": "a"}, {"name": NaN}]',
+        b'[{"name": "a\\u0000"}]',
+        b'[{"name": "\\ud800"}]',
+        b'[{"name": "a", "parameters": {"max_tokens": 99999999999999999999}}]',
+        b'[{"name": "a"',
+    ],
+)
+async def test_an_array_body_is_parsed_as_strictly_as_an_object(api, raw):
+    alice = await api.as_user("alice")
+    answer = await alice.request("POST", "/api/agents", data=raw, headers={"Content-Type": "application/json"})
+    assert answer.status in (400, 422), answer.text
+    assert (await api.sql("select count(*) from agents"))[0][0] == 0
