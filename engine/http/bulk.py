@@ -252,9 +252,10 @@ async def read_document(request: web.Request, limit: int) -> Any:
     document, depth = _fast_array(raw)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
-    if _NUL.search(raw):
+    escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
+    if escapes and _NUL.search(raw):
         raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
-    if _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
+    if escapes and _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
         raise ValidationFailed([{"path": "/", "message": "strings may not contain unpaired surrogates"}])
     if _LONG_DIGITS.search(raw):
         oversized = _oversized_integers(document)
