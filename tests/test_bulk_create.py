@@ -86,9 +86,26 @@ async def test_roles_are_checked_for_bulk_create(api, expect_problem):
 
 async def test_unique_conflict_between_items_creates_nothing(api, expect_problem):
     admin = await api.as_admin()
-    items = [{"email": "same@example.com", "name": "A"}, {"email": "same@example.com", "name": "B"}]
-    expect_problem(await admin.post("/api/users", json=items), 409)
+    items = [
+        {"id": "a", "email": "same@example.com", "name": "A"},
+        {"id": "b", "email": "same@example.com", "name": "B"},
+    ]
+    problem = expect_problem(await admin.post("/api/users", json=items), 409)
+    assert problem["item"] == 1 and problem["fields"] == ["email"]
     assert (await api.sql("select count(*) from users where email = 'same@example.com'"))[0][0] == 0
+
+
+async def test_an_item_conflicting_with_a_stored_row_creates_nothing(api, expect_problem):
+    admin = await api.as_admin()
+    created = await admin.post("/api/users", json={"id": "a", "email": "taken@example.com", "name": "A"})
+    assert created.status == 201, created.text
+    items = [
+        {"id": "b", "email": "new@example.com", "name": "B"},
+        {"id": "c", "email": "taken@example.com", "name": "C"},
+    ]
+    problem = expect_problem(await admin.post("/api/users", json=items), 409)
+    assert problem["fields"] == ["email"]
+    assert (await api.sql("select count(*) from users where email = 'new@example.com'"))[0][0] == 0
 
 
 async def test_more_items_than_the_limit_is_413(api, expect_problem):

@@ -132,6 +132,7 @@ class BulkWriter:
         if preset:
             for item in prepared:
                 item.columns = {**(item.columns or {}), **preset}
+        self._refuse_duplicates(prepared)
         if conn is None and not await self.m.needs_transaction("create", context):
             return await self._create_alone(prepared, context)
         async with self.m._transaction(conn) as conn:
@@ -142,6 +143,25 @@ class BulkWriter:
             for item, record in zip(prepared, records, strict=True):
                 await self._each(item.index, self.m._after_write(item.context, "create", record, None))
         return records
+
+    def _refuse_duplicates(self, prepared: list[Item]) -> None:
+        """Two items with the same values in a unique key: the 409 names them (the database would
+        refuse the statement without saying which items)."""
+        for columns in self.resource.unique:
+            seen: dict[Any, int] = {}
+            for item in prepared:
+                values = tuple((item.columns or {}).get(c) for c in columns)
+                if None in values:  # NULLs never conflict
+                    continue
+                try:
+                    earlier = seen.setdefault(values, item.index)
+                except TypeError:  # a JSON value: left to the database
+                    break
+                if earlier != item.index:
+                    what = ", ".join(columns)
+                    raise Conflict(
+                        f"items {earlier} and {item.index} have the same {what}", fields=list(columns), item=item.index
+                    )
 
     async def _create_alone(self, prepared: list[Item], context: WriteContext) -> list[dict[str, Any]]:
         """One statement committed on its own, events folded in, as a single create without a
