@@ -46,6 +46,12 @@ def _create(resource: Resource, operation: dict[str, Any], max_items: int) -> No
         " order; an invalid item's errors have paths like `/3/name`). With `on_conflict` and"
         f" `Prefer: {PREFER}` each item updates the row with the same unique key instead, when there is one."
     ).strip()
+    if resource.relations:
+        names = ", ".join(f"`{n}`" for n in resource.relations)
+        operation["description"] += (
+            f" An object may carry its links inline ({names}: arrays of what the nested POST routes take),"
+            " created in the same transaction; errors point into them (`/<relation>/1/<field>`)."
+        )
     parameters = operation.setdefault("parameters", [])
     parameters.append(
         {
