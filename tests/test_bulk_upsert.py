@@ -16,6 +16,7 @@ resources:
     unique: [[slug]]
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
     events: {emit: [created, updated, deleted]}
+    rate_limit: {delete: 1/minute}
 """
 NOTE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -123,3 +124,11 @@ async def test_on_conflict_must_name_a_declared_unique_key(api, expect_problem):
 async def test_on_conflict_needs_the_prefer_header(api, expect_problem):
     alice = await api.as_user("alice")
     expect_problem(await alice.post("/api/notes?on_conflict=slug", json={"slug": "a"}), 400)
+
+
+async def test_a_bulk_delete_takes_from_the_delete_actions_rate_limit(api, expect_problem):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json=[{"slug": "a"}, {"slug": "b"}])
+    assert (await alice.delete("/api/notes?slug=a")).status == 200
+    expect_problem(await alice.delete("/api/notes?slug=b"), 429)
+    assert (await alice.get("/api/notes")).status == 200  # other actions keep their own bucket
