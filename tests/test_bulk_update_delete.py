@@ -131,4 +131,3 @@ async def test_bulk_delete_matching_more_rows_than_the_limit_is_413_and_deletes_
     await make_agents(alice, "n3", "n4")
     expect_problem(await alice.delete("/api/agents?name[like]=n*"), 413)
     assert (await api.sql("select count(*) from agents"))[0][0] == 4
-
