@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.kernel.errors import Problem
 from engine.kernel.hooks import hookimpl
 from engine.plugin import Conflict
 
@@ -195,3 +196,25 @@ async def test_an_array_body_is_parsed_as_strictly_as_an_object(api, raw):
     answer = await alice.request("POST", "/api/agents", data=raw, headers={"Content-Type": "application/json"})
     assert answer.status in (400, 422), answer.text
     assert (await api.sql("select count(*) from agents"))[0][0] == 0
+
+
+class OwnProblem(Problem):
+    status, title, slug = 409, "Conflict", "own-problem"
+
+    def __init__(self, name: str):  # a constructor of its own: the engine must not call it again
+        super().__init__(f"{name} is taken in our other system")
+
+
+class RefuseWithOwnProblem:
+    @hookimpl
+    def before_write(self, resource, action, data):
+        if resource.name == "agents" and data.get("name") == "taken":
+            raise OwnProblem(data["name"])
+
+
+@pytest.mark.parametrize("engine_plugins", [[RefuseWithOwnProblem()]])
+async def test_a_plugins_own_problem_type_is_named_by_item(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.post("/api/agents", json=[{"name": "a"}, {"name": "taken"}]), 409)
+    assert problem["item"] == 1 and problem["type"].endswith("own-problem")
+    assert problem["detail"] == "item 1: taken is taken in our other system"

@@ -1,7 +1,8 @@
 """Writes of many rows: bulk create, update and delete by filter, and upserts, all or nothing.
 
 Each row goes through what a single write does (read-only fields, `before_validate`, the JSON
-Schema, field write rules, `before_write`, `after_write`, events), inside one transaction, while
+Schema, field write rules, `before_write`, `after_write`, events), all or nothing (in one
+transaction, or one statement when no plugin needs a transaction), while
 the SQL is set-based: one INSERT ... SELECT FROM unnest(...) for any number of created rows (its
 events folded into the same statement), one UPDATE ... FROM unnest(...) per distinct set of
 changed columns, one DELETE ... WHERE pk = ANY(...). Problems name the row they are about: a
@@ -11,6 +12,7 @@ validation error's path starts with the item's index (`/3/name`); a refusal by a
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,7 +60,15 @@ def located(exc: Problem, **where: Any) -> Problem:
         problem: Problem = ValidationFailed(errors, detail=f"{prefix}: {exc.detail}")
         problem.extra[name] = value
         return problem
-    return type(exc)(f"{prefix}: {exc.detail}", headers=exc.headers, **{**exc.extra, name: value})
+    return restated(exc, f"{prefix}: {exc.detail}", **{name: value})
+
+
+def restated(exc: Problem, detail: str, **extra: Any) -> Problem:
+    """A copy of `exc` (any Problem subclass, whatever its constructor) with this detail and more members."""
+    problem = copy.copy(exc)
+    problem.detail, problem.args = detail, (detail,)
+    problem.extra = {**exc.extra, **extra}
+    return problem
 
 
 class _Many:

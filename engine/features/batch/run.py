@@ -23,6 +23,7 @@ from engine.http.bulk import WriteCall, perform
 from engine.http.handlers import write_context
 from engine.http.keys import POOL, SPEC
 from engine.kernel.errors import BadRequest, Problem, TooManyRequests, ValidationFailed
+from engine.resources.bulk import restated
 from engine.spec import Resource
 
 MAX_OPERATIONS = 100
@@ -104,7 +105,7 @@ def located(exc: Problem, index: int) -> Problem:
         problem: Problem = ValidationFailed(exc.extra.get("errors", []), detail=detail)
         problem.extra.update({k: v for k, v in exc.extra.items() if k != "errors"})
     else:
-        problem = type(exc)(detail, headers=exc.headers, **exc.extra)
+        problem = restated(exc, detail)
     problem.extra["operation"] = index
     return problem
 

@@ -23,6 +23,7 @@ from engine.http.bulk import NESTED
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import IDENTITY, SPEC
 from engine.kernel.errors import Problem, ValidationFailed
+from engine.resources.bulk import restated
 from engine.resources.context import WriteContext
 from engine.spec import Resource
 from engine.spec.model import PENDING
@@ -33,7 +34,7 @@ def prefixed(exc: Problem, pointer: str) -> Problem:
     if isinstance(exc, ValidationFailed):
         errors = [{**e, "path": f"{pointer}{e.get('path', '')}"} for e in exc.extra.get("errors", [])]
         return ValidationFailed(errors or [{"path": pointer, "message": exc.detail}])
-    return type(exc)(f"{pointer}: {exc.detail}", headers=exc.headers, **{**exc.extra, "path": pointer})
+    return restated(exc, f"{pointer}: {exc.detail}", path=pointer)
 
 
 async def attach_inline(context: WriteContext, resource: Resource, record: dict[str, Any]) -> None:
