@@ -116,6 +116,19 @@ async def test_a_malformed_operation_is_400(api, expect_problem):
     expect_problem(await alice.post("/api/batch", json={"operations": []}), 400)
 
 
+async def test_put_and_bulk_create_run_in_a_batch(api):
+    alice = await api.as_user("alice")
+    key = "6f1f4f0e-9a55-4d6b-9a57-1b2c3d4e5f60"
+    answer = await batch(
+        alice,
+        {"method": "PUT", "path": f"/api/agents/{key}", "body": {"name": "put"}},
+        {"method": "PUT", "path": f"/api/agents/{key}", "body": {"name": "replaced"}},
+        {"method": "POST", "path": "/api/agents", "body": [{"name": "x"}, {"name": {"$ref": "1/data/name"}}]},
+    )
+    assert [r["status"] for r in answer.json["results"]] == [201, 200, 201], answer.text
+    assert sorted(r[0] for r in await api.sql("select name from agents")) == ["replaced", "replaced", "x"]
+
+
 @pytest.fixture
 def engine_env(engine_env: dict[str, str]) -> dict[str, str]:
     return {**engine_env, "ENGINE_RATE_LIMIT": "5/minute"}
