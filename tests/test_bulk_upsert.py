@@ -17,7 +17,24 @@ resources:
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
     events: {emit: [created, updated, deleted]}
     rate_limit: {delete: 1/minute}
+  tags:
+    schema: schemas/tag.json
+    owner: user_id
+    unique: [[user_id, name]]
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
 """
+TAG = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "readOnly": True},
+        "user_id": {"type": "string"},
+        "name": {"type": "string"},
+        "color": {"type": "string"},
+    },
+}
 NOTE = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -35,7 +52,7 @@ NOTE = {
 
 @pytest.fixture
 def engine_spec_path(write_spec):
-    return str(write_spec(SPEC, {"schemas/note.json": NOTE}))
+    return str(write_spec(SPEC, {"schemas/note.json": NOTE, "schemas/tag.json": TAG}))
 
 
 async def notes(api):
@@ -132,3 +149,20 @@ async def test_a_bulk_delete_takes_from_the_delete_actions_rate_limit(api, expec
     assert (await alice.delete("/api/notes?slug=a")).status == 200
     expect_problem(await alice.delete("/api/notes?slug=b"), 429)
     assert (await alice.get("/api/notes")).status == 200  # other actions keep their own bucket
+
+
+async def test_a_key_with_the_owner_field_matches_the_callers_own_row(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    upsert = "/api/tags?on_conflict=user_id,name"
+    assert (await alice.post(upsert, json={"name": "red", "color": "1"}, headers=MERGE)).status == 201
+    assert (await bob.post(upsert, json={"name": "red", "color": "2"}, headers=MERGE)).status == 201
+    again = await alice.post(upsert, json={"name": "red", "color": "3"}, headers=MERGE)
+    assert again.status == 200, again.text
+    rows = await api.sql("select user_id, color from tags order by user_id")
+    assert [tuple(r) for r in rows] == [("alice", "3"), ("bob", "2")]
+
+
+async def test_put_refuses_a_body_key_that_differs_from_the_url(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "id": "other"}), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/id"]

@@ -341,6 +341,10 @@ class BulkWriter:
         caller's roles must allow create too).
         """
         pk = self.m.parse_pk(pk_text)
+        name = self.resource.primary_key
+        if name in data and str(data[name]) != pk_text:
+            message = f"'{name}' is set by the URL; leave it out or send the same value"
+            raise ValidationFailed([{"path": f"/{name}", "message": message}])
         async with self.m._transaction(conn) as conn:
             existing = await conn.fetchval(*self._exists_statement(pk))
             if existing:
@@ -401,7 +405,7 @@ class BulkWriter:
             for index, data in enumerate(items):
                 if not isinstance(data, dict):
                     raise ValidationFailed([{"path": f"/{index}", "message": "each item must be a JSON object"}])
-                found = await self._find_by_key(conn, keys, data, index)
+                found = await self._find_by_key(conn, keys, data, index, context)
                 if found is None:
                     records = await self._each(index, self._create_one(data, context, conn))
                     results.append((records, True))
@@ -424,11 +428,19 @@ class BulkWriter:
         return await self.m.create(data, context.for_write(), conn=conn)
 
     async def _find_by_key(
-        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int
+        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int, context: WriteContext
     ) -> Any:
-        """The primary key of the row holding the item's key values (locked), whoever may see it."""
+        """The primary key of the row holding the item's key values (locked), whoever may see it.
+        The owner field, which a caller does not send, is the caller's own id."""
         values, errors = {}, []
+        identity = context.identity
         for i, name in enumerate(keys):
+            if name == self.resource.owner and name not in data and identity is not None:
+                try:
+                    values[f"k{i}"] = from_json(self.resource.fields[name], identity.user_id)
+                except ValueProblem:
+                    values[f"k{i}"] = None  # an owner column this caller's id cannot be: matches nothing
+                continue
             if data.get(name) is None:
                 errors.append({"path": f"/{index}/{name}", "message": f"'{name}' is required to match on it"})
                 continue
