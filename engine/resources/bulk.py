@@ -113,14 +113,19 @@ class BulkWriter:
         compiled = self.m.queries.compiled(
             ("bulk_readable", tuple((n, p.key) for n, p in masks)), lambda: sql.readable_flags(self.resource, masks)
         )
-        values = bind_predicates(tuple(p for _, p in masks), {"rows": rows})
-        args = compiled.args(values)
-        flags = await (conn.fetch(compiled.sql, *args) if conn is not None else self.m.pool.fetch(compiled.sql, *args))
-        masked = [name for name, _ in masks]
-        return [
-            {k: v for k, v in row.items() if k not in masked or flag[f"w{masked.index(k)}"]}
-            for row, flag in zip(rows, flags, strict=True)
-        ]
+        pk = self.resource.primary_key
+        values = bind_predicates(tuple(p for _, p in masks), {"pks": [row[pk] for row in rows]})
+        fetch = conn.fetch if conn is not None else self.m.pool.fetch
+        records = await fetch(compiled.sql, *compiled.args(values))
+        flags = {record[pk]: record for record in records}
+        hidden = [(name, f"w{i}") for i, (name, _) in enumerate(masks)]
+        return [self._without(row, flags.get(row[pk]), hidden) for row in rows]
+
+    @staticmethod
+    def _without(row: dict[str, Any], flags: Any, hidden: list[tuple[str, str]]) -> dict[str, Any]:
+        """The row without the masked fields whose read rule it fails (all of them if it is gone)."""
+        drop = {name for name, flag in hidden if flags is None or not flags[flag]}
+        return {k: v for k, v in row.items() if k not in drop} if drop else row
 
     async def _statement(self, conn: asyncpg.Connection, compiled: Any, values: dict[str, Any]) -> list[dict]:
         records = await self.m._write(_Many(conn), compiled.sql, compiled.args(values))  # type: ignore[arg-type]
@@ -145,10 +150,11 @@ class BulkWriter:
         self._refuse_duplicates(prepared)
         if conn is None and not await self.m.needs_transaction("create", context):
             return await self._create_alone(prepared, context)
+        rules = await self.m.field_rules("write", context.identity)  # asked once for every row
         async with self.m._transaction(conn) as conn:
             for item in prepared:
                 item.context.conn = conn
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None))
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
             records = await self._insert(conn, prepared, context, ())
             for item, record in zip(prepared, records, strict=True):
                 await self._each(item.index, self.m._after_write(item.context, "create", record, None))
@@ -176,10 +182,11 @@ class BulkWriter:
     async def _create_alone(self, prepared: list[Item], context: WriteContext) -> list[dict[str, Any]]:
         """One statement committed on its own, events folded in, as a single create without a
         transaction (no plugin needs one): refusing in before_write writes nothing."""
+        rules = await self.m.field_rules("write", context.identity)  # asked once for every row
         async with self.m.pool.acquire() as conn:
             for item in prepared:
                 item.context.conn = conn
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None))
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
             records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
             for item, record in zip(prepared, records, strict=True):
                 await self._each(item.index, self.m._after_write(item.context, "create", record, None))

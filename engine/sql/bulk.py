@@ -140,13 +140,10 @@ def find_by_key(resource: Resource, keys: tuple[str, ...]) -> exp.Expression:
 
 
 def readable_flags(resource: Resource, masks: tuple[tuple[str, Predicate], ...]) -> exp.Expression:
-    """``SELECT <read rule> AS w0, ... FROM jsonb_populate_recordset(NULL::<table>, :rows)``, in the
-    rows' order: which masked fields the caller may read on each of many rows just written."""
-    t = resource.table
-    row_type = exp.DataType(this=exp.DataType.Type.USERDEFINED, kind=table(t))
-    records = exp.Anonymous(
-        this="jsonb_populate_recordset",
-        expressions=[exp.Cast(this=exp.Null(), to=row_type), exp.Cast(this=param("rows"), to="jsonb")],
-    )
-    source = exp.Table(this=records, alias=exp.TableAlias(this=ident(t)))
-    return exp.select(*[exp.alias_(p.build(t), f"w{i}", quoted=True) for i, (_, p) in enumerate(masks)]).from_(source)
+    """``SELECT pk, <read rule> AS w0, ... FROM t WHERE pk = ANY(:pks)``: which masked fields the
+    caller may read on each of many rows just written (visible to the writer: committed, or in its
+    own transaction)."""
+    t, pk = resource.table, resource.primary_key
+    flags = [exp.alias_(p.build(t), f"w{i}", quoted=True) for i, (_, p) in enumerate(masks)]
+    keys = exp.Any(this=exp.Paren(this=array_param("pks", resource.fields[pk].sql_type)))
+    return exp.select(column(pk, t), *flags).from_(table(t)).where(exp.EQ(this=column(pk, t), expression=keys))
