@@ -242,3 +242,13 @@ async def test_a_write_rule_applies_on_create_too(api, expect_problem):
     body = {"project_id": c.project, "title": "Cure", "status": "cancelled"}
     expect_problem(await c.han.post("/api/tasks", json=body), 403)
     assert (await c.lea.post("/api/tasks", json=body)).status == 201
+
+
+async def test_a_bulk_update_answers_each_row_without_the_fields_the_caller_may_not_read(api):
+    c = await cast(api)
+    patched = await c.han.patch(f"/api/tasks?project_id={c.project}", json={"title": "Poured"})
+    assert patched.status == 200, patched.text
+    (row,) = patched.json["data"]
+    assert row["title"] == "Poured" and "notes" not in row and "score" not in row
+    (lead,) = (await c.lea.patch(f"/api/tasks?project_id={c.project}", json={"title": "Set"})).json["data"]
+    assert lead["notes"] == "lea only"

@@ -59,8 +59,8 @@ async def test_empty_body_is_400(api, expect_problem):
 
 
 async def test_body_that_is_not_an_object_is_400(api, expect_problem):
-    alice = await api.as_user("alice")
-    problem = expect_problem(await post_raw(alice, "/api/agents", b'[{"name": "Helper"}]'), 400)
+    alice = await api.as_user("alice")  # (an array is a bulk create: tests/test_bulk_create.py)
+    problem = expect_problem(await post_raw(alice, "/api/agents", b'"Helper"'), 400)
     assert problem["detail"] == "the request body must be a JSON object"
 
 
@@ -248,14 +248,14 @@ async def test_wrong_method_on_a_collection_is_405_with_allow(api, expect_proble
     alice = await api.as_user("alice")
     result = await alice.put("/api/agents", json={"name": "x"})
     expect_problem(result, 405)
-    assert result.headers["Allow"] == "GET, POST"
+    assert result.headers["Allow"] == "DELETE, GET, PATCH, POST"  # PATCH, DELETE: by filter
 
 
 async def test_wrong_method_on_an_item_is_405_with_allow(api, expect_problem):
     alice = await api.as_user("alice")
     result = await alice.post(f"/api/agents/{UNKNOWN_ID}", json={"name": "x"})
     expect_problem(result, 405)
-    assert set(result.headers["Allow"].split(", ")) == {"GET", "PATCH", "DELETE"}
+    assert set(result.headers["Allow"].split(", ")) == {"GET", "PATCH", "PUT", "DELETE"}
 
 
 # --- constraints ------------------------------------------------------------------------------------

@@ -198,3 +198,62 @@ async def test_a_create_whose_reply_was_lost_after_commit_is_replayed_not_refuse
     rows = await api.sql("SELECT id FROM agents WHERE name = 'Once'")
     assert [str(r["id"]) for r in rows] == [retry.json["data"]["id"]]
     assert retry.headers["Location"] == f"/api/agents/{retry.json['data']['id']}"
+
+
+# --- the writes of many rows (engine.http.bulk) and batches ---------------------------------------
+
+
+async def test_a_retried_bulk_create_creates_nothing_more_and_replays_the_rows(api):
+    alice = await api.as_user("alice")
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    items = [{"name": "a"}, {"name": "b"}]
+    first = await alice.post("/api/agents", json=items, headers=headers)
+    again = await alice.post("/api/agents", json=items, headers=headers)
+    assert first.status == again.status == 201
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    assert (await api.sql("select count(*) from agents"))[0][0] == 2
+
+
+async def test_a_retried_bulk_delete_replays_its_count(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/agents", json=[{"name": "a"}, {"name": "b"}])
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await alice.delete("/api/agents?name=a", headers=headers)
+    await alice.post("/api/agents", json={"name": "a"})
+    again = await alice.delete("/api/agents?name=a", headers=headers)
+    assert first.json == again.json == {"meta": {"count": 1}}
+    assert (await api.sql("select count(*) from agents where name = 'a'"))[0][0] == 1
+
+
+async def test_the_same_key_on_another_filter_is_422(api, expect_problem):
+    alice = await api.as_user("alice")
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    await alice.patch("/api/agents?name=a", json={"status": "active"}, headers=headers)
+    expect_problem(await alice.patch("/api/agents?name=b", json={"status": "active"}, headers=headers), 422)
+
+
+async def test_a_retried_batch_runs_once(api):
+    alice = await api.as_user("alice")
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    body = {"operations": [{"method": "POST", "path": "/api/agents", "body": {"name": "once"}}]}
+    first = await alice.post("/api/batch", json=body, headers=headers)
+    again = await alice.post("/api/batch", json=body, headers=headers)
+    assert first.status == 200 and again.json == first.json
+    assert (await api.sql("select count(*) from agents"))[0][0] == 1
+
+
+async def test_a_retried_put_replays_the_201(api):
+    alice = await api.as_user("alice")
+    headers = {"Idempotency-Key": str(uuid.uuid4())}
+    path = f"/api/agents/{uuid.uuid4()}"
+    first = await alice.put(path, json={"name": "p"}, headers=headers)
+    again = await alice.put(path, json={"name": "p"}, headers=headers)
+    assert first.status == again.status == 201 and again.headers["Idempotent-Replayed"] == "true"
+
+
+async def test_a_bulk_create_keeps_its_whole_answer_for_a_retry(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    await alice.post("/api/agents", json=[{"name": "a"}, {"name": "b"}], headers={"Idempotency-Key": key})
+    (row,) = await api.sql("select body from _engine_idempotency where id = $1", claim_id("user:alice", key))
+    assert [r["name"] for r in orjson.loads(row[0])["data"]] == ["a", "b"]

@@ -121,7 +121,7 @@ async def test_create_and_update_take_their_body_schemas(api):
     document = await fetch_document(api)
     create = operation(document, "/api/agents", "post")["requestBody"]["content"]["application/json"]
     update = operation(document, "/api/agents/{id}", "patch")["requestBody"]["content"]["application/json"]
-    assert create["schema"] == {"$ref": "#/components/schemas/AgentsCreate"}
+    assert create["schema"]["oneOf"][0] == {"$ref": "#/components/schemas/AgentsCreate"}  # or an array of them
     assert update["schema"] == {"$ref": "#/components/schemas/AgentsUpdate"}
 
 

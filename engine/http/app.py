@@ -16,7 +16,7 @@ from engine import migrations
 from engine.db.embedded import start_embedded
 from engine.db.pool import close_pool, connect, create_pool
 from engine.db.pool_wait import bound_pool_wait
-from engine.http.handlers import ResourceHandlers
+from engine.http.bulk import WriteHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
@@ -87,7 +87,7 @@ async def _plugin_lifecycle(app: web.Application) -> AsyncIterator[None]:
 
 
 def _routes(spec: Spec) -> list[web.RouteDef]:
-    return [route for resource in spec.resources.values() for route in ResourceHandlers(resource).routes()]
+    return [route for resource in spec.resources.values() for route in WriteHandlers(resource).routes()]
 
 
 PENDING = web.AppKey("pending_hook_answers", list)  # async answers of configure/routes/middlewares

@@ -7,12 +7,17 @@ from aiohttp import web
 from engine.http.handlers import ResourceHandlers
 from engine.spec import ACTIONS, Resource
 
+# The generated handlers beyond the five (engine/http/bulk.py) and the action whose rules they follow.
+WRITE_ACTIONS = {"update_many": "update", "delete_many": "delete", "put": "update"}
+
 
 def resource_action(request: web.Request) -> tuple[Resource, str] | None:
-    """(resource, action) for the five generated handlers (their method names are the actions)."""
+    """(resource, action) for the generated handlers (their method names are the actions; a bulk
+    update, bulk delete or PUT counts as the update, delete or update it is made of)."""
     handler = request.match_info.handler
     owner = getattr(handler, "__self__", None)
     name = getattr(handler, "__name__", "")
+    name = WRITE_ACTIONS.get(name, name)
     if isinstance(owner, ResourceHandlers) and name in ACTIONS:
         return owner.resource, name
     return None

@@ -47,6 +47,7 @@ FEATURE_SOURCES = tuple(
         "history",
         "soft_delete",
         "mcp",
+        "batch",
     )
 )
 SOURCES = CORE_SOURCES + FEATURE_SOURCES

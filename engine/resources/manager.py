@@ -394,9 +394,11 @@ class ResourceManager:
             previous=previous,
         )
 
-    async def _before_write(self, context: WriteContext, action: str, data: Any, previous: Any) -> None:
-        if data is not None:  # field write rules, on the row as it would be stored (403)
-            rules = await self.field_rules("write", context.identity)
+    async def _before_write(
+        self, context: WriteContext, action: str, data: Any, previous: Any, rules: dict[str, Predicate] | None = None
+    ) -> None:
+        if data is not None:  # field write rules, on the row as it would be stored (403); a bulk write asks once
+            rules = await self.field_rules("write", context.identity) if rules is None else rules
             if rules:
                 await field_rules.check_writes(context.conn, self.queries, rules, data, previous)
         await call_all(

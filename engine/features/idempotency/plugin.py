@@ -1,4 +1,5 @@
-"""Built-in Idempotency-Key support for creating rows (POST on a resource collection).
+"""Built-in Idempotency-Key support for creating rows (POST on a resource collection) and for the
+writes of many rows: bulk creates, updates and deletes, upserts and batches (engine.http.bulk).
 
 A retry with the same key and the same body gets the first response again (with
 `Idempotent-Replayed: true`) and creates nothing; the same key with another body is 422; a
@@ -26,6 +27,7 @@ from engine.features.idempotency.store import (
     mark_committed,
 )
 from engine.features.openapi.contrib import add_parameter, add_response_header, header_parameter, resource_operations
+from engine.http.bulk import is_keyed
 from engine.http.handlers import created_response, write_shared
 from engine.http.keys import IDENTITY, MANAGERS, POOL
 from engine.http.middleware import after_authentication
@@ -127,10 +129,12 @@ async def _release_quietly(store: IdempotencyStore, claim: str) -> None:
 
 
 async def _run_once(
-    request: web.Request, handler, store: IdempotencyStore, claim: str, resource: str
+    request: web.Request, handler, store: IdempotencyStore, claim: str, resource: str | None
 ) -> web.StreamResponse:
+    """Run the keyed request; `resource` names a single create's resource (its 201 is kept inside
+    the write's transaction), None for other writes (their response is kept once it is sent)."""
     shared = write_shared(request)
-    shared[CLAIM] = [claim, False, resource, request.app[MANAGERS][resource]]
+    shared[CLAIM] = [claim, False, resource, request.app[MANAGERS].get(resource)]
     try:
         response = await handler(request)
     except BaseException:
@@ -150,16 +154,21 @@ async def _run_once(
 async def idempotency_key(request: web.Request, handler) -> web.StreamResponse:
     key = request.headers.get(HEADER)
     store = request.app.get(STORE)
-    if key is None or store is None or request.method != "POST":
+    if key is None or store is None:
         return await handler(request)
     route = resource_action(request)
-    if route is None or route[1] != "create":
+    single = route is not None and route[1] == "create" and request.method == "POST"
+    if not single and not is_keyed(request):
         return await handler(request)
     claim = claim_id(_scope(request), _check_key(key))
-    body_print = fingerprint(request.path, await request.read())
+    raw = await request.read()
+    if single and not request.query_string and not raw.lstrip().startswith(b"["):
+        body_print, resource = fingerprint(request.path, raw), route[0].name
+    else:  # bulk writes, upserts and batches: the method and query string are part of the request
+        body_print, resource = fingerprint(f"{request.method} {request.path_qs}", raw), None
     earlier = await store.claim(claim, body_print)
     if earlier is None:
-        return await _run_once(request, handler, store, claim, route[0].name)
+        return await _run_once(request, handler, store, claim, resource)
     if earlier.fingerprint != body_print:
         raise IdempotencyKeyReused(
             f"this {HEADER} was already used with a different request; use a new key for a new request"
@@ -179,12 +188,19 @@ def register_middlewares(app, spec):
     return [idempotency_key]
 
 
+KEYED_OPERATIONS = ("update_many_", "delete_many_", "put_", "batch")  # operationIds of engine.http.bulk's routes
+
+
 @hookimpl(trylast=True)
 def register_openapi(document: dict, spec: Spec) -> None:
+    description = "A unique key (a UUID): a retry with the same key and body gets the first response."
     for action, operation in resource_operations(document, spec):
         if action == "create":
-            description = "A unique key (a UUID): a retry with the same key and body gets the first response."
             add_parameter(operation, header_parameter(HEADER, description))
             add_response_header(
                 operation, "201", "Idempotent-Replayed", "true when this is the first response, replayed."
             )
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if isinstance(operation, dict) and str(operation.get("operationId", "")).startswith(KEYED_OPERATIONS):
+                add_parameter(operation, header_parameter(HEADER, description))

@@ -32,7 +32,8 @@ class InputLimits:
         return cls(config.value("ENGINE_MAX_JSON_DEPTH"), config.value("ENGINE_MAX_ARRAY_ITEMS"))
 
     def within(self, document: Any) -> bool:
-        """The common case, answered without building a pointer for every node."""
+        """The common case, answered without building a pointer for every node. The body itself,
+        when an array, is a list of items (bulk writes), capped by ENGINE_MAX_BATCH_ITEMS instead."""
         stack: list[tuple[Any, int]] = [(document, 1)]
         while stack:
             node, depth = stack.pop()
@@ -40,7 +41,7 @@ class InputLimits:
                 return False
             if isinstance(node, dict):
                 stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-            elif len(node) > self.max_array_items:
+            elif len(node) > self.max_array_items and depth > 1:
                 return False
             else:
                 stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
@@ -59,7 +60,7 @@ class InputLimits:
                 yield {"path": path or "/", "message": f"nested deeper than {self.max_depth} levels"}
                 continue
             if isinstance(node, list):
-                if len(node) > self.max_array_items:
+                if len(node) > self.max_array_items and depth > 1:
                     yield {"path": path or "/", "message": f"{len(node)} items; at most {self.max_array_items}"}
                     continue
                 stack.extend((item, f"{path}/{i}", depth + 1) for i, item in enumerate(node))

@@ -16,7 +16,7 @@ SETTINGS = (
         "ENGINE_MAX_ARRAY_ITEMS",
         integer(minimum=1),
         1000,
-        "longest array anywhere in a JSON body; longer: 422",
+        "longest array anywhere in a JSON body but the body itself (bulk items: ENGINE_MAX_BATCH_ITEMS); longer: 422",
         "protection",
     ),
 )

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from engine.features.relations.inline import attach_inline
 from engine.features.relations.nested import nested_routes
 from engine.features.relations.service import RELATIONS, Embedding, Relations
+from engine.http.bulk import NESTED
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
+from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 
@@ -30,3 +33,15 @@ def plan_includes(
     app: web.Application, resource: Resource, names: tuple[str, ...], fields: tuple[str, ...] | None
 ) -> Embedding:
     return app[RELATIONS].plan(resource, names, fields)
+
+
+@hookimpl(trylast=True)
+def write_needs_transaction(context: WriteContext) -> bool:
+    """A create carrying its links inline (inline.py) links them in its transaction."""
+    return NESTED in context.notes
+
+
+@hookimpl(trylast=True)
+async def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> None:
+    if action == "create" and NESTED in context.notes:
+        await attach_inline(context, resource, record)

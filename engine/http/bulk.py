@@ -1,0 +1,340 @@
+"""Writes at scale over HTTP: bulk create, update and delete by filter, upserts, and the one entry
+point the atomic batch (engine/features/batch) runs its operations through.
+
+- `POST /api/{resource}` with a JSON array: create every item or none (201, rows in order).
+- `PATCH|DELETE /api/{resource}?<filters>`: change every matching row the caller may change, or none.
+- `PUT /api/{resource}/{id}`: create the row with this id (201) or replace it (200).
+- `POST /api/{resource}?on_conflict=<unique key>` + `Prefer: resolution=merge-duplicates`: upsert.
+
+A request and a batch operation become the same `WriteCall`, and `perform` runs it, on the
+batch's connection when there is one: the same access checks, validation, hooks and events.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import orjson
+from aiohttp import web
+from multidict import MultiMapping
+
+from engine.http.body import (  # the strict body's checks, for arrays
+    _KEY_END,
+    _LONG_DIGITS,
+    _NUL,
+    _SURROGATE_ESCAPE,
+    JSON_TYPES,
+    MAX_DEPTH,
+    _depth_and_keys,
+    _encodable,
+    _oversized_integers,
+    parse_json,
+    read_object,
+)
+from engine.http.etag import item_tag
+from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
+from engine.http.keys import CONFIG
+from engine.http.query import RESERVED, parse_list_query
+from engine.http.responses import json_response
+from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from engine.resources.bulk import BulkWriter
+from engine.resources.context import WriteContext
+from engine.resources.manager import ResourceManager
+from engine.spec import Resource
+from engine.sql.queries import Filter
+
+MAX_BATCH_ITEMS = "ENGINE_MAX_BATCH_ITEMS"
+ON_CONFLICT = "on_conflict"
+MERGE = "resolution=merge-duplicates"
+NESTED = "relations.nested"  # WriteContext.notes: (request, {relation: items}) a create carries inline
+
+
+@dataclass
+class Outcome:
+    """What one write answers: status, JSON body (None: no body) and headers."""
+
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def response(self) -> web.Response:
+        if self.body is None:
+            return web.Response(status=self.status, headers=self.headers)
+        return json_response(self.body, status=self.status, headers=self.headers)
+
+
+@dataclass
+class WriteCall:
+    """One write, from an HTTP request or a batch operation: where, what, by whom."""
+
+    request: web.Request  # the HTTP request (the `authorize` hook receives it)
+    resource: Resource
+    method: str
+    item: str | None  # the {id} of an item path
+    query: MultiMapping[str]
+    body: Any
+    context: WriteContext
+    prefer: str = ""
+    expect: Any = None  # If-Match, for single-row writes sent as their own request
+
+    @property
+    def identity(self) -> Any:
+        return self.context.identity
+
+
+def writer(call: WriteCall, manager: ResourceManager) -> BulkWriter:
+    return BulkWriter(manager, call.request.app[CONFIG].value(MAX_BATCH_ITEMS))
+
+
+async def perform(call: WriteCall, conn: asyncpg.Connection | None = None) -> Outcome:
+    """Run one write the way its own request would (on `conn`, inside a batch's transaction)."""
+    method, item = call.method, call.item
+    if method == "POST" and item is None:
+        if ON_CONFLICT in call.query:
+            return await _merge(call, conn)
+        if isinstance(call.body, list):
+            return await _create_many(call, conn)
+        return await _create_one(call, conn)
+    if method == "PATCH":
+        return await (_update_where(call, conn) if item is None else _update_one(call, conn))
+    if method == "DELETE":
+        return await (_delete_where(call, conn) if item is None else _delete_one(call, conn))
+    if method == "PUT" and item is not None:
+        return await _put(call, conn)
+    raise BadRequest(f"{method} is not a write of {'an item' if item else 'a collection'}")
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    return body
+
+
+async def _shown(manager: ResourceManager, rows: list[dict], call: WriteCall, conn: Any) -> list[dict]:
+    return await writer(call, manager).shown(rows, call.identity, conn)
+
+
+async def _create_one(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "create")
+    data = _object(call.body)
+    nested = {name: data.pop(name) for name in list(data) if name in call.resource.relations}
+    if nested:
+        return await _create_nested(call, manager, data, nested, conn)
+    row = await manager.create(data, call.context, conn=conn)
+    row = await manager.shown(row, call.identity, conn)
+    return Outcome(201, {"data": row}, _created_headers(call.resource, row))
+
+
+async def _create_nested(
+    call: WriteCall, manager: ResourceManager, data: dict[str, Any], nested: dict[str, Any], conn: Any
+) -> Outcome:
+    """The row and the links it carries inline, in one transaction (features/relations/inline.py
+    links them in the create's after_write; without that plugin nothing is written)."""
+    call.context.notes[NESTED] = (call.request, nested)
+    async with manager._transaction(conn) as tx:
+        row = await manager.create(data, call.context, conn=tx)
+        if NESTED in call.context.notes:
+            names = ", ".join(nested)
+            raise BadRequest(f"{names} cannot be created inline: the relations plugin is disabled")
+        row = await manager.shown(row, call.identity, tx)
+    return Outcome(201, {"data": row}, _created_headers(call.resource, row))
+
+
+def _created_headers(resource: Resource, row: dict[str, Any]) -> dict[str, str]:
+    headers = created_response(resource, row).headers
+    return {name: headers[name] for name in ("Location", "ETag")}
+
+
+async def _create_many(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "create")
+    rows = await writer(call, manager).create_many(call.body, call.context, conn)
+    return Outcome(201, {"data": await _shown(manager, rows, call, conn)})
+
+
+def _filters(call: WriteCall) -> tuple[Filter, ...]:
+    """The query string's filters; a bulk write needs at least one and takes nothing else."""
+    for name in call.query:
+        if name in RESERVED:
+            raise BadRequest(f"'{name}' is not accepted on a bulk {call.method}; send filters only", parameter=name)
+    config = call.request.app[CONFIG]
+    query = parse_list_query(call.resource, call.query, page_size=config.page_size, max_page_size=config.max_page_size)
+    if not query.filters:
+        raise BadRequest(
+            f"a bulk {call.method} needs at least one filter (e.g. ?id[in]=...); "
+            f"to change every row, say so with a filter that matches them all"
+        )
+    return query.filters
+
+
+async def _update_where(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "update")
+    filters, patch = _filters(call), _object(call.body)
+    rows = await writer(call, manager).update_where(filters, patch, call.context, conn)
+    return Outcome(200, {"data": await _shown(manager, rows, call, conn)})
+
+
+async def _delete_where(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "delete")
+    rows = await writer(call, manager).delete_where(_filters(call), call.context, conn)
+    return Outcome(200, {"meta": {"count": len(rows)}})
+
+
+async def _update_one(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "update")
+    row = await manager.update(call.item, _object(call.body), call.context, expect=call.expect, conn=conn)
+    row = await manager.shown(row, call.identity, conn)
+    return Outcome(200, {"data": row}, {"ETag": item_tag(row)})
+
+
+async def _delete_one(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "delete")
+    await manager.delete(call.item, call.context, expect=call.expect, conn=conn)
+    return Outcome(204)
+
+
+async def _put(call: WriteCall, conn: Any) -> Outcome:
+    manager = await authorize(call.request, call.resource, "update")
+
+    async def may_create() -> None:
+        await authorize(call.request, call.resource, "create")
+
+    row, created = await writer(call, manager).put(call.item, _object(call.body), call.context, may_create, conn)
+    row = await manager.shown(row, call.identity, conn)
+    if created:
+        return Outcome(201, {"data": row}, _created_headers(call.resource, row))
+    return Outcome(200, {"data": row}, {"ETag": item_tag(row)})
+
+
+def _conflict_keys(call: WriteCall) -> tuple[str, ...]:
+    text = call.query.get(ON_CONFLICT, "")
+    keys = tuple(k.strip() for k in text.split(","))
+    declared = [tuple(cols) for cols in call.resource.unique] + [(call.resource.primary_key,)]
+    if not any(set(keys) == set(cols) and len(keys) == len(cols) for cols in declared):
+        shown = "; ".join(",".join(cols) for cols in declared)
+        raise BadRequest(f"on_conflict must name a unique key of {call.resource.name} ({shown})", parameter=ON_CONFLICT)
+    if MERGE not in call.prefer.replace(" ", ""):
+        raise BadRequest(f"on_conflict needs the header 'Prefer: {MERGE}'", parameter=ON_CONFLICT)
+    if set(call.query) - {ON_CONFLICT}:
+        raise BadRequest("an upsert takes no parameters but on_conflict")
+    return keys
+
+
+async def _merge(call: WriteCall, conn: Any) -> Outcome:
+    keys = _conflict_keys(call)
+    manager = await authorize(call.request, call.resource, "create")
+    await authorize(call.request, call.resource, "update")
+    many = isinstance(call.body, list)
+    items = call.body if many else [_object(call.body)]
+    results = await writer(call, manager).merge(items, keys, call.context, conn)
+    rows = await _shown(manager, [row for row, _ in results], call, conn)
+    if many:
+        return Outcome(200 if not any(created for _, created in results) else 201, {"data": rows})
+    return Outcome(201 if results[0][1] else 200, {"data": rows[0]})
+
+
+# --- the HTTP side -----------------------------------------------------------------------------
+
+
+async def read_document(request: web.Request, limit: int) -> Any:
+    """The body as a JSON object or array, as strictly as `read_object` reads objects (and as fast:
+    orjson's parse is kept when it provably equals the strict parser's)."""
+    if request.content_type not in JSON_TYPES:
+        raise UnsupportedMediaType(f"send the body as application/json (got {request.content_type or 'none'})")
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+    raw = await request.read()
+    if not raw.lstrip().startswith(b"["):
+        return await read_object(request, limit)
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
+    document, depth = _fast_array(raw)
+    if depth > MAX_DEPTH:
+        raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
+    escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
+    if escapes and _NUL.search(raw):
+        raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
+    if escapes and _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
+        raise ValidationFailed([{"path": "/", "message": "strings may not contain unpaired surrogates"}])
+    if _LONG_DIGITS.search(raw):
+        oversized = _oversized_integers(document)
+        if oversized:
+            raise ValidationFailed(oversized)
+    return document
+
+
+def _fast_array(raw: bytes) -> tuple[Any, int]:
+    """(document, depth): orjson's parse when no key can have been given twice and no integer
+    rounded (body.py explains the test), else the strict parser's."""
+    if not _LONG_DIGITS.search(raw):
+        try:
+            document = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            document = None
+        if isinstance(document, list):
+            depth, keys = _depth_and_keys(document)
+            if keys == len(_KEY_END.findall(raw)):
+                return document, depth
+    document = parse_json(raw)
+    return document, _depth_and_keys(document)[0]
+
+
+async def sends_array(request: web.Request) -> bool:
+    """Whether a POST carries a JSON array (a bulk create); the body is read once and kept."""
+    return request.body_exists and (await request.read()).lstrip().startswith(b"[")
+
+
+def keyed_write(handler: Any) -> Any:
+    """Mark a handler whose requests Idempotency-Key covers (features/idempotency asks `is_keyed`)."""
+    handler.keyed_write = True
+    return handler
+
+
+def is_keyed(request: web.Request) -> bool:
+    return getattr(request.match_info.handler, "keyed_write", False)
+
+
+class WriteHandlers(ResourceHandlers):
+    """The generated handlers plus the writes of many rows and upserts (same routes, more methods)."""
+
+    def routes(self) -> list[web.RouteDef]:
+        item = self.base + "/{id}"
+        return [
+            *super().routes(),
+            web.patch(self.base, self.update_many),
+            web.delete(self.base, self.delete_many),
+            web.put(item, self.put),
+        ]
+
+    def _call(self, request: web.Request, body: Any, item: str | None = None) -> WriteCall:
+        return WriteCall(
+            request,
+            self.resource,
+            request.method,
+            item,
+            request.query,
+            body,
+            write_context(request),
+            prefer=request.headers.get("Prefer", ""),
+        )
+
+    async def create(self, request: web.Request) -> web.Response:
+        if ON_CONFLICT not in request.query and not await sends_array(request) and not self.resource.relations:
+            return await super().create(request)
+        body = await read_document(request, request.app[CONFIG].body_limit)
+        return (await perform(self._call(request, body))).response()
+
+    @keyed_write
+    async def update_many(self, request: web.Request) -> web.Response:
+        body = await read_object(request, request.app[CONFIG].body_limit)
+        return (await _update_where(self._call(request, body), None)).response()
+
+    @keyed_write
+    async def delete_many(self, request: web.Request) -> web.Response:
+        return (await _delete_where(self._call(request, None), None)).response()
+
+    @keyed_write
+    async def put(self, request: web.Request) -> web.Response:
+        body = await read_object(request, request.app[CONFIG].body_limit)
+        return (await _put(self._call(request, body, request.match_info["id"]), None)).response()

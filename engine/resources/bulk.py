@@ -1,0 +1,461 @@
+"""Writes of many rows: bulk create, update and delete by filter, and upserts, all or nothing.
+
+Each row goes through what a single write does (read-only fields, `before_validate`, the JSON
+Schema, field write rules, `before_write`, `after_write`, events), all or nothing (in one
+transaction, or one statement when no plugin needs a transaction), while
+the SQL is set-based: one INSERT ... SELECT FROM unnest(...) for any number of created rows (its
+events folded into the same statement), one UPDATE ... FROM unnest(...) per distinct set of
+changed columns, one DELETE ... WHERE pk = ANY(...). Problems name the row they are about: a
+validation error's path starts with the item's index (`/3/name`); a refusal by a hook carries
+`item` (its index) or `row` (its primary key).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import orjson
+from sqlglot import exp
+
+from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
+from engine.resources.context import WriteContext, WriteFold
+from engine.resources.manager import ResourceManager, folded
+from engine.resources.values import ValueProblem, from_json
+from engine.sql import bulk as sql
+from engine.sql.queries import Filter, bind_predicates
+
+
+def json_text(value: Any) -> str:
+    """A JSON document as text, as the pool's jsonb codec writes it (integers beyond 64 bits too;
+    uuids and timestamps of stored rows as strings)."""
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        return json.dumps(value, default=str)
+
+
+@dataclass
+class Item:
+    """One row of a bulk create: its own context (notes live from its before_write to its after_write)."""
+
+    index: int
+    data: dict[str, Any]
+    context: WriteContext
+    columns: dict[str, Any] | None = None
+
+
+def located(exc: Problem, **where: Any) -> Problem:
+    """The same problem, saying which item or row it is about (`item=3` or `row=<pk>`)."""
+    ((name, value),) = where.items()
+    prefix = f"item {value}" if name == "item" else f"row {value}"
+    if isinstance(exc, ValidationFailed):
+        errors = exc.extra.get("errors", [])
+        if name == "item":
+            errors = [{**e, "path": f"/{value}{e.get('path', '')}"} for e in errors]
+        problem: Problem = ValidationFailed(errors, detail=f"{prefix}: {exc.detail}")
+        problem.extra[name] = value
+        return problem
+    return restated(exc, f"{prefix}: {exc.detail}", **{name: value})
+
+
+def restated(exc: Problem, detail: str, **extra: Any) -> Problem:
+    """A copy of `exc` (any Problem subclass, whatever its constructor) with this detail and more members."""
+    problem = copy.copy(exc)
+    problem.detail, problem.args = detail, (detail,)
+    problem.extra = {**exc.extra, **extra}
+    return problem
+
+
+class _Many:
+    """Lets the manager's `_write` (which maps constraint errors to problems) run a many-row statement."""
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def fetchrow(self, sql_text: str, *args: Any) -> list[asyncpg.Record]:
+        return await self.conn.fetch(sql_text, *args)
+
+
+class BulkWriter:
+    """The many-row writes of one resource, built on its manager's single-row steps."""
+
+    def __init__(self, manager: ResourceManager, max_items: int):
+        self.m = manager
+        self.resource = manager.resource
+        self.max_items = max_items
+
+    def check_size(self, count: int, what: str = "items") -> None:
+        if count > self.max_items:
+            raise PayloadTooLarge(
+                f"{count} {what}; at most {self.max_items} in one request (ENGINE_MAX_BATCH_ITEMS)",
+                max_items=self.max_items,
+            )
+
+    def _carried(self, name: str, values: list[Any]) -> list[Any]:
+        """A column's values as its input array carries them: jsonb as JSON text (engine.sql.bulk)."""
+        if self.resource.fields[name].sql_type != "jsonb":
+            return values
+        return [None if v is None else json_text(v) for v in values]
+
+    async def shown(
+        self, rows: list[dict[str, Any]], identity: Any, conn: asyncpg.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """The written rows as the caller may read them (ResourceManager.shown for many rows: one
+        query for all, and none when no field of the resource has a read rule for the caller)."""
+        masks = await self.m.masks(identity)
+        if not masks or not rows:
+            return rows
+        compiled = self.m.queries.compiled(
+            ("bulk_readable", tuple((n, p.key) for n, p in masks)), lambda: sql.readable_flags(self.resource, masks)
+        )
+        pk = self.resource.primary_key
+        values = bind_predicates(tuple(p for _, p in masks), {"pks": [row[pk] for row in rows]})
+        fetch = conn.fetch if conn is not None else self.m.pool.fetch
+        records = await fetch(compiled.sql, *compiled.args(values))
+        flags = {record[pk]: record for record in records}
+        hidden = [(name, f"w{i}") for i, (name, _) in enumerate(masks)]
+        return [self._without(row, flags.get(row[pk]), hidden) for row in rows]
+
+    @staticmethod
+    def _without(row: dict[str, Any], flags: Any, hidden: list[tuple[str, str]]) -> dict[str, Any]:
+        """The row without the masked fields whose read rule it fails (all of them if it is gone)."""
+        drop = {name for name, flag in hidden if flags is None or not flags[flag]}
+        return {k: v for k, v in row.items() if k not in drop} if drop else row
+
+    async def _statement(self, conn: asyncpg.Connection, compiled: Any, values: dict[str, Any]) -> list[dict]:
+        records = await self.m._write(_Many(conn), compiled.sql, compiled.args(values))  # type: ignore[arg-type]
+        return [dict(r) for r in records or ()]
+
+    # --- create ------------------------------------------------------------------------------
+
+    async def create_many(
+        self,
+        items: list[Any],
+        context: WriteContext,
+        conn: asyncpg.Connection | None = None,
+        preset: dict[str, Any] | None = None,
+    ) -> list[dict[str, Any]]:
+        """Create every item or none; the stored rows in the order sent. `preset` columns (the id
+        of a PUT) are set on every row after validation, as the URL, not the body, carries them."""
+        self.check_size(len(items))
+        prepared = await self._prepare(items, context)
+        if preset:
+            for item in prepared:
+                item.columns = {**(item.columns or {}), **preset}
+        self._refuse_duplicates(prepared)
+        if conn is None and not await self.m.needs_transaction("create", context):
+            return await self._create_alone(prepared, context)
+        rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        async with self.m._transaction(conn) as conn:
+            for item in prepared:
+                item.context.conn = conn
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+            records = await self._insert(conn, prepared, context, ())
+            for item, record in zip(prepared, records, strict=True):
+                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+        return records
+
+    def _refuse_duplicates(self, prepared: list[Item]) -> None:
+        """Two items with the same values in a unique key: the 409 names them (the database would
+        refuse the statement without saying which items)."""
+        for columns in self.resource.unique:
+            seen: dict[Any, int] = {}
+            for item in prepared:
+                values = tuple((item.columns or {}).get(c) for c in columns)
+                if None in values:  # NULLs never conflict
+                    continue
+                try:
+                    earlier = seen.setdefault(values, item.index)
+                except TypeError:  # a JSON value: left to the database
+                    break
+                if earlier != item.index:
+                    what = ", ".join(columns)
+                    raise Conflict(
+                        f"items {earlier} and {item.index} have the same {what}", fields=list(columns), item=item.index
+                    )
+
+    async def _create_alone(self, prepared: list[Item], context: WriteContext) -> list[dict[str, Any]]:
+        """One statement committed on its own, events folded in, as a single create without a
+        transaction (no plugin needs one): refusing in before_write writes nothing."""
+        rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        async with self.m.pool.acquire() as conn:
+            for item in prepared:
+                item.context.conn = conn
+                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+            records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
+            for item, record in zip(prepared, records, strict=True):
+                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+        return records
+
+    async def _prepare(self, items: list[Any], context: WriteContext) -> list[Item]:
+        """Read-only fields, before_validate, the schema and column types for every item; all errors at once."""
+        errors: list[dict[str, str]] = []
+        prepared = []
+        for index, data in enumerate(items):
+            if not isinstance(data, dict):
+                errors.append({"path": f"/{index}", "message": "each item must be a JSON object"})
+                continue
+            item = Item(index, data, context.for_write())
+            try:
+                self.m._refuse_read_only(data, updating=False)
+                await self.m._before_validate("create", data, item.context, None)
+                self.m.validator.validate(data)
+                item.columns = self.m._to_columns(data)
+            except ValidationFailed as exc:
+                errors.extend(located(exc, item=index).extra["errors"])
+                continue
+            except Problem as exc:
+                raise located(exc, item=index) from None
+            prepared.append(item)
+        if errors:
+            raise ValidationFailed(errors[:200], detail=f"{len(errors)} invalid value(s) in the items sent")
+        return prepared
+
+    async def _each(self, index: Any, step: Any, key: str = "item") -> Any:
+        try:
+            return await step
+        except Problem as exc:
+            raise located(exc, **{key: index}) from None
+
+    async def _insert(
+        self, conn: asyncpg.Connection, items: list[Item], context: WriteContext, folds: tuple[WriteFold, ...]
+    ) -> list[dict]:
+        """One INSERT ... SELECT FROM unnest(...) for every item, with the `fold_into_write` rows (events)
+        when it commits on its own (inside a transaction the after_write hooks write theirs, and
+        the events their NOTIFY at commit)."""
+        pk = self.resource.primary_key
+        rows = [item.columns or {} for item in items]
+        names = [c for c in self.resource.columns if any(c in row for row in rows)] or [pk]
+        columns = tuple(names)
+        partial = tuple(c for c in columns if not all(c in row for row in rows))
+
+        def build() -> exp.Expression:
+            statement = sql.insert_many(self.resource, columns, partial)
+            return folded(statement, folds) if folds else statement
+
+        compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds)), build)
+        values: dict[str, Any] = {}
+        for fold in folds:
+            values.update(fold.values(context.identity, None))
+        for name in columns:
+            values[f"a_{name}"] = self._carried(name, [row.get(name) for row in rows])
+        for name in partial:
+            values[f"p_{name}"] = [name in row for row in rows]
+        records = await self._statement(conn, compiled, values)
+        for item in items:
+            item.context.folds = folds
+        return records
+
+    # --- update and delete by filter ---------------------------------------------------------
+
+    async def _matching(
+        self, conn: asyncpg.Connection, action: str, filters: tuple[Filter, ...], context: WriteContext
+    ) -> tuple[list[dict[str, Any]], tuple]:
+        """The rows the filters match and the caller may `action`, locked, at most max_items."""
+        predicates = await self.m.predicates(action, context.identity)
+        shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in predicates))
+        compiled = self.m.queries.compiled(shape, lambda: sql.select_for_write(self.resource, filters, predicates))
+        values = bind_predicates(predicates, {f"f{i}": f.value for i, f in enumerate(filters)})
+        values["limit"] = self.max_items + 1
+        rows = [dict(r) for r in await conn.fetch(compiled.sql, *compiled.args(values))]
+        self.check_size(len(rows), f"{self.resource.name} rows match")
+        return rows, predicates
+
+    async def update_where(
+        self,
+        filters: tuple[Filter, ...],
+        patch: dict[str, Any],
+        context: WriteContext,
+        conn: asyncpg.Connection | None = None,
+    ) -> list[dict[str, Any]]:
+        """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
+        self.m._refuse_read_only(patch, updating=True)
+        pk = self.resource.primary_key
+        async with self.m._transaction(conn) as conn:
+            found, predicates = await self._matching(conn, "update", filters, context)
+            groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
+            for previous in found:
+                each = context.for_write()
+                each.conn = conn
+                columns = await self._row(previous, self.m._checked_patch(each, previous, dict(patch), None))
+                groups.setdefault(tuple(columns), []).append((previous, columns, each))
+            written: dict[Any, dict[str, Any]] = {}
+            for names, rows in groups.items():
+                if not names:
+                    written.update((prev[pk], prev) for prev, _, _ in rows)
+                    continue
+                compiled = self.m.queries.compiled(
+                    ("bulk_update", names, tuple(p.key for p in predicates)),
+                    lambda names=names: sql.update_many(self.resource, names, predicates),
+                )
+                values = {"pks": [prev[pk] for prev, _, _ in rows]}
+                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in rows]) for c in names})
+                for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
+                    written[record[pk]] = record
+                for previous, _, each in rows:
+                    await self._row(previous, self.m._after_write(each, "update", written[previous[pk]], previous))
+        return [written[previous[pk]] for previous in found]
+
+    async def delete_where(
+        self, filters: tuple[Filter, ...], context: WriteContext, conn: asyncpg.Connection | None = None
+    ) -> list[dict[str, Any]]:
+        """Delete every matching row the caller may delete, or none; the deleted rows."""
+        pk = self.resource.primary_key
+        async with self.m._transaction(conn) as conn:
+            found, predicates = await self._matching(conn, "delete", filters, context)
+            if not found:
+                return []
+            contexts = []
+            for previous in found:
+                each = context.for_write()
+                each.conn = conn
+                await self._row(previous, self.m._before_write(each, "delete", None, previous))
+                contexts.append(each)
+            compiled = self.m.queries.compiled(
+                ("bulk_delete", tuple(p.key for p in predicates)), lambda: sql.delete_many(self.resource, predicates)
+            )
+            values = bind_predicates(predicates, {"pks": [row[pk] for row in found]})
+            await self._statement(conn, compiled, values)
+            for previous, each in zip(found, contexts, strict=True):
+                await self._row(previous, self.m._after_write(each, "delete", previous, previous))
+        return found
+
+    async def _row(self, previous: dict[str, Any], step: Any) -> Any:
+        try:
+            return await step
+        except Problem as exc:
+            raise located(exc, row=str(previous[self.resource.primary_key])) from None
+
+    # --- upserts -----------------------------------------------------------------------------
+
+    async def put(
+        self,
+        pk_text: str,
+        data: dict[str, Any],
+        context: WriteContext,
+        may_create: Callable[[], Any],
+        conn: asyncpg.Connection | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """Create the row with this key (True) or replace the caller's row (False, update rights).
+
+        A replacement sets every field the body leaves out back to its default (or null), as a
+        create with this body would have stored it. `may_create` is awaited before creating (the
+        caller's roles must allow create too).
+        """
+        pk = self.m.parse_pk(pk_text)
+        name = self.resource.primary_key
+        if name in data and str(data[name]) != pk_text:
+            message = f"'{name}' is set by the URL; leave it out or send the same value"
+            raise ValidationFailed([{"path": f"/{name}", "message": message}])
+        async with self.m._transaction(conn) as conn:
+            existing = await conn.fetchval(*self._exists_statement(pk))
+            if existing:
+                return await self._replace(conn, pk, data, context), False
+            await may_create()
+            records = await self.create_many([data], context, conn, preset={self.resource.primary_key: pk})
+            return records[0], True
+
+    async def _replace(
+        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext
+    ) -> dict[str, Any]:
+        """The row becomes what a create with `data` would have stored (fields left out: their
+        defaults, or null), through the update's steps; someone else's row is a key conflict."""
+        m = self.m
+        context.conn = conn
+        predicates = await m.predicates("update", context.identity)
+        try:
+            previous = await m._locked(conn, pk, predicates, context.identity)
+        except NotFound:  # a row the caller cannot see: what creating it would have answered
+            raise self._taken((self.resource.primary_key,)) from None
+        m._refuse_read_only(data, updating=True)
+        await m._before_validate("update", data, context, previous)
+        m.validator.validate(data, [n for n in m._secrets if previous.get(n) is not None])
+        columns = {**self._cleared(data), **m._to_columns(data)}
+        await m._before_write(context, "update", columns, previous)
+        compiled = m.queries.update(tuple(columns), predicates)
+        values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
+        record = dict(await m._write(conn, compiled.sql, compiled.args(values)))
+        await m._after_write(context, "update", record, previous)
+        return record
+
+    def _exists_statement(self, pk: Any) -> tuple[Any, ...]:
+        compiled = self.m.queries.compiled(("bulk_exists",), lambda: sql.exists_by_key(self.resource))
+        return (compiled.sql, pk)
+
+    def _cleared(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The writable columns `data` leaves out, at their defaults (or null): a replacement's rest."""
+        cleared = {}
+        for name, field in self.resource.fields.items():
+            if name in data or field.read_only or field.generated or field.engine_managed or field.write_only:
+                continue  # a secret left out is kept: it cannot be read back to be sent again
+            if name in (self.resource.primary_key, self.resource.owner):
+                continue
+            cleared[name] = from_json(field, field.default) if field.has_default else None
+        return cleared
+
+    async def merge(
+        self, items: list[Any], keys: tuple[str, ...], context: WriteContext, conn: asyncpg.Connection | None = None
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """Insert each item, or update the row that has its values in `keys` (a declared unique key).
+
+        A row with those values that the caller may not update is a conflict, as a plain insert of
+        a duplicate would be, and nothing is changed.
+        """
+        self.check_size(len(items))
+        results: list[tuple[dict[str, Any], bool]] = []
+        async with self.m._transaction(conn) as conn:
+            for index, data in enumerate(items):
+                if not isinstance(data, dict):
+                    raise ValidationFailed([{"path": f"/{index}", "message": "each item must be a JSON object"}])
+                found = await self._find_by_key(conn, keys, data, index, context)
+                if found is None:
+                    records = await self._each(index, self._create_one(data, context, conn))
+                    results.append((records, True))
+                    continue
+                try:
+                    record = await self.m.update(str(found), data, context.for_write(), conn=conn)
+                except Problem as exc:
+                    if exc.status in (403, 404):
+                        raise self._taken(keys, item=index) from None
+                    raise located(exc, item=index) from None
+                results.append((record, False))
+        return results
+
+    def _taken(self, keys: tuple[str, ...], **where: Any) -> Conflict:
+        """The answer of a unique-key conflict, for a row with these values the caller may not change."""
+        what = ", ".join(keys)
+        return Conflict(f"another {self.resource.name} row already has this {what}", fields=list(keys), **where)
+
+    async def _create_one(self, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection) -> dict:
+        return await self.m.create(data, context.for_write(), conn=conn)
+
+    async def _find_by_key(
+        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int, context: WriteContext
+    ) -> Any:
+        """The primary key of the row holding the item's key values (locked), whoever may see it.
+        The owner field, which a caller does not send, is the caller's own id."""
+        values, errors = {}, []
+        identity = context.identity
+        for i, name in enumerate(keys):
+            if name == self.resource.owner and name not in data and identity is not None:
+                try:
+                    values[f"k{i}"] = from_json(self.resource.fields[name], identity.user_id)
+                except ValueProblem:
+                    values[f"k{i}"] = None  # an owner column this caller's id cannot be: matches nothing
+                continue
+            if data.get(name) is None:
+                errors.append({"path": f"/{index}/{name}", "message": f"'{name}' is required to match on it"})
+                continue
+            try:
+                values[f"k{i}"] = from_json(self.resource.fields[name], data[name])
+            except ValueProblem as exc:
+                errors.append({"path": f"/{index}/{name}", "message": f"expected {exc}"})
+        if errors:
+            raise ValidationFailed(errors)
+        compiled = self.m.queries.compiled(("bulk_by_key", keys), lambda: sql.find_by_key(self.resource, keys))
+        return await conn.fetchval(compiled.sql, *compiled.args(values))

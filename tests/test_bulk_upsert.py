@@ -1,0 +1,168 @@
+"""Upserts: PUT /api/{resource}/{id} and POST ?on_conflict=<unique key> with Prefer: resolution=merge-duplicates."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+MERGE = {"Prefer": "resolution=merge-duplicates"}
+SPEC = """
+version: 1
+resources:
+  notes:
+    schema: schemas/note.json
+    owner: user_id
+    unique: [[slug]]
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+    events: {emit: [created, updated, deleted]}
+    rate_limit: {delete: 1/minute}
+  tags:
+    schema: schemas/tag.json
+    owner: user_id
+    unique: [[user_id, name]]
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+"""
+TAG = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "readOnly": True},
+        "user_id": {"type": "string"},
+        "name": {"type": "string"},
+        "color": {"type": "string"},
+    },
+}
+NOTE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["slug"],
+    "properties": {
+        "id": {"type": "string", "format": "uuid", "readOnly": True},
+        "user_id": {"type": "string"},
+        "slug": {"type": "string", "minLength": 1},
+        "text": {"type": "string"},
+        "color": {"type": "string", "default": "yellow"},
+    },
+}
+
+
+@pytest.fixture
+def engine_spec_path(write_spec):
+    return str(write_spec(SPEC, {"schemas/note.json": NOTE, "schemas/tag.json": TAG}))
+
+
+async def notes(api):
+    return [tuple(r) for r in await api.sql("select slug, user_id, text, color from notes order by slug")]
+
+
+async def test_put_creates_the_row_with_the_id_in_the_path(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    put = await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "hi"})
+    assert put.status == 201, put.text
+    assert put.json["data"]["id"] == key and put.headers["Location"] == f"/api/notes/{key}"
+    assert await notes(api) == [("a", "alice", "hi", "yellow")]
+
+
+async def test_put_replaces_an_existing_row_and_resets_fields_left_out(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "hi", "color": "blue"})
+    put = await alice.put(f"/api/notes/{key}", json={"slug": "a2"})
+    assert put.status == 200, put.text
+    assert await notes(api) == [("a2", "alice", None, "yellow")]
+
+
+async def test_put_on_another_users_row_is_a_conflict_and_changes_nothing(api, expect_problem):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "alice's"})
+    expect_problem(await bob.put(f"/api/notes/{key}", json={"slug": "b", "text": "bob's"}), 409)
+    assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+
+
+async def test_put_validates_the_body(api, expect_problem):
+    alice = await api.as_user("alice")
+    expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"text": "no slug"}), 422)
+
+
+async def test_put_writes_created_then_updated_events(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a"})
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "more"})
+    rows = await api.sql("select action, record_id from _engine_events where resource = 'notes' order by id")
+    assert [tuple(r) for r in rows] == [("created", key), ("updated", key)]
+
+
+async def test_merge_inserts_a_new_key(api):
+    alice = await api.as_user("alice")
+    answer = await alice.post("/api/notes?on_conflict=slug", json={"slug": "a", "text": "one"}, headers=MERGE)
+    assert answer.status == 201, answer.text
+    assert await notes(api) == [("a", "alice", "one", "yellow")]
+
+
+async def test_merge_updates_the_row_with_the_same_key(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json={"slug": "a", "text": "one", "color": "blue"})
+    answer = await alice.post("/api/notes?on_conflict=slug", json={"slug": "a", "text": "two"}, headers=MERGE)
+    assert answer.status == 200, answer.text
+    assert await notes(api) == [("a", "alice", "two", "blue")]
+
+
+async def test_merge_of_an_array_inserts_and_updates_in_one_go(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json={"slug": "a", "text": "old"})
+    items = [{"slug": "a", "text": "new"}, {"slug": "b", "text": "fresh"}]
+    answer = await alice.post("/api/notes?on_conflict=slug", json=items, headers=MERGE)
+    assert answer.status == 201 and [r["slug"] for r in answer.json["data"]] == ["a", "b"]
+    assert await notes(api) == [("a", "alice", "new", "yellow"), ("b", "alice", "fresh", "yellow")]
+
+
+async def test_merge_over_another_users_row_is_a_unique_conflict_and_changes_nothing(api, expect_problem):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    await alice.post("/api/notes", json={"slug": "a", "text": "alice's"})
+    items = [{"slug": "b", "text": "bob's"}, {"slug": "a", "text": "taken"}]
+    problem = expect_problem(await bob.post("/api/notes?on_conflict=slug", json=items, headers=MERGE), 409)
+    plain = expect_problem(await bob.post("/api/notes", json={"slug": "a"}), 409)
+    assert problem["detail"] == plain["detail"] and problem["fields"] == ["slug"]
+    assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+
+
+async def test_on_conflict_must_name_a_declared_unique_key(api, expect_problem):
+    alice = await api.as_user("alice")
+    expect_problem(await alice.post("/api/notes?on_conflict=text", json={"slug": "a"}, headers=MERGE), 400)
+
+
+async def test_on_conflict_needs_the_prefer_header(api, expect_problem):
+    alice = await api.as_user("alice")
+    expect_problem(await alice.post("/api/notes?on_conflict=slug", json={"slug": "a"}), 400)
+
+
+async def test_a_bulk_delete_takes_from_the_delete_actions_rate_limit(api, expect_problem):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json=[{"slug": "a"}, {"slug": "b"}])
+    assert (await alice.delete("/api/notes?slug=a")).status == 200
+    expect_problem(await alice.delete("/api/notes?slug=b"), 429)
+    assert (await alice.get("/api/notes")).status == 200  # other actions keep their own bucket
+
+
+async def test_a_key_with_the_owner_field_matches_the_callers_own_row(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    upsert = "/api/tags?on_conflict=user_id,name"
+    assert (await alice.post(upsert, json={"name": "red", "color": "1"}, headers=MERGE)).status == 201
+    assert (await bob.post(upsert, json={"name": "red", "color": "2"}, headers=MERGE)).status == 201
+    again = await alice.post(upsert, json={"name": "red", "color": "3"}, headers=MERGE)
+    assert again.status == 200, again.text
+    rows = await api.sql("select user_id, color from tags order by user_id")
+    assert [tuple(r) for r in rows] == [("alice", "3"), ("bob", "2")]
+
+
+async def test_put_refuses_a_body_key_that_differs_from_the_url(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "id": "other"}), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/id"]
