@@ -102,10 +102,14 @@ def update_many(resource: Resource, columns: tuple[str, ...], predicates: tuple[
 
 
 def delete_many(resource: Resource, predicates: tuple[Predicate, ...]) -> exp.Expression:
-    """DELETE the rows whose keys are in ``:pks`` (and that the access rules still allow)."""
+    """DELETE (or, with `soft_delete`, mark deleted) the rows whose keys are in ``:pks`` and that the access
+    rules still allow."""
     t, pk = resource.table, resource.primary_key
     keys = exp.Any(this=exp.Paren(this=array_param("pks", resource.fields[pk].sql_type)))
     conditions = [exp.EQ(this=column(pk, t), expression=keys)] + [p.build(t) for p in predicates]
+    if resource.soft_delete is not None:  # `soft_delete`: mark the rows, keep them (as a single DELETE does)
+        mark = exp.EQ(this=column(resource.soft_delete.column), expression=exp.Anonymous(this="now", expressions=[]))
+        return returning(resource, exp.Update(this=table(t), expressions=[mark]).where(exp.and_(*conditions)))
     return returning(resource, exp.delete(table(t)).where(exp.and_(*conditions)))
 
 
