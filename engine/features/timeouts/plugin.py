@@ -55,7 +55,7 @@ class Deadlines:
 
 DEADLINES = web.AppKey("deadlines", Deadlines)
 DEADLINE_TIMER = web.AppKey("deadline_timer", DeadlineTimer)
-SLICE = 0.05  # seconds: a request is cut at most this late (or a hundredth of a shorter deadline)
+SLICE = 0.05  # seconds: a request is cut at most this early (or a hundredth of a shorter deadline)
 LONG_LIVED = "engine_long_lived"
 
 

@@ -2,8 +2,9 @@
 
 `asyncio.timeout` schedules a TimerHandle for each request and cancels it when the request ends,
 so every request pays a heap push, a cancellation and the heap's clean-up. Here a deadline joins
-the set of its slice (deadlines are rounded up to the next multiple of `slice` seconds, so a
-request is cut at most one slice late) and leaves it when the request ends: a set add and a set
+the set of its slice (deadlines are rounded down to a multiple of `slice` seconds, so a request is
+cut at most one slice early, and always before the statement timeout, which equals the deadline,
+stops its query) and leaves it when the request ends: a set add and a set
 discard. The slice's single `loop.call_at` cancels whatever is still in its set when it fires.
 Expiry is reported like `asyncio.timeout` reports it: the task's cancellation is withdrawn and
 `expired()` is True, so the caller answers 504, and an outside cancellation is never swallowed.
@@ -39,9 +40,9 @@ class DeadlineTimer:
         self._slices: dict[int, set[Deadline]] = {}
 
     def start(self, seconds: float) -> Deadline:
-        """The current task's deadline, `seconds` from now (cut at most one slice later)."""
+        """The current task's deadline, `seconds` from now (cut at most one slice sooner)."""
         loop = asyncio.get_running_loop()
-        slot = math.ceil((loop.time() + seconds) / self.slice)
+        slot = math.floor((loop.time() + seconds) / self.slice)
         bucket = self._slices.get(slot)
         if bucket is None:
             bucket = self._slices[slot] = set()
