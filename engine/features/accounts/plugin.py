@@ -80,7 +80,8 @@ async def refuse_retired_users(request: web.Request, handler: Handler) -> web.St
         user_id = identity.user_id
         if "\x00" in user_id:  # PostgreSQL text cannot hold it, and no user has it
             raise Unauthorized("the credential names an impossible user id", headers=dict(INVALID_TOKEN))
-        retired = request.app[KNOWN].retired(user_id)
+        known = request.app.get(KNOWN)  # absent only before start-up
+        retired = None if known is None else known.retired(user_id)
         if retired is None:
             retired = await is_retired(request.app[POOL], user_id)
         if retired:
@@ -96,9 +97,9 @@ async def refuse_retired_users(request: web.Request, handler: Handler) -> web.St
 async def _learn_own_retirements(app: web.Application, user_ids: list[str]) -> None:
     """This request deleted users: once their retirement is committed, this process knows at once,
     without waiting for its own notice (the next request on this worker must already be refused)."""
-    known = app[KNOWN]
+    known = app.get(KNOWN)
     for user_id in user_ids:
-        if await is_retired(app[POOL], user_id):  # False when the delete rolled back
+        if known is not None and await is_retired(app[POOL], user_id):  # False when the delete rolled back
             known.add(user_id)
 
 
