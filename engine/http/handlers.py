@@ -9,6 +9,7 @@ from aiohttp import web
 
 from engine.http.body import read_object
 from engine.http.etag import if_match, item_tag
+from engine.http.json_reads import read_json
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
 from engine.http.query import parse_fields, parse_include, parse_list_query
 from engine.http.query_power import prefer_count
@@ -150,7 +151,12 @@ class ResourceHandlers:
     async def read(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "read")
         fields = parse_fields(self.resource, request.query)
-        embedding = await plan_includes(request, self.resource, parse_include(request.query), fields)
+        include = parse_include(request.query)
+        if not include:  # the switch to JSON written by PostgreSQL (engine/http/json_reads.py)
+            answer = await read_json(manager, request.match_info["id"], request[IDENTITY], fields)
+            if answer is not None:
+                return answer
+        embedding = await plan_includes(request, self.resource, include, fields)
         row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
         await embedding.attach(request, [row])
         return json_response({"data": row}, headers={"ETag": item_tag(row)})

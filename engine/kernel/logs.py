@@ -92,6 +92,39 @@ def _iso(created: float) -> str:
     return f"{_SECOND[1]}.{int(created % 1 * 1000):03d}Z"
 
 
+_TEMPLATES: dict[tuple, dict[str, Any]] = {}  # (logger name, logging's switches) -> a record's constant part
+
+
+def log_fast(logger: logging.Logger, level: int, msg: str, args: tuple, extra: Mapping[str, Any]) -> None:
+    """``logger.log(level, msg, *args, extra=extra)`` for a line written on every request.
+
+    A LogRecord's ``__init__`` works out a dozen attributes that are the same on every record of a
+    process once ``configure_logging`` has switched off the caller, thread and process lookups;
+    here they are copied from a template made by LogRecord itself, so handlers, filters and
+    formatters see the very attributes a normal record has. With those lookups on, or a custom
+    record factory, this is ``logger.log`` as it stands. The caller checks ``isEnabledFor``.
+    """
+    switches = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    if switches != (None, False, False, False) or logging.getLogRecordFactory() is not logging.LogRecord:
+        logger.log(level, msg, *args, extra=extra)
+        return
+    template = _TEMPLATES.get((logger.name, switches))
+    if template is None:
+        template = _TEMPLATES[(logger.name, switches)] = logger.makeRecord(
+            logger.name, logging.INFO, "(unknown file)", 0, "", (), None, "(unknown function)"
+        ).__dict__
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    fields = record.__dict__
+    fields.update(template)
+    now = time.time()
+    fields.update(extra)
+    fields["msg"], fields["args"] = msg, args
+    fields["levelname"], fields["levelno"] = logging.getLevelName(level), level
+    fields["created"], fields["msecs"] = now, int((now - int(now)) * 1000) + 0.0
+    fields["relativeCreated"] = template["relativeCreated"] + (now - template["created"]) * 1000
+    logger.handle(record)
+
+
 @dataclass(frozen=True)
 class LogSettings:
     level: str = "INFO"

@@ -15,18 +15,33 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
 from engine.db.internal import ensure_tables
+from engine.features.accounts.known import KnownRetired
 from engine.features.accounts.retired import MODEL, USERS, is_retired, retire
 from engine.features.jwt_auth.tokens import INVALID_TOKEN
-from engine.http.keys import IDENTITY, POOL
+from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, POOL, SPEC, WRITE_SHARED
 from engine.http.middleware import after_authentication
 from engine.kernel.errors import Conflict, Unauthorized
 from engine.kernel.hooks import hookimpl
+from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
+
+KNOWN = web.AppKey("accounts_known_retired", KnownRetired)
+RETIRING = "accounts.retiring"  # WriteContext.shared: ids this request's deletes retire (if they commit)
 
 
 @hookimpl(trylast=True)
 async def startup(app: web.Application) -> None:
     await ensure_tables(app[POOL], MODEL)
+    if USERS in app[SPEC].resources:
+        known = app[KNOWN] = KnownRetired(app[DATABASE_URL], app[CONFIG].db_schema)
+        await known.start()
+
+
+@hookimpl(trylast=True)
+async def shutdown(app: web.Application) -> None:
+    known = app.get(KNOWN)
+    if known is not None:
+        await known.stop()
 
 
 @hookimpl(trylast=True)
@@ -36,11 +51,13 @@ def write_needs_transaction(resource: Resource, action: str) -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, resource: Resource, action: str, record, previous) -> None:
+async def after_write(conn, context: WriteContext, resource: Resource, action: str, record, previous) -> None:
     if resource.name != USERS:
         return
     if action == "delete":
-        await retire(conn, str(previous[resource.primary_key]))
+        user_id = str(previous[resource.primary_key])
+        await retire(conn, user_id)
+        context.shared.setdefault(RETIRING, []).append(user_id)
     elif action == "create" and await is_retired(conn, str(record[resource.primary_key])):
         # Checked after the insert: a concurrent delete of the same id has committed by now (the
         # insert waited for it), so its retirement is visible to this statement.
@@ -53,14 +70,37 @@ async def after_write(conn, resource: Resource, action: str, record, previous) -
 @after_authentication
 @web.middleware
 async def refuse_retired_users(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A credential of a deleted user is refused, whichever plugin accepted it."""
+    """A credential of a deleted user is refused, whichever plugin accepted it.
+
+    The process's set of retired ids answers without a query while its listener is connected
+    (engine.features.accounts.known); otherwise the table does, as the set cannot be sure.
+    """
     identity = request[IDENTITY]
     if identity is not None:
-        if "\x00" in identity.user_id:  # PostgreSQL text cannot hold it, and no user has it
+        user_id = identity.user_id
+        if "\x00" in user_id:  # PostgreSQL text cannot hold it, and no user has it
             raise Unauthorized("the credential names an impossible user id", headers=dict(INVALID_TOKEN))
-        if await is_retired(request.app[POOL], identity.user_id):
+        known = request.app.get(KNOWN)  # absent only before start-up
+        retired = None if known is None else known.retired(user_id)
+        if retired is None:
+            retired = await is_retired(request.app[POOL], user_id)
+        if retired:
             raise Unauthorized("the user these credentials were issued to was deleted", headers=dict(INVALID_TOKEN))
-    return await handler(request)
+    try:
+        return await handler(request)
+    finally:
+        shared = request.get(WRITE_SHARED)
+        if shared and RETIRING in shared:
+            await _learn_own_retirements(request.app, shared.pop(RETIRING))
+
+
+async def _learn_own_retirements(app: web.Application, user_ids: list[str]) -> None:
+    """This request deleted users: once their retirement is committed, this process knows at once,
+    without waiting for its own notice (the next request on this worker must already be refused)."""
+    known = app.get(KNOWN)
+    for user_id in user_ids:
+        if known is not None and await is_retired(app[POOL], user_id):  # False when the delete rolled back
+            known.add(user_id)
 
 
 @hookimpl(tryfirst=True)

@@ -35,22 +35,25 @@ class JwksCache:
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
+        self.generation = 0  # +1 whenever a refresh withdraws a key: tokens verified before are checked again
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
 
+    async def current_generation(self) -> int:
+        """The key set's generation, after refetching it when older than `lifespan` (as `key` does)."""
+        if self._fetched_at is not None and time.monotonic() - self._fetched_at > self.lifespan:
+            await self._refresh_if_old()
+        return self.generation
+
     async def key(self, kid: Any, algorithm: str) -> Any:
         """The verification key for `kid`, fetching or refetching the set when needed."""
         if not isinstance(kid, str) or not kid:
             raise UnknownKey("the token has no key id (kid)")
         if self._fetched_at is None or time.monotonic() - self._fetched_at > self.lifespan:
-            try:
-                await self._refresh(force=True)
-            except JwksError:
-                if not self._keys:
-                    raise  # keep verifying with the keys we have while the provider is unreachable
+            await self._refresh_if_old()
         jwk = self._keys.get(kid)
         if jwk is None:
             await self._refresh(force=False)
@@ -61,12 +64,22 @@ class JwksCache:
             raise UnknownKey(f"key {kid[:40]!r} cannot verify {algorithm} signatures")
         return jwk.key
 
+    async def _refresh_if_old(self) -> None:
+        try:
+            await self._refresh(force=True)
+        except JwksError:
+            if not self._keys:
+                raise  # keep verifying with the keys we have while the provider is unreachable
+
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
             fetched = self._fetched_at
             if fetched is not None and time.monotonic() - fetched < (1 if force else self.min_refresh):
                 return  # another request just refreshed, or an unknown kid asked too recently
-            self._keys = parse_key_set(await self._fetch())
+            keys = parse_key_set(await self._fetch())
+            if not self._keys.keys() <= keys.keys():  # a key was withdrawn
+                self.generation += 1
+            self._keys = keys
             self._fetched_at = time.monotonic()
 
     async def _fetch(self) -> Any:

@@ -12,13 +12,13 @@ import math
 import os
 import secrets
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 
+from engine.features.jwt_auth.cache import DEFAULT_SIZE, VerifiedTokens
 from engine.features.jwt_auth.decode import Failures, decode_or_refuse
 from engine.features.jwt_auth.jwks import JwksCache, JwksError, UnknownKey
 from engine.kernel import settings as registry
@@ -221,24 +221,20 @@ def _check_lifetime(claims: dict[str, Any], max_ttl: int) -> None:
 
 
 class Verifier:
-    """Verifies tokens and remembers good ones until they expire (verification is ~20% of a read)."""
+    """Verifies tokens and remembers good ones until they expire (engine.features.jwt_auth.cache)."""
 
-    def __init__(self, settings: JwtSettings, cache_size: int = 10_000):
+    def __init__(self, settings: JwtSettings, cache_size: int = DEFAULT_SIZE, clock: Callable[[], float] = time.time):
         self.settings = settings
-        self._cache: OrderedDict[str, tuple[Identity, float]] = OrderedDict()
-        self._cache_size = cache_size
+        self.verified = VerifiedTokens(settings.leeway, cache_size, clock)
 
     async def verify(self, token: str) -> Identity:
-        cached = self._cache.get(token)
-        if cached is not None:
-            identity, expires = cached
-            if time.time() < expires + self.settings.leeway:
-                return identity
-            del self._cache[token]
-        identity, expires = self._verify(token, await self._key(token))
-        self._cache[token] = (identity, expires)
-        if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+        jwks = self.settings.jwks
+        generation = 0 if jwks is None else await jwks.current_generation()  # only a JWKS withdraws keys
+        key = self.verified.key(token)
+        identity = self.verified.get(key, generation)
+        if identity is None:
+            identity, expires = self._verify(token, await self._key(token))
+            self.verified.put(key, identity, expires, generation)
         return identity
 
     async def _key(self, token: str) -> tuple[Any, str]:
@@ -288,6 +284,8 @@ class Verifier:
             leeway=s.leeway,
             options={"require": ["exp", "sub"], "verify_aud": s.audience is not None},
         )
+        if self.verified.clock() >= claims["exp"] + s.leeway:  # the cache's clock: one bound for hits and misses
+            raise invalid(ACCESS_TOKEN_FAILURES[jwt.ExpiredSignatureError])
         if s.max_ttl is not None:
             _check_lifetime(claims, s.max_ttl)
         roles = frozenset(claims.get("roles") or ()) | {"user"}

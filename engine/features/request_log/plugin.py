@@ -17,6 +17,7 @@ from engine.http.keys import REQUEST_ID
 from engine.http.observe import response_size, route_template, status_of
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
+from engine.kernel.logs import log_fast
 from engine.spec import Spec
 
 log = logging.getLogger("engine.access")
@@ -48,7 +49,7 @@ def _write(request: web.Request, status: int, started: float, size: int | None) 
         "bytes": size,
     }
     level = logging.WARNING if status >= 500 else logging.INFO
-    log.log(level, "%s %s %s %.1fms", request.method, route, status, duration_ms, extra=fields)
+    log_fast(log, level, "%s %s %s %.1fms", (request.method, route, status, duration_ms), fields)
 
 
 async def _stamp_request_id(request: web.Request, response: web.StreamResponse) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import asyncpg
 from aiohttp import web
 
+from engine.features.timeouts.timer import DeadlineTimer
 from engine.kernel.config import Config
 from engine.kernel.errors import GatewayTimeout
 from engine.kernel.hooks import hookimpl
@@ -53,6 +54,8 @@ class Deadlines:
 
 
 DEADLINES = web.AppKey("deadlines", Deadlines)
+DEADLINE_TIMER = web.AppKey("deadline_timer", DeadlineTimer)
+SLICE = 0.05  # seconds: a request is cut at most this early (or a hundredth of a shorter deadline)
 LONG_LIVED = "engine_long_lived"
 
 
@@ -64,7 +67,8 @@ def long_lived(handler):
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
-    app[DEADLINES] = Deadlines.from_config(config)
+    deadlines = app[DEADLINES] = Deadlines.from_config(config)
+    app[DEADLINE_TIMER] = DeadlineTimer(min(SLICE, (deadlines.request or SLICE) / 100))
 
 
 @hookimpl(trylast=True)
@@ -82,20 +86,23 @@ async def deadline(request: web.Request, handler) -> web.StreamResponse:
     seconds = deadlines.request if deadlines is not None else None
     if seconds is None or getattr(request.match_info.handler, LONG_LIVED, False):
         return await handler(request)
-    timer = asyncio.timeout(seconds)
+    timer = request.app[DEADLINE_TIMER].start(seconds)
     try:
-        async with timer:
-            return await handler(request)
-    except TimeoutError:
-        if not timer.expired():
-            raise
-        raise GatewayTimeout(
-            f"the request did not finish within {seconds:g} s and was stopped; an unfinished write was rolled back"
-        ) from None
+        response = await handler(request)
+    except asyncio.CancelledError:
+        if timer.end():
+            raise GatewayTimeout(
+                f"the request did not finish within {seconds:g} s and was stopped; an unfinished write was rolled back"
+            ) from None
+        raise
     except asyncpg.QueryCanceledError:
+        timer.end()
         raise GatewayTimeout(
             "a database query ran past its time limit and was stopped; its write was rolled back"
         ) from None
+    finally:
+        timer.end()  # a no-op when ended above
+    return response
 
 
 @hookimpl(trylast=True)

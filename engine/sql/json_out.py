@@ -1,0 +1,133 @@
+"""Response JSON written by PostgreSQL, byte for byte what orjson writes for the same row today.
+
+The groundwork of issue 18's fourth lever (not yet wired into the handlers): for each column type
+a text expression that is exactly what `orjson.dumps` writes for the value asyncpg decodes from
+that column, and `row_json`, the object of a projection in its order. PostgreSQL's own builders
+are not compact (`json_build_object` writes `{"a" : 1, "b" : 2}`, `json_agg` puts ", " and a
+newline between elements), so the object is concatenated text around each value's `to_json`.
+
+- text, uuid, bigint, boolean: `to_json` writes orjson's bytes.
+- timestamptz: `to_json` trims trailing zeros of the fraction (`.12`) and follows the session time
+  zone; here `to_char` in UTC with six fraction digits or none, and `+00:00`, as orjson writes.
+- double precision: PostgreSQL prints the same shortest round-trip digits as orjson, laid out
+  differently (`100`, `1e-05`, `1.234567890123456e+15`); here orjson's layout (`100.0`, `0.00001`,
+  `1234567890123456.0`, `1e+16`); NaN and the infinities are `null`, as orjson writes them.
+- jsonb: not exact. PostgreSQL writes it with a space after `:` and `,` and keeps numbers as
+  stored (`1.50`), where today's path re-encodes them as floats (`1.5`); only decoding makes the
+  bytes equal. `exact()` tells whether a projection has no such column.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import orjson
+import sqlglot
+from sqlglot import exp
+
+from engine.spec import Resource
+from engine.sql.outputs import shown
+
+EXACT = frozenset({"text", "uuid", "bigint", "boolean", "timestamptz", "double precision"})
+VALUE = "__value__"  # the placeholder column the templates below are written around
+
+# asyncpg reads 'infinity' and '-infinity' as datetime.max and datetime.min, which have no offset.
+_TIMESTAMP = f"""
+CASE WHEN {VALUE} = 'infinity'::timestamptz THEN '"9999-12-31T23:59:59.999999"'
+     WHEN {VALUE} = '-infinity'::timestamptz THEN '"0001-01-01T00:00:00"'
+     ELSE to_json(to_char({VALUE} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                  || CASE WHEN extract(microseconds FROM {VALUE})::bigint % 1000000 = 0 THEN ''
+                          ELSE to_char({VALUE} AT TIME ZONE 'UTC', '.US') END
+                  || '+00:00')::text END
+"""
+
+# PostgreSQL prints a double's shortest round-trip digits, except for whole numbers between 2^53
+# and 2^63, which it prints with all their digits (1.3372367548449101e+17 where orjson writes
+# 1.33723675484491e+17). For those, the shortest rounding of the exact integer that reads back as
+# the same double (the closest one at that length: the rule orjson and Python follow).
+_SHORTEST = f"""
+CASE WHEN abs({VALUE}) >= 9007199254740992 AND abs({VALUE}) < 9223372036854775808
+          AND {VALUE} = trunc({VALUE})
+     THEN (SELECT _jo_c::text FROM (
+             SELECT _jo_p,
+                    round({VALUE}::bigint::numeric, _jo_p - 1 - floor(log(abs({VALUE}::bigint::numeric)))::int)
+                    AS _jo_c
+             FROM generate_series(1, 17) AS _jo_p) AS _jo_tries
+           WHERE _jo_c::float8 = {VALUE} ORDER BY _jo_p LIMIT 1)
+     ELSE {VALUE}::text END
+"""
+
+# Split that text into sign, digits and the decimal point's position (the value is
+# 0.<digits> x 10^point), then lay it out as orjson does: plain up to 16 integer digits (with ".0"
+# when integral), "0.000ddd" down to 1e-5, scientific beyond ("1e+16", "1.5e-7"). OFFSET 0 keeps
+# the planner from pulling the steps up into copies of the regular expression at every use.
+_DOUBLE = rf"""
+CASE WHEN {VALUE} IS NULL OR {VALUE} IN ('NaN'::float8, 'Infinity'::float8, '-Infinity'::float8)
+     THEN 'null' ELSE (
+  SELECT (CASE
+    WHEN _jo_digits = '' THEN _jo_sign || '0.0'
+    WHEN _jo_point BETWEEN _jo_count AND 16
+         THEN _jo_sign || _jo_digits || repeat('0', _jo_point - _jo_count) || '.0'
+    WHEN _jo_point BETWEEN 1 AND 16
+         THEN _jo_sign || left(_jo_digits, _jo_point) || '.' || substr(_jo_digits, _jo_point + 1)
+    WHEN _jo_point > -5 AND _jo_point <= 0 THEN _jo_sign || '0.' || repeat('0', -_jo_point) || _jo_digits
+    ELSE _jo_sign || left(_jo_digits, 1) || (CASE WHEN _jo_count > 1 THEN '.' || substr(_jo_digits, 2) ELSE '' END)
+         || 'e' || (CASE WHEN _jo_point >= 1 THEN '+' ELSE '-' END) || abs(_jo_point - 1)::text
+  END)
+  FROM (SELECT _jo_sign, _jo_digits, length(_jo_digits) AS _jo_count,
+               length(_jo_int) + _jo_exp - (length(_jo_raw) - length(ltrim(_jo_raw, '0'))) AS _jo_point
+        FROM (SELECT _jo_m[1] AS _jo_sign, _jo_m[2] AS _jo_int, _jo_m[2] || coalesce(_jo_m[3], '') AS _jo_raw,
+                     rtrim(ltrim(_jo_m[2] || coalesce(_jo_m[3], ''), '0'), '0') AS _jo_digits,
+                     coalesce(_jo_m[4]::int, 0) AS _jo_exp
+              FROM (SELECT regexp_match({_SHORTEST}, '^(-?)([0-9]+)(?:\.([0-9]+))?(?:e([-+][0-9]+))?$') AS _jo_m
+                    OFFSET 0) AS _jo_parts
+              OFFSET 0) AS _jo_split
+        OFFSET 0) AS _jo_laid)
+END
+"""
+
+
+@cache
+def _template(sql_type: str) -> exp.Expression | None:
+    text = {"timestamptz": _TIMESTAMP, "double precision": _DOUBLE}.get(sql_type)
+    return None if text is None else sqlglot.parse_one(text, read="postgres")
+
+
+def json_value(value: exp.Expression, sql_type: str) -> exp.Expression:
+    """The JSON text orjson would write for `value` (a column of `sql_type`); `null` for NULL."""
+    template = _template(sql_type)
+    if template is None:
+        text = exp.cast(value.copy(), "text") if sql_type == "jsonb" else _to_json_text(value)
+        return exp.func("coalesce", text, exp.Literal.string("null"))
+
+    def put(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column) and node.name == VALUE and not node.table:
+            return value.copy()
+        return node
+
+    built = template.copy().transform(put)
+    return built if sql_type == "double precision" else exp.func("coalesce", built, exp.Literal.string("null"))
+
+
+def _to_json_text(value: exp.Expression) -> exp.Expression:
+    return exp.cast(exp.Anonymous(this="to_json", expressions=[value.copy()]), "text")
+
+
+def row_json(resource: Resource, fields: tuple[str, ...], table_name: str | None = None) -> exp.Expression:
+    """The text `{"f1":<f1>,...}` over `fields` in their order, secrets masked as every statement
+    masks them (engine.sql.outputs). Key names are escaped here, once, by orjson itself."""
+    parts: list[exp.Expression] = []
+    for i, name in enumerate(fields):
+        key = ("{" if i == 0 else ",") + orjson.dumps(name).decode() + ":"
+        value = json_value(shown(resource, name, table_name), resource.fields[name].sql_type)
+        parts += [exp.Literal.string(key), value]
+    parts.append(exp.Literal.string("}" if fields else "{}"))
+    body = parts[0]
+    for part in parts[1:]:
+        body = exp.DPipe(this=body, expression=part, safe=True)
+    return body
+
+
+def exact(resource: Resource, fields: tuple[str, ...]) -> bool:
+    """True when the database can write these fields' JSON byte for byte (no jsonb among them)."""
+    return all(resource.fields[name].sql_type in EXACT for name in fields)
