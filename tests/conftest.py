@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import textwrap
@@ -11,6 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engine.http.app import create_app
+from engine.kernel.config import Config
+from engine.testing import create_tables
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
 _OWN_BASETEMP = pytest.StashKey[str]()
@@ -89,3 +94,39 @@ def redis_server():
         yield redis
     finally:
         redis.close()
+
+
+# TEST_PGBOUNCER=1 runs every suite that uses the `api` fixture through a PgBouncer in transaction
+# pooling mode (the CRUD, events and fault suites in .ci/run): the app's DATABASE_URL is an alias of
+# a session-wide pgbouncer, the pooler is detected, and LISTEN uses the direct URL.
+THROUGH_PGBOUNCER = os.environ.get("TEST_PGBOUNCER", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer():
+    """A PgBouncer (transaction pooling) of this run's own; skips when Debian's pgbouncer is missing."""
+    from load.pgbouncer import ThrowawayPgBouncer, available
+
+    if not available():
+        pytest.skip("pgbouncer is not installed: run .ci/install-test-deps")
+    bouncer = ThrowawayPgBouncer()
+    bouncer.start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.close()
+
+
+@pytest.fixture
+async def engine_app(engine_spec, engine_env, engine_database_url, engine_schema, engine_plugins, request):
+    """engine.testing's app, or with TEST_PGBOUNCER the same app behind PgBouncer."""
+    await create_tables(engine_database_url, engine_schema, engine_spec)
+    overrides: dict[str, Any] = {"database_url": engine_database_url}
+    if THROUGH_PGBOUNCER:
+        bouncer = request.getfixturevalue("pgbouncer")
+        overrides = {
+            "database_url": bouncer.add(engine_schema, engine_database_url, engine_schema),
+            "listen_database_url": engine_database_url,
+        }
+    config = Config.from_env(engine_spec, env=engine_env, db_schema=engine_schema, auto_migrate=False, **overrides)
+    return create_app(engine_spec, config, plugins=engine_plugins)
