@@ -27,6 +27,7 @@ DEFAULT_PLUGINS = (
     "engine.features.access.plugin",
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
+    "engine.features.replicas.plugin",  # marks what a read may see before any feature reads
     "engine.features.events.plugin",
     "engine.features.relations.plugin",
     "engine.features.sessions.plugin",
