@@ -50,6 +50,10 @@ class ThrowawayPostgres:
             os.chmod(self.directory, 0o755)
             os.chown(self.directory, entry.pw_uid, entry.pw_gid)
             self._run_kwargs = {"user": self.user}
+        self.create()
+
+    def create(self) -> None:
+        """The data directory: a new cluster (a standby copies its primary's instead, load/replica.py)."""
         self._pg("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8", "--locale=C")
 
     @property
