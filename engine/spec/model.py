@@ -102,6 +102,7 @@ class Resource:
     plugins: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     rate_limit: str | dict[str, str] | None = field(default=None, compare=False, hash=False)  # "20/minute", per action
     cache: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # {"ttl": seconds}: opt-in read cache
+    distribute_by: str | None = field(default=None, compare=False, hash=False)  # a Citus plan (spec.distribution)
 
     @property
     def pk(self) -> Field:
