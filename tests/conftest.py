@@ -122,11 +122,13 @@ async def engine_app(engine_spec, engine_env, engine_database_url, engine_schema
     """engine.testing's app, or with TEST_PGBOUNCER the same app behind PgBouncer."""
     await create_tables(engine_database_url, engine_schema, engine_spec)
     overrides: dict[str, Any] = {"database_url": engine_database_url}
-    if THROUGH_PGBOUNCER:
-        bouncer = request.getfixturevalue("pgbouncer")
+    bouncer = request.getfixturevalue("pgbouncer") if THROUGH_PGBOUNCER else None
+    if bouncer is not None:
         overrides = {
             "database_url": bouncer.add(engine_schema, engine_database_url, engine_schema),
             "listen_database_url": engine_database_url,
         }
     config = Config.from_env(engine_spec, env=engine_env, db_schema=engine_schema, auto_migrate=False, **overrides)
-    return create_app(engine_spec, config, plugins=engine_plugins)
+    yield create_app(engine_spec, config, plugins=engine_plugins)
+    if bouncer is not None:
+        bouncer.remove(engine_schema)

@@ -34,7 +34,9 @@ async def bounced(engine_spec, engine_env, engine_database_url, engine_schema, p
         pool_max_size=10,
     )
     client = await aiohttp_client(create_app(engine_spec, config))
-    return Api(client, engine_spec, engine_database_url, engine_schema, engine_env)
+    yield Api(client, engine_spec, engine_database_url, engine_schema, engine_env)
+    await client.close()
+    pgbouncer.remove(f"{engine_schema}_small")
 
 
 async def test_pgbouncer_in_front_is_detected(bounced):
@@ -80,5 +82,8 @@ async def test_a_pooler_whose_connections_use_another_schema_stops_the_start(
     pgbouncer, engine_database_url, engine_schema
 ):
     url = pgbouncer.add(f"{engine_schema}_public", engine_database_url, None)
-    with pytest.raises(ConfigurationError, match="search_path"):
-        await pooler.check_session_defaults(url, engine_schema, 30_000)
+    try:
+        with pytest.raises(ConfigurationError, match="search_path"):
+            await pooler.check_session_defaults(url, engine_schema, 30_000)
+    finally:
+        pgbouncer.remove(f"{engine_schema}_public")

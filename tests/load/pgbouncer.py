@@ -44,7 +44,8 @@ auth_file = {users}
 admin_users = postgres
 pool_mode = transaction
 max_client_conn = 1000
-default_pool_size = 40
+default_pool_size = 10
+server_idle_timeout = 5
 server_login_retry = 1
 server_connect_timeout = 5
 logfile = {log}
@@ -114,6 +115,13 @@ class ThrowawayPgBouncer:
             aliases.write(line + "\n")
         self.admin("RELOAD")
         return self.url(alias)
+
+    def remove(self, alias: str) -> None:
+        """Close the alias's server connections now (the shared server has few to spare), then drop it."""
+        self.admin(f"KILL {alias}")
+        lines = self.aliases.read_text().splitlines(keepends=True)
+        self.aliases.write_text("".join(line for line in lines if not line.startswith(f"{alias} = ")))
+        self.admin("RELOAD")
 
     def admin(self, command: str) -> None:
         """A command on the admin console (RELOAD, PAUSE ...): psql, as it takes only simple queries."""
