@@ -70,8 +70,15 @@ class ThrowawayPostgres:
             **self._run_kwargs,
         )
 
+    listen_addresses = "127.0.0.1"
+
+    def trust(self, network: str) -> None:
+        """Accept connections from `network` (a CIDR) too, without a password, like loopback."""
+        with open(self.data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {network} trust\n")
+
     def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.directory} -c fsync=on -c synchronous_commit=on"
+        options = f"-h {self.listen_addresses} -p {self.port} -k {self.directory} -c fsync=on -c synchronous_commit=on"
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:
