@@ -117,6 +117,20 @@ async def test_a_client_reads_its_own_write_while_the_replica_lags(api, standby)
     assert elsewhere.status == 404, "without the token the paused replica answered: it had not replayed the write"
 
 
+async def test_event_history_reads_the_writers_own_event_while_the_replica_lags(api, standby):
+    alice = await api.as_user("alice")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Evented")
+        mine = await alice.get("/api/events?resource=agents", headers={HEADER: created.headers[HEADER]})
+        elsewhere = await alice.get("/api/events?resource=agents", headers=ANY_REPLICA)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert [e["record_id"] for e in mine.json["data"]] == [created.json["data"]["id"]]
+    assert elsewhere.json["data"] == [], "the paused replica answered the read without a token"
+
+
 async def test_the_token_travels_in_a_cookie_for_clients_that_keep_cookies(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
