@@ -9,6 +9,7 @@ cache are counted and filled once for both; killing A under write load loses no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import re
@@ -17,10 +18,12 @@ import uuid
 import aiohttp
 import asyncpg
 import pytest
-from load.hosts import Host, Network, namespaces_work
+import yarl
+from load.hosts import PORT, Host, Network, namespaces_work
 from load.ledger import Ledger
 from load.pg import ThrowawayPostgres
 from load.redis_server import ThrowawayRedis
+from stand_in_oidc_provider import StandInProvider, google_env, visit_provider
 
 from engine.features.events import sse
 from engine.spec import load_spec
@@ -39,9 +42,26 @@ NOTE = {
         "ref": {"type": "string"},
     },
 }
+USER = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "email"],
+    "properties": {
+        "id": {"type": "string"},
+        "email": {"type": "string"},
+        "name": {"type": "string"},
+        "google_id": {"type": "string"},
+    },
+}
 SPEC = """\
 version: 1
 resources:
+  users:
+    schema: schemas/user.json
+    owner: id
+    unique: [[email], [google_id]]
+    permissions: {list: [user], read: [user], create: [admin], update: [user], delete: [admin]}
   notes:
     schema: schemas/note.json
     owner: owner_id
@@ -89,25 +109,37 @@ def shared_services(network):
 def hosts(network, shared_services, tmp_path_factory):
     """Host A and host B on one database (its tables made here, as `migrate apply` would)."""
     _, links = network
-    pg, redis = shared_services
+    pg, _ = shared_services
     directory = tmp_path_factory.mktemp("hosts")
     (directory / "schemas").mkdir()
     (directory / "schemas" / "note.json").write_text(json.dumps(NOTE))
+    (directory / "schemas" / "user.json").write_text(json.dumps(USER))
     (directory / "resources.yaml").write_text(SPEC)
     asyncio.run(create_tables(pg.url, "public", load_spec(str(directory / "resources.yaml"))))
+    with running_hosts(links, shared_services, str(directory / "resources.yaml")) as started:
+        yield started
+
+
+def host_env(outer: str, shared_services) -> dict[str, str]:
+    """A host's settings: the shared PostgreSQL and Redis, at the root end of its own link."""
+    pg, redis = shared_services
+    return {
+        "DATABASE_URL": f"postgresql://postgres@{outer}:{pg.port}/postgres",
+        "REDIS_URL": f"redis://{outer}:{redis.port}/0",
+        "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
+        "ENGINE_SESSION_SECRET": TEST_SESSION_SECRET,
+        "ENGINE_FIELD_KEYS": TEST_FIELD_KEYS,
+        "ENGINE_METRICS_ALLOW": "10.213.0.0/16",
+        "ENGINE_LOG_LEVEL": "WARNING",
+    }
+
+
+@contextlib.contextmanager
+def running_hosts(links, shared_services, spec_path: str, port: int = PORT, **extra: str):
     started = []
     try:
         for namespace, inner, outer in links:
-            env = {
-                "DATABASE_URL": f"postgresql://postgres@{outer}:{pg.port}/postgres",
-                "REDIS_URL": f"redis://{outer}:{redis.port}/0",
-                "ENGINE_JWT_SECRET": TEST_JWT_SECRET,
-                "ENGINE_SESSION_SECRET": TEST_SESSION_SECRET,
-                "ENGINE_FIELD_KEYS": TEST_FIELD_KEYS,
-                "ENGINE_METRICS_ALLOW": "10.213.0.0/16",
-                "ENGINE_LOG_LEVEL": "WARNING",
-            }
-            host = Host(namespace, inner, str(directory / "resources.yaml"), env)
+            host = Host(namespace, inner, spec_path, {**host_env(outer, shared_services), **extra}, port=port)
             started.append(host)
             host.wait_ready()
         yield started
@@ -196,6 +228,34 @@ async def test_a_write_on_host_b_is_seen_by_the_next_read_on_host_a_through_the_
     assert (await on_a.request("GET", "/api/notes"))[1]["data"] == []  # cached empty on A
     assert (await on_b.request("POST", "/api/notes", {"ref": f"f-{uuid.uuid4()}"}))[0] == 201
     assert len((await on_a.request("GET", "/api/notes"))[1]["data"]) == 1
+
+
+async def test_a_session_made_on_host_a_works_on_host_b(network, shared_services, hosts, aiohttp_server):
+    """Signed in with Google on host A (a stand-in provider on A's link); the cookie then works on B."""
+    _, links = network
+    (_, inner_a, outer_a), _ = links
+    provider = StandInProvider()
+    server = await aiohttp_server(provider.app(), host=outer_a)
+    provider.issuer = str(server.make_url("")).rstrip("/")
+    port = PORT + 1  # beside the module's hosts, in the same namespaces
+    google = google_env(provider, ENGINE_GOOGLE_REDIRECT_URI=f"http://{inner_a}:{port}/auth/google/callback")
+    spec_path = hosts[0].spec_path
+    with running_hosts(links, shared_services, spec_path, port, **google) as (host_a, host_b):
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+            async with browser.get(host_a.base + "/auth/google/login", allow_redirects=False) as login:
+                assert login.status == 302, await login.text()
+                provider_url = login.headers["Location"]
+            callback_url = await visit_provider(provider_url)
+            async with browser.get(callback_url, allow_redirects=False) as callback:
+                assert callback.status == 302, await callback.text()
+            cookie = browser.cookie_jar.filter_cookies(yarl.URL(host_a.base))["engine_session"]
+            me = {}
+            for host in (host_a, host_b):
+                headers = {"Cookie": f"engine_session={cookie.value}"}
+                async with aiohttp.ClientSession() as fresh, fresh.get(host.base + "/api/me", headers=headers) as r:
+                    assert r.status == 200, await r.text()
+                    me[host.address] = (await r.json())["data"]["id"]
+    assert me[host_a.address] == me[host_b.address]
 
 
 async def test_killing_host_a_under_write_load_loses_no_acknowledged_write(session, hosts, shared_services):

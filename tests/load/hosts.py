@@ -89,11 +89,13 @@ def _status(url: str) -> int | None:
 class Host:
     """`resource-engine serve` inside a namespace, listening on its address."""
 
-    def __init__(self, namespace: str, address: str, spec_path: str, env: dict[str, str], workers: int = 1):
-        self.namespace, self.address = namespace, address
-        self.base = f"http://{address}:{PORT}"
+    def __init__(
+        self, namespace: str, address: str, spec_path: str, env: dict[str, str], workers: int = 1, port: int = PORT
+    ):
+        self.namespace, self.address, self.spec_path = namespace, address, spec_path
+        self.base = f"http://{address}:{port}"
         self.log = tempfile.NamedTemporaryFile(prefix="resource-engine-host-", suffix=".log", delete=False)
-        argv = [sys.executable, "-m", "engine", "--spec", spec_path, "serve", "--host", address, "--port", str(PORT)]
+        argv = [sys.executable, "-m", "engine", "--spec", spec_path, "serve", "--host", address, "--port", str(port)]
         argv += ["--workers", str(workers)]
         environment = {k: v for k, v in os.environ.items() if not k.startswith("ENGINE_") and k != "DATABASE_URL"}
         environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
