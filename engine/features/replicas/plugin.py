@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from engine.db.replicas import lsn_text, parse_lsn, read_after, reset_read_after
-from engine.http.keys import READS
+from engine.http.keys import CONFIG, READS
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
@@ -36,8 +36,6 @@ def token_of(request: web.Request) -> int:
 @web.middleware
 async def consistency(request: web.Request, handler):
     reads = request.app[READS]
-    if not reads.replicas:
-        return await handler(request)
     if request.method in _READS:
         marked = read_after(token_of(request))
         try:
@@ -54,7 +52,7 @@ async def consistency(request: web.Request, handler):
 
 @hookimpl(trylast=True)
 def register_middlewares(app: web.Application, spec: Spec) -> list:
-    return [consistency]
+    return [consistency] if app[CONFIG].replica_urls else []  # without replicas: not even a function call
 
 
 @hookimpl(trylast=True)
