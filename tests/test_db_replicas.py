@@ -11,7 +11,7 @@ import pytest
 from load.pg import ThrowawayPostgres
 from load.replica import ThrowawayStandby
 
-from engine.db.replicas import Replicas, lsn_text, parse_lsn
+from engine.db.replicas import Replicas, lsn_text, parse_lsn, read_after, reset_read_after
 from engine.features.replicas.plugin import HEADER
 from engine.http.keys import READS
 
@@ -62,10 +62,15 @@ async def _caught_up(api) -> None:
             await reads.checked.wait()
 
 
-async def _replica_reads(api) -> float:
+async def _reads(api, target: str, reason: str) -> float:
+    """engine_db_reads_total{target, reason}, from GET /metrics."""
     text = (await api.anonymous.get("/metrics")).text
-    found = re.search(r'engine_db_reads_total\{reason="replica",target="replica"\} (\S+)', text)
+    found = re.search(rf'engine_db_reads_total\{{reason="{reason}",target="{target}"\}} (\S+)', text)
     return float(found.group(1)) if found else 0.0
+
+
+async def _replica_reads(api) -> float:
+    return await _reads(api, "replica", "replica")
 
 
 async def _create_agent(client, name: str):
@@ -194,3 +199,23 @@ async def test_a_replica_url_that_is_not_a_standby_serves_no_read(api, primary):
         assert "not a standby" in lone.report()[0]["problem"]
     finally:
         await lone.close()
+
+
+async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary(api, standby):
+    """A migration applied on the primary reaches the replica later: a read meanwhile must not fail."""
+    reads = api.app[READS]
+    await _caught_up(api)
+    failed_before = await _reads(api, "primary", "replica_failed")
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        await api.sql("CREATE TABLE fresh_table (n int)")
+        await api.sql("INSERT INTO fresh_table VALUES (7)")
+        marked = read_after(0)
+        try:
+            rows = await reads.fetch(f'SELECT n FROM "{api.schema}".fresh_table')
+        finally:
+            reset_read_after(marked)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert [r["n"] for r in rows] == [7]
+    assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"

@@ -39,7 +39,9 @@ PRIMARY_ONLY = -1
 _READ_AFTER: contextvars.ContextVar[int] = contextvars.ContextVar("engine_read_after", default=PRIMARY_ONLY)
 
 # What a failing replica raises: connection trouble, a server starting or stopping, a query cancelled
-# by a recovery conflict (40001), no free replica connection within REPLICA_ACQUIRE_WAIT.
+# by a recovery conflict (40001, 40P01), a table or column a migration made on the primary that the
+# replica has not replayed yet (42xxx), no free replica connection within REPLICA_ACQUIRE_WAIT.
+# The primary answers the read instead: it is the truth for all of them.
 REPLICA_FAILURES = (
     OSError,
     TimeoutError,
@@ -47,7 +49,8 @@ REPLICA_FAILURES = (
     asyncpg.InternalClientError,
     asyncpg.PostgresConnectionError,
     asyncpg.OperatorInterventionError,
-    asyncpg.SerializationError,
+    asyncpg.TransactionRollbackError,
+    asyncpg.SyntaxOrAccessError,
     asyncpg.TooManyConnectionsError,
 )
 REPLICA_ACQUIRE_WAIT = 0.25  # a saturated replica pool sends the read to the primary after this long
@@ -257,7 +260,7 @@ class Replicas:
         try:
             self.primary_lsn = await self.current_lsn()
             self.history.add(now, self.primary_lsn)
-        except REPLICA_FAILURES as error:  # the primary's outage is the pool's to report
+        except Exception as error:  # the primary's outage is the pool's (and /readyz's) to report
             log.debug("replica monitor: primary position unknown: %r", error)
         await asyncio.gather(*(self._check(replica, now) for replica in self.replicas))
         self.checked.set()
