@@ -42,7 +42,12 @@ def engine_database_url(primary) -> str:
 
 @pytest.fixture
 def engine_env(engine_env, standby):
-    return {**engine_env, "DATABASE_REPLICA_URLS": standby.url, "ENGINE_REPLICA_CHECK_INTERVAL": "0.05"}
+    return {
+        **engine_env,
+        "DATABASE_REPLICA_URLS": standby.url,
+        "ENGINE_REPLICA_CHECK_INTERVAL": "0.05",
+        "ENGINE_RATE_LIMIT": "off",  # the load test reads as fast as it can
+    }
 
 
 async def _on_standby(standby: ThrowawayStandby, sql: str) -> None:
