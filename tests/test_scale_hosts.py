@@ -130,6 +130,7 @@ def host_env(outer: str, shared_services) -> dict[str, str]:
         "ENGINE_SESSION_SECRET": TEST_SESSION_SECRET,
         "ENGINE_FIELD_KEYS": TEST_FIELD_KEYS,
         "ENGINE_METRICS_ALLOW": "10.213.0.0/16",
+        "ENGINE_RATE_LIMIT": "100000/minute",  # the load test's writers; `pings` keeps its own 4/minute
         "ENGINE_LOG_LEVEL": "WARNING",
     }
 
