@@ -32,6 +32,7 @@ import asyncpg
 
 from engine.db.metrics import DB_READS, DB_REPLICA_LAG_BYTES, DB_REPLICA_LAG_SECONDS, DB_REPLICA_UP
 from engine.db.pool import EnginePool, close_pool, create_pool
+from engine.spec import Resource
 
 log = logging.getLogger("engine.db.replicas")
 
@@ -202,9 +203,9 @@ class Replicas:
             router._monitor = asyncio.create_task(router._watch(), name="engine-replica-monitor")
         return router
 
-    def for_resource(self, resource: Any) -> Replicas | asyncpg.Pool:
+    def for_resource(self, resource: Resource) -> Replicas | asyncpg.Pool:
         """What a resource manager reads through: the primary for cached resources (see the module doc)."""
-        if not self.replicas or getattr(resource, "cache", None):
+        if not self.replicas or resource.cache:
             return self.primary
         return self
 
