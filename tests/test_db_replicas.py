@@ -4,6 +4,7 @@ streaming replica: a throwaway primary and a hot standby made from it with pg_ba
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 
 import asyncpg
@@ -11,7 +12,7 @@ import pytest
 from load.pg import ThrowawayPostgres
 from load.replica import ThrowawayStandby
 
-from engine.db.replicas import Replicas, lsn_text, parse_lsn, read_after, reset_read_after
+from engine.db.replicas import Replica, Replicas, lsn_text, parse_lsn, read_after, reset_read_after
 from engine.features.replicas.plugin import HEADER
 from engine.http.keys import READS
 
@@ -224,3 +225,12 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
         await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert [r["n"] for r in rows] == [7]
     assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
+
+
+async def test_a_resource_with_a_query_cache_reads_from_the_primary(engine_spec):
+    """A cache entry filled from a replica that lags could outlive the write's invalidation."""
+    primary = object()
+    router = Replicas(primary, [Replica("postgresql://replica.test/db", None)])  # type: ignore[arg-type]
+    agents = engine_spec.resources["agents"]
+    assert router.for_resource(dataclasses.replace(agents, cache={"ttl": 30})) is primary
+    assert router.for_resource(agents) is router
