@@ -19,8 +19,8 @@ SETTINGS = (
         "ENGINE_LISTEN_DATABASE_URL",
         _POSTGRES,
         None,
-        "a direct PostgreSQL URL (not through a transaction pooler) for LISTEN, the events leader lock and "
-        "start-up migrations; required with `ENGINE_DB_POOLER=pgbouncer`",
+        "a direct PostgreSQL URL (not through a transaction pooler) for LISTEN, the events leader lock, "
+        "migrations and the commands; required with `ENGINE_DB_POOLER=pgbouncer`",
         "scale",
         shown="unset: `DATABASE_URL`",
     ),
