@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -13,9 +14,7 @@ from typing import Any
 
 import pytest
 
-from engine.http.app import create_app
-from engine.kernel.config import Config
-from engine.testing import create_tables
+from engine.http.keys import CONFIG
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
 _OWN_BASETEMP = pytest.StashKey[str]()
@@ -118,17 +117,17 @@ def pgbouncer():
 
 
 @pytest.fixture
-async def engine_app(engine_spec, engine_env, engine_database_url, engine_schema, engine_plugins, request):
-    """engine.testing's app, or with TEST_PGBOUNCER the same app behind PgBouncer."""
-    await create_tables(engine_database_url, engine_schema, engine_spec)
-    overrides: dict[str, Any] = {"database_url": engine_database_url}
-    bouncer = request.getfixturevalue("pgbouncer") if THROUGH_PGBOUNCER else None
-    if bouncer is not None:
-        overrides = {
-            "database_url": bouncer.add(engine_schema, engine_database_url, engine_schema),
-            "listen_database_url": engine_database_url,
-        }
-    config = Config.from_env(engine_spec, env=engine_env, db_schema=engine_schema, auto_migrate=False, **overrides)
-    yield create_app(engine_spec, config, plugins=engine_plugins)
-    if bouncer is not None:
-        bouncer.remove(engine_schema)
+async def engine_app(engine_app, engine_database_url, engine_schema, request):
+    """engine.testing's app; with TEST_PGBOUNCER, the same app with its DATABASE_URL through PgBouncer
+    (the app reads the URL only when it starts, so swapping the config before then is enough)."""
+    if not THROUGH_PGBOUNCER:
+        yield engine_app
+        return
+    bouncer = request.getfixturevalue("pgbouncer")
+    engine_app[CONFIG] = dataclasses.replace(
+        engine_app[CONFIG],
+        database_url=bouncer.add(engine_schema, engine_database_url, engine_schema),
+        listen_database_url=engine_database_url,
+    )
+    yield engine_app
+    bouncer.remove(engine_schema)
