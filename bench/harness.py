@@ -2,6 +2,7 @@
 
     bench/run            full mode: writes bench/RESULTS.md
     bench/run --quick    a few seconds per scenario, prints the table only
+    bench/run --scale    two engine processes with and without a read replica (bench/scale.py)
 
 It starts its own PostgreSQL (pgserver) in a temporary directory, applies the migrations, seeds
 1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users),
@@ -278,7 +279,9 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
-def run_wrk(wrk: str, port: int, scenario: str, data_file: str, seconds: int, connections: int) -> dict:
+def run_wrk(
+    wrk: str, port: int, scenario: str, data_file: str, seconds: int, connections: int, script: str = "scenario.lua"
+) -> dict:
     command = [
         wrk,
         "-t2",
@@ -287,7 +290,7 @@ def run_wrk(wrk: str, port: int, scenario: str, data_file: str, seconds: int, co
         "--timeout",
         "10s",
         "-s",
-        os.path.join(ROOT, "bench", "scenario.lua"),
+        os.path.join(ROOT, "bench", script),
         f"http://127.0.0.1:{port}",
         "--",
         scenario,
@@ -371,10 +374,15 @@ def main() -> int:
     parser.add_argument("--scenarios", default=",".join(SCENARIOS))
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--agents-per-user", type=int, default=100)
+    parser.add_argument("--scale", action="store_true", help="two engine processes, with and without a replica")
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
     wrk = ensure_wrk()
+    if args.scale:
+        import scale  # bench/scale.py: its own servers and data
+
+        return scale.run(args, wrk)
     workdir = tempfile.mkdtemp(prefix="resource-engine-bench-")
     url = start_database(workdir)
     log(f"PostgreSQL for this run: {workdir}")

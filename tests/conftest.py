@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
 import tempfile
 import textwrap
@@ -11,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from engine.http.keys import CONFIG
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
 _OWN_BASETEMP = pytest.StashKey[str]()
@@ -89,3 +93,41 @@ def redis_server():
         yield redis
     finally:
         redis.close()
+
+
+# TEST_PGBOUNCER=1 runs every suite that uses the `api` fixture through a PgBouncer in transaction
+# pooling mode (the CRUD, events and fault suites in .ci/run): the app's DATABASE_URL is an alias of
+# a session-wide pgbouncer, the pooler is detected, and LISTEN uses the direct URL.
+THROUGH_PGBOUNCER = os.environ.get("TEST_PGBOUNCER", "") not in ("", "0")
+
+
+@pytest.fixture(scope="session")
+def pgbouncer():
+    """A PgBouncer (transaction pooling) of this run's own; skips when Debian's pgbouncer is missing."""
+    from load.pgbouncer import ThrowawayPgBouncer, available
+
+    if not available():
+        pytest.skip("pgbouncer is not installed: run .ci/install-test-deps")
+    bouncer = ThrowawayPgBouncer()
+    bouncer.start()
+    try:
+        yield bouncer
+    finally:
+        bouncer.close()
+
+
+@pytest.fixture
+async def engine_app(engine_app, engine_database_url, engine_schema, request):
+    """engine.testing's app; with TEST_PGBOUNCER, the same app with its DATABASE_URL through PgBouncer
+    (the app reads the URL only when it starts, so swapping the config before then is enough)."""
+    if not THROUGH_PGBOUNCER:
+        yield engine_app
+        return
+    bouncer = request.getfixturevalue("pgbouncer")
+    engine_app[CONFIG] = dataclasses.replace(
+        engine_app[CONFIG],
+        database_url=bouncer.add(engine_schema, engine_database_url, engine_schema),
+        listen_database_url=engine_database_url,
+    )
+    yield engine_app
+    bouncer.remove(engine_schema)

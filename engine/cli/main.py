@@ -73,8 +73,10 @@ def cmd_routes(args: argparse.Namespace, out: Printer) -> int:
 
 
 def _database_url(spec: Spec) -> tuple[str, str | None]:
+    """The commands' connection: ENGINE_LISTEN_DATABASE_URL when set (direct, never through a
+    transaction pooler: migrations hold a session lock), else DATABASE_URL or the embedded database."""
     config = Config.from_env(spec)
-    return resolve_database_url(config), config.db_schema
+    return config.listen_database_url or resolve_database_url(config), config.db_schema
 
 
 def _migrations_dir(spec: Spec) -> str:

@@ -3,7 +3,7 @@ connection) and the Redis circuit breaker's state."""
 
 from __future__ import annotations
 
-from prometheus_client import Gauge, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 import engine.kernel.metrics  # noqa: F401  (prepares the multiprocess directory before any series exists)
 
@@ -24,5 +24,27 @@ DB_POOL_WAIT = Histogram(
 REDIS_BREAKER_STATE = Gauge(
     "engine_redis_breaker_state",
     "The Redis circuit breaker of the worst worker: 0 closed, 1 half-open (probing), 2 open (failing at once).",
+    multiprocess_mode="max",
+)
+DB_READS = Counter(
+    "engine_db_reads_total",
+    "Routed reads by where they ran (`replica`, `primary`) and why (`replica`, `behind_token`: no replica had "
+    "replayed the caller's last write yet, `no_replica`: none up and in time, `replica_failed`, "
+    "`write_or_background`).",
+    ["target", "reason"],
+)
+DB_REPLICA_UP = Gauge(
+    "engine_db_replica_up", "1 while the replica answers its checks.", ["replica"], multiprocess_mode="min"
+)
+DB_REPLICA_LAG_SECONDS = Gauge(
+    "engine_db_replica_lag_seconds",
+    "How long ago the primary first stood past the replica's replay position.",
+    ["replica"],
+    multiprocess_mode="max",
+)
+DB_REPLICA_LAG_BYTES = Gauge(
+    "engine_db_replica_lag_bytes",
+    "WAL bytes between the primary's position and the replica's replay position.",
+    ["replica"],
     multiprocess_mode="max",
 )

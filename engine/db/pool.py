@@ -14,6 +14,7 @@ import orjson
 
 from engine.db import asyncpg_internals as internals
 from engine.db.metrics import DB_POOL_WAIT
+from engine.db.pooler import NONE, PGBOUNCER
 
 if TYPE_CHECKING:
     from asyncpg.pool import PoolAcquireContext, PoolConnectionProxy
@@ -40,8 +41,12 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         await conn.set_type_codec(name, schema="pg_catalog", encoder=_encode_json, decoder=_decode_json, format="text")
 
 
-def _settings(application: str, schema: str | None, statement_timeout_ms: int | None = None) -> dict[str, str]:
+def _settings(
+    application: str, schema: str | None, statement_timeout_ms: int | None = None, pooler: str = NONE
+) -> dict[str, str]:
     settings = {"application_name": application}
+    if pooler == PGBOUNCER:  # it refuses other startup parameters: the role sets them (engine.db.pooler)
+        return settings
     if schema:
         settings["search_path"] = schema
     if statement_timeout_ms is not None:
@@ -157,9 +162,20 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
 
 
 async def create_pool(
-    url: str, *, min_size: int, max_size: int, statement_timeout_ms: int, schema: str | None = None
+    url: str,
+    *,
+    min_size: int,
+    max_size: int,
+    statement_timeout_ms: int,
+    schema: str | None = None,
+    pooler: str = NONE,
+    **connect_options: Any,
 ) -> EnginePool:
+    """The engine's pool. Behind PgBouncer (`pooler`), without asyncpg's named prepared statements and
+    startup settings (engine.db.pooler); `connect_options` go to each connect (e.g. ``timeout``)."""
     internals.check()  # refuse to start, naming the part, if asyncpg changed what the pool relies on
+    if pooler == PGBOUNCER:
+        connect_options["statement_cache_size"] = 0
     pool = internals.build_pool(
         EnginePool,
         url,
@@ -167,7 +183,8 @@ async def create_pool(
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
-        server_settings=_settings("resource-engine", schema, statement_timeout_ms),
+        server_settings=_settings("resource-engine", schema, statement_timeout_ms, pooler),
+        **connect_options,
     )
     await pool
     internals.make_fair(pool)  # the queue of free connections is made while the pool opens

@@ -13,11 +13,13 @@ from typing import Any
 from aiohttp import web
 
 from engine import migrations
+from engine.db import pooler as pooling
 from engine.db.embedded import start_embedded
 from engine.db.pool import close_pool, connect, create_pool
 from engine.db.pool_wait import bound_pool_wait
+from engine.db.replicas import Replicas
 from engine.http.bulk import WriteHandlers
-from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, SPEC
+from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, POOLER, READS, SPEC
 from engine.http.limits import handler_args
 from engine.http.middleware import build_middlewares
 from engine.http.parse_errors import install as answer_parser_errors_as_problems
@@ -40,9 +42,11 @@ def resolve_database_url(config: Config) -> str:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     config, spec = app[CONFIG], app[SPEC]
     url = resolve_database_url(config)
-    app[DATABASE_URL] = url
+    pooler = await pooling.resolve(config.db_pooler, url) if config.database_url else pooling.NONE
+    app[POOLER] = pooler
+    app[DATABASE_URL] = pooling.session_url(pooler, url, config.listen_database_url)  # LISTEN, session locks
     auto_migrate = config.auto_migrate if config.auto_migrate is not None else config.database_url is None
-    conn = await connect(url, schema=config.db_schema)
+    conn = await connect(app[DATABASE_URL], schema=config.db_schema)
     try:
         directory = f"{spec.root}/migrations"
         if auto_migrate:
@@ -60,22 +64,44 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         await conn.close()
     settings = PoolSettings(config.pool_min_size, config.pool_max_size, config.statement_timeout_ms)
     await call_all(app[PLUGINS].hook.before_pool_open, app=app, settings=settings)
+    if pooler == pooling.PGBOUNCER:
+        await pooling.check_session_defaults(url, config.db_schema, settings.statement_timeout_ms)
     pool = await create_pool(
         url,
         min_size=settings.min_size,
         max_size=settings.max_size,
         statement_timeout_ms=settings.statement_timeout_ms,
         schema=config.db_schema,
+        pooler=pooler,
     )
     if settings.acquire_timeout is not None:
         bound_pool_wait(pool, settings.acquire_timeout)
     app[POOL] = pool
-    managers = {name: ResourceManager(resource, pool, app[PLUGINS]) for name, resource in spec.resources.items()}
+    reads = app[READS] = await open_replicas(config, settings, pool, pooler)
+    managers = {
+        name: ResourceManager(resource, pool, app[PLUGINS], reads=reads.for_resource(resource))
+        for name, resource in spec.resources.items()
+    }
     app[MANAGERS] = managers
     try:
         yield
     finally:
+        await reads.close()
         await close_pool(pool)
+
+
+async def open_replicas(config: Config, settings: PoolSettings, pool: Any, pooler: str) -> Replicas:
+    """The read router (engine.db.replicas): DATABASE_REPLICA_URLS, or the primary alone."""
+    return await Replicas.open(
+        pool,
+        config.replica_urls,
+        pool_size=config.value("ENGINE_REPLICA_POOL_SIZE"),
+        statement_timeout_ms=settings.statement_timeout_ms,
+        schema=config.db_schema,
+        pooler=pooler,
+        max_lag=config.value("ENGINE_REPLICA_MAX_LAG"),
+        interval=config.value("ENGINE_REPLICA_CHECK_INTERVAL"),
+    )
 
 
 async def _plugin_lifecycle(app: web.Application) -> AsyncIterator[None]:

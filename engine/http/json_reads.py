@@ -41,7 +41,7 @@ async def read_json(
 
     compiled = manager.queries.compiled(("read_json", tuple(p.key for p in predicates), wanted), build)
     values = bind_predicates(predicates, {"pk": pk})
-    record = await manager.pool.fetchrow(compiled.sql, *compiled.args(values))
+    record = await manager.reads.fetchrow(compiled.sql, *compiled.args(values))
     if record is None:
         raise manager.not_found(pk_text)
     etag = body_tag(b'{"data":' + record["tagged"].encode() + b"}")

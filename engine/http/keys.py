@@ -6,6 +6,7 @@ import asyncpg
 import pluggy
 from aiohttp import web
 
+from engine.db.replicas import Replicas
 from engine.kernel.config import Config
 from engine.kernel.identity import Identity
 from engine.spec import Spec
@@ -15,7 +16,9 @@ CONFIG = web.AppKey("config", Config)
 PLUGINS = web.AppKey("plugins", pluggy.PluginManager)
 POOL = web.AppKey("pool", asyncpg.Pool)
 MANAGERS = web.AppKey("managers", dict)  # resource name -> ResourceManager
-DATABASE_URL = web.AppKey("database_url", str)
+DATABASE_URL = web.AppKey("database_url", str)  # for session-level connections (LISTEN): never via a pooler
+POOLER = web.AppKey("db_pooler", str)  # none | pgbouncer, as configured or detected (engine.db.pooler)
+READS = web.AppKey("reads", Replicas)  # reads that may go to a replica (engine.db.replicas)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 IDENTITY = web.RequestKey("identity", Identity)

@@ -34,6 +34,9 @@ class Config:
     max_page_size: int = 100
     auto_migrate: bool | None = None  # None: only for the embedded database
     redis_url: str | None = None  # REDIS_URL: shared by plugins that keep state in Redis (sessions ...)
+    db_pooler: str = "auto"  # auto | none | pgbouncer (engine.db.pooler)
+    listen_database_url: str | None = None  # a direct connection for LISTEN and session locks
+    replica_urls: tuple[str, ...] = ()  # DATABASE_REPLICA_URLS (engine.db.replicas)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -65,6 +68,9 @@ class Config:
             max_page_size=s.max_page_size,
             auto_migrate=read("ENGINE_AUTO_MIGRATE"),
             redis_url=read("REDIS_URL"),
+            db_pooler=read("ENGINE_DB_POOLER"),
+            listen_database_url=read("ENGINE_LISTEN_DATABASE_URL"),
+            replica_urls=read("DATABASE_REPLICA_URLS"),
             extra={k: v for k, v in env.items() if k.startswith(PREFIX)},
         )
         values.update(overrides)

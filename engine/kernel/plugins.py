@@ -29,6 +29,7 @@ DEFAULT_PLUGINS = (
     "engine.features.api_keys.plugin",
     "engine.features.jwt_auth.plugin",
     "engine.features.timeouts.plugin",  # first: the request deadline wraps the middlewares of all that follow
+    "engine.features.replicas.plugin",  # marks what a read may see before any feature reads
     "engine.features.events.plugin",
     "engine.features.webhooks.plugin",  # after events: it follows the outbox events creates
     "engine.features.relations.plugin",

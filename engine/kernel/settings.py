@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from engine.kernel.errors import ConfigurationError
 
 # Modules holding a SETTINGS tuple; the core first, so a core lookup imports no feature.
-CORE_SOURCES = ("engine.kernel.core_settings",)
+CORE_SOURCES = ("engine.kernel.core_settings", "engine.db.settings")
 FEATURE_SOURCES = tuple(
     f"engine.features.{name}.settings"
     for name in (

@@ -52,9 +52,10 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class ResourceManager:
-    def __init__(self, resource: Resource, pool: asyncpg.Pool, pm: pluggy.PluginManager):
+    def __init__(self, resource: Resource, pool: asyncpg.Pool, pm: pluggy.PluginManager, reads: Any = None):
         self.resource = resource
         self.pool = pool
+        self.reads = pool if reads is None else reads  # lists and reads: a replica may serve them (engine.db.replicas)
         self.pm = pm
         self.queries = ResourceQueries(resource)
         self.validator = BodyValidator(resource)
@@ -124,7 +125,7 @@ class ResourceManager:
         values["limit"] = query.limit + 1
         compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates, masks, power.rank)
         if conn is None:
-            records = await self.pool.fetch(compiled.sql, *compiled.args(values))
+            records = await self.reads.fetch(compiled.sql, *compiled.args(values))
         else:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
         rows = [dict(r) for r in records[: query.limit]]
@@ -152,7 +153,7 @@ class ResourceManager:
         masks = await self.masks(identity)
         compiled = self.queries.get(predicates, fields or self._all_fields, masks=masks)
         values = bind_predicates((*predicates, *(p for _, p in masks)), {"pk": pk})
-        record = await self.pool.fetchrow(compiled.sql, *compiled.args(values))
+        record = await self.reads.fetchrow(compiled.sql, *compiled.args(values))
         if record is None:
             raise self.not_found(pk_text)
         rows = [dict(record)]

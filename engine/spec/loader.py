@@ -17,6 +17,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, best_match
 
 from engine.spec.access import MODES, resolve_rules
+from engine.spec.distribution import check_distribution
 from engine.spec.model import (
     ACTIONS,
     ACTIVE,
@@ -164,6 +165,7 @@ def _build(data: dict[str, Any], root: str, errors: _Collector, skip: set[str] |
     _cross_check(data, resources, errors)
     _check_secrets_plugin(data, resources, errors)
     _check_row_plugins(data, resources, errors)
+    check_distribution(resources, errors.add)
     settings_raw = dict(data.get("settings") or {})
     known = {k: settings_raw.pop(k) for k in list(settings_raw) if k in Settings.__dataclass_fields__}
     plugins = data.get("plugins") or {}
@@ -281,6 +283,7 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         search=resolve_search(raw.get("search"), fields, lambda p, m: errors.add((*where, "search", *p), m)),
         history=_history(raw.get("history")),
         soft_delete=soft_delete,
+        distribute_by=raw.get("distribute_by"),
     )
 
 

@@ -152,6 +152,7 @@ class Resource:
     search: Search | None = field(default=None, compare=False, hash=False)  # q= (full-text search)
     history: History | None = field(default=None, compare=False, hash=False)  # features/history
     soft_delete: SoftDelete | None = field(default=None, compare=False, hash=False)  # features/soft_delete
+    distribute_by: str | None = field(default=None, compare=False, hash=False)  # a Citus plan (spec.distribution)
 
     @property
     def pk(self) -> Field:

@@ -50,6 +50,10 @@ class ThrowawayPostgres:
             os.chmod(self.directory, 0o755)
             os.chown(self.directory, entry.pw_uid, entry.pw_gid)
             self._run_kwargs = {"user": self.user}
+        self.create()
+
+    def create(self) -> None:
+        """The data directory: a new cluster (a standby copies its primary's instead, load/replica.py)."""
         self._pg("initdb", "-D", str(self.data), "--auth=trust", "-U", "postgres", "--encoding=utf8", "--locale=C")
 
     @property
@@ -66,8 +70,15 @@ class ThrowawayPostgres:
             **self._run_kwargs,
         )
 
+    listen_addresses = "127.0.0.1"
+
+    def trust(self, network: str) -> None:
+        """Accept connections from `network` (a CIDR) too, without a password, like loopback."""
+        with open(self.data / "pg_hba.conf", "a") as hba:
+            hba.write(f"host all all {network} trust\n")
+
     def start(self) -> None:
-        options = f"-h 127.0.0.1 -p {self.port} -k {self.directory} -c fsync=on -c synchronous_commit=on"
+        options = f"-h {self.listen_addresses} -p {self.port} -k {self.directory} -c fsync=on -c synchronous_commit=on"
         self._pg("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -16,13 +16,16 @@ class ThrowawayRedis:
             self.port = sock.getsockname()[1]
         self.directory = tempfile.mkdtemp(prefix="engine-faults-redis-")
         self.process: subprocess.Popen | None = None
+        self.bind = ["127.0.0.1"]
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--dir", self.directory]
+        argv = ["redis-server", "--port", str(self.port), "--bind", *self.bind, "--save", "", "--dir", self.directory]
+        if self.bind != ["127.0.0.1"]:
+            argv += ["--protected-mode", "no"]  # test hosts in network namespaces reach it over their veth
         self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(100):
             with socket.socket() as sock:

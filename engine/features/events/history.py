@@ -15,7 +15,7 @@ from engine.features.events.runtime import EVENTS
 from engine.features.events.tables import EVENTS_RESOURCE
 from engine.features.events.visibility import visibility_for
 from engine.http.handlers import BEARER_CHALLENGE
-from engine.http.keys import CONFIG, IDENTITY, POOL
+from engine.http.keys import CONFIG, IDENTITY, READS
 from engine.http.query import parse_list_query
 from engine.http.responses import json_response
 from engine.kernel.errors import Unauthorized
@@ -46,7 +46,7 @@ async def history(request: web.Request) -> web.Response:
     compiled = request.app[EVENTS].history.list(
         query.filters, query.sort, tuple(wanted) + hidden, cursor_nulls, predicates
     )
-    records = await request.app[POOL].fetch(compiled.sql, *compiled.args(values))
+    records = await request.app[READS].fetch(compiled.sql, *compiled.args(values))  # a replica may answer
     rows = [dict(r) for r in records[: query.limit]]
     next_cursor = cursors.encode(EVENTS_RESOURCE, query.sort, rows[-1]) if len(records) > query.limit else None
     for row in rows:

@@ -5,7 +5,8 @@
 - ``GET /readyz``: this worker should receive traffic: the database answers within
   ENGINE_READYZ_TIMEOUT seconds, no migration file is waiting to be applied, and the worker is not
   shutting down. Otherwise a 503 problem whose detail says which of the three failed. It recovers
-  by itself when the cause goes away (the pool reconnects): no restart needed.
+  by itself when the cause goes away (the pool reconnects): no restart needed. With read replicas
+  the body lists each one (`ok`, `lagging` or `down`, its lag); a replica never makes it 503.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
-from engine.http.keys import POOL
+from engine.http.keys import POOL, READS
 from engine.http.middleware import DATABASE_UNAVAILABLE
 from engine.http.responses import json_response
 from engine.kernel.config import Config
@@ -48,7 +49,11 @@ async def readyz(request: web.Request) -> web.Response:
         raise ServiceUnavailable(
             f"{len(pending)} migration(s) pending: run `resource-engine migrate apply`", pending=pending
         )
-    return json_response({"status": "ready", "database": "ok", "migrations": {"applied": len(applied), "pending": 0}})
+    body = {"status": "ready", "database": "ok", "migrations": {"applied": len(applied), "pending": 0}}
+    reads = app.get(READS)
+    if reads is not None and reads.replicas:  # a replica down is reported, not fatal: the primary serves its reads
+        body["replicas"] = reads.report()
+    return json_response(body)
 
 
 async def _applied_migrations(app: web.Application) -> set[str]:

@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
-from engine.http.keys import IDENTITY, MANAGERS, POOL
+from engine.http.keys import IDENTITY, MANAGERS
 from engine.kernel.errors import Forbidden, Unauthorized
 from engine.resources.listing import ListQuery
 from engine.spec import Relation, Resource, Spec
@@ -225,7 +225,7 @@ class Embedding:
         masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
         compiled = self.relations.reference_sql(include, predicates, masks)
         values = bind_predicates((*predicates, *(p for _, p in masks)), {KEYS_PARAM: keys})
-        found = [dict(record) for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values))]
+        found = [dict(record) for record in await manager.reads.fetch(compiled.sql, *compiled.args(values))]
         drop_hidden(found, masks)
         return {row.get(include.remote): row for row in found}
 
@@ -242,7 +242,8 @@ class Embedding:
             (*predicates, *far, *(p for _, p in far_masks)), {KEYS_PARAM: keys, ACTIVE_PARAM: ACTIVE}
         )
         grouped: dict[Any, list[dict[str, Any]]] = {}
-        for record in await request.app[POOL].fetch(compiled.sql, *compiled.args(values)):
+        links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
+        for record in await links.reads.fetch(compiled.sql, *compiled.args(values)):
             link = self.relations.split_link(relation, record, far_masks)
             grouped.setdefault(link[relation.key], []).append(link)
         return grouped

@@ -1,0 +1,1 @@
+"""Built-in read-your-writes over read replicas: the consistency token a write hands its client."""

@@ -1,0 +1,236 @@
+"""Read replicas with read-your-writes (engine.db.replicas, engine.features.replicas), against a real
+streaming replica: a throwaway primary and a hot standby made from it with pg_basebackup -R."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import re
+
+import asyncpg
+import pytest
+from load.pg import ThrowawayPostgres
+from load.replica import ThrowawayStandby
+
+from engine.db.replicas import Replica, Replicas, lsn_text, parse_lsn, read_after, reset_read_after
+from engine.features.replicas.plugin import HEADER
+from engine.http.keys import READS
+
+WAIT = 30.0  # seconds: a generous bound for what must happen, never a timing assertion
+ANY_REPLICA = {HEADER: "0/0"}  # a client that wrote nothing: any replica in time may answer
+
+
+@pytest.fixture(scope="module")
+def primary():
+    with ThrowawayPostgres() as pg:
+        yield pg
+
+
+@pytest.fixture(scope="module")
+def standby(primary):
+    replica = ThrowawayStandby(primary)
+    replica.start()
+    try:
+        yield replica
+    finally:
+        replica.close()
+
+
+@pytest.fixture(scope="module")
+def engine_database_url(primary) -> str:
+    return primary.url
+
+
+@pytest.fixture
+def engine_env(engine_env, standby):
+    return {
+        **engine_env,
+        "DATABASE_REPLICA_URLS": standby.url,
+        "ENGINE_REPLICA_CHECK_INTERVAL": "0.05",
+        "ENGINE_RATE_LIMIT": "off",  # the load test reads as fast as it can
+    }
+
+
+async def _on_standby(standby: ThrowawayStandby, sql: str) -> None:
+    conn = await asyncpg.connect(standby.url)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def _caught_up(api) -> None:
+    """Until the replica has replayed everything the primary had when this was called."""
+    reads = api.app[READS]
+    target = await reads.current_lsn()
+    async with asyncio.timeout(WAIT):
+        while not (reads.replicas[0].up and reads.replicas[0].replayed >= target):
+            await reads.checked.wait()
+
+
+async def _reads(api, target: str, reason: str) -> float:
+    """engine_db_reads_total{target, reason}, from GET /metrics."""
+    text = (await api.anonymous.get("/metrics")).text
+    found = re.search(rf'engine_db_reads_total\{{reason="{reason}",target="{target}"\}} (\S+)', text)
+    return float(found.group(1)) if found else 0.0
+
+
+async def _replica_reads(api) -> float:
+    return await _reads(api, "replica", "replica")
+
+
+async def _create_agent(client, name: str):
+    created = await client.post("/api/agents", json={"name": name})
+    assert created.status == 201, created.text
+    return created
+
+
+def test_wal_positions_read_back_as_postgresql_writes_them():
+    assert lsn_text(parse_lsn("16/B374D848")) == "16/B374D848"
+    assert parse_lsn("0/0") == 0
+
+
+@pytest.mark.parametrize("text", ["", "16", "16/", "/B3", "zz/1", "1/2/3", "123456789/0"])
+def test_a_token_that_is_not_a_wal_position_is_refused(text):
+    assert parse_lsn(text) is None
+
+
+async def test_a_write_answers_with_its_consistency_token(api):
+    alice = await api.as_user("alice")
+    created = await _create_agent(alice, "Tokened")
+    token = parse_lsn(created.headers[HEADER])
+    assert token is not None and token > 0
+    assert created.headers.get("Set-Cookie", "").startswith("engine_consistency=")
+
+
+async def test_reads_without_a_recent_write_are_served_by_the_replica(api):
+    alice = await api.as_user("alice")
+    await _create_agent(alice, "Replicated")
+    await _caught_up(api)
+    before = await _replica_reads(api)
+    listed = await alice.get("/api/agents", headers=ANY_REPLICA)
+    assert [row["name"] for row in listed.json["data"]] == ["Replicated"]
+    assert await _replica_reads(api) > before
+
+
+async def test_a_client_reads_its_own_write_while_the_replica_lags(api, standby):
+    alice = await api.as_user("alice")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Fresh")
+        path = f"/api/agents/{created.json['data']['id']}"
+        mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
+        elsewhere = await alice.get(path, headers=ANY_REPLICA)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert mine.status == 200, "the writer's next read saw its write (the primary served it)"
+    assert elsewhere.status == 404, "without the token the paused replica answered: it had not replayed the write"
+
+
+async def test_event_history_reads_the_writers_own_event_while_the_replica_lags(api, standby):
+    alice = await api.as_user("alice")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Evented")
+        mine = await alice.get("/api/events?resource=agents", headers={HEADER: created.headers[HEADER]})
+        elsewhere = await alice.get("/api/events?resource=agents", headers=ANY_REPLICA)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert [e["record_id"] for e in mine.json["data"]] == [created.json["data"]["id"]]
+    assert elsewhere.json["data"] == [], "the paused replica answered the read without a token"
+
+
+async def test_the_token_travels_in_a_cookie_for_clients_that_keep_cookies(api, standby):
+    alice = await api.as_user("alice")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Cookie")
+        read = await alice.get(f"/api/agents/{created.json['data']['id']}")  # the test client keeps cookies
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert read.status == 200
+
+
+async def test_readyz_reports_each_replica(api, standby):
+    await _caught_up(api)
+    ready = await api.anonymous.get("/readyz")
+    assert ready.status == 200
+    [replica] = ready.json["replicas"]
+    assert replica["replica"] == f"127.0.0.1:{standby.port}/postgres"
+    assert replica["status"] == "ok"
+    assert {"lag_seconds", "lag_bytes", "replayed"} <= set(replica)
+
+
+async def test_a_replica_stopped_and_restarted_under_load_costs_no_read(api, standby):
+    alice = await api.as_user("alice")
+    created = await _create_agent(alice, "Steady")
+    path = f"/api/agents/{created.json['data']['id']}"
+    await _caught_up(api)
+    statuses: list[int] = []
+    stop = asyncio.Event()
+
+    async def reader() -> None:
+        while not stop.is_set() and len(statuses) < 20_000:
+            statuses.append((await alice.get(path, headers=ANY_REPLICA)).status)
+
+    readers = [asyncio.create_task(reader()) for _ in range(4)]
+    try:
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(standby.stop, "fast")
+        await asyncio.sleep(0.5)
+        down = await api.anonymous.get("/readyz")
+        await asyncio.to_thread(standby.start)
+        await _caught_up(api)
+        before = await _replica_reads(api)
+        await asyncio.sleep(0.3)
+        after = await _replica_reads(api)
+    finally:
+        stop.set()
+        await asyncio.gather(*readers)
+    assert statuses and set(statuses) == {200}, f"{len(statuses)} reads: {sorted(set(statuses))}"
+    assert down.status == 200 and down.json["replicas"][0]["status"] == "down"
+    assert after > before, "the restarted replica serves reads again"
+
+
+async def test_a_replica_url_that_is_not_a_standby_serves_no_read(api, primary):
+    lone = await Replicas.open(
+        api.app[READS].primary, [primary.url], pool_size=1, statement_timeout_ms=0, schema=None, pooler="none",
+        max_lag=5.0, interval=10.0,
+    )  # fmt: skip
+    try:
+        assert not lone.replicas[0].up
+        assert "not a standby" in lone.report()[0]["problem"]
+    finally:
+        await lone.close()
+
+
+async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary(api, standby):
+    """A migration applied on the primary reaches the replica later: a read meanwhile must not fail."""
+    reads = api.app[READS]
+    await _caught_up(api)
+    failed_before = await _reads(api, "primary", "replica_failed")
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        await api.sql("CREATE TABLE fresh_table (n int)")
+        await api.sql("INSERT INTO fresh_table VALUES (7)")
+        marked = read_after(0)
+        try:
+            rows = await reads.fetch(f'SELECT n FROM "{api.schema}".fresh_table')
+        finally:
+            reset_read_after(marked)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert [r["n"] for r in rows] == [7]
+    assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
+
+
+async def test_a_resource_with_a_query_cache_reads_from_the_primary(engine_spec):
+    """A cache entry filled from a replica that lags could outlive the write's invalidation."""
+    primary = object()
+    router = Replicas(primary, [Replica("postgresql://replica.test/db", None)])  # type: ignore[arg-type]
+    agents = engine_spec.resources["agents"]
+    assert router.for_resource(dataclasses.replace(agents, cache={"ttl": 30})) is primary
+    assert router.for_resource(agents) is router
