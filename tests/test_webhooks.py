@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,19 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from cryptography.fernet import Fernet
 from events_support import wait_until
 from process_support import engine_env as process_env
-from process_support import serving
+from process_support import run_engine, serving
 from standardwebhooks import Webhook
 
+from engine.db.pool import connect
+from engine.features.secrets.keys import Undecryptable, parse_keys
 from engine.features.webhooks.plugin import SETTINGS, TASK
+from engine.features.webhooks.secrets import rotate_secrets, unseal
 from engine.features.webhooks.worker import Worker
 from engine.http.keys import POOL
-from engine.testing import TEST_JWT_SECRET
+from engine.testing import TEST_FIELD_KEYS, TEST_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -115,6 +120,90 @@ async def test_the_secret_is_shown_only_when_the_endpoint_is_created(api, receiv
     listed = (await admin.get("/api/webhooks")).json["data"]
     one = (await admin.get(f"/api/webhooks/{endpoint['id']}")).json["data"]
     assert endpoint["secret"] not in str(listed) + str(one)
+
+
+async def stored_secret(api: Any, endpoint: dict[str, Any]) -> str:
+    [row] = await api.sql("select secret from _engine_webhooks where id = $1", uuid_of(endpoint))
+    return row["secret"]
+
+
+def uuid_of(endpoint: dict[str, Any]) -> uuid.UUID:
+    return uuid.UUID(endpoint["id"])
+
+
+async def test_the_signing_secret_is_stored_encrypted_with_the_field_keys(api, receiver):
+    admin = await api.as_admin()
+    endpoint = await register(admin, receiver)
+    stored = await stored_secret(api, endpoint)
+    assert stored.startswith("enc1:") and endpoint["secret"] not in stored
+    assert endpoint["secret"].removeprefix("whsec_") not in stored
+    assert unseal(stored, api.app[SETTINGS].keys) == endpoint["secret"]
+
+
+async def test_a_secret_stored_in_plain_text_before_encryption_still_signs(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    endpoint = await register(admin, receiver)
+    await api.sql("update _engine_webhooks set secret = $1", endpoint["secret"])  # a row from before
+    await alice.post("/api/agents", json={"name": "Helper"})
+    await settled(admin, endpoint, "succeeded")
+    ((headers, body, _),) = receiver.requests
+    assert Webhook(endpoint["secret"]).verify(body, headers)["type"] == "agents.created"
+
+
+async def test_a_secret_no_key_opens_is_a_failed_attempt_never_sent_unsigned(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    endpoint = await register(admin, receiver)
+    other = Fernet(Fernet.generate_key()).encrypt(endpoint["secret"].encode()).decode()
+    await api.sql("update _engine_webhooks set secret = $1", "enc1:" + other)
+    await alice.post("/api/agents", json={"name": "Helper"})
+
+    async def tried() -> bool:
+        return any(d["attempts"] >= 1 and d["last_error"] for d in await deliveries(admin, endpoint))
+
+    await wait_until(tried, "a failed attempt")
+    (delivery,) = await deliveries(admin, endpoint)
+    assert delivery["status"] == "pending" and "cannot be decrypted" in delivery["last_error"]
+    assert receiver.requests == []
+
+
+OLD_KEY = Fernet.generate_key().decode()
+NEW_KEY = Fernet.generate_key().decode()
+
+
+class TestKeyRotation:
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**engine_env, "ENGINE_FIELD_KEYS": OLD_KEY}
+
+    async def test_rotation_re_encrypts_signing_secrets_and_encrypts_plain_ones(self, api, receiver):
+        admin = await api.as_admin()
+        sealed, plain = await register(admin, receiver), await register(admin, receiver)
+        await api.sql("update _engine_webhooks set secret = $1 where id = $2", plain["secret"], uuid_of(plain))
+        conn = await connect(api.database_url, schema=api.schema)
+        try:
+            done = await rotate_secrets(conn, parse_keys(f"{NEW_KEY},{OLD_KEY}"))
+        finally:
+            await conn.close()
+        assert (done.rows, done.encrypted, done.failed) == (2, 1, 0)
+        for endpoint in (sealed, plain):
+            stored = await stored_secret(api, endpoint)
+            assert unseal(stored, parse_keys(NEW_KEY)) == endpoint["secret"]
+            with pytest.raises(Undecryptable):
+                unseal(stored, parse_keys(OLD_KEY))
+
+    async def test_the_rotate_command_re_encrypts_signing_secrets(
+        self, api, receiver, engine_database_url, engine_schema
+    ):
+        admin = await api.as_admin()
+        endpoint = await register(admin, receiver)
+        env = process_env(engine_database_url, engine_schema, ENGINE_FIELD_KEYS=f"{NEW_KEY},{OLD_KEY}")
+
+        done = await run_engine("keys", "rotate", cwd=ROOT, env=env)
+
+        assert done.code == 0, done.output
+        assert "webhooks: 1 signing secret(s) re-encrypted" in done.output
+        assert endpoint["secret"] not in done.output
+        assert unseal(await stored_secret(api, endpoint), parse_keys(NEW_KEY)) == endpoint["secret"]
 
 
 async def test_an_endpoint_hears_only_of_changes_made_after_it_was_registered(api, receiver):
@@ -315,7 +404,7 @@ async def test_a_server_process_killed_mid_delivery_loses_nothing(api, receiver,
     receiver.plan = ["hold"]
     endpoint = await register(admin, receiver)
     env = {**process_env(engine_database_url, engine_schema), **FAST, "ENGINE_AUTO_MIGRATE": "0"}
-    env.update(ENGINE_JWT_SECRET=TEST_JWT_SECRET, ENGINE_WEBHOOK_TIMEOUT="2")
+    env.update(ENGINE_JWT_SECRET=TEST_JWT_SECRET, ENGINE_FIELD_KEYS=TEST_FIELD_KEYS, ENGINE_WEBHOOK_TIMEOUT="2")
 
     async def in_flight() -> bool:
         return len(receiver.requests) == 1
