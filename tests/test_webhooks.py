@@ -42,12 +42,15 @@ FAST = {
 
 class Receiver:
     """A webhook receiver on loopback: answers each request as planned (a status, "hold" until
-    released, or a path to redirect to), 200 once the plan is spent; records every request."""
+    released, "endless": 200 and a body that never ends, "trickle": 200 and a byte now and then,
+    or a path to redirect to), 200 once the plan is spent; records every request, and counts the
+    answers the engine hung up on before their body ended."""
 
     def __init__(self) -> None:
         self.plan: list[Any] = []
         self.requests: list[tuple[dict[str, str], bytes, str]] = []
         self.release = asyncio.Event()
+        self.hung_up = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((dict(request.headers), await request.read(), request.path))
@@ -55,9 +58,24 @@ class Receiver:
         if behaviour == "hold":
             await self.release.wait()
             return web.Response(status=200)
+        if behaviour in ("endless", "trickle"):
+            return await self.stream(request, behaviour)
         if isinstance(behaviour, str):
             raise web.HTTPFound(behaviour)
         return web.Response(status=behaviour)
+
+    async def stream(self, request: web.Request, behaviour: str) -> web.StreamResponse:
+        answer = web.StreamResponse(status=200)
+        await answer.prepare(request)
+        chunk, pause = (b"x" * 65536, 0) if behaviour == "endless" else (b"x", 0.1)
+        try:
+            while not self.release.is_set():
+                await answer.write(chunk)
+                await asyncio.sleep(pause)
+        except (ConnectionError, asyncio.CancelledError):  # the engine hung up: a failed write or a cancel
+            self.hung_up += 1
+            raise
+        return answer
 
     def types(self) -> list[str]:
         return [orjson.loads(body)["type"] for _, body, path in self.requests if path == "/hook"]
@@ -257,6 +275,35 @@ async def test_a_receiver_that_times_out_gets_a_retry(api, receiver):
     await alice.post("/api/agents", json={"name": "Helper"})
     (delivery,) = await settled(admin, endpoint, "succeeded")
     assert delivery["attempts"] == 2
+
+
+async def test_an_endless_answer_is_read_only_up_to_the_cap(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    receiver.plan = ["endless"]
+    endpoint = await register(admin, receiver)
+    await alice.post("/api/agents", json={"name": "Helper"})
+    (delivery,) = await settled(admin, endpoint, "succeeded")  # reading it all would never end
+    assert (delivery["attempts"], delivery["response_status"]) == (1, 200)
+
+    async def hung_up() -> bool:
+        return receiver.hung_up == 1
+
+    await wait_until(hung_up, "the engine to drop the connection")
+
+
+async def test_an_answer_trickling_past_the_timeout_is_a_failed_attempt(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    receiver.plan = ["trickle"] * 100
+    endpoint = await register(admin, receiver)
+    await alice.post("/api/agents", json={"name": "Helper"})
+
+    async def failed_once() -> bool:
+        return any(d["last_error"] for d in await deliveries(admin, endpoint))
+
+    await wait_until(failed_once, "a failed attempt")
+    (delivery,) = await deliveries(admin, endpoint)
+    assert (delivery["status"], delivery["response_status"]) == ("pending", 200)
+    assert "did not end within 1 s" in delivery["last_error"]
 
 
 async def test_a_redirect_is_not_followed(api, receiver):
