@@ -27,7 +27,7 @@ from engine.features.webhooks.plugin import SETTINGS, TASK
 from engine.features.webhooks.secrets import rotate_secrets, unseal
 from engine.features.webhooks.worker import Worker
 from engine.http.keys import POOL
-from engine.testing import TEST_FIELD_KEYS, TEST_JWT_SECRET
+from engine.testing import PRODUCTION_TOKEN_CLAIMS, TEST_FIELD_KEYS, TEST_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -222,6 +222,31 @@ class TestKeyRotation:
         assert "webhooks: 1 signing secret(s) re-encrypted" in done.output
         assert endpoint["secret"] not in done.output
         assert unseal(await stored_secret(api, endpoint), parse_keys(NEW_KEY)) == endpoint["secret"]
+
+
+class TestProductionWithoutKeys:
+    """A project without secret fields may run in production without ENGINE_FIELD_KEYS; then no
+    signing secret can be stored, so registering an endpoint says what to set."""
+
+    @pytest.fixture
+    def engine_spec_path(self, write_spec) -> str:
+        schema = {
+            "type": "object",
+            "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}},
+        }
+        spec = "version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n    permissions: {create: [user]}\n"
+        return str(write_spec(spec, {"schemas/note.json": schema}))
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in engine_env.items() if k != "ENGINE_FIELD_KEYS"}
+        return {**env, **PRODUCTION_TOKEN_CLAIMS, "ENGINE_ENV": "production"}
+
+    async def test_registering_an_endpoint_is_501_naming_the_setting(self, api, receiver, expect_problem):
+        admin = api.with_token(api.token("admin", ["admin"]))
+        result = await admin.post("/api/webhooks", json={"url": receiver.url, "resources": ["notes"]})
+        assert "set ENGINE_FIELD_KEYS" in expect_problem(result, 501)["detail"]
+        assert await api.sql("select 1 from _engine_webhooks") == []
 
 
 async def test_an_endpoint_hears_only_of_changes_made_after_it_was_registered(api, receiver):
