@@ -131,6 +131,20 @@ async def test_logout_all_leaves_other_users_alone(api, oidc_provider):
     assert (await refresh(api, pair["refresh_token"])).status == 200
 
 
+async def test_an_api_key_cannot_sign_its_owner_out_everywhere(api, oidc_provider, expect_problem):
+    copied = session_cookie(await sign_in(api))
+    pair = await tokens(api)
+    made = await api.anonymous.post(
+        "/api/me/api-keys", json={"name": "ci", "scopes": ["*:read"]}, headers=await csrf(api)
+    )
+    assert made.status == 201, made.text
+    api.client.session.cookie_jar.clear()
+    result = await api.anonymous.post("/auth/logout?all=true", headers={"X-API-Key": made.json["data"]["key"]})
+    assert "API key cannot sign its owner out everywhere" in expect_problem(result, 403)["detail"]
+    assert (await replay(api, copied)).status == 200
+    assert (await refresh(api, pair["refresh_token"])).status == 200
+
+
 async def test_logout_all_must_be_true_or_false(api, oidc_provider):
     await sign_in(api)
     assert (await api.anonymous.post("/auth/logout?all=maybe", headers=await csrf(api))).status == 400

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import signal
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,15 +15,19 @@ from typing import Any
 import orjson
 import pytest
 from aiohttp import web
+from cryptography.fernet import Fernet
 from events_support import wait_until
 from process_support import engine_env as process_env
-from process_support import serving
+from process_support import run_engine, serving
 from standardwebhooks import Webhook
 
+from engine.db.pool import connect
+from engine.features.secrets.keys import Undecryptable, parse_keys
 from engine.features.webhooks.plugin import SETTINGS, TASK
+from engine.features.webhooks.secrets import rotate_secrets, unseal
 from engine.features.webhooks.worker import Worker
 from engine.http.keys import POOL
-from engine.testing import TEST_JWT_SECRET
+from engine.testing import PRODUCTION_TOKEN_CLAIMS, TEST_FIELD_KEYS, TEST_JWT_SECRET
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,12 +42,15 @@ FAST = {
 
 class Receiver:
     """A webhook receiver on loopback: answers each request as planned (a status, "hold" until
-    released, or a path to redirect to), 200 once the plan is spent; records every request."""
+    released, "endless": 200 and a body that never ends, "trickle": 200 and a byte now and then,
+    or a path to redirect to), 200 once the plan is spent; records every request, and counts the
+    answers the engine hung up on before their body ended."""
 
     def __init__(self) -> None:
         self.plan: list[Any] = []
         self.requests: list[tuple[dict[str, str], bytes, str]] = []
         self.release = asyncio.Event()
+        self.hung_up = 0
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         self.requests.append((dict(request.headers), await request.read(), request.path))
@@ -50,9 +58,24 @@ class Receiver:
         if behaviour == "hold":
             await self.release.wait()
             return web.Response(status=200)
+        if behaviour in ("endless", "trickle"):
+            return await self.stream(request, behaviour)
         if isinstance(behaviour, str):
             raise web.HTTPFound(behaviour)
         return web.Response(status=behaviour)
+
+    async def stream(self, request: web.Request, behaviour: str) -> web.StreamResponse:
+        answer = web.StreamResponse(status=200)
+        await answer.prepare(request)
+        chunk, pause = (b"x" * 65536, 0) if behaviour == "endless" else (b"x", 0.1)
+        try:
+            while not self.release.is_set():
+                await answer.write(chunk)
+                await asyncio.sleep(pause)
+        except (ConnectionError, asyncio.CancelledError):  # the engine hung up: a failed write or a cancel
+            self.hung_up += 1
+            raise
+        return answer
 
     def types(self) -> list[str]:
         return [orjson.loads(body)["type"] for _, body, path in self.requests if path == "/hook"]
@@ -117,6 +140,115 @@ async def test_the_secret_is_shown_only_when_the_endpoint_is_created(api, receiv
     assert endpoint["secret"] not in str(listed) + str(one)
 
 
+async def stored_secret(api: Any, endpoint: dict[str, Any]) -> str:
+    [row] = await api.sql("select secret from _engine_webhooks where id = $1", uuid_of(endpoint))
+    return row["secret"]
+
+
+def uuid_of(endpoint: dict[str, Any]) -> uuid.UUID:
+    return uuid.UUID(endpoint["id"])
+
+
+async def test_the_signing_secret_is_stored_encrypted_with_the_field_keys(api, receiver):
+    admin = await api.as_admin()
+    endpoint = await register(admin, receiver)
+    stored = await stored_secret(api, endpoint)
+    assert stored.startswith("enc1:") and endpoint["secret"] not in stored
+    assert endpoint["secret"].removeprefix("whsec_") not in stored
+    assert unseal(stored, api.app[SETTINGS].keys) == endpoint["secret"]
+
+
+async def test_a_secret_stored_in_plain_text_before_encryption_still_signs(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    endpoint = await register(admin, receiver)
+    await api.sql("update _engine_webhooks set secret = $1", endpoint["secret"])  # a row from before
+    await alice.post("/api/agents", json={"name": "Helper"})
+    await settled(admin, endpoint, "succeeded")
+    ((headers, body, _),) = receiver.requests
+    assert Webhook(endpoint["secret"]).verify(body, headers)["type"] == "agents.created"
+
+
+async def test_a_secret_no_key_opens_is_a_failed_attempt_never_sent_unsigned(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    endpoint = await register(admin, receiver)
+    other = Fernet(Fernet.generate_key()).encrypt(endpoint["secret"].encode()).decode()
+    await api.sql("update _engine_webhooks set secret = $1", "enc1:" + other)
+    await alice.post("/api/agents", json={"name": "Helper"})
+
+    async def tried() -> bool:
+        return any(d["attempts"] >= 1 and d["last_error"] for d in await deliveries(admin, endpoint))
+
+    await wait_until(tried, "a failed attempt")
+    (delivery,) = await deliveries(admin, endpoint)
+    assert delivery["status"] == "pending" and "cannot be decrypted" in delivery["last_error"]
+    assert receiver.requests == []
+
+
+OLD_KEY = Fernet.generate_key().decode()
+NEW_KEY = Fernet.generate_key().decode()
+
+
+class TestKeyRotation:
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**engine_env, "ENGINE_FIELD_KEYS": OLD_KEY}
+
+    async def test_rotation_re_encrypts_signing_secrets_and_encrypts_plain_ones(self, api, receiver):
+        admin = await api.as_admin()
+        sealed, plain = await register(admin, receiver), await register(admin, receiver)
+        await api.sql("update _engine_webhooks set secret = $1 where id = $2", plain["secret"], uuid_of(plain))
+        conn = await connect(api.database_url, schema=api.schema)
+        try:
+            done = await rotate_secrets(conn, parse_keys(f"{NEW_KEY},{OLD_KEY}"))
+        finally:
+            await conn.close()
+        assert (done.rows, done.encrypted, done.failed) == (2, 1, 0)
+        for endpoint in (sealed, plain):
+            stored = await stored_secret(api, endpoint)
+            assert unseal(stored, parse_keys(NEW_KEY)) == endpoint["secret"]
+            with pytest.raises(Undecryptable):
+                unseal(stored, parse_keys(OLD_KEY))
+
+    async def test_the_rotate_command_re_encrypts_signing_secrets(
+        self, api, receiver, engine_database_url, engine_schema
+    ):
+        admin = await api.as_admin()
+        endpoint = await register(admin, receiver)
+        env = process_env(engine_database_url, engine_schema, ENGINE_FIELD_KEYS=f"{NEW_KEY},{OLD_KEY}")
+
+        done = await run_engine("keys", "rotate", cwd=ROOT, env=env)
+
+        assert done.code == 0, done.output
+        assert "webhooks: 1 signing secret(s) re-encrypted" in done.output
+        assert endpoint["secret"] not in done.output
+        assert unseal(await stored_secret(api, endpoint), parse_keys(NEW_KEY)) == endpoint["secret"]
+
+
+class TestProductionWithoutKeys:
+    """A project without secret fields may run in production without ENGINE_FIELD_KEYS; then no
+    signing secret can be stored, so registering an endpoint says what to set."""
+
+    @pytest.fixture
+    def engine_spec_path(self, write_spec) -> str:
+        schema = {
+            "type": "object",
+            "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}},
+        }
+        spec = "version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n    permissions: {create: [user]}\n"
+        return str(write_spec(spec, {"schemas/note.json": schema}))
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        env = {k: v for k, v in engine_env.items() if k != "ENGINE_FIELD_KEYS"}
+        return {**env, **PRODUCTION_TOKEN_CLAIMS, "ENGINE_ENV": "production"}
+
+    async def test_registering_an_endpoint_is_501_naming_the_setting(self, api, receiver, expect_problem):
+        admin = api.with_token(api.token("admin", ["admin"]))
+        result = await admin.post("/api/webhooks", json={"url": receiver.url, "resources": ["notes"]})
+        assert "set ENGINE_FIELD_KEYS" in expect_problem(result, 501)["detail"]
+        assert await api.sql("select 1 from _engine_webhooks") == []
+
+
 async def test_an_endpoint_hears_only_of_changes_made_after_it_was_registered(api, receiver):
     admin, alice = await api.as_admin(), await api.as_user("alice")
     await alice.post("/api/agents", json={"name": "Before"})
@@ -168,6 +300,35 @@ async def test_a_receiver_that_times_out_gets_a_retry(api, receiver):
     await alice.post("/api/agents", json={"name": "Helper"})
     (delivery,) = await settled(admin, endpoint, "succeeded")
     assert delivery["attempts"] == 2
+
+
+async def test_an_endless_answer_is_read_only_up_to_the_cap(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    receiver.plan = ["endless"]
+    endpoint = await register(admin, receiver)
+    await alice.post("/api/agents", json={"name": "Helper"})
+    (delivery,) = await settled(admin, endpoint, "succeeded")  # reading it all would never end
+    assert (delivery["attempts"], delivery["response_status"]) == (1, 200)
+
+    async def hung_up() -> bool:
+        return receiver.hung_up == 1
+
+    await wait_until(hung_up, "the engine to drop the connection")
+
+
+async def test_an_answer_trickling_past_the_timeout_is_a_failed_attempt(api, receiver):
+    admin, alice = await api.as_admin(), await api.as_user("alice")
+    receiver.plan = ["trickle"] * 100
+    endpoint = await register(admin, receiver)
+    await alice.post("/api/agents", json={"name": "Helper"})
+
+    async def failed_once() -> bool:
+        return any(d["last_error"] for d in await deliveries(admin, endpoint))
+
+    await wait_until(failed_once, "a failed attempt")
+    (delivery,) = await deliveries(admin, endpoint)
+    assert (delivery["status"], delivery["response_status"]) == ("pending", 200)
+    assert "did not end within 1 s" in delivery["last_error"]
 
 
 async def test_a_redirect_is_not_followed(api, receiver):
@@ -315,7 +476,7 @@ async def test_a_server_process_killed_mid_delivery_loses_nothing(api, receiver,
     receiver.plan = ["hold"]
     endpoint = await register(admin, receiver)
     env = {**process_env(engine_database_url, engine_schema), **FAST, "ENGINE_AUTO_MIGRATE": "0"}
-    env.update(ENGINE_JWT_SECRET=TEST_JWT_SECRET, ENGINE_WEBHOOK_TIMEOUT="2")
+    env.update(ENGINE_JWT_SECRET=TEST_JWT_SECRET, ENGINE_FIELD_KEYS=TEST_FIELD_KEYS, ENGINE_WEBHOOK_TIMEOUT="2")
 
     async def in_flight() -> bool:
         return len(receiver.requests) == 1

@@ -43,7 +43,7 @@ def token_paths(document: dict[str, Any]) -> None:
                     "in": "query",
                     "required": False,
                     "description": "true: sign out everywhere (every session and refresh-token family of the "
-                    "caller, or of the refresh token's user)",
+                    "caller, or of the refresh token's user); refused (403) to an API key",
                     "schema": {"type": "boolean", "default": False},
                 }
             ],

@@ -6,6 +6,7 @@
   family and ends the session on the server.
 - `POST /auth/logout?all=true` -> 204; signs the caller (session, bearer token, or the refresh
   token's user) out everywhere: every refresh-token family and every session of the user ends.
+  An API key may not (403): a script's credential must not end its owner's sign-ins.
 Every token response is `{"access_token", "refresh_token", "token_type": "Bearer", "expires_in"}`.
 """
 
@@ -27,7 +28,7 @@ from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
-from engine.kernel.errors import BadRequest, Problem, Unauthorized, ValidationFailed
+from engine.kernel.errors import BadRequest, Forbidden, Problem, Unauthorized, ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.spec import Resource, Spec
 
@@ -107,6 +108,11 @@ def _everywhere(request: web.Request) -> bool:
 async def logout(request: web.Request) -> web.Response:
     identity = request[IDENTITY]
     everywhere = _everywhere(request)
+    if everywhere and identity is not None and identity.via == "api_key":
+        raise Forbidden(
+            "an API key cannot sign its owner out everywhere; sign in (session or access token) to do that, "
+            "or revoke the key with DELETE /api/me/api-keys/{id}"
+        )
     signed_in = identity is not None and (identity.via == "session" or everywhere)
     body = await read_object(request, request.app[CONFIG].body_limit) if request.body_exists else {}
     refresh_token = _refresh_token(body, required=not signed_in)

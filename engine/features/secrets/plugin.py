@@ -20,6 +20,7 @@ from engine.db.pool import connect
 from engine.features.secrets.keys import FieldKeys, key_file, load_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.features.secrets.values import encrypt_columns, secret_fields
+from engine.features.webhooks import secrets as webhook_secrets  # a module: the two import each other
 from engine.http.app import resolve_database_url
 from engine.http.keys import PLUGINS, POOL, SPEC
 from engine.kernel.config import Config
@@ -78,28 +79,37 @@ async def reveal_secret(app: web.Application, resource: str, pk: Any, name: str)
 def _rotate_command(args: argparse.Namespace, out) -> int:
     spec = load_spec(args.spec)
     config = Config.from_env(spec)
-    keys = keys_for(spec, config)
+    keys = keys_for(spec, config) or webhook_secrets.webhook_keys(spec, config)  # webhook signing secrets use them too
     if keys is None:
-        out.ok("no schema has a writeOnly field: nothing to rotate")
+        out.ok("no schema has a writeOnly field and ENGINE_FIELD_KEYS is not set: nothing to rotate")
         return 0
 
-    async def main() -> dict[str, Any]:
+    async def main() -> tuple[dict[str, Any], Any]:
         conn = await connect(resolve_database_url(config), schema=config.db_schema)
         try:
             resources = [r for r in spec.resources.values() if secret_fields(r)]
-            return {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
+            done = {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
+            return done, await webhook_secrets.rotate_secrets(conn, keys)
         finally:
             await conn.close()
 
     failed = 0
-    for name, result in asyncio.run(main()).items():
+    results, webhooks = asyncio.run(main())
+    for name, result in results.items():
         out.info(f"{name}: {result.rows} row(s) re-encrypted with the newest key")
         failed += result.failed
+    out.info(
+        f"webhooks: {webhooks.rows} signing secret(s) re-encrypted with the newest key "
+        f"({webhooks.encrypted} of them stored in plain text before)"
+    )
+    if webhooks.failed:
+        out.error(f"webhooks: {webhooks.failed} signing secret(s) no key in ENGINE_FIELD_KEYS opens; left as they are")
     if failed:
         out.error(
             f"{failed} row(s) hold a value no key in ENGINE_FIELD_KEYS opens; they were left as they are "
             "(values stored before the field was writeOnly: run again with --encrypt-plain)"
         )
+    if failed or webhooks.failed:
         return 1
     out.ok(f"every secret is encrypted with the newest of {keys.count} key(s)")
     return 0
@@ -112,12 +122,15 @@ def _new_command(args: argparse.Namespace, out) -> int:
 
 @hookimpl
 def register_commands(commands) -> None:
-    keys = commands.add_parser("keys", help="keys of secret (writeOnly) fields: make one, rotate")
+    keys = commands.add_parser(
+        "keys", help="keys of secret (writeOnly) fields and webhook signing secrets: make one, rotate"
+    )
     actions = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
     new = actions.add_parser("new", help="print a new key for ENGINE_FIELD_KEYS")
     new.set_defaults(run=_new_command)
     rotate_parser = actions.add_parser(
-        "rotate", help="re-encrypt every stored secret with the first key of ENGINE_FIELD_KEYS"
+        "rotate",
+        help="re-encrypt every stored secret (and webhook signing secret) with the first key of ENGINE_FIELD_KEYS",
     )
     rotate_parser.add_argument(
         "--encrypt-plain",

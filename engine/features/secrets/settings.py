@@ -9,7 +9,8 @@ SETTINGS = (
         "ENGINE_FIELD_KEYS",
         text(),
         None,
-        "comma-separated Fernet keys, newest first, encrypting secret (`writeOnly`) fields; the same on every "
+        "comma-separated Fernet keys, newest first, encrypting secret (`writeOnly`) fields and webhook signing "
+        "secrets; the same on every "
         "instance; `resource-engine keys new` makes one, `keys rotate` re-encrypts",
         "operations",
         shown="development: generated into `.engine/field-keys`; production: required when a schema has a "

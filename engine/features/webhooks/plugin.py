@@ -1,8 +1,8 @@
 """Built-in webhooks: admins register endpoints; every matching event is POSTed to them, signed.
 
 - ``POST /api/webhooks`` {url, resources, actions?, filter?, description?} -> 201 with the signing
-  secret (``whsec_...``), shown this once. ``GET``/``PATCH``/``DELETE /api/webhooks/{id}``,
-  ``GET /api/webhooks``.
+  secret (``whsec_...``), shown this once and stored encrypted with ENGINE_FIELD_KEYS (secrets.py).
+  ``GET``/``PATCH``/``DELETE /api/webhooks/{id}``, ``GET /api/webhooks``.
 - ``GET /api/webhooks/{id}/deliveries?status=&limit=``: status, attempts, response code, next attempt.
 - ``POST /api/webhooks/{id}/deliveries/{delivery_id}/replay``, ``POST /api/webhooks/{id}/replay``
   {since, until?, status?}: send again (the same ``webhook-id``).
@@ -33,12 +33,13 @@ from engine.features.webhooks.requests import (
     replay_range,
     require_admin,
 )
+from engine.features.webhooks.secrets import seal, webhook_keys
 from engine.features.webhooks.worker import WebhookSettings, Worker
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL, SPEC
 from engine.http.responses import json_response
 from engine.kernel.config import Config
-from engine.kernel.errors import NotFound
+from engine.kernel.errors import NotFound, Problem
 from engine.kernel.hooks import hookimpl
 from engine.kernel.tasks import cancel_task
 from engine.spec import Spec
@@ -48,6 +49,12 @@ SETTINGS = web.AppKey("webhook_settings", WebhookSettings)
 WORKER = web.AppKey("webhook_worker", Worker)
 TASK = web.AppKey("webhook_task", asyncio.Task)
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class NoFieldKeys(Problem):
+    status = 501
+    title = "Not Implemented"
+    slug = "webhook-keys-missing"
 
 
 @hookimpl(trylast=True)
@@ -61,6 +68,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
         allow_hosts=tuple(host.lower() for host in config.value("ENGINE_WEBHOOK_ALLOW_HOSTS")),
         poll_interval=config.value("ENGINE_WEBHOOK_POLL_INTERVAL"),
         concurrency=config.value("ENGINE_WEBHOOK_CONCURRENCY"),
+        keys=webhook_keys(spec, config),
     )
 
 
@@ -102,9 +110,14 @@ async def create_endpoint(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
     body = await read_object(request, request.app[CONFIG].body_limit)
     values = endpoint_values(body, request.app[SPEC], _allowed(request), None)
+    keys = request.app[SETTINGS].keys
+    if keys is None:
+        raise NoFieldKeys(
+            "this server cannot store signing secrets: set ENGINE_FIELD_KEYS (`resource-engine keys new` makes a key)"
+        )
     secret = new_secret()
     row = await request.app[POOL].fetchrow(
-        store.INSERT_ENDPOINT.sql, *store.INSERT_ENDPOINT.args({**values, "secret": secret})
+        store.INSERT_ENDPOINT.sql, *store.INSERT_ENDPOINT.args({**values, "secret": seal(secret, keys)})
     )
     return json_response({"data": {**_shown(row), "secret": secret}}, status=201, headers=NO_STORE)
 

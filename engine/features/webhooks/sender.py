@@ -7,8 +7,9 @@
 - Only to public addresses: private, loopback, link-local, multicast and reserved addresses are
   refused, for IP literals before connecting and for host names in the resolver (so the address
   checked is the address connected to), unless ENGINE_WEBHOOK_ALLOW_HOSTS names the host or address.
-- No redirects (a 3xx is a failed attempt), a total timeout, and at most ENGINE_WEBHOOK_MAX_RESPONSE
-  bytes of the answer read.
+- No redirects (a 3xx is a failed attempt), a total timeout (an answer whose body is still coming
+  when it ends is a failed attempt), and at most ENGINE_WEBHOOK_MAX_RESPONSE bytes of the answer
+  read: a longer body is cut off there and its connection dropped.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ class Outcome:
 
     @property
     def ok(self) -> bool:
-        return self.status is not None and 200 <= self.status < 300
+        return self.error is None and self.status is not None and 200 <= self.status < 300
 
 
 class Sender:
@@ -112,12 +113,15 @@ class Sender:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
+        status = None
         try:
             self.check(url)
             async with self._session().post(url, data=body.encode(), headers=headers, allow_redirects=False) as answer:
-                await answer.content.read(self.max_response)  # read at most this much, then drop the connection
                 status = answer.status
+                await self._drain(answer)
         except TimeoutError:
+            if status is not None:
+                return Outcome(status, f"answered {status}, but the body did not end within {self.timeout.total:g} s")
             return Outcome(None, f"no answer within {self.timeout.total:g} s")
         except RefusedTarget as exc:
             return Outcome(None, f"refused: {exc}")
@@ -129,6 +133,16 @@ class Sender:
         if 300 <= status < 400:
             return Outcome(status, f"answered {status}: redirects are not followed")
         return Outcome(status, None if 200 <= status < 300 else f"answered {status}")
+
+    async def _drain(self, answer: aiohttp.ClientResponse) -> None:
+        """Read the body to its end or to the cap, whichever comes first (the timeout still runs); past
+        the cap, leaving the block drops the connection instead of reading on."""
+        left = self.max_response
+        while left > 0:
+            chunk = await answer.content.read(left)
+            if not chunk:
+                return
+            left -= len(chunk)
 
     async def close(self) -> None:
         if self.session is not None:

@@ -35,7 +35,8 @@ ENDPOINTS_MODEL = table_model(
         "actions": _col("jsonb"),
         "filter": _col("jsonb", nullable=True),
         "description": _col("text", nullable=True),
-        "secret": _col("text"),  # whsec_<base64>: needed to sign, so kept; never shown after creation
+        # enc1:<Fernet token> of whsec_<base64> (secrets.py): needed to sign, so kept encrypted; shown once
+        "secret": _col("text"),
         "enabled": _col("boolean", default={"kind": "value", "value": True, "type": "boolean"}),
         "failures": _col("integer", default={"kind": "value", "value": 0, "type": "integer"}),
         "disabled_at": _col("timestamptz", nullable=True),
@@ -98,6 +99,11 @@ UPDATE_ENDPOINT = _sql(
 )
 DELETE_ENDPOINT = _sql(f"DELETE FROM {ENDPOINTS} WHERE id = :id RETURNING id")
 DELETE_ENDPOINT_DELIVERIES = _sql(f"DELETE FROM {DELIVERIES} WHERE endpoint_id = :id")
+
+# Signing secrets, for `resource-engine keys rotate` (secrets.py); locked while they are rewritten.
+ENDPOINTS_EXIST = _sql(f"SELECT to_regclass('{ENDPOINTS}') IS NOT NULL")
+SECRETS = _sql(f"SELECT id, secret FROM {ENDPOINTS} ORDER BY id FOR UPDATE")
+SET_SECRET = _sql(f"UPDATE {ENDPOINTS} SET secret = :secret WHERE id = :id")
 
 ANY_ENABLED = _sql(f"SELECT EXISTS (SELECT 1 FROM {ENDPOINTS} WHERE enabled)")
 

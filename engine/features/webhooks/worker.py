@@ -26,8 +26,10 @@ from sqlglot import exp
 from engine.features.events import positions
 from engine.features.events.payload import Event
 from engine.features.events.tables import CURSORS, HORIZON, SELECT_AFTER
+from engine.features.secrets.keys import FieldKeys, Undecryptable
 from engine.features.webhooks import store
 from engine.features.webhooks.metrics import WEBHOOK_ATTEMPTS, WEBHOOK_ENDPOINTS_DISABLED
+from engine.features.webhooks.secrets import unseal
 from engine.features.webhooks.sender import Outcome, Sender
 from engine.sql.compiled import compile_expression
 from engine.sql.ddl import render
@@ -63,6 +65,7 @@ class WebhookSettings:
     allow_hosts: tuple[str, ...]
     poll_interval: float
     concurrency: int
+    keys: FieldKeys | None = None  # open the stored signing secrets (secrets.py)
 
 
 def backoff(settings: WebhookSettings, attempts: int) -> float:
@@ -176,7 +179,12 @@ class Worker:
     async def attempt(self, row: asyncpg.Record) -> None:
         """One attempt; if its outcome cannot be written, the lease ends and the delivery is tried again."""
         try:
-            outcome = await self.sender.send(row["url"], row["secret"], str(row["id"]), row["body"])
+            try:
+                secret = unseal(row["secret"], self.settings.keys)
+            except Undecryptable as exc:  # the keys changed without the old one: say so, retry later
+                outcome = Outcome(None, f"the signing secret cannot be decrypted: {exc} (see ENGINE_FIELD_KEYS)")
+            else:
+                outcome = await self.sender.send(row["url"], secret, str(row["id"]), row["body"])
             await self.record(row, outcome)
         except Exception as exc:
             log.warning(
