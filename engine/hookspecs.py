@@ -85,6 +85,17 @@ def register_commands(commands: argparse._SubParsersAction) -> Maybe[None]:
 
 
 @hookspec
+def rotate_field_keys(conn: asyncpg.Connection, keys: Any) -> Maybe[tuple[str, int, int] | None]:
+    """Re-encrypt what this plugin stores with ``ENGINE_FIELD_KEYS`` under the newest key.
+
+    Called by ``resource-engine keys rotate`` after the resources' secret fields; ``keys`` is the
+    secrets feature's ``FieldKeys`` (``rotate(token)``, ``encrypt``, ``decrypt``). Answer
+    ``(what, rotated, failed)``: a label for the command's report, how many values were
+    re-encrypted, and how many no configured key opens (the command then exits 1).
+    """
+
+
+@hookspec
 def startup(app: web.Application) -> Maybe[None]:
     """The app is built and the database pool is open; set up clients, caches, background tasks.
 

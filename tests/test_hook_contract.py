@@ -10,12 +10,14 @@ import textwrap
 import warnings
 from typing import Any
 
+import pluggy
 import pytest
 from aiohttp import web
 from sqlglot import exp
 
 from engine import hookspecs
 from engine.cli.main import main
+from engine.kernel.hooks import PROJECT, call_all
 from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.plugin import (
     IDENTITY,
@@ -210,6 +212,12 @@ class AsyncEverything:
     async def register_commands(self) -> None:  # exercised through a project plugin below
         return None
 
+    @hookimpl
+    async def rotate_field_keys(self, keys: Any) -> tuple[str, int, int]:
+        await asyncio.sleep(0)
+        self.note("rotate_field_keys", keys)
+        return "test values", 2, 0
+
 
 class GreetingPlan:
     def __init__(self, fields: Any) -> None:
@@ -394,6 +402,14 @@ def test_an_async_register_commands_adds_a_command(tmp_path):
         )
     )
     assert main(["--spec", str(tmp_path / "resources.yaml"), "async-hello"]) == 0
+
+
+async def test_an_async_rotate_field_keys_answer_is_awaited():
+    # The real command with a real implementation: tests/test_webhooks.py (TestKeyRotation).
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(AsyncEverything())
+    assert await call_all(pm.hook.rotate_field_keys, conn=None, keys="the keys") == [("test values", 2, 0)]
 
 
 class Wrapper:

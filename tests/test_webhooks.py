@@ -219,7 +219,7 @@ class TestKeyRotation:
         done = await run_engine("keys", "rotate", cwd=ROOT, env=env)
 
         assert done.code == 0, done.output
-        assert "webhooks: 1 signing secret(s) re-encrypted" in done.output
+        assert "webhook signing secrets: 1 value(s) re-encrypted" in done.output
         assert endpoint["secret"] not in done.output
         assert unseal(await stored_secret(api, endpoint), parse_keys(NEW_KEY)) == endpoint["secret"]
 

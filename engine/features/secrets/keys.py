@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from engine.features.jwt_auth.tokens import development_secret
+from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 
 VARIABLE = "ENGINE_FIELD_KEYS"
@@ -89,3 +90,12 @@ def load_keys(env: Mapping[str, str], *, development: bool, key_file: str) -> Fi
 
 def key_file(root: str) -> str:
     return os.path.normpath(os.path.join(root, ".engine", "field-keys"))
+
+
+def configured_keys(config: Config, root: str) -> FieldKeys | None:
+    """ENGINE_FIELD_KEYS, or in development the project's key file; None in production without the
+    setting (what stores encrypted values with no `writeOnly` field in sight, such as webhook
+    signing secrets, then stores none)."""
+    if config.extra.get(VARIABLE) is None and config.production:
+        return None
+    return load_keys(config.extra, development=not config.production, key_file=key_file(root))

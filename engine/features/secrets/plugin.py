@@ -17,14 +17,14 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from engine.db.pool import connect
-from engine.features.secrets.keys import FieldKeys, key_file, load_keys
+from engine.features.secrets.keys import FieldKeys, configured_keys, key_file, load_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.features.secrets.values import encrypt_columns, secret_fields
-from engine.features.webhooks import secrets as webhook_secrets  # a module: the two import each other
 from engine.http.app import resolve_database_url
 from engine.http.keys import PLUGINS, POOL, SPEC
 from engine.kernel.config import Config
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import call_all, hookimpl
+from engine.kernel.plugins import build_plugin_manager
 from engine.spec import Resource, Spec, load_spec
 
 FIELD_KEYS = web.AppKey("field_keys", FieldKeys)
@@ -79,37 +79,37 @@ async def reveal_secret(app: web.Application, resource: str, pk: Any, name: str)
 def _rotate_command(args: argparse.Namespace, out) -> int:
     spec = load_spec(args.spec)
     config = Config.from_env(spec)
-    keys = keys_for(spec, config) or webhook_secrets.webhook_keys(spec, config)  # webhook signing secrets use them too
+    keys = keys_for(spec, config) or configured_keys(config, spec.root)  # plugins' values (webhooks) use them too
     if keys is None:
         out.ok("no schema has a writeOnly field and ENGINE_FIELD_KEYS is not set: nothing to rotate")
         return 0
+    hook = build_plugin_manager(spec).hook.rotate_field_keys
 
-    async def main() -> tuple[dict[str, Any], Any]:
+    async def main() -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
         conn = await connect(resolve_database_url(config), schema=config.db_schema)
         try:
             resources = [r for r in spec.resources.values() if secret_fields(r)]
             done = {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
-            return done, await webhook_secrets.rotate_secrets(conn, keys)
+            return done, await call_all(hook, conn=conn, keys=keys)  # what plugins keep (rotate_field_keys)
         finally:
             await conn.close()
 
     failed = 0
-    results, webhooks = asyncio.run(main())
+    results, others = asyncio.run(main())
     for name, result in results.items():
         out.info(f"{name}: {result.rows} row(s) re-encrypted with the newest key")
         failed += result.failed
-    out.info(
-        f"webhooks: {webhooks.rows} signing secret(s) re-encrypted with the newest key "
-        f"({webhooks.encrypted} of them stored in plain text before)"
-    )
-    if webhooks.failed:
-        out.error(f"webhooks: {webhooks.failed} signing secret(s) no key in ENGINE_FIELD_KEYS opens; left as they are")
     if failed:
         out.error(
             f"{failed} row(s) hold a value no key in ENGINE_FIELD_KEYS opens; they were left as they are "
             "(values stored before the field was writeOnly: run again with --encrypt-plain)"
         )
-    if failed or webhooks.failed:
+    for what, rotated, unopened in others:
+        out.info(f"{what}: {rotated} value(s) re-encrypted with the newest key")
+        if unopened:
+            out.error(f"{what}: {unopened} no key in ENGINE_FIELD_KEYS opens; left as they are")
+        failed += unopened
+    if failed:
         return 1
     out.ok(f"every secret is encrypted with the newest of {keys.count} key(s)")
     return 0

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from engine.db.internal import ensure_tables
 from engine.features.events.tables import MODELS as EVENT_MODELS
+from engine.features.secrets.keys import FieldKeys
 from engine.features.webhooks import store
 from engine.features.webhooks.openapi import webhook_paths
 from engine.features.webhooks.requests import (
@@ -33,7 +34,7 @@ from engine.features.webhooks.requests import (
     replay_range,
     require_admin,
 )
-from engine.features.webhooks.secrets import seal, webhook_keys
+from engine.features.webhooks.secrets import rotate_secrets, seal, webhook_keys
 from engine.features.webhooks.worker import WebhookSettings, Worker
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL, SPEC
@@ -212,3 +213,10 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
 @hookimpl(trylast=True)
 def register_openapi(document: dict) -> None:
     webhook_paths(document)
+
+
+@hookimpl
+async def rotate_field_keys(conn: asyncpg.Connection, keys: FieldKeys) -> tuple[str, int, int]:
+    """`resource-engine keys rotate`: the endpoints' signing secrets too (plain ones get encrypted)."""
+    done = await rotate_secrets(conn, keys)
+    return "webhook signing secrets", done.rows, done.failed

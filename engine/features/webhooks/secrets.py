@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from engine.features.secrets.keys import VARIABLE, FieldKeys, Undecryptable, key_file, load_keys
+from engine.features.secrets.keys import VARIABLE, FieldKeys, Undecryptable, configured_keys
 from engine.features.webhooks.store import ENDPOINTS_EXIST, SECRETS, SET_SECRET
 from engine.kernel.config import Config
 from engine.spec import Spec
@@ -24,9 +24,7 @@ PREFIX = "enc1:"  # the version of the stored form: a new scheme gets a new pref
 def webhook_keys(spec: Spec, config: Config) -> FieldKeys | None:
     """ENGINE_FIELD_KEYS, or the development key; None in production without keys (then no endpoint
     can be registered, and endpoints stored in plain text keep working)."""
-    if config.extra.get(VARIABLE) is None and config.production:
-        return None
-    return load_keys(config.extra, development=not config.production, key_file=key_file(spec.root))
+    return configured_keys(config, spec.root)
 
 
 def seal(secret: str, keys: FieldKeys) -> str:
