@@ -96,7 +96,7 @@ async def test_bulk_delete_removes_matching_rows_and_counts_them(api):
     await make_agents(alice, "a", "b", "c")
     deleted = await alice.delete("/api/agents?name[in]=a,c")
     assert deleted.status == 200 and deleted.json == {"meta": {"count": 2}}
-    assert [r[0] for r in await api.sql("select name from agents")] == ["b"]
+    assert [r[0] for r in await api.sql("select name from agents where deleted_at is null")] == ["b"]
 
 
 async def test_bulk_delete_writes_one_event_per_deleted_row(api):
@@ -112,7 +112,7 @@ async def test_bulk_delete_only_deletes_the_callers_rows(api):
     await make_agents(bob, "x")
     deleted = await alice.delete("/api/agents?name=x")
     assert deleted.json == {"meta": {"count": 1}}
-    assert [r[0] for r in await api.sql("select user_id from agents")] == ["bob"]
+    assert [r[0] for r in await api.sql("select user_id from agents where deleted_at is null")] == ["bob"]
 
 
 async def test_bulk_delete_of_rows_shared_with_a_team_is_limited_to_the_owner(api):

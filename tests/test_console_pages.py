@@ -268,11 +268,13 @@ async def test_a_malformed_form_body_on_a_signed_in_session_is_403_not_500(api, 
     expect_problem(await api.anonymous.post("/console/signout", data=broken, headers=headers), 403)
 
 
-async def test_without_search_or_counts_in_the_list_api_the_table_has_neither(api):
-    await api.as_user("alice")
-    await sign_in(api, api.token("alice"))
-    page = (await api.anonymous.get("/console/r/agents")).text
-    assert 'id="search"' not in page and 'data-counts="false"' in page
+async def test_the_search_box_appears_only_where_the_resource_declares_search(api):
+    await api.as_admin()
+    await sign_in(api, api.token("admin", ["admin"]))
+    agents = (await api.anonymous.get("/console/r/agents")).text  # agents declare `search:`
+    users = (await api.anonymous.get("/console/r/users")).text  # users do not
+    assert 'id="search"' in agents and 'data-counts="true"' in agents
+    assert 'id="search"' not in users and 'data-counts="true"' in users
 
 
 class ListApiWithSearchAndCounts:

@@ -222,7 +222,7 @@ async def test_a_retried_bulk_delete_replays_its_count(api):
     await alice.post("/api/agents", json={"name": "a"})
     again = await alice.delete("/api/agents?name=a", headers=headers)
     assert first.json == again.json == {"meta": {"count": 1}}
-    assert (await api.sql("select count(*) from agents where name = 'a'"))[0][0] == 1
+    assert (await api.sql("select count(*) from agents where name = 'a' and deleted_at is null"))[0][0] == 1
 
 
 async def test_the_same_key_on_another_filter_is_422(api, expect_problem):

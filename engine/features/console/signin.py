@@ -88,6 +88,10 @@ async def ended_session_to_sign_in(request: web.Request, handler: Handler) -> we
     except Unauthorized as problem:
         if request.method != "GET" or not (request.path == BASE or request.path.startswith(BASE + "/")):
             raise
+        # A bearer token is an API client's (the console's own pages go by the session cookie), and
+        # the sign-in page itself must not send a refused caller back to itself.
+        if "Authorization" in request.headers or request.path == f"{BASE}/signin":
+            raise
         location = f"{BASE}/signin?next={quote(request.path_qs, safe='')}"
         headers = {"Location": location, "Cache-Control": "no-store"}
         if "Set-Cookie" in problem.headers:
