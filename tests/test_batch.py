@@ -89,7 +89,8 @@ async def test_bulk_writes_by_filter_run_in_a_batch(api):
         {"method": "DELETE", "path": "/api/agents?name=b"},
     )
     assert [r["body"] for r in answer.json["results"]][1] == {"meta": {"count": 1}}
-    assert [tuple(r) for r in await api.sql("select name, system_prompt from agents where deleted_at is null")] == [("a", "p")]
+    live = await api.sql("select name, system_prompt from agents where deleted_at is null")
+    assert [tuple(r) for r in live] == [("a", "p")]
 
 
 async def test_more_than_100_operations_is_400(api, expect_problem):

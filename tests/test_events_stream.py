@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import asyncpg
 import pytest
 from aiohttp import ClientPayloadError
 from events_support import WAIT, body, event_rows, open_stream, wait_until
@@ -252,3 +253,24 @@ class TestSlowSubscriber:
         assert ended
         assert set(statuses) == {201}
         assert len(received) == written  # the other subscriber got every event
+
+
+async def test_a_stream_from_now_on_skips_events_committed_before_it_while_an_older_transaction_runs(
+    api, engine_database_url
+):
+    # Any transaction on the server holds events back until it ends (they are not settled yet); an
+    # event committed before the stream opened is still not "from now on" once it settles.
+    alice = await api.as_user("alice")
+    older = await asyncpg.connect(engine_database_url)
+    try:
+        transaction = older.transaction()
+        await transaction.start()
+        await older.fetchval("select pg_current_xact_id()")  # takes a transaction id older than the write's
+        await alice.post("/api/agents", json={"name": "before"})
+        async with open_stream(api, alice, "?resources=agents") as stream:
+            await transaction.rollback()
+            after = (await alice.post("/api/agents", json={"name": "after"})).json["data"]
+            message = await stream.next_event()
+    finally:
+        await older.close()
+    assert body(message)["record_id"] == after["id"]

@@ -7,12 +7,21 @@ transaction that commits late can never land behind a position a reader has alre
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
 from engine.features.events.payload import Event
-from engine.features.events.tables import INIT_CURSOR, LOAD_CURSOR, POSITION_AFTER_ID, POSITION_OF, SAVE_CURSOR, START
+from engine.features.events.tables import (
+    INIT_CURSOR,
+    LOAD_CURSOR,
+    POSITION_AFTER_ID,
+    POSITION_OF,
+    SAVE_CURSOR,
+    SNAPSHOT,
+    START,
+)
 
 Position = tuple[int, int]
 
@@ -22,6 +31,34 @@ Position = tuple[int, int]
 BLOCKED_RETRY = 0.02  # seconds
 BLOCKED_MAX = 0.5  # seconds
 Executor = asyncpg.Connection | asyncpg.Pool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The transactions that had committed when a reader began "from now on".
+
+    A position alone cannot say it: an event committed before the reader began but behind an older
+    transaction still running has not settled yet, so it lies past the start position and would
+    be handed out later as if it were new.
+    """
+
+    xmin: int
+    xmax: int
+    running: frozenset[int]
+
+    @classmethod
+    def parse(cls, text: str) -> Snapshot:
+        xmin, xmax, running = text.split(":")
+        return cls(int(xmin), int(xmax), frozenset(int(x) for x in running.split(",") if x))
+
+    def committed_before(self, tx: int) -> bool:
+        return tx < self.xmin or (tx < self.xmax and tx not in self.running)
+
+
+async def start_snapshot(db: Executor) -> tuple[Position, Snapshot]:
+    """`start`, with the snapshot that tells the events committed before it from the later ones."""
+    snapshot = Snapshot.parse(await db.fetchval(SNAPSHOT.sql))
+    return (snapshot.xmin, 0), snapshot
 
 
 async def start(db: Executor) -> Position:

@@ -125,12 +125,13 @@ class Streamer:
             self.writing = False
 
     async def run(self, resume: Position | None) -> None:
+        before: positions.Snapshot | None = None
         if resume is not None:
             await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
             position = await self.replay(resume)
         else:  # from now on: read after subscribing, so nothing newer is lost, and before "connected",
             # so a client that writes once connected sees its write
-            position = await positions.start(self.pool)
+            position, before = await positions.start_snapshot(self.pool)
             await self.write(sse.retry(RETRY_MS) + sse.comment("connected"))
         keepalive = self.runtime.settings.keepalive
         while not self.subscriber.closed:
@@ -139,6 +140,10 @@ class Streamer:
                 await self.write(sse.comment("keep-alive"))
                 continue
             batch = [event for event in batch if event.position > position]
+            if before is not None:  # events committed before "from now on" began, settled since
+                batch = [event for event in batch if not before.committed_before(event.position[0])]
+                if batch and batch[0].position[0] >= before.xmax:
+                    before = None  # past every transaction the snapshot knew of
             if not batch:
                 continue
             position = batch[-1].position

@@ -170,6 +170,9 @@ def select_after_where(condition: exp.Expression | None) -> exp.Expression:
 SELECT_AFTER = compile_expression(select_after_where(None))
 # Where a reader starting "from now" begins: past every transaction that has ended.
 START = compile_expression(exp.select(exp.alias_(HORIZON.copy(), "tx")))
+# The whole snapshot ("xmin:xmax:running,..."): which transactions had committed when a stream
+# began "from now on" (positions.Snapshot), so events they wrote, settled later, stay behind it.
+SNAPSHOT = compile_expression(exp.select(exp.alias_(exp.cast(_fn("pg_current_snapshot"), "text"), "snapshot")))
 # The position matching an id-only position of an older release: the first transaction holding a
 # later id (events before the upgrade all share the transaction that added `tx`).
 POSITION_AFTER_ID = compile_expression(
