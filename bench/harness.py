@@ -279,9 +279,44 @@ def memory_kb(pid: int) -> tuple[int, int]:
     return values.get("VmRSS", 0), values.get("VmHWM", 0)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a server process and every process under it (gunicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    used: dict[int, float] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended meanwhile
+        parents[int(entry)] = int(fields[1])
+        used[int(entry)] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    family: set[int] = {pid}
+    while True:  # descendants, to a fixed point
+        grown = family | {child for child, parent in parents.items() if parent in family}
+        if grown == family:
+            break
+        family = grown
+    total = sum(used.get(member, 0.0) for member in family)
+    return total
+
+
 def run_wrk(
-    wrk: str, port: int, scenario: str, data_file: str, seconds: int, connections: int, script: str = "scenario.lua"
+    wrk: str,
+    port: int,
+    scenario: str,
+    data_file: str,
+    seconds: int,
+    connections: int,
+    script: str = "scenario.lua",
+    pid: int | None = None,
 ) -> dict:
+    """One wrk run; with `pid`, also the server's CPU time per request (`cpu_us`), steadier than req/s
+    on a shared machine."""
+    before = cpu_seconds(pid) if pid else 0.0
     command = [
         wrk,
         "-t2",
@@ -300,6 +335,8 @@ def run_wrk(
     line = next(x for x in output.splitlines() if x.startswith("RESULT "))
     result = json.loads(line[len("RESULT ") :])
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    if pid and result["requests"]:
+        result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / result["requests"]
     return result
 
 
@@ -309,13 +346,15 @@ def summarize(samples: list[dict]) -> dict:
         "p50_ms": statistics.median(s["p50_us"] for s in samples) / 1000,
         "p99_ms": statistics.median(s["p99_us"] for s in samples) / 1000,
         "errors": sum(s["status_errors"] + s["socket_errors"] for s in samples),
+        "cpu_us": statistics.median(s.get("cpu_us", 0.0) for s in samples),
     }
 
 
 def table(results: dict, memory: dict) -> str:
     lines = [
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | ratio req/s | ratio p99 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU us/req | ratio req/s "
+        "| ratio p99 | ratio CPU/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, title in SCENARIOS.items():
         if scenario not in results:
@@ -328,9 +367,11 @@ def table(results: dict, memory: dict) -> str:
         for name, row in (("engine", eng), (baseline, ref)):
             ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
             p99 = f"{eng['p99_ms'] / ref['p99_ms']:.2f}" if name == "engine" else ""
+            cpu = f"{eng['cpu_us'] / ref['cpu_us']:.2f}" if name == "engine" and ref["cpu_us"] else ""
             lines.append(
                 f"| {scenario} {title} | {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
-                f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {ratio} | {p99} |"
+                f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {row['cpu_us']:.0f} | "
+                f"{ratio} | {p99} | {cpu} |"
             )
     return "\n".join(lines)
 
@@ -344,7 +385,8 @@ def engine_only_row(scenario: str, title: str, results: dict, memory: dict) -> s
     ratio = f"{rows_per_s / results[versus]['engine']['rps']:.1f} rows/s vs {versus}" if versus in results else "n/a"
     return (
         f"| {scenario} {title} | engine | {eng['rps']:.1f} ({rows_per_s:.0f} rows/s) | {eng['p50_ms']:.2f} | "
-        f"{eng['p99_ms']:.2f} | {eng['errors']} | {memory['engine'][1] / 1024:.0f} | {ratio} |  |"
+        f"{eng['p99_ms']:.2f} | {eng['errors']} | {memory['engine'][1] / 1024:.0f} | {eng['cpu_us']:.0f} | {ratio} "
+        "|  |  |"
     )
 
 
@@ -422,7 +464,7 @@ def main() -> int:
                 order = [name for name in order if name in samples]
                 connections = BULK_CONNECTIONS if scenario == "W7" else args.connections
                 for name in order:
-                    sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, connections)
+                    sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, connections, pid=servers[name].pid)
                     samples[name].append(sample)
                     log(
                         f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
@@ -463,10 +505,19 @@ which runs on uvloop as in production; the reference runs on asyncio's default e
 Steady-state RSS after the run: engine {memory["engine"][0] / 1024:.0f} MB, reference
 {memory["reference"][0] / 1024:.0f} MB.
 
+Server CPU per request: user + system CPU time of the server's processes during each round over the
+requests it answered (medians over rounds); `ratio CPU/req` is the engine's over the reference's (lower is
+better).
+
 Reproduce: `bench/run` (full) or `bench/run --quick`.
 """
-    with open(os.path.join(ROOT, "bench", "RESULTS.md"), "w", encoding="utf-8") as fh:
-        fh.write(text)
+    path = os.path.join(ROOT, "bench", "RESULTS.md")
+    earlier = ""
+    if os.path.exists(path):  # the earlier runs and analyses stay below, the newest run on top
+        with open(path, encoding="utf-8") as fh:
+            earlier = fh.read().replace("# Benchmark results\n", "", 1).strip()
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text + ("\n## Earlier runs and analyses\n\n" + earlier + "\n" if earlier else ""))
 
 
 if __name__ == "__main__":
