@@ -46,6 +46,9 @@ async def worker(session, n, rng):
         headers = {"Authorization": f"Bearer {token}"}
         if scenario == "W3":
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))
+        elif scenario == "W7":  # a bulk create of 1,000 agents (profile per request: divide by 1,000 per row)
+            body = [agent_body(i * 1000 + j) for j in range(1000)]
+            request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=body)
         else:
             path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
                     "W5": f"/api/teams/{team}?include=members,agents"}[scenario]
@@ -151,7 +154,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W5"))
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W5", "W7"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--top", type=int, default=40)
