@@ -81,3 +81,17 @@ class Recorder:
 
     def of(self, record_id: str) -> list[dict[str, Any]]:
         return [e for e in self.events if e["record_id"] == record_id]
+
+
+async def wait_settled(api: Any) -> None:
+    """Wait until every event written so far has settled (no older transaction anywhere on the server
+    still runs): a test whose promise is about replay then reads them all from the table, whatever
+    else shares the PostgreSQL server."""
+
+    async def settled() -> bool:
+        rows = await api.sql(
+            "select count(*) = 0 from _engine_events where tx >= pg_snapshot_xmin(pg_current_snapshot())::text::bigint"
+        )
+        return rows[0][0]
+
+    await wait_until(settled, "the events to settle")

@@ -4,7 +4,7 @@ Retry-After), and a bounded replay per request (the stream ends; the client resu
 from __future__ import annotations
 
 import pytest
-from events_support import body, open_stream
+from events_support import body, open_stream, wait_settled
 from hypothesis import strategies as st
 from load.bridge import check_property
 
@@ -98,6 +98,7 @@ class TestBoundedReplay:
         alice = await api.as_user("alice")
         for i in range(5):
             await alice.post("/api/agents", json={"name": f"agent {i}"})
+        await wait_settled(api)  # else the replay may stop early at one still held back, and go on live
 
         async with open_stream(api, alice, "?resources=agents&last_event_id=0") as stream:
             first = await stream.events(3)

@@ -117,9 +117,15 @@ async def _check(client, method: str, path: str, raw: bytes) -> None:
         assert not leaks, (raw[:300], leaks, result.text[:2000])
         return
     sent = json.loads(raw)
-    row = (await client.get(f"/api/things/{result.json['data']['id']}")).json["data"]
-    for name, value in sent.items():
-        assert _same(value, row[name]), (name, value, row[name])
+    if isinstance(sent, list):  # a JSON array posted is a bulk create: every item stored as sent, in order
+        assert method == "POST" and len(result.json["data"]) == len(sent), (raw[:300], result.text[:2000])
+        pairs = list(zip(sent, result.json["data"], strict=True))
+    else:
+        pairs = [(sent, result.json["data"])]
+    for item, answered in pairs:
+        row = (await client.get(f"/api/things/{answered['id']}")).json["data"]
+        for name, value in item.items():
+            assert _same(value, row[name]), (name, value, row[name])
 
 
 async def test_any_body_is_a_clean_4xx_or_stored_as_sent(api):
