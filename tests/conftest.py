@@ -103,13 +103,13 @@ THROUGH_PGBOUNCER = os.environ.get("TEST_PGBOUNCER", "") not in ("", "0")
 
 @pytest.fixture(scope="session")
 def pgbouncer():
-    """A PgBouncer (transaction pooling) of this run's own; skips when Debian's pgbouncer is missing."""
-    from load.pgbouncer import ThrowawayPgBouncer, available
+    """PgBouncer (transaction pooling) of this run's own, in front of the test database whether it is
+    on TCP or the embedded server's Unix socket; skips when Debian's pgbouncer is missing."""
+    from load.pgbouncer import PgBouncers, available
 
     if not available():
         pytest.skip("pgbouncer is not installed: run .ci/install-test-deps")
-    bouncer = ThrowawayPgBouncer()
-    bouncer.start()
+    bouncer = PgBouncers()
     try:
         yield bouncer
     finally:

@@ -16,10 +16,27 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 RUN_AS = "postgres"  # pgbouncer refuses to run as root
+
+
+def server_address(server_url: str) -> tuple[str, int]:
+    """Host (or Unix socket directory) and port of `server_url`: the embedded PostgreSQL's URL
+    names its socket directory in the query (``postgresql://postgres:@/postgres?host=/tmp/...``)."""
+    parts = urlsplit(server_url)
+    host = parts.hostname or parse_qs(parts.query).get("host", ["/var/run/postgresql"])[0]
+    return host, parts.port or 5432
+
+
+def run_as_for(server_url: str) -> str:
+    """The user pgbouncer runs as when started by root: a socket directory's owner (the embedded
+    PostgreSQL keeps its socket in its 0700 data directory, which only that user can enter)."""
+    host, _ = server_address(server_url)
+    if host.startswith("/"):
+        return pwd.getpwuid(os.stat(host).st_uid).pw_name
+    return RUN_AS
 
 
 def available() -> bool:
@@ -56,7 +73,7 @@ pidfile = {pid}
 class ThrowawayPgBouncer:
     """``start()``, ``add(alias, server_url, schema)``, ``url(alias)``, ``close()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, run_as: str = RUN_AS) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="engine-pgbouncer-"))
         self.port = _free_port()
         self.aliases = self.directory / "aliases.ini"
@@ -71,9 +88,9 @@ class ThrowawayPgBouncer:
                 pid=self.directory / "pgbouncer.pid",
             )
         )
-        self._user = [] if os.geteuid() != 0 else ["-u", RUN_AS]
+        self._user = [] if os.geteuid() != 0 else ["-u", run_as]
         if os.geteuid() == 0:
-            entry = pwd.getpwnam(RUN_AS)
+            entry = pwd.getpwnam(run_as)
             for path in (self.directory, *self.directory.iterdir()):
                 os.chown(path, entry.pw_uid, entry.pw_gid)
         self.process: subprocess.Popen | None = None
@@ -104,9 +121,9 @@ class ThrowawayPgBouncer:
 
     def add(self, alias: str, server_url: str, schema: str | None = None, pool_size: int | None = None) -> str:
         """An alias for `server_url` whose server connections use `schema`; returns its URL."""
-        parts = urlsplit(server_url)
-        database = parts.path.lstrip("/") or "postgres"
-        line = f"{alias} = host={parts.hostname} port={parts.port or 5432} dbname={database}"
+        host, port = server_address(server_url)
+        database = urlsplit(server_url).path.lstrip("/") or "postgres"
+        line = f"{alias} = host={host} port={port} dbname={database}"
         if pool_size:
             line += f" pool_size={pool_size}"
         if schema:
@@ -140,4 +157,30 @@ class ThrowawayPgBouncer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
         shutil.rmtree(self.directory, ignore_errors=True)
+
+
+class PgBouncers:
+    """The session's pgbouncers, started on first use: one per user they must run as, because a
+    server reached by its Unix socket (the embedded PostgreSQL) can only be reached by the socket
+    directory's owner when the tests run as root, while a module's own throwaway server may be on TCP."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, ThrowawayPgBouncer] = {}
+        self._of_alias: dict[str, ThrowawayPgBouncer] = {}
+
+    def add(self, alias: str, server_url: str, schema: str | None = None, pool_size: int | None = None) -> str:
+        user = run_as_for(server_url) if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        bouncer = self._by_user.get(user)
+        if bouncer is None:
+            bouncer = self._by_user[user] = ThrowawayPgBouncer(run_as=user)
+            bouncer.start()
+        self._of_alias[alias] = bouncer
+        return bouncer.add(alias, server_url, schema, pool_size)
+
+    def remove(self, alias: str) -> None:
+        self._of_alias.pop(alias).remove(alias)
+
+    def close(self) -> None:
+        for bouncer in self._by_user.values():
+            bouncer.close()
 
