@@ -183,4 +183,3 @@ class PgBouncers:
     def close(self) -> None:
         for bouncer in self._by_user.values():
             bouncer.close()
-
