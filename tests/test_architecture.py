@@ -16,7 +16,11 @@ from engine.kernel.plugins import DEFAULT_PLUGINS
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 ENGINE = ROOT / "engine"
 # Imports kept inside a function on purpose, and why (never to get round a cycle).
-LAZY_IMPORTS = {("engine/testing.py", "engine.db.embedded"): "pytest loads this plugin in every project"}
+LAZY_IMPORTS = {
+    ("engine/testing.py", "engine.db.embedded"): "pytest loads this plugin in every project",
+    ("engine/features/mcp/plugin.py", "engine.features.mcp.runtime"): "the MCP SDK (~30 MB) loads on first use",
+    ("engine/features/mcp/cli.py", "engine.features.mcp.stdio"): "the MCP SDK loads only for `resource-engine mcp`",
+}
 
 
 def test_the_layer_contract_holds():

@@ -41,24 +41,8 @@ SOCKET = "engine.sock"
 TIMEOUT = httpx2.Timeout(30.0, read=300.0)  # the SDK's own client's: a tool call may take its time
 
 
-def add_parser(commands: argparse._SubParsersAction) -> None:
-    command = commands.add_parser(
-        "mcp",
-        help="serve the MCP tools on stdin/stdout (for MCP clients that launch a command)",
-        description=(
-            "Serve this API's MCP tools (docs/mcp.md) on stdin/stdout. Acts with the credential in "
-            "ENGINE_MCP_TOKEN (an access token or an API key)."
-        ),
-    )
-    command.add_argument(
-        "--url",
-        help="forward to the /mcp endpoint of a running server (https://api.example.com/mcp) "
-        "instead of starting the engine in this process",
-    )
-    command.set_defaults(run=cmd_mcp)
-
-
-def cmd_mcp(args: argparse.Namespace, out: Any) -> int:
+def run(args: argparse.Namespace, out: Any) -> int:
+    """`resource-engine mcp` (its arguments: engine/features/mcp/cli.py)."""
     token = value("ENGINE_MCP_TOKEN")
     if not token:
         log.warning("ENGINE_MCP_TOKEN is not set: the tools are those an anonymous caller may use")
