@@ -16,6 +16,7 @@ import orjson
 import pluggy
 from sqlglot import exp
 
+from engine.db.rows import as_dicts
 from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
@@ -128,7 +129,7 @@ class ResourceManager:
             records = await self.reads.fetch(compiled.sql, *compiled.args(values))
         else:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
-        rows = [dict(r) for r in records[: query.limit]]
+        rows = as_dicts(records[: query.limit])
         next_cursor = None
         if len(records) > query.limit:
             last = rows[-1]

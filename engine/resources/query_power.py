@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from engine.db.rows import as_dicts
 from engine.kernel.errors import BadRequest, ServiceUnavailable
 from engine.kernel.identity import Identity
 from engine.resources import field_rules
@@ -200,4 +201,4 @@ async def aggregate(
             f"more than {max_groups} groups: add filters, or group by fewer or coarser fields (created_at:month)",
             parameter="group_by",
         )
-    return [dict(r) for r in records]
+    return as_dicts(records)

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from engine.db.rows import as_dicts
 from engine.features.events.runtime import EVENTS
 from engine.features.events.tables import EVENTS_RESOURCE
 from engine.features.events.visibility import visibility_for
@@ -47,7 +48,7 @@ async def history(request: web.Request) -> web.Response:
         query.filters, query.sort, tuple(wanted) + hidden, cursor_nulls, predicates
     )
     records = await request.app[READS].fetch(compiled.sql, *compiled.args(values))  # a replica may answer
-    rows = [dict(r) for r in records[: query.limit]]
+    rows = as_dicts(records[: query.limit])
     next_cursor = cursors.encode(EVENTS_RESOURCE, query.sort, rows[-1]) if len(records) > query.limit else None
     for row in rows:
         for name in hidden:

@@ -18,6 +18,7 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
+from engine.db.rows import as_dicts
 from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS
@@ -225,7 +226,7 @@ class Embedding:
         masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
         compiled = self.relations.reference_sql(include, predicates, masks)
         values = bind_predicates((*predicates, *(p for _, p in masks)), {KEYS_PARAM: keys})
-        found = [dict(record) for record in await manager.reads.fetch(compiled.sql, *compiled.args(values))]
+        found = as_dicts(await manager.reads.fetch(compiled.sql, *compiled.args(values)))
         drop_hidden(found, masks)
         return {row.get(include.remote): row for row in found}
 
