@@ -6,10 +6,12 @@ lifecycle: database, migrations, pool, plugin start-up, and the reverse on shutd
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import Any, TypeVar
 
+import asyncpg
 from aiohttp import web
 
 from engine import migrations
@@ -37,6 +39,23 @@ log = logging.getLogger("engine")
 
 def resolve_database_url(config: Config) -> str:
     return config.database_url or start_embedded(config.data_dir)
+
+
+T = TypeVar("T")
+
+
+def run_on_database(config: Config, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """For a command: `work` on one connection to the configured database (the embedded one when
+    DATABASE_URL is unset), in the command's own event loop; the connection is closed either way."""
+
+    async def main() -> T:
+        conn = await connect(resolve_database_url(config), schema=config.db_schema)
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    return asyncio.run(main())
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:

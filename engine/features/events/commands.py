@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 from datetime import timedelta
 
 import asyncpg
 
-from engine.db.pool import connect
 from engine.features.events import positions
 from engine.features.events.tables import PRUNE_EVENTS, PRUNED_CURSOR, SELECT_FAILURES
-from engine.http.app import resolve_database_url
+from engine.http.app import run_on_database
 from engine.kernel.config import Config
 from engine.kernel.settings import parse_duration
 from engine.spec import load_spec
@@ -34,17 +32,7 @@ async def prune(conn: asyncpg.Connection, older_than: timedelta) -> int:
 
 
 def _run(args: argparse.Namespace, work) -> object:
-
-    config = Config.from_env(load_spec(args.spec))
-
-    async def main() -> object:
-        conn = await connect(resolve_database_url(config), schema=config.db_schema)
-        try:
-            return await work(conn)
-        finally:
-            await conn.close()
-
-    return asyncio.run(main())
+    return run_on_database(Config.from_env(load_spec(args.spec)), work)
 
 
 def _prune_command(args: argparse.Namespace, out) -> int:

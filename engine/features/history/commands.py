@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 import asyncpg
 
-from engine.db.pool import connect
 from engine.features.history.store import Versions
-from engine.http.app import resolve_database_url
+from engine.http.app import run_on_database
 from engine.kernel.config import Config
 from engine.spec import Spec, load_spec
 
@@ -28,16 +26,7 @@ async def prune_all(conn: asyncpg.Connection, spec: Spec) -> dict[str, int]:
 
 def _prune_command(args: argparse.Namespace, out) -> int:
     spec = load_spec(args.spec)
-    config = Config.from_env(spec)
-
-    async def main() -> dict[str, int]:
-        conn = await connect(resolve_database_url(config), schema=config.db_schema)
-        try:
-            return await prune_all(conn, spec)
-        finally:
-            await conn.close()
-
-    removed = asyncio.run(main())
+    removed = run_on_database(Config.from_env(spec), lambda conn: prune_all(conn, spec))
     for name, count in removed.items():
         out.plain(f"{name}: pruned {count} version(s)")
     out.ok(f"pruned {sum(removed.values())} version(s) of {len(removed)} resource(s) with history")

@@ -10,17 +10,16 @@ See docs/resources.md (Secret fields) and docs/deployment.md (keys and rotation)
 from __future__ import annotations
 
 import argparse
-import asyncio
 from typing import Any
 
+import asyncpg
 from aiohttp import web
 from cryptography.fernet import Fernet
 
-from engine.db.pool import connect
 from engine.features.secrets.keys import FieldKeys, configured_keys, key_file, load_keys
 from engine.features.secrets.store import reveal, rotate
 from engine.features.secrets.values import encrypt_columns, secret_fields
-from engine.http.app import resolve_database_url
+from engine.http.app import run_on_database
 from engine.http.keys import PLUGINS, POOL, SPEC
 from engine.kernel.config import Config
 from engine.kernel.hooks import call_all, hookimpl
@@ -85,17 +84,13 @@ def _rotate_command(args: argparse.Namespace, out) -> int:
         return 0
     hook = build_plugin_manager(spec).hook.rotate_field_keys
 
-    async def main() -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
-        conn = await connect(resolve_database_url(config), schema=config.db_schema)
-        try:
-            resources = [r for r in spec.resources.values() if secret_fields(r)]
-            done = {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
-            return done, await call_all(hook, conn=conn, keys=keys)  # what plugins keep (rotate_field_keys)
-        finally:
-            await conn.close()
+    async def work(conn: asyncpg.Connection) -> tuple[dict[str, Any], list[tuple[str, int, int]]]:
+        resources = [r for r in spec.resources.values() if secret_fields(r)]
+        done = {r.name: await rotate(conn, r, keys, args.encrypt_plain) for r in resources}
+        return done, await call_all(hook, conn=conn, keys=keys)  # what plugins keep (rotate_field_keys)
 
     failed = 0
-    results, others = asyncio.run(main())
+    results, others = run_on_database(config, work)
     for name, result in results.items():
         out.info(f"{name}: {result.rows} row(s) re-encrypted with the newest key")
         failed += result.failed
