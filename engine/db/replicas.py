@@ -11,7 +11,10 @@ replica (one monitor task, every ENGINE_REPLICA_CHECK_INTERVAL seconds):
   replica's replay position only grows, so a position measured earlier is a safe lower bound;
 - a replica that fails (refused, dropped, recovery conflict, no free connection in time) is marked
   down until the monitor reaches it again, and the read is run again on the primary: the client
-  never sees a replica's failure.
+  never sees a replica's failure. A statement that reached its deadline (57014) is not a failure of
+  the replica: it reaches the caller as it would from the primary;
+- a read of several statements (a count in its own read-only transaction) runs through `run`,
+  which routes one connection the same way.
 
 Resources with a query cache always read from the primary: an entry filled from a replica that had
 not yet replayed a write would outlive the write's invalidation.
@@ -24,8 +27,8 @@ import collections
 import contextvars
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -35,6 +38,7 @@ from engine.db.pool import EnginePool, close_pool, create_pool
 from engine.spec import Resource
 
 log = logging.getLogger("engine.db.replicas")
+T = TypeVar("T")
 
 PRIMARY_ONLY = -1
 _READ_AFTER: contextvars.ContextVar[int] = contextvars.ContextVar("engine_read_after", default=PRIMARY_ONLY)
@@ -232,13 +236,38 @@ class Replicas:
         if replica is not None:
             try:
                 result = await getattr(replica.pool, method)(query, *args, **kwargs)
+            except asyncpg.QueryCanceledError:
+                raise  # the statement's own deadline (57014), not a failing replica: the primary would run as long
             except REPLICA_FAILURES as error:
-                replica.failed(f"{type(error).__name__}: {error}"[:300])
-                DB_READS.labels("primary", "replica_failed").inc()
+                self._failed(replica, error)
             else:
                 DB_READS.labels("replica", "replica").inc()
                 return result
         return await getattr(self.primary, method)(query, *args, **kwargs)
+
+    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`work` on one connection of the replica `choose` picks, else of the primary; again on the
+        primary when the replica fails meanwhile. For reads of several statements (a count in its
+        own read-only transaction): `work` must only read, and may run twice."""
+        replica = self.choose() if self.replicas else None
+        if replica is not None:
+            try:
+                async with replica.pool.acquire() as conn:
+                    result = await work(conn)
+            except asyncpg.QueryCanceledError:
+                raise  # the statement's own deadline (57014), not a failing replica: the primary would run as long
+            except REPLICA_FAILURES as error:
+                self._failed(replica, error)
+            else:
+                DB_READS.labels("replica", "replica").inc()
+                return result
+        async with self.primary.acquire() as conn:
+            return await work(conn)
+
+    @staticmethod
+    def _failed(replica: Replica, error: BaseException) -> None:
+        replica.failed(f"{type(error).__name__}: {error}"[:300])
+        DB_READS.labels("primary", "replica_failed").inc()
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
         return await self._read("fetch", query, args, kwargs)
@@ -305,11 +334,18 @@ class Replicas:
         await asyncio.gather(*(close_pool(r.pool, grace=2.0) for r in self.replicas))
 
 
+async def run_read(reads: Replicas | asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`work` on a connection `reads` hands out: through the router (`Replicas.run`), or the primary
+    pool itself when a resource reads from the primary only (`Replicas.for_resource`)."""
+    if isinstance(reads, Replicas):
+        return await reads.run(work)
+    async with reads.acquire() as conn:
+        return await work(conn)
+
+
 class ReplicaBusy(TimeoutError):
     """No replica connection became free in time: the read goes to the primary."""
 
 
 def _replica_busy(seconds: float) -> Exception:
     return ReplicaBusy(f"no replica connection became free within {seconds:g} s")
-
-
