@@ -213,6 +213,25 @@ async def test_a_read_past_its_statement_deadline_on_a_replica_fails_as_on_the_p
         await router.close()
 
 
+async def test_a_replica_with_no_free_connection_sends_the_read_to_the_primary_and_stays_in_use(api, standby):
+    """Slow reads (exact counts) filling a replica's pool make it busy, not down: its checks have their own link."""
+    await _caught_up(api)
+    router = await Replicas.open(
+        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=0, schema=None, pooler="none",
+        max_lag=None, interval=60.0,
+    )  # fmt: skip
+    marked = read_after(0)
+    try:
+        async with router.replicas[0].pool.acquire():  # its only read connection, held by a slow read
+            in_recovery = await router.fetchval("SELECT pg_is_in_recovery()")
+            await router.check()
+        assert in_recovery is False, "the primary answered"
+        assert router.replicas[0].up
+    finally:
+        reset_read_after(marked)
+        await router.close()
+
+
 async def test_the_token_travels_in_a_cookie_for_clients_that_keep_cookies(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
