@@ -2,7 +2,8 @@
 
     bench/run            full mode: writes bench/RESULTS.md
     bench/run --quick    a few seconds per scenario, prints the table only
-    bench/run --scale    two engine processes with and without a read replica (bench/scale.py)
+    bench/run --scale    two engine processes with and without a read replica (bench/scale.py):
+                         writes bench/RESULTS-scale.md, marked as such when --quick
 
 It starts its own PostgreSQL (pgserver) in a temporary directory, applies the migrations, seeds
 1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users),
@@ -409,7 +410,9 @@ def commit() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a few seconds per scenario; no RESULTS.md")
+    parser.add_argument(
+        "--quick", action="store_true", help="a few seconds per scenario; no RESULTS.md (--scale: marked quick)"
+    )
     parser.add_argument("--seconds", type=int, help="seconds per round and server")
     parser.add_argument("--rounds", type=int, help="alternating rounds per scenario")
     parser.add_argument("--connections", type=int, default=32)

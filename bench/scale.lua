@@ -1,7 +1,10 @@
--- wrk script of bench/scale.py's own scenarios: each connection writes an agent, then reads it back.
+-- wrk script of bench/scale.py's own scenarios: requests alternate a PATCH of an agent and a GET of it.
 -- usage: wrk ... -s bench/scale.lua URL -- SCENARIO DATAFILE
---   W7: the read carries the write's Engine-Consistency-Token (read-your-writes with a replica)
---   W8: the same requests without the token
+--   R1: the GET carries the newest Engine-Consistency-Token this thread has received (read-your-writes
+--       with a replica). wrk keeps one Lua state per thread, not per connection: the GET may reach the
+--       server before the PATCH it follows has answered, so it is a read right after a write, not a
+--       check that each read sees its own write (tests/test_db_replicas.py checks that)
+--   R2: the same requests without the token
 local items = {}
 local scenario
 local n = 0
@@ -24,7 +27,7 @@ function request()
     return wrk.format("PATCH", "/api/agents/" .. last[2], headers, '{"name":"renamed ' .. n .. '"}')
   end
   local headers = {["Authorization"] = "Bearer " .. last[1]}
-  if scenario == "W7" and token then
+  if scenario == "R1" and token then
     headers["Engine-Consistency-Token"] = token
   end
   return wrk.format("GET", "/api/agents/" .. last[2], headers)

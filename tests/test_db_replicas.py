@@ -47,6 +47,9 @@ def engine_env(engine_env, standby):
         **engine_env,
         "DATABASE_REPLICA_URLS": standby.url,
         "ENGINE_REPLICA_CHECK_INTERVAL": "0.05",
+        # A paused replica falls behind by the test's own duration: on a loaded machine that can pass
+        # the default 5 s, and the read the test expects from the paused replica would go to the primary.
+        "ENGINE_REPLICA_MAX_LAG": "120",
         "ENGINE_RATE_LIMIT": "off",  # the load test reads as fast as it can
     }
 
@@ -140,6 +143,96 @@ async def test_event_history_reads_the_writers_own_event_while_the_replica_lags(
         await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert [e["record_id"] for e in mine.json["data"]] == [created.json["data"]["id"]]
     assert elsewhere.json["data"] == [], "the paused replica answered the read without a token"
+
+
+@pytest.mark.parametrize("mode", ["exact", "estimated"])
+async def test_a_writers_count_includes_its_own_write_while_the_replica_lags(api, standby, mode):
+    alice = await api.as_user("alice")
+    await _create_agent(alice, "Counted before")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Counted after")
+        mine = await alice.get(f"/api/agents?count={mode}&limit=1", headers={HEADER: created.headers[HEADER]})
+        elsewhere = await alice.get(f"/api/agents?count={mode}&limit=1", headers=ANY_REPLICA)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert (mine.json["meta"]["total"], mine.json["meta"]["total_is"]) == (2, "exact")
+    assert elsewhere.json["meta"]["total"] == 1, "without the token the paused replica counted: it missed the write"
+
+
+async def test_a_writers_groups_include_its_own_write_while_the_replica_lags(api, standby):
+    alice = await api.as_user("alice")
+    await _create_agent(alice, "Grouped before")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Grouped after")
+        path = "/api/agents?group_by=status&aggregate=count"
+        mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
+        elsewhere = await alice.get(path, headers=ANY_REPLICA)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert sum(group["count"] for group in mine.json["data"]) == 2
+    assert sum(group["count"] for group in elsewhere.json["data"]) == 1, "the paused replica grouped the rows"
+
+
+async def test_a_count_the_replica_cannot_run_is_answered_by_the_primary(api, standby):
+    """`Replicas.run` (counts, groups) hands a failing replica's read to the primary, like `fetch`."""
+    reads = api.app[READS]
+    await _caught_up(api)
+    failed_before = await _reads(api, "primary", "replica_failed")
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        await api.sql("CREATE TABLE counted_table (n int)")
+        await api.sql("INSERT INTO counted_table VALUES (1), (2)")
+        marked = read_after(0)
+        try:
+            counted = await reads.run(lambda conn: conn.fetchval(f'SELECT count(*) FROM "{api.schema}".counted_table'))
+        finally:
+            reset_read_after(marked)
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert counted == 2
+    assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
+
+
+async def test_a_read_past_its_statement_deadline_on_a_replica_fails_as_on_the_primary(api, standby):
+    """57014 is the statement's deadline, not the replica's failure: no second run, the replica stays in use."""
+    await _caught_up(api)
+    router = await Replicas.open(
+        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=20, schema=None, pooler="none",
+        max_lag=None, interval=60.0,
+    )  # fmt: skip
+    marked = read_after(0)
+    try:
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await router.fetch("SELECT pg_sleep(5)")
+        with pytest.raises(asyncpg.QueryCanceledError):
+            await router.run(lambda conn: conn.fetchval("SELECT pg_sleep(5)"))
+        assert router.replicas[0].up
+    finally:
+        reset_read_after(marked)
+        await router.close()
+
+
+async def test_a_replica_with_no_free_connection_sends_the_read_to_the_primary_and_stays_in_use(api, standby):
+    """Slow reads (exact counts) filling a replica's pool make it busy, not down: its checks have their own link."""
+    await _caught_up(api)
+    router = await Replicas.open(
+        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=0, schema=None, pooler="none",
+        max_lag=None, interval=60.0,
+    )  # fmt: skip
+    marked = read_after(0)
+    try:
+        async with router.replicas[0].pool.acquire():  # its only read connection, held by a slow read
+            in_recovery = await router.fetchval("SELECT pg_is_in_recovery()")
+            await router.check()
+        assert in_recovery is False, "the primary answered"
+        assert router.replicas[0].up
+    finally:
+        reset_read_after(marked)
+        await router.close()
 
 
 async def test_the_token_travels_in_a_cookie_for_clients_that_keep_cookies(api, standby):

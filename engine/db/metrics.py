@@ -29,7 +29,8 @@ REDIS_BREAKER_STATE = Gauge(
 DB_READS = Counter(
     "engine_db_reads_total",
     "Routed reads by where they ran (`replica`, `primary`) and why (`replica`, `behind_token`: no replica had "
-    "replayed the caller's last write yet, `no_replica`: none up and in time, `replica_failed`, "
+    "replayed the caller's last write yet, `no_replica`: none up and in time, `replica_failed`, `replica_busy`: "
+    "no free replica connection in time, "
     "`write_or_background`).",
     ["target", "reason"],
 )

@@ -9,9 +9,14 @@ replica (one monitor task, every ENGINE_REPLICA_CHECK_INTERVAL seconds):
 - a replica serves the read when it is up, not further behind than ENGINE_REPLICA_MAX_LAG seconds,
   and its measured replay position (``pg_last_wal_replay_lsn()``) is at or past the token. A
   replica's replay position only grows, so a position measured earlier is a safe lower bound;
-- a replica that fails (refused, dropped, recovery conflict, no free connection in time) is marked
-  down until the monitor reaches it again, and the read is run again on the primary: the client
-  never sees a replica's failure.
+- a replica that fails (refused, dropped, recovery conflict) is marked down until the monitor
+  reaches it again, and the read is run again on the primary: the client never sees a replica's
+  failure. A replica with no free connection within REPLICA_ACQUIRE_WAIT sends that one read to
+  the primary and stays up (it is busy, not failing; the monitor checks on its own connection). A
+  statement that reached its deadline (57014) is not a failure of the replica either: it reaches
+  the caller as it would from the primary;
+- a read of several statements (a count in its own read-only transaction) runs through `run`,
+  which routes one connection the same way.
 
 Resources with a query cache always read from the primary: an entry filled from a replica that had
 not yet replayed a write would outlive the write's invalidation.
@@ -24,8 +29,8 @@ import collections
 import contextvars
 import logging
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
@@ -35,14 +40,16 @@ from engine.db.pool import EnginePool, close_pool, create_pool
 from engine.spec import Resource
 
 log = logging.getLogger("engine.db.replicas")
+T = TypeVar("T")
 
 PRIMARY_ONLY = -1
 _READ_AFTER: contextvars.ContextVar[int] = contextvars.ContextVar("engine_read_after", default=PRIMARY_ONLY)
 
 # What a failing replica raises: connection trouble, a server starting or stopping, a query cancelled
 # by a recovery conflict (40001, 40P01), a table or column a migration made on the primary that the
-# replica has not replayed yet (42xxx), no free replica connection within REPLICA_ACQUIRE_WAIT.
-# The primary answers the read instead: it is the truth for all of them.
+# replica has not replayed yet (42xxx). The primary answers the read instead: it is the truth for all
+# of them. ReplicaBusy (no free replica connection within REPLICA_ACQUIRE_WAIT) and 57014 (a statement
+# deadline) are TimeoutError and OperatorInterventionError too, but `Replicas.run` catches them first.
 REPLICA_FAILURES = (
     OSError,
     TimeoutError,
@@ -93,11 +100,14 @@ def label(url: str) -> str:
 
 
 class Replica:
-    """One replica: its pool and what the monitor last measured of it."""
+    """One replica: its pool for reads, the monitor's own connection, and what the monitor last measured."""
 
-    def __init__(self, url: str, pool: EnginePool) -> None:
+    def __init__(self, url: str, pool: EnginePool, monitor: EnginePool | None = None) -> None:
         self.name = label(url)
         self.pool = pool
+        # The checks have a connection of their own: a read pool saturated by slow reads (exact
+        # counts) must not make a healthy replica look down.
+        self.monitor = pool if monitor is None else monitor
         self.up = False  # reached by the last check (or not failed since)
         self.replayed = 0  # pg_last_wal_replay_lsn() at the last check, as bytes
         self.lag = float("inf")  # seconds behind the primary at the last check
@@ -196,7 +206,16 @@ class Replicas:
                 timeout=CONNECT_TIMEOUT,
             )
             pool.bound_wait(REPLICA_ACQUIRE_WAIT, _replica_busy)
-            replicas.append(Replica(url, pool))
+            monitor = await create_pool(
+                url,
+                min_size=0,
+                max_size=1,
+                statement_timeout_ms=statement_timeout_ms,
+                schema=schema,
+                pooler=pooler,
+                timeout=CONNECT_TIMEOUT,
+            )
+            replicas.append(Replica(url, pool, monitor))
         router = cls(primary, replicas, max_lag=max_lag, interval=interval)
         if replicas:
             await router.check()
@@ -228,17 +247,29 @@ class Replicas:
         return None
 
     async def _read(self, method: str, query: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return await self.run(lambda conn: getattr(conn, method)(query, *args, **kwargs))
+
+    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+        """`work` on one connection of the replica `choose` picks, else of the primary; again on the
+        primary when the replica fails meanwhile. Reads of several statements (a count in its own
+        read-only transaction) use it directly: `work` must only read, and may run twice."""
         replica = self.choose() if self.replicas else None
         if replica is not None:
             try:
-                result = await getattr(replica.pool, method)(query, *args, **kwargs)
+                async with replica.pool.acquire() as conn:
+                    result = await work(conn)
+            except ReplicaBusy:  # a busy replica is not a failing one: this read overflows, the next may not
+                DB_READS.labels("primary", "replica_busy").inc()
+            except asyncpg.QueryCanceledError:
+                raise  # the statement's own deadline (57014), not a failing replica: the primary would run as long
             except REPLICA_FAILURES as error:
                 replica.failed(f"{type(error).__name__}: {error}"[:300])
                 DB_READS.labels("primary", "replica_failed").inc()
             else:
                 DB_READS.labels("replica", "replica").inc()
                 return result
-        return await getattr(self.primary, method)(query, *args, **kwargs)
+        async with self.primary.acquire() as conn:
+            return await work(conn)
 
     async def fetch(self, query: str, *args: Any, **kwargs: Any) -> list[asyncpg.Record]:
         return await self._read("fetch", query, args, kwargs)
@@ -270,7 +301,7 @@ class Replicas:
     async def _check(self, replica: Replica, now: float) -> None:
         try:
             async with asyncio.timeout(max(self.interval * 4, CONNECT_TIMEOUT)):
-                replayed = await replica.pool.fetchval(_REPLAYED_LSN)
+                replayed = await replica.monitor.fetchval(_REPLAYED_LSN)
         except (*REPLICA_FAILURES, asyncpg.PostgresError) as error:
             replica.failed(f"{type(error).__name__}: {error}"[:300])
             return
@@ -302,7 +333,17 @@ class Replicas:
         if self._monitor is not None:
             self._monitor.cancel()
             await asyncio.gather(self._monitor, return_exceptions=True)
-        await asyncio.gather(*(close_pool(r.pool, grace=2.0) for r in self.replicas))
+        pools = {id(pool): pool for r in self.replicas for pool in (r.pool, r.monitor)}
+        await asyncio.gather(*(close_pool(pool, grace=2.0) for pool in pools.values()))
+
+
+async def run_read(reads: Replicas | asyncpg.Pool, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """`work` on a connection `reads` hands out: through the router (`Replicas.run`), or the primary
+    pool itself when a resource reads from the primary only (`Replicas.for_resource`)."""
+    if isinstance(reads, Replicas):
+        return await reads.run(work)
+    async with reads.acquire() as conn:
+        return await work(conn)
 
 
 class ReplicaBusy(TimeoutError):
@@ -311,5 +352,3 @@ class ReplicaBusy(TimeoutError):
 
 def _replica_busy(seconds: float) -> Exception:
     return ReplicaBusy(f"no replica connection became free within {seconds:g} s")
-
-

@@ -28,8 +28,8 @@ SETTINGS = (
         "DATABASE_REPLICA_URLS",
         items(_POSTGRES.convert, "be comma-separated postgresql:// URLs"),
         (),
-        "streaming replicas that serve reads (lists, reads, includes, event history) once they have replayed the "
-        "caller's last write; writes always go to `DATABASE_URL`",
+        "streaming replicas that serve reads (lists, reads, includes, counts, groups, search, event history) once they "
+        "have replayed the caller's last write; writes always go to `DATABASE_URL`",
         "scale",
         shown="unset: every read on the primary",
     ),

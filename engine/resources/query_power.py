@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import orjson
 
+from engine.db.replicas import run_read
 from engine.db.rows import as_dicts
 from engine.kernel.errors import BadRequest, ServiceUnavailable
 from engine.kernel.identity import Identity
@@ -121,24 +122,23 @@ def plan(resource: Resource, query: ListQuery, masks: Masks) -> tuple[Plan, dict
 
 
 @asynccontextmanager
-async def _guarded(pool: asyncpg.Pool, timeout_ms: int, what: str, own_deadline: bool = True):
-    """A connection whose statements stop after `timeout_ms` (a read-only transaction with its own
+async def _guarded(conn: asyncpg.Connection, timeout_ms: int, what: str, own_deadline: bool = True):
+    """Statements on `conn` that stop after `timeout_ms` (a read-only transaction with its own
     statement_timeout; without `own_deadline`, the pool's, which the request deadline caps): a 503
     saying so, not a hang."""
-    async with pool.acquire() as conn:
-        try:
-            if not own_deadline or timeout_ms <= 0:
-                yield conn
-                return
-            async with conn.transaction(readonly=True):
-                await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
-                yield conn
-        except asyncpg.QueryCanceledError:
-            limit = f"{timeout_ms} ms" if own_deadline and timeout_ms > 0 else "its statement deadline"
-            raise ServiceUnavailable(
-                f"the {what} took longer than {limit} and was stopped: narrow it with filters",
-                headers={"Retry-After": "1"},
-            ) from None
+    try:
+        if not own_deadline or timeout_ms <= 0:
+            yield
+            return
+        async with conn.transaction(readonly=True):
+            await conn.execute(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+            yield
+    except asyncpg.QueryCanceledError:
+        limit = f"{timeout_ms} ms" if own_deadline and timeout_ms > 0 else "its statement deadline"
+        raise ServiceUnavailable(
+            f"the {what} took longer than {limit} and was stopped: narrow it with filters",
+            headers={"Retry-After": "1"},
+        ) from None
 
 
 async def _scope(manager: Any, query: ListQuery, identity: Identity | None) -> tuple[tuple[Predicate, ...], dict]:
@@ -162,25 +162,33 @@ async def count(
 
     An exact count on a large table is what the statement deadline is for; an estimated or planned
     one reads at most the threshold's rows, so it runs under the pool's deadline (no transaction:
-    one round trip instead of four).
+    one round trip instead of four). Like the list, it reads through `manager.reads`: a replica
+    that has replayed the caller's last write, else the primary (engine.db.replicas).
     """
     predicates, values = await _scope(manager, query, identity)
-    queries = manager.queries
-    async with _guarded(manager.pool, timeout_ms, "count", own_deadline=mode == "exact") as conn:
-        if mode == "exact":
-            compiled = sql_aggregates.count(queries, query.filters, predicates)
-            return await conn.fetchval(compiled.sql, *compiled.args(values)), "exact"
-        if mode == "estimated":
-            compiled = sql_aggregates.count_upto(queries, query.filters, predicates)
-            found = await conn.fetchval(
-                compiled.sql, *compiled.args({**values, sql_aggregates.COUNT_LIMIT: threshold + 1})
-            )
-            if found <= threshold:
-                return found, "exact"
-        compiled = sql_aggregates.matching(queries, query.filters, predicates)
-        plan_json = await conn.fetchval("EXPLAIN (FORMAT JSON) " + compiled.sql, *compiled.args(values))
-        estimate = int(_decoded(plan_json)[0]["Plan"]["Plan Rows"])
-        return (max(estimate, threshold + 1) if mode == "estimated" else estimate), "estimated"
+
+    async def counted(conn: asyncpg.Connection) -> tuple[int, str]:
+        async with _guarded(conn, timeout_ms, "count", own_deadline=mode == "exact"):
+            return await _count(conn, manager.queries, query, predicates, values, mode, threshold)
+
+    return await run_read(manager.reads, counted)
+
+
+async def _count(
+    conn: asyncpg.Connection, queries: Any, query: ListQuery, predicates: tuple, values: dict, mode: str, threshold: int
+) -> tuple[int, str]:
+    if mode == "exact":
+        compiled = sql_aggregates.count(queries, query.filters, predicates)
+        return await conn.fetchval(compiled.sql, *compiled.args(values)), "exact"
+    if mode == "estimated":
+        compiled = sql_aggregates.count_upto(queries, query.filters, predicates)
+        found = await conn.fetchval(compiled.sql, *compiled.args({**values, sql_aggregates.COUNT_LIMIT: threshold + 1}))
+        if found <= threshold:
+            return found, "exact"
+    compiled = sql_aggregates.matching(queries, query.filters, predicates)
+    plan_json = await conn.fetchval("EXPLAIN (FORMAT JSON) " + compiled.sql, *compiled.args(values))
+    estimate = int(_decoded(plan_json)[0]["Plan"]["Plan Rows"])
+    return (max(estimate, threshold + 1) if mode == "estimated" else estimate), "estimated"
 
 
 def _decoded(plan_json: Any) -> Any:
@@ -194,8 +202,12 @@ async def aggregate(
     predicates, values = await _scope(manager, query, identity)
     compiled = sql_aggregates.grouped(manager.queries, query.filters, predicates, query.group_by, query.aggregates)
     values[sql_aggregates.GROUP_LIMIT] = max_groups + 1
-    async with _guarded(manager.pool, timeout_ms, "aggregate") as conn:
-        records = await conn.fetch(compiled.sql, *compiled.args(values))
+
+    async def grouped(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+        async with _guarded(conn, timeout_ms, "aggregate"):
+            return await conn.fetch(compiled.sql, *compiled.args(values))
+
+    records = await run_read(manager.reads, grouped)  # a replica may answer, as for the list
     if len(records) > max_groups:
         raise BadRequest(
             f"more than {max_groups} groups: add filters, or group by fewer or coarser fields (created_at:month)",
