@@ -143,14 +143,16 @@ def identity_from_request(request: web.Request) -> Maybe[Identity | None]:
     """
 
 
-@hookspec(firstresult=True)
+@hookspec
 def user_roles(app: web.Application, user_id: str) -> Maybe[frozenset[str] | None]:
     """Return the roles ``user_id`` holds now, from where your project keeps them (a column, a directory).
 
-    Asked on every request made with a credential that does not carry roles itself (an API key):
-    the credential keeps only the roles that both it and your answer name, so a demoted user's
-    keys lose the role at once. First result; with no answer the credential keeps the roles it was
-    created with (capped then by its creator's roles).
+    Asked on every request made with a credential that does not carry roles itself (an API key),
+    and at a Google sign-in. All results: the user holds the union of the roles the answers name
+    (None is no answer; an empty set says "no roles"), and the credential keeps only the roles that
+    both it and that union name, so a demoted user's keys lose the role at once. With no answer at
+    all the credential keeps the roles it was created with (capped then by its creator's roles).
+    Built in: ``ENGINE_ADMINS`` (google_oauth) and the users resource's ``roles_field`` (accounts).
     """
 
 

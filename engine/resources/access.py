@@ -30,6 +30,12 @@ async def may(
     return False not in answers
 
 
+async def held_roles(pm: pluggy.PluginManager, app: Any, user_id: str) -> frozenset[str] | None:
+    """The roles `user_id` holds now: the union of the `user_roles` answers, None when none answered."""
+    answers = await call_all(pm.hook.user_roles, app=app, user_id=user_id)
+    return frozenset().union(*answers) if answers else None
+
+
 async def require(
     pm: pluggy.PluginManager, request: Any, resource: Resource, action: str, identity: Identity | None
 ) -> None:

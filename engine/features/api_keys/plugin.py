@@ -8,7 +8,8 @@
 A key is sent as ``X-API-Key: rek_...`` or ``Authorization: Bearer rek_...`` and signs its owner in
 with ``via="api_key"``. It never grants more than its owner may do now: its scopes narrow the
 owner's roles (checked by the core access decision), its roles are at most the ones its creator
-held and those the ``user_roles`` hook says the owner holds now, a deleted owner is retired
+held and those the ``user_roles`` answers say the owner holds now (built in: ENGINE_ADMINS and the
+users resource's ``roles_field``), a deleted owner is retired
 (features/accounts) and their keys deleted. Rate limits count per key. See docs/auth.md.
 """
 
@@ -34,8 +35,9 @@ from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from engine.kernel.hooks import call_first, hookimpl
+from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
+from engine.resources.access import held_roles
 from engine.spec import Resource, Spec
 
 KEYS = web.AppKey("api_keys", ApiKeys)
@@ -78,8 +80,9 @@ async def identity_from_request(request: web.Request) -> Identity | None:
 
 
 async def current_roles(app: web.Application, key: ApiKey) -> set[str]:
-    """The key's roles that its owner still holds (``user_roles`` hook), or all of them without an answer."""
-    held = await call_first(app[PLUGINS].hook.user_roles, app=app, user_id=key.user_id)
+    """The key's roles that its owner still holds (the union of the ``user_roles`` answers, asked
+    anew on every request, so a demotion applies at the next one), or all of them without an answer."""
+    held = await held_roles(app[PLUGINS], app, key.user_id)
     roles = set(key.roles)
     return roles if held is None else roles & set(held)
 
