@@ -248,6 +248,9 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
             indexes.append(index)
     for i, protected in enumerate(raw.get("protected", ())):
         must_be_field(protected, (*where, "protected", i), "protected field")
+    roles_field = raw.get("roles_field")
+    if roles_field is not None and must_be_field(roles_field, (*where, "roles_field"), "roles field"):
+        roles_field = _roles_field(name, raw, properties.get(roles_field), where, errors)
     references = {}
     for column, ref_raw in (raw.get("references") or {}).items():
         if must_be_field(column, (*where, "references", column), "reference column"):
@@ -267,6 +270,7 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         references=references,
         owner=owner,
         protected=tuple(raw.get("protected", ())),
+        roles_field=roles_field,
         permissions={a: tuple(r) for a, r in (raw.get("permissions") or {}).items() if a in ACTIONS},
         events={
             "emit": tuple(events.get("emit", ("created", "updated", "deleted"))),
@@ -285,6 +289,34 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         soft_delete=soft_delete,
         distribute_by=raw.get("distribute_by"),
     )
+
+
+USERS = "users"  # the resource whose rows are the users (token `sub`, owners, API keys)
+
+
+def _is_string_array(prop: Any) -> bool:
+    kinds = prop.get("type") if isinstance(prop, dict) else None
+    items = prop.get("items") if isinstance(prop, dict) else None
+    array = kinds == "array" or (isinstance(kinds, list) and set(kinds) in ({"array"}, {"array", "null"}))
+    return array and isinstance(items, dict) and items.get("type") == "string"
+
+
+def _roles_field(name: str, raw: dict[str, Any], prop: Any, where: Path, errors: _Collector) -> str | None:
+    """`roles_field`: the users resource's protected array of role names (answers `user_roles`)."""
+    path, field_name = (*where, "roles_field"), raw["roles_field"]
+    problem = None
+    if name != USERS:
+        problem = f"only the {USERS!r} resource holds users' roles"
+    elif field_name in (raw.get("primary_key", "id"), raw.get("owner")):
+        problem = f"{field_name!r} is the primary key or the owner, not a list of roles"
+    elif not _is_string_array(prop) or prop.get("writeOnly"):
+        problem = f"{field_name!r} must be an array of strings (type: array, items: {{type: string}})"
+    elif field_name not in raw.get("protected", ()):
+        problem = f"{field_name!r} must also be listed in `protected`, so that only admins change anyone's roles"
+    if problem is None:
+        return field_name
+    errors.add(path, problem)
+    return None
 
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}

@@ -140,6 +140,7 @@ class Resource:
     references: dict[str, Reference] = field(default_factory=dict, compare=False, hash=False)
     owner: str | None = None
     protected: tuple[str, ...] = ()
+    roles_field: str | None = None  # users only: the array of role names each user holds (features/accounts)
     permissions: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
     events: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, hash=False)
     relations: dict[str, Relation] = field(default_factory=dict, compare=False, hash=False)

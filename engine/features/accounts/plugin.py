@@ -6,7 +6,9 @@
 - Creating a `users` row with a retired id is a 409: ids are never reused.
 - Any caller whose identity names a retired id (an access token, a session, an API key: whatever
   plugin authenticated it) is a 401 on every route, before rate limits, caches and handlers.
-See docs/auth.md, "Deleting a user".
+- With `roles_field` declared on the `users` resource, that column answers the `user_roles` hook:
+  the roles each user holds now (API keys keep only those; a Google sign-in starts with them).
+See docs/auth.md, "Deleting a user" and "Roles held now".
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from aiohttp.typedefs import Handler, Middleware
 from engine.db.internal import ensure_tables
 from engine.features.accounts.known import KnownRetired
 from engine.features.accounts.retired import MODEL, USERS, is_retired, retire
+from engine.features.accounts.roles import roles_of, user_columns
 from engine.features.jwt_auth.tokens import INVALID_TOKEN
-from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, POOL, SPEC, WRITE_SHARED
+from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, MANAGERS, POOL, SPEC, WRITE_SHARED
 from engine.http.middleware import after_authentication
 from engine.kernel.errors import Conflict, Unauthorized
 from engine.kernel.hooks import hookimpl
@@ -42,6 +45,16 @@ async def shutdown(app: web.Application) -> None:
     known = app.get(KNOWN)
     if known is not None:
         await known.stop()
+
+
+@hookimpl(trylast=True)
+async def user_roles(app: web.Application, user_id: str) -> frozenset[str] | None:
+    """The user's roles column, when resources.yaml declares one (`roles_field`); else no answer."""
+    users = app[SPEC].resources.get(USERS)
+    if users is None or users.roles_field is None:
+        return None
+    row = await user_columns(app[POOL], app[MANAGERS][USERS], user_id, (users.roles_field,))
+    return roles_of(row, users.roles_field)
 
 
 @hookimpl(trylast=True)
