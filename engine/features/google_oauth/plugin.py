@@ -2,7 +2,8 @@
 
 - `GET /auth/google/login`: 302 to the provider; state, nonce and the PKCE verifier wait in the session.
 - `GET /auth/google/callback`: checks state, exchanges the code, verifies the ID token, creates or
-  updates the `users` row (google_id, email, name), starts a NEW session and redirects to
+  updates the `users` row (google_id, email, name), starts a NEW session (its roles: `admin` when
+  ENGINE_ADMINS names the user, and whatever else `user_roles` says they hold) and redirects to
   ENGINE_LOGIN_REDIRECT. Any failure is a problem response and leaves no session behind.
 Configured by ENGINE_GOOGLE_CLIENT_ID / _SECRET (+ _DISCOVERY_URL, _REDIRECT_URI); off without them.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.db.internal import ensure_tables
+from engine.features.accounts.roles import user_columns
 from engine.features.google_oauth.oidc import OidcClient, OidcSettings, PendingSignIn, SignInRefused
 from engine.features.google_oauth.openapi import google_paths
 from engine.features.google_oauth.spent import SPENT, spend
@@ -26,6 +28,7 @@ from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError, NotFound, Problem
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
+from engine.resources.access import held_roles
 from engine.resources.context import WriteContext
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager
@@ -41,6 +44,7 @@ USER_FIELDS = ("email", "google_id")
 # Writes the users row on the user's behalf: the user may not set their own email or google_id.
 SIGN_IN = Identity("system:google-sign-in", frozenset({"admin", "user"}), via="google")
 NO_STORE = {"Cache-Control": "no-store"}
+ADMIN = frozenset({"admin"})
 
 
 @hookimpl(trylast=True)
@@ -106,17 +110,39 @@ async def callback(request: web.Request) -> web.Response:
     except Problem as problem:
         await sessions.end_session(request)  # refused: whatever session this browser had is gone
         return problem_response(problem, request[REQUEST_ID])
-    await sessions.start_session(request, user_id, sign_in_roles(request.app, user_id, claims))
+    held = await held_roles(request.app[PLUGINS], request.app, user_id) or frozenset()
+    roles = sorted({*sign_in_roles(request.app, user_id, claims), *held} - {"user"})
+    await sessions.start_session(request, user_id, roles)
     return _redirect(client.settings.login_redirect)
 
 
 def sign_in_roles(app: web.Application, user_id: str, claims: dict[str, Any]) -> list[str]:
     """The roles a Google sign-in starts its session with: `admin` for the user ids and verified
     e-mails ENGINE_ADMINS names (the e-mail was checked verified by `upsert_user`), else none."""
-    admins = app[ADMINS]
-    email = claims.get("email")
-    named = user_id in admins or (isinstance(email, str) and email.lower() in {a.lower() for a in admins})
-    return ["admin"] if named else []
+    return sorted(ADMIN) if _named(app[ADMINS], user_id, claims.get("email")) else []
+
+
+def _named(admins: frozenset[str], user_id: str, email: Any) -> bool:
+    """Whether ENGINE_ADMINS names the user's id or (compared without case) their e-mail."""
+    return user_id in admins or (isinstance(email, str) and email.lower() in {a.lower() for a in admins})
+
+
+@hookimpl(trylast=True)
+async def user_roles(app: web.Application, user_id: str) -> frozenset[str] | None:
+    """`admin` now for whom ENGINE_ADMINS names (API keys keep it only then); no answer when unset.
+
+    The e-mail compared is the one on the user's row, and only when the users resource `protected`s
+    it: then only a Google sign-in (a verified address) and admins write it, never the user."""
+    admins = app.get(ADMINS)
+    if not admins:
+        return None
+    if user_id in admins:
+        return ADMIN
+    users = app[MANAGERS][USERS]
+    if "email" not in users.resource.protected:
+        return frozenset()
+    row = await user_columns(app[POOL], users, user_id, ("email",))
+    return ADMIN if row is not None and _named(admins, user_id, row["email"]) else frozenset()
 
 
 async def _find(users: ResourceManager, field: str, value: Any) -> dict[str, Any] | None:

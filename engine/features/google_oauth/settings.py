@@ -38,8 +38,9 @@ SETTINGS = (
         "ENGINE_ADMINS",
         items(),
         None,
-        "who gets the `admin` role when signing in with Google: user ids or verified e-mail addresses "
-        "(comma-separated); carried into the session and the tokens `/auth/token` issues from it",
+        "who gets the `admin` role when signing in with Google, and whose API keys keep it: user ids or "
+        "verified e-mail addresses (comma-separated); carried into the session and the tokens `/auth/token` "
+        "issues from it",
         "auth",
         shown="unset (no one)",
     ),
