@@ -1,22 +1,25 @@
 """Property: over random scopes and role changes, an API key never does what its owner may not do now.
 
 Hypothesis draws the roles the owner holds when creating the key, the roles and scopes the key
-asks for, and the roles the owner holds afterwards (a project's role source answering the
-`user_roles` hook: a promotion or a demotion). Every action on every resource is then tried with
-the key and with an access token carrying the owner's current roles; the key may succeed only
-where the token succeeds and its scopes cover the action.
+asks for, and the roles the owner holds afterwards: what the users resource's roles column says
+(the built-in answer to `user_roles`, `roles_field`) and what a project's own role source answers
+(or no answer), a promotion or a demotion; the owner holds their union. Every action on every
+resource is then tried with the key and with an access token carrying the owner's current roles;
+the key may succeed only where the token succeeds and its scopes cover the action.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import os
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from roles_support import USER_SCHEMA, USERS
 
 from engine.plugin import hookimpl
 from engine.testing import ApiClient
@@ -26,9 +29,12 @@ ROLES = ["editor", "auditor", "admin"]
 RESOURCES = ["notes", "reports"]
 SCOPES = [f"{r}:{kind}" for r in [*RESOURCES, "*"] for kind in ("read", "write")]
 SCHEMA = {"type": "object", "properties": {"id": {"type": "string", "format": "uuid"}, "title": {"type": "string"}}}
-SPEC = """
+SPEC = (
+    """
 version: 1
-resources:
+resources:"""
+    + USERS
+    + """
   notes:
     schema: schemas/item.json
     permissions: {list: [user], read: [user], create: [editor], update: [editor], delete: [admin]}
@@ -36,6 +42,7 @@ resources:
     schema: schemas/item.json
     permissions: {list: [auditor], read: [auditor], create: [admin], update: [editor], delete: [auditor]}
 """
+)
 
 
 class RoleSource:
@@ -54,7 +61,7 @@ SOURCE = RoleSource()
 
 @pytest.fixture
 def engine_spec_path(write_spec) -> str:
-    return str(write_spec(SPEC, {"schemas/item.json": SCHEMA}))
+    return str(write_spec(SPEC, {"schemas/item.json": SCHEMA, "schemas/user.json": USER_SCHEMA}))
 
 
 @pytest.fixture
@@ -95,6 +102,7 @@ def covered(scopes: set[str], resource: str, action: str) -> bool:
 async def check(api: Any, counter: itertools.count, drawn: dict[str, Any]) -> None:
     owner = f"owner{next(counter)}"
     SOURCE.roles.pop(owner, None)
+    now = drawn["column"] | (drawn["plugin"] or frozenset())
     creator = api.with_token(api.token(owner, sorted(drawn["then"])))
     body = {"name": "k", "scopes": sorted(drawn["scopes"])}
     if drawn["asked"] is not None:
@@ -104,12 +112,19 @@ async def check(api: Any, counter: itertools.count, drawn: dict[str, Any]) -> No
         assert created.status == 422, created.text  # a key never asks for a role its creator lacks
         return
     assert created.status == 201, created.text
-    SOURCE.roles[owner] = frozenset(drawn["now"])
+    await api.sql(
+        "insert into users (id, email, roles) values ($1, $2, $3::jsonb)",
+        owner,
+        f"{owner}@example.test",
+        json.dumps(sorted(drawn["column"])),
+    )
+    if drawn["plugin"] is not None:
+        SOURCE.roles[owner] = drawn["plugin"]
     admin = api.with_token(api.token("root", ["admin"]))
     item_ids = {r: (await admin.post(f"/api/{r}", json={"title": "x"})).json["data"]["id"] for r in RESOURCES}
     key = ApiClient(api.client, {"X-API-Key": created.json["data"]["key"]})
     by_key = await attempts(key, item_ids)
-    by_owner = await attempts(api.with_token(api.token(owner, sorted(drawn["now"]))), item_ids)
+    by_owner = await attempts(api.with_token(api.token(owner, sorted(now))), item_ids)
     for (resource, action), ok in by_key.items():
         if ok:
             assert by_owner[(resource, action)], f"the key may {action} {resource} but its owner may not: {drawn}"
@@ -121,7 +136,8 @@ drawings = st.fixed_dictionaries(
     {
         "then": role_sets,
         "asked": st.none() | role_sets,
-        "now": role_sets,
+        "column": role_sets,
+        "plugin": st.none() | role_sets,
         "scopes": st.frozensets(st.sampled_from(SCOPES), min_size=1),
     }
 )
