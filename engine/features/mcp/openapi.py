@@ -23,7 +23,7 @@ def mcp_paths(document: dict[str, Any]) -> None:
         "post": {
             "operationId": "mcp",
             "tags": ["mcp"],
-            "summary": "Model Context Protocol (Streamable HTTP, stateless): a tool per resource and action",
+            "summary": "Model Context Protocol (Streamable HTTP, stateless): a tool per route of the resources, and me",
             "description": (
                 "One JSON-RPC message per POST (initialize, tools/list, tools/call ...), one JSON reply. "
                 "Tool calls run as the caller, through the same routes as the REST API: see docs/mcp.md."

@@ -1,7 +1,8 @@
 """Built-in MCP server: `/mcp` (Streamable HTTP) and `resource-engine mcp` (stdio), from the spec.
 
 One tool per resource and action (`agents_list`, `agents_get`, `agents_create`, `agents_update`,
-`agents_delete`), listed to a caller only when their roles allow the action, and each call run
+`agents_delete`), per nested relation route (`teams_members_list`, `_get`, `_add`, `_update`,
+`_remove`) and `me`, listed to a caller only when their roles allow the action, and each call run
 through the REST route it names: see engine/features/mcp/server.py and docs/mcp.md.
 
 The MCP SDK loads on the first `/mcp` request (engine/features/mcp/runtime.py): a worker that never

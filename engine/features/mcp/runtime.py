@@ -11,14 +11,15 @@ import pluggy
 
 from engine.features.mcp.endpoint import Endpoint
 from engine.features.mcp.server import build_server
-from engine.features.mcp.tools import Catalog
+from engine.features.mcp.catalog import Catalog
 from engine.kernel.config import Config
 from engine.spec import Spec
 
 
 async def start_endpoint(spec: Spec, config: Config, pm: pluggy.PluginManager) -> Endpoint:
     """The endpoint serving `spec`'s tools, started (its session manager accepts requests)."""
-    catalog = Catalog(spec, page_size=config.page_size, max_page_size=config.max_page_size)
+    served = {"relations": pm.get_plugin("relations") is not None, "me": pm.get_plugin("me") is not None}
+    catalog = Catalog(spec, page_size=config.page_size, max_page_size=config.max_page_size, **served)
     endpoint = Endpoint(build_server(catalog, pm))
     await endpoint.start()
     return endpoint

@@ -1,10 +1,10 @@
 """The MCP server of an app: the SDK's low-level `Server`, its tools listed and called per caller.
 
-`tools/list` shows the tools whose action the caller's roles allow (the `authorize` hook, as the
-REST routes ask it). `tools/call` sends the tool's REST request through the app (dispatch.py) and
-answers what the route answered: the JSON body as text (and as structured content), or the
-route's problem with `isError`. Row rules, field rules, validation, hooks and events are the
-route's own, so there is nothing here to keep in step with them.
+`tools/list` shows the tools whose actions the caller's roles allow (the `authorize` hook, as the
+REST routes ask it; each tool says which actions it needs: `Tool.allowed`). `tools/call` sends the
+tool's REST request through the app (dispatch.py) and answers what the route answered: the JSON
+body as text (and as structured content), or the route's problem with `isError`. Row rules, field
+rules, validation, hooks and events are the route's own, so there is nothing here to keep in step with them.
 """
 
 from __future__ import annotations
@@ -22,18 +22,21 @@ from mcp.server.lowlevel import Server
 from mcp.shared.exceptions import MCPError
 
 from engine.features.mcp.bridge import ENGINE_REQUEST
+from engine.features.mcp.catalog import Catalog
 from engine.features.mcp.dispatch import Answer, dispatch
-from engine.features.mcp.tools import Catalog, ResourceTool
+from engine.features.mcp.tools import Tool
 from engine.http.keys import IDENTITY, REQUEST_ID
 from engine.http.responses import problem_response
 from engine.kernel.errors import Problem
 from engine.resources.access import may
+from engine.spec import Resource
 
 NAME = "resource-engine"
 INSTRUCTIONS = (
     "Tools for this API's resources: one per resource and action you may use ({resource}_list, _get, "
-    "_create, _update, _delete). Results are the REST API's JSON; errors are its RFC 9457 problems, with "
-    "isError set. A row you may not see is not found."
+    "_create, _update, _delete), the links of each relation ({resource}_{relation}_list, _get, _add, "
+    "_update, _remove) and me (who you are). Results are the REST API's JSON; errors are its RFC 9457 "
+    "problems, with isError set. A row you may not see is not found."
 )
 
 
@@ -53,7 +56,11 @@ def build_server(catalog: Catalog, pm: pluggy.PluginManager) -> Server[Any]:
     ) -> types.ListToolsResult:
         _, outer = _engine_request(ctx)
         identity = outer.get(IDENTITY)
-        tools = [t.tool for t in catalog if await may(pm, outer, t.resource, t.action, identity)]
+
+        async def ask(resource: Resource, action: str) -> bool:
+            return await may(pm, outer, resource, action, identity)
+
+        tools = [t.tool for t in catalog if await t.allowed(ask, identity)]
         return types.ListToolsResult(tools=tools)
 
     async def call_tool(ctx: ServerRequestContext, params: types.CallToolRequestParams) -> types.CallToolResult:
@@ -86,10 +93,10 @@ def _engine_request(ctx: ServerRequestContext) -> tuple[web.Application, web.Req
     return scope[ENGINE_REQUEST]
 
 
-def _result(tool: ResourceTool, answer: Answer, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
+def _result(tool: Tool, answer: Answer, arguments: Mapping[str, Any] | None) -> types.CallToolResult:
     """The REST answer as a tool result: its JSON as text and structured content; errors flagged."""
     if not answer.body:  # 204 after a delete
-        text = f"{tool.resource.name} {(arguments or {}).get('id')} deleted ({answer.status})"
+        text = tool.done(arguments, answer.status)
         return types.CallToolResult(content=[types.TextContent(type="text", text=text)])
     try:
         document = orjson.loads(answer.body)

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
 import mcp_types as types
@@ -23,7 +23,8 @@ import orjson
 from engine.features.openapi.schemas import component_name, create_schema, update_schema
 from engine.http.query import MAX_IN_VALUES, OPERATORS_BY_TYPE, RESERVED
 from engine.kernel.errors import BadRequest
-from engine.spec import ACTIONS, Field, Resource, Spec
+from engine.kernel.identity import Identity
+from engine.spec import Field, Resource
 
 VERBS = {"list": "list", "read": "get", "create": "create", "update": "update", "delete": "delete"}
 METHODS = {"list": "GET", "read": "GET", "create": "POST", "update": "PATCH", "delete": "DELETE"}
@@ -58,6 +59,34 @@ class Call:
     body: bytes | None = None
 
 
+# Whether the caller's roles (and credential scopes) allow an action on a resource: the server asks
+# the `authorize` hook as the REST routes do (engine.resources.access.may), per tool/list.
+Ask = Callable[[Resource, str], Awaitable[bool]]
+
+
+class Tool(Protocol):
+    """A tool of the catalog: its MCP description, who sees it, and the REST request a call becomes."""
+
+    name: str
+    tool: types.Tool
+
+    async def allowed(self, ask: Ask, identity: Identity | None) -> bool: ...
+
+    def call(self, arguments: Mapping[str, Any] | None) -> Call: ...
+
+    def done(self, arguments: Mapping[str, Any] | None, status: int) -> str: ...
+
+
+def known_arguments(name: str, tool: types.Tool, arguments: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The arguments, refused (400) when one is not in the tool's input schema."""
+    arguments = dict(arguments or {})
+    expected = tuple(tool.input_schema.get("properties", {}))
+    unknown = [key for key in arguments if key not in expected]
+    if unknown:
+        raise BadRequest(f"unknown argument {unknown[0][:100]!r} for {name}; expected: {', '.join(expected) or 'none'}")
+    return arguments
+
+
 @dataclass(frozen=True)
 class ResourceTool:
     name: str
@@ -65,15 +94,16 @@ class ResourceTool:
     action: str
     tool: types.Tool
 
+    async def allowed(self, ask: Ask, identity: Identity | None) -> bool:
+        return await ask(self.resource, self.action)
+
+    def done(self, arguments: Mapping[str, Any] | None, status: int) -> str:
+        """What a bodiless answer (a delete's 204) says."""
+        return f"{self.resource.name} {(arguments or {}).get('id')} deleted ({status})"
+
     def call(self, arguments: Mapping[str, Any] | None) -> Call:
         """The REST request for these arguments; a BadRequest when their shape is wrong."""
-        arguments = dict(arguments or {})
-        expected = tuple(self.tool.input_schema.get("properties", {}))
-        unknown = [name for name in arguments if name not in expected]
-        if unknown:
-            raise BadRequest(
-                f"unknown argument {unknown[0][:100]!r} for {self.name}; expected: {', '.join(expected) or 'none'}"
-            )
+        arguments = known_arguments(self.name, self.tool, arguments)
         base = f"/api/{self.resource.name}"
         if self.action == "list":
             return Call("GET", _with_query(base, _list_query(self.resource, arguments)))
@@ -87,25 +117,35 @@ class ResourceTool:
         return Call("DELETE", item)
 
 
-class Catalog:
-    """Every tool the spec defines, in a stable order; who may use which is asked per caller."""
+@dataclass(frozen=True)
+class MeTool:
+    """`me`: who the caller is, as `GET /api/me` answers (their own users row)."""
 
-    def __init__(self, spec: Spec, *, page_size: int, max_page_size: int):
-        self.tools: dict[str, ResourceTool] = {}
-        for resource in spec.resources.values():
-            for action in ACTIONS:
-                tool = _tool(resource, action, page_size, max_page_size)
-                self.tools[tool.name] = ResourceTool(tool.name, resource, action, tool)
+    users: Resource
+    name: str = "me"
+    tool: types.Tool = field(
+        default_factory=lambda: types.Tool(
+            name="me",
+            title="Who am I",
+            description=(
+                'Your own user (who these credentials speak for): answers {"data": row} as GET /api/me does, '
+                "with the fields you may read. Errors are RFC 9457 problems, as the REST API's."
+            ),
+            input_schema=_object({}, []),
+            annotations=_ANNOTATIONS["read"],
+        )
+    )
 
-    def __iter__(self) -> Iterator[ResourceTool]:
-        return iter(self.tools.values())
+    async def allowed(self, ask: Ask, identity: Identity | None) -> bool:
+        """Signed-in callers who may read users, as the route requires (anonymous: 401 there)."""
+        return identity is not None and await ask(self.users, "read")
 
-    def get(self, name: str) -> ResourceTool | None:
-        return self.tools.get(name)
+    def call(self, arguments: Mapping[str, Any] | None) -> Call:
+        known_arguments(self.name, self.tool, arguments)
+        return Call("GET", "/api/me")
 
-    def input_schema(self, name: str) -> dict[str, Any] | None:
-        tool = self.tools.get(name)
-        return tool.tool.input_schema if tool is not None else None
+    def done(self, arguments: Mapping[str, Any] | None, status: int) -> str:
+        return f"no content ({status})"
 
 
 # --- arguments -> query string and body ------------------------------------------------------
