@@ -10,7 +10,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from mcp.shared.tool_name_validation import validate_tool_name
 
-from engine.features.mcp.tools import Catalog
+from engine.features.mcp.catalog import Catalog
 from engine.kernel.errors import BadRequest
 from engine.spec import load_spec
 
@@ -29,7 +29,7 @@ def query_of(path: str) -> list[tuple[str, str]]:
 def test_every_resource_has_a_tool_per_action_with_a_valid_mcp_name(catalog):
     names = [tool.name for tool in catalog]
     assert names[:5] == ["users_list", "users_get", "users_create", "users_update", "users_delete"]
-    assert len(names) == 5 * 5
+    assert len(names) == 5 * 5 + 5 + 4 + 1  # then the members' and the agents' nested routes, and me
     assert all(validate_tool_name(name).is_valid for name in names)
 
 
@@ -123,3 +123,46 @@ def test_arguments_of_the_wrong_shape_are_a_bad_request_naming_the_problem(catal
 def test_writes_send_data_as_the_json_body(catalog):
     call = catalog.get("agents_update").call({"id": "a/b", "data": {"name": "x"}})
     assert (call.method, call.path, call.body) == ("PATCH", "/api/agents/a%2Fb", b'{"name":"x"}')
+
+
+def test_each_relation_has_a_tool_per_nested_route_after_the_resource_tools(catalog):
+    names = [tool.name for tool in catalog][25:]
+    assert names == [
+        "teams_members_list",
+        "teams_members_get",
+        "teams_members_add",
+        "teams_members_update",
+        "teams_members_remove",
+        "teams_agents_list",
+        "teams_agents_get",
+        "teams_agents_add",
+        "teams_agents_remove",  # team_agents has no field of its own: no PATCH route, no update tool
+        "me",
+    ]
+
+
+def test_an_add_body_leaves_out_what_the_url_and_the_invitee_set(catalog):
+    data = catalog.input_schema("teams_members_add")["properties"]["data"]
+    assert set(data["properties"]) == {"user_id", "role"} and data["required"] == ["user_id"]
+
+
+def test_a_link_update_body_is_the_links_own_fields(catalog):
+    data = catalog.input_schema("teams_members_update")["properties"]["data"]
+    assert set(data["properties"]) == {"role"} and "required" not in data
+
+
+def test_relation_tool_calls_become_the_nested_routes_requests(catalog):
+    team = "6f1c0d7e-5b7a-4a57-9d8e-2a4f3c1e9b10"
+    listed = catalog.get("teams_members_list").call({"id": team, "filter": {"role": "admin"}, "limit": 5})
+    assert (listed.method, listed.path) == ("GET", f"/api/teams/{team}/members?role=admin&limit=5")
+    removed = catalog.get("teams_members_remove").call({"id": team, "user_id": "a/b"})
+    assert (removed.method, removed.path) == ("DELETE", f"/api/teams/{team}/members/a%2Fb")
+    added = catalog.get("teams_agents_add").call({"id": team, "data": {"agent_id": "x"}})
+    assert (added.method, added.path, added.body) == ("POST", f"/api/teams/{team}/agents", b'{"agent_id":"x"}')
+    assert catalog.get("me").call({}) == catalog.get("me").call(None)
+    assert (catalog.get("me").call({}).method, catalog.get("me").call({}).path) == ("GET", "/api/me")
+
+
+def test_a_relation_tool_without_the_far_side_id_is_a_bad_request_naming_it(catalog):
+    with pytest.raises(BadRequest, match="user_id"):
+        catalog.get("teams_members_remove").call({"id": "t"})
