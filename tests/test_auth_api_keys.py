@@ -2,52 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
+import api_keys_example_support as example
+from api_keys_example_support import api_keys, with_key
 
-import pytest
-
-HERE = os.path.dirname(__file__)
-
-
-def load_example_plugin():
-    path = os.path.join(HERE, "plugins", "api_keys.py")
-    spec = importlib.util.spec_from_file_location("example_api_keys_plugin", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-api_keys = load_example_plugin()
-
-
-@pytest.fixture
-def engine_spec_path():
-    return os.path.join(HERE, "specs", "api_keys", "resources.yaml")
-
-
-@pytest.fixture
-def engine_plugins():
-    return [api_keys]
-
-
-@pytest.fixture
-async def keys(api):
-    """alice and bob, each with a key an operator created (the first key has to come from somewhere)."""
-    for user in ("alice", "bob"):
-        await api.sql("insert into users (id, email) values ($1, $2)", user, f"{user}@example.test")
-        await api.sql(
-            "insert into api_keys (user_id, name, key_hash) values ($1, 'bootstrap', $2)",
-            user,
-            api_keys.hash_key(f"ak_{user}"),
-        )
-    return {"alice": "ak_alice", "bob": "ak_bob"}
-
-
-def with_key(api, key):
-    from engine.testing import ApiClient
-
-    return ApiClient(api.client, {"Authorization": f"ApiKey {key}"})
+engine_spec_path = example.engine_spec_path
+engine_plugins = example.engine_plugins
+keys = example.keys
 
 
 async def test_an_api_key_signs_its_user_in(api, keys):

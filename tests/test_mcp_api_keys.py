@@ -3,35 +3,13 @@
 
 from __future__ import annotations
 
-import os
-
+import api_keys_example_support as example
 import httpx2
-import pytest
 from mcp_support import mcp_client, tool_names
-from test_auth_api_keys import HERE, api_keys
 
-
-@pytest.fixture
-def engine_spec_path():
-    return os.path.join(HERE, "specs", "api_keys", "resources.yaml")
-
-
-@pytest.fixture
-def engine_plugins():
-    return [api_keys]
-
-
-@pytest.fixture
-async def keys(api):
-    """alice's and bob's keys, as an operator made them (test_auth_api_keys.py does the same)."""
-    for user in ("alice", "bob"):
-        await api.sql("insert into users (id, email) values ($1, $2)", user, f"{user}@example.test")
-        await api.sql(
-            "insert into api_keys (user_id, name, key_hash) values ($1, 'mcp', $2)",
-            user,
-            api_keys.hash_key(f"ak_{user}"),
-        )
-    return {"alice": "ak_alice", "bob": "ak_bob"}
+engine_spec_path = example.engine_spec_path
+engine_plugins = example.engine_plugins
+keys = example.keys
 
 
 async def test_an_api_key_lists_and_calls_its_users_tools(api, keys):
