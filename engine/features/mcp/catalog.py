@@ -1,12 +1,12 @@
 """Every MCP tool of a spec, by name: one per resource and action (tools.py), one per nested relation
-route (relation_tools.py), and `me`."""
+route and `my_invitations` (relation_tools.py), and `me`."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from typing import Any
 
-from engine.features.mcp.relation_tools import relation_tools
+from engine.features.mcp.relation_tools import InvitationsTool, relation_tools
 from engine.features.mcp.tools import MeTool, ResourceTool, Tool, _list_input, _tool
 from engine.kernel.errors import ConfigurationError
 from engine.spec import ACTIONS, Spec
@@ -17,8 +17,8 @@ USERS = "users"
 class Catalog:
     """Every tool the spec defines, in a stable order; who may use which is asked per caller.
 
-    First one per resource and action, then the nested routes of each relation (`relations`: the
-    relations plugin serves them) and `me` (`me`: the me plugin serves `GET /api/me`)."""
+    First one per resource and action, then the nested routes of each relation and `my_invitations`
+    (`relations`: the relations plugin serves them) and `me` (`me`: the me plugin serves `GET /api/me`)."""
 
     def __init__(self, spec: Spec, *, page_size: int, max_page_size: int, relations: bool = True, me: bool = True):
         self.tools: dict[str, Tool] = {}
@@ -29,6 +29,8 @@ class Catalog:
         if relations:
             for relation_tool in relation_tools(spec, lambda r: _list_input(r, page_size, max_page_size)):
                 self._add(relation_tool)
+            if any(r.invite is not None for p in spec.resources.values() for r in p.relations.values()):
+                self._add(InvitationsTool())
         if me and USERS in spec.resources:
             self._add(MeTool(spec.resources[USERS]))
 

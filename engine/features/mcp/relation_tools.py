@@ -2,16 +2,18 @@
 
 Per declared relation (`members: {through: team_members, ...}` on teams): `_list`, `_get`, `_add`
 (POST), `_update` (PATCH, only when the join resource has fields of its own, as the route exists
-only then) and `_remove` (DELETE). A caller sees the read tools when their roles allow `read` on the
+only then) and `_remove` (DELETE); with `invite`, the invitee's `_accept` and `_decline`, and
+`my_invitations` (`GET /api/me/invitations`). A caller sees the read tools when their roles allow `read` on the
 parent and the write tools when they allow `update` on it (and, for `_add` under `attach: read` or
-`attach: update`, that action on the far side too): the checks the nested routes make first. Rows
+`attach: update`, that action on the far side too): the checks the nested routes make first. The
+invitee's tools need a sign-in, `read` on the parent and scopes that may write it, as their routes. Rows
 and refusals are the routes' own, as for every tool (dispatch.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +42,16 @@ from engine.kernel.identity import Identity
 from engine.spec import Relation, Resource, Spec
 
 VERBS = ("list", "get", "add", "update", "remove")
-_ANNOTATION_OF = {"list": "list", "get": "read", "add": "create", "update": "update", "remove": "delete"}
+INVITEE_VERBS = ("accept", "decline")  # a relation with `invite`: the invitee answers
+_ANNOTATION_OF = {
+    "list": "list",
+    "get": "read",
+    "add": "create",
+    "update": "update",
+    "remove": "delete",
+    "accept": "create",
+    "decline": "delete",
+}
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,10 @@ class RelationTool:
     async def allowed(self, ask: Ask, identity: Identity | None) -> bool:
         if self.verb in ("list", "get"):
             return await ask(self.parent, "read")
+        if self.verb in INVITEE_VERBS:  # signed in, reading the parent, with scopes to write it
+            return (
+                identity is not None and identity.permits(self.parent.name, "update") and await ask(self.parent, "read")
+            )
         if not await ask(self.parent, "update"):
             return False
         return self.verb != "add" or self.relation.attach == "any" or await ask(self.target, self.relation.attach)
@@ -64,6 +79,8 @@ class RelationTool:
     def done(self, arguments: Mapping[str, Any] | None, status: int) -> str:
         arguments = arguments or {}
         where = f"the {self.relation.name} of {self.parent.name} {arguments.get('id')}"
+        if self.verb == "decline":
+            return f"the invitation to {where} declined ({status})"
         return f"{arguments.get(self.other)} removed from {where} ({status})"
 
     def call(self, arguments: Mapping[str, Any] | None) -> Call:
@@ -79,6 +96,8 @@ class RelationTool:
             return Call("GET", _with_query(item, _names_query(arguments, ("fields", "include"))))
         if self.verb == "update":
             return Call("PATCH", item, _body(self.name, arguments))
+        if self.verb in INVITEE_VERBS:
+            return Call("POST", f"{item}/{self.verb}")
         return Call("DELETE", item)
 
     def _other(self, arguments: dict[str, Any]) -> str:
@@ -94,7 +113,7 @@ def relation_tools(spec: Spec, list_input: Callable[[Resource], dict[str, Any]])
         for relation in parent.relations.values():
             through = spec.resources[relation.through]
             nested = NestedHandlers(parent, relation, through)
-            for verb in VERBS:
+            for verb in (*VERBS, *(INVITEE_VERBS if relation.invite is not None else ())):
                 if verb == "update" and not nested.editable_fields():
                     continue
                 tool = _tool(nested, verb, list_input)
@@ -130,6 +149,9 @@ def _tool(nested: NestedHandlers, verb: str, list_input: Callable[[Resource], di
                 "data",
             ],
         )
+    elif verb in INVITEE_VERBS:
+        yours = {**other, "description": f"Your own {relation.other} (you answer only your invitations)."}
+        schema = _object({"id": parent_id, nested.other_param: yours}, ["id", nested.other_param])
     else:
         schema = _object({"id": parent_id, nested.other_param: other}, ["id", nested.other_param])
     title = _TITLES[verb].format(relation=relation.name, parent=parent.name)
@@ -151,6 +173,8 @@ _TITLES = {
     "add": "Add to the {relation} of one of {parent}",
     "update": "Change one of the {relation} of one of {parent}",
     "remove": "Remove one of the {relation} of one of {parent}",
+    "accept": "Accept your invitation to the {relation} of one of {parent}",
+    "decline": "Decline your invitation to the {relation} of one of {parent}",
 }
 _ROUTES = {
     "list": "GET /api/{parent}/{{id}}/{relation} (filter, sort, limit and cursor as for lists)",
@@ -158,6 +182,8 @@ _ROUTES = {
     "add": "POST /api/{parent}/{{id}}/{relation} with data as its body",
     "update": "PATCH /api/{parent}/{{id}}/{relation}/{{{other}}} with data as its body (the link's own fields)",
     "remove": "DELETE /api/{parent}/{{id}}/{relation}/{{{other}}}",
+    "accept": "POST /api/{parent}/{{id}}/{relation}/{{{other}}}/accept (pending -> active)",
+    "decline": "POST /api/{parent}/{{id}}/{relation}/{{{other}}}/decline (the invitation is deleted)",
 }
 
 
@@ -175,3 +201,33 @@ def _without(schema: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
 
 def _only(schema: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     return _without(schema, tuple(k for k in schema.get("properties", {}) if k not in names))
+
+
+@dataclass(frozen=True)
+class InvitationsTool:
+    """`my_invitations`: the caller's pending invitations, as `GET /api/me/invitations` answers."""
+
+    name: str = "my_invitations"
+    tool: types.Tool = field(
+        default_factory=lambda: types.Tool(
+            name="my_invitations",
+            title="My pending invitations",
+            description=(
+                'Your pending invitations, across every relation with invitations: answers {"data": [...]} as '
+                "GET /api/me/invitations does; answer each with the relation's _accept or _decline tool. "
+                "Errors are RFC 9457 problems, as the REST API's."
+            ),
+            input_schema=_object({}, []),
+            annotations=_ANNOTATIONS["list"],
+        )
+    )
+
+    async def allowed(self, ask: Ask, identity: Identity | None) -> bool:
+        return identity is not None  # the route asks nothing more
+
+    def call(self, arguments: Mapping[str, Any] | None) -> Call:
+        known_arguments(self.name, self.tool, arguments)
+        return Call("GET", "/api/me/invitations")
+
+    def done(self, arguments: Mapping[str, Any] | None, status: int) -> str:
+        return f"no content ({status})"
