@@ -5,7 +5,7 @@ answer and refuse the same caller, and are listed only to callers whose roles an
 from __future__ import annotations
 
 from mcp_support import mcp_client, tool_names, without_request_id
-from team_helpers import create_agent, share_agent, team_with_roles
+from team_helpers import create_agent, invite, share_agent, team_with_roles
 
 from engine.testing import ApiClient
 
@@ -17,6 +17,8 @@ WRITE_TOOLS = {
     "teams_members_remove",
     "teams_agents_add",
     "teams_agents_remove",
+    "teams_members_accept",
+    "teams_members_decline",
 }
 
 
@@ -40,7 +42,7 @@ async def key_of(client, scopes: list[str]) -> str:
 async def test_a_signed_in_user_sees_the_relation_tools_and_me(api):
     await api.as_user("alice")
     async with mcp_client(api, api.token("alice")) as client:
-        assert READ_TOOLS | WRITE_TOOLS | {"me"} <= await tool_names(client)
+        assert READ_TOOLS | WRITE_TOOLS | {"me", "my_invitations"} <= await tool_names(client)
 
 
 async def test_the_agents_relation_has_no_update_tool_as_its_route_has_no_patch(api):
@@ -180,4 +182,41 @@ async def test_a_key_without_users_read_has_no_me_tool_and_gets_the_routes_403(a
 
     direct = await ApiClient(api.client, {"X-API-Key": key}).get("/api/me")
     assert refused.is_error is True and direct.status == 403
+    assert shown(refused.structured_content) == shown(direct.json)
+
+
+async def test_an_invitee_lists_and_accepts_their_invitation_through_the_tools_as_over_rest(api):
+    team = await team_with_roles(api)
+    erin = await api.as_user("erin")
+    await invite(team.alice, team.id, "erin")
+    async with mcp_client(api, api.token("erin")) as client:
+        mine = await client.call_tool("my_invitations", {})
+        assert shown(mine.structured_content) == shown((await erin.get("/api/me/invitations")).json)
+        accepted = await client.call_tool("teams_members_accept", {"id": team.id, "user_id": "erin"})
+
+    assert [item["team"]["id"] for item in mine.structured_content["data"]] == [team.id]
+    assert accepted.is_error is False and accepted.structured_content["data"]["status"] == "active"
+    assert (await team.alice.get(f"{team.url}/members/erin")).status == 200
+
+
+async def test_an_invitee_declines_through_the_tool_and_the_invitation_is_gone(api):
+    team = await team_with_roles(api)
+    erin = await api.as_user("erin")
+    await invite(team.alice, team.id, "erin")
+    async with mcp_client(api, api.token("erin")) as client:
+        declined = await client.call_tool("teams_members_decline", {"id": team.id, "user_id": "erin"})
+
+    assert declined.is_error is False
+    assert (await erin.get("/api/me/invitations")).json["data"] == []
+
+
+async def test_answering_someone_elses_invitation_is_refused_as_over_rest(api):
+    team = await team_with_roles(api)
+    await api.as_user("erin")
+    await invite(team.alice, team.id, "erin")
+    async with mcp_client(api, api.token("dave")) as client:
+        refused = await client.call_tool("teams_members_accept", {"id": team.id, "user_id": "erin"})
+
+    direct = await team.dave.post(f"{team.url}/members/erin/accept")
+    assert refused.is_error is True and direct.status == 404
     assert shown(refused.structured_content) == shown(direct.json)

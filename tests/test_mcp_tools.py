@@ -29,7 +29,7 @@ def query_of(path: str) -> list[tuple[str, str]]:
 def test_every_resource_has_a_tool_per_action_with_a_valid_mcp_name(catalog):
     names = [tool.name for tool in catalog]
     assert names[:5] == ["users_list", "users_get", "users_create", "users_update", "users_delete"]
-    assert len(names) == 5 * 5 + 5 + 4 + 1  # then the members' and the agents' nested routes, and me
+    assert len(names) == 5 * 5 + 7 + 4 + 2  # then the members' and the agents' nested routes, and 2 of /api/me
     assert all(validate_tool_name(name).is_valid for name in names)
 
 
@@ -133,10 +133,13 @@ def test_each_relation_has_a_tool_per_nested_route_after_the_resource_tools(cata
         "teams_members_add",
         "teams_members_update",
         "teams_members_remove",
+        "teams_members_accept",  # members are invitations: the invitee's routes
+        "teams_members_decline",
         "teams_agents_list",
         "teams_agents_get",
         "teams_agents_add",
         "teams_agents_remove",  # team_agents has no field of its own: no PATCH route, no update tool
+        "my_invitations",
         "me",
     ]
 
@@ -159,6 +162,9 @@ def test_relation_tool_calls_become_the_nested_routes_requests(catalog):
     assert (removed.method, removed.path) == ("DELETE", f"/api/teams/{team}/members/a%2Fb")
     added = catalog.get("teams_agents_add").call({"id": team, "data": {"agent_id": "x"}})
     assert (added.method, added.path, added.body) == ("POST", f"/api/teams/{team}/agents", b'{"agent_id":"x"}')
+    accepted = catalog.get("teams_members_accept").call({"id": team, "user_id": "erin"})
+    assert (accepted.method, accepted.path) == ("POST", f"/api/teams/{team}/members/erin/accept")
+    assert catalog.get("my_invitations").call({}).path == "/api/me/invitations"
     assert catalog.get("me").call({}) == catalog.get("me").call(None)
     assert (catalog.get("me").call({}).method, catalog.get("me").call({}).path) == ("GET", "/api/me")
 
