@@ -82,8 +82,10 @@ async def identity_from_request(request: web.Request) -> Identity | None:
 async def current_roles(app: web.Application, key: ApiKey) -> set[str]:
     """The key's roles that its owner still holds (the union of the ``user_roles`` answers, asked
     anew on every request, so a demotion applies at the next one), or all of them without an answer."""
-    held = await held_roles(app[PLUGINS], app, key.user_id)
     roles = set(key.roles)
+    if not roles:  # nothing to narrow: no question to ask (most keys)
+        return roles
+    held = await held_roles(app[PLUGINS], app, key.user_id)
     return roles if held is None else roles & set(held)
 
 
