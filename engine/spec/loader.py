@@ -249,8 +249,9 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
     for i, protected in enumerate(raw.get("protected", ())):
         must_be_field(protected, (*where, "protected", i), "protected field")
     roles_field = raw.get("roles_field")
-    if roles_field is not None and must_be_field(roles_field, (*where, "roles_field"), "roles field"):
-        roles_field = _roles_field(name, raw, properties.get(roles_field), where, errors)
+    if roles_field is not None:
+        known = must_be_field(roles_field, (*where, "roles_field"), "roles field")
+        roles_field = _roles_field(name, raw, properties.get(roles_field), where, errors) if known else None
     references = {}
     for column, ref_raw in (raw.get("references") or {}).items():
         if must_be_field(column, (*where, "references", column), "reference column"):
