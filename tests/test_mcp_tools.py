@@ -11,7 +11,10 @@ import pytest
 from mcp.shared.tool_name_validation import validate_tool_name
 
 from engine.features.mcp.catalog import Catalog
-from engine.kernel.errors import BadRequest
+from engine.features.mcp.names import check_unique, tool_names
+from engine.http.app import create_app
+from engine.kernel.config import Config
+from engine.kernel.errors import BadRequest, ConfigurationError
 from engine.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,3 +175,41 @@ def test_relation_tool_calls_become_the_nested_routes_requests(catalog):
 def test_a_relation_tool_without_the_far_side_id_is_a_bad_request_naming_it(catalog):
     with pytest.raises(BadRequest, match="user_id"):
         catalog.get("teams_members_remove").call({"id": "t"})
+
+
+CLASHING = """
+version: 1
+resources:
+  people:
+    schema: schemas/team.json
+  teams:
+    schema: schemas/team.json
+    relations:
+      members: {through: teams_members, key: team_id, other: person_id}
+  teams_members:
+    schema: schemas/member.json
+    references:
+      team_id: {resource: teams, on_delete: cascade}
+      person_id: {resource: people, on_delete: cascade}
+"""
+
+
+def test_a_join_resource_named_like_its_relations_tools_is_refused_at_start_up(write_spec, schema_of):
+    team = schema_of({"id": {"type": "string", "format": "uuid"}, "name": {"type": "string"}})
+    member = schema_of(
+        {
+            "id": {"type": "string", "format": "uuid"},
+            "team_id": {"type": "string", "format": "uuid"},
+            "person_id": {"type": "string", "format": "uuid"},
+        }
+    )
+    spec = load_spec(str(write_spec(CLASHING, {"schemas/team.json": team, "schemas/member.json": member})))
+    env = {"ENGINE_JWT_SECRET": "x" * 32, "ENGINE_SESSION_SECRET": "y" * 44, "ENGINE_ENV": "development"}
+    with pytest.raises(ConfigurationError, match="'teams_members_get'"):
+        create_app(spec, Config.from_env(spec, env=env, database_url="postgresql://nowhere/db"))
+
+
+def test_the_example_specs_tool_names_are_the_catalogs(catalog):
+    example = load_spec(str(ROOT / "resources.yaml"))
+    check_unique(example)
+    assert list(tool_names(example)) == [tool.name for tool in catalog][: len(list(tool_names(example)))]

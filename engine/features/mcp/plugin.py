@@ -19,6 +19,7 @@ import pluggy
 from aiohttp import web
 
 from engine.features.mcp import cli
+from engine.features.mcp.names import check_unique
 from engine.features.mcp.openapi import mcp_paths
 from engine.http.keys import PLUGINS
 from engine.kernel.config import Config
@@ -75,6 +76,8 @@ ENDPOINT = web.AppKey("mcp_endpoint", LazyEndpoint)
 
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
+    if app[PLUGINS].get_plugin("relations") is not None:
+        check_unique(spec)  # the tools are built on the first request: their names are checked now
     app[ENDPOINT] = LazyEndpoint(spec, config, app[PLUGINS])
 
 

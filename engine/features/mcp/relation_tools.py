@@ -19,6 +19,7 @@ from urllib.parse import quote
 
 import mcp_types as types
 
+from engine.features.mcp.names import INVITEE_VERBS, nested_of, relation_verbs
 from engine.features.mcp.tools import (
     _ANNOTATIONS,
     _JSON_TYPES,
@@ -41,8 +42,6 @@ from engine.kernel.errors import BadRequest
 from engine.kernel.identity import Identity
 from engine.spec import Relation, Resource, Spec
 
-VERBS = ("list", "get", "add", "update", "remove")
-INVITEE_VERBS = ("accept", "decline")  # a relation with `invite`: the invitee answers
 _ANNOTATION_OF = {
     "list": "list",
     "get": "read",
@@ -108,17 +107,14 @@ class RelationTool:
 
 
 def relation_tools(spec: Spec, list_input: Callable[[Resource], dict[str, Any]]) -> Iterator[RelationTool]:
-    """Every relation tool of the spec, parent by parent, in declaration order."""
-    for parent in spec.resources.values():
-        for relation in parent.relations.values():
-            through = spec.resources[relation.through]
-            nested = NestedHandlers(parent, relation, through)
-            for verb in (*VERBS, *(INVITEE_VERBS if relation.invite is not None else ())):
-                if verb == "update" and not nested.editable_fields():
-                    continue
-                tool = _tool(nested, verb, list_input)
-                target = spec.resources[relation.target]
-                yield RelationTool(tool.name, parent, relation, through, target, verb, nested.other_param, tool)
+    """Every relation tool of the spec, parent by parent, in declaration order (names.py names them)."""
+    for nested in nested_of(spec):
+        target = spec.resources[nested.relation.target]
+        for verb in relation_verbs(nested):
+            tool = _tool(nested, verb, list_input)
+            yield RelationTool(
+                tool.name, nested.parent, nested.relation, nested.through, target, verb, nested.other_param, tool
+            )
 
 
 def _tool(nested: NestedHandlers, verb: str, list_input: Callable[[Resource], dict[str, Any]]) -> types.Tool:

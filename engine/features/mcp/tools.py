@@ -20,13 +20,13 @@ from urllib.parse import quote, urlencode
 import mcp_types as types
 import orjson
 
+from engine.features.mcp.names import VERBS
 from engine.features.openapi.schemas import component_name, create_schema, update_schema
 from engine.http.query import MAX_IN_VALUES, OPERATORS_BY_TYPE, RESERVED
 from engine.kernel.errors import BadRequest
 from engine.kernel.identity import Identity
 from engine.spec import Field, Resource
 
-VERBS = {"list": "list", "read": "get", "create": "create", "update": "update", "delete": "delete"}
 METHODS = {"list": "GET", "read": "GET", "create": "POST", "update": "PATCH", "delete": "DELETE"}
 _JSON_TYPES = {
     "text": {"type": "string"},
