@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import pluggy
 
+from engine.features.mcp.catalog import Catalog
 from engine.features.mcp.endpoint import Endpoint
 from engine.features.mcp.server import build_server
-from engine.features.mcp.catalog import Catalog
 from engine.kernel.config import Config
 from engine.spec import Spec
 
