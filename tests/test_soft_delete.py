@@ -116,6 +116,30 @@ async def test_deleted_only_filters_and_pages_like_a_list(api):
     assert [r["name"] for r in filtered.json["data"]] == ["c"]
 
 
+async def test_deleted_only_counts_the_deleted_rows_the_caller_may_update(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    for owner in (alice, alice, bob):
+        agent = await create_agent(owner)
+        await owner.delete(f"/api/agents/{agent['id']}")
+    await create_agent(alice, name="alive")
+    listed = await alice.get("/api/agents?deleted=only&count=exact&limit=1")
+    assert listed.status == 200, listed.text
+    assert (listed.json["meta"]["total"], listed.json["meta"]["total_is"]) == (2, "exact")
+    preferred = await alice.get("/api/agents?deleted=only", headers={"Prefer": "count=exact"})
+    assert preferred.json["meta"]["total"] == 2
+
+
+async def test_deleted_only_groups_the_deleted_rows_the_caller_may_update(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    for owner, status in ((alice, "active"), (alice, "active"), (alice, "paused"), (bob, "active")):
+        agent = await create_agent(owner, status=status)
+        await owner.delete(f"/api/agents/{agent['id']}")
+    await create_agent(alice, status="active")
+    grouped = await alice.get("/api/agents?deleted=only&group_by=status&aggregate=count")
+    assert grouped.status == 200, grouped.text
+    assert {g["status"]: g["count"] for g in grouped.json["data"]} == {"active": 2, "paused": 1}
+
+
 async def test_restore_brings_a_deleted_row_back(api):
     alice = await api.as_user("alice")
     agent = await create_agent(alice)

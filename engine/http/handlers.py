@@ -22,6 +22,7 @@ from engine.resources.listing import IncludePlan, ListQuery, NoIncludes
 from engine.resources.manager import ResourceManager
 from engine.resources.query_power import aggregate, count
 from engine.spec import Resource
+from engine.sql.queries import Predicate
 
 LIST_QUERIES_KEPT = 512
 __all__ = [
@@ -89,16 +90,38 @@ def _timeout_ms(request: web.Request) -> int:
     return max(1, int(min(limits) * 1000)) if limits else 0
 
 
-async def count_rows(request: web.Request, manager: ResourceManager, query: ListQuery, mode: str) -> tuple[int, str]:
-    """`meta.total` and `meta.total_is` of a list with count=exact|estimated|planned."""
+async def count_rows(
+    request: web.Request,
+    manager: ResourceManager,
+    query: ListQuery,
+    mode: str,
+    predicates: tuple[Predicate, ...] | None = None,
+) -> tuple[int, str]:
+    """`meta.total` and `meta.total_is` of a list with count=exact|estimated|planned; `predicates`
+    replaces the caller's list predicates (soft_delete's ?deleted=only)."""
     threshold = request.app[CONFIG].value("ENGINE_COUNT_EXACT_BELOW")
-    return await count(manager, query, request[IDENTITY], mode, threshold=threshold, timeout_ms=_timeout_ms(request))
+    return await count(
+        manager,
+        query,
+        request[IDENTITY],
+        mode,
+        threshold=threshold,
+        timeout_ms=_timeout_ms(request),
+        predicates=predicates,
+    )
 
 
-async def aggregate_rows(request: web.Request, manager: ResourceManager, query: ListQuery) -> list[dict[str, Any]]:
-    """The groups of a list with group_by= / aggregate=."""
+async def aggregate_rows(
+    request: web.Request,
+    manager: ResourceManager,
+    query: ListQuery,
+    predicates: tuple[Predicate, ...] | None = None,
+) -> list[dict[str, Any]]:
+    """The groups of a list with group_by= / aggregate=; `predicates` as in `count_rows`."""
     limit = request.app[CONFIG].value("ENGINE_AGGREGATE_MAX_GROUPS")
-    return await aggregate(manager, query, request[IDENTITY], max_groups=limit, timeout_ms=_timeout_ms(request))
+    return await aggregate(
+        manager, query, request[IDENTITY], max_groups=limit, timeout_ms=_timeout_ms(request), predicates=predicates
+    )
 
 
 class ResourceHandlers:

@@ -141,9 +141,13 @@ async def _guarded(conn: asyncpg.Connection, timeout_ms: int, what: str, own_dea
         ) from None
 
 
-async def _scope(manager: Any, query: ListQuery, identity: Identity | None) -> tuple[tuple[Predicate, ...], dict]:
-    """The list's predicates (access rules, groups, search; no cursor) and the values they bind."""
-    predicates = await manager.predicates("list", identity)
+async def _scope(
+    manager: Any, query: ListQuery, identity: Identity | None, predicates: tuple[Predicate, ...] | None
+) -> tuple[tuple[Predicate, ...], dict]:
+    """The list's predicates (access rules, groups, search; no cursor) and the values they bind;
+    `predicates` replaces the caller's list predicates, as in `ResourceManager.list`."""
+    if predicates is None:
+        predicates = await manager.predicates("list", identity)
     masks = await manager.masks(identity)
     from_rules = tuple(p for _, p in masks)
     field_rules.refuse_hidden(manager.resource, query, masks)  # plain filters (the list checks its own)
@@ -156,7 +160,14 @@ async def _scope(manager: Any, query: ListQuery, identity: Identity | None) -> t
 
 
 async def count(
-    manager: Any, query: ListQuery, identity: Identity | None, mode: str, *, threshold: int, timeout_ms: int
+    manager: Any,
+    query: ListQuery,
+    identity: Identity | None,
+    mode: str,
+    *,
+    threshold: int,
+    timeout_ms: int,
+    predicates: tuple[Predicate, ...] | None = None,
 ) -> tuple[int, str]:
     """`meta.total` and `meta.total_is` (exact | estimated) for `count=exact|estimated|planned`.
 
@@ -165,7 +176,7 @@ async def count(
     one round trip instead of four). Like the list, it reads through `manager.reads`: a replica
     that has replayed the caller's last write, else the primary (engine.db.replicas).
     """
-    predicates, values = await _scope(manager, query, identity)
+    predicates, values = await _scope(manager, query, identity, predicates)
 
     async def counted(conn: asyncpg.Connection) -> tuple[int, str]:
         async with _guarded(conn, timeout_ms, "count", own_deadline=mode == "exact"):
@@ -196,10 +207,16 @@ def _decoded(plan_json: Any) -> Any:
 
 
 async def aggregate(
-    manager: Any, query: ListQuery, identity: Identity | None, *, max_groups: int, timeout_ms: int
+    manager: Any,
+    query: ListQuery,
+    identity: Identity | None,
+    *,
+    max_groups: int,
+    timeout_ms: int,
+    predicates: tuple[Predicate, ...] | None = None,
 ) -> list[dict[str, Any]]:
     """The groups of `group_by` with their aggregates, over the rows the caller may read."""
-    predicates, values = await _scope(manager, query, identity)
+    predicates, values = await _scope(manager, query, identity, predicates)
     compiled = sql_aggregates.grouped(manager.queries, query.filters, predicates, query.group_by, query.aggregates)
     values[sql_aggregates.GROUP_LIMIT] = max_groups + 1
 
