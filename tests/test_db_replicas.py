@@ -392,6 +392,33 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
     assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
 
 
+@pytest.mark.parametrize("order", ["covered_first", "covered_second"])
+def test_a_replica_whose_check_covers_the_token_is_chosen_before_one_must_be_asked(order):
+    covered, behind = Replica("postgresql://covered.test/db", None), Replica("postgresql://behind.test/db", None)  # type: ignore[arg-type]
+    for replica, replayed in ((covered, 200), (behind, 100)):
+        replica.up, replica.replayed, replica.lag = True, replayed, 0.0
+    router = Replicas(object(), [covered, behind] if order == "covered_first" else [behind, covered])  # type: ignore[arg-type]
+    marked = read_after(150)
+    try:
+        routes = [router.choose() for _ in range(2)]
+    finally:
+        reset_read_after(marked)
+    assert routes == [(covered, 0), (covered, 0)], "0: nothing to ask"
+
+
+def test_a_replica_behind_the_token_is_asked_only_when_up_and_in_time():
+    lagging, down = Replica("postgresql://lagging.test/db", None), Replica("postgresql://down.test/db", None)  # type: ignore[arg-type]
+    lagging.up, lagging.replayed, lagging.lag = True, 100, 60.0
+    down.replayed, down.lag = 100, 0.0
+    router = Replicas(object(), [lagging, down], max_lag=5.0)  # type: ignore[arg-type]
+    marked = read_after(150)
+    try:
+        route = router.choose()
+    finally:
+        reset_read_after(marked)
+    assert route is None, "the primary: no replica worth a question"
+
+
 async def test_a_resource_with_a_query_cache_reads_from_the_primary(engine_spec):
     """A cache entry filled from a replica that lags could outlive the write's invalidation."""
     primary = object()
