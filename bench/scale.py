@@ -102,14 +102,16 @@ def _measure(name: str, scenario: str, wrk: str, data_file: str, seconds: int, c
 
 
 def _share(routed: dict[tuple[str, str], float]) -> str:
-    """The share of reads the replica served, and why the others went to the primary."""
+    """The share of reads the replica served (and how many after asking it), and why the others went to the primary."""
     total = sum(routed.values())
     if not total:
         return "n/a"
-    on_replica = routed.get(("replica", "replica"), 0.0)
+    on_replica = sum(n for (target, _), n in routed.items() if target == "replica")
+    asked = routed.get(("replica", "caught_up"), 0.0)
     others = sorted(((n, reason) for (target, reason), n in routed.items() if target == "primary"), reverse=True)
     why = ", ".join(f"{reason} {n / total:.0%}" for n, reason in others if n)
-    return f"{on_replica / total:.0%} on the replica" + (f" (primary: {why})" if why else "")
+    share = f"{on_replica / total:.0%} on the replica" + (f", caught_up {asked / total:.0%}" if asked else "")
+    return share + (f" (primary: {why})" if why else "")
 
 
 def _summary(samples: list[dict]) -> dict:
@@ -199,7 +201,8 @@ def _cost(results: dict) -> str:
         f"p99 {with_token['p99_ms']:.2f} ms, reads {_share(with_token['routed'])}; R2 (no token) "
         f"{without['rps']:.0f} req/s, p99 {without['p99_ms']:.2f} ms, reads {_share(without['routed'])}; "
         f"R1/R2 = {with_token['rps'] / without['rps']:.2f}. Both pay one `pg_current_wal_lsn()` per write for "
-        "the token; R1's reads that the replica was not yet seen to have replayed go to the primary (`behind_token`)."
+        "the token; R1's reads with a token newer than the monitor's last check ask the replica its replay position "
+        "first: served there if it has replayed the token (`caught_up`), else by the primary (`behind_token`)."
     )
 
 
@@ -231,10 +234,10 @@ replica engine": where its reads ran during the rounds, from its `engine_db_read
 
 R1/R2: each wrk thread alternates a PATCH of an agent and a GET of it. wrk keeps one Lua state per
 thread, not per connection, so R1's GET carries the newest token its thread has received (a read
-right after a write, not always of the row that write changed); R2's carries none. A replica serves
-a token's read only once the replica monitor (every `ENGINE_REPLICA_CHECK_INTERVAL`, 0.5 s by
-default) has seen it replay that position, so under a steady stream of writes nearly every read
-right after a write goes to the primary: that lost offload is what read-your-writes costs here.
+right after a write, not always of the row that write changed); R2's carries none. A token newer
+than the replica monitor's last check (every `ENGINE_REPLICA_CHECK_INTERVAL`, 0.5 s by default)
+costs the read one `pg_last_wal_replay_lsn()` on the replica's connection: the replica serves it if
+it has replayed the token (`caught_up`), else the primary does (`behind_token`).
 
 {report}
 

@@ -18,6 +18,7 @@ from engine.http.keys import READS
 
 WAIT = 30.0  # seconds: a generous bound for what must happen, never a timing assertion
 ANY_REPLICA = {HEADER: "0/0"}  # a client that wrote nothing: any replica in time may answer
+_REPLAYED = "SELECT (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint"
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def engine_database_url(primary) -> str:
 
 
 @pytest.fixture
-def engine_env(engine_env, standby):
+def engine_env(engine_env, standby, request):
     return {
         **engine_env,
         "DATABASE_REPLICA_URLS": standby.url,
@@ -51,7 +52,12 @@ def engine_env(engine_env, standby):
         # the default 5 s, and the read the test expects from the paused replica would go to the primary.
         "ENGINE_REPLICA_MAX_LAG": "120",
         "ENGINE_RATE_LIMIT": "off",  # the load test reads as fast as it can
+        **getattr(request, "param", {}),  # a test's own settings: parametrize("engine_env", [...], indirect=True)
     }
+
+
+# The replica's check runs once, at start-up: what the router knows of a later write, it learnt from asking.
+CHECKED_ONCE = pytest.mark.parametrize("engine_env", [{"ENGINE_REPLICA_CHECK_INTERVAL": "3600"}], indirect=True)
 
 
 async def _on_standby(standby: ThrowawayStandby, sql: str) -> None:
@@ -69,6 +75,17 @@ async def _caught_up(api) -> None:
     async with asyncio.timeout(WAIT):
         while not (reads.replicas[0].up and reads.replicas[0].replayed >= target):
             await reads.checked.wait()
+
+
+async def _replayed_by_standby(standby: ThrowawayStandby, position: int) -> None:
+    """Until the standby itself (asked on a connection of the test's own) has replayed `position`."""
+    conn = await asyncpg.connect(standby.url)
+    try:
+        async with asyncio.timeout(WAIT):
+            while await conn.fetchval(_REPLAYED) < position:  # noqa: ASYNC110 - replay sets no event to await
+                await asyncio.sleep(0.01)
+    finally:
+        await conn.close()
 
 
 async def _reads(api, target: str, reason: str) -> float:
@@ -129,6 +146,61 @@ async def test_a_client_reads_its_own_write_while_the_replica_lags(api, standby)
         await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert mine.status == 200, "the writer's next read saw its write (the primary served it)"
     assert elsewhere.status == 404, "without the token the paused replica answered: it had not replayed the write"
+
+
+@CHECKED_ONCE
+async def test_a_token_the_replica_replayed_since_its_last_check_is_read_from_the_replica(api, standby):
+    alice = await api.as_user("alice")
+    created = await _create_agent(alice, "Replayed")
+    token = created.headers[HEADER]
+    await _replayed_by_standby(standby, parse_lsn(token))
+    replica = api.app[READS].replicas[0]
+    assert replica.replayed < parse_lsn(token), "the check saw the write: this test would prove nothing"
+    asked_before = await _reads(api, "replica", "caught_up")
+    read = await alice.get(f"/api/agents/{created.json['data']['id']}", headers={HEADER: token})
+    assert read.status == 200 and read.json["data"]["name"] == "Replayed"
+    assert await _reads(api, "replica", "caught_up") == asked_before + 1, "the replica, asked, served the read"
+    assert replica.replayed >= parse_lsn(token), "its answer is the position the next reads are routed by"
+
+
+@CHECKED_ONCE
+async def test_a_token_the_replica_has_not_replayed_is_read_from_the_primary(api, standby):
+    alice = await api.as_user("alice")
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        behind_before = await _reads(api, "primary", "behind_token")
+        created = await _create_agent(alice, "Unreplayed")
+        path = f"/api/agents/{created.json['data']['id']}"
+        mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert mine.status == 200 and mine.json["data"]["name"] == "Unreplayed"
+    assert await _reads(api, "primary", "behind_token") == behind_before + 1, "the replica, asked, was behind"
+
+
+@CHECKED_ONCE
+async def test_a_token_read_from_a_replica_stopped_since_its_last_check_is_answered_by_the_primary(api, standby):
+    alice = await api.as_user("alice")
+    created = await _create_agent(alice, "Asked a stopped replica")
+    failed_before = await _reads(api, "primary", "replica_failed")
+    await asyncio.to_thread(standby.stop, "fast")
+    try:
+        read = await alice.get(f"/api/agents/{created.json['data']['id']}", headers={HEADER: created.headers[HEADER]})
+    finally:
+        await asyncio.to_thread(standby.start)
+    assert read.status == 200 and read.json["data"]["name"] == "Asked a stopped replica"
+    assert await _reads(api, "primary", "replica_failed") == failed_before + 1, "the replica was asked, and failed"
+
+
+async def test_a_token_the_last_check_covers_is_read_from_the_replica_without_asking(api):
+    alice = await api.as_user("alice")
+    created = await _create_agent(alice, "Covered")
+    await _caught_up(api)
+    asked_before, served_before = await _reads(api, "replica", "caught_up"), await _replica_reads(api)
+    read = await alice.get(f"/api/agents/{created.json['data']['id']}", headers={HEADER: created.headers[HEADER]})
+    assert read.status == 200
+    assert await _replica_reads(api) == served_before + 1
+    assert await _reads(api, "replica", "caught_up") == asked_before, "no question for a token the check covers"
 
 
 async def test_event_history_reads_the_writers_own_event_while_the_replica_lags(api, standby):
@@ -318,6 +390,33 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
         await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert [r["n"] for r in rows] == [7]
     assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
+
+
+@pytest.mark.parametrize("order", ["covered_first", "covered_second"])
+def test_a_replica_whose_check_covers_the_token_is_chosen_before_one_must_be_asked(order):
+    covered, behind = Replica("postgresql://covered.test/db", None), Replica("postgresql://behind.test/db", None)  # type: ignore[arg-type]
+    for replica, replayed in ((covered, 200), (behind, 100)):
+        replica.up, replica.replayed, replica.lag = True, replayed, 0.0
+    router = Replicas(object(), [covered, behind] if order == "covered_first" else [behind, covered])  # type: ignore[arg-type]
+    marked = read_after(150)
+    try:
+        routes = [router.choose() for _ in range(2)]
+    finally:
+        reset_read_after(marked)
+    assert routes == [(covered, 0), (covered, 0)], "0: nothing to ask"
+
+
+def test_a_replica_behind_the_token_is_asked_only_when_up_and_in_time():
+    lagging, down = Replica("postgresql://lagging.test/db", None), Replica("postgresql://down.test/db", None)  # type: ignore[arg-type]
+    lagging.up, lagging.replayed, lagging.lag = True, 100, 60.0
+    down.replayed, down.lag = 100, 0.0
+    router = Replicas(object(), [lagging, down], max_lag=5.0)  # type: ignore[arg-type]
+    marked = read_after(150)
+    try:
+        route = router.choose()
+    finally:
+        reset_read_after(marked)
+    assert route is None, "the primary: no replica worth a question"
 
 
 async def test_a_resource_with_a_query_cache_reads_from_the_primary(engine_spec):

@@ -28,9 +28,10 @@ REDIS_BREAKER_STATE = Gauge(
 )
 DB_READS = Counter(
     "engine_db_reads_total",
-    "Routed reads by where they ran (`replica`, `primary`) and why (`replica`, `behind_token`: no replica had "
-    "replayed the caller's last write yet, `no_replica`: none up and in time, `replica_failed`, `replica_busy`: "
-    "no free replica connection in time, "
+    "Routed reads by where they ran (`replica`, `primary`) and why (`replica`, `caught_up`: the replica, asked on "
+    "the read's connection, had replayed the caller's last write since its last check, `behind_token`: no replica "
+    "had replayed the caller's last write yet, `no_replica`: none up and in time, `replica_failed`, `replica_busy`: "
+    "no free replica connection (or no answer to that question) in time, "
     "`write_or_background`).",
     ["target", "reason"],
 )

@@ -9,6 +9,12 @@ replica (one monitor task, every ENGINE_REPLICA_CHECK_INTERVAL seconds):
 - a replica serves the read when it is up, not further behind than ENGINE_REPLICA_MAX_LAG seconds,
   and its measured replay position (``pg_last_wal_replay_lsn()``) is at or past the token. A
   replica's replay position only grows, so a position measured earlier is a safe lower bound;
+- a token newer than every such replica's last measured position (a read right after a write,
+  usually) does not send the read to the primary yet: the next replica in turn is asked its replay
+  position on the connection the read will use, one round trip, and serves the read if it has
+  replayed the token (reason ``caught_up``), else the read goes to the primary (``behind_token``).
+  Its answer becomes its measured position. Reads without a token, or with one the measured
+  position covers, ask nothing;
 - a replica that fails (refused, dropped, recovery conflict) is marked down until the monitor
   reaches it again, and the read is run again on the primary: the client never sees a replica's
   failure. A replica with no free connection within REPLICA_ACQUIRE_WAIT sends that one read to
@@ -45,12 +51,19 @@ T = TypeVar("T")
 PRIMARY_ONLY = -1
 _READ_AFTER: contextvars.ContextVar[int] = contextvars.ContextVar("engine_read_after", default=PRIMARY_ONLY)
 
-# What a failing replica raises: connection trouble, a server starting or stopping, a query cancelled
-# by a recovery conflict (40001, 40P01), a table or column a migration made on the primary that the
-# replica has not replayed yet (42xxx). The primary answers the read instead: it is the truth for all
-# of them. ReplicaBusy (no free replica connection within REPLICA_ACQUIRE_WAIT) and 57014 (a statement
-# deadline) are TimeoutError and OperatorInterventionError too, but `Replicas.run` catches them first.
+
+class NotAStandby(Exception):
+    """The server at a replica URL is not in recovery: it never serves reads."""
+
+
+# What a failing replica raises: not being a standby, connection trouble, a server starting or
+# stopping, a query cancelled by a recovery conflict (40001, 40P01), a table or column a migration made
+# on the primary that the replica has not replayed yet (42xxx). The primary answers the read instead:
+# it is the truth for all of them. ReplicaBusy (no free replica connection within REPLICA_ACQUIRE_WAIT)
+# and 57014 (a statement deadline) are TimeoutError and OperatorInterventionError too, but
+# `Replicas.run` catches them first.
 REPLICA_FAILURES = (
+    NotAStandby,
     OSError,
     TimeoutError,
     asyncpg.InterfaceError,
@@ -84,6 +97,14 @@ def parse_lsn(text: str) -> int | None:
         return None
 
 
+async def replay_position(conn: asyncpg.Connection | EnginePool) -> int:
+    """The server's ``pg_last_wal_replay_lsn()`` as bytes; NotAStandby when it is not a standby."""
+    replayed = await conn.fetchval(_REPLAYED_LSN)
+    if replayed is None:
+        raise NotAStandby("not a standby (pg_last_wal_replay_lsn() is null): it is never used for reads")
+    return replayed
+
+
 def read_after(position: int) -> contextvars.Token:
     """Reads in this task may use a replica that has replayed `position` (0: any replica in time)."""
     return _READ_AFTER.set(position)
@@ -115,6 +136,16 @@ class Replica:
 
     def serves(self, after: int, max_lag: float | None) -> bool:
         return self.up and self.replayed >= after and (max_lag is None or self.lag <= max_lag)
+
+    async def confirms(self, conn: asyncpg.Connection, after: int) -> bool:
+        """Whether the replica has replayed `after`, asked on `conn` (the read's own connection): a
+        token newer than the last check. The answer becomes the measured position."""
+        try:
+            replayed = await replay_position(conn)
+        except asyncpg.QueryCanceledError as error:  # the replica's trouble, never the read's deadline
+            raise ReplicaBusy("the replica did not tell its replay position within the statement timeout") from error
+        self.replayed = max(self.replayed, replayed)
+        return replayed >= after
 
     def failed(self, problem: str) -> None:
         if self.up:
@@ -230,18 +261,29 @@ class Replicas:
 
     # --- routing ------------------------------------------------------------------------------
 
-    def choose(self) -> Replica | None:
-        """The next replica (round robin) that may serve this task's reads, else None (the primary)."""
+    def choose(self) -> tuple[Replica, int] | None:
+        """The next replica (round robin) that may serve this task's reads, else None (the primary).
+
+        With it, the token it must first confirm it has replayed (`Replica.confirms`): 0 when its last
+        check covers the token; the token when no replica's check does, but one is up and in time.
+        """
         after = _READ_AFTER.get()
         if after < 0:
             DB_READS.labels("primary", "write_or_background").inc()
             return None
         count = len(self.replicas)
+        to_ask = None
         for step in range(count):
-            replica = self.replicas[(self._next + step) % count]
+            index = (self._next + step) % count
+            replica = self.replicas[index]
             if replica.serves(after, self.max_lag):
-                self._next = (self._next + step + 1) % count
-                return replica
+                self._next = (index + 1) % count
+                return replica, 0
+            if to_ask is None and replica.serves(0, self.max_lag):
+                to_ask = index
+        if to_ask is not None:
+            self._next = (to_ask + 1) % count
+            return self.replicas[to_ask], after
         reason = "behind_token" if any(r.up and r.replayed < after for r in self.replicas) else "no_replica"
         DB_READS.labels("primary", reason).inc()
         return None
@@ -253,11 +295,16 @@ class Replicas:
         """`work` on one connection of the replica `choose` picks, else of the primary; again on the
         primary when the replica fails meanwhile. Reads of several statements (a count in its own
         read-only transaction) use it directly: `work` must only read, and may run twice."""
-        replica = self.choose() if self.replicas else None
-        if replica is not None:
+        route = self.choose() if self.replicas else None
+        if route is not None:
+            replica, unconfirmed = route
             try:
                 async with replica.pool.acquire() as conn:
-                    result = await work(conn)
+                    if not unconfirmed or await replica.confirms(conn, unconfirmed):
+                        result = await work(conn)
+                        DB_READS.labels("replica", "caught_up" if unconfirmed else "replica").inc()
+                        return result
+                DB_READS.labels("primary", "behind_token").inc()
             except ReplicaBusy:  # a busy replica is not a failing one: this read overflows, the next may not
                 DB_READS.labels("primary", "replica_busy").inc()
             except asyncpg.QueryCanceledError:
@@ -265,9 +312,6 @@ class Replicas:
             except REPLICA_FAILURES as error:
                 replica.failed(f"{type(error).__name__}: {error}"[:300])
                 DB_READS.labels("primary", "replica_failed").inc()
-            else:
-                DB_READS.labels("replica", "replica").inc()
-                return result
         async with self.primary.acquire() as conn:
             return await work(conn)
 
@@ -301,12 +345,9 @@ class Replicas:
     async def _check(self, replica: Replica, now: float) -> None:
         try:
             async with asyncio.timeout(max(self.interval * 4, CONNECT_TIMEOUT)):
-                replayed = await replica.monitor.fetchval(_REPLAYED_LSN)
+                replayed = await replay_position(replica.monitor)
         except (*REPLICA_FAILURES, asyncpg.PostgresError) as error:
             replica.failed(f"{type(error).__name__}: {error}"[:300])
-            return
-        if replayed is None:
-            replica.failed("not a standby (pg_last_wal_replay_lsn() is null): it is never used for reads")
             return
         if not replica.up:
             log.warning("replica %s answers again", replica.name)
