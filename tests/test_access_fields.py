@@ -11,6 +11,9 @@ from __future__ import annotations
 import pytest
 
 from engine.features.query_cache.plugin import LISTENER
+from engine.http.keys import MANAGERS
+from engine.kernel.identity import Identity
+from engine.resources.context import WriteContext
 
 SPEC = """
 version: 1
@@ -199,6 +202,16 @@ async def test_a_write_response_leaves_out_what_the_writer_may_not_read(api):
     patched = await c.han.patch(f"/api/tasks/{c.task}", json={"title": "Renamed"})
     assert patched.status == 200 and "notes" not in patched.json["data"]
     assert (await c.lea.get(f"/api/tasks/{c.task}")).json["data"]["notes"] == "lea only"
+
+
+@pytest.mark.parametrize(("who", "readable"), [("han", frozenset()), ("lea", frozenset({"notes", "score"}))])
+async def test_the_update_statement_itself_says_which_ruled_fields_the_writer_may_read(api, who, readable):
+    """No second query after the write: the flags come back with the written row (ResourceManager._alone)."""
+    c = await cast(api)
+    context = WriteContext(Identity(who, frozenset({"user"})))
+    row = await api.app[MANAGERS]["tasks"].update(c.task, {"title": "Renamed"}, context)
+    assert context.readable == readable
+    assert row["title"] == "Renamed" and not any(key.startswith("_") for key in row)
 
 
 async def test_a_create_response_and_its_idempotent_replay_leave_out_what_the_creator_may_not_read(api):

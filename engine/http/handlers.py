@@ -187,14 +187,16 @@ class ResourceHandlers:
     async def create(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "create")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        row = await manager.create(data, write_context(request))
-        return created_response(self.resource, await manager.shown(row, request[IDENTITY]))
+        context = write_context(request)
+        row = await manager.create(data, context)
+        return created_response(self.resource, await manager.shown(row, request[IDENTITY], context=context))
 
     async def update(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        row = await manager.update(request.match_info["id"], data, write_context(request), expect=if_match(request))
-        row = await manager.shown(row, request[IDENTITY])  # without the fields the caller may not read
+        context = write_context(request)
+        row = await manager.update(request.match_info["id"], data, context, expect=if_match(request))
+        row = await manager.shown(row, request[IDENTITY], context=context)  # without the fields the caller may not read
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def delete(self, request: web.Request) -> web.Response:

@@ -32,6 +32,9 @@ class WriteContext:
     # The stored version this update puts back (features/history): its nulls are fields it did not
     # have, so validation takes them as absent and the update clears them.
     restoring: int | None = None
+    # The masked fields (read rules) the caller may read on the written row, when the write's own
+    # statement worked them out (ResourceManager.shown then asks nothing more of the database).
+    readable: frozenset[str] | None = None
 
     def for_write(self) -> WriteContext:
         """A fresh context for another write of the same request (nested and batched writes)."""

@@ -28,7 +28,15 @@ from engine.resources.listing import ListQuery
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
-from engine.sql.queries import Masks, Predicate, ResourceQueries, bind_predicates, drop_hidden
+from engine.sql.queries import (
+    Masks,
+    Predicate,
+    ResourceQueries,
+    bind_predicates,
+    drop_hidden,
+    mask_flag,
+    mask_key,
+)
 from engine.sql.search import RANK
 
 
@@ -67,6 +75,7 @@ class ResourceManager:
         self._schema_fields = tuple(n for n in resource.schema.get("properties", {}) if n not in self._secrets)
         self._constraint_columns = _constraint_columns(resource)
         self._folds: dict[str, tuple[WriteFold, ...]] = {}  # action -> the `fold_into_write` answers, asked once
+        self._foldable_masks: dict[tuple, bool] = {}  # mask_key -> whether the flags fold into a write
         self._always_transaction: bool | None = None
 
     # --- access ------------------------------------------------------------------------------
@@ -162,15 +171,22 @@ class ResourceManager:
         return rows[0]
 
     async def shown(
-        self, row: dict[str, Any], identity: Identity | None, conn: asyncpg.Connection | None = None
+        self,
+        row: dict[str, Any],
+        identity: Identity | None,
+        conn: asyncpg.Connection | None = None,
+        context: WriteContext | None = None,
     ) -> dict[str, Any]:
         """A written row as the caller may read it: fields their read rules hide are left out
         (one query on the row as written, only when the resource has such rules for the caller;
-        on `conn` when given, e.g. inside the write's transaction)."""
+        on `conn` when given, e.g. inside the write's transaction). None when `context` carries what
+        the write's own statement found (`WriteContext.readable`)."""
         masks = await self.masks(identity)
         if not masks:
             return row
-        if conn is not None:
+        if context is not None and context.readable is not None:
+            allowed = context.readable
+        elif conn is not None:
             allowed = await field_rules.readable(conn, self.queries, masks, row)
         else:
             async with self.pool.acquire() as own:
@@ -225,16 +241,47 @@ class ResourceManager:
         return folds
 
     async def _alone(self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None):
-        """The statement for a write without a transaction, with the rows `fold_into_write` folds into it."""
+        """The statement for a write without a transaction, with the rows `fold_into_write` folds into
+        it and the caller's read-rule flags on the written row (`_readable_flags`)."""
         folds = await self._folds_for(action)
-        if not folds:
-            return self.queries.compiled((action, key, "alone"), build), {}
+        masks = await self.masks(context.identity)
+        if masks and not self._flags_fold(masks):
+            masks = ()  # a read rule that reads this table itself: asked after the write (shown)
+        values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
+        if not folds and not masks:
+            return self.queries.compiled((action, key, "alone"), build), values, masks
         context.folds = folds
-        compiled = self.queries.compiled((action, key, "folded"), lambda: folded(build(), folds))
-        values: dict[str, Any] = {}
+
+        def build_folded() -> exp.Expression:
+            statement = folded(build(), folds)
+            flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
+            return statement.select(*flags) if flags else statement
+
+        compiled = self.queries.compiled((action, key, "folded", mask_key(masks)), build_folded)
         for fold in folds:
             values.update(fold.values(context.identity, previous))
-        return compiled, values
+        return compiled, values, masks
+
+    def _flags_fold(self, masks: Masks) -> bool:
+        """Whether the read rules can be worked out in the write's own statement: not when one reads
+        this resource's table (that statement's snapshot does not show the new row yet) or a column
+        the write does not return."""
+        key = mask_key(masks)
+        answer = self._foldable_masks.get(key)
+        if answer is None:
+            built = [p.build(WRITTEN) for _, p in masks]
+            returned = set(self.resource.fields)
+            answer = not any(t.name == self.resource.table for e in built for t in e.find_all(exp.Table)) and all(
+                c.name in returned for e in built for c in e.find_all(exp.Column) if c.table == WRITTEN
+            )
+            self._foldable_masks[key] = answer
+        return answer
+
+    @staticmethod
+    def _readable_flags(record: dict[str, Any], masks: Masks, context: WriteContext) -> None:
+        """Take the flags `_alone` added off the written row, into `context.readable`."""
+        if masks:
+            context.readable = frozenset(name for i, (name, _) in enumerate(masks) if record.pop(mask_flag(i)))
 
     async def lock_for_write(
         self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None, action: str = "update"
@@ -270,11 +317,12 @@ class ResourceManager:
         async with self.pool.acquire() as conn:
             context.conn = conn
             await self._before_write(context, "create", columns, None)
-            compiled, values = await self._alone(
+            compiled, values, masks = await self._alone(
                 "create", names, lambda: self.queries.insert_expression(names), context
             )
             values.update({f"v_{k}": v for k, v in columns.items()})
             record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            self._readable_flags(record, masks, context)
             await self._after_write(context, "create", record, None)
         return record
 
@@ -332,7 +380,7 @@ class ResourceManager:
             if not columns:
                 return previous
             names = tuple(columns)
-            compiled, values = await self._alone(
+            compiled, values, masks = await self._alone(
                 "update",
                 (names, tuple(p.key for p in predicates)),
                 lambda: self.queries.update_expression(names, predicates, unchanged=True),
@@ -344,6 +392,7 @@ class ResourceManager:
             if written is None:
                 return None
             record = dict(written)
+            self._readable_flags(record, masks, context)
             await self._after_write(context, "update", record, previous)
         return record
 
