@@ -166,3 +166,41 @@ async def test_put_refuses_a_body_key_that_differs_from_the_url(api, expect_prob
     alice = await api.as_user("alice")
     problem = expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "id": "other"}), 422)
     assert [e["path"] for e in problem["errors"]] == ["/id"]
+
+
+async def test_put_with_the_current_etag_replaces_the_row(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    etag = (await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "one"})).headers["ETag"]
+    put = await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "two"}, headers={"If-Match": etag})
+    assert put.status == 200, put.text
+    assert await notes(api) == [("a", "alice", "two", "yellow")]
+
+
+async def test_put_with_a_stale_etag_is_412_and_changes_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    stale = (await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "one"})).headers["ETag"]
+    await alice.patch(f"/api/notes/{key}", json={"text": "two"})
+    problem = expect_problem(await alice.put(f"/api/notes/{key}", json={"slug": "a"}, headers={"If-Match": stale}), 412)
+    assert problem["etag"] != stale
+    assert await notes(api) == [("a", "alice", "two", "yellow")]
+
+
+async def test_put_with_if_match_on_a_missing_row_is_412_and_creates_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a"}, headers={"If-Match": "*"}), 412)
+    assert await notes(api) == []
+
+
+async def test_put_with_if_match_on_another_users_row_stays_a_conflict(api, expect_problem):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "alice's"})
+    expect_problem(await bob.put(f"/api/notes/{key}", json={"slug": "b"}, headers={"If-Match": "*"}), 409)
+    assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+
+
+async def test_the_api_description_documents_if_match_on_put(api):
+    put = (await api.anonymous.get("/openapi.json")).json["paths"]["/api/notes/{id}"]["put"]
+    assert "If-Match" in [p["name"] for p in put["parameters"]] and "412" in put["responses"]

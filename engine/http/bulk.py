@@ -33,7 +33,7 @@ from engine.http.body import (  # the strict body's checks, for arrays
     parse_json,
     read_object,
 )
-from engine.http.etag import item_tag
+from engine.http.etag import if_match, item_tag
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
 from engine.http.keys import CONFIG
 from engine.http.query import RESERVED, parse_list_query
@@ -200,7 +200,8 @@ async def _put(call: WriteCall, conn: Any) -> Outcome:
     async def may_create() -> None:
         await authorize(call.request, call.resource, "create")
 
-    row, created = await writer(call, manager).put(call.item, _object(call.body), call.context, may_create, conn)
+    put = writer(call, manager).put
+    row, created = await put(call.item, _object(call.body), call.context, may_create, conn, expect=call.expect)
     row = await manager.shown(row, call.identity, conn)
     if created:
         return Outcome(201, {"data": row}, _created_headers(call.resource, row))
@@ -337,4 +338,6 @@ class WriteHandlers(ResourceHandlers):
     @keyed_write
     async def put(self, request: web.Request) -> web.Response:
         body = await read_object(request, request.app[CONFIG].body_limit)
-        return (await _put(self._call(request, body, request.match_info["id"]), None)).response()
+        call = self._call(request, body, request.match_info["id"])
+        call.expect = if_match(request)  # as a PATCH checks it: 412 unless the row's current ETag is listed
+        return (await _put(call, None)).response()

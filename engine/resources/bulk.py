@@ -22,7 +22,7 @@ import asyncpg
 import orjson
 from sqlglot import exp
 
-from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
+from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.manager import ResourceManager, folded
 from engine.resources.values import ValueProblem, from_json
@@ -340,12 +340,15 @@ class BulkWriter:
         context: WriteContext,
         may_create: Callable[[], Any],
         conn: asyncpg.Connection | None = None,
+        expect: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create the row with this key (True) or replace the caller's row (False, update rights).
 
         A replacement sets every field the body leaves out back to its default (or null), as a
         create with this body would have stored it. `may_create` is awaited before creating (the
-        caller's roles must allow create too).
+        caller's roles must allow create too). `expect` is If-Match's check of the row, as a PATCH
+        runs it (engine.http.etag.if_match); with it, a row that does not exist yet is a 412 (no
+        current representation matches, RFC 9110 13.1.1), and nothing is created.
         """
         pk = self.m.parse_pk(pk_text)
         name = self.resource.primary_key
@@ -355,13 +358,18 @@ class BulkWriter:
         async with self.m._transaction(conn) as conn:
             existing = await conn.fetchval(*self._exists_statement(pk))
             if existing:
-                return await self._replace(conn, pk, data, context), False
+                return await self._replace(conn, pk, data, context, expect), False
+            if expect is not None:
+                raise PreconditionFailed(
+                    f"no {self.resource.name} row with {name} {pk_text[:100]!r} yet: "
+                    "If-Match matches only an existing row"
+                )
             await may_create()
             records = await self.create_many([data], context, conn, preset={self.resource.primary_key: pk})
             return records[0], True
 
     async def _replace(
-        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext
+        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext, expect: Any = None
     ) -> dict[str, Any]:
         """The row becomes what a create with `data` would have stored (fields left out: their
         defaults, or null), through the update's steps; someone else's row is a key conflict."""
@@ -372,6 +380,8 @@ class BulkWriter:
             previous = await m._locked(conn, pk, predicates, context.identity)
         except NotFound:  # a row the caller cannot see: what creating it would have answered
             raise self._taken((self.resource.primary_key,)) from None
+        if expect is not None:
+            expect(previous)
         m._refuse_read_only(data, updating=True)
         await m._before_validate("update", data, context, previous)
         m.validator.validate(data, [n for n in m._secrets if previous.get(n) is not None])
