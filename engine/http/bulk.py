@@ -42,6 +42,7 @@ from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaTy
 from engine.resources.bulk import BulkWriter
 from engine.resources.context import WriteContext
 from engine.resources.manager import ResourceManager
+from engine.resources.upsert import Upsert
 from engine.spec import Resource
 from engine.sql.queries import Filter
 
@@ -228,7 +229,7 @@ async def _merge(call: WriteCall, conn: Any) -> Outcome:
     await authorize(call.request, call.resource, "update")
     many = isinstance(call.body, list)
     items = call.body if many else [_object(call.body)]
-    results = await writer(call, manager).merge(items, keys, call.context, conn)
+    results = await Upsert(writer(call, manager), keys).run(items, call.context, conn)
     rows = await _shown(manager, [row for row, _ in results], call, conn)
     if many:
         return Outcome(200 if not any(created for _, created in results) else 201, {"data": rows})

@@ -5,9 +5,9 @@ Schema, field write rules, `before_write`, `after_write`, events), all or nothin
 transaction, or one statement when no plugin needs a transaction), while
 the SQL is set-based: one INSERT ... SELECT FROM unnest(...) for any number of created rows (its
 events folded into the same statement), one UPDATE ... FROM unnest(...) per distinct set of
-changed columns, one DELETE ... WHERE pk = ANY(...). Problems name the row they are about: a
-validation error's path starts with the item's index (`/3/name`); a refusal by a hook carries
-`item` (its index) or `row` (its primary key).
+changed columns, one DELETE ... WHERE pk = ANY(...) (upserts by a key: engine/resources/upsert.py).
+Problems name the row they are about: a validation error's path starts with the item's index
+(`/3/name`); a refusal by a hook carries `item` (its index) or `row` (its primary key).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from sqlglot import exp
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.manager import ResourceManager, folded
-from engine.resources.values import ValueProblem, from_json
+from engine.resources.values import from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import Filter, bind_predicates
 
@@ -408,64 +408,7 @@ class BulkWriter:
             cleared[name] = from_json(field, field.default) if field.has_default else None
         return cleared
 
-    async def merge(
-        self, items: list[Any], keys: tuple[str, ...], context: WriteContext, conn: asyncpg.Connection | None = None
-    ) -> list[tuple[dict[str, Any], bool]]:
-        """Insert each item, or update the row that has its values in `keys` (a declared unique key).
-
-        A row with those values that the caller may not update is a conflict, as a plain insert of
-        a duplicate would be, and nothing is changed.
-        """
-        self.check_size(len(items))
-        results: list[tuple[dict[str, Any], bool]] = []
-        async with self.m._transaction(conn) as conn:
-            for index, data in enumerate(items):
-                if not isinstance(data, dict):
-                    raise ValidationFailed([{"path": f"/{index}", "message": "each item must be a JSON object"}])
-                found = await self._find_by_key(conn, keys, data, index, context)
-                if found is None:
-                    records = await self._each(index, self._create_one(data, context, conn))
-                    results.append((records, True))
-                    continue
-                try:
-                    record = await self.m.update(str(found), data, context.for_write(), conn=conn)
-                except Problem as exc:
-                    if exc.status in (403, 404):
-                        raise self._taken(keys, item=index) from None
-                    raise located(exc, item=index) from None
-                results.append((record, False))
-        return results
-
     def _taken(self, keys: tuple[str, ...], **where: Any) -> Conflict:
         """The answer of a unique-key conflict, for a row with these values the caller may not change."""
         what = ", ".join(keys)
         return Conflict(f"another {self.resource.name} row already has this {what}", fields=list(keys), **where)
-
-    async def _create_one(self, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection) -> dict:
-        return await self.m.create(data, context.for_write(), conn=conn)
-
-    async def _find_by_key(
-        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int, context: WriteContext
-    ) -> Any:
-        """The primary key of the row holding the item's key values (locked), whoever may see it.
-        The owner field, which a caller does not send, is the caller's own id."""
-        values, errors = {}, []
-        identity = context.identity
-        for i, name in enumerate(keys):
-            if name == self.resource.owner and name not in data and identity is not None:
-                try:
-                    values[f"k{i}"] = from_json(self.resource.fields[name], identity.user_id)
-                except ValueProblem:
-                    values[f"k{i}"] = None  # an owner column this caller's id cannot be: matches nothing
-                continue
-            if data.get(name) is None:
-                errors.append({"path": f"/{index}/{name}", "message": f"'{name}' is required to match on it"})
-                continue
-            try:
-                values[f"k{i}"] = from_json(self.resource.fields[name], data[name])
-            except ValueProblem as exc:
-                errors.append({"path": f"/{index}/{name}", "message": f"expected {exc}"})
-        if errors:
-            raise ValidationFailed(errors)
-        compiled = self.m.queries.compiled(("bulk_by_key", keys), lambda: sql.find_by_key(self.resource, keys))
-        return await conn.fetchval(compiled.sql, *compiled.args(values))
