@@ -23,7 +23,7 @@ import orjson
 from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
-from engine.resources.context import WriteContext, WriteFold
+from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.manager import ResourceManager, folded
 from engine.resources.values import from_json
 from engine.sql import bulk as sql
@@ -151,13 +151,15 @@ class BulkWriter:
         if conn is None and not await self.m.needs_transaction("create", context):
             return await self._create_alone(prepared, context)
         rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        rows = WriteSet()  # the rows' after_write output (events) is written at the end, in one go
         async with self.m._transaction(conn) as conn:
             for item in prepared:
-                item.context.conn = conn
+                item.context.conn, item.context.write_set = conn, rows
                 await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
             records = await self._insert(conn, prepared, context, ())
             for item, record in zip(prepared, records, strict=True):
                 await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+            await rows.flush(conn)
         return records
 
     def _refuse_duplicates(self, prepared: list[Item]) -> None:
@@ -276,29 +278,31 @@ class BulkWriter:
         """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
         self.m._refuse_read_only(patch, updating=True)
         pk = self.resource.primary_key
+        rows = WriteSet()
         async with self.m._transaction(conn) as conn:
             found, predicates = await self._matching(conn, "update", filters, context)
             groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
             for previous in found:
                 each = context.for_write()
-                each.conn = conn
+                each.conn, each.write_set = conn, rows
                 columns = await self._row(previous, self.m._checked_patch(each, previous, dict(patch), None))
                 groups.setdefault(tuple(columns), []).append((previous, columns, each))
             written: dict[Any, dict[str, Any]] = {}
-            for names, rows in groups.items():
+            for names, group in groups.items():
                 if not names:
-                    written.update((prev[pk], prev) for prev, _, _ in rows)
+                    written.update((prev[pk], prev) for prev, _, _ in group)
                     continue
                 compiled = self.m.queries.compiled(
                     ("bulk_update", names, tuple(p.key for p in predicates)),
                     lambda names=names: sql.update_many(self.resource, names, predicates),
                 )
-                values = {"pks": [prev[pk] for prev, _, _ in rows]}
-                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in rows]) for c in names})
+                values = {"pks": [prev[pk] for prev, _, _ in group]}
+                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in group]) for c in names})
                 for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
                     written[record[pk]] = record
-                for previous, _, each in rows:
+                for previous, _, each in group:
                     await self._row(previous, self.m._after_write(each, "update", written[previous[pk]], previous))
+            await rows.flush(conn)
         return [written[previous[pk]] for previous in found]
 
     async def delete_where(
@@ -310,10 +314,10 @@ class BulkWriter:
             found, predicates = await self._matching(conn, "delete", filters, context)
             if not found:
                 return []
-            contexts = []
+            contexts, rows = [], WriteSet()
             for previous in found:
                 each = context.for_write()
-                each.conn = conn
+                each.conn, each.write_set = conn, rows
                 await self._row(previous, self.m._before_write(each, "delete", None, previous))
                 contexts.append(each)
             compiled = self.m.queries.compiled(
@@ -323,6 +327,7 @@ class BulkWriter:
             await self._statement(conn, compiled, values)
             for previous, each in zip(found, contexts, strict=True):
                 await self._row(previous, self.m._after_write(each, "delete", previous, previous))
+            await rows.flush(conn)
         return found
 
     async def _row(self, previous: dict[str, Any], step: Any) -> Any:

@@ -18,7 +18,7 @@ import asyncpg
 
 from engine.kernel.errors import Conflict, Problem, ValidationFailed
 from engine.resources.bulk import BulkWriter, Item, located
-from engine.resources.context import WriteContext
+from engine.resources.context import WriteContext, WriteSet
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import bind_predicates
@@ -45,13 +45,15 @@ class Upsert:
         async with self.m._transaction(conn) as conn:
             predicates = await self.m.predicates("update", context.identity)
             existing = await self._existing(conn, keyed, predicates)
-            prepared = await self._prepare(items, existing, context, conn)
+            rows = WriteSet()  # the rows' after_write output (events), written at the end at once
+            prepared = await self._prepare(items, existing, context, conn, rows)
             written = [item for item in prepared if item.columns]
             records = await self._write(conn, written, existing, predicates) if written else []
             for item, record in zip(written, records, strict=True):
                 previous = existing.get(item.index)
                 action = "create" if previous is None else "update"
                 await self.w._each(item.index, self.m._after_write(item.context, action, record, previous))
+            await rows.flush(conn)
         by_index = {item.index: record for item, record in zip(written, records, strict=True)}
         return [
             (by_index.get(i, existing.get(i)), i not in existing)  # type: ignore[misc]
@@ -127,7 +129,12 @@ class Upsert:
     # --- the items ---------------------------------------------------------------------------
 
     async def _prepare(
-        self, items: list[Any], existing: dict[int, dict[str, Any]], context: WriteContext, conn: asyncpg.Connection
+        self,
+        items: list[Any],
+        existing: dict[int, dict[str, Any]],
+        context: WriteContext,
+        conn: asyncpg.Connection,
+        rows: WriteSet,
     ) -> list[Item]:
         """Each item through its create's or its PATCH's steps, up to `before_write`; validation
         errors of every item at once."""
@@ -137,7 +144,7 @@ class Upsert:
         prepared = []
         for index, data in enumerate(items):
             item = Item(index, data, context.for_write())
-            item.context.conn = conn
+            item.context.conn, item.context.write_set = conn, rows
             previous = existing.get(index)
             try:
                 if previous is None:

@@ -6,29 +6,53 @@ constraint, a crash) leaves no event, and a committed one always has its events.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+import orjson
 
 from engine.features.events.cascade import CascadeWalker
 from engine.features.events.inline import EventFold, InlineEvents
 from engine.features.events.payload import PAST_TENSE, PendingEvent, emits, pending
-from engine.features.events.tables import INSERT_EVENT
+from engine.features.events.tables import INSERT_EVENT, INSERT_EVENTS
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
 from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 CASCADES = "events.cascades"  # WriteContext.notes: the rows a delete takes with it, from before_write
+OUTBOX_ROWS = "events.outbox"  # WriteSet key: the events of a set-based write's rows
+
+
+def _json_text(value: Any) -> str | None:
+    """A payload as JSON text, as the pool's jsonb codec writes it (engine.db.pool)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits: valid JSON, stored as PostgreSQL numeric
+        return json.dumps(value)
 
 
 async def write_events(conn: asyncpg.Connection, events: list[PendingEvent]) -> None:
-    """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit."""
+    """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit:
+    one statement however many (a set-based write's, a delete's cascade)."""
+    if not events:
+        return
     if len(events) == 1:
         await conn.execute(INSERT_EVENT.sql, *INSERT_EVENT.args(events[0].values()))
         return
-    await conn.executemany(INSERT_EVENT.sql, [INSERT_EVENT.args(event.values()) for event in events])
+    arrays = {
+        "resource": [e.resource for e in events],
+        "action": [e.action for e in events],
+        "record_id": [e.record_id for e in events],
+        "actor": [e.actor for e in events],
+        "data": [_json_text(e.data) for e in events],
+        "changes": [_json_text(e.changes) for e in events],
+    }
+    await conn.execute(INSERT_EVENTS.sql, *INSERT_EVENTS.args(arrays))
 
 
 class Outbox:
@@ -79,5 +103,7 @@ class Outbox:
         past = PAST_TENSE[action]
         if emits(resource, past):
             events.append(pending(resource, past, record, previous, identity))
-        if events:
+        if events and context.write_set is not None:  # one of many rows: one INSERT for all at the end
+            context.write_set.defer(OUTBOX_ROWS, write_events, events)
+        elif events:
             await write_events(context.conn, events)
