@@ -155,10 +155,9 @@ class BulkWriter:
         async with self.m._transaction(conn) as conn:
             for item in prepared:
                 item.context.conn, item.context.write_set = conn, rows
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+            await self._before_each(prepared, rules)
             records = await self._insert(conn, prepared, context, ())
-            for item, record in zip(prepared, records, strict=True):
-                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+            await self._after_each(prepared, records)
             await rows.flush(conn)
         return records
 
@@ -188,11 +187,31 @@ class BulkWriter:
         async with self.m.pool.acquire() as conn:
             for item in prepared:
                 item.context.conn = conn
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+            await self._before_each(prepared, rules)
             records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
-            for item, record in zip(prepared, records, strict=True):
-                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+            await self._after_each(prepared, records)
         return records
+
+    async def _before_each(self, prepared: list[Item], rules: Any) -> None:
+        """Each created row's before_write, in order; a refusal names its item (one handler for
+        all rows: a thousand-row create calls the hooks a thousand times)."""
+        index = None
+        try:
+            for item in prepared:
+                index = item.index
+                await self.m._before_write(item.context, "create", item.columns, None, rules)
+        except Problem as exc:
+            raise located(exc, item=index) from None
+
+    async def _after_each(self, prepared: list[Item], records: list[dict[str, Any]]) -> None:
+        """Each created row's after_write, in order; a refusal names its item."""
+        index = None
+        try:
+            for item, record in zip(prepared, records, strict=True):
+                index = item.index
+                await self.m._after_write(item.context, "create", record, None)
+        except Problem as exc:
+            raise located(exc, item=index) from None
 
     async def _prepare(self, items: list[Any], context: WriteContext) -> list[Item]:
         """Read-only fields, before_validate, the schema and column types for every item; all errors at once."""
