@@ -251,7 +251,8 @@ async def read_document(request: web.Request, limit: int) -> Any:
         return await read_object(request, limit)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-    document, depth = _fast_array(raw)
+    long_digits = _LONG_DIGITS.search(raw) is not None  # once: a scan of the whole body
+    document, depth = _fast_array(raw, long_digits)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
     escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
@@ -259,17 +260,18 @@ async def read_document(request: web.Request, limit: int) -> Any:
         raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
     if escapes and _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
         raise ValidationFailed([{"path": "/", "message": "strings may not contain unpaired surrogates"}])
-    if _LONG_DIGITS.search(raw):
+    if long_digits:
         oversized = _oversized_integers(document)
         if oversized:
             raise ValidationFailed(oversized)
     return document
 
 
-def _fast_array(raw: bytes) -> tuple[Any, int]:
+def _fast_array(raw: bytes, long_digits: bool) -> tuple[Any, int]:
     """(document, depth): orjson's parse when no key can have been given twice and no integer
-    rounded (body.py explains the test), else the strict parser's."""
-    if not _LONG_DIGITS.search(raw):
+    rounded (body.py explains the test; `long_digits`: the body has a 19-digit run), else the
+    strict parser's."""
+    if not long_digits:
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError:
