@@ -184,12 +184,14 @@ class BulkWriter:
         """One statement committed on its own, events folded in, as a single create without a
         transaction (no plugin needs one): refusing in before_write writes nothing."""
         rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        rows = WriteSet()
         async with self.m.pool.acquire() as conn:
             for item in prepared:
-                item.context.conn = conn
+                item.context.conn, item.context.write_set = conn, rows
             await self._before_each(prepared, rules)
             records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
             await self._after_each(prepared, records)
+            await rows.flush(conn)  # committed already: what the hooks deferred (a wake-up) needs no transaction
         return records
 
     async def _before_each(self, prepared: list[Item], rules: Any) -> None:

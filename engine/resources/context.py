@@ -51,8 +51,9 @@ class WriteSet:
 
     A hook calls ``context.write_set.defer(key, flush, rows)`` instead of writing `rows` for its
     row; after the last row's `after_write` the engine awaits ``flush(conn, every row deferred
-    under key)``, once per key, in the same transaction, with the rows in the order deferred (so
-    in row order). One statement for a thousand rows instead of a thousand round trips.
+    under key)``, once per key, in the same transaction (a write that needs none has committed its
+    one statement by then), with the rows in the order deferred (so in row order). One statement
+    for a thousand rows instead of a thousand round trips.
     """
 
     _pending: dict[Any, tuple[Flush, list[Any]]] = field(default_factory=dict)

@@ -7,7 +7,7 @@ constraint, a crash) leaves no event, and a committed one always has its events.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -24,6 +24,7 @@ from engine.spec import Resource, Spec
 
 CASCADES = "events.cascades"  # WriteContext.notes: the rows a delete takes with it, from before_write
 OUTBOX_ROWS = "events.outbox"  # WriteSet key: the events of a set-based write's rows
+WOKEN = "events.woken"  # WriteSet key: readers woken once after a bulk statement that wrote its events
 
 
 def _json_text(value: Any) -> str | None:
@@ -74,15 +75,43 @@ class Outbox:
         return EventFold(inline, action) if inline.emits(action) else None
 
     @hookimpl(trylast=True)
-    async def before_write(
+    def before_write(
         self, context: WriteContext, resource: Resource, action: str, previous: dict[str, Any] | None
-    ) -> None:
+    ) -> Awaitable[None] | None:
+        """Only a delete has work here (its cascade): a create or update of each row of a bulk
+        write gets its None at once, with no coroutine to await."""
         if action != "delete" or previous is None or not self.walker.needed(resource):
-            return
+            return None
+        return self._note_cascades(context, resource, previous)
+
+    async def _note_cascades(self, context: WriteContext, resource: Resource, previous: dict[str, Any]) -> None:
         context.notes[CASCADES] = await self.walker.walk(context.conn, resource, previous)
 
     @hookimpl(trylast=True)
-    async def after_write(
+    def after_write(
+        self,
+        context: WriteContext,
+        resource: Resource,
+        action: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
+        identity: Identity | None,
+    ) -> Awaitable[None] | None:
+        """The events the statement did not write itself; after a folded one (written already),
+        a wake-up for readers: once for all the rows of a bulk write, which one statement wrote."""
+        if any(isinstance(fold, EventFold) for fold in context.folds):
+            if self.on_written is not None and context.write_set is not None:
+                context.write_set.defer(WOKEN, self._woken, ())
+            elif self.on_written is not None:
+                self.on_written()
+            return None
+        return self._write(context, resource, action, record, previous, identity)
+
+    async def _woken(self, conn: asyncpg.Connection, rows: list[Any]) -> None:
+        if self.on_written is not None:
+            self.on_written()
+
+    async def _write(
         self,
         context: WriteContext,
         resource: Resource,
@@ -91,10 +120,6 @@ class Outbox:
         previous: dict[str, Any] | None,
         identity: Identity | None,
     ) -> None:
-        if any(isinstance(fold, EventFold) for fold in context.folds):
-            if self.on_written is not None:
-                self.on_written()
-            return
         events = [
             pending(a.resource, a.action, a.after, a.before, identity)
             for a in context.notes.pop(CASCADES, ())
