@@ -201,8 +201,8 @@ class _Generator:
         "string": "isinstance({v}, str)",
         "boolean": "isinstance({v}, bool)",
         "null": "{v} is None",
-        "number": "_is_number({v})",
-        "integer": "_is_integer({v})",
+        "number": "(type({v}) is int or type({v}) is float or _is_number({v}))",  # exact types first: no call
+        "integer": "(type({v}) is int or _is_integer({v}))",
     }
 
     def __init__(self, formats: FormatChecker):
