@@ -2,6 +2,7 @@
 wall-clock benchmarks on a shared machine are noise.
 
     python bench/cpu_profile.py [--scenario W1] [--requests 5000] [--top 40] [--no-profile]
+    python bench/cpu_profile.py --scenario W7 --warmup 16 --requests 16  # 1,000 rows a request
 
 It seeds a throwaway schema in TEST_DATABASE_URL, serves the example app exactly as the benchmark
 does (ENGINE_ENV=production, JSON logs to a file, the rate limiter on), drives it from a client in
@@ -131,7 +132,7 @@ async def main(args: argparse.Namespace) -> None:
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
-            await run_client(port, args.scenario, 2000, data)  # warm-up: statements prepared, caches full
+            await run_client(port, args.scenario, args.warmup, data)  # warm-up: statements prepared, caches full
             cpu = []
             for _ in range(args.repeat):
                 started = time.process_time()
@@ -157,6 +158,7 @@ if __name__ == "__main__":
     parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W5", "W7"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")

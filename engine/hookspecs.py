@@ -261,7 +261,10 @@ def after_write(
     """Inside the write's transaction, after its SQL: ``record`` is the row as stored (the deleted
     row on delete). Write follow-up rows here; raising a Problem rolls the whole write back.
     ``context.folds`` holds the ``fold_into_write`` answers whose rows this write's statement
-    already wrote (empty when it wrote only the change)."""
+    already wrote (empty when it wrote only the change). In a set-based write of many rows,
+    ``context.write_set`` lets you defer your rows and write them for all rows at once (a
+    ``WriteSet``: ``defer(key, flush, rows)``; the engine awaits ``flush(conn, rows)`` after the
+    last row's ``after_write``); it is None for a write of one row."""
 
 
 @hookspec

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.http.body import parse_object
+from engine.http.body import _depth_and_keys, parse_object
 from engine.kernel.errors import BadRequest
 
 keys = st.text(alphabet=st.sampled_from('ab":\\ \t{}[],'), max_size=6)
@@ -42,3 +42,15 @@ def test_a_key_given_twice_anywhere_is_refused(document, data):
 def test_depth_counts_the_levels_the_strict_parser_counted():
     assert parse_object(b'{"a": {"b": [1]}}')[1] == 4
     assert parse_object(b"{}")[1] == 1
+
+
+def _counted(node, level: int = 1) -> tuple[int, int]:
+    """Depth (a scalar counts as a level) and keys, by the definition."""
+    children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else []
+    below = [_counted(child, level + 1) for child in children]
+    return max([level, *(d for d, _ in below)]), (len(node) if isinstance(node, dict) else 0) + sum(k for _, k in below)
+
+
+@given(st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)))
+def test_depth_and_keys_count_as_defined(document):
+    assert _depth_and_keys(document) == _counted(document)

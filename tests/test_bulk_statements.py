@@ -1,5 +1,6 @@
 """Set-based: a bulk create of many rows runs one INSERT for all of them (events folded in),
-a bulk update one UPDATE and a bulk delete one DELETE, whatever the number of rows."""
+a bulk update one UPDATE and a bulk delete one DELETE, whatever the number of rows; inside a
+transaction, the events of all the rows are one INSERT too."""
 
 from __future__ import annotations
 
@@ -16,8 +17,12 @@ def engine_env(engine_env):
     return {**engine_env, "ENGINE_POOL_MIN_SIZE": "1", "ENGINE_POOL_SIZE": "1"}
 
 
-async def statements_of(api, send) -> list[str]:
-    """The statements the server ran while answering `send()` that write to the agents table."""
+WRITES = ('INSERT INTO "agents"', 'UPDATE "agents"', 'DELETE FROM "agents"')
+
+
+async def statements_of(api, send, writes: tuple[str, ...] = WRITES) -> list[str]:
+    """The statements the server ran while answering `send()` that write to the agents table
+    (or that contain one of `writes`)."""
     seen: list[str] = []
 
     def log(record) -> None:
@@ -32,7 +37,6 @@ async def statements_of(api, send) -> list[str]:
     finally:
         async with api.app[POOL].acquire() as conn:
             conn.remove_query_logger(log)
-    writes = ('INSERT INTO "agents"', 'UPDATE "agents"', 'DELETE FROM "agents"')
     return [q for q in seen if any(w in q for w in writes)]
 
 
@@ -58,3 +62,25 @@ async def test_a_bulk_delete_of_200_rows_is_one_statement(api):
     (delete,) = await statements_of(api, lambda: alice.delete("/api/agents?name[like]=n*"))
     assert "ANY" in delete
     assert (await api.sql("select count(*) from agents where deleted_at is null"))[0][0] == 0
+
+
+async def test_the_events_of_a_bulk_update_of_200_rows_are_one_insert_in_row_order(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/agents", json=[{"name": f"n{i}"} for i in range(200)])
+    events = ('INSERT INTO "_engine_events"',)
+    patch = lambda: alice.patch("/api/agents?name[like]=n*", json={"status": "active"})  # noqa: E731
+    (insert,) = await statements_of(api, patch, events)
+    assert "UNNEST" in insert
+    rows = await api.sql("select record_id, changes from _engine_events where action = 'updated' order by id")
+    (ids,) = await api.sql("select array_agg(id::text order by id) from agents")
+    assert [r[0] for r in rows] == ids[0]  # the rows' order (the bulk update's, by primary key)
+    assert all(r[1] == {"status": {"before": "draft", "after": "active"}} for r in rows)
+
+
+async def test_the_events_of_a_bulk_delete_of_200_rows_are_one_insert(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/agents", json=[{"name": f"n{i}"} for i in range(200)])
+    events = ('INSERT INTO "_engine_events"',)
+    (insert,) = await statements_of(api, lambda: alice.delete("/api/agents?name[like]=n*"), events)
+    assert "UNNEST" in insert
+    assert (await api.sql("select count(*) from _engine_events where action = 'deleted'"))[0][0] == 200

@@ -22,6 +22,12 @@ resources:
     owner: user_id
     unique: [[user_id, name]]
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+  labels:
+    schema: schemas/tag.json
+    owner: user_id
+    unique: [[user_id, name]]
+    soft_delete: {}
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
 """
 TAG = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -166,3 +172,106 @@ async def test_put_refuses_a_body_key_that_differs_from_the_url(api, expect_prob
     alice = await api.as_user("alice")
     problem = expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "id": "other"}), 422)
     assert [e["path"] for e in problem["errors"]] == ["/id"]
+
+
+async def test_put_with_the_current_etag_replaces_the_row(api):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    etag = (await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "one"})).headers["ETag"]
+    put = await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "two"}, headers={"If-Match": etag})
+    assert put.status == 200, put.text
+    assert await notes(api) == [("a", "alice", "two", "yellow")]
+
+
+async def test_put_with_a_stale_etag_is_412_and_changes_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    stale = (await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "one"})).headers["ETag"]
+    await alice.patch(f"/api/notes/{key}", json={"text": "two"})
+    problem = expect_problem(await alice.put(f"/api/notes/{key}", json={"slug": "a"}, headers={"If-Match": stale}), 412)
+    assert problem["etag"] != stale
+    assert await notes(api) == [("a", "alice", "two", "yellow")]
+
+
+async def test_put_with_if_match_on_a_missing_row_is_412_and_creates_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a"}, headers={"If-Match": "*"}), 412)
+    assert await notes(api) == []
+
+
+async def test_put_with_if_match_on_another_users_row_stays_a_conflict(api, expect_problem):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "alice's"})
+    expect_problem(await bob.put(f"/api/notes/{key}", json={"slug": "b"}, headers={"If-Match": "*"}), 409)
+    assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+
+
+async def test_the_api_description_documents_if_match_on_put(api):
+    put = (await api.anonymous.get("/openapi.json")).json["paths"]["/api/notes/{id}"]["put"]
+    assert "If-Match" in [p["name"] for p in put["parameters"]] and "412" in put["responses"]
+
+
+async def test_merge_of_a_mixed_batch_creates_and_updates_in_one_statement(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json=[{"slug": "a", "text": "old a"}, {"slug": "b", "text": "old b"}])
+    items = [{"slug": "a", "text": "new a"}, {"slug": "c"}, {"slug": "b", "color": "red"}, {"slug": "d", "text": "d"}]
+    answer = await alice.post("/api/notes?on_conflict=slug", json=items, headers=MERGE)
+    assert answer.status == 201, answer.text
+    assert [r["slug"] for r in answer.json["data"]] == ["a", "c", "b", "d"]
+    assert await notes(api) == [
+        ("a", "alice", "new a", "yellow"),
+        ("b", "alice", "old b", "red"),
+        ("c", "alice", None, "yellow"),
+        ("d", "alice", "d", "yellow"),
+    ]
+    # rows written by one statement share its transaction and its command id
+    (versions,) = await api.sql("select count(distinct (xmin::text, cmin::text)) from notes")
+    assert versions[0] == 1
+
+
+async def test_merge_of_a_mixed_batch_writes_one_event_per_row_in_the_order_sent(api):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json={"slug": "a", "text": "old"})
+    items = [{"slug": "b"}, {"slug": "a", "text": "new"}, {"slug": "c"}]
+    assert (await alice.post("/api/notes?on_conflict=slug", json=items, headers=MERGE)).status == 201
+    rows = await api.sql("select action, data->>'slug', changes from _engine_events order by id offset 1")
+    assert [(r[0], r[1]) for r in rows] == [("created", "b"), ("updated", "a"), ("created", "c")]
+    assert rows[1][2] == {"text": {"before": "old", "after": "new"}}
+
+
+async def test_merge_over_another_users_row_names_the_item_and_writes_nothing(api, expect_problem):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    await alice.post("/api/notes", json={"slug": "a", "text": "alice's"})
+    items = [{"slug": "b"}, {"slug": "c"}, {"slug": "a", "text": "taken"}]
+    problem = expect_problem(await bob.post("/api/notes?on_conflict=slug", json=items, headers=MERGE), 409)
+    assert problem["item"] == 2
+    assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+    assert [r[0] for r in await api.sql("select action from _engine_events")] == ["created"]
+
+
+async def test_merge_of_two_items_with_the_same_key_is_a_conflict_naming_them(api, expect_problem):
+    alice = await api.as_user("alice")
+    items = [{"slug": "a"}, {"slug": "b"}, {"slug": "a", "text": "again"}]
+    problem = expect_problem(await alice.post("/api/notes?on_conflict=slug", json=items, headers=MERGE), 409)
+    assert problem["item"] == 2 and "items 0 and 2" in problem["detail"]
+    assert await notes(api) == []
+
+
+async def test_merge_reports_the_invalid_items_of_both_kinds_by_index(api, expect_problem):
+    alice = await api.as_user("alice")
+    await alice.post("/api/notes", json={"slug": "a"})
+    items = [{"slug": "a", "text": 1}, {"slug": "b", "color": 2}]
+    problem = expect_problem(await alice.post("/api/notes?on_conflict=slug", json=items, headers=MERGE), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/0/text", "/1/color"]
+
+
+async def test_merge_on_a_soft_deleted_rows_key_creates_a_new_row(api):
+    alice = await api.as_user("alice")
+    upsert = "/api/labels?on_conflict=user_id,name"
+    first = await alice.post(upsert, json={"name": "red", "color": "1"}, headers=MERGE)
+    assert (await alice.delete(f"/api/labels/{first.json['data']['id']}")).status == 204
+    again = await alice.post(upsert, json={"name": "red", "color": "2"}, headers=MERGE)
+    assert again.status == 201, again.text
+    rows = await api.sql("select color, deleted_at is null from labels order by color")
+    assert [tuple(r) for r in rows] == [("1", False), ("2", True)]

@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from engine import hookspecs
 from engine.cli.main import main
-from engine.kernel.hooks import PROJECT, call_all
+from engine.kernel.hooks import PROJECT, HookCall, call_all
 from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.plugin import (
     IDENTITY,
@@ -468,3 +468,41 @@ async def test_an_async_shutdown_runs_when_the_app_stops(engine_app, aiohttp_cli
     assert "shutdown" not in recorder.calls
     await client.close()
     assert recorder.calls["shutdown"] == [None]
+
+
+class SyncAndAsyncWrites:
+    """Two before_write implementations, one sync and one async, that record the order they ran in."""
+
+    def __init__(self, ran: list[str]) -> None:
+        self.ran = ran
+
+    @hookimpl(specname="before_write")
+    def sync_rule(self, action: str) -> str:
+        self.ran.append(f"sync {action}")
+        return "sync"
+
+    @hookimpl(specname="before_write", tryfirst=True)
+    async def async_rule(self, action: str) -> str:
+        await asyncio.sleep(0)
+        self.ran.append(f"async {action}")
+        return "async"
+
+
+async def test_a_hook_looked_up_once_answers_and_orders_as_call_all_does():
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    once, every = [], []
+    pm.register(SyncAndAsyncWrites(once), name="once")
+    looked_up = HookCall(pm.hook.before_write)
+    pm.unregister(name="once")
+    pm.register(SyncAndAsyncWrites(every), name="every")
+    kwargs = dict(context=None, conn=None, resource=None, action="create", data={}, previous=None, identity=None)
+    assert await looked_up(**kwargs) == await call_all(pm.hook.before_write, **kwargs) == ["async", "sync"]
+    assert once == every == ["sync create", "async create"]  # all called first, then the async ones awaited
+
+
+async def test_a_hook_nobody_implements_is_answered_without_a_call():
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    assert HookCall(pm.hook.after_write).impls == ()
+    assert await HookCall(pm.hook.after_write)(record={}) == []

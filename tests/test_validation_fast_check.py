@@ -72,3 +72,31 @@ def test_a_schema_with_a_keyword_it_does_not_check_gets_no_fast_check():
     assert compile_check({"type": "object", "properties": {"a": {"$ref": "#/$defs/a"}}}, FORMATS) is None
     assert compile_check({"oneOf": [{"type": "string"}]}, FORMATS) is None
     assert compile_check({"items": [{"type": "string"}]}, FORMATS) is None
+
+
+UNTYPED = {  # keyword groups without a type: each applies to its own kind of value only
+    "properties": {
+        "n": {"minimum": 0, "exclusiveMaximum": 10, "minLength": 1, "maxItems": 2, "required": ["a"]},
+        "s": {"pattern": "^a", "maxLength": 2, "items": {"enum": ["a", 1]}, "additionalProperties": False},
+        "e": {"enum": ["draft", "active"]},
+        "l": {"type": ["array", "string"], "minItems": 1, "minLength": 2, "items": {"const": 1}},
+    },
+    "additionalProperties": {"properties": {"x": {"type": "boolean"}}},
+}
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(documents)
+def test_the_fast_check_agrees_with_jsonschema_on_keywords_without_a_type(document):
+    agree(UNTYPED, document)
+
+
+def test_a_schema_nested_deeper_than_python_blocks_allow_still_gets_a_check_that_agrees():
+    schema: dict = {"type": "string"}
+    for _ in range(25):  # 25 nested loops: more than Python compiles in one function
+        schema = {"type": "array", "items": schema}
+    document: list = ["a"]
+    for _ in range(24):
+        document = [document]
+    agree(schema, document)
+    agree(schema, [[1]])

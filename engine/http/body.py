@@ -53,16 +53,24 @@ def _finite(text: str) -> float:
 
 
 def _depth_and_keys(document: Any) -> tuple[int, int]:
-    deepest, keys, stack = 0, 0, [(document, 1)]
+    """(nesting depth, a scalar counting as a level; keys of all objects). Only containers are
+    stacked: a bulk body holds thousands of scalars."""
+    if not isinstance(document, (dict, list)):
+        return 1, 0
+    deepest, keys, stack = 1, 0, [(document, 1)]
     while stack:
         node, level = stack.pop()
-        if level > deepest:
-            deepest = level
         if isinstance(node, dict):
             keys += len(node)
-            stack.extend((v, level + 1) for v in node.values())
-        elif isinstance(node, list):
-            stack.extend((v, level + 1) for v in node)
+            node = node.values()
+        inner = level + 1
+        for value in node:
+            if isinstance(value, (dict, list)):
+                stack.append((value, inner))
+            elif inner > deepest:
+                deepest = inner
+        if level > deepest:
+            deepest = level
     return deepest, keys
 
 

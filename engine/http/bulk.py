@@ -33,7 +33,7 @@ from engine.http.body import (  # the strict body's checks, for arrays
     parse_json,
     read_object,
 )
-from engine.http.etag import item_tag
+from engine.http.etag import if_match, item_tag
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
 from engine.http.keys import CONFIG
 from engine.http.query import RESERVED, parse_list_query
@@ -42,6 +42,7 @@ from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaTy
 from engine.resources.bulk import BulkWriter
 from engine.resources.context import WriteContext
 from engine.resources.manager import ResourceManager
+from engine.resources.upsert import Upsert
 from engine.spec import Resource
 from engine.sql.queries import Filter
 
@@ -200,7 +201,8 @@ async def _put(call: WriteCall, conn: Any) -> Outcome:
     async def may_create() -> None:
         await authorize(call.request, call.resource, "create")
 
-    row, created = await writer(call, manager).put(call.item, _object(call.body), call.context, may_create, conn)
+    put = writer(call, manager).put
+    row, created = await put(call.item, _object(call.body), call.context, may_create, conn, expect=call.expect)
     row = await manager.shown(row, call.identity, conn)
     if created:
         return Outcome(201, {"data": row}, _created_headers(call.resource, row))
@@ -227,7 +229,7 @@ async def _merge(call: WriteCall, conn: Any) -> Outcome:
     await authorize(call.request, call.resource, "update")
     many = isinstance(call.body, list)
     items = call.body if many else [_object(call.body)]
-    results = await writer(call, manager).merge(items, keys, call.context, conn)
+    results = await Upsert(writer(call, manager), keys).run(items, call.context, conn)
     rows = await _shown(manager, [row for row, _ in results], call, conn)
     if many:
         return Outcome(200 if not any(created for _, created in results) else 201, {"data": rows})
@@ -249,7 +251,8 @@ async def read_document(request: web.Request, limit: int) -> Any:
         return await read_object(request, limit)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-    document, depth = _fast_array(raw)
+    long_digits = _LONG_DIGITS.search(raw) is not None  # once: a scan of the whole body
+    document, depth = _fast_array(raw, long_digits)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
     escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
@@ -257,17 +260,18 @@ async def read_document(request: web.Request, limit: int) -> Any:
         raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
     if escapes and _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
         raise ValidationFailed([{"path": "/", "message": "strings may not contain unpaired surrogates"}])
-    if _LONG_DIGITS.search(raw):
+    if long_digits:
         oversized = _oversized_integers(document)
         if oversized:
             raise ValidationFailed(oversized)
     return document
 
 
-def _fast_array(raw: bytes) -> tuple[Any, int]:
+def _fast_array(raw: bytes, long_digits: bool) -> tuple[Any, int]:
     """(document, depth): orjson's parse when no key can have been given twice and no integer
-    rounded (body.py explains the test), else the strict parser's."""
-    if not _LONG_DIGITS.search(raw):
+    rounded (body.py explains the test; `long_digits`: the body has a 19-digit run), else the
+    strict parser's."""
+    if not long_digits:
         try:
             document = orjson.loads(raw)
         except orjson.JSONDecodeError:
@@ -337,4 +341,6 @@ class WriteHandlers(ResourceHandlers):
     @keyed_write
     async def put(self, request: web.Request) -> web.Response:
         body = await read_object(request, request.app[CONFIG].body_limit)
-        return (await _put(self._call(request, body, request.match_info["id"]), None)).response()
+        call = self._call(request, body, request.match_info["id"])
+        call.expect = if_match(request)  # as a PATCH checks it: 412 unless the row's current ETag is listed
+        return (await _put(call, None)).response()

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import operator
+from collections.abc import Callable
+from types import CoroutineType
 from typing import Any
 
 import pluggy
@@ -42,6 +45,50 @@ async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
         if result is not None:
             return result
     return None
+
+
+class HookCall:
+    """`call_all` for one hook whose implementations are looked up once (a write's hooks run for
+    every row of a bulk write): the same calls in pluggy's order, each implementation given the
+    arguments it names, async answers awaited in order after all were called, as pluggy and
+    `resolve` do; no call at all when nothing implements the hook. Build it once the plugins are
+    registered (the resource manager does at its first write); wrappers are refused then already
+    (engine.kernel.plugins.refuse_wrappers)."""
+
+    __slots__ = ("_calls", "impls")
+
+    def __init__(self, hook: pluggy.HookCaller):
+        self.impls = tuple((impl.function, tuple(impl.argnames)) for impl in reversed(hook.get_hookimpls()))
+        self._calls = tuple((function, _arguments(names)) for function, names in self.impls)
+
+    async def __call__(self, **kwargs: Any) -> list[Any]:
+        if not self._calls:
+            return []
+        answers = [function(*arguments(kwargs)) for function, arguments in self._calls]
+        resolved = []
+        for index, answer in enumerate(answers):
+            if answer is None:
+                continue
+            if type(answer) is CoroutineType or inspect.isawaitable(answer):
+                try:
+                    answer = await answer
+                except BaseException:
+                    _close_unstarted(answers[index + 1 :])
+                    raise
+                if answer is None:
+                    continue
+            resolved.append(answer)
+        return resolved
+
+
+def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    """The positional arguments an implementation names, taken from the call's keyword arguments."""
+    if not names:
+        return lambda kwargs: ()
+    if len(names) == 1:
+        name = names[0]
+        return lambda kwargs: (kwargs[name],)
+    return operator.itemgetter(*names)
 
 
 def call_all_sync(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:

@@ -5,9 +5,9 @@ Schema, field write rules, `before_write`, `after_write`, events), all or nothin
 transaction, or one statement when no plugin needs a transaction), while
 the SQL is set-based: one INSERT ... SELECT FROM unnest(...) for any number of created rows (its
 events folded into the same statement), one UPDATE ... FROM unnest(...) per distinct set of
-changed columns, one DELETE ... WHERE pk = ANY(...). Problems name the row they are about: a
-validation error's path starts with the item's index (`/3/name`); a refusal by a hook carries
-`item` (its index) or `row` (its primary key).
+changed columns, one DELETE ... WHERE pk = ANY(...) (upserts by a key: engine/resources/upsert.py).
+Problems name the row they are about: a validation error's path starts with the item's index
+(`/3/name`); a refusal by a hook carries `item` (its index) or `row` (its primary key).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import asyncpg
 import orjson
 from sqlglot import exp
 
-from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, Problem, ValidationFailed
-from engine.resources.context import WriteContext, WriteFold
+from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
+from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.manager import ResourceManager, folded
-from engine.resources.values import ValueProblem, from_json
+from engine.resources.values import from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import Filter, bind_predicates
 
@@ -151,13 +151,14 @@ class BulkWriter:
         if conn is None and not await self.m.needs_transaction("create", context):
             return await self._create_alone(prepared, context)
         rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        rows = WriteSet()  # the rows' after_write output (events) is written at the end, in one go
         async with self.m._transaction(conn) as conn:
             for item in prepared:
-                item.context.conn = conn
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+                item.context.conn, item.context.write_set = conn, rows
+            await self._before_each(prepared, rules)
             records = await self._insert(conn, prepared, context, ())
-            for item, record in zip(prepared, records, strict=True):
-                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+            await self._after_each(prepared, records)
+            await rows.flush(conn)
         return records
 
     def _refuse_duplicates(self, prepared: list[Item]) -> None:
@@ -183,14 +184,36 @@ class BulkWriter:
         """One statement committed on its own, events folded in, as a single create without a
         transaction (no plugin needs one): refusing in before_write writes nothing."""
         rules = await self.m.field_rules("write", context.identity)  # asked once for every row
+        rows = WriteSet()
         async with self.m.pool.acquire() as conn:
             for item in prepared:
-                item.context.conn = conn
-                await self._each(item.index, self.m._before_write(item.context, "create", item.columns, None, rules))
+                item.context.conn, item.context.write_set = conn, rows
+            await self._before_each(prepared, rules)
             records = await self._insert(conn, prepared, context, await self.m._folds_for("create"))
-            for item, record in zip(prepared, records, strict=True):
-                await self._each(item.index, self.m._after_write(item.context, "create", record, None))
+            await self._after_each(prepared, records)
+            await rows.flush(conn)  # committed already: what the hooks deferred (a wake-up) needs no transaction
         return records
+
+    async def _before_each(self, prepared: list[Item], rules: Any) -> None:
+        """Each created row's before_write, in order; a refusal names its item (one handler for
+        all rows: a thousand-row create calls the hooks a thousand times)."""
+        index = None
+        try:
+            for item in prepared:
+                index = item.index
+                await self.m._before_write(item.context, "create", item.columns, None, rules)
+        except Problem as exc:
+            raise located(exc, item=index) from None
+
+    async def _after_each(self, prepared: list[Item], records: list[dict[str, Any]]) -> None:
+        """Each created row's after_write, in order; a refusal names its item."""
+        index = None
+        try:
+            for item, record in zip(prepared, records, strict=True):
+                index = item.index
+                await self.m._after_write(item.context, "create", record, None)
+        except Problem as exc:
+            raise located(exc, item=index) from None
 
     async def _prepare(self, items: list[Any], context: WriteContext) -> list[Item]:
         """Read-only fields, before_validate, the schema and column types for every item; all errors at once."""
@@ -276,29 +299,31 @@ class BulkWriter:
         """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
         self.m._refuse_read_only(patch, updating=True)
         pk = self.resource.primary_key
+        rows = WriteSet()
         async with self.m._transaction(conn) as conn:
             found, predicates = await self._matching(conn, "update", filters, context)
             groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
             for previous in found:
                 each = context.for_write()
-                each.conn = conn
+                each.conn, each.write_set = conn, rows
                 columns = await self._row(previous, self.m._checked_patch(each, previous, dict(patch), None))
                 groups.setdefault(tuple(columns), []).append((previous, columns, each))
             written: dict[Any, dict[str, Any]] = {}
-            for names, rows in groups.items():
+            for names, group in groups.items():
                 if not names:
-                    written.update((prev[pk], prev) for prev, _, _ in rows)
+                    written.update((prev[pk], prev) for prev, _, _ in group)
                     continue
                 compiled = self.m.queries.compiled(
                     ("bulk_update", names, tuple(p.key for p in predicates)),
                     lambda names=names: sql.update_many(self.resource, names, predicates),
                 )
-                values = {"pks": [prev[pk] for prev, _, _ in rows]}
-                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in rows]) for c in names})
+                values = {"pks": [prev[pk] for prev, _, _ in group]}
+                values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in group]) for c in names})
                 for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
                     written[record[pk]] = record
-                for previous, _, each in rows:
+                for previous, _, each in group:
                     await self._row(previous, self.m._after_write(each, "update", written[previous[pk]], previous))
+            await rows.flush(conn)
         return [written[previous[pk]] for previous in found]
 
     async def delete_where(
@@ -310,10 +335,10 @@ class BulkWriter:
             found, predicates = await self._matching(conn, "delete", filters, context)
             if not found:
                 return []
-            contexts = []
+            contexts, rows = [], WriteSet()
             for previous in found:
                 each = context.for_write()
-                each.conn = conn
+                each.conn, each.write_set = conn, rows
                 await self._row(previous, self.m._before_write(each, "delete", None, previous))
                 contexts.append(each)
             compiled = self.m.queries.compiled(
@@ -323,6 +348,7 @@ class BulkWriter:
             await self._statement(conn, compiled, values)
             for previous, each in zip(found, contexts, strict=True):
                 await self._row(previous, self.m._after_write(each, "delete", previous, previous))
+            await rows.flush(conn)
         return found
 
     async def _row(self, previous: dict[str, Any], step: Any) -> Any:
@@ -340,12 +366,15 @@ class BulkWriter:
         context: WriteContext,
         may_create: Callable[[], Any],
         conn: asyncpg.Connection | None = None,
+        expect: Callable[[dict[str, Any]], None] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """Create the row with this key (True) or replace the caller's row (False, update rights).
 
         A replacement sets every field the body leaves out back to its default (or null), as a
         create with this body would have stored it. `may_create` is awaited before creating (the
-        caller's roles must allow create too).
+        caller's roles must allow create too). `expect` is If-Match's check of the row, as a PATCH
+        runs it (engine.http.etag.if_match); with it, a row that does not exist yet is a 412 (no
+        current representation matches, RFC 9110 13.1.1), and nothing is created.
         """
         pk = self.m.parse_pk(pk_text)
         name = self.resource.primary_key
@@ -355,13 +384,18 @@ class BulkWriter:
         async with self.m._transaction(conn) as conn:
             existing = await conn.fetchval(*self._exists_statement(pk))
             if existing:
-                return await self._replace(conn, pk, data, context), False
+                return await self._replace(conn, pk, data, context, expect), False
+            if expect is not None:
+                raise PreconditionFailed(
+                    f"no {self.resource.name} row with {name} {pk_text[:100]!r} yet: "
+                    "If-Match matches only an existing row"
+                )
             await may_create()
             records = await self.create_many([data], context, conn, preset={self.resource.primary_key: pk})
             return records[0], True
 
     async def _replace(
-        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext
+        self, conn: asyncpg.Connection, pk: Any, data: dict[str, Any], context: WriteContext, expect: Any = None
     ) -> dict[str, Any]:
         """The row becomes what a create with `data` would have stored (fields left out: their
         defaults, or null), through the update's steps; someone else's row is a key conflict."""
@@ -372,6 +406,8 @@ class BulkWriter:
             previous = await m._locked(conn, pk, predicates, context.identity)
         except NotFound:  # a row the caller cannot see: what creating it would have answered
             raise self._taken((self.resource.primary_key,)) from None
+        if expect is not None:
+            expect(previous)
         m._refuse_read_only(data, updating=True)
         await m._before_validate("update", data, context, previous)
         m.validator.validate(data, [n for n in m._secrets if previous.get(n) is not None])
@@ -398,64 +434,7 @@ class BulkWriter:
             cleared[name] = from_json(field, field.default) if field.has_default else None
         return cleared
 
-    async def merge(
-        self, items: list[Any], keys: tuple[str, ...], context: WriteContext, conn: asyncpg.Connection | None = None
-    ) -> list[tuple[dict[str, Any], bool]]:
-        """Insert each item, or update the row that has its values in `keys` (a declared unique key).
-
-        A row with those values that the caller may not update is a conflict, as a plain insert of
-        a duplicate would be, and nothing is changed.
-        """
-        self.check_size(len(items))
-        results: list[tuple[dict[str, Any], bool]] = []
-        async with self.m._transaction(conn) as conn:
-            for index, data in enumerate(items):
-                if not isinstance(data, dict):
-                    raise ValidationFailed([{"path": f"/{index}", "message": "each item must be a JSON object"}])
-                found = await self._find_by_key(conn, keys, data, index, context)
-                if found is None:
-                    records = await self._each(index, self._create_one(data, context, conn))
-                    results.append((records, True))
-                    continue
-                try:
-                    record = await self.m.update(str(found), data, context.for_write(), conn=conn)
-                except Problem as exc:
-                    if exc.status in (403, 404):
-                        raise self._taken(keys, item=index) from None
-                    raise located(exc, item=index) from None
-                results.append((record, False))
-        return results
-
     def _taken(self, keys: tuple[str, ...], **where: Any) -> Conflict:
         """The answer of a unique-key conflict, for a row with these values the caller may not change."""
         what = ", ".join(keys)
         return Conflict(f"another {self.resource.name} row already has this {what}", fields=list(keys), **where)
-
-    async def _create_one(self, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection) -> dict:
-        return await self.m.create(data, context.for_write(), conn=conn)
-
-    async def _find_by_key(
-        self, conn: asyncpg.Connection, keys: tuple[str, ...], data: dict[str, Any], index: int, context: WriteContext
-    ) -> Any:
-        """The primary key of the row holding the item's key values (locked), whoever may see it.
-        The owner field, which a caller does not send, is the caller's own id."""
-        values, errors = {}, []
-        identity = context.identity
-        for i, name in enumerate(keys):
-            if name == self.resource.owner and name not in data and identity is not None:
-                try:
-                    values[f"k{i}"] = from_json(self.resource.fields[name], identity.user_id)
-                except ValueProblem:
-                    values[f"k{i}"] = None  # an owner column this caller's id cannot be: matches nothing
-                continue
-            if data.get(name) is None:
-                errors.append({"path": f"/{index}/{name}", "message": f"'{name}' is required to match on it"})
-                continue
-            try:
-                values[f"k{i}"] = from_json(self.resource.fields[name], data[name])
-            except ValueProblem as exc:
-                errors.append({"path": f"/{index}/{name}", "message": f"expected {exc}"})
-        if errors:
-            raise ValidationFailed(errors)
-        compiled = self.m.queries.compiled(("bulk_by_key", keys), lambda: sql.find_by_key(self.resource, keys))
-        return await conn.fetchval(compiled.sql, *compiled.args(values))

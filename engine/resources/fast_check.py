@@ -167,8 +167,163 @@ def _arrays(schema: dict, formats: FormatChecker, checks: list[Check]) -> None:
 
 
 def compile_check(schema: dict[str, Any], formats: FormatChecker) -> Check | None:
-    """A fast yes/no for `schema`, or None when it uses a keyword this module does not check."""
+    """A fast yes/no for `schema`, or None when it uses a keyword this module does not check.
+
+    The check is one generated Python function (a bulk create runs it for every item, so the
+    closures' call per keyword per value counted); a schema nested too deep for Python's block
+    limit keeps the closures."""
     try:
-        return _compile(schema, formats)
+        closures = _compile(schema, formats)
     except (Unsupported, KeyError, TypeError, re.error):
         return None
+    try:
+        return _Generator(formats).function(schema)
+    except (SyntaxError, RecursionError, MemoryError):
+        return closures
+
+
+_MISSING = object()
+_GUARDS = {"string": "str", "array": "list", "object": "dict"}  # a keyword group applies to one kind
+
+
+def _is_integer(value: Any) -> bool:
+    return _TYPES["integer"](value)
+
+
+class _Generator:
+    """Writes the checks of `_compile` as the statements of one function: ``return False`` at the
+    first that fails, ``return True`` at the end. Same keywords, same meaning: the value's declared
+    type lets a keyword group's own type test be left out (a string's length, an object's keys)."""
+
+    _TESTS = {
+        "object": "isinstance({v}, dict)",
+        "array": "isinstance({v}, list)",
+        "string": "isinstance({v}, str)",
+        "boolean": "isinstance({v}, bool)",
+        "null": "{v} is None",
+        "number": "(type({v}) is int or type({v}) is float or _is_number({v}))",  # exact types first: no call
+        "integer": "(type({v}) is int or _is_integer({v}))",
+    }
+
+    def __init__(self, formats: FormatChecker):
+        self.names: dict[str, Any] = {
+            "_is_number": _is_number,
+            "_is_integer": _is_integer,
+            "_same": _same,
+            "_MISSING": _MISSING,
+            "_formats": formats,
+        }
+        self.count = 0
+
+    def function(self, schema: Any) -> Check:
+        body = self.schema(schema, "v0", "    ")
+        source = "def check(v0):\n" + "".join(line + "\n" for line in body) + "    return True\n"
+        exec(compile(source, "<fast_check>", "exec"), self.names)  # our own text: values only by name
+        return self.names["check"]
+
+    def const(self, value: Any) -> str:
+        name = f"_c{len(self.names)}"
+        self.names[name] = value
+        return name
+
+    def var(self) -> str:
+        self.count += 1
+        return f"v{self.count}"
+
+    def schema(self, schema: Any, v: str, indent: str) -> list[str]:
+        if schema is True or schema == {}:
+            return []
+        if schema is False:
+            return [f"{indent}return False"]
+        lines: list[str] = []
+        kind = None  # the one JSON type the value has once the type check passed
+        if "type" in schema:
+            names = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            tests = [self._TESTS[name].format(v=v) for name in names]
+            lines.append(f"{indent}if not ({' or '.join(tests) or 'False'}): return False")
+            kind = names[0] if len(names) == 1 else None
+        if "enum" in schema:
+            allowed = list(schema["enum"])
+            if allowed and all(type(a) is str for a in allowed):
+                choices = self.const(frozenset(allowed))
+                lines.append(f"{indent}if type({v}) is not str or {v} not in {choices}: return False")
+            else:
+                lines.append(f"{indent}if not any(_same({v}, a) for a in {self.const(allowed)}): return False")
+        if "const" in schema:
+            lines.append(f"{indent}if not _same({v}, {self.const(schema['const'])}): return False")
+        if "format" in schema:
+            lines.append(f"{indent}if not _formats.conforms({v}, {self.const(schema['format'])}): return False")
+        lines += self._kind(schema, v, indent, kind, "string", self._strings)
+        lines += self._kind(schema, v, indent, kind, "array", self._arrays)
+        lines += self._kind(schema, v, indent, kind, "object", self._objects)
+        lines += self._numbers(schema, v, indent, kind)
+        return lines
+
+    def _kind(self, schema: dict, v: str, indent: str, kind: str | None, group: str, write: Any) -> list[str]:
+        """A keyword group's statements, under its type test unless the declared type settles it."""
+        if kind is not None and kind != group:
+            return []  # the value is of another type: the group's keywords pass
+        if kind == group:
+            return write(schema, v, indent)
+        inner = write(schema, v, indent + "    ")
+        return [f"{indent}if isinstance({v}, {_GUARDS[group]}):", *inner] if inner else []
+
+    def _strings(self, schema: dict, v: str, indent: str) -> list[str]:
+        lines = self._lengths(schema, "minLength", "maxLength", v, indent)
+        if "pattern" in schema:
+            pattern = self.const(re.compile(schema["pattern"]))
+            lines.append(f"{indent}if {pattern}.search({v}) is None: return False")
+        return lines
+
+    def _lengths(self, schema: dict, least: str, most: str, v: str, indent: str) -> list[str]:
+        lines = []
+        if schema.get(least) is not None:
+            lines.append(f"{indent}if not len({v}) >= {self.const(schema[least])}: return False")
+        if schema.get(most) is not None:
+            lines.append(f"{indent}if not len({v}) <= {self.const(schema[most])}: return False")
+        return lines
+
+    def _numbers(self, schema: dict, v: str, indent: str, kind: str | None) -> list[str]:
+        if kind is not None and kind not in ("number", "integer"):
+            return []
+        tests = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
+        lines = [
+            f"{indent}if not {v} {op} {self.const(schema[keyword])}: return False"
+            for keyword, op in tests.items()
+            if keyword in schema
+        ]
+        if kind is None and lines:
+            return [f"{indent}if _is_number({v}):", *["    " + line for line in lines]]
+        return lines
+
+    def _objects(self, schema: dict, v: str, indent: str) -> list[str]:
+        properties = schema.get("properties", {})
+        lines = []
+        required = list(schema.get("required", ()))
+        if required:
+            lines.append(f"{indent}if not {v}.keys() >= {self.const(frozenset(required))}: return False")
+        for name, sub in properties.items():
+            x = self.var()
+            inner = self.schema(sub, x, indent + "    ")
+            if inner:
+                lines += [f"{indent}{x} = {v}.get({self.const(name)}, _MISSING)", f"{indent}if {x} is not _MISSING:"]
+                lines += inner
+        extra = schema.get("additionalProperties", True)
+        known = self.const(frozenset(properties))
+        if extra is False:
+            lines.append(f"{indent}if not {v}.keys() <= {known}: return False")
+        elif extra is not True:
+            key, x = self.var(), self.var()
+            inner = self.schema(extra, x, indent + "        ")
+            if inner:
+                lines += [f"{indent}for {key}, {x} in {v}.items():", f"{indent}    if {key} not in {known}:", *inner]
+        return lines
+
+    def _arrays(self, schema: dict, v: str, indent: str) -> list[str]:
+        lines = self._lengths(schema, "minItems", "maxItems", v, indent)
+        if "items" in schema:
+            x = self.var()
+            inner = self.schema(schema["items"], x, indent + "    ")
+            if inner:
+                lines += [f"{indent}for {x} in {v}:", *inner]
+        return lines

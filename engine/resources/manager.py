@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from engine.db.rows import as_dicts
 from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from engine.kernel.hooks import call_all
+from engine.kernel.hooks import HookCall, call_all
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
@@ -76,6 +76,7 @@ class ResourceManager:
         self._constraint_columns = _constraint_columns(resource)
         self._folds: dict[str, tuple[WriteFold, ...]] = {}  # action -> the `fold_into_write` answers, asked once
         self._foldable_masks: dict[tuple, bool] = {}  # mask_key -> whether the flags fold into a write
+        self._hooks: dict[str, HookCall] = {}  # the write hooks' implementations, looked up at the first write
         self._always_transaction: bool | None = None
 
     # --- access ------------------------------------------------------------------------------
@@ -436,8 +437,7 @@ class ResourceManager:
         return columns
 
     async def _before_validate(self, action: str, data: dict[str, Any], context: WriteContext, previous: Any) -> None:
-        await call_all(
-            self.pm.hook.before_validate,
+        await self._hook("before_validate")(
             resource=self.resource,
             action=action,
             data=data,
@@ -452,8 +452,7 @@ class ResourceManager:
             rules = await self.field_rules("write", context.identity) if rules is None else rules
             if rules:
                 await field_rules.check_writes(context.conn, self.queries, rules, data, previous)
-        await call_all(
-            self.pm.hook.before_write,
+        await self._hook("before_write")(
             context=context,
             conn=context.conn,
             resource=self.resource,
@@ -464,8 +463,7 @@ class ResourceManager:
         )
 
     async def _after_write(self, context: WriteContext, action: str, record: Any, previous: Any) -> None:
-        await call_all(
-            self.pm.hook.after_write,
+        await self._hook("after_write")(
             context=context,
             conn=context.conn,
             resource=self.resource,
@@ -474,6 +472,14 @@ class ResourceManager:
             previous=previous,
             identity=context.identity,
         )
+
+    def _hook(self, name: str) -> HookCall:
+        """A write hook, called once per row: its implementations looked up once (plugins register
+        by the end of start-up; the first write comes after)."""
+        call = self._hooks.get(name)
+        if call is None:
+            call = self._hooks[name] = HookCall(getattr(self.pm.hook, name))
+        return call
 
     async def _locked(
         self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...], identity: Identity | None = None

@@ -151,3 +151,80 @@ def readable_flags(resource: Resource, masks: tuple[tuple[str, Predicate], ...])
     flags = [exp.alias_(p.build(t), f"w{i}", quoted=True) for i, (_, p) in enumerate(masks)]
     keys = exp.Any(this=exp.Paren(this=array_param("pks", resource.fields[pk].sql_type)))
     return exp.select(column(pk, t), *flags).from_(table(t)).where(exp.EQ(this=column(pk, t), expression=keys))
+
+
+MAY = "_bulk_may"
+EXCLUDED = "excluded"
+
+
+def _live(resource: Resource, keys: tuple[str, ...], table_name: str | None = None) -> exp.Expression | None:
+    """``deleted_at IS NULL`` when `keys` is a unique key of a `soft_delete` resource: its unique
+    index is partial (engine.migrations.model), deleted rows never conflict."""
+    if resource.soft_delete is None or keys == (resource.primary_key,):
+        return None
+    return exp.Is(this=column(resource.soft_delete.column, table_name), expression=exp.Null())
+
+
+def existing_by_keys(resource: Resource, keys: tuple[str, ...], predicates: tuple[Predicate, ...]) -> exp.Expression:
+    """The rows holding the items' values in `keys` (``k<i>``: one array per key column, an element
+    per item), whoever may see them, locked, each with its item's ordinal (``_bulk_ord``, from 1)
+    and ``_bulk_may``: whether the access rules let the caller update it."""
+    t, fields = resource.table, resource.fields
+    names = [f"k{i}" for i in range(len(keys))]
+    source = _unnest([(n, fields[k].sql_type) for n, k in zip(names, keys, strict=True)], names, ordinality=True)
+    matches = [column(k, t).eq(_value(n, fields[k].sql_type)) for n, k in zip(names, keys, strict=True)]
+    live = _live(resource, keys, t)
+    may = exp.and_(*[p.build(t) for p in predicates]) if predicates else exp.true()
+    query = (
+        exp.select(
+            *projection(resource.columns, (), t, resource),
+            exp.alias_(column(ORDINAL, INPUT), ORDINAL, quoted=True),
+            exp.alias_(may, MAY, quoted=True),
+        )
+        .from_(table(t))
+        .join(source, on=exp.and_(*matches, *([live] if live is not None else [])))
+        .order_by(column(resource.primary_key, t))
+    )
+    query.set("locks", [exp.Lock(update=True, expressions=[table(t)])])
+    return query
+
+
+def upsert_many(
+    resource: Resource,
+    columns: tuple[str, ...],
+    partial: tuple[str, ...],
+    keys: tuple[str, ...],
+    changed: tuple[str, ...],
+    kept: tuple[str, ...],
+    predicates: tuple[Predicate, ...],
+) -> exp.Expression:
+    """`insert_many` + ``ON CONFLICT (keys) DO UPDATE SET <changed> WHERE pk = ANY(:expected) AND
+    <access rules>``: one statement that creates the new rows and updates the existing ones.
+
+    A row it updates must be one the caller read and may update (``expected``, the locked rows of
+    `existing_by_keys`): a conflict with any other row (someone else's, or one inserted since)
+    changes nothing and returns no row. A column of `kept` keeps its value in the rows whose
+    primary key is in ``keep_<column>`` (their items did not send it, as a PATCH leaves it)."""
+    t, fields, pk = resource.table, resource.fields, resource.primary_key
+    statement = insert_many(resource, columns, partial)
+    assignments = []
+    for name in changed:
+        value: exp.Expression = column(name, EXCLUDED)
+        if name in kept:
+            keep = column(pk, t).eq(exp.Any(this=exp.Paren(this=array_param(f"keep_{name}", fields[pk].sql_type))))
+            value = exp.Case(ifs=[exp.If(this=keep, true=column(name, t))], default=value)
+        assignments.append(exp.EQ(this=column(name), expression=value))
+    if "updated_at" in fields and "updated_at" not in changed:
+        assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
+    expected = column(pk, t).eq(exp.Any(this=exp.Paren(this=array_param("expected", fields[pk].sql_type))))
+    statement.set(
+        "conflict",
+        exp.OnConflict(
+            conflict_keys=[ident(k) for k in keys],
+            index_predicate=exp.Where(this=live) if (live := _live(resource, keys)) is not None else None,
+            action=exp.var("DO UPDATE"),
+            expressions=assignments,
+            where=exp.Where(this=exp.and_(expected, *[p.build(t) for p in predicates])),
+        ),
+    )
+    return statement

@@ -81,3 +81,10 @@ def register_openapi(document: dict, spec: Spec) -> None:
             operation["responses"]["412"] = problem_response("The row changed since you read it (If-Match).")
         if action in ("create", "update"):
             add_response_header(operation, "201" if action == "create" else "200", "ETag", ETAG)
+    for name in spec.resources:  # PUT (engine/http/bulk.py) checks If-Match as PATCH does
+        put = document.get("paths", {}).get(f"/api/{name}/{{id}}", {}).get("put")
+        if put is not None:
+            add_parameter(put, header_parameter("If-Match", "Replace only if the row exists with one of these ETags."))
+            put["responses"]["412"] = problem_response(
+                "The row changed since you read it, or does not exist (If-Match)."
+            )

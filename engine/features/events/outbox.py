@@ -6,29 +6,54 @@ constraint, a crash) leaves no event, and a committed one always has its events.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import orjson
 
 from engine.features.events.cascade import CascadeWalker
 from engine.features.events.inline import EventFold, InlineEvents
 from engine.features.events.payload import PAST_TENSE, PendingEvent, emits, pending
-from engine.features.events.tables import INSERT_EVENT
+from engine.features.events.tables import INSERT_EVENT, INSERT_EVENTS
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
 from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
 CASCADES = "events.cascades"  # WriteContext.notes: the rows a delete takes with it, from before_write
+OUTBOX_ROWS = "events.outbox"  # WriteSet key: the events of a set-based write's rows
+WOKEN = "events.woken"  # WriteSet key: readers woken once after a bulk statement that wrote its events
+
+
+def _json_text(value: Any) -> str | None:
+    """A payload as JSON text, as the pool's jsonb codec writes it (engine.db.pool)."""
+    if value is None:
+        return None
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # integers beyond 64 bits: valid JSON, stored as PostgreSQL numeric
+        return json.dumps(value)
 
 
 async def write_events(conn: asyncpg.Connection, events: list[PendingEvent]) -> None:
-    """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit."""
+    """Insert `events` in order, inside the caller's transaction, and NOTIFY listeners at commit:
+    one statement however many (a set-based write's, a delete's cascade)."""
+    if not events:
+        return
     if len(events) == 1:
         await conn.execute(INSERT_EVENT.sql, *INSERT_EVENT.args(events[0].values()))
         return
-    await conn.executemany(INSERT_EVENT.sql, [INSERT_EVENT.args(event.values()) for event in events])
+    arrays = {
+        "resource": [e.resource for e in events],
+        "action": [e.action for e in events],
+        "record_id": [e.record_id for e in events],
+        "actor": [e.actor for e in events],
+        "data": [_json_text(e.data) for e in events],
+        "changes": [_json_text(e.changes) for e in events],
+    }
+    await conn.execute(INSERT_EVENTS.sql, *INSERT_EVENTS.args(arrays))
 
 
 class Outbox:
@@ -50,15 +75,43 @@ class Outbox:
         return EventFold(inline, action) if inline.emits(action) else None
 
     @hookimpl(trylast=True)
-    async def before_write(
+    def before_write(
         self, context: WriteContext, resource: Resource, action: str, previous: dict[str, Any] | None
-    ) -> None:
+    ) -> Awaitable[None] | None:
+        """Only a delete has work here (its cascade): a create or update of each row of a bulk
+        write gets its None at once, with no coroutine to await."""
         if action != "delete" or previous is None or not self.walker.needed(resource):
-            return
+            return None
+        return self._note_cascades(context, resource, previous)
+
+    async def _note_cascades(self, context: WriteContext, resource: Resource, previous: dict[str, Any]) -> None:
         context.notes[CASCADES] = await self.walker.walk(context.conn, resource, previous)
 
     @hookimpl(trylast=True)
-    async def after_write(
+    def after_write(
+        self,
+        context: WriteContext,
+        resource: Resource,
+        action: str,
+        record: dict[str, Any],
+        previous: dict[str, Any] | None,
+        identity: Identity | None,
+    ) -> Awaitable[None] | None:
+        """The events the statement did not write itself; after a folded one (written already),
+        a wake-up for readers: once for all the rows of a bulk write, which one statement wrote."""
+        if any(isinstance(fold, EventFold) for fold in context.folds):
+            if self.on_written is not None and context.write_set is not None:
+                context.write_set.defer(WOKEN, self._woken, ())
+            elif self.on_written is not None:
+                self.on_written()
+            return None
+        return self._write(context, resource, action, record, previous, identity)
+
+    async def _woken(self, conn: asyncpg.Connection, rows: list[Any]) -> None:
+        if self.on_written is not None:
+            self.on_written()
+
+    async def _write(
         self,
         context: WriteContext,
         resource: Resource,
@@ -67,10 +120,6 @@ class Outbox:
         previous: dict[str, Any] | None,
         identity: Identity | None,
     ) -> None:
-        if any(isinstance(fold, EventFold) for fold in context.folds):
-            if self.on_written is not None:
-                self.on_written()
-            return
         events = [
             pending(a.resource, a.action, a.after, a.before, identity)
             for a in context.notes.pop(CASCADES, ())
@@ -79,5 +128,7 @@ class Outbox:
         past = PAST_TENSE[action]
         if emits(resource, past):
             events.append(pending(resource, past, record, previous, identity))
-        if events:
+        if events and context.write_set is not None:  # one of many rows: one INSERT for all at the end
+            context.write_set.defer(OUTBOX_ROWS, write_events, events)
+        elif events:
             await write_events(context.conn, events)

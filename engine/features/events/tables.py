@@ -142,6 +142,33 @@ INSERT_EVENT = compile_expression(
     )
 )
 
+# The events of many rows (a set-based write's, or a delete's cascade) in one statement: one array
+# per column (jsonb travels as text, as in engine.sql.bulk), inserted in the arrays' order, so
+# their ids (and `tx`) are what one INSERT_EVENT per event would have given them; one NOTIFY.
+_IN, _ORD = "event_in", "event_ord"
+_JSONB = ("data", "changes")
+
+
+def _many_events() -> exp.Expression:
+    arrays = [exp.Cast(this=param(c), to=exp.DataType.build("text[]")) for c in _WRITTEN]
+    source = exp.Unnest(
+        expressions=arrays,
+        alias=exp.TableAlias(this=ident(_IN), columns=[ident(c) for c in _WRITTEN]),
+        offset=ident(_ORD),
+    )
+    values = [
+        exp.Cast(this=column(c, _IN), to=exp.DataType.build("jsonb")) if c in _JSONB else column(c, _IN)
+        for c in _WRITTEN
+    ]
+    notice = exp.select(exp.alias_(_fn("pg_notify", channel_expression(), exp.Literal.string("")), "notified"))
+    select = exp.select(*values).from_(source).join(table("notice"), join_type="cross").order_by(column(_ORD, _IN))
+    target = exp.Schema(this=table(EVENTS), expressions=[ident(c) for c in _WRITTEN])
+    insert = exp.Insert(this=target, expression=select)
+    return insert.with_("notice", as_=notice)
+
+
+INSERT_EVENTS = compile_expression(_many_events())
+
 
 def _position() -> exp.Tuple:
     return exp.Tuple(expressions=[column("tx", EVENTS), column("id", EVENTS)])
