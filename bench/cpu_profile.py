@@ -47,6 +47,9 @@ async def worker(session, n, rng):
         headers = {"Authorization": f"Bearer {token}"}
         if scenario == "W3":
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))
+        elif scenario == "W4":  # the PATCH bench/scenario.lua sends
+            body = {"name": f"renamed {i}", "status": "active"}
+            request = session.patch(f"http://127.0.0.1:{port}/api/agents/{agent}", headers=headers, json=body)
         elif scenario == "W7":  # a bulk create of 1,000 agents (profile per request: divide by 1,000 per row)
             body = [agent_body(i * 1000 + j) for j in range(1000)]
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=body)
@@ -155,7 +158,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W5", "W7"))
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W4", "W5", "W7"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
