@@ -142,6 +142,8 @@ def expression_index(name: str, table_name: str, using: str, expression: str) ->
     column_expr = exp.Ordered(this=exp.Paren(this=sqlglot.parse_one(expression, read=DIALECT)), nulls_first=False)
     params = exp.IndexParameters(using=exp.var(using.upper()), columns=[column_expr])
     return exp.Create(this=exp.Index(this=ident(name), table=table(table_name), params=params), kind="INDEX")
+
+
 def create_partial_unique(name: str, table_name: str, cols: list[str], where_null: str) -> exp.Create:
     """CREATE UNIQUE INDEX ... WHERE <where_null> IS NULL: unique among the rows not soft-deleted."""
     where = exp.Where(this=exp.Is(this=column(where_null), expression=exp.Null()))
