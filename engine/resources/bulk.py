@@ -12,9 +12,11 @@ Problems name the row they are about: a validation error's path starts with the 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +49,31 @@ class Item:
     data: dict[str, Any]
     context: WriteContext
     columns: dict[str, Any] | None = None
+
+
+@dataclass
+class ItemChecks:
+    """The items that passed their checks, and the validation errors of all the others: a bulk
+    write answers every invalid item at once; any other refusal names its item and stops."""
+
+    errors: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    passed: list[Item] = dataclasses.field(default_factory=list)
+
+    @contextlib.contextmanager
+    def item(self, item: Item) -> Iterator[None]:
+        try:
+            yield
+        except ValidationFailed as exc:
+            self.errors.extend(located(exc, item=item.index).extra["errors"])
+        except Problem as exc:
+            raise located(exc, item=item.index) from None
+        else:
+            self.passed.append(item)
+
+    def result(self) -> list[Item]:
+        if self.errors:
+            raise ValidationFailed(self.errors[:200], detail=f"{len(self.errors)} invalid value(s) in the items sent")
+        return self.passed
 
 
 def located(exc: Problem, **where: Any) -> Problem:
@@ -217,27 +244,18 @@ class BulkWriter:
 
     async def _prepare(self, items: list[Any], context: WriteContext) -> list[Item]:
         """Read-only fields, before_validate, the schema and column types for every item; all errors at once."""
-        errors: list[dict[str, str]] = []
-        prepared = []
+        checks = ItemChecks()
         for index, data in enumerate(items):
             if not isinstance(data, dict):
-                errors.append({"path": f"/{index}", "message": "each item must be a JSON object"})
+                checks.errors.append({"path": f"/{index}", "message": "each item must be a JSON object"})
                 continue
             item = Item(index, data, context.for_write())
-            try:
+            with checks.item(item):
                 self.m._refuse_read_only(data, updating=False)
                 await self.m._before_validate("create", data, item.context, None)
                 self.m.validator.validate(data)
                 item.columns = self.m._to_columns(data)
-            except ValidationFailed as exc:
-                errors.extend(located(exc, item=index).extra["errors"])
-                continue
-            except Problem as exc:
-                raise located(exc, item=index) from None
-            prepared.append(item)
-        if errors:
-            raise ValidationFailed(errors[:200], detail=f"{len(errors)} invalid value(s) in the items sent")
-        return prepared
+        return checks.result()
 
     async def _each(self, index: Any, step: Any, key: str = "item") -> Any:
         try:

@@ -16,8 +16,8 @@ from typing import Any
 
 import asyncpg
 
-from engine.kernel.errors import Conflict, Problem, ValidationFailed
-from engine.resources.bulk import BulkWriter, Item, located
+from engine.kernel.errors import Conflict, ValidationFailed
+from engine.resources.bulk import BulkWriter, Item, ItemChecks
 from engine.resources.context import WriteContext, WriteSet
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
@@ -140,13 +140,12 @@ class Upsert:
         errors of every item at once."""
         m = self.m
         rules = await m.field_rules("write", context.identity)  # asked once for every row
-        errors: list[dict[str, str]] = []
-        prepared = []
+        checks = ItemChecks()
         for index, data in enumerate(items):
             item = Item(index, data, context.for_write())
             item.context.conn, item.context.write_set = conn, rows
             previous = existing.get(index)
-            try:
+            with checks.item(item):
                 if previous is None:
                     m._refuse_read_only(data, updating=False)
                     await m._before_validate("create", data, item.context, None)
@@ -156,15 +155,7 @@ class Upsert:
                 else:
                     m._refuse_read_only(data, updating=True)
                     item.columns = await m._checked_patch(item.context, previous, data, None)
-            except ValidationFailed as exc:
-                errors.extend(located(exc, item=index).extra["errors"])
-                continue
-            except Problem as exc:
-                raise located(exc, item=index) from None
-            prepared.append(item)
-        if errors:
-            raise ValidationFailed(errors[:200], detail=f"{len(errors)} invalid value(s) in the items sent")
-        return prepared
+        return checks.result()
 
     async def _write(
         self,
