@@ -180,8 +180,8 @@ class ResourceManager:
     ) -> dict[str, Any]:
         """A written row as the caller may read it: fields their read rules hide are left out
         (one query on the row as written, only when the resource has such rules for the caller;
-        on `conn` when given, e.g. inside the write's transaction). None when `context` carries what
-        the write's own statement found (`WriteContext.readable`)."""
+        on `conn` when given, e.g. inside the write's transaction); no query when `context` carries
+        what the write's own statement found (`WriteContext.readable`)."""
         masks = await self.masks(identity)
         if not masks:
             return row
@@ -247,7 +247,7 @@ class ResourceManager:
         folds = await self._folds_for(action)
         masks = await self.masks(context.identity)
         if masks and not self._flags_fold(masks):
-            masks = ()  # a read rule that reads this table itself: asked after the write (shown)
+            masks = ()  # not foldable (see _flags_fold): `shown` asks after the write, as before
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
         if not folds and not masks:
             return self.queries.compiled((action, key, "alone"), build), values, masks
@@ -266,12 +266,12 @@ class ResourceManager:
     def _flags_fold(self, masks: Masks) -> bool:
         """Whether the read rules can be worked out in the write's own statement: not when one reads
         this resource's table (that statement's snapshot does not show the new row yet) or a column
-        the write does not return."""
+        the write does not return as stored (a secret comes back masked)."""
         key = mask_key(masks)
         answer = self._foldable_masks.get(key)
         if answer is None:
             built = [p.build(WRITTEN) for _, p in masks]
-            returned = set(self.resource.fields)
+            returned = set(self.resource.fields) - set(self._secrets)
             answer = not any(t.name == self.resource.table for e in built for t in e.find_all(exp.Table)) and all(
                 c.name in returned for e in built for c in e.find_all(exp.Column) if c.table == WRITTEN
             )
