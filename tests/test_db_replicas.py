@@ -277,13 +277,18 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
     assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
 
 
+async def one_connection_router(api, standby, statement_timeout_ms: int) -> Replicas:
+    """A router of its own on the standby: one read connection, checks only when a test asks."""
+    return await Replicas.open(
+        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=statement_timeout_ms, schema=None,
+        pooler="none", max_lag=None, interval=60.0,
+    )  # fmt: skip
+
+
 async def test_a_read_past_its_statement_deadline_on_a_replica_fails_as_on_the_primary(api, standby):
     """57014 is the statement's deadline, not the replica's failure: no second run, the replica stays in use."""
     await _caught_up(api)
-    router = await Replicas.open(
-        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=20, schema=None, pooler="none",
-        max_lag=None, interval=60.0,
-    )  # fmt: skip
+    router = await one_connection_router(api, standby, statement_timeout_ms=20)
     marked = read_after(0)
     try:
         with pytest.raises(asyncpg.QueryCanceledError):
@@ -299,10 +304,7 @@ async def test_a_read_past_its_statement_deadline_on_a_replica_fails_as_on_the_p
 async def test_a_replica_with_no_free_connection_sends_the_read_to_the_primary_and_stays_in_use(api, standby):
     """Slow reads (exact counts) filling a replica's pool make it busy, not down: its checks have their own link."""
     await _caught_up(api)
-    router = await Replicas.open(
-        api.app[READS].primary, [standby.url], pool_size=1, statement_timeout_ms=0, schema=None, pooler="none",
-        max_lag=None, interval=60.0,
-    )  # fmt: skip
+    router = await one_connection_router(api, standby, statement_timeout_ms=0)
     marked = read_after(0)
     try:
         async with router.replicas[0].pool.acquire():  # its only read connection, held by a slow read
