@@ -76,7 +76,7 @@ def group(filename: str) -> str:
     return "builtins" if filename == "~" else os.path.basename(filename)
 
 
-def report(profile: cProfile.Profile, requests: int, top: int) -> None:
+def report(profile: cProfile.Profile, requests: int, top: int, sort: str = "tottime") -> None:
     stats = pstats.Stats(profile)
     groups: dict[str, float] = defaultdict(float)
     for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
@@ -87,8 +87,8 @@ def report(profile: cProfile.Profile, requests: int, top: int) -> None:
     total_calls = sum(v[1] for v in stats.stats.values())  # type: ignore[attr-defined]
     print(f"function calls per request: {total_calls / requests:.1f}")
     out = io.StringIO()
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(top)
-    pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(f"{ROOT}/(engine|plugins)", top)
+    pstats.Stats(profile, stream=out).sort_stats(sort).print_stats(top)
+    pstats.Stats(profile, stream=out).sort_stats(sort).print_stats(f"{ROOT}/(engine|plugins)", top)
     print(out.getvalue())
 
 
@@ -147,7 +147,7 @@ async def main(args: argparse.Namespace) -> None:
                 profile.enable()
                 await run_client(port, args.scenario, args.requests, data)
                 profile.disable()
-                report(profile, args.requests, args.top)
+                report(profile, args.requests, args.top, args.sort)
         finally:
             await runner.cleanup()
     finally:
@@ -164,5 +164,6 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
     asyncio.run(main(parser.parse_args()))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
-from engine.http.body import _depth_and_keys, parse_object
+from engine.http.body import Shape, has_long_digits, parse_object, shape_of
 from engine.kernel.errors import BadRequest
 
 keys = st.text(alphabet=st.sampled_from('ab":\\ \t{}[],'), max_size=6)
@@ -44,13 +45,29 @@ def test_depth_counts_the_levels_the_strict_parser_counted():
     assert parse_object(b"{}")[1] == 1
 
 
-def _counted(node, level: int = 1) -> tuple[int, int]:
-    """Depth (a scalar counts as a level) and keys, by the definition."""
+def _counted(node, level: int = 1) -> Shape:
+    """The shape by its definition, recursively."""
+    container = isinstance(node, (dict, list))
     children = list(node.values()) if isinstance(node, dict) else node if isinstance(node, list) else []
     below = [_counted(child, level + 1) for child in children]
-    return max([level, *(d for d, _ in below)]), (len(node) if isinstance(node, dict) else 0) + sum(k for _, k in below)
+    return Shape(
+        depth=max([level, *(b.depth for b in below)]),
+        container_depth=max([level if container else 0, *(b.container_depth for b in below)]),
+        keys=(len(node) if isinstance(node, dict) else 0) + sum(b.keys for b in below),
+        longest_array=max(
+            [len(node) if isinstance(node, list) and level > 1 else 0, *(b.longest_array for b in below)]
+        ),
+    )
 
 
-@given(st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3)))
-def test_depth_and_keys_count_as_defined(document):
-    assert _depth_and_keys(document) == _counted(document)
+@given(st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=3)))
+def test_one_walk_measures_depth_keys_and_arrays_as_defined(document):
+    assert shape_of(document) == _counted(document)
+
+
+@given(st.text(alphabet="0123456789 ,-.e[]", max_size=60) | st.from_regex(r"\A[0-9 ,]{0,5}[0-9]{17,21}[ ,]?\Z"))
+@example("1" * 19)
+@example("[" + "9" * 18 + "]")
+def test_a_run_of_nineteen_digits_is_found_as_the_regular_expression_finds_it(text):
+    raw = text.encode()
+    assert has_long_digits(raw) == (re.search(rb"[0-9]{19}", raw) is not None)

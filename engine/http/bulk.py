@@ -16,22 +16,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
-import orjson
 from aiohttp import web
 from multidict import MultiMapping
 
 from engine.http.body import (  # the strict body's checks, for arrays
     _KEY_END,
-    _LONG_DIGITS,
     _NUL,
     _SURROGATE_ESCAPE,
     JSON_TYPES,
     MAX_DEPTH,
-    _depth_and_keys,
     _encodable,
     _oversized_integers,
+    has_long_digits,
     parse_json,
+    parsed_fast,
     read_object,
+    shape_of,
 )
 from engine.http.etag import if_match, item_tag
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
@@ -251,8 +251,8 @@ async def read_document(request: web.Request, limit: int) -> Any:
         return await read_object(request, limit)
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")
-    long_digits = _LONG_DIGITS.search(raw) is not None  # once: a scan of the whole body
-    document, depth = _fast_array(raw, long_digits)
+    long_digits = has_long_digits(raw)  # once: a scan of the whole body
+    document, depth = _fast_array(raw, long_digits, request)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
     escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
@@ -267,21 +267,16 @@ async def read_document(request: web.Request, limit: int) -> Any:
     return document
 
 
-def _fast_array(raw: bytes, long_digits: bool) -> tuple[Any, int]:
+def _fast_array(raw: bytes, long_digits: bool, request: web.Request) -> tuple[Any, int]:
     """(document, depth): orjson's parse when no key can have been given twice and no integer
     rounded (body.py explains the test; `long_digits`: the body has a 19-digit run), else the
     strict parser's."""
     if not long_digits:
-        try:
-            document = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            document = None
-        if isinstance(document, list):
-            depth, keys = _depth_and_keys(document)
-            if keys == len(_KEY_END.findall(raw)):
-                return document, depth
+        fast = parsed_fast(request, raw)
+        if fast is not None and isinstance(fast[0], list) and fast[1].keys == len(_KEY_END.findall(raw)):
+            return fast[0], fast[1].depth
     document = parse_json(raw)
-    return document, _depth_and_keys(document)[0]
+    return document, shape_of(document).depth
 
 
 async def sends_array(request: web.Request) -> bool:

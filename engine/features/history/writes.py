@@ -8,6 +8,7 @@ as do the rows a delete takes with it through `on_delete: cascade` or `set null`
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from sqlglot import exp
@@ -75,7 +76,18 @@ class HistoryWrites:
             context.notes[CASCADED] = [a for a in affected if a.resource.name in self.versions]
 
     @hookimpl(trylast=True)
-    async def after_write(
+    def after_write(
+        self, context: WriteContext, resource: Resource, action: str, record: dict[str, Any], identity: Identity | None
+    ) -> Awaitable[None] | None:
+        """None at once when the statement wrote the version itself (each row of a bulk create has
+        no coroutine to await); else the versions to write."""
+        if CASCADED not in context.notes and (
+            resource.name not in self.versions or any(isinstance(fold, VersionFold) for fold in context.folds)
+        ):
+            return None
+        return self._write_versions(context, resource, action, record, identity)
+
+    async def _write_versions(
         self, context: WriteContext, resource: Resource, action: str, record: dict[str, Any], identity: Identity | None
     ) -> None:
         for affected in context.notes.pop(CASCADED, ()):

@@ -12,10 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from aiohttp import web
 
-from engine.http.body import JSON_TYPES
+from engine.http.body import JSON_TYPES, Shape, parsed_fast, shape_of
 from engine.kernel.config import Config
 from engine.kernel.errors import ValidationFailed
 from engine.kernel.hooks import hookimpl
@@ -31,25 +30,15 @@ class InputLimits:
     def from_config(cls, config: Config) -> InputLimits:
         return cls(config.value("ENGINE_MAX_JSON_DEPTH"), config.value("ENGINE_MAX_ARRAY_ITEMS"))
 
-    def within(self, document: Any) -> bool:
-        """The common case, answered without building a pointer for every node. The body itself,
-        when an array, is a list of items (bulk writes), capped by ENGINE_MAX_BATCH_ITEMS instead."""
-        stack: list[tuple[Any, int]] = [(document, 1)]
-        while stack:
-            node, depth = stack.pop()
-            if depth > self.max_depth:
-                return False
-            if isinstance(node, dict):
-                stack.extend((v, depth + 1) for v in node.values() if isinstance(v, (dict, list)))
-            elif len(node) > self.max_array_items and depth > 1:
-                return False
-            else:
-                stack.extend((v, depth + 1) for v in node if isinstance(v, (dict, list)))
-        return True
+    def within(self, shape: Shape) -> bool:
+        """The common case, answered from the body's shape (one walk, shared with the handler's
+        parser) without building a pointer for every node. The body itself, when an array, is a
+        list of items (bulk writes), capped by ENGINE_MAX_BATCH_ITEMS instead."""
+        return shape.container_depth <= self.max_depth and shape.longest_array <= self.max_array_items
 
-    def violations(self, document: Any) -> Iterator[dict[str, str]]:
+    def violations(self, document: Any, shape: Shape | None = None) -> Iterator[dict[str, str]]:
         """Each place that breaks a limit, as a JSON Pointer; stops descending where one is found."""
-        if isinstance(document, (dict, list)) and self.within(document):
+        if not isinstance(document, (dict, list)) or self.within(shape or shape_of(document)):
             return
         stack: list[tuple[Any, str, int]] = [(document, "", 1)]
         while stack:
@@ -85,11 +74,10 @@ async def json_limits(request: web.Request, handler) -> web.StreamResponse:
     """Check JSON bodies of every route; a body that does not parse is left to the handler's
     strict parser, which explains what is wrong with it."""
     if request.can_read_body and request.content_type in JSON_TYPES and LIMITS in request.app:
-        try:
-            document = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+        parsed = parsed_fast(request, await request.read())  # kept for the handler's parser
+        if parsed is None:
             return await handler(request)
-        errors = list(request.app[LIMITS].violations(document))
+        errors = list(request.app[LIMITS].violations(*parsed))
         if errors:
             raise ValidationFailed(
                 errors[:20], detail="the request body is nested deeper or has longer arrays than allowed"
