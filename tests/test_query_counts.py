@@ -134,3 +134,9 @@ async def test_teams_group_by_status_over_the_teams_the_caller_may_read(api):
     alice = await team.alice.get("/api/teams?group_by=status")
     assert carol.json["data"] == [{"status": "active", "count": 1}]
     assert alice.json["data"] == [{"status": "active", "count": 1}, {"status": "archived", "count": 1}]
+
+
+async def test_a_resource_declaring_no_aggregates_refuses_aggregate_naming_it(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/users?aggregate=count"), 400)
+    assert problem["parameter"] == "aggregate" and "declares no aggregates" in problem["detail"]
