@@ -195,7 +195,9 @@ def parse_group_by(resource: Resource, text: str | None) -> tuple[tuple[str, str
                 else _bad("group_by", f"{resource.name} declares no aggregates (resources.yaml `aggregates:`)")
             )
         if colon and (resource.fields[name].sql_type != "timestamptz" or unit not in GRANULARITIES):
-            raise _bad("group_by", f"{part[:100]!r}: only date-time fields group by {', '.join(GRANULARITIES)}")
+            units = ", ".join(GRANULARITIES)
+            says = f"{name} groups by {units}" if resource.fields[name].sql_type == "timestamptz" else ""
+            raise _bad("group_by", f"{part[:100]!r}: {says or f'only date-time fields group by {units}'}")
         if any(k[0] == name for k in keys):
             raise _bad("group_by", f"{name!r} appears twice in 'group_by'")
         keys.append((name, unit or None))
