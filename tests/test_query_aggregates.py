@@ -117,6 +117,13 @@ async def test_created_at_groups_by_day_in_utc(api, alice):
     assert [(row["created_at"][:10], row["count"]) for row in data] == [("2026-03-01", 2), ("2026-03-02", 2)]
 
 
+async def test_created_at_groups_by_week_starting_on_monday_in_utc(api, alice):
+    await api.sql("UPDATE notes SET created_at = '2026-03-01T23:30:00+00' WHERE title IN ('a', 'b')")  # a Sunday
+    await api.sql("UPDATE notes SET created_at = '2026-03-02T00:30:00+00' WHERE title IN ('c', 'd')")  # a Monday
+    data = await groups(alice, "group_by=created_at:week")
+    assert [(row["created_at"][:10], row["count"]) for row in data] == [("2026-02-23", 2), ("2026-03-02", 2)]
+
+
 async def test_created_at_groups_by_month(api, alice):
     data = await groups(alice, "group_by=created_at:month,kind&kind=idea")
     assert len(data) == 1 and data[0]["count"] == 2 and data[0]["created_at"][8:10] == "01"
@@ -128,12 +135,14 @@ async def test_created_at_groups_by_month(api, alice):
         ("group_by=title", "group_by", "'title'"),
         ("group_by=nope", "group_by", "'nope'"),
         ("group_by=kind:day", "group_by", "date-time"),
-        ("group_by=created_at:year", "group_by", "date-time"),
+        ("group_by=created_at:year", "group_by", "'created_at:year': created_at groups by day, week, month"),
+        ("group_by=created_at:", "group_by", "'created_at:': created_at groups by day, week, month"),
         ("group_by=kind,kind", "group_by", "twice"),
         ("aggregate=sum:kind", "aggregate", "'kind'"),
         ("aggregate=sum:title", "aggregate", "sum does not apply"),
         ("aggregate=median:score", "aggregate", "median"),
         ("aggregate=count:score", "aggregate", "count:score"),
+        ("aggregate=count:", "aggregate", "'count:'"),
         ("group_by=kind&sort=kind", "sort", "aggregates"),
         ("group_by=kind&cursor=abc", "cursor", "aggregates"),
         ("group_by=kind&count=exact", "count", "aggregates"),

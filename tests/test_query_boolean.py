@@ -108,6 +108,7 @@ async def test_groups_keep_their_filter_across_cursor_pages(catalog):
         ("or=(title=a(b))", "double quotes"),
         ('or=(title="open)', "not closed"),
         ("xor=(code=1)", "xor"),
+        ("or=(code=1,xor=(code=2))", "the groups are or=(...), and=(...), not=(...)"),
     ],
 )
 async def test_a_mistake_is_a_400_pointing_at_the_term(catalog, expect_problem, query, says):

@@ -134,3 +134,23 @@ async def test_teams_group_by_status_over_the_teams_the_caller_may_read(api):
     alice = await team.alice.get("/api/teams?group_by=status")
     assert carol.json["data"] == [{"status": "active", "count": 1}]
     assert alice.json["data"] == [{"status": "active", "count": 1}, {"status": "archived", "count": 1}]
+
+
+async def test_a_resource_declaring_no_aggregates_refuses_aggregate_naming_it(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/users?aggregate=count"), 400)
+    assert problem["parameter"] == "aggregate" and "declares no aggregates" in problem["detail"]
+
+
+class TestCountDeadline:
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        return {**engine_env, "ENGINE_AGGREGATE_TIMEOUT": "0.001"}  # 1 ms: no count of 100,000 rows fits
+
+    async def test_an_exact_count_past_its_statement_deadline_is_a_503_saying_so(self, api, expect_problem):
+        admin = await api.as_admin()
+        await api.sql("INSERT INTO users (id, email) VALUES ('many', 'many@example.com')")
+        await api.sql("INSERT INTO agents (user_id, name) SELECT 'many', 'a' || i FROM generate_series(1, 100000) i")
+        answer = await admin.get("/api/agents?count=exact&limit=1")
+        problem = expect_problem(answer, 503)
+        assert "count took longer than 1 ms" in problem["detail"] and answer.headers["Retry-After"] == "1"

@@ -139,7 +139,8 @@ def _value(reader: _Reader) -> str:
             raise reader.fail('a value with " must be written in double quotes, the quote escaped as \\"')
         reader.at += 1
     if reader.peek() == "(":
-        raise reader.fail("a value holding ( ) or , must be written in double quotes")
+        groups = " (the groups are or=(...), and=(...), not=(...))" if reader.at == start else ""
+        raise reader.fail(f"a value holding ( ) or , must be written in double quotes{groups}")
     return reader.text[start : reader.at]
 
 
@@ -186,15 +187,17 @@ def parse_group_by(resource: Resource, text: str | None) -> tuple[tuple[str, str
         return ()
     keys: list[tuple[str, str | None]] = []
     for part in (p.strip() for p in text.split(",")):
-        name, _, unit = part.partition(":")
+        name, colon, unit = part.partition(":")
         if resource.aggregates is None or name not in resource.aggregates.group_by:
             raise (
                 _not_groupable(resource, name, "group_by")
                 if resource.aggregates
                 else _bad("group_by", f"{resource.name} declares no aggregates (resources.yaml `aggregates:`)")
             )
-        if unit and (resource.fields[name].sql_type != "timestamptz" or unit not in GRANULARITIES):
-            raise _bad("group_by", f"{part[:100]!r}: only date-time fields group by {', '.join(GRANULARITIES)}")
+        if colon and (resource.fields[name].sql_type != "timestamptz" or unit not in GRANULARITIES):
+            units = ", ".join(GRANULARITIES)
+            says = f"{name} groups by {units}" if resource.fields[name].sql_type == "timestamptz" else ""
+            raise _bad("group_by", f"{part[:100]!r}: {says or f'only date-time fields group by {units}'}")
         if any(k[0] == name for k in keys):
             raise _bad("group_by", f"{name!r} appears twice in 'group_by'")
         keys.append((name, unit or None))
@@ -204,18 +207,16 @@ def parse_group_by(resource: Resource, text: str | None) -> tuple[tuple[str, str
 def parse_aggregates(resource: Resource, text: str | None) -> tuple[tuple[str, str | None], ...]:
     if text is None:
         return ()
+    if resource.aggregates is None:
+        raise _bad("aggregate", f"{resource.name} declares no aggregates (resources.yaml `aggregates:`)")
     found: list[tuple[str, str | None]] = []
     for part in (p.strip() for p in text.split(",")):
         function, _, name = part.partition(":")
-        if function == "count" and not name:
+        if part == "count":
             item: tuple[str, str | None] = ("count", None)
         elif function in FUNCTIONS and name:
-            if resource.aggregates is None or name not in resource.aggregates.metrics:
-                raise (
-                    _not_groupable(resource, name, "aggregate")
-                    if resource.aggregates
-                    else _bad("aggregate", f"{resource.name} declares no aggregates (resources.yaml `aggregates:`)")
-                )
+            if name not in resource.aggregates.metrics:
+                raise _not_groupable(resource, name, "aggregate")
             if not function_applies(function, resource.fields[name].sql_type):
                 raise _bad("aggregate", f"{function} does not apply to {name!r} ({resource.fields[name].sql_type})")
             item = (function, name)
