@@ -105,7 +105,7 @@ def before_validate(resource: Resource, action: str, data: dict, identity: Ident
         if action == "create" and owner and owner not in data:
             data[owner] = identity.user_id
         return
-    refused = _read_only_for(resource, action, data, identity)
+    refused = _read_only_for(resource, action, data, identity) if resource.protected or owner in data else None
     if refused:
         raise ValidationFailed(
             [

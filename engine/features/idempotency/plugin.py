@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from collections.abc import Awaitable
 
 from aiohttp import web
 
@@ -95,12 +96,18 @@ def write_needs_transaction(context: WriteContext) -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> None:
+def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> Awaitable[None] | None:
+    """The keyed request's response, stored by its first write; None at once for every other
+    write (each row of a bulk write gets no coroutine to await)."""
     claim = context.shared.get(CLAIM)
-    conn = context.conn
     if claim is None or claim[1]:
-        return
+        return None
     claim[1] = True
+    return _store_response(context, resource, action, record, claim)
+
+
+async def _store_response(context: WriteContext, resource: Resource, action: str, record: dict, claim: list) -> None:
+    conn = context.conn
     if action == "create" and resource.name == claim[2]:
         shown = await claim[3].shown(record, context.identity, conn)  # the replay is the response: field rules apply
         await commit_response(conn, claim[0], created_response(resource, shown))
