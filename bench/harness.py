@@ -90,6 +90,15 @@ def ensure_wrk() -> str:
     return shutil.which("wrk") or "wrk"
 
 
+def postmaster_pid(directory: str) -> int | None:
+    """The embedded PostgreSQL's postmaster (its backends are its children), from postmaster.pid."""
+    try:
+        with open(os.path.join(directory, "pgdata", "postmaster.pid"), encoding="ascii") as fh:
+            return int(fh.readline())
+    except (OSError, ValueError):
+        return None
+
+
 def start_database(directory: str):
     sys.path.insert(0, ROOT)
     from engine.db.embedded import start_embedded
@@ -314,10 +323,12 @@ def run_wrk(
     connections: int,
     script: str = "scenario.lua",
     pid: int | None = None,
+    db_pid: int | None = None,
 ) -> dict:
     """One wrk run; with `pid`, also the server's CPU time per request (`cpu_us`), steadier than req/s
-    on a shared machine."""
+    on a shared machine; with `db_pid` (the postmaster), PostgreSQL's (`db_us`, every backend)."""
     before = cpu_seconds(pid) if pid else 0.0
+    db_before = cpu_seconds(db_pid) if db_pid else 0.0
     command = [
         wrk,
         "-t2",
@@ -338,6 +349,8 @@ def run_wrk(
     result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
     if pid and result["requests"]:
         result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / result["requests"]
+    if db_pid and result["requests"]:
+        result["db_us"] = (cpu_seconds(db_pid) - db_before) * 1e6 / result["requests"]
     return result
 
 
@@ -348,14 +361,15 @@ def summarize(samples: list[dict]) -> dict:
         "p99_ms": statistics.median(s["p99_us"] for s in samples) / 1000,
         "errors": sum(s["status_errors"] + s["socket_errors"] for s in samples),
         "cpu_us": statistics.median(s.get("cpu_us", 0.0) for s in samples),
+        "db_us": statistics.median(s.get("db_us", 0.0) for s in samples),
     }
 
 
 def table(results: dict, memory: dict) -> str:
     lines = [
-        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU us/req | ratio req/s "
-        "| ratio p99 | ratio CPU/req |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scenario | server | req/s | p50 ms | p99 ms | errors | peak RSS MB | server CPU us/req "
+        "| PostgreSQL CPU us/req | ratio req/s | ratio p99 | ratio CPU/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for scenario, title in SCENARIOS.items():
         if scenario not in results:
@@ -372,7 +386,7 @@ def table(results: dict, memory: dict) -> str:
             lines.append(
                 f"| {scenario} {title} | {name} | {row['rps']:.0f} | {row['p50_ms']:.2f} | "
                 f"{row['p99_ms']:.2f} | {row['errors']} | {memory[name][1] / 1024:.0f} | {row['cpu_us']:.0f} | "
-                f"{ratio} | {p99} | {cpu} |"
+                f"{row['db_us']:.0f} | {ratio} | {p99} | {cpu} |"
             )
     return "\n".join(lines)
 
@@ -386,8 +400,8 @@ def engine_only_row(scenario: str, title: str, results: dict, memory: dict) -> s
     ratio = f"{rows_per_s / results[versus]['engine']['rps']:.1f} rows/s vs {versus}" if versus in results else "n/a"
     return (
         f"| {scenario} {title} | engine | {eng['rps']:.1f} ({rows_per_s:.0f} rows/s) | {eng['p50_ms']:.2f} | "
-        f"{eng['p99_ms']:.2f} | {eng['errors']} | {memory['engine'][1] / 1024:.0f} | {eng['cpu_us']:.0f} | {ratio} "
-        "|  |  |"
+        f"{eng['p99_ms']:.2f} | {eng['errors']} | {memory['engine'][1] / 1024:.0f} | {eng['cpu_us']:.0f} | "
+        f"{eng['db_us']:.0f} | {ratio} |  |  |"
     )
 
 
@@ -430,6 +444,7 @@ def main() -> int:
         return scale.run(args, wrk)
     workdir = tempfile.mkdtemp(prefix="resource-engine-bench-")
     url = start_database(workdir)
+    db_pid = postmaster_pid(workdir)
     log(f"PostgreSQL for this run: {workdir}")
     env = server_env(url)
     subprocess.run(
@@ -467,7 +482,16 @@ def main() -> int:
                 order = [name for name in order if name in samples]
                 connections = BULK_CONNECTIONS if scenario == "W7" else args.connections
                 for name in order:
-                    sample = run_wrk(wrk, ports[name], scenario, data_file, seconds, connections, pid=servers[name].pid)
+                    sample = run_wrk(
+                        wrk,
+                        ports[name],
+                        scenario,
+                        data_file,
+                        seconds,
+                        connections,
+                        pid=servers[name].pid,
+                        db_pid=db_pid,
+                    )
                     samples[name].append(sample)
                     log(
                         f"{scenario} round {round_number + 1} {name}: {sample['rps']:.0f} req/s, "
@@ -510,7 +534,8 @@ Steady-state RSS after the run: engine {memory["engine"][0] / 1024:.0f} MB, refe
 
 Server CPU per request: user + system CPU time of the server's processes during each round over the
 requests it answered (medians over rounds); `ratio CPU/req` is the engine's over the reference's (lower is
-better).
+better). PostgreSQL CPU per request: the same for the database's postmaster and all its backends (both
+servers share it; the machine's two cores are shared by the server, PostgreSQL and wrk).
 
 Reproduce: `bench/run` (full) or `bench/run --quick`.
 """
