@@ -91,7 +91,7 @@ def history_paths(document: dict[str, Any], spec: Spec, *, page_size: int, max_p
                         "description": "The version.",
                         "content": {JSON: {"schema": {"type": "object", "properties": {"data": version}}}},
                     },
-                    **problems("Unauthorized", "Forbidden", "NotFound"),
+                    **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
                 },
             },
         }
