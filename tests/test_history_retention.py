@@ -105,6 +105,17 @@ async def test_restoring_a_row_whose_unique_value_was_taken_is_409(api, expect_p
     expect_problem(await alice.post(f"/api/shelves/{first['id']}/restore"), 409)
 
 
+async def test_restoring_a_version_whose_unique_value_another_row_took_is_409(api, expect_problem):
+    alice = await api.as_user("alice")
+    first = (await alice.post("/api/shelves", json={"name": "a"})).json["data"]
+    await alice.patch(f"/api/shelves/{first['id']}", json={"name": "b"})
+    assert (await alice.post("/api/shelves", json={"name": "a"})).status == 201
+    problem = expect_problem(await alice.post(f"/api/shelves/{first['id']}/versions/1/restore"), 409)
+    assert problem["fields"] == ["owner_id", "name"]
+    versions = (await alice.get(f"/api/shelves/{first['id']}/versions")).json["data"]
+    assert [(v["version"], v["data"]["name"]) for v in versions] == [(2, "b"), (1, "a")]
+
+
 async def test_purge_removes_rows_deleted_longer_ago_than_purge_after_with_their_cascade(api):
     alice = await api.as_user("alice")
     old, recent = [(await alice.post("/api/shelves", json={"name": n})).json["data"] for n in ("old", "recent")]
