@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from events_support import wait_until
 
 from engine.db.pool import connect
 from engine.features.history.commands import prune_all
@@ -235,3 +236,35 @@ def test_a_plugin_serving_a_declared_key_cannot_be_disabled(write_spec, schema_o
     )
     with pytest.raises(SpecError, match=f"the {plugin} plugin serves"):
         load_spec(str(path))
+
+
+class TestInTheBackground:
+    """Retention and purges also run by themselves, every ENGINE_*_INTERVAL seconds."""
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**engine_env, "ENGINE_HISTORY_PRUNE_INTERVAL": "0.05", "ENGINE_SOFT_DELETE_PURGE_INTERVAL": "0.05"}
+
+    async def test_the_versions_beyond_keep_are_pruned_in_the_background(self, api):
+        alice = await api.as_user("alice")
+        shelf = (await alice.post("/api/shelves", json={"name": "v1"})).json["data"]
+        for name in ("v2", "v3", "v4"):
+            await alice.patch(f"/api/shelves/{shelf['id']}", json={"name": name})
+
+        async def pruned() -> bool:
+            rows = await api.sql("select version from shelves_history where record_id = $1", shelf["id"])
+            return sorted(r["version"] for r in rows) == [3, 4]
+
+        await wait_until(pruned, "the background prune to keep the newest 2 versions")
+
+    async def test_rows_deleted_longer_ago_than_purge_after_are_purged_in_the_background(self, api):
+        alice = await api.as_user("alice")
+        old, recent = [(await alice.post("/api/shelves", json={"name": n})).json["data"] for n in ("old", "recent")]
+        for shelf in (old, recent):
+            await alice.delete(f"/api/shelves/{shelf['id']}")
+        await api.sql("update shelves set deleted_at = now() - interval '2 days' where id = $1", old["id"])
+
+        async def purged() -> bool:
+            return [r["name"] for r in await api.sql("select name from shelves")] == ["recent"]
+
+        await wait_until(purged, "the background purge of the shelf deleted 2 days ago")
