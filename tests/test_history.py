@@ -231,6 +231,20 @@ async def test_restore_obeys_the_domain_rules_of_an_update(api, expect_problem):
     assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]
 
 
+async def test_restore_of_a_version_the_schema_no_longer_accepts_is_422_and_records_nothing(api, expect_problem):
+    """A version is validated as a PATCH body would be: one written under an older schema may not fit."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, name="Now")
+    await api.sql(
+        "insert into agents_history (record_id, version, action, data) values ($1, 2, 'updated', $2)",
+        agent["id"],
+        {**agent, "name": "Old", "tools": "not a list"},
+    )
+    expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/2/restore"), 422)
+    assert (await alice.get(f"/api/agents/{agent['id']}")).json["data"]["name"] == "Now"
+    assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]
+
+
 async def test_an_agent_deleted_by_its_owners_cascade_records_its_deletion(api):
     """Deleting a user removes their agents (on_delete: cascade) in the database: each gets its version."""
     alice, admin = await api.as_user("alice"), await api.as_admin()
