@@ -214,6 +214,35 @@ def test_a_history_table_clashing_with_a_resource_table_is_refused(write_spec, s
         load_spec(str(path))
 
 
+@pytest.mark.parametrize(("key", "relation"), [("history", "versions"), ("soft_delete", "restore")])
+def test_a_relation_taking_the_path_of_the_history_or_soft_delete_routes_is_refused(
+    write_spec, schema_of, key, relation
+):
+    uid = {"type": "string", "format": "uuid"}
+    path = write_spec(
+        f"""
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            {key}: {{}}
+            relations:
+              {relation}: {{through: note_tags, key: note_id, other: tag_id}}
+          tags: {{schema: schemas/tag.json}}
+          note_tags:
+            schema: schemas/note_tag.json
+            references: {{note_id: {{resource: notes}}, tag_id: {{resource: tags}}}}
+        """,
+        {
+            "schemas/note.json": schema_of({"id": uid}),
+            "schemas/tag.json": schema_of({"id": uid}),
+            "schemas/note_tag.json": schema_of({"id": uid, "note_id": uid, "tag_id": uid}),
+        },
+    )
+    with pytest.raises(SpecError, match=f"relation '{relation}' would take the path of the {key} routes"):
+        load_spec(str(path))
+
+
 def test_a_malformed_age_is_refused(write_spec, schema_of):
     path = write_spec(
         "version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n    history: {max_age: 3 weeks}\n",
