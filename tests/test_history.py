@@ -31,6 +31,15 @@ async def test_create_and_each_update_record_a_numbered_version_newest_first(api
     assert {v["actor"] for v in found} == {"alice"}
 
 
+async def test_a_version_is_timed_by_its_write(api):
+    """`at` is the time of the write's transaction: the created_at / updated_at that write stored."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    patched = (await alice.patch(f"/api/agents/{agent['id']}", json={"name": "Later"})).json["data"]
+    found = await versions(alice, agent["id"])
+    assert [v["at"] for v in found] == [patched["updated_at"], agent["created_at"]]
+
+
 async def test_a_version_holds_the_row_as_the_write_left_it(api):
     alice = await api.as_user("alice")
     agent = await create_agent(alice, system_prompt="Be brief.", parameters={"temperature": 0.5})
