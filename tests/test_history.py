@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 
 async def create_agent(client, **fields):
     created = await client.post("/api/agents", json={"name": "Helper", **fields})
@@ -27,6 +29,15 @@ async def test_create_and_each_update_record_a_numbered_version_newest_first(api
         (1, "created", "v1"),
     ]
     assert {v["actor"] for v in found} == {"alice"}
+
+
+async def test_a_version_is_timed_by_its_write(api):
+    """`at` is the time of the write's transaction: the created_at / updated_at that write stored."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    patched = (await alice.patch(f"/api/agents/{agent['id']}", json={"name": "Later"})).json["data"]
+    found = await versions(alice, agent["id"])
+    assert [v["at"] for v in found] == [patched["updated_at"], agent["created_at"]]
 
 
 async def test_a_version_holds_the_row_as_the_write_left_it(api):
@@ -109,6 +120,37 @@ async def test_a_missing_version_is_404(api, expect_problem):
     agent = await create_agent(alice)
     expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions/2"), 404)
     expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions/zero"), 404)
+
+
+@pytest.mark.parametrize(
+    "number", ["0", "-1", "1.5", "1e3", "+1", "%D9%A1", "99999999999999999999", "9223372036854775807"]
+)
+async def test_a_version_number_that_is_not_one_of_the_rows_is_404_on_read_and_restore(api, expect_problem, number):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions/{number}"), 404)
+    expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/{number}/restore"), 404)
+    assert [v["version"] for v in await versions(alice, agent["id"])] == [1]
+
+
+@pytest.mark.parametrize("query", ["?foo=1", "?name=Helper", "?cursor=9&cursor=8", "/1?limit=1", "/1?fields=name"])
+async def test_an_unknown_or_repeated_query_parameter_of_the_versions_routes_is_400(api, expect_problem, query):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    expect_problem(await alice.get(f"/api/agents/{agent['id']}/versions{query}"), 400)
+
+
+async def test_a_secret_a_version_holds_from_before_it_was_write_only_is_never_returned(api):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    await api.sql(
+        "insert into agents_history (record_id, version, action, data) values ($1, 2, 'updated', $2)",
+        agent["id"],
+        {"name": "Old", "secrets": {"github": "ghp_from_before"}},
+    )
+    found = await versions(alice, agent["id"])
+    one = (await alice.get(f"/api/agents/{agent['id']}/versions/2")).json["data"]
+    assert found[0]["data"] == {"name": "Old"} and one["data"] == {"name": "Old"}
 
 
 async def test_restore_makes_version_n_current_as_a_new_version(api):
@@ -195,6 +237,20 @@ async def test_restore_obeys_the_domain_rules_of_an_update(api, expect_problem):
     await alice.patch(f"/api/agents/{agent['id']}", json={"status": "archived"})
     problem = expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/1/restore"), 409)
     assert problem["requested_status"] == "draft"
+    assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]
+
+
+async def test_restore_of_a_version_the_schema_no_longer_accepts_is_422_and_records_nothing(api, expect_problem):
+    """A version is validated as a PATCH body would be: one written under an older schema may not fit."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, name="Now")
+    await api.sql(
+        "insert into agents_history (record_id, version, action, data) values ($1, 2, 'updated', $2)",
+        agent["id"],
+        {**agent, "name": "Old", "tools": "not a list"},
+    )
+    expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/2/restore"), 422)
+    assert (await alice.get(f"/api/agents/{agent['id']}")).json["data"]["name"] == "Now"
     assert [v["version"] for v in await versions(alice, agent["id"])] == [2, 1]
 
 

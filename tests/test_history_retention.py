@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from events_support import wait_until
 
 from engine.db.pool import connect
 from engine.features.history.commands import prune_all
@@ -105,6 +106,17 @@ async def test_restoring_a_row_whose_unique_value_was_taken_is_409(api, expect_p
     expect_problem(await alice.post(f"/api/shelves/{first['id']}/restore"), 409)
 
 
+async def test_restoring_a_version_whose_unique_value_another_row_took_is_409(api, expect_problem):
+    alice = await api.as_user("alice")
+    first = (await alice.post("/api/shelves", json={"name": "a"})).json["data"]
+    await alice.patch(f"/api/shelves/{first['id']}", json={"name": "b"})
+    assert (await alice.post("/api/shelves", json={"name": "a"})).status == 201
+    problem = expect_problem(await alice.post(f"/api/shelves/{first['id']}/versions/1/restore"), 409)
+    assert problem["fields"] == ["owner_id", "name"]
+    versions = (await alice.get(f"/api/shelves/{first['id']}/versions")).json["data"]
+    assert [(v["version"], v["data"]["name"]) for v in versions] == [(2, "b"), (1, "a")]
+
+
 async def test_purge_removes_rows_deleted_longer_ago_than_purge_after_with_their_cascade(api):
     alice = await api.as_user("alice")
     old, recent = [(await alice.post("/api/shelves", json={"name": n})).json["data"] for n in ("old", "recent")]
@@ -202,6 +214,35 @@ def test_a_history_table_clashing_with_a_resource_table_is_refused(write_spec, s
         load_spec(str(path))
 
 
+@pytest.mark.parametrize(("key", "relation"), [("history", "versions"), ("soft_delete", "restore")])
+def test_a_relation_taking_the_path_of_the_history_or_soft_delete_routes_is_refused(
+    write_spec, schema_of, key, relation
+):
+    uid = {"type": "string", "format": "uuid"}
+    path = write_spec(
+        f"""
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            {key}: {{}}
+            relations:
+              {relation}: {{through: note_tags, key: note_id, other: tag_id}}
+          tags: {{schema: schemas/tag.json}}
+          note_tags:
+            schema: schemas/note_tag.json
+            references: {{note_id: {{resource: notes}}, tag_id: {{resource: tags}}}}
+        """,
+        {
+            "schemas/note.json": schema_of({"id": uid}),
+            "schemas/tag.json": schema_of({"id": uid}),
+            "schemas/note_tag.json": schema_of({"id": uid, "note_id": uid, "tag_id": uid}),
+        },
+    )
+    with pytest.raises(SpecError, match=f"relation '{relation}' would take the path of the {key} routes"):
+        load_spec(str(path))
+
+
 def test_a_malformed_age_is_refused(write_spec, schema_of):
     path = write_spec(
         "version: 1\nresources:\n  notes:\n    schema: schemas/note.json\n    history: {max_age: 3 weeks}\n",
@@ -224,3 +265,35 @@ def test_a_plugin_serving_a_declared_key_cannot_be_disabled(write_spec, schema_o
     )
     with pytest.raises(SpecError, match=f"the {plugin} plugin serves"):
         load_spec(str(path))
+
+
+class TestInTheBackground:
+    """Retention and purges also run by themselves, every ENGINE_*_INTERVAL seconds."""
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**engine_env, "ENGINE_HISTORY_PRUNE_INTERVAL": "0.05", "ENGINE_SOFT_DELETE_PURGE_INTERVAL": "0.05"}
+
+    async def test_the_versions_beyond_keep_are_pruned_in_the_background(self, api):
+        alice = await api.as_user("alice")
+        shelf = (await alice.post("/api/shelves", json={"name": "v1"})).json["data"]
+        for name in ("v2", "v3", "v4"):
+            await alice.patch(f"/api/shelves/{shelf['id']}", json={"name": name})
+
+        async def pruned() -> bool:
+            rows = await api.sql("select version from shelves_history where record_id = $1", shelf["id"])
+            return sorted(r["version"] for r in rows) == [3, 4]
+
+        await wait_until(pruned, "the background prune to keep the newest 2 versions")
+
+    async def test_rows_deleted_longer_ago_than_purge_after_are_purged_in_the_background(self, api):
+        alice = await api.as_user("alice")
+        old, recent = [(await alice.post("/api/shelves", json={"name": n})).json["data"] for n in ("old", "recent")]
+        for shelf in (old, recent):
+            await alice.delete(f"/api/shelves/{shelf['id']}")
+        await api.sql("update shelves set deleted_at = now() - interval '2 days' where id = $1", old["id"])
+
+        async def purged() -> bool:
+            return [r["name"] for r in await api.sql("select name from shelves")] == ["recent"]
+
+        await wait_until(purged, "the background purge of the shelf deleted 2 days ago")

@@ -8,11 +8,13 @@ import json
 import uuid
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from engine import migrations
 from engine.cli.main import main
 from engine.db.pool import connect
+from engine.features.history.store import Versions
 from engine.spec import load_spec
 
 NOTE_PROPERTIES = {
@@ -449,3 +451,43 @@ def test_requiring_a_column_without_a_default_warns_that_rows_without_it_fail(ma
     assert make(made) == 0
 
     assert "rows of notes without a pages make this step fail" in capsys.readouterr().out
+
+
+# --- history and soft_delete turned on for a table that has rows ------------------------------------
+
+
+def declare(project: Path, line: str) -> None:
+    """Add a key (`history: {}`) to the notes resource."""
+    project.write_text(project.read_text().rstrip("\n") + f"\n    {line}\n")
+
+
+async def test_turning_history_on_for_a_table_with_rows_keeps_them_and_numbers_their_next_change_1(made, conn):
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title) values ('one'), ('two')")
+    declare(made, "history: {keep: 10}")
+
+    assert make(made) == 0  # no --allow-destructive needed
+    await migrations.apply(conn, directory(made))
+
+    assert sorted(r["title"] for r in await conn.fetch("select title from notes")) == ["one", "two"]
+    note = await conn.fetchval("select id from notes where title = 'one'")
+    await Versions(load_spec(str(made)).resources["notes"]).write(conn, note, "updated", None, deleted=False)
+    (version,) = await conn.fetch("select version, action, data->>'title' as title from notes_history")
+    assert dict(version) == {"version": 1, "action": "updated", "title": "one"}
+
+
+async def test_turning_soft_delete_on_for_a_table_with_rows_makes_its_unique_key_ignore_deleted_rows(made, conn):
+    declare(made, "unique: [[title]]")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title) values ('one'), ('two')")
+    declare(made, "soft_delete: {}")
+
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+
+    await conn.execute("update notes set deleted_at = now() where title = 'one'")
+    await conn.execute("insert into notes (title) values ('one')")  # the deleted row's title is free again
+    with pytest.raises(asyncpg.UniqueViolationError):
+        await conn.execute("insert into notes (title) values ('two')")
+    assert await conn.fetchval("select count(*) from notes") == 3

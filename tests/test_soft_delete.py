@@ -220,6 +220,16 @@ async def test_versions_of_a_deleted_agent_are_404_until_it_is_restored(api, exp
     assert (await alice.get(f"/api/agents/{agent['id']}/versions")).status == 200
 
 
+async def test_restoring_a_version_of_a_deleted_agent_is_404_and_leaves_it_deleted(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, name="One")
+    await alice.patch(f"/api/agents/{agent['id']}", json={"name": "Two"})
+    await alice.delete(f"/api/agents/{agent['id']}")
+    expect_problem(await alice.post(f"/api/agents/{agent['id']}/versions/1/restore"), 404)
+    (row,) = await api.sql("select name, deleted_at from agents where id = $1", agent["id"])
+    assert row["name"] == "Two" and row["deleted_at"] is not None
+
+
 async def test_restore_with_a_stale_if_match_is_412(api, expect_problem):
     alice = await api.as_user("alice")
     agent = await create_agent(alice)

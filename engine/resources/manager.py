@@ -48,6 +48,7 @@ def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
 
 
 WRITTEN = "written"  # the write's own CTE in a folded statement
+LOCK_ATTEMPTS = 3  # locked reads of one write: again only when a concurrent write made the row writable
 
 
 def as_context(who: WriteContext | Identity | None) -> WriteContext:
@@ -485,24 +486,35 @@ class ResourceManager:
         self, conn: asyncpg.Connection, pk: Any, predicates: tuple[Predicate, ...], identity: Identity | None = None
     ) -> dict[str, Any]:
         compiled = self.queries.get(predicates, self._all_fields, lock=True)
-        record = await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": pk})))
-        if record is None:
-            await self._refuse_if_readable(conn, pk, predicates, identity)
-            raise self.not_found(pk)
-        return dict(record)
+        args = compiled.args(bind_predicates(predicates, {"pk": pk}))
+        for _ in range(LOCK_ATTEMPTS):
+            record = await conn.fetchrow(compiled.sql, *args)
+            if record is not None:
+                return dict(record)
+            if not await self._refuse_if_readable(conn, pk, predicates, identity):
+                break
+        raise self.not_found(pk)
 
     async def _refuse_if_readable(
         self, conn: asyncpg.Connection, pk: Any, write: tuple[Predicate, ...], identity: Identity | None
-    ) -> None:
+    ) -> bool:
         """403 for a row the caller may read but not change (a team member renaming the team); a row
         they cannot read stays a 404. Costs a query only on this failure path, and none when the
-        read and write rules are the same predicates (owner-only resources)."""
+        read and write rules are the same predicates (owner-only resources).
+
+        True (read it again) when the row is one they may change after all: a write committed
+        between the locked read and this one brought it back (a soft-deleted row restored), and
+        the caller's write then applies to the row as that write left it, never a false 403."""
         read = await self.predicates("read", identity)
         if identity is None or tuple(p.key for p in read) == tuple(p.key for p in write):
-            return
+            return False
         compiled = self.queries.get(read, (self.resource.primary_key,))
         if await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(read, {"pk": pk}))) is not None:
+            writable = self.queries.get(write, (self.resource.primary_key,))
+            if await conn.fetchrow(writable.sql, *writable.args(bind_predicates(write, {"pk": pk}))) is not None:
+                return True
             raise Forbidden(f"you may read this {self.resource.name} row but not change it")
+        return False
 
     def _refuse_read_only(self, data: dict[str, Any], *, updating: bool) -> None:
         errors = read_only_errors(self.resource, data, updating=updating)

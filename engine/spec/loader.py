@@ -442,6 +442,10 @@ def _relation(
     if rel_name in resources[name].fields:
         errors.add(where, f"relation {rel_name!r} has the name of a field; embedded rows would hide it", key=True)
         return None
+    for key, route in (("history", "versions"), ("soft_delete", "restore")):  # /api/{name}/{id}/<route>
+        if rel_name == route and getattr(resources[name], key) is not None:
+            errors.add(where, f"relation {rel_name!r} would take the path of the {key} routes: rename it", key=True)
+            return None
     through = resources.get(raw["through"])
     if through is None:
         errors.add((*where, "through"), f"unknown resource {raw['through']!r}")

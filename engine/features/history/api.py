@@ -24,6 +24,7 @@ from engine.resources.manager import ResourceManager, as_json
 from engine.spec import Resource
 
 NEWEST = 2**62  # `before` of the first page: every version is older
+PAGING = ("limit", "cursor")  # the only query parameters of the versions list; one version takes none
 
 
 def restorable(resource: Resource) -> tuple[str, ...]:
@@ -58,9 +59,11 @@ class VersionRoutes:
         return row, hidden
 
     def _shown(self, version: dict[str, Any], hidden: set[str]) -> dict[str, Any]:
+        """The version without the fields hidden from the caller, nor any secret: a version written
+        before a field became `writeOnly` holds its value, which is never returned either."""
         data = version["data"]
-        if data is not None and hidden:
-            data = {k: v for k, v in data.items() if k not in hidden}
+        if data is not None:
+            data = {k: v for k, v in data.items() if k not in hidden and k not in self.versions.secrets}
         return {**version, "data": data}
 
     def _number(self, request: web.Request) -> int:
@@ -78,6 +81,7 @@ class VersionRoutes:
 
     async def list(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "read")
+        _known(request, PAGING)
         row, hidden = await self._row(request, manager)
         config = request.app[CONFIG]
         limit = parse_limit(request.query.get("limit"), config.page_size, config.max_page_size)
@@ -89,6 +93,7 @@ class VersionRoutes:
 
     async def read(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "read")
+        _known(request, ())
         row, hidden = await self._row(request, manager)
         return json_response({"data": await self._version(request, row, hidden)})
 
@@ -111,6 +116,16 @@ class VersionRoutes:
         written = await manager.update(request.match_info["id"], patch, context, expect=if_match(request))
         written = await manager.shown(written, request[IDENTITY])
         return json_response({"data": written}, headers={"ETag": item_tag(written)})
+
+
+def _known(request: web.Request, names: tuple[str, ...]) -> None:
+    """An unknown query parameter is a 400, as on every read; so is a repeated one."""
+    for key in request.query:
+        if key not in names:
+            allowed = f"use {' or '.join(names)}" if names else "one version takes none"
+            raise BadRequest(f"unknown query parameter {key[:100]!r}; {allowed}", parameter=key[:100])
+        if len(request.query.getall(key)) > 1:
+            raise BadRequest(f"'{key}' is given more than once", parameter=key)
 
 
 def _cursor(text: str | None) -> int:

@@ -19,7 +19,7 @@ def _version(row: dict[str, Any]) -> dict[str, Any]:
         "required": ["version", "action", "at", "actor", "data"],
         "properties": {
             "version": {"type": "integer", "minimum": 1, "description": "1 for the create, one more per change."},
-            "action": {"enum": ["created", "updated", "deleted", "restored"]},
+            "action": {"enum": ["created", "updated", "deleted"]},
             "at": {"type": "string", "format": "date-time"},
             "actor": {"type": ["string", "null"], "description": "The user id that made the change."},
             "data": {
@@ -91,7 +91,7 @@ def history_paths(document: dict[str, Any], spec: Spec, *, page_size: int, max_p
                         "description": "The version.",
                         "content": {JSON: {"schema": {"type": "object", "properties": {"data": version}}}},
                     },
-                    **problems("Unauthorized", "Forbidden", "NotFound"),
+                    **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
                 },
             },
         }

@@ -28,7 +28,6 @@ from engine.sql.search import columns as search_columns
 
 ROW = "_hist_row"
 PAST = {"create": "created", "update": "updated", "delete": "deleted"}
-RESTORED = "restored"  # a soft-deleted row brought back
 COLUMNS = ("version", "action", "at", "actor", "data")
 
 

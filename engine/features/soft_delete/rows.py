@@ -8,6 +8,8 @@ DELETE itself becomes an UPDATE setting `deleted_at` (engine.sql.queries.Resourc
 
 from __future__ import annotations
 
+import logging
+
 import asyncpg
 from sqlglot import exp
 
@@ -17,6 +19,7 @@ from engine.sql.ddl import column, table
 from engine.sql.outputs import outputs
 from engine.sql.queries import Predicate
 
+log = logging.getLogger("engine.soft_delete")
 ALIVE_KEY = "soft_delete.alive"
 DEAD_KEY = "soft_delete.deleted"
 
@@ -61,19 +64,57 @@ class Rows:
 
         return self._cache.get("revive", build)
 
-    def _purge(self) -> Compiled:
-        def build() -> exp.Expression:
-            interval = exp.Mul(this=param("age"), expression=exp.Interval(this=exp.Literal.string("1 second")))
-            cutoff = exp.Sub(this=exp.Anonymous(this="now", expressions=[]), expression=interval)
-            return exp.delete(table(self.resource.table)).where(column(self.column) < cutoff)
+    def _expired(self) -> exp.Expression:
+        interval = exp.Mul(this=param("age"), expression=exp.Interval(this=exp.Literal.string("1 second")))
+        cutoff = exp.Sub(this=exp.Anonymous(this="now", expressions=[]), expression=interval)
+        return column(self.column) < cutoff
 
-        return self._cache.get("purge", build)
+    def _purge(self) -> Compiled:
+        return self._cache.get("purge", lambda: exp.delete(table(self.resource.table)).where(self._expired()))
+
+    def _expired_keys(self) -> Compiled:
+        pk = self.resource.primary_key
+        return self._cache.get(
+            "expired", lambda: exp.select(column(pk)).from_(table(self.resource.table)).where(self._expired())
+        )
+
+    def _purge_one(self) -> Compiled:
+        def build() -> exp.Expression:
+            one = column(self.resource.primary_key).eq(param("pk"))
+            return exp.delete(table(self.resource.table)).where(exp.and_(one, self._expired()))
+
+        return self._cache.get("purge_one", build)
 
     async def purge(self, conn: asyncpg.Connection) -> int:
-        """Remove the rows deleted longer ago than `purge_after` (references cascade as declared)."""
+        """Remove the rows deleted longer ago than `purge_after` (references cascade as declared).
+
+        One statement; when a restricting reference (`on_delete: restrict`) still points at one of
+        them, that statement fails as a whole, so each row is then removed on its own and the rows
+        still referenced are kept (until the reference goes), not every row of the resource."""
         age = self.resource.soft_delete.purge_after if self.resource.soft_delete else None
         if age is None:
             return 0
         compiled = self._purge()
-        status = await conn.execute(compiled.sql, *compiled.args({"age": age}))
-        return int(status.split()[-1])
+        try:
+            async with conn.transaction():
+                status = await conn.execute(compiled.sql, *compiled.args({"age": age}))
+            return int(status.split()[-1])
+        except asyncpg.ForeignKeyViolationError:
+            return await self._purge_each(conn, age)
+
+    async def _purge_each(self, conn: asyncpg.Connection, age: int) -> int:
+        keys = self._expired_keys()
+        one = self._purge_one()
+        removed = kept = 0
+        for record in await conn.fetch(keys.sql, *keys.args({"age": age})):
+            try:
+                async with conn.transaction():
+                    status = await conn.execute(one.sql, *one.args({"pk": record[0], "age": age}))
+                removed += int(status.split()[-1])
+            except asyncpg.ForeignKeyViolationError:
+                kept += 1
+        if kept:
+            log.warning(
+                "kept %d deleted row(s) of %s that a restricting reference still points at", kept, self.resource.name
+            )
+        return removed
