@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 import aiohttp
 import pytest
+from team_helpers import add_member, create_agent, create_team, share_agent
 
 from engine import hookimpl
 from engine.testing import PRODUCTION_TOKEN_CLAIMS
@@ -306,3 +307,63 @@ class TestSearchAndCountsWhenTheApiHasThem:
         await sign_in(api, api.token("alice"))
         result = await api.anonymous.get("/console/r/agents?search=planner&apply=1", allow_redirects=False)
         assert result.headers["Location"] == "/console/r/agents?q=planner"
+
+
+async def test_token_sign_in_with_a_forged_csrf_field_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await csrf_of(api.anonymous)  # the browser has a session and its token; the form sends another
+    form = {"csrf_token": "forged-" + "x" * 36, "token": api.token("alice"), "next": "/console"}
+    expect_problem(await api.anonymous.post("/console/signin", data=form), 403)
+    assert (await api.anonymous.get("/api/me")).status == 401
+
+
+async def test_token_sign_in_from_a_browser_that_never_loaded_the_form_is_403(api, expect_problem):
+    await api.as_user("alice")
+    form = {"csrf_token": "", "token": api.token("alice"), "next": "/console"}  # no session cookie at all
+    expect_problem(await api.anonymous.post("/console/signin", data=form), 403)
+    assert (await api.anonymous.get("/api/me")).status == 401
+
+
+async def test_signing_out_with_a_forged_csrf_field_is_403_and_the_session_lives_on(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    expect_problem(await api.anonymous.post("/console/signout", data={"csrf_token": "forged"}), 403)
+    assert (await api.anonymous.get("/api/me")).json["data"]["id"] == "alice"
+
+
+async def test_a_console_write_with_a_forged_csrf_header_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    forged = {"X-CSRF-Token": "forged"}
+    expect_problem(await api.anonymous.post("/api/agents", json={"name": "Forged"}, headers=forged), 403)
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_a_plain_form_posted_to_the_api_with_a_forged_csrf_field_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    expect_problem(await api.anonymous.post("/api/agents", data={"csrf_token": "forged", "name": "Forged"}), 403)
+
+
+async def test_console_pages_carry_the_engines_security_headers(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    for path in ("/console/signin", "/console/r/agents", "/console/r/nothing"):
+        page = await api.anonymous.get(path)
+        assert page.headers["Referrer-Policy"] == "no-referrer", path
+        assert page.headers["X-Content-Type-Options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], path
+
+
+async def test_a_shared_rows_pages_never_carry_a_field_hidden_from_the_reader(api):
+    await api.as_user("alice")
+    bob = await api.as_user("bob")
+    team_id = await create_team(bob, "Bob's team")
+    await add_member(api, bob, team_id, "alice")
+    shared = await create_agent(bob, "Bob shared agent", system_prompt="BOB-SHARED-PROMPT", secrets={"k": "S3CRET"})
+    await share_agent(bob, team_id, shared)
+    await sign_in(api, api.token("alice"))
+    for path in (f"/console/r/agents/{shared}", "/console/r/agents?fields=id,name,system_prompt"):
+        page = await api.anonymous.get(path)
+        assert page.status == 200, path
+        assert "BOB-SHARED-PROMPT" not in page.text and "S3CRET" not in page.text, path
