@@ -201,8 +201,9 @@ async def test_a_user_never_sees_another_users_row_or_a_hidden_field(api, consol
     await console.open(page, f"/console/r/agents/{shared}")
     assert await page.is_hidden("[data-field='system_prompt']")
     assert "BOB-" not in await page.content()
-    await console.open(page, f"/console/r/agents/{private}")
-    assert "No such row" in await page.inner_text("#row-error")
+    await console.open(page, f"/console/r/agents/{private}")  # as if there were no such row: a 404 page
+    assert "no agents row" in await page.inner_text("#problem-detail")
+    assert "Bob private agent" not in await page.content()
     await console.open(page, "/console/r/users/bob")  # a co-member: id and name, not the e-mail
     assert await page.is_hidden("[data-field='email']")
     assert "bob@example.test" not in await page.content()

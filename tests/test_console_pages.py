@@ -152,9 +152,9 @@ async def test_the_filter_form_becomes_the_list_apis_query_string(api):
 
 
 async def test_the_edit_form_follows_the_json_schema(api):
-    await api.as_user("alice")
+    agent = await create_agent(await api.as_user("alice"))
     await sign_in(api, api.token("alice"))
-    page = (await api.anonymous.get("/console/r/agents/00000000-0000-4000-8000-000000000000/edit")).text
+    page = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
     assert re.search(r'<select id="field-status" name="status"', page)  # an enum
     assert '<option value="paused">' in page
     assert re.search(r'<textarea id="field-tools"', page)  # an array: the JSON editor
@@ -164,10 +164,10 @@ async def test_the_edit_form_follows_the_json_schema(api):
 
 
 async def test_the_owner_field_is_for_admins_only(api):
-    await api.as_user("alice")
+    agent = await create_agent(await api.as_user("alice"))
     await sign_in(api, api.token("alice"))
     assert 'id="field-user_id"' not in (await api.anonymous.get("/console/r/agents/new")).text
-    edit = (await api.anonymous.get("/console/r/agents/00000000-0000-4000-8000-000000000000/edit")).text
+    edit = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
     assert re.search(r'<input type="text" id="field-user_id" name="user_id"[^>]* readonly', edit)
     assert "only admins change it" in edit
 
@@ -367,3 +367,21 @@ async def test_a_shared_rows_pages_never_carry_a_field_hidden_from_the_reader(ap
         page = await api.anonymous.get(path)
         assert page.status == 200, path
         assert "BOB-SHARED-PROMPT" not in page.text and "S3CRET" not in page.text, path
+
+
+async def test_another_users_row_in_the_console_url_is_a_404_page(api):
+    bob = await api.as_user("bob")
+    private = await create_agent(bob, "Bob private agent", system_prompt="BOB-PRIVATE-PROMPT")
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    for path in (f"/console/r/agents/{private}", f"/console/r/agents/{private}/edit"):
+        page = await api.anonymous.get(path)
+        assert page.status == 404 and page.headers["Content-Type"].startswith("text/html"), path
+        assert "Bob private agent" not in page.text and 'id="row-form"' not in page.text, path
+
+
+async def test_a_malformed_row_id_in_the_console_url_is_a_404_page(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    page = await api.anonymous.get("/console/r/agents/not-a-uuid")
+    assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")

@@ -28,7 +28,7 @@ from engine.features.console.static import asset_urls
 from engine.features.openapi import document_for
 from engine.features.openapi.coverage import route_path
 from engine.features.sessions import store as sessions
-from engine.http.keys import IDENTITY, PLUGINS, POOL, SPEC
+from engine.http.keys import IDENTITY, MANAGERS, PLUGINS, POOL, SPEC
 from engine.kernel.errors import Forbidden, NotFound, Problem
 from engine.kernel.identity import Identity
 from engine.migrations import read_all
@@ -168,10 +168,21 @@ async def table_page(request: web.Request) -> web.Response:
     return await render(request, "table.html", context)
 
 
+async def require_readable_row(request: web.Request, view: ResourceView) -> None:
+    """The row in the URL must be one the API would give this caller, else the page is the same 404
+    (no such row, or not theirs to read). One lookup by key, under the caller's read rules; the
+    page's script then reads the row itself from the API."""
+    if not await allowed(request, view, "read"):
+        raise Forbidden(f"you may not read {view.name}")
+    manager = request.app[MANAGERS][view.name]
+    await manager.get(request.match_info["id"], request[IDENTITY], (view.primary_key,))
+
+
 @person_facing
 async def row_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
+    await require_readable_row(request, view)
     context = {
         "page": "row",
         "view": view,
@@ -190,6 +201,8 @@ async def form_page(request: web.Request) -> web.Response:
     action = "create" if row_id is None else "update"
     if not await allowed(request, view, action):
         raise Forbidden(f"you may not {action} {view.name}")
+    if row_id is not None:
+        await require_readable_row(request, view)
     context = {"page": "form", "view": view, "row_id": row_id, "creating": row_id is None}
     return await render(request, "form.html", context)
 
