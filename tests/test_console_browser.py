@@ -372,3 +372,129 @@ class TestAResourceDeclaredInTheTest:
         row = (await reader.get(f"/api/books/{book_id}")).json["data"]
         assert row["in_print"] is False
         assert row["published_at"] == "1965-08-01T10:30:00.123456+00:00"  # untouched: not sent, not rounded
+
+
+async def test_the_next_page_link_follows_the_cursor(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent A", "Agent B", "Agent C"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?sort=name&limit=2&fields=id,name")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
+    await page.click("#next-page")
+    await page.wait_for_url(re.compile(r".*cursor=.*"))
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent C"]
+    assert await page.is_hidden("#next-page")  # the last page
+
+
+async def test_the_table_counts_the_rows_of_every_page(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent A", "Agent B", "Agent C"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?limit=2")
+    assert await page.inner_text("#table-status") == "2 rows on this page of 3."
+
+
+async def test_the_column_chooser_shows_the_columns_chosen(api, console_for):
+    await create_agent(await api.as_user("alice"), "Chooser agent")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents")
+    await page.click("details.columns summary")
+    await page.uncheck("input[name='col'][value='status']")
+    await page.check("input[name='col'][value='system_prompt']")
+    await page.click("#apply-query")
+    await page.wait_for_selector("body[data-ready='true']")
+    headers = await page.locator("#rows th").evaluate_all("ths => ths.map(th => th.dataset.field)")
+    assert "system_prompt" in headers and "status" not in headers
+    assert await page.inner_text("#rows tbody tr td:nth-child(1)") != ""
+
+
+async def test_a_rows_page_lists_the_rows_events(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Evented")
+    assert (await alice.patch(f"/api/agents/{agent}", json={"status": "active"})).status == 200
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/agents/{agent}")
+    actions = await page.locator("#row-events li.event").evaluate_all("lis => lis.map(li => li.dataset.action)")
+    assert actions == ["updated", "created"]  # newest first
+
+
+async def test_a_write_only_field_is_written_from_the_form_and_never_shown(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "With a secret")
+    await page.fill("#field-secrets", '{"github": "ghp-CONSOLE-SECRET"}')
+    await page.click("#save-button")
+    await page.wait_for_url(re.compile(r".*/console/r/agents/[0-9a-f-]{36}$"))
+    await page.wait_for_selector("body[data-ready='true']")
+    agent_id = page.url.rsplit("/", 1)[-1]
+    assert "ghp-CONSOLE-SECRET" not in await page.content()
+    assert await page.locator("#row-fields [data-field='secrets']").count() == 0  # not even its label
+    await console.open(page, f"/console/r/agents/{agent_id}/edit")
+    assert await page.input_value("#field-secrets") == ""
+    assert "ghp-CONSOLE-SECRET" not in await page.content()
+    stored = (await api.with_token(api.token("alice")).get(f"/api/agents/{agent_id}")).json["data"]
+    assert "github" in stored["secrets"]  # set (the API says which, never the value)
+
+
+async def test_json_that_does_not_parse_is_reported_at_its_field_and_not_sent(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "Bad JSON")
+    await page.fill("#field-parameters", '{"temperature": ')
+    await page.click("#save-button")
+    error = page.locator("#field-parameters-error")
+    await error.wait_for(state="visible")
+    assert (await error.inner_text()).startswith("Not valid JSON")
+    assert await page.evaluate("document.activeElement.id") == "field-parameters"
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_the_live_panel_shows_no_event_of_a_row_the_user_may_not_read(api, console_for):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    console = await console_for("user")
+    live = await console.page()
+    await console.sign_in(live, api.token("alice"))
+    await console.open(live, "/console/r/agents")
+    await live.wait_for_selector("#live-state:has-text('Connected')")
+    private = await create_agent(bob, "Bob private agent")
+    own = await create_agent(alice, "Alice agent")  # after bob's: once it arrives, bob's would have too
+    await live.wait_for_selector(f"#live-events li[data-record-id='{own}']")
+    assert await live.locator(f"#live-events li[data-record-id='{private}']").count() == 0
+
+
+async def test_a_column_is_sorted_with_the_keyboard_alone(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent B", "Agent A"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?fields=id,name")
+    target = "#rows th[data-field='name'] a"
+    for _ in range(80):  # Tab through the page's controls until the column header's link has focus
+        await page.keyboard.press("Tab")
+        if await page.evaluate(f"document.activeElement === document.querySelector({target!r})"):
+            break
+    else:
+        raise AssertionError("the name column's sort link is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r".*sort=name"))
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
