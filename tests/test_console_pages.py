@@ -385,3 +385,15 @@ async def test_a_malformed_row_id_in_the_console_url_is_a_404_page(api):
     await sign_in(api, api.token("alice"))
     page = await api.anonymous.get("/console/r/agents/not-a-uuid")
     assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")
+
+
+async def test_the_buttons_say_what_they_do(api):
+    agent = await create_agent(await api.as_user("alice"))
+    await sign_in(api, api.token("alice"))
+    create = (await api.anonymous.get("/console/r/agents/new")).text
+    edit = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
+    row = (await api.anonymous.get(f"/console/r/agents/{agent}")).text
+    assert re.search(r'<button type="submit"[^>]*id="save-button">Create</button>', create)
+    assert re.search(r'<button type="submit"[^>]*id="save-button">Save</button>', edit)
+    assert re.search(r'<button type="button" id="delete-start"[^>]*>Delete…</button>', row)
+    assert re.search(r'<button type="button" id="delete-confirm-button"[^>]*>Delete permanently</button>', row)
