@@ -9,7 +9,7 @@ as a screenshot under artifacts/console/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,21 @@ from test_docs_page import CHROMIUM_ARGS, chromium_or_fail
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "console"
 VIEWPORT = {"width": 1280, "height": 900}
+TIMINGS = SHOTS / "timings.tsv"  # each page opened: milliseconds to its HTML, and to its data drawn
+PAGE_TIMES = """() => {
+    const navigation = performance.getEntriesByType("navigation")[0];
+    const ready = performance.getEntriesByName("console-ready")[0];
+    return [navigation.responseEnd, ready ? ready.startTime : null];
+}"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def page_timings() -> Iterator[list[str]]:
+    """Records how long each page took (not asserted: a documented check, docs/console.md#speed)."""
+    lines: list[str] = []
+    yield lines
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text("page\thtml_ms\tready_ms\n" + "".join(lines), encoding="utf-8")
 
 
 @pytest.fixture
@@ -42,8 +57,9 @@ def answered(message) -> bool:
 class Console:
     """One browser (its own cookies) on the test server; records script errors and outside requests."""
 
-    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = ()):
+    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = (), timings: list[str] | None = None):
         self.context = context
+        self.timings = [] if timings is None else timings  # lines of timings.tsv
         self.origin = origin
         self.also = also  # other origins this browser may visit (a sign-in provider)
         self.who = who
@@ -68,6 +84,8 @@ class Console:
     async def open(self, page, path: str) -> None:
         await page.goto(self.origin + path)
         await page.wait_for_selector("body[data-ready='true']")
+        html, ready = await page.evaluate(PAGE_TIMES)
+        self.timings.append(f"{path}\t{html:.0f}\t{'' if ready is None else f'{ready:.0f}'}\n")
 
     async def shot(self, page, name: str, full_page: bool = True) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -84,12 +102,12 @@ class Console:
 
 
 @pytest.fixture
-def console_for(api, browser):
+def console_for(api, browser, page_timings):
     origin = str(api.client.make_url("/")).rstrip("/")
 
     async def make(who: str) -> Console:
         context = await browser.new_context(viewport=VIEWPORT)
-        return Console(context, origin, who)
+        return Console(context, origin, who, timings=page_timings)
 
     return make
 
