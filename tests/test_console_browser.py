@@ -516,3 +516,24 @@ async def test_a_column_is_sorted_with_the_keyboard_alone(api, console_for):
     await page.wait_for_url(re.compile(r".*sort=name"))
     await page.wait_for_selector("body[data-ready='true']")
     assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
+
+
+async def test_without_the_script_the_form_sends_nothing_and_never_puts_a_secret_in_a_url(api, browser):
+    """A plain HTML submit (the script not loaded, or not yet ready) must not GET the page with the
+    form's fields, CSRF token and write-only secrets in the query string (history, logs, Referer)."""
+    await api.as_user("alice")
+    origin = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(origin + "/console/signin")  # the sign-in form is plain HTML: it works without script
+    await page.fill("#token", api.token("alice"))
+    await page.click("text=Sign in with token")
+    await page.wait_for_url(origin + "/console")
+    await page.goto(origin + "/console/r/agents/new")
+    await page.fill("#field-name", "No script")
+    await page.fill("#field-secrets", '{"github": "ghp-NOSCRIPT"}')
+    await page.press("#field-name", "Enter")
+    await page.wait_for_load_state()
+    assert page.url == origin + "/console/r/agents/new"
+    assert await page.is_disabled("#save-button")
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []

@@ -393,7 +393,7 @@ async def test_the_buttons_say_what_they_do(api):
     create = (await api.anonymous.get("/console/r/agents/new")).text
     edit = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
     row = (await api.anonymous.get(f"/console/r/agents/{agent}")).text
-    assert re.search(r'<button type="submit"[^>]*id="save-button">Create</button>', create)
-    assert re.search(r'<button type="submit"[^>]*id="save-button">Save</button>', edit)
+    assert re.search(r'<button type="submit"[^>]*id="save-button"[^>]*>Create</button>', create)
+    assert re.search(r'<button type="submit"[^>]*id="save-button"[^>]*>Save</button>', edit)
     assert re.search(r'<button type="button" id="delete-start"[^>]*>Delete…</button>', row)
     assert re.search(r'<button type="button" id="delete-confirm-button"[^>]*>Delete permanently</button>', row)

@@ -427,6 +427,7 @@
       showError(formError, message);
       formError.focus();
     });
+    $("#save-button").disabled = false; // served disabled: no plain HTML submit before this handler
   }
 
   function showErrors(fields, problem, formError) {
