@@ -537,3 +537,46 @@ async def test_without_the_script_the_form_sends_nothing_and_never_puts_a_secret
     assert page.url == origin + "/console/r/agents/new"
     assert await page.is_disabled("#save-button")
     assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_an_error_inside_a_json_field_is_shown_beside_that_field(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "Too hot")
+    await page.fill("#field-parameters", '{"temperature": 5}')  # the schema's maximum is 2
+    await page.click("#save-button")
+    error = page.locator("#field-parameters-error")
+    await error.wait_for(state="visible")
+    assert await page.get_attribute("#field-parameters", "aria-invalid") == "true"
+    assert await page.is_hidden("#field-name-error")
+
+
+async def test_a_delete_after_a_change_elsewhere_is_refused_and_reported(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Original")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/agents/{agent}")
+    assert (await alice.patch(f"/api/agents/{agent}", json={"name": "Changed elsewhere"})).status == 200
+    await page.click("#delete-start")
+    await page.click("#delete-confirm-button")
+    await page.wait_for_selector("#row-error:has-text('changed by someone else')")
+    assert (await alice.get(f"/api/agents/{agent}")).status == 200
+
+
+async def test_markup_in_a_value_is_shown_as_text_never_run(api, console_for):
+    markup = '<img src=x id=injected onerror="document.title=1">'
+    agent = await create_agent(await api.as_user("alice"), markup)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    for path in ("/console/r/agents", f"/console/r/agents/{agent}", f"/console/r/agents/{agent}/edit"):
+        await console.open(page, path)
+        assert await page.locator("#injected").count() == 0, path
+    assert await page.input_value("#field-name") == markup
+    await console.open(page, f"/console/r/agents/{agent}")
+    assert await page.inner_text("[data-field='name'] dd") == markup

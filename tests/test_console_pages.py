@@ -397,3 +397,11 @@ async def test_the_buttons_say_what_they_do(api):
     assert re.search(r'<button type="submit"[^>]*id="save-button"[^>]*>Save</button>', edit)
     assert re.search(r'<button type="button" id="delete-start"[^>]*>Delete…</button>', row)
     assert re.search(r'<button type="button" id="delete-confirm-button"[^>]*>Delete permanently</button>', row)
+
+
+async def test_a_resource_the_user_may_not_list_is_a_403_page(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    page = await api.anonymous.get("/console/r/team_members")
+    assert page.status == 403 and page.headers["Content-Type"].startswith("text/html")
+    assert "you may not list team_members" in page.text
