@@ -405,3 +405,19 @@ async def test_a_resource_the_user_may_not_list_is_a_403_page(api):
     page = await api.anonymous.get("/console/r/team_members")
     assert page.status == 403 and page.headers["Content-Type"].startswith("text/html")
     assert "you may not list team_members" in page.text
+
+
+async def test_a_row_page_leaves_out_the_fields_hidden_from_the_reader_not_just_their_values(api):
+    await api.as_user("alice")
+    bob = await api.as_user("bob")
+    team_id = await create_team(bob, "Bob's team")
+    await add_member(api, bob, team_id, "alice")
+    shared = await create_agent(bob, "Bob shared agent", system_prompt="BOB-SHARED-PROMPT")
+    await share_agent(bob, team_id, shared)
+    await sign_in(api, api.token("alice"))
+    agent_page = (await api.anonymous.get(f"/console/r/agents/{shared}")).text
+    assert 'data-field="name"' in agent_page and 'data-field="system_prompt"' not in agent_page
+    bob_page = (await api.anonymous.get("/console/r/users/bob")).text  # a co-member: not his e-mail
+    assert 'data-field="name"' in bob_page and 'data-field="email"' not in bob_page
+    own_page = (await api.anonymous.get("/console/r/users/alice")).text
+    assert 'data-field="email"' in own_page

@@ -168,24 +168,28 @@ async def table_page(request: web.Request) -> web.Response:
     return await render(request, "table.html", context)
 
 
-async def require_readable_row(request: web.Request, view: ResourceView) -> None:
+async def require_readable_row(request: web.Request, view: ResourceView) -> frozenset[str]:
     """The row in the URL must be one the API would give this caller, else the page is the same 404
     (no such row, or not theirs to read). One lookup by key, under the caller's read rules; the
-    page's script then reads the row itself from the API."""
+    page's script then reads the row itself from the API. Returns the fields the caller's field
+    rules hide in this row (the page leaves them out altogether, not just their values)."""
     if not await allowed(request, view, "read"):
         raise Forbidden(f"you may not read {view.name}")
     manager = request.app[MANAGERS][view.name]
-    await manager.get(request.match_info["id"], request[IDENTITY], (view.primary_key,))
+    ruled = tuple(name for name, _ in await manager.masks(request[IDENTITY]))
+    row = await manager.get(request.match_info["id"], request[IDENTITY], (view.primary_key, *ruled))
+    return frozenset(ruled) - row.keys()
 
 
 @person_facing
 async def row_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
-    await require_readable_row(request, view)
+    hidden = await require_readable_row(request, view)
     context = {
         "page": "row",
         "view": view,
+        "shown": tuple(f for f in view.readable if f.name not in hidden),
         "row_id": request.match_info["id"],
         "can_update": await allowed(request, view, "update"),
         "can_delete": await allowed(request, view, "delete"),
