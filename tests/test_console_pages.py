@@ -421,3 +421,20 @@ async def test_a_row_page_leaves_out_the_fields_hidden_from_the_reader_not_just_
     assert 'data-field="name"' in bob_page and 'data-field="email"' not in bob_page
     own_page = (await api.anonymous.get("/console/r/users/alice")).text
     assert 'data-field="email"' in own_page
+
+
+@pytest.mark.parametrize("resource", ["agents", "teams", "users"])
+async def test_another_users_row_and_a_missing_row_are_the_same_404_page_in_the_console(api, resource):
+    alice = await api.as_user("alice")
+    theirs = (
+        "alice"
+        if resource == "users"
+        else (await alice.post(f"/api/{resource}", json={"name": "A"})).json["data"]["id"]
+    )
+    missing = "nobody" if resource == "users" else "00000000-0000-4000-8000-000000000000"
+    await api.as_user("bob")
+    await sign_in(api, api.token("bob"))
+    for suffix in ("", "/edit"):
+        pages = [await api.anonymous.get(f"/console/r/{resource}/{row}{suffix}") for row in (theirs, missing)]
+        assert [p.status for p in pages] == [404, 404], suffix
+        assert pages[0].text.replace(theirs, "ID") == pages[1].text.replace(missing, "ID"), suffix
