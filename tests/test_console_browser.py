@@ -277,7 +277,8 @@ async def test_every_control_has_a_visible_label(api, console_for):
     await console.sign_in(page, api.token("alice"))
     unlabelled = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
         .filter(c => !(c.labels && c.labels.length && c.labels[0].textContent.trim())).map(c => c.id || c.name)"""
-    for path in ("/console/r/agents", "/console/r/agents/new", "/console/r/teams", "/console/r/users/alice/edit"):
+    pages = ("/console/signin", "/console/r/agents", "/console/r/agents/new", "/console/r/teams")
+    for path in (*pages, "/console/r/users/alice/edit"):
         await console.open(page, path)
         assert await page.evaluate(unlabelled) == [], path
 
