@@ -9,7 +9,7 @@ as a screenshot under artifacts/console/ (git-ignored) for a person to look at.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,21 @@ from test_docs_page import CHROMIUM_ARGS, chromium_or_fail
 
 SHOTS = Path(__file__).resolve().parent.parent / "artifacts" / "console"
 VIEWPORT = {"width": 1280, "height": 900}
+TIMINGS = SHOTS / "timings.tsv"  # each page opened: milliseconds to its HTML, and to its data drawn
+PAGE_TIMES = """() => {
+    const navigation = performance.getEntriesByType("navigation")[0];
+    const ready = performance.getEntriesByName("console-ready")[0];
+    return [navigation.responseEnd, ready ? ready.startTime : null];
+}"""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def page_timings() -> Iterator[list[str]]:
+    """Records how long each page took (not asserted: a documented check, docs/console.md#speed)."""
+    lines: list[str] = []
+    yield lines
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    TIMINGS.write_text("page\thtml_ms\tready_ms\n" + "".join(lines), encoding="utf-8")
 
 
 @pytest.fixture
@@ -42,8 +57,9 @@ def answered(message) -> bool:
 class Console:
     """One browser (its own cookies) on the test server; records script errors and outside requests."""
 
-    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = ()):
+    def __init__(self, context, origin: str, who: str, also: tuple[str, ...] = (), timings: list[str] | None = None):
         self.context = context
+        self.timings = [] if timings is None else timings  # lines of timings.tsv
         self.origin = origin
         self.also = also  # other origins this browser may visit (a sign-in provider)
         self.who = who
@@ -68,6 +84,8 @@ class Console:
     async def open(self, page, path: str) -> None:
         await page.goto(self.origin + path)
         await page.wait_for_selector("body[data-ready='true']")
+        html, ready = await page.evaluate(PAGE_TIMES)
+        self.timings.append(f"{path}\t{html:.0f}\t{'' if ready is None else f'{ready:.0f}'}\n")
 
     async def shot(self, page, name: str, full_page: bool = True) -> None:
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -84,12 +102,12 @@ class Console:
 
 
 @pytest.fixture
-def console_for(api, browser):
+def console_for(api, browser, page_timings):
     origin = str(api.client.make_url("/")).rstrip("/")
 
     async def make(who: str) -> Console:
         context = await browser.new_context(viewport=VIEWPORT)
-        return Console(context, origin, who)
+        return Console(context, origin, who, timings=page_timings)
 
     return make
 
@@ -201,8 +219,9 @@ async def test_a_user_never_sees_another_users_row_or_a_hidden_field(api, consol
     await console.open(page, f"/console/r/agents/{shared}")
     assert await page.is_hidden("[data-field='system_prompt']")
     assert "BOB-" not in await page.content()
-    await console.open(page, f"/console/r/agents/{private}")
-    assert "No such row" in await page.inner_text("#row-error")
+    await console.open(page, f"/console/r/agents/{private}")  # as if there were no such row: a 404 page
+    assert "no agents row" in await page.inner_text("#problem-detail")
+    assert "Bob private agent" not in await page.content()
     await console.open(page, "/console/r/users/bob")  # a co-member: id and name, not the e-mail
     assert await page.is_hidden("[data-field='email']")
     assert "bob@example.test" not in await page.content()
@@ -258,7 +277,8 @@ async def test_every_control_has_a_visible_label(api, console_for):
     await console.sign_in(page, api.token("alice"))
     unlabelled = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
         .filter(c => !(c.labels && c.labels.length && c.labels[0].textContent.trim())).map(c => c.id || c.name)"""
-    for path in ("/console/r/agents", "/console/r/agents/new", "/console/r/teams", "/console/r/users/alice/edit"):
+    pages = ("/console/signin", "/console/r/agents", "/console/r/agents/new", "/console/r/teams")
+    for path in (*pages, "/console/r/users/alice/edit"):
         await console.open(page, path)
         assert await page.evaluate(unlabelled) == [], path
 
@@ -371,3 +391,193 @@ class TestAResourceDeclaredInTheTest:
         row = (await reader.get(f"/api/books/{book_id}")).json["data"]
         assert row["in_print"] is False
         assert row["published_at"] == "1965-08-01T10:30:00.123456+00:00"  # untouched: not sent, not rounded
+
+
+async def test_the_next_page_link_follows_the_cursor(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent A", "Agent B", "Agent C"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?sort=name&limit=2&fields=id,name")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
+    await page.click("#next-page")
+    await page.wait_for_url(re.compile(r".*cursor=.*"))
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent C"]
+    assert await page.is_hidden("#next-page")  # the last page
+
+
+async def test_the_table_counts_the_rows_of_every_page(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent A", "Agent B", "Agent C"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?limit=2")
+    assert await page.inner_text("#table-status") == "2 rows on this page of 3."
+
+
+async def test_the_column_chooser_shows_the_columns_chosen(api, console_for):
+    await create_agent(await api.as_user("alice"), "Chooser agent")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents")
+    await page.click("details.columns summary")
+    await page.uncheck("input[name='col'][value='status']")
+    await page.check("input[name='col'][value='system_prompt']")
+    await page.click("#apply-query")
+    await page.wait_for_selector("body[data-ready='true']")
+    headers = await page.locator("#rows th").evaluate_all("ths => ths.map(th => th.dataset.field)")
+    assert "system_prompt" in headers and "status" not in headers
+    assert await page.inner_text("#rows tbody tr td:nth-child(1)") != ""
+
+
+async def test_a_rows_page_lists_the_rows_events(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Evented")
+    assert (await alice.patch(f"/api/agents/{agent}", json={"status": "active"})).status == 200
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/agents/{agent}")
+    actions = await page.locator("#row-events li.event").evaluate_all("lis => lis.map(li => li.dataset.action)")
+    assert actions == ["updated", "created"]  # newest first
+
+
+async def test_a_write_only_field_is_written_from_the_form_and_never_shown(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "With a secret")
+    await page.fill("#field-secrets", '{"github": "ghp-CONSOLE-SECRET"}')
+    await page.click("#save-button")
+    await page.wait_for_url(re.compile(r".*/console/r/agents/[0-9a-f-]{36}$"))
+    await page.wait_for_selector("body[data-ready='true']")
+    agent_id = page.url.rsplit("/", 1)[-1]
+    assert "ghp-CONSOLE-SECRET" not in await page.content()
+    assert await page.locator("#row-fields [data-field='secrets']").count() == 0  # not even its label
+    await console.open(page, f"/console/r/agents/{agent_id}/edit")
+    assert await page.input_value("#field-secrets") == ""
+    assert "ghp-CONSOLE-SECRET" not in await page.content()
+    stored = (await api.with_token(api.token("alice")).get(f"/api/agents/{agent_id}")).json["data"]
+    assert "github" in stored["secrets"]  # set (the API says which, never the value)
+
+
+async def test_json_that_does_not_parse_is_reported_at_its_field_and_not_sent(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "Bad JSON")
+    await page.fill("#field-parameters", '{"temperature": ')
+    await page.click("#save-button")
+    error = page.locator("#field-parameters-error")
+    await error.wait_for(state="visible")
+    assert (await error.inner_text()).startswith("Not valid JSON")
+    assert await page.evaluate("document.activeElement.id") == "field-parameters"
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_the_live_panel_shows_no_event_of_a_row_the_user_may_not_read(api, console_for):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    console = await console_for("user")
+    live = await console.page()
+    await console.sign_in(live, api.token("alice"))
+    await console.open(live, "/console/r/agents")
+    await live.wait_for_selector("#live-state:has-text('Connected')")
+    private = await create_agent(bob, "Bob private agent")
+    own = await create_agent(alice, "Alice agent")  # after bob's: once it arrives, bob's would have too
+    await live.wait_for_selector(f"#live-events li[data-record-id='{own}']")
+    assert await live.locator(f"#live-events li[data-record-id='{private}']").count() == 0
+
+
+async def test_a_column_is_sorted_with_the_keyboard_alone(api, console_for):
+    alice = await api.as_user("alice")
+    for name in ("Agent B", "Agent A"):
+        await create_agent(alice, name)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents?fields=id,name")
+    target = "#rows th[data-field='name'] a"
+    for _ in range(80):  # Tab through the page's controls until the column header's link has focus
+        await page.keyboard.press("Tab")
+        if await page.evaluate(f"document.activeElement === document.querySelector({target!r})"):
+            break
+    else:
+        raise AssertionError("the name column's sort link is not reachable with Tab")
+    await page.keyboard.press("Enter")
+    await page.wait_for_url(re.compile(r".*sort=name"))
+    await page.wait_for_selector("body[data-ready='true']")
+    assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
+
+
+async def test_without_the_script_the_form_sends_nothing_and_never_puts_a_secret_in_a_url(api, browser):
+    """A plain HTML submit (the script not loaded, or not yet ready) must not GET the page with the
+    form's fields, CSRF token and write-only secrets in the query string (history, logs, Referer)."""
+    await api.as_user("alice")
+    origin = str(api.client.make_url("/")).rstrip("/")
+    context = await browser.new_context(viewport=VIEWPORT, java_script_enabled=False)
+    page = await context.new_page()
+    await page.goto(origin + "/console/signin")  # the sign-in form is plain HTML: it works without script
+    await page.fill("#token", api.token("alice"))
+    await page.click("text=Sign in with token")
+    await page.wait_for_url(origin + "/console")
+    await page.goto(origin + "/console/r/agents/new")
+    await page.fill("#field-name", "No script")
+    await page.fill("#field-secrets", '{"github": "ghp-NOSCRIPT"}')
+    await page.press("#field-name", "Enter")
+    await page.wait_for_load_state()
+    assert page.url == origin + "/console/r/agents/new"
+    assert await page.is_disabled("#save-button")
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_an_error_inside_a_json_field_is_shown_beside_that_field(api, console_for):
+    await api.as_user("alice")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, "/console/r/agents/new")
+    await page.fill("#field-name", "Too hot")
+    await page.fill("#field-parameters", '{"temperature": 5}')  # the schema's maximum is 2
+    await page.click("#save-button")
+    error = page.locator("#field-parameters-error")
+    await error.wait_for(state="visible")
+    assert await page.get_attribute("#field-parameters", "aria-invalid") == "true"
+    assert await page.is_hidden("#field-name-error")
+
+
+async def test_a_delete_after_a_change_elsewhere_is_refused_and_reported(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Original")
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    await console.open(page, f"/console/r/agents/{agent}")
+    assert (await alice.patch(f"/api/agents/{agent}", json={"name": "Changed elsewhere"})).status == 200
+    await page.click("#delete-start")
+    await page.click("#delete-confirm-button")
+    await page.wait_for_selector("#row-error:has-text('changed by someone else')")
+    assert (await alice.get(f"/api/agents/{agent}")).status == 200
+
+
+async def test_markup_in_a_value_is_shown_as_text_never_run(api, console_for):
+    markup = '<img src=x id=injected onerror="document.title=1">'
+    agent = await create_agent(await api.as_user("alice"), markup)
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token("alice"))
+    for path in ("/console/r/agents", f"/console/r/agents/{agent}", f"/console/r/agents/{agent}/edit"):
+        await console.open(page, path)
+        assert await page.locator("#injected").count() == 0, path
+    assert await page.input_value("#field-name") == markup
+    await console.open(page, f"/console/r/agents/{agent}")
+    assert await page.inner_text("[data-field='name'] dd") == markup

@@ -10,6 +10,7 @@ from urllib.parse import unquote
 
 import aiohttp
 import pytest
+from team_helpers import add_member, create_agent, create_team, share_agent
 
 from engine import hookimpl
 from engine.testing import PRODUCTION_TOKEN_CLAIMS
@@ -151,9 +152,9 @@ async def test_the_filter_form_becomes_the_list_apis_query_string(api):
 
 
 async def test_the_edit_form_follows_the_json_schema(api):
-    await api.as_user("alice")
+    agent = await create_agent(await api.as_user("alice"))
     await sign_in(api, api.token("alice"))
-    page = (await api.anonymous.get("/console/r/agents/00000000-0000-4000-8000-000000000000/edit")).text
+    page = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
     assert re.search(r'<select id="field-status" name="status"', page)  # an enum
     assert '<option value="paused">' in page
     assert re.search(r'<textarea id="field-tools"', page)  # an array: the JSON editor
@@ -163,10 +164,10 @@ async def test_the_edit_form_follows_the_json_schema(api):
 
 
 async def test_the_owner_field_is_for_admins_only(api):
-    await api.as_user("alice")
+    agent = await create_agent(await api.as_user("alice"))
     await sign_in(api, api.token("alice"))
     assert 'id="field-user_id"' not in (await api.anonymous.get("/console/r/agents/new")).text
-    edit = (await api.anonymous.get("/console/r/agents/00000000-0000-4000-8000-000000000000/edit")).text
+    edit = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
     assert re.search(r'<input type="text" id="field-user_id" name="user_id"[^>]* readonly', edit)
     assert "only admins change it" in edit
 
@@ -306,3 +307,134 @@ class TestSearchAndCountsWhenTheApiHasThem:
         await sign_in(api, api.token("alice"))
         result = await api.anonymous.get("/console/r/agents?search=planner&apply=1", allow_redirects=False)
         assert result.headers["Location"] == "/console/r/agents?q=planner"
+
+
+async def test_token_sign_in_with_a_forged_csrf_field_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await csrf_of(api.anonymous)  # the browser has a session and its token; the form sends another
+    form = {"csrf_token": "forged-" + "x" * 36, "token": api.token("alice"), "next": "/console"}
+    expect_problem(await api.anonymous.post("/console/signin", data=form), 403)
+    assert (await api.anonymous.get("/api/me")).status == 401
+
+
+async def test_token_sign_in_from_a_browser_that_never_loaded_the_form_is_403(api, expect_problem):
+    await api.as_user("alice")
+    form = {"csrf_token": "", "token": api.token("alice"), "next": "/console"}  # no session cookie at all
+    expect_problem(await api.anonymous.post("/console/signin", data=form), 403)
+    assert (await api.anonymous.get("/api/me")).status == 401
+
+
+async def test_signing_out_with_a_forged_csrf_field_is_403_and_the_session_lives_on(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    expect_problem(await api.anonymous.post("/console/signout", data={"csrf_token": "forged"}), 403)
+    assert (await api.anonymous.get("/api/me")).json["data"]["id"] == "alice"
+
+
+async def test_a_console_write_with_a_forged_csrf_header_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    forged = {"X-CSRF-Token": "forged"}
+    expect_problem(await api.anonymous.post("/api/agents", json={"name": "Forged"}, headers=forged), 403)
+    assert (await api.with_token(api.token("alice")).get("/api/agents")).json["data"] == []
+
+
+async def test_a_plain_form_posted_to_the_api_with_a_forged_csrf_field_is_403(api, expect_problem):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    expect_problem(await api.anonymous.post("/api/agents", data={"csrf_token": "forged", "name": "Forged"}), 403)
+
+
+async def test_console_pages_carry_the_engines_security_headers(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    for path in ("/console/signin", "/console/r/agents", "/console/r/nothing"):
+        page = await api.anonymous.get(path)
+        assert page.headers["Referrer-Policy"] == "no-referrer", path
+        assert page.headers["X-Content-Type-Options"] == "nosniff", path
+        assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"], path
+
+
+async def test_a_shared_rows_pages_never_carry_a_field_hidden_from_the_reader(api):
+    await api.as_user("alice")
+    bob = await api.as_user("bob")
+    team_id = await create_team(bob, "Bob's team")
+    await add_member(api, bob, team_id, "alice")
+    shared = await create_agent(bob, "Bob shared agent", system_prompt="BOB-SHARED-PROMPT", secrets={"k": "S3CRET"})
+    await share_agent(bob, team_id, shared)
+    await sign_in(api, api.token("alice"))
+    for path in (f"/console/r/agents/{shared}", "/console/r/agents?fields=id,name,system_prompt"):
+        page = await api.anonymous.get(path)
+        assert page.status == 200, path
+        assert "BOB-SHARED-PROMPT" not in page.text and "S3CRET" not in page.text, path
+
+
+async def test_another_users_row_in_the_console_url_is_a_404_page(api):
+    bob = await api.as_user("bob")
+    private = await create_agent(bob, "Bob private agent", system_prompt="BOB-PRIVATE-PROMPT")
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    for path in (f"/console/r/agents/{private}", f"/console/r/agents/{private}/edit"):
+        page = await api.anonymous.get(path)
+        assert page.status == 404 and page.headers["Content-Type"].startswith("text/html"), path
+        assert "Bob private agent" not in page.text and 'id="row-form"' not in page.text, path
+
+
+async def test_a_malformed_row_id_in_the_console_url_is_a_404_page(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    page = await api.anonymous.get("/console/r/agents/not-a-uuid")
+    assert page.status == 404 and page.headers["Content-Type"].startswith("text/html")
+
+
+async def test_the_buttons_say_what_they_do(api):
+    agent = await create_agent(await api.as_user("alice"))
+    await sign_in(api, api.token("alice"))
+    create = (await api.anonymous.get("/console/r/agents/new")).text
+    edit = (await api.anonymous.get(f"/console/r/agents/{agent}/edit")).text
+    row = (await api.anonymous.get(f"/console/r/agents/{agent}")).text
+    assert re.search(r'<button type="submit"[^>]*id="save-button"[^>]*>Create</button>', create)
+    assert re.search(r'<button type="submit"[^>]*id="save-button"[^>]*>Save</button>', edit)
+    assert re.search(r'<button type="button" id="delete-start"[^>]*>Delete…</button>', row)
+    assert re.search(r'<button type="button" id="delete-confirm-button"[^>]*>Delete permanently</button>', row)
+
+
+async def test_a_resource_the_user_may_not_list_is_a_403_page(api):
+    await api.as_user("alice")
+    await sign_in(api, api.token("alice"))
+    page = await api.anonymous.get("/console/r/team_members")
+    assert page.status == 403 and page.headers["Content-Type"].startswith("text/html")
+    assert "you may not list team_members" in page.text
+
+
+async def test_a_row_page_leaves_out_the_fields_hidden_from_the_reader_not_just_their_values(api):
+    await api.as_user("alice")
+    bob = await api.as_user("bob")
+    team_id = await create_team(bob, "Bob's team")
+    await add_member(api, bob, team_id, "alice")
+    shared = await create_agent(bob, "Bob shared agent", system_prompt="BOB-SHARED-PROMPT")
+    await share_agent(bob, team_id, shared)
+    await sign_in(api, api.token("alice"))
+    agent_page = (await api.anonymous.get(f"/console/r/agents/{shared}")).text
+    assert 'data-field="name"' in agent_page and 'data-field="system_prompt"' not in agent_page
+    bob_page = (await api.anonymous.get("/console/r/users/bob")).text  # a co-member: not his e-mail
+    assert 'data-field="name"' in bob_page and 'data-field="email"' not in bob_page
+    own_page = (await api.anonymous.get("/console/r/users/alice")).text
+    assert 'data-field="email"' in own_page
+
+
+@pytest.mark.parametrize("resource", ["agents", "teams", "users"])
+async def test_another_users_row_and_a_missing_row_are_the_same_404_page_in_the_console(api, resource):
+    alice = await api.as_user("alice")
+    theirs = (
+        "alice"
+        if resource == "users"
+        else (await alice.post(f"/api/{resource}", json={"name": "A"})).json["data"]["id"]
+    )
+    missing = "nobody" if resource == "users" else "00000000-0000-4000-8000-000000000000"
+    await api.as_user("bob")
+    await sign_in(api, api.token("bob"))
+    for suffix in ("", "/edit"):
+        pages = [await api.anonymous.get(f"/console/r/{resource}/{row}{suffix}") for row in (theirs, missing)]
+        assert [p.status for p in pages] == [404, 404], suffix
+        assert pages[0].text.replace(theirs, "ID") == pages[1].text.replace(missing, "ID"), suffix

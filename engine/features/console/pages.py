@@ -28,7 +28,7 @@ from engine.features.console.static import asset_urls
 from engine.features.openapi import document_for
 from engine.features.openapi.coverage import route_path
 from engine.features.sessions import store as sessions
-from engine.http.keys import IDENTITY, PLUGINS, POOL, SPEC
+from engine.http.keys import IDENTITY, MANAGERS, PLUGINS, POOL, SPEC
 from engine.kernel.errors import Forbidden, NotFound, Problem
 from engine.kernel.identity import Identity
 from engine.migrations import read_all
@@ -168,13 +168,28 @@ async def table_page(request: web.Request) -> web.Response:
     return await render(request, "table.html", context)
 
 
+async def require_readable_row(request: web.Request, view: ResourceView) -> frozenset[str]:
+    """The row in the URL must be one the API would give this caller, else the page is the same 404
+    (no such row, or not theirs to read). One lookup by key, under the caller's read rules; the
+    page's script then reads the row itself from the API. Returns the fields the caller's field
+    rules hide in this row (the page leaves them out altogether, not just their values)."""
+    if not await allowed(request, view, "read"):
+        raise Forbidden(f"you may not read {view.name}")
+    manager = request.app[MANAGERS][view.name]
+    ruled = tuple(name for name, _ in await manager.masks(request[IDENTITY]))
+    row = await manager.get(request.match_info["id"], request[IDENTITY], (view.primary_key, *ruled))
+    return frozenset(ruled) - row.keys()
+
+
 @person_facing
 async def row_page(request: web.Request) -> web.Response:
     signed_in(request)
     view = view_of(request)
+    hidden = await require_readable_row(request, view)
     context = {
         "page": "row",
         "view": view,
+        "shown": tuple(f for f in view.readable if f.name not in hidden),
         "row_id": request.match_info["id"],
         "can_update": await allowed(request, view, "update"),
         "can_delete": await allowed(request, view, "delete"),
@@ -190,6 +205,8 @@ async def form_page(request: web.Request) -> web.Response:
     action = "create" if row_id is None else "update"
     if not await allowed(request, view, action):
         raise Forbidden(f"you may not {action} {view.name}")
+    if row_id is not None:
+        await require_readable_row(request, view)
     context = {"page": "form", "view": view, "row_id": row_id, "creating": row_id is None}
     return await render(request, "form.html", context)
 
