@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
+from plans_support import generic_plan
 
-from engine.db.pool import connect
 from engine.http.keys import POOL
 
 USERS, PER_USER = 1000, 100
@@ -72,13 +72,9 @@ async def list_statement(api, client, path: str) -> tuple[str, tuple, dict]:
     return seen[0][0], seen[0][1], result.json
 
 
-async def scans_on_agents(api, sql: str, args: tuple) -> list[str]:
-    conn = await connect(api.database_url, schema=api.schema)
-    try:
-        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)  # json arrives decoded
-    finally:
-        await conn.close()
-    nodes, stack = [], [plan[0]["Plan"]]
+async def scans_on_agents(api, sql: str) -> list[str]:
+    """The scans on agents of the plan the engine's connection runs (the generic plan)."""
+    nodes, stack = [], [await generic_plan(api, sql)]
     while stack:
         node = stack.pop()
         if node.get("Relation Name") == "agents":
@@ -91,11 +87,11 @@ async def test_owner_filtered_keyset_pages_use_an_index_not_a_sequential_scan(ap
     await seed(api)
     owner = api.with_token(api.token("u0042"))
 
-    first_sql, first_args, body = await list_statement(api, owner, PAGE)
+    first_sql, _, body = await list_statement(api, owner, PAGE)
     assert body["meta"]["next_cursor"], "the owner has more than one page of active agents"
-    next_sql, next_args, _ = await list_statement(api, owner, PAGE + "&cursor=" + body["meta"]["next_cursor"])
+    next_sql, _, _ = await list_statement(api, owner, PAGE + "&cursor=" + body["meta"]["next_cursor"])
 
-    for sql, args in ((first_sql, first_args), (next_sql, next_args)):
-        scans = await scans_on_agents(api, sql, args)
+    for sql in (first_sql, next_sql):
+        scans = await scans_on_agents(api, sql)
         assert scans, "the plan reads agents"
         assert "Seq Scan" not in scans, scans

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from plans_support import generic_plan
 from test_query_plans import seed
 
-from engine.db.pool import connect
 from engine.http.keys import POOL
 from engine.sql import search
 
@@ -47,14 +47,9 @@ async def statements(api, client, path: str) -> list[tuple[str, tuple]]:
     return seen
 
 
-async def plan_nodes(api, sql: str, args: tuple) -> list[tuple[str, str | None]]:
-    """(node type, index name) of every plan node reading agents."""
-    conn = await connect(api.database_url, schema=api.schema)
-    try:
-        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + sql, *args)
-    finally:
-        await conn.close()
-    nodes, stack = [], [plan[0]["Plan"]]
+async def plan_nodes(api, sql: str, args: tuple = ()) -> list[tuple[str, str | None]]:
+    """(node type, index name) of every node reading agents in the plan the engine runs (generic)."""
+    nodes, stack = [], [await generic_plan(api, sql)]
     while stack:
         node = stack.pop()
         if node.get("Relation Name") == "agents" or node.get("Index Name", "").startswith("agents"):

@@ -3,8 +3,9 @@
 Prints the SQL the engine runs when that caller lists, reads, updates, deletes or attaches to a
 resource's rows, built by the same code as at run time (the `access_predicates` and
 `field_access` hooks, the statement builders), with the value of every bound parameter. With
-`--plan`, PostgreSQL's plan for it: with `--id`, for that row; without, the generic plan
-(planned for any values), which shows whether every hop of a path rule uses an index.
+`--plan`, PostgreSQL's plan for it: the generic plan (planned for any values, the one the engine's
+connections run), which shows whether every hop of a path rule uses an index; with `--id` under
+ENGINE_DB_PLAN_CACHE_MODE=auto, the plan for that row.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.kernel import settings
 from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
 from engine.kernel.plugins import build_plugin_manager
@@ -86,8 +88,11 @@ async def explained(spec: Spec, args: argparse.Namespace) -> tuple[Compiled, dic
 
 
 async def plan(conn: Any, compiled: Compiled, values: dict) -> list[str]:
-    """EXPLAIN for the row `--id` names, or else the generic plan (the one for any caller and row)."""
-    if values.get("pk", 0) is not None:
+    """The plan the engine's connections run: the generic plan (the one for any caller and row,
+    ENGINE_DB_PLAN_CACHE_MODE=force_generic_plan, the default); under another mode, EXPLAIN for the
+    row `--id` names."""
+    generic = settings.value("ENGINE_DB_PLAN_CACHE_MODE") == "force_generic_plan"
+    if not generic and values.get("pk", 0) is not None:
         return [row[0] for row in await conn.fetch("EXPLAIN " + compiled.sql, *compiled.args(values))]
     async with conn.transaction():  # PREPARE over the simple protocol, then plan it without values
         await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")

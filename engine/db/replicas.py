@@ -222,6 +222,7 @@ class Replicas:
         schema: str | None,
         pooler: str,
         max_lag: float | None,
+        plan_cache_mode: str | None = None,
         interval: float,
     ) -> Replicas:
         """Replica pools open empty (a replica that is down does not stop the start), then the monitor starts."""
@@ -234,6 +235,7 @@ class Replicas:
                 statement_timeout_ms=statement_timeout_ms,
                 schema=schema,
                 pooler=pooler,
+                plan_cache_mode=plan_cache_mode,
                 timeout=CONNECT_TIMEOUT,
             )
             pool.bound_wait(REPLICA_ACQUIRE_WAIT, _replica_busy)
@@ -244,6 +246,7 @@ class Replicas:
                 statement_timeout_ms=statement_timeout_ms,
                 schema=schema,
                 pooler=pooler,
+                plan_cache_mode=plan_cache_mode,
                 timeout=CONNECT_TIMEOUT,
             )
             replicas.append(Replica(url, pool, monitor))

@@ -81,7 +81,12 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
                 )
     finally:
         await conn.close()
-    settings = PoolSettings(config.pool_min_size, config.pool_max_size, config.statement_timeout_ms)
+    settings = PoolSettings(
+        config.pool_min_size,
+        config.pool_max_size,
+        config.statement_timeout_ms,
+        plan_cache_mode=config.value("ENGINE_DB_PLAN_CACHE_MODE"),
+    )
     await call_all(app[PLUGINS].hook.before_pool_open, app=app, settings=settings)
     if pooler == pooling.PGBOUNCER:
         await pooling.check_session_defaults(url, config.db_schema, settings.statement_timeout_ms)
@@ -92,6 +97,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         statement_timeout_ms=settings.statement_timeout_ms,
         schema=config.db_schema,
         pooler=pooler,
+        plan_cache_mode=settings.plan_cache_mode,
     )
     if settings.acquire_timeout is not None:
         bound_pool_wait(pool, settings.acquire_timeout)
@@ -118,6 +124,7 @@ async def open_replicas(config: Config, settings: PoolSettings, pool: Any, poole
         statement_timeout_ms=settings.statement_timeout_ms,
         schema=config.db_schema,
         pooler=pooler,
+        plan_cache_mode=settings.plan_cache_mode,
         max_lag=config.value("ENGINE_REPLICA_MAX_LAG"),
         interval=config.value("ENGINE_REPLICA_CHECK_INTERVAL"),
     )

@@ -72,6 +72,14 @@ SETTINGS = (
         yaml="settings.statement_timeout_ms",
     ),
     Setting(
+        "ENGINE_DB_PLAN_CACHE_MODE",
+        choice("force_generic_plan", "auto", "force_custom_plan"),
+        "force_generic_plan",
+        "PostgreSQL `plan_cache_mode` of the pool's connections: one plan per statement shape, made once "
+        "(`auto` lets PostgreSQL plan an access-rule query anew on every execution; docs/deployment.md)",
+        "server",
+    ),
+    Setting(
         "ENGINE_BODY_LIMIT",
         integer(),
         1024 * 1024,

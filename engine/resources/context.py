@@ -92,3 +92,4 @@ class PoolSettings:
     max_size: int
     statement_timeout_ms: int
     acquire_timeout: float | None = None  # seconds a request waits for a connection, then 503
+    plan_cache_mode: str = "force_generic_plan"  # PostgreSQL's plan_cache_mode (ENGINE_DB_PLAN_CACHE_MODE)

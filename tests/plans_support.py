@@ -1,0 +1,29 @@
+"""The plan PostgreSQL runs for a statement the engine sends: the generic plan.
+
+The engine's connections use `plan_cache_mode = force_generic_plan` (ENGINE_DB_PLAN_CACHE_MODE): each
+statement shape is planned once, without its values. So a plan test must look at that plan, not at
+the custom plan `EXPLAIN <sql>` with values would show.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from engine.db.pool import connect
+
+
+async def generic_plan(api: Any, sql: str) -> dict:
+    """`EXPLAIN (FORMAT JSON)` of `sql`'s generic plan, on a connection of the test's schema."""
+    count = max((int(n) for n in re.findall(r"\$(\d+)", sql)), default=0)
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE _plan_test AS {sql}")
+            nulls = ", ".join(["NULL"] * count)
+            plan = await conn.fetchval(f"EXPLAIN (FORMAT JSON) EXECUTE _plan_test{f'({nulls})' if count else ''}")
+            await conn.execute("DEALLOCATE _plan_test")
+    finally:
+        await conn.close()
+    return plan[0]["Plan"]
