@@ -121,7 +121,7 @@ async def main(args: argparse.Namespace) -> None:
         await create_tables(base, schema, spec)
         data = os.path.join(workdir, "requests.txt")
         separator = "&" if "?" in base else "?"  # an embedded PostgreSQL's URL carries ?host=
-        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", 50, 20))
+        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", args.users, args.agents_per_user))
         env = {**server_env(base), "ENGINE_JWT_SECRET": SECRET, "DATABASE_URL": base, "ENGINE_DB_SCHEMA": schema}
         env["ENGINE_LOG_LEVEL"] = args.log_level or env["ENGINE_LOG_LEVEL"]
         config = Config.from_env(spec, env=env)
@@ -163,6 +163,8 @@ if __name__ == "__main__":
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--users", type=int, default=50, help="seeded users (bench/run: 1000)")
+    parser.add_argument("--agents-per-user", type=int, default=20, help="seeded agents per user (bench/run: 100)")
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
