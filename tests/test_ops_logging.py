@@ -1,5 +1,6 @@
 """Request ids and structured logs: every response and problem carries the id, every log line too."""
 
+import asyncio
 import logging
 import os
 import uuid
@@ -172,3 +173,60 @@ def test_log_settings_default_to_json_in_production_and_text_in_development():
 def test_an_unknown_log_level_is_refused_with_the_variable_name():
     with pytest.raises(ValueError, match="ENGINE_LOG_LEVEL"):
         LogSettings.from_env({"ENGINE_LOG_LEVEL": "LOUD"})
+
+
+class CountingStream:
+    """A text stream that records what was written and how often it was flushed (one write call each)."""
+
+    def __init__(self) -> None:
+        self.buffer, self.written, self.flushes = [], "", 0
+
+    def write(self, text: str) -> int:
+        self.buffer.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        self.written += "".join(self.buffer)
+        self.buffer.clear()
+        self.flushes += 1
+
+
+@pytest.fixture
+def stream_logger():
+    """A logger writing through the engine's stderr handler into a CountingStream."""
+    handler = build_handler(LogSettings(format="json"))
+    stream = CountingStream()
+    handler.setStream(stream)
+    logger = logging.getLogger("test_ops_logging.turns")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    try:
+        yield logger, stream
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = True
+
+
+async def test_lines_written_in_one_loop_turn_are_flushed_together_when_it_yields(stream_logger):
+    logger, stream = stream_logger
+    flushes = stream.flushes
+    for number in range(1000):  # a bulk write's event lines
+        logger.info("event %d", number)
+    assert stream.written.count("\n") == 0, "nothing reaches the stream before the turn ends"
+    await asyncio.sleep(0)
+    assert stream.written.count("\n") == 1000
+    assert stream.flushes == flushes + 1
+
+
+def test_a_line_written_outside_an_event_loop_is_flushed_at_once(stream_logger):
+    logger, stream = stream_logger
+    logger.info("from the command line")
+    assert "from the command line" in stream.written
+
+
+async def test_an_explicit_flush_writes_at_once_inside_the_loop(stream_logger):
+    logger, stream = stream_logger
+    logger.info("before shutdown")
+    logger.handlers[0].flush()
+    assert "before shutdown" in stream.written

@@ -11,11 +11,13 @@ expensive ``extra`` dicts with ``log.isEnabledFor(level)`` so a disabled level c
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 import logging.handlers
 import os
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -150,8 +152,50 @@ class LogSettings:
         )
 
 
-class _RotatingFile(logging.handlers.RotatingFileHandler):
-    """The standard size-rotated file, formatting each record once.
+class _FlushOncePerTurn:
+    """Flush the stream once per event-loop turn instead of once per line.
+
+    logging's stream handlers flush (one write system call) after every record they emit: a
+    request's access line, or a thousand event lines after a bulk write. A record emitted in the
+    loop's thread has its flush scheduled for the end of the current turn, once however many lines
+    the turn wrote, so a line reaches the file or pipe as soon as the code that wrote it yields;
+    elsewhere (another thread, no loop: the command line, start-up) it flushes at once, and an
+    explicit ``flush()`` (logging.shutdown at exit, a test reading the file) always does.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None  # set while emitting in a loop's thread
+    _emitter = 0  # that thread
+    _flush_pending = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._loop, self._emitter = asyncio.get_running_loop(), threading.get_ident()
+        except RuntimeError:
+            self._loop = None
+        try:
+            super().emit(record)  # type: ignore[misc]
+        finally:
+            self._loop = None
+
+    def flush(self) -> None:
+        loop = self._loop
+        if loop is None or self._emitter != threading.get_ident():  # not inside a loop's emit: now
+            super().flush()  # type: ignore[misc]
+        elif not self._flush_pending:
+            self._flush_pending = True
+            loop.call_soon(self._flush_now)
+
+    def _flush_now(self) -> None:
+        self._flush_pending = False
+        super().flush()  # type: ignore[misc]
+
+
+class _Stream(_FlushOncePerTurn, logging.StreamHandler):
+    """stderr, flushed once per event-loop turn."""
+
+
+class _RotatingFile(_FlushOncePerTurn, logging.handlers.RotatingFileHandler):
+    """The standard size-rotated file, formatting each record once, flushed once per loop turn.
 
     ``shouldRollover`` formats the record to measure it and ``emit`` formats it again to write it:
     the second call gets the first one's text (both run under the handler's lock, in one ``handle``).
@@ -176,7 +220,7 @@ def build_handler(settings: LogSettings) -> logging.Handler:
             settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
         )
     else:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _Stream(sys.stderr)
     handler.setFormatter(JsonFormatter() if settings.format == "json" else TextFormatter())
     handler.addFilter(RequestContextFilter())
     handler.set_name(_HANDLER_NAME)
