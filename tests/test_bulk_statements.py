@@ -48,6 +48,20 @@ async def test_a_bulk_create_of_200_rows_is_one_insert(api):
     assert (await api.sql("select count(*) from agents"))[0][0] == 200
 
 
+async def test_a_bulk_create_works_out_the_read_rules_of_its_rows_in_the_same_statement(api):
+    alice = await api.as_user("alice")
+    items = [{"name": f"n{i}", "system_prompt": f"prompt {i}"} for i in range(50)]
+    answers = []
+
+    async def send():
+        answers.append(await alice.post("/api/agents", json=items))
+        return answers[0]
+
+    ran = await statements_of(api, send, writes=('"agents"',))
+    assert len(ran) == 1, ran  # no query after the insert to ask which masked fields alice may read
+    assert [row["system_prompt"] for row in answers[0].json["data"]] == [f"prompt {i}" for i in range(50)]
+
+
 async def test_a_bulk_update_of_200_rows_is_one_update(api):
     alice = await api.as_user("alice")
     await alice.post("/api/agents", json=[{"name": f"n{i}"} for i in range(200)])

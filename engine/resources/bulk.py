@@ -25,10 +25,10 @@ from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
 from engine.resources.context import WriteContext, WriteFold, WriteSet
-from engine.resources.manager import ResourceManager, folded
+from engine.resources.manager import WRITTEN, ResourceManager, folded
 from engine.resources.values import from_json
 from engine.sql import bulk as sql
-from engine.sql.queries import Filter, bind_predicates
+from engine.sql.queries import Filter, bind_predicates, mask_flag, mask_key
 
 
 def json_text(value: Any) -> str:
@@ -112,6 +112,17 @@ def restated(exc: Problem, detail: str, **extra: Any) -> Problem:
     return problem
 
 
+class FlaggedRow(dict):
+    """A written row that knows which of the caller's masked fields (read rules) it may show: the
+    write's own statement worked it out, so `BulkWriter.shown` asks the database nothing more."""
+
+    __slots__ = ("readable",)
+
+    def __init__(self, row: Any, readable: frozenset[str]):
+        super().__init__(row)
+        self.readable = readable
+
+
 class _Many:
     """Lets the manager's `_write` (which maps constraint errors to problems) run a many-row statement."""
 
@@ -151,6 +162,9 @@ class BulkWriter:
         masks = await self.m.masks(identity)
         if not masks or not rows:
             return rows
+        if all(type(row) is FlaggedRow for row in rows):  # the statement worked the flags out
+            names = {name for name, _ in masks}
+            return [{k: v for k, v in row.items() if k not in names or k in row.readable} for row in rows]
         compiled = self.m.queries.compiled(
             ("bulk_readable", tuple((n, p.key) for n, p in masks)), lambda: sql.readable_flags(self.resource, masks)
         )
@@ -288,13 +302,20 @@ class BulkWriter:
         names = [c for c in self.resource.columns if any(c in row for row in rows)] or [pk]
         columns = tuple(names)
         partial = tuple(c for c in columns if not all(c in row for row in rows))
+        masks = await self.m.masks(context.identity) if folds else ()
+        if masks and not self.m._flags_fold(masks):
+            masks = ()  # not foldable (ResourceManager._flags_fold): `shown` asks after the write
 
         def build() -> exp.Expression:
             statement = sql.insert_many(self.resource, columns, partial)
-            return folded(statement, folds) if folds else statement
+            if not folds:
+                return statement
+            statement = folded(statement, folds)
+            flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
+            return statement.select(*flags) if flags else statement
 
-        compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds)), build)
-        values: dict[str, Any] = {}
+        compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds), mask_key(masks)), build)
+        values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
         for fold in folds:
             values.update(fold.values(context.identity, None))
         for name in columns:
@@ -304,6 +325,11 @@ class BulkWriter:
         records = await self._statement(conn, compiled, values)
         for item in items:
             item.context.folds = folds
+        if masks:
+            flags = [(name, mask_flag(i)) for i, (name, _) in enumerate(masks)]
+            records = [
+                FlaggedRow(record, frozenset(name for name, flag in flags if record.pop(flag))) for record in records
+            ]
         return records
 
     # --- update and delete by filter ---------------------------------------------------------
