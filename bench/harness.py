@@ -477,6 +477,9 @@ def main() -> int:
         )
     results: dict = {}
     try:
+        import same_answers  # bench/same_answers.py
+
+        log(f"same answers from both servers: {same_answers.check(data_file, 8710, 8711)} reads compared")
         for scenario in args.scenarios.split(","):
             baseline = BASELINES.get(scenario, "reference")
             samples: dict[str, list] = {"engine": []} if scenario in ENGINE_ONLY else {"engine": [], baseline: []}

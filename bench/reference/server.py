@@ -1,9 +1,11 @@
 """The hand-written reference: aiohttp + asyncpg + orjson + pyjwt + jsonschema, nothing else.
 
 Same routes, same JSON shapes and the same checks as the engine serving the example app:
-JWT verification (HS256, exp and sub required), the owner filter in SQL, JSON Schema validation
-on writes (validated on the merged row for PATCH), the agent status rules, 404 for another
-user's row. It is what a careful team would write by hand for these endpoints: PATCH is one
+JWT verification (HS256, exp and sub required), the example's read rules in SQL (your agents and
+those shared with a team you are an active member of; system_prompt for the owner and the team's
+owners and admins; soft-deleted rows gone; secrets by entry name), JSON Schema validation on
+writes (validated on the merged row for PATCH), the agent status rules, 404 for another user's
+row. It is what a careful team would write by hand for these endpoints: PATCH is one
 statement, with the ownership check and the status rule in its WHERE clause (`--locking-update`
 serves the earlier reference's lock-then-update PATCH, for comparison with older figures).
 
@@ -37,8 +39,29 @@ MOVES = {
 }
 POOL = web.AppKey("pool", asyncpg.Pool)
 
-GET_ONE = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2"
-LIST = f"SELECT {COLUMNS} FROM agents WHERE user_id = $1 AND status = $2 ORDER BY created_at DESC, id DESC LIMIT $3"
+# The example app's read contract for agents, as a careful team writes it by hand: the caller's own
+# agents and those shared with a (not deleted) team they are an active member of; system_prompt only for
+# the owner and for owners/admins of such a team; soft-deleted agents gone; secrets by entry name only.
+SHARED_WITH = (  # the agents shared with $1: evaluated once per statement
+    "SELECT s.agent_id FROM team_members m JOIN team_agents s ON s.team_id = m.team_id"
+    " JOIN teams t ON t.id = m.team_id WHERE m.user_id = $1 AND m.status = 'active' AND t.deleted_at IS NULL"
+)
+PROMPT_OK = (  # may $1 read a.system_prompt
+    "(a.user_id = $1 OR EXISTS (SELECT 1 FROM team_agents s JOIN team_members m ON m.team_id = s.team_id"
+    " JOIN teams t ON t.id = s.team_id WHERE s.agent_id = a.id AND m.user_id = $1 AND m.status = 'active'"
+    " AND m.role IN ('owner', 'admin') AND t.deleted_at IS NULL))"
+)
+READ_COLUMNS = (
+    "a.id, a.user_id, a.name, CASE WHEN p.ok THEN a.system_prompt END AS system_prompt, p.ok AS _prompt,"
+    " a.status, a.parameters, a.tools, a.secrets, a.created_at, a.updated_at, a.deleted_at"
+)
+READABLE = f"a.deleted_at IS NULL AND (a.user_id = $1 OR a.id = ANY(ARRAY({SHARED_WITH})))"
+FROM_AGENTS = f"FROM agents a CROSS JOIN LATERAL (SELECT {PROMPT_OK} AS ok) p"
+GET_ONE = f"SELECT {READ_COLUMNS} {FROM_AGENTS} WHERE a.id = $2 AND {READABLE}"
+LIST = (
+    f"SELECT {READ_COLUMNS} {FROM_AGENTS} WHERE a.status = $2 AND {READABLE}"
+    " ORDER BY a.created_at DESC, a.id DESC LIMIT $3"
+)
 INSERT = (
     "INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools) "
     f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
@@ -74,18 +97,7 @@ TEAM = (
 # for the owner and for owners/admins of such a team; secrets by entry name only. By hand, the way a
 # careful team writes it: the caller's shared set once from team_members -> team_agents, then the rows
 # by primary key, in primary-key order (the engine's default).
-SHARED_AGENTS = (
-    "SELECT a.id, a.user_id, a.name, a.status, a.parameters, a.tools, a.created_at, a.updated_at, a.secrets,"
-    " CASE WHEN a.user_id = $1 OR EXISTS (SELECT 1 FROM team_agents s JOIN team_members m ON m.team_id = s.team_id"
-    " WHERE s.agent_id = a.id AND m.user_id = $1 AND m.status = 'active' AND m.role IN ('owner', 'admin'))"
-    " THEN a.system_prompt END AS system_prompt,"
-    " a.user_id = $1 OR EXISTS (SELECT 1 FROM team_agents s JOIN team_members m ON m.team_id = s.team_id"
-    " WHERE s.agent_id = a.id AND m.user_id = $1 AND m.status = 'active' AND m.role IN ('owner', 'admin')) AS _prompt"
-    " FROM agents a WHERE a.user_id = $1 OR a.id = ANY(ARRAY("
-    "SELECT s.agent_id FROM team_members m JOIN team_agents s ON s.team_id = m.team_id"
-    " WHERE m.user_id = $1 AND m.status = 'active'))"
-    " ORDER BY a.id LIMIT $2"
-)
+SHARED_AGENTS = f"SELECT {READ_COLUMNS} {FROM_AGENTS} WHERE {READABLE} ORDER BY a.id LIMIT $2"
 MEMBERS = "SELECT * FROM team_members WHERE team_id = ANY($1::uuid[])"
 TEAM_AGENTS = "SELECT * FROM team_agents WHERE team_id = ANY($1::uuid[])"
 
@@ -108,6 +120,16 @@ def user_of(request: web.Request) -> str | None:
 
 def ok(data, status: int = 200, headers=None) -> web.Response:
     return web.Response(body=orjson.dumps(data), status=status, content_type="application/json", headers=headers)
+
+
+def shown(record: asyncpg.Record) -> dict:
+    """A read row as the caller may see it: no system_prompt unless allowed, secrets by entry name."""
+    row = dict(record)
+    if not row.pop("_prompt"):
+        del row["system_prompt"]
+    if row["secrets"] is not None:
+        row["secrets"] = {name: "set" for name in row["secrets"]}
+    return row
 
 
 def unauthorized() -> web.Response:
@@ -145,10 +167,10 @@ async def get_agent(request: web.Request) -> web.Response:
     if user is None:
         return unauthorized()
     agent_id = request.match_info["id"]
-    row = await request.app[POOL].fetchrow(GET_ONE, agent_id, user) if valid_uuid(agent_id) else None
+    row = await request.app[POOL].fetchrow(GET_ONE, user, agent_id) if valid_uuid(agent_id) else None
     if row is None:
         return problem(404, "Not Found", "no such agent")
-    return ok({"data": dict(row)})
+    return ok({"data": shown(row)})
 
 
 async def list_agents(request: web.Request) -> web.Response:
@@ -160,7 +182,7 @@ async def list_agents(request: web.Request) -> web.Response:
         return await list_shared_agents(request, user, limit)
     status = request.query.get("status", "active")
     rows = await request.app[POOL].fetch(LIST, user, status, limit + 1)
-    data = [dict(r) for r in rows[:limit]]
+    data = [shown(r) for r in rows[:limit]]
     cursor = None
     if len(rows) > limit:
         last = data[-1]
@@ -175,13 +197,7 @@ async def list_agents(request: web.Request) -> web.Response:
 async def list_shared_agents(request: web.Request, user: str, limit: int) -> web.Response:
     """W6: GET /api/agents?limit=20 for a team member."""
     rows = await request.app[POOL].fetch(SHARED_AGENTS, user, limit + 1)
-    data = []
-    for record in rows[:limit]:
-        row = dict(record)
-        if not row.pop("_prompt"):
-            del row["system_prompt"]
-        row["secrets"] = {name: "set" for name in row["secrets"] or {}}
-        data.append(row)
+    data = [shown(record) for record in rows[:limit]]
     cursor = None
     if len(rows) > limit:
         cursor = base64.urlsafe_b64encode(orjson.dumps(["id", [data[-1]["id"]]])).decode().rstrip("=")
