@@ -2,8 +2,9 @@
 
 A ratio between two servers means something only when both answer the same question. For a
 sample of the request file's lines this fetches W1 (one agent), W2 (a filtered, sorted page) and
-W6 (a team member's page) from both servers and compares the parsed `data`; any difference stops
-the run, naming the request.
+W6 (a team member's page) from both servers and compares the parsed `data`, then creates and
+patches an agent on each (W3, W4) and compares the statuses and the fields answered; any
+difference stops the run, naming the request.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ READS = {  # scenario -> path, from one line of the request file (token, agent, 
 }
 
 
-def _get(port: int, token: str, path: str) -> tuple[int, object]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"Authorization": f"Bearer {token}"})
+def _get(port: int, token: str, path: str, method: str = "GET", body: object = None) -> tuple[int, object]:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data, headers, method=method)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())["data"]
@@ -44,4 +47,13 @@ def check(data_file: str, engine_port: int, reference_port: int, samples: int = 
                     f"with different data; the comparison would not be like for like"
                 )
             matched += 1
-    return matched
+    token = lines[0][0]
+    for name, port in (("engine", engine_port), ("reference", reference_port)):  # W3 then W4: the same shape
+        created = _get(port, token, "/api/agents", "POST", {"name": "same answers", "tools": [{"name": "t"}]})
+        patched = _get(port, token, f"/api/agents/{created[1]['id']}", "PATCH", {"name": "renamed", "status": "active"})
+        shapes = (created[0], sorted(created[1]), patched[0], sorted(patched[1]), patched[1]["status"])
+        if name == "engine":
+            expected = shapes
+        elif shapes != expected:
+            raise SystemExit(f"a create and a patch: the engine answered {expected}, the reference {shapes}")
+    return matched + 2

@@ -62,10 +62,23 @@ LIST = (
     f"SELECT {READ_COLUMNS} {FROM_AGENTS} WHERE a.status = $2 AND {READABLE}"
     " ORDER BY a.created_at DESC, a.id DESC LIMIT $3"
 )
-INSERT = (
-    "INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools) "
-    f"VALUES ($1, $2, $3, $4, $5, $6) RETURNING {COLUMNS}"
-)
+# Writes keep the example's contract too: each writes its event to an outbox and its version to
+# agents_history in the same statement, as the engine does. The outbox has the engine's shape and
+# indexes but is a table of its own: the engine delivers (and logs) only the events it wrote.
+OUTBOX = "ref_events"
+WRITTEN = f"{COLUMNS}, secrets, deleted_at"
+INSERT = f"""
+WITH written AS (
+  INSERT INTO agents (user_id, name, system_prompt, status, parameters, tools)
+  VALUES ($1, $2, $3, $4, $5, $6) RETURNING {WRITTEN}),
+event AS (
+  INSERT INTO {OUTBOX} (resource, action, record_id, actor, data)
+  SELECT 'agents', 'created', w.id::text, $1, to_jsonb(w) - 'system_prompt' - 'secrets' FROM written w),
+version AS (
+  INSERT INTO agents_history (record_id, version, action, actor, data)
+  SELECT w.id, 1, 'created', $1, to_jsonb(w) - 'secrets' FROM written w)
+SELECT *, true AS _prompt FROM written
+"""
 LOCK = f"SELECT {COLUMNS} FROM agents WHERE id = $1 AND user_id = $2 FOR UPDATE"
 UPDATE = (
     f"UPDATE agents SET name = $3, status = $4, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING {COLUMNS}"
@@ -74,18 +87,35 @@ UPDATE = (
 # the patch carries it ($3 is the patch as jsonb), and the status rule as a condition on the stored row.
 MOVE_PAIRS = ", ".join(f"('{a}', '{b}')" for a, targets in MOVES.items() for b in sorted(targets))
 PATCH_ONE = f"""
-UPDATE agents SET
-  name = CASE WHEN $3::jsonb ? 'name' THEN $3->>'name' ELSE name END,
-  system_prompt = CASE WHEN $3::jsonb ? 'system_prompt' THEN $3->>'system_prompt' ELSE system_prompt END,
-  status = CASE WHEN $3::jsonb ? 'status' THEN $3->>'status' ELSE status END,
-  parameters = CASE WHEN $3::jsonb ? 'parameters' THEN $3->'parameters' ELSE parameters END,
-  tools = CASE WHEN $3::jsonb ? 'tools' THEN $3->'tools' ELSE tools END,
-  updated_at = now()
-WHERE id = $1 AND user_id = $2
-  AND (NOT $3::jsonb ? 'status' OR $3->>'status' = status OR (status, $3->>'status') IN ({MOVE_PAIRS}))
-RETURNING {COLUMNS}
+WITH old AS (
+  SELECT {WRITTEN} FROM agents WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL FOR UPDATE),
+written AS (
+  UPDATE agents a SET
+    name = CASE WHEN $3::jsonb ? 'name' THEN $3->>'name' ELSE a.name END,
+    system_prompt = CASE WHEN $3::jsonb ? 'system_prompt' THEN $3->>'system_prompt' ELSE a.system_prompt END,
+    status = CASE WHEN $3::jsonb ? 'status' THEN $3->>'status' ELSE a.status END,
+    parameters = CASE WHEN $3::jsonb ? 'parameters' THEN $3->'parameters' ELSE a.parameters END,
+    tools = CASE WHEN $3::jsonb ? 'tools' THEN $3->'tools' ELSE a.tools END,
+    updated_at = now()
+  FROM old
+  WHERE a.id = old.id
+    AND (NOT $3::jsonb ? 'status' OR $3->>'status' = old.status OR (old.status, $3->>'status') IN ({MOVE_PAIRS}))
+  RETURNING {", ".join(f"a.{c}" for c in WRITTEN.split(", "))}),
+event AS (
+  INSERT INTO {OUTBOX} (resource, action, record_id, actor, data, changes)
+  SELECT 'agents', 'updated', w.id::text, $2, to_jsonb(w) - 'system_prompt' - 'secrets',
+    (SELECT jsonb_object_agg(n.key, jsonb_build_object('before', o.value, 'after', n.value))
+       FROM jsonb_each(to_jsonb(w)) n JOIN jsonb_each(to_jsonb(old)) o USING (key)
+      WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ('updated_at', 'system_prompt', 'secrets'))
+  FROM written w, old),
+version AS (
+  INSERT INTO agents_history (record_id, version, action, actor, data)
+  SELECT w.id, COALESCE((SELECT max(h.version) FROM agents_history h WHERE h.record_id = w.id), 0) + 1,
+    'updated', $2, to_jsonb(w) - 'secrets'
+  FROM written w)
+SELECT *, true AS _prompt FROM written
 """
-EXISTS = "SELECT status FROM agents WHERE id = $1 AND user_id = $2"
+EXISTS = "SELECT status FROM agents WHERE id = $1 AND user_id = $2 AND deleted_at IS NULL"
 PATCH_VALIDATOR = Draft202012Validator(
     {**SCHEMA, "required": []}, format_checker=Draft202012Validator.FORMAT_CHECKER
 )  # every constraint of agent.json is per field: a valid patch on a valid row gives a valid row
@@ -229,7 +259,7 @@ async def create_agent(request: web.Request) -> web.Response:
         body.get("parameters", {}),
         body.get("tools", []),
     )
-    data = dict(row)
+    data = shown(row)
     return ok({"data": data}, 201, {"Location": f"/api/agents/{data['id']}"})
 
 
@@ -247,13 +277,19 @@ async def update_agent(request: web.Request) -> web.Response:
     if errors:
         return problem(422, "Unprocessable Content", orjson.dumps(errors).decode())
     pool = request.app[POOL]
-    row = await pool.fetchrow(PATCH_ONE, agent_id, user, patch)  # the jsonb codec encodes it
+    for attempt in range(3):  # two PATCHes of one agent at once: the later one numbers its version again
+        try:
+            row = await pool.fetchrow(PATCH_ONE, agent_id, user, patch)  # the jsonb codec encodes it
+            break
+        except asyncpg.UniqueViolationError:
+            if attempt == 2:
+                raise
     if row is None:  # only on failure: tell a missing row from a refused status move
         found = await pool.fetchrow(EXISTS, agent_id, user)
         if found is None:
             return problem(404, "Not Found", "no such agent")
         return problem(409, "Conflict", "status move not allowed")
-    return ok({"data": dict(row)})
+    return ok({"data": shown(row)})
 
 
 async def update_agent_locking(request: web.Request) -> web.Response:
@@ -311,6 +347,7 @@ async def database(app: web.Application):
         max_size=int(os.environ.get("ENGINE_POOL_SIZE", "10")),
         init=init_connection,
     )
+    await app[POOL].execute(f"CREATE TABLE IF NOT EXISTS {OUTBOX} (LIKE _engine_events INCLUDING ALL)")
     yield
     await app[POOL].close()
 
