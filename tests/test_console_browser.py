@@ -183,6 +183,14 @@ async def shared_world(api):
     return alice, bob, shared, private
 
 
+async def signed_in(api, console_for, user: str = "alice"):
+    """A console for an ordinary user and a page signed in as `user` (by pasting a token)."""
+    console = await console_for("user")
+    page = await console.page()
+    await console.sign_in(page, api.token(user))
+    return console, page
+
+
 async def test_an_ordinary_user_creates_edits_filters_and_deletes_an_agent(api, console_for):
     await api.as_user("alice")
     console = await console_for("user")
@@ -208,9 +216,7 @@ async def test_an_admin_creates_edits_filters_and_deletes_an_agent_and_sees_the_
 
 async def test_a_user_never_sees_another_users_row_or_a_hidden_field(api, console_for):
     _, _, shared, private = await shared_world(api)
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents?fields=id,name,system_prompt,user_id")
     text = await page.inner_text("main")
     assert "Bob shared agent" in text
@@ -240,9 +246,7 @@ async def test_an_admin_sees_every_row_and_field(api, console_for):
 async def test_a_concurrent_change_is_reported_not_overwritten(api, console_for):
     alice = await api.as_user("alice")
     agent = await create_agent(alice, "Original")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, f"/console/r/agents/{agent}/edit")
     assert (await alice.patch(f"/api/agents/{agent}", json={"name": "Changed elsewhere"})).status == 200
     await page.fill("#field-name", "Mine")
@@ -254,9 +258,7 @@ async def test_a_concurrent_change_is_reported_not_overwritten(api, console_for)
 
 async def test_the_console_works_with_the_keyboard_alone(api, console_for):
     await api.as_user("alice")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents/new")
     await page.focus("#field-name")
     await page.keyboard.type("Typed agent")
@@ -272,9 +274,7 @@ async def test_the_console_works_with_the_keyboard_alone(api, console_for):
 
 async def test_every_control_has_a_visible_label(api, console_for):
     await api.as_user("alice")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     unlabelled = """() => Array.from(document.querySelectorAll('input:not([type=hidden]), select, textarea'))
         .filter(c => !(c.labels && c.labels.length && c.labels[0].textContent.trim())).map(c => c.id || c.name)"""
     pages = ("/console/signin", "/console/r/agents", "/console/r/agents/new", "/console/r/teams")
@@ -290,9 +290,7 @@ async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, c
         name = f"{roles[n % 5]} {n}: answers with sources, " * 3  # long: cut with an ellipsis, never wrapped
         status = ("draft", "active", "paused")[n % 3]
         await alice.post("/api/agents", json={"name": name, "status": status, "parameters": {"temperature": 0.2}})
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents?limit=100&fields=id,user_id,name,status,parameters,tools,created_at")
     assert await page.locator("#rows tbody tr").count() == 100
     assert await page.evaluate("document.documentElement.scrollWidth") <= VIEWPORT["width"]
@@ -303,9 +301,7 @@ async def test_a_page_of_100_rows_does_not_scroll_sideways_at_1280_pixels(api, c
 async def test_a_teams_page_links_its_members_and_agents(api, console_for):
     _, bob, shared, _ = await shared_world(api)
     team_id = (await bob.get("/api/teams")).json["data"][0]["id"]
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, f"/console/r/teams/{team_id}")
     members = page.locator("[data-relation='members'] a")
     assert sorted(await members.all_inner_texts()) == ["alice", "bob"]  # users without a name: their ids
@@ -397,9 +393,7 @@ async def test_the_next_page_link_follows_the_cursor(api, console_for):
     alice = await api.as_user("alice")
     for name in ("Agent A", "Agent B", "Agent C"):
         await create_agent(alice, name)
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents?sort=name&limit=2&fields=id,name")
     assert await page.locator("#rows tbody td:nth-child(2)").all_inner_texts() == ["Agent A", "Agent B"]
     await page.click("#next-page")
@@ -413,18 +407,14 @@ async def test_the_table_counts_the_rows_of_every_page(api, console_for):
     alice = await api.as_user("alice")
     for name in ("Agent A", "Agent B", "Agent C"):
         await create_agent(alice, name)
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents?limit=2")
     assert await page.inner_text("#table-status") == "2 rows on this page of 3."
 
 
 async def test_the_column_chooser_shows_the_columns_chosen(api, console_for):
     await create_agent(await api.as_user("alice"), "Chooser agent")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents")
     await page.click("details.columns summary")
     await page.uncheck("input[name='col'][value='status']")
@@ -440,9 +430,7 @@ async def test_a_rows_page_lists_the_rows_events(api, console_for):
     alice = await api.as_user("alice")
     agent = await create_agent(alice, "Evented")
     assert (await alice.patch(f"/api/agents/{agent}", json={"status": "active"})).status == 200
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, f"/console/r/agents/{agent}")
     actions = await page.locator("#row-events li.event").evaluate_all("lis => lis.map(li => li.dataset.action)")
     assert actions == ["updated", "created"]  # newest first
@@ -450,9 +438,7 @@ async def test_a_rows_page_lists_the_rows_events(api, console_for):
 
 async def test_a_write_only_field_is_written_from_the_form_and_never_shown(api, console_for):
     await api.as_user("alice")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents/new")
     await page.fill("#field-name", "With a secret")
     await page.fill("#field-secrets", '{"github": "ghp-CONSOLE-SECRET"}')
@@ -471,9 +457,7 @@ async def test_a_write_only_field_is_written_from_the_form_and_never_shown(api, 
 
 async def test_json_that_does_not_parse_is_reported_at_its_field_and_not_sent(api, console_for):
     await api.as_user("alice")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents/new")
     await page.fill("#field-name", "Bad JSON")
     await page.fill("#field-parameters", '{"temperature": ')
@@ -502,9 +486,7 @@ async def test_a_column_is_sorted_with_the_keyboard_alone(api, console_for):
     alice = await api.as_user("alice")
     for name in ("Agent B", "Agent A"):
         await create_agent(alice, name)
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents?fields=id,name")
     target = "#rows th[data-field='name'] a"
     for _ in range(80):  # Tab through the page's controls until the column header's link has focus
@@ -542,9 +524,7 @@ async def test_without_the_script_the_form_sends_nothing_and_never_puts_a_secret
 
 async def test_an_error_inside_a_json_field_is_shown_beside_that_field(api, console_for):
     await api.as_user("alice")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, "/console/r/agents/new")
     await page.fill("#field-name", "Too hot")
     await page.fill("#field-parameters", '{"temperature": 5}')  # the schema's maximum is 2
@@ -558,9 +538,7 @@ async def test_an_error_inside_a_json_field_is_shown_beside_that_field(api, cons
 async def test_a_delete_after_a_change_elsewhere_is_refused_and_reported(api, console_for):
     alice = await api.as_user("alice")
     agent = await create_agent(alice, "Original")
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     await console.open(page, f"/console/r/agents/{agent}")
     assert (await alice.patch(f"/api/agents/{agent}", json={"name": "Changed elsewhere"})).status == 200
     await page.click("#delete-start")
@@ -572,9 +550,7 @@ async def test_a_delete_after_a_change_elsewhere_is_refused_and_reported(api, co
 async def test_markup_in_a_value_is_shown_as_text_never_run(api, console_for):
     markup = '<img src=x id=injected onerror="document.title=1">'
     agent = await create_agent(await api.as_user("alice"), markup)
-    console = await console_for("user")
-    page = await console.page()
-    await console.sign_in(page, api.token("alice"))
+    console, page = await signed_in(api, console_for)
     for path in ("/console/r/agents", f"/console/r/agents/{agent}", f"/console/r/agents/{agent}/edit"):
         await console.open(page, path)
         assert await page.locator("#injected").count() == 0, path
