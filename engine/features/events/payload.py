@@ -103,7 +103,7 @@ class Event:
 
     @classmethod
     def from_row(cls, row: Any) -> Event:
-        return cls(**{name: row[name] for name in cls.__dataclass_fields__})
+        return cls(*map(row.__getitem__, _EVENT_FIELDS))  # positional: a bulk write publishes thousands
 
     @property
     def position(self) -> tuple[int, int]:
@@ -138,3 +138,6 @@ class Event:
     def sse(self) -> bytes:
         """The server-sent-events frame: orjson never emits a newline, so data fits on one line."""
         return b"id: %d\nevent: %s\ndata: %s\n\n" % (self.id, self.name.encode(), self.json)
+
+
+_EVENT_FIELDS = tuple(Event.__dataclass_fields__)  # in declaration order
