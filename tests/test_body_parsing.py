@@ -71,3 +71,19 @@ def test_one_walk_measures_depth_keys_and_arrays_as_defined(document):
 def test_a_run_of_nineteen_digits_is_found_as_the_regular_expression_finds_it(text):
     raw = text.encode()
     assert has_long_digits(raw) == (re.search(rb"[0-9]{19}", raw) is not None)
+
+
+def test_a_second_read_of_the_body_is_parsed_afresh_not_the_document_a_handler_changed():
+    """The input-limits middleware's parse goes to the handler once; a handler that changes its
+    document (the owner filled in, relations popped) never hands that change to a later read."""
+    from aiohttp.test_utils import make_mocked_request
+
+    from engine.http.body import parsed_fast
+
+    raw = b'{"name": "x"}'
+    request = make_mocked_request("POST", "/api/agents")
+    kept = parsed_fast(request, raw, keep=True)
+    first = parsed_fast(request, raw)
+    assert first is kept
+    first[0]["name"] = "changed by the handler"
+    assert parsed_fast(request, raw)[0] == {"name": "x"}

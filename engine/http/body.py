@@ -98,10 +98,12 @@ def shape_of(document: Any) -> Shape:
 PARSED = web.RequestKey("engine_parsed_body", tuple)
 
 
-def parsed_fast(request: web.Request | None, raw: bytes) -> tuple[Any, Shape] | None:
-    """orjson's parse of the body and its shape, once per request (the input-limits middleware and
-    the handler both ask); None when orjson refuses it (the strict parser then says why)."""
-    cached = request.get(PARSED) if request is not None else None
+def parsed_fast(request: web.Request | None, raw: bytes, keep: bool = False) -> tuple[Any, Shape] | None:
+    """orjson's parse of the body and its shape; None when orjson refuses it (the strict parser
+    then says why). With `keep` (the input-limits middleware) the parse waits on the request for
+    the handler, whose call takes it: any later read parses afresh, as the handler may have
+    changed the document it was given."""
+    cached = request.pop(PARSED, None) if request is not None else None
     if cached is not None and cached[0] is raw:
         return cached[1]
     try:
@@ -110,7 +112,7 @@ def parsed_fast(request: web.Request | None, raw: bytes) -> tuple[Any, Shape] | 
         result = None
     else:
         result = (document, shape_of(document))
-    if request is not None:
+    if keep and request is not None:
         request[PARSED] = (raw, result)
     return result
 

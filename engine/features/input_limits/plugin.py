@@ -74,7 +74,7 @@ async def json_limits(request: web.Request, handler) -> web.StreamResponse:
     """Check JSON bodies of every route; a body that does not parse is left to the handler's
     strict parser, which explains what is wrong with it."""
     if request.can_read_body and request.content_type in JSON_TYPES and LIMITS in request.app:
-        parsed = parsed_fast(request, await request.read())  # kept for the handler's parser
+        parsed = parsed_fast(request, await request.read(), keep=True)  # kept for the handler's parser
         if parsed is None:
             return await handler(request)
         errors = list(request.app[LIMITS].violations(*parsed))
