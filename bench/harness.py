@@ -204,9 +204,11 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
         )
         members = await seed_shared(conn, users, per_user, owned, now)
         await conn.execute("SET session_replication_role = origin")
-        # Vacuumed, analysed and checkpointed now: otherwise autovacuum (100,000 inserted rows) and the
-        # first reads' hint-bit writes land in the first scenario's first round, on one server only.
-        await conn.execute("VACUUM (ANALYZE)")
+        # The seeded tables vacuumed, analysed and checkpointed now: otherwise autovacuum (100,000
+        # inserted rows) and the first reads' hint-bit writes land in the first scenario's first round,
+        # on one server only. The tables left empty stay unanalysed, as in a new deployment.
+        for name in ("users", "agents", "teams", "team_members", "team_agents"):
+            await conn.execute(f"VACUUM (ANALYZE) {name}")
         await conn.execute("CHECKPOINT")
         return active, {row[1]: row[0] for row in team_rows}, members
     finally:
@@ -440,6 +442,7 @@ def main() -> int:
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
+    load_before = os.getloadavg()[0]
     wrk = ensure_wrk()
     if args.scale:
         import scale  # bench/scale.py: its own servers and data
@@ -515,19 +518,18 @@ def main() -> int:
     report = table(results, memory)
     print(report)
     if not args.quick:
-        write_results(report, memory, seconds, rounds, args.connections)
+        write_results(report, memory, seconds, rounds, args.connections, load_before)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
-def write_results(report: str, memory: dict, seconds: int, rounds: int, connections: int) -> None:
-    load = os.getloadavg()
+def write_results(report: str, memory: dict, seconds: int, rounds: int, connections: int, load: float) -> None:
     text = f"""# Benchmark results
 
 Measured by `bench/run` on commit {commit()}, {datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}.
 
 Machine: {os.cpu_count()} cores ({platform.processor() or platform.machine()}), Python {platform.python_version()},
-load average before the run {load[0]:.2f}. One server process each; PostgreSQL (pgserver, unix socket) on the
+load average before the run {load:.2f}. One server process each; PostgreSQL (pgserver, unix socket) on the
 same machine; wrk with 2 threads and {connections} connections, {rounds} alternating rounds of {seconds} s per
 scenario and server; the table shows medians over rounds. Engine with every default plugin on
 (ENGINE_ENV=production; rate limiting set high enough never to refuse), served by `resource-engine serve`,

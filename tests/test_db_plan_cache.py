@@ -3,6 +3,8 @@ force_generic_plan): PostgreSQL's `auto` mode planned the access-rule queries an
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from engine.http.keys import POOL
@@ -44,3 +46,31 @@ class TestAuto:
 def test_an_unknown_mode_is_refused_naming_the_choices():
     with pytest.raises(ConfigurationError, match="one of force_generic_plan, auto, force_custom_plan"):
         settings.value("ENGINE_DB_PLAN_CACHE_MODE", {"ENGINE_DB_PLAN_CACHE_MODE": "sometimes"})
+
+
+class TestStatementLifetime:
+    """A generic plan is made for the tables as they are: the pool prepares each statement again
+    after ENGINE_DB_STATEMENT_LIFETIME, so a plan made while a table was empty follows its growth."""
+
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        return {**engine_env, "ENGINE_DB_STATEMENT_LIFETIME": "1"}
+
+    async def test_a_statement_is_prepared_again_after_its_lifetime(self, api):
+        alice = await api.as_user("alice")
+
+        async def prepared() -> set[str]:
+            query = "SELECT name FROM pg_prepared_statements WHERE statement LIKE $1"
+            rows = await api.app[POOL].fetch(query, 'WITH written AS (INSERT INTO "agents"%')
+            return {r["name"] for r in rows}
+
+        assert (await alice.post("/api/agents", json={"name": "first"})).status == 201
+        first = await prepared()
+        assert len(first) == 1
+        await asyncio.sleep(1.5)  # past the 1 s lifetime: asyncpg drops the statement from its cache
+        assert (await alice.post("/api/agents", json={"name": "second"})).status == 201
+        assert (await prepared()) - first, "the insert was prepared again, with a plan for the table as it is now"
+
+
+def test_statements_are_prepared_again_every_30_seconds_by_default():
+    assert settings.value("ENGINE_DB_STATEMENT_LIFETIME", {}) == 30.0

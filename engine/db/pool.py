@@ -58,7 +58,10 @@ def _settings(
     if plan_cache_mode is not None:
         # Generic plans: asyncpg prepares each statement shape once per connection, and `auto` made
         # PostgreSQL plan the access-rule queries anew on every execution (measured: 0.4 ms of
-        # planning for a 0.05 ms read by primary key; bench/RESULTS.md, "Generic plans").
+        # planning for a 0.05 ms read by primary key; bench/RESULTS.md, "Generic plans"). A generic
+        # plan is made for the tables as they are then: the pool prepares each statement again
+        # after ENGINE_DB_STATEMENT_LIFETIME (asyncpg's max_cached_statement_lifetime), so a plan
+        # made while a table was empty does not outlive its growth.
         settings["plan_cache_mode"] = plan_cache_mode
     return settings
 

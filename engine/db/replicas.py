@@ -223,6 +223,7 @@ class Replicas:
         pooler: str,
         max_lag: float | None,
         plan_cache_mode: str | None = None,
+        statement_lifetime: float | None = None,
         interval: float,
     ) -> Replicas:
         """Replica pools open empty (a replica that is down does not stop the start), then the monitor starts."""
@@ -236,6 +237,7 @@ class Replicas:
                 schema=schema,
                 pooler=pooler,
                 plan_cache_mode=plan_cache_mode,
+                max_cached_statement_lifetime=statement_lifetime or 0,
                 timeout=CONNECT_TIMEOUT,
             )
             pool.bound_wait(REPLICA_ACQUIRE_WAIT, _replica_busy)
@@ -247,6 +249,7 @@ class Replicas:
                 schema=schema,
                 pooler=pooler,
                 plan_cache_mode=plan_cache_mode,
+                max_cached_statement_lifetime=statement_lifetime or 0,
                 timeout=CONNECT_TIMEOUT,
             )
             replicas.append(Replica(url, pool, monitor))

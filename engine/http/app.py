@@ -86,6 +86,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         config.pool_max_size,
         config.statement_timeout_ms,
         plan_cache_mode=config.value("ENGINE_DB_PLAN_CACHE_MODE"),
+        statement_lifetime=config.value("ENGINE_DB_STATEMENT_LIFETIME"),
     )
     await call_all(app[PLUGINS].hook.before_pool_open, app=app, settings=settings)
     if pooler == pooling.PGBOUNCER:
@@ -98,6 +99,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         schema=config.db_schema,
         pooler=pooler,
         plan_cache_mode=settings.plan_cache_mode,
+        max_cached_statement_lifetime=settings.statement_lifetime or 0,
     )
     if settings.acquire_timeout is not None:
         bound_pool_wait(pool, settings.acquire_timeout)
@@ -125,6 +127,7 @@ async def open_replicas(config: Config, settings: PoolSettings, pool: Any, poole
         schema=config.db_schema,
         pooler=pooler,
         plan_cache_mode=settings.plan_cache_mode,
+        statement_lifetime=settings.statement_lifetime,
         max_lag=config.value("ENGINE_REPLICA_MAX_LAG"),
         interval=config.value("ENGINE_REPLICA_CHECK_INTERVAL"),
     )

@@ -80,6 +80,14 @@ SETTINGS = (
         "server",
     ),
     Setting(
+        "ENGINE_DB_STATEMENT_LIFETIME",
+        seconds(),
+        30.0,
+        "how long a connection keeps a prepared statement, and its plan, before preparing it again "
+        "(a plan made while a table was empty or small then follows its growth; `off`: for good)",
+        "server",
+    ),
+    Setting(
         "ENGINE_BODY_LIMIT",
         integer(),
         1024 * 1024,
