@@ -296,6 +296,17 @@ def memory_kb(pid: int) -> tuple[int, int]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a server process and every process under it (gunicorn workers), from /proc."""
+    return sum(cpu_by_process(pid).values())
+
+
+def cpu_since(pid: int, before: dict[int, float]) -> float:
+    """CPU seconds the process family of `pid` used since `before` (a `cpu_by_process`): processes
+    that ended meanwhile (an autovacuum worker) are left out, not subtracted."""
+    return sum(used - before.get(member, 0.0) for member, used in cpu_by_process(pid).items())
+
+
+def cpu_by_process(pid: int) -> dict[int, float]:
+    """User + system CPU seconds of `pid` and each process under it, by process id."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     used: dict[int, float] = {}
@@ -315,8 +326,7 @@ def cpu_seconds(pid: int) -> float:
         if grown == family:
             break
         family = grown
-    total = sum(used.get(member, 0.0) for member in family)
-    return total
+    return {member: used[member] for member in family if member in used}
 
 
 def run_wrk(
@@ -333,7 +343,7 @@ def run_wrk(
     """One wrk run; with `pid`, also the server's CPU time per request (`cpu_us`), steadier than req/s
     on a shared machine; with `db_pid` (the postmaster), PostgreSQL's (`db_us`, every backend)."""
     before = cpu_seconds(pid) if pid else 0.0
-    db_before = cpu_seconds(db_pid) if db_pid else 0.0
+    db_before = cpu_by_process(db_pid) if db_pid else {}
     command = [
         wrk,
         "-t2",
@@ -355,7 +365,7 @@ def run_wrk(
     if pid and result["requests"]:
         result["cpu_us"] = (cpu_seconds(pid) - before) * 1e6 / result["requests"]
     if db_pid and result["requests"]:
-        result["db_us"] = (cpu_seconds(db_pid) - db_before) * 1e6 / result["requests"]
+        result["db_us"] = cpu_since(db_pid, db_before) * 1e6 / result["requests"]
     return result
 
 
