@@ -25,6 +25,7 @@ from engine.kernel.errors import (
 )
 from engine.kernel.hooks import call_all, call_first
 from engine.kernel.logs import request_id_var, user_id_var
+from engine.resources.manager import remember_access_answers
 
 log = logging.getLogger("engine.http")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -123,6 +124,7 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
     request[IDENTITY] = identity
     if identity is not None:
         user_id_var.set(identity.user_id)
+    remember_access_answers()  # this request's task only: aiohttp runs each request in its own
     return await handler(request)
 
 

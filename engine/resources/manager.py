@@ -7,6 +7,7 @@ Each write is one transaction holding the before/after hooks (and, through them,
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -48,6 +49,19 @@ def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
 
 
 WRITTEN = "written"  # the write's own CTE in a folded statement
+
+# The access hooks' answers (`access_predicates`, `field_access`) for the rest of one request: the
+# same (resource, action, identity) gives the same predicates within a request, and a request asks
+# several times (a read with includes ten times, a write five). None outside a request.
+_ACCESS_ANSWERS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("access_answers", default=None)
+
+
+def remember_access_answers() -> None:
+    """Called once a request's caller is known (the HTTP layer's authentication): from here on, in
+    this request's task, each access hook is asked once per resource, action and identity."""
+    _ACCESS_ANSWERS.set({})
+
+
 LOCK_ATTEMPTS = 3  # locked reads of one write: again only when a concurrent write made the row writable
 
 
@@ -83,15 +97,30 @@ class ResourceManager:
     # --- access ------------------------------------------------------------------------------
 
     async def predicates(self, action: str, identity: Identity | None) -> tuple[Predicate, ...]:
+        memo = _ACCESS_ANSWERS.get()
+        key = ("rows", self.resource.name, action, identity)
+        if memo is not None and key in memo:
+            return memo[key]
         results = await call_all(
             self.pm.hook.access_predicates, resource=self.resource, action=action, identity=identity
         )
-        return _flatten(results)
+        answer = _flatten(results)
+        if memo is not None:
+            memo[key] = answer
+        return answer
 
     async def field_rules(self, mode: str, identity: Identity | None) -> dict[str, Predicate]:
         """Field name -> where the caller may `mode` (read or write) it (the `field_access` hook)."""
+        memo = _ACCESS_ANSWERS.get()
+        key = ("fields", self.resource.name, mode, identity)
+        if memo is not None and key in memo:
+            return dict(memo[key])  # a copy: callers may add to theirs
         results = await call_all(self.pm.hook.field_access, resource=self.resource, mode=mode, identity=identity)
-        return field_rules.merge(results)
+        answer = field_rules.merge(results)
+        if memo is not None:
+            memo[key] = answer
+            return dict(answer)
+        return answer
 
     async def masks(self, identity: Identity | None) -> Masks:
         """The read rules of fields, as the select list needs them."""
