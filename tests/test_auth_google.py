@@ -220,3 +220,22 @@ class TestNotConfigured:
         result = await api.anonymous.get("/auth/google/login", allow_redirects=False)
         assert result.status == 404
         assert "ENGINE_GOOGLE_CLIENT_ID" in result.json["detail"]
+
+
+async def sign_in_with_next(api, next_value: str):
+    login = await api.anonymous.get("/auth/google/login", params={"next": next_value}, allow_redirects=False)
+    assert login.status == 302, login.text
+    return await api.anonymous.get(path_of(await visit_provider(login.headers["Location"])), allow_redirects=False)
+
+
+async def test_sign_in_comes_back_to_the_page_named_by_next(api, oidc_provider):
+    result = await sign_in_with_next(api, "/console/r/agents?sort=-name")
+    assert result.status == 302
+    assert result.headers["Location"] == "/console/r/agents?sort=-name"
+
+
+@pytest.mark.parametrize("elsewhere", ["https://evil.test/", "//evil.test/x", "/\\evil.test", "console"])
+async def test_a_next_that_is_not_a_path_here_goes_to_the_login_redirect(api, oidc_provider, elsewhere):
+    result = await sign_in_with_next(api, elsewhere)
+    assert result.status == 302
+    assert result.headers["Location"] == "/signed-in"

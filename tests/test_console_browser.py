@@ -334,6 +334,17 @@ class TestGoogleSignIn:
         await console.shot(page, "01-admin-after-google-sign-in", full_page=False)
         assert console.errors == []
 
+    async def test_a_deep_link_survives_the_google_sign_in(self, api, browser, oidc_provider):
+        origin = str(api.client.make_url("/")).rstrip("/")
+        context = await browser.new_context(viewport=VIEWPORT)
+        console = Console(context, origin, "google", also=(oidc_provider.issuer,))
+        page = await console.page()
+        await page.goto(origin + "/console/r/agents?sort=-name")  # not signed in: to the sign-in page
+        await page.wait_for_url(re.compile(r".*/console/signin\?next=.*"))
+        await page.click("#google-sign-in")
+        await page.wait_for_url(origin + "/console/r/agents?sort=-name")
+        assert console.errors == []
+
 
 class TestAResourceDeclaredInTheTest:
     """The console is generated from the spec: a resource it has never seen, edited in the browser."""

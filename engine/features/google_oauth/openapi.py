@@ -15,6 +15,16 @@ def google_paths(document: dict[str, Any]) -> None:
             "tags": AUTH_TAGS,
             "summary": "Start Google sign-in: redirects to Google (state, nonce and PKCE kept in the session)",
             "security": ANONYMOUS,
+            "parameters": [
+                {
+                    "name": "next",
+                    "in": "query",
+                    "required": False,
+                    "description": "Where to go once signed in: a path on this site (anything else is ignored; "
+                    "without it, ENGINE_LOGIN_REDIRECT).",
+                    "schema": {"type": "string", "pattern": "^/"},
+                }
+            ],
             "responses": {
                 "302": redirect("To the provider's authorization page."),
                 **problems("BadRequest", "NotFound"),  # 400: a Host not in ENGINE_GOOGLE_ALLOWED_HOSTS
@@ -25,7 +35,7 @@ def google_paths(document: dict[str, Any]) -> None:
         "get": {
             "operationId": "auth_google_callback",
             "tags": AUTH_TAGS,
-            "summary": "Where Google sends the browser back: signs in and redirects to ENGINE_LOGIN_REDIRECT",
+            "summary": "Where Google sends the browser back: signs in and redirects to `next` or ENGINE_LOGIN_REDIRECT",
             "security": ANONYMOUS,
             "parameters": [
                 {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}

@@ -1,10 +1,11 @@
 """Built-in Google sign-in (OpenID Connect authorization code flow with PKCE) into a browser session.
 
-- `GET /auth/google/login`: 302 to the provider; state, nonce and the PKCE verifier wait in the session.
+- `GET /auth/google/login[?next=/a/path]`: 302 to the provider; state, nonce, the PKCE verifier and
+  `next` (a path on this site only) wait in the session.
 - `GET /auth/google/callback`: checks state, exchanges the code, verifies the ID token, creates or
   updates the `users` row (google_id, email, name), starts a NEW session (its roles: `admin` when
   ENGINE_ADMINS names the user, and whatever else `user_roles` says they hold) and redirects to
-  ENGINE_LOGIN_REDIRECT. Any failure is a problem response and leaves no session behind.
+  `next`, or else ENGINE_LOGIN_REDIRECT. Any failure is a problem response and leaves no session behind.
 Configured by ENGINE_GOOGLE_CLIENT_ID / _SECRET (+ _DISCOVERY_URL, _REDIRECT_URI); off without them.
 """
 
@@ -39,6 +40,7 @@ SETTINGS = web.AppKey("google_settings", OidcSettings)
 CLIENT = web.AppKey("google_client", OidcClient)
 ADMINS = web.AppKey("google_admins", frozenset)
 PENDING = "google_sign_in"
+NEXT = "google_sign_in_next"  # where the browser asked to go after signing in (?next=, a path here)
 USERS = "users"
 USER_FIELDS = ("email", "google_id")
 # Writes the users row on the user's behalf: the user may not set their own email or google_id.
@@ -86,12 +88,27 @@ def _redirect(location: str) -> web.Response:
     return web.Response(status=302, headers={"Location": location, **NO_STORE})
 
 
+def local_path(value: object) -> str | None:
+    """`value` when it is a path on this site (``/console/r/agents``), else None: never another
+    site (``//evil.test``, ``https://...``, ``/\\evil.test``), so ?next= opens no redirect."""
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and value.isprintable()
+    ):
+        return value[:2000]
+    return None
+
+
 async def login(request: web.Request) -> web.Response:
     client = _client(request)
     provider = await client.provider()
     pending = PendingSignIn.new(client.settings.callback_url(request.scheme, request.host))
     session = await sessions.get_session(request)
     session[PENDING] = pending.as_dict()
+    session[NEXT] = local_path(request.query.get("next"))
     return _redirect(client.authorization_url(provider, pending))
 
 
@@ -99,6 +116,7 @@ async def callback(request: web.Request) -> web.Response:
     client = _client(request)
     session = await sessions.get_session(request)
     pending = PendingSignIn.from_session(session.pop(PENDING, None))
+    after = local_path(session.pop(NEXT, None)) or client.settings.login_redirect
     try:
         pending, code = client.check_callback(pending, request.query)
         if not await spend(request.app[POOL], pending.state):
@@ -113,7 +131,7 @@ async def callback(request: web.Request) -> web.Response:
     held = await held_roles(request.app[PLUGINS], request.app, user_id) or frozenset()
     roles = sorted({*sign_in_roles(request.app, user_id, claims), *held} - {"user"})
     await sessions.start_session(request, user_id, roles)
-    return _redirect(client.settings.login_redirect)
+    return _redirect(after)
 
 
 def sign_in_roles(app: web.Application, user_id: str, claims: dict[str, Any]) -> list[str]:
