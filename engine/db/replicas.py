@@ -228,30 +228,18 @@ class Replicas:
     ) -> Replicas:
         """Replica pools open empty (a replica that is down does not stop the start), then the monitor starts."""
         replicas = []
+        options = {  # the replica's reads and its monitor's checks: the primary pool's settings
+            "statement_timeout_ms": statement_timeout_ms,
+            "schema": schema,
+            "pooler": pooler,
+            "plan_cache_mode": plan_cache_mode,
+            "max_cached_statement_lifetime": statement_lifetime or 0,
+            "timeout": CONNECT_TIMEOUT,
+        }
         for url in urls:
-            pool = await create_pool(
-                url,
-                min_size=0,
-                max_size=pool_size,
-                statement_timeout_ms=statement_timeout_ms,
-                schema=schema,
-                pooler=pooler,
-                plan_cache_mode=plan_cache_mode,
-                max_cached_statement_lifetime=statement_lifetime or 0,
-                timeout=CONNECT_TIMEOUT,
-            )
+            pool = await create_pool(url, min_size=0, max_size=pool_size, **options)
             pool.bound_wait(REPLICA_ACQUIRE_WAIT, _replica_busy)
-            monitor = await create_pool(
-                url,
-                min_size=0,
-                max_size=1,
-                statement_timeout_ms=statement_timeout_ms,
-                schema=schema,
-                pooler=pooler,
-                plan_cache_mode=plan_cache_mode,
-                max_cached_statement_lifetime=statement_lifetime or 0,
-                timeout=CONNECT_TIMEOUT,
-            )
+            monitor = await create_pool(url, min_size=0, max_size=1, **options)
             replicas.append(Replica(url, pool, monitor))
         router = cls(primary, replicas, max_lag=max_lag, interval=interval)
         if replicas:
