@@ -162,8 +162,12 @@ async def test_log_lines_are_json_and_carry_the_request_id(cluster):
     async with aiohttp.ClientSession() as session:
         async with session.get(cluster.base + "/api/notes", headers={"X-Request-ID": "cluster-req-1"}) as response:
             assert response.headers["X-Request-ID"] == "cluster-req-1"
-    lines = log_lines(cluster)  # every line parses as JSON, gunicorn's own included
-    (line,) = [line for line in lines if line["request_id"] == "cluster-req-1"]
+
+    def logged() -> list[dict]:  # every line parses as JSON, gunicorn's own included
+        return [line for line in log_lines(cluster) if line["request_id"] == "cluster-req-1"]
+
+    await until(logged, "the request's access line")  # written at the end of the worker's loop turn
+    (line,) = logged()
     assert (line["logger"], line["route"], line["status"]) == ("engine.access", "/api/notes", 200)
     assert line["pid"] in cluster.worker_pids()
 
