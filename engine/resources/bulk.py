@@ -25,10 +25,10 @@ from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
 from engine.resources.context import WriteContext, WriteFold, WriteSet
-from engine.resources.manager import WRITTEN, ResourceManager, folded
+from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
 from engine.resources.values import from_json
 from engine.sql import bulk as sql
-from engine.sql.queries import Filter, bind_predicates, mask_flag, mask_key
+from engine.sql.queries import Filter, bind_predicates, mask_key
 
 
 def json_text(value: Any) -> str:
@@ -302,17 +302,11 @@ class BulkWriter:
         names = [c for c in self.resource.columns if any(c in row for row in rows)] or [pk]
         columns = tuple(names)
         partial = tuple(c for c in columns if not all(c in row for row in rows))
-        masks = await self.m.masks(context.identity) if folds else ()
-        if masks and not self.m._flags_fold(masks):
-            masks = ()  # not foldable (ResourceManager._flags_fold): `shown` asks after the write
+        masks = await self.m.foldable_masks(context.identity) if folds else ()
 
         def build() -> exp.Expression:
             statement = sql.insert_many(self.resource, columns, partial)
-            if not folds:
-                return statement
-            statement = folded(statement, folds)
-            flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
-            return statement.select(*flags) if flags else statement
+            return with_flags(folded(statement, folds), masks) if folds else statement
 
         compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds), mask_key(masks)), build)
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
@@ -326,10 +320,7 @@ class BulkWriter:
         for item in items:
             item.context.folds = folds
         if masks:
-            flags = [(name, mask_flag(i)) for i, (name, _) in enumerate(masks)]
-            records = [
-                FlaggedRow(record, frozenset(name for name, flag in flags if record.pop(flag))) for record in records
-            ]
+            records = [FlaggedRow(record, readable_flags(record, masks)) for record in records]
         return records
 
     # --- update and delete by filter ---------------------------------------------------------

@@ -275,23 +275,25 @@ class ResourceManager:
         """The statement for a write without a transaction, with the rows `fold_into_write` folds into
         it and the caller's read-rule flags on the written row (`_readable_flags`)."""
         folds = await self._folds_for(action)
-        masks = await self.masks(context.identity)
-        if masks and not self._flags_fold(masks):
-            masks = ()  # not foldable (see _flags_fold): `shown` asks after the write, as before
+        masks = await self.foldable_masks(context.identity)
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
         if not folds and not masks:
             return self.queries.compiled((action, key, "alone"), build), values, masks
         context.folds = folds
 
         def build_folded() -> exp.Expression:
-            statement = folded(build(), folds)
-            flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
-            return statement.select(*flags) if flags else statement
+            return with_flags(folded(build(), folds), masks)
 
         compiled = self.queries.compiled((action, key, "folded", mask_key(masks)), build_folded)
         for fold in folds:
             values.update(fold.values(context.identity, previous))
         return compiled, values, masks
+
+    async def foldable_masks(self, identity: Identity | None) -> Masks:
+        """The caller's read rules when a write's own statement can work them out (`with_flags`),
+        else none: `shown` then asks after the write."""
+        masks = await self.masks(identity)
+        return masks if masks and self._flags_fold(masks) else ()
 
     def _flags_fold(self, masks: Masks) -> bool:
         """Whether the read rules can be worked out in the write's own statement: not when one reads
@@ -312,7 +314,7 @@ class ResourceManager:
     def _readable_flags(record: dict[str, Any], masks: Masks, context: WriteContext) -> None:
         """Take the flags `_alone` added off the written row, into `context.readable`."""
         if masks:
-            context.readable = frozenset(name for i, (name, _) in enumerate(masks) if record.pop(mask_flag(i)))
+            context.readable = readable_flags(record, masks)
 
     async def lock_for_write(
         self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None, action: str = "update"
@@ -589,6 +591,18 @@ class ResourceManager:
             target = self.resource.references[column].resource
             errors.append({"path": f"/{column}", "message": f"no {target} row with this id"})
         return ValidationFailed(errors or [{"path": "/", "message": "a referenced row does not exist"}])
+
+
+def with_flags(statement: exp.Select, masks: Masks) -> exp.Select:
+    """A folded write's final SELECT, with one boolean per masked field: may the caller read it
+    on the written row (its read rule evaluated on the `written` CTE)."""
+    flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
+    return statement.select(*flags) if flags else statement
+
+
+def readable_flags(record: dict[str, Any], masks: Masks) -> frozenset[str]:
+    """The masked fields a written row may show, its `with_flags` columns taken off it."""
+    return frozenset(name for i, (name, _) in enumerate(masks) if record.pop(mask_flag(i)))
 
 
 def folded(write: exp.Expression, folds: tuple[WriteFold, ...]) -> exp.Expression:
