@@ -20,7 +20,7 @@ from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging
 from engine.kernel.plugins import PluginError
 from engine.kernel.settings import explicit, value
-from engine.server import gc_tuning
+from engine.server import gc_tuning, memory
 
 # Options that an ENGINE_* variable sets when the command line does not (absent from both: gunicorn's own).
 FROM_ENVIRONMENT = {
@@ -106,6 +106,7 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
 
     configure_logging(settings)
     gc_tuning.install(app)
+    memory.install(app)
     out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
     web.run_app(
         app,

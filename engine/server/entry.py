@@ -13,7 +13,7 @@ from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging, is_configured
 from engine.kernel.settings import value
-from engine.server import gc_tuning
+from engine.server import gc_tuning, memory
 from engine.spec import load_spec
 
 
@@ -24,4 +24,5 @@ async def app() -> web.Application:
     spec = load_spec(value("ENGINE_SPEC"))
     application = create_app(spec, Config.from_env(spec))
     gc_tuning.install(application)
+    memory.install(application)
     return application
