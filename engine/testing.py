@@ -98,6 +98,9 @@ class ApiClient:
     async def delete(self, path: str, **kwargs: Any) -> Result:
         return await self.request("DELETE", path, **kwargs)
 
+    async def head(self, path: str, **kwargs: Any) -> Result:
+        return await self.request("HEAD", path, **kwargs)
+
 
 class Api:
     """Client factory: ``api.anonymous``, ``await api.as_user("alice")``, ``await api.as_admin()``."""

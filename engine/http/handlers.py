@@ -147,9 +147,9 @@ class ResourceHandlers:
     def routes(self) -> list[web.RouteDef]:
         item = self.base + "/{id}"
         return [
-            web.get(self.base, self.list, allow_head=False),
+            web.get(self.base, self.list),
             web.post(self.base, self.create),
-            web.get(item, self.read, allow_head=False),
+            web.get(item, self.read),
             web.patch(item, self.update),
             web.delete(item, self.delete),
         ]

@@ -162,9 +162,9 @@ async def delete_any_key(request: web.Request) -> web.Response:
 def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [
         web.post("/api/me/api-keys", create_key),
-        web.get("/api/me/api-keys", list_own_keys, allow_head=False),
+        web.get("/api/me/api-keys", list_own_keys),
         web.delete("/api/me/api-keys/{id}", delete_own_key),
-        web.get("/api/api-keys", list_any_keys, allow_head=False),
+        web.get("/api/api-keys", list_any_keys),
         web.delete("/api/api-keys/{id}", delete_any_key),
     ]
 

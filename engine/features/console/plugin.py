@@ -61,16 +61,16 @@ def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     if not _served(app):
         return []
     return [
-        web.get(BASE, pages.home, allow_head=False),
-        web.get(f"{BASE}/signin", signin.show_signin, allow_head=False),
+        web.get(BASE, pages.home),
+        web.get(f"{BASE}/signin", signin.show_signin),
         web.post(f"{BASE}/signin", signin.token_signin),
         web.post(f"{BASE}/signout", signin.signout),
-        web.get(f"{BASE}/admin", pages.admin_page, allow_head=False),
-        web.get(f"{BASE}/r/{{resource}}", pages.table_page, allow_head=False),
-        web.get(f"{BASE}/r/{{resource}}/new", pages.form_page, allow_head=False),
-        web.get(f"{BASE}/r/{{resource}}/{{id}}", pages.row_page, allow_head=False),
-        web.get(f"{BASE}/r/{{resource}}/{{id}}/edit", pages.form_page, allow_head=False),
-        web.get(STATIC_PATH, static_file, allow_head=False),
+        web.get(f"{BASE}/admin", pages.admin_page),
+        web.get(f"{BASE}/r/{{resource}}", pages.table_page),
+        web.get(f"{BASE}/r/{{resource}}/new", pages.form_page),
+        web.get(f"{BASE}/r/{{resource}}/{{id}}", pages.row_page),
+        web.get(f"{BASE}/r/{{resource}}/{{id}}/edit", pages.form_page),
+        web.get(STATIC_PATH, static_file),
     ]
 
 

@@ -30,12 +30,13 @@ PRIVATE = "private, no-cache"
 ANONYMOUS = "no-cache"
 # A 304 repeats the headers the 200 would have carried that describe the representation.
 KEPT_ON_304 = ("ETag", "Cache-Control", "Vary", "Content-Location", "Link")
+READS = ("GET", "HEAD")  # a HEAD is answered as its GET would be, without the body (aiohttp leaves it out)
 
 
 @web.middleware
 async def conditional_get(request: web.Request, handler) -> web.StreamResponse:
     response = await handler(request)
-    if request.method != "GET" or response.status != 200 or not isinstance(response, web.Response):
+    if request.method not in READS or response.status != 200 or not isinstance(response, web.Response):
         return response
     etag = response.headers.get("ETag")
     if etag is None and isinstance(response.body, bytes):

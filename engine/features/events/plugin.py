@@ -76,7 +76,7 @@ async def shutdown(app: web.Application) -> None:
 @hookimpl(trylast=True)
 def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [
-        web.get("/api/events", history, allow_head=False),
+        web.get("/api/events", history),
         web.get("/api/events/stream", stream, allow_head=False),
     ]
 

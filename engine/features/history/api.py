@@ -46,8 +46,8 @@ class VersionRoutes:
 
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.get(self.base, self.list, allow_head=False),
-            web.get(self.base + "/{version}", self.read, allow_head=False),
+            web.get(self.base, self.list),
+            web.get(self.base + "/{version}", self.read),
             web.post(self.base + "/{version}/restore", self.restore),
         ]
 

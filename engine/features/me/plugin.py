@@ -31,7 +31,7 @@ async def me(request: web.Request) -> web.Response:
 def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     if USERS not in spec.resources:
         return []
-    return [web.get("/api/me", me, allow_head=False)]
+    return [web.get("/api/me", me)]
 
 
 @hookimpl(trylast=True)

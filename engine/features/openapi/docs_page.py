@@ -96,7 +96,7 @@ def configure(app: web.Application) -> None:
 
 @hookimpl(trylast=True)
 def register_routes() -> list[web.RouteDef]:
-    return [web.get(PATH, docs_page, allow_head=False), web.get(STATIC_PATH, static_file, allow_head=False)]
+    return [web.get(PATH, docs_page), web.get(STATIC_PATH, static_file)]
 
 
 @hookimpl(trylast=True)

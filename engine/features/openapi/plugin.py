@@ -30,7 +30,7 @@ def configure(app: web.Application) -> None:
 
 @hookimpl(trylast=True)
 def register_routes() -> list[web.RouteDef]:
-    return [web.get(PATH, serve_document, allow_head=False)]
+    return [web.get(PATH, serve_document)]
 
 
 @hookimpl(trylast=True)

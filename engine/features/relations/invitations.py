@@ -211,4 +211,4 @@ def invitation_routes(spec: Spec) -> list[web.RouteDef]:
     """`GET /api/me/invitations`, when some relation declares `invite`."""
     if not invited_relations(spec):
         return []
-    return [web.get("/api/me/invitations", MyInvitations(spec).answer, allow_head=False)]
+    return [web.get("/api/me/invitations", MyInvitations(spec).answer)]

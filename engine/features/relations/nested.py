@@ -74,9 +74,9 @@ class NestedHandlers:
 
     def routes(self) -> list[web.RouteDef]:
         routes = [
-            web.get(self.base, self.list, allow_head=False),
+            web.get(self.base, self.list),
             web.post(self.base, self.attach),
-            web.get(self.item, self.read, allow_head=False),
+            web.get(self.item, self.read),
             web.delete(self.item, self.detach),
         ]
         if self.editable_fields():

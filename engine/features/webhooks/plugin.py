@@ -200,11 +200,11 @@ async def replay_range_of(request: web.Request) -> web.Response:
 def register_routes(app: web.Application, spec: Spec) -> list[web.RouteDef]:
     return [
         web.post("/api/webhooks", create_endpoint),
-        web.get("/api/webhooks", list_endpoints, allow_head=False),
-        web.get("/api/webhooks/{id}", get_endpoint, allow_head=False),
+        web.get("/api/webhooks", list_endpoints),
+        web.get("/api/webhooks/{id}", get_endpoint),
         web.patch("/api/webhooks/{id}", update_endpoint),
         web.delete("/api/webhooks/{id}", delete_endpoint),
-        web.get("/api/webhooks/{id}/deliveries", list_deliveries, allow_head=False),
+        web.get("/api/webhooks/{id}/deliveries", list_deliveries),
         web.post("/api/webhooks/{id}/deliveries/{delivery_id}/replay", replay_delivery),
         web.post("/api/webhooks/{id}/replay", replay_range_of),
     ]
