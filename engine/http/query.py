@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
 
 from multidict import MultiMapping
 
@@ -16,7 +17,7 @@ from engine.http.query_power import parse_power
 from engine.kernel.errors import BadRequest
 from engine.resources.listing import ListQuery
 from engine.resources.values import ValueProblem, from_query
-from engine.spec import Resource
+from engine.spec import Field, Resource
 from engine.sql.queries import IS_VALUES, Filter, SortKey
 
 RESERVED = ("sort", "limit", "cursor", "fields", "include")
@@ -118,13 +119,21 @@ def _value(field, op: str, text: str):
         items = text.split(",")
         if len(items) > MAX_IN_VALUES:
             raise ValueProblem(f"at most {MAX_IN_VALUES} comma-separated values")
-        return [from_query(field, item) for item in items]
+        return [_member(field, op, from_query(field, item)) for item in items]
     if op in ("like", "ilike"):
         if "\x00" in text:
             raise ValueProblem("a pattern without NUL characters")
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return escaped.replace("*", "%")
-    return from_query(field, text)
+    return _member(field, op, from_query(field, text))
+
+
+def _member(field: Field, op: str, value: Any) -> Any:
+    """An equality on a field with an `enum` takes only its values: a typo (`status=actve`) is a 400
+    naming them, not an empty list that looks like "no such rows"."""
+    if field.enum is not None and op in ("eq", "ne", "in") and value not in field.enum:
+        raise ValueProblem("one of " + ", ".join(str(v) for v in field.enum))
+    return value
 
 
 def parse_list_query(
