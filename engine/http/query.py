@@ -129,9 +129,9 @@ def _value(field, op: str, text: str):
 
 
 def _member(field: Field, op: str, value: Any) -> Any:
-    """An equality on a field with an `enum` takes only its values: a typo (`status=actve`) is a 400
-    naming them, not an empty list that looks like "no such rows"."""
-    if field.enum is not None and op in ("eq", "ne", "in") and value not in field.enum:
+    """A comparison with a field that has an `enum` takes only its values, as /openapi.json says: a
+    typo (`status=actve`) is a 400 naming them, not an empty list that looks like "no such rows"."""
+    if field.enum is not None and value not in field.enum:
         raise ValueProblem("one of " + ", ".join(str(v) for v in field.enum))
     return value
 
