@@ -248,14 +248,14 @@ async def test_wrong_method_on_a_collection_is_405_with_allow(api, expect_proble
     alice = await api.as_user("alice")
     result = await alice.put("/api/agents", json={"name": "x"})
     expect_problem(result, 405)
-    assert result.headers["Allow"] == "DELETE, GET, PATCH, POST"  # PATCH, DELETE: by filter
+    assert result.headers["Allow"] == "DELETE, GET, HEAD, PATCH, POST"  # PATCH, DELETE: by filter
 
 
 async def test_wrong_method_on_an_item_is_405_with_allow(api, expect_problem):
     alice = await api.as_user("alice")
     result = await alice.post(f"/api/agents/{UNKNOWN_ID}", json={"name": "x"})
     expect_problem(result, 405)
-    assert set(result.headers["Allow"].split(", ")) == {"GET", "PATCH", "PUT", "DELETE"}
+    assert set(result.headers["Allow"].split(", ")) == {"GET", "HEAD", "PATCH", "PUT", "DELETE"}
 
 
 # --- constraints ------------------------------------------------------------------------------------
@@ -317,6 +317,16 @@ async def test_validation_lists_every_violation_with_json_pointers(api, expect_p
     ]
     assert all(e["message"] for e in problem["errors"])
     assert problem["detail"] == "the request body has 6 invalid values"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, "null"), (True, "true"), ({"a": 1}, '{"a":1}'), ([1, 2], "[1,2]")],
+)
+async def test_a_wrongly_typed_value_is_named_in_json_not_python(api, expect_problem, value, shown):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.post("/api/agents", json={"name": value}), 422)
+    assert problem["errors"] == [{"path": "/name", "message": f"{shown} is not of type 'string'"}]
 
 
 async def test_missing_required_field_is_422(api, expect_problem):

@@ -10,6 +10,7 @@ import copy
 from collections.abc import Collection
 from typing import Any
 
+import orjson
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -76,7 +77,7 @@ def _describe(error: ValidationError, secret: frozenset[str], present: Collectio
         ]
     if path and path[0] in secret:  # a secret's value never echoes back: name the rule it broke
         return [{"path": _pointer(path), "message": f"the value does not satisfy '{error.validator}'"}]
-    message = error.message
+    message = _as_json(error.message, error.instance)
     if len(message) > 300:  # jsonschema quotes the whole instance; a huge value must not echo back
         message = message[:300] + "..."
     return [{"path": _pointer(path), "message": message}]
@@ -98,3 +99,17 @@ def read_only_errors(resource: Resource, data: dict[str, Any], *, updating: bool
             )
             errors.append({"path": _pointer([name]), "message": f"'{name}' is read-only: it {why}"})
     return errors
+
+
+def _as_json(message: str, instance: Any) -> str:
+    """jsonschema opens most messages with the value's Python repr (`None is not of type 'string'`);
+    a JSON client reads null, true, false, objects and arrays as JSON (`null is not of type 'string'`).
+    Strings and numbers read the same either way and keep jsonschema's quoting."""
+    if instance is None or isinstance(instance, bool | dict | list):
+        shown = repr(instance)
+        if message.startswith(shown):
+            try:
+                return orjson.dumps(instance).decode() + message[len(shown) :]
+            except TypeError:
+                return message
+    return message
