@@ -6,7 +6,8 @@
                          writes bench/RESULTS-scale.md, marked as such when --quick
 
 It starts its own PostgreSQL (pgserver) in a temporary directory, applies the migrations, seeds
-1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users),
+1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users; for
+W5 a pending invitation and a soft-deleted shared agent in every 4th user's team),
 starts both servers (one process each), and drives them with wrk
 using the same script, connections and duration. See bench/README.md.
 """
@@ -69,6 +70,9 @@ SEARCH_WORDS = (
 BASELINES = {"W11": "no history"}
 NO_HISTORY_SPEC = os.path.join(ROOT, ".bench-no-history.yaml")
 TEAMS = 10_000  # W6: teams in all (one per user for W5, the rest shared among member-only users)
+# W5: every 4th user's team also has a pending invitation (no member until accepted: left out of the team's
+# members) and shares one of its owner's agents that is soft-deleted (embedded as null), as real teams do.
+UNTIDY_TEAMS = 4
 MEMBER_ONLY_USERS = 2_000  # own no agent: their agent list is what their teams share with them
 PROMPT = (
     "You are a meticulous research assistant for a product team. Read the user's question, restate "
@@ -144,7 +148,7 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
         )
         statuses = ["draft", "active", "paused", "archived"]
         rng = random.Random(7)
-        agent_rows, active, owned = [], {}, {}
+        agent_rows, active, owned, deleted = [], {}, {}, {}
         params = orjson.dumps({"temperature": 0.7, "max_tokens": 1024, "model": "m-large"}).decode()
         tools = orjson.dumps(
             [
@@ -159,7 +163,10 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
                 status = statuses[rng.randrange(4)] if j > 0 else "active"
                 at = now - timedelta(minutes=rng.randrange(500_000))
                 name = f"agent {i}-{j} {SEARCH_WORDS[j % len(SEARCH_WORDS)]}"
-                agent_rows.append((agent_id, owner, name, PROMPT + str(j), status, params, tools, at, at))
+                gone = None  # W5: an untidy team's owner's first agent not active (never in the request file)
+                if i % UNTIDY_TEAMS == 0 and status != "active" and owner not in deleted:
+                    gone, deleted[owner] = now, agent_id  # deleted now: not yet due for purging (30 days)
+                agent_rows.append((agent_id, owner, name, PROMPT + str(j), status, params, tools, at, at, gone))
                 if status == "active":
                     active.setdefault(owner, []).append(agent_id)
                 owned.setdefault(owner, []).append(agent_id)
@@ -177,6 +184,7 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
                 "tools",
                 "created_at",
                 "updated_at",
+                "deleted_at",
             ],
         )
         team_rows, member_rows, link_rows = [], [], []
@@ -186,8 +194,12 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
             for k in range(5):
                 member = f"user{(i + k) % users:04d}"
                 role = "owner" if k == 0 else "member"
-                member_rows.append((str(uuid.uuid4()), team_id, member, role, now, now))
-            for agent_id in active[owner][:5]:
+                member_rows.append((str(uuid.uuid4()), team_id, member, role, "active", now, now))
+            if i % UNTIDY_TEAMS == 0 and users > 5:
+                member_rows.append(
+                    (str(uuid.uuid4()), team_id, f"user{(i + 5) % users:04d}", "member", "pending", now, now)
+                )
+            for agent_id in [*active[owner][:5], *([deleted[owner]] if owner in deleted else [])]:
                 link_rows.append((str(uuid.uuid4()), team_id, agent_id, now, now))
         await conn.copy_records_to_table(
             "teams",
@@ -197,7 +209,7 @@ async def seed(url: str, users: int, per_user: int) -> tuple[dict, dict, list[st
         await conn.copy_records_to_table(
             "team_members",
             records=member_rows,
-            columns=["id", "team_id", "user_id", "role", "created_at", "updated_at"],
+            columns=["id", "team_id", "user_id", "role", "status", "created_at", "updated_at"],
         )
         await conn.copy_records_to_table(
             "team_agents", records=link_rows, columns=["id", "team_id", "agent_id", "created_at", "updated_at"]

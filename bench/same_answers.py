@@ -1,10 +1,14 @@
 """Before measuring: the engine and the reference give the same answers to the compared reads.
 
 A ratio between two servers means something only when both answer the same question. For a
-sample of the request file's lines this fetches W1 (one agent), W2 (a filtered, sorted page) and
-W6 (a team member's page) from both servers and compares the parsed `data`, then creates and
-patches an agent on each (W3, W4) and compares the statuses and the fields answered; any
-difference stops the run, naming the request.
+sample of the request file's lines this fetches W1 (one agent), W2 (a filtered, sorted page),
+W6 (a team member's page) and W5 (a team with its members and shared agents) from both servers
+and compares the status and the parsed `data`, key order included; W5 is also asked by other
+callers than the bench's (the team's owner): an admin, a user outside the team (404) and the
+next user of the request file (with the seeded data a member of the team, role member: the
+co-member's view of the users rows and the hidden system_prompt). Then it creates and patches an
+agent on each (W3, W4) and compares the statuses and the fields answered; any difference stops
+the run, naming the request and where the answers part.
 """
 
 from __future__ import annotations
@@ -14,10 +18,15 @@ import random
 import urllib.error
 import urllib.request
 
-READS = {  # scenario -> path, from one line of the request file (token, agent, team, member, admin, word)
-    "W1": lambda line: (line[0], f"/api/agents/{line[1]}"),
-    "W2": lambda line: (line[0], "/api/agents?status=active&sort=-created_at&limit=20"),
-    "W6": lambda line: (line[3], "/api/agents?limit=20"),
+TEAM = "/api/teams/{}?include=members,agents"
+READS = {  # name -> (token, path), from one line of the request file (token, agent, team, member, admin, word)
+    "W1": lambda line, after: (line[0], f"/api/agents/{line[1]}"),
+    "W2": lambda line, after: (line[0], "/api/agents?status=active&sort=-created_at&limit=20"),
+    "W6": lambda line, after: (line[3], "/api/agents?limit=20"),
+    "W5": lambda line, after: (line[0], TEAM.format(line[2])),  # as the bench asks: the team's owner
+    "W5 as an admin": lambda line, after: (line[4], TEAM.format(line[2])),
+    "W5 as an outsider": lambda line, after: (line[3], TEAM.format(line[2])),  # a member-only user: 404
+    "W5 as the next user": lambda line, after: (after, TEAM.format(line[2])),
 }
 
 
@@ -32,19 +41,48 @@ def _get(port: int, token: str, path: str, method: str = "GET", body: object = N
         return exc.code, None
 
 
+def difference(engine: object, reference: object, where: str = "data") -> str | None:
+    """Where two parsed answers first part (key order included), or None when they are the same."""
+    if isinstance(engine, dict) and isinstance(reference, dict):
+        if list(engine) != list(reference):
+            return f"{where}: keys {list(engine)} (engine) vs {list(reference)} (reference)"
+        pairs = [(f"{where}.{key}", engine[key], reference[key]) for key in engine]
+    elif isinstance(engine, list) and isinstance(reference, list):
+        if len(engine) != len(reference):
+            return f"{where}: {len(engine)} items (engine) vs {len(reference)} (reference)"
+        pairs = [(f"{where}[{i}]", e, r) for i, (e, r) in enumerate(zip(engine, reference, strict=True))]
+    elif type(engine) is not type(reference) or engine != reference:
+        return f"{where}: {json.dumps(engine)[:200]} (engine) vs {json.dumps(reference)[:200]} (reference)"
+    else:
+        return None
+    for inner, e, r in pairs:
+        parted = difference(e, r, inner)
+        if parted:
+            return parted
+    return None
+
+
 def check(data_file: str, engine_port: int, reference_port: int, samples: int = 20) -> int:
     """Compare `samples` random lines' reads; returns how many requests matched, raises on a difference."""
     with open(data_file, encoding="ascii") as fh:
         lines = [line.split() for line in fh if line.strip()]
+    owners = list(dict.fromkeys(line[0] for line in lines))  # one token per user, in the file's order
+    after = {token: owners[(i + 1) % len(owners)] for i, token in enumerate(owners)}
     matched = 0
     for line in random.Random(5).sample(lines, min(samples, len(lines))):
-        for scenario, read in READS.items():
-            token, path = read(line)
+        for name, read in READS.items():
+            token, path = read(line, after[line[0]])
             engine, reference = _get(engine_port, token, path), _get(reference_port, token, path)
-            if engine != reference:
+            if engine[0] != reference[0]:
                 raise SystemExit(
-                    f"{scenario} GET {path}: the engine answered {engine[0]} and the reference {reference[0]} "
-                    f"with different data; the comparison would not be like for like"
+                    f"{name} GET {path}: the engine answered {engine[0]} and the reference {reference[0]}; "
+                    f"the comparison would not be like for like"
+                )
+            parted = difference(engine[1], reference[1])
+            if parted:
+                raise SystemExit(
+                    f"{name} GET {path}: both answered {engine[0]} with different data, first at {parted}; "
+                    f"the comparison would not be like for like"
                 )
             matched += 1
     token = lines[0][0]
