@@ -9,7 +9,7 @@ It starts its own PostgreSQL (pgserver) in a temporary directory, applies the mi
 1,000 users and 100,000 agents (for W6 also 10,000 teams shared with 2,000 member-only users; for
 W5 a pending invitation and a soft-deleted shared agent in every 4th user's team),
 starts both servers (one process each), and drives them with wrk
-using the same script, connections and duration. See bench/README.md.
+using the same script, connections and duration. See the README's "Benchmark" section.
 """
 
 from __future__ import annotations
