@@ -92,9 +92,8 @@ def _target(request: web.Request, op: Operation, path: str) -> tuple[Resource, s
     parts = url.path.split("/")[2:]
     spec = request.app[SPEC]
     if len(parts) not in (1, 2) or parts[0] not in spec.resources or not all(parts):
-        raise BadRequest(
-            f"operation {op.index}: {url.path[:200]!r} is not a resource collection or item", operation=op.index
-        )
+        # `located` says which operation: "operation 1 failed: '/api/x' is not ..."
+        raise BadRequest(f"{url.path[:200]!r} is not a resource collection or item", operation=op.index)
     return spec.resources[parts[0]], (parts[1] if len(parts) == 2 else None), url
 
 
