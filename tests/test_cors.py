@@ -62,6 +62,14 @@ async def test_a_listed_origin_may_send_credentials_and_read_our_headers(api):
     assert {"ETag", "RateLimit-Remaining", "Retry-After", "Location"} <= set(exposed)
 
 
+async def test_a_listed_origin_may_send_prefer_and_read_preference_applied(api):
+    asked = await api.anonymous.request("OPTIONS", "/api/tags", headers=preflight(APP, "GET", "prefer"))
+    assert asked.status == 200 and asked.headers["Access-Control-Allow-Headers"].lower() == "prefer"
+    counted = await api.anonymous.get("/api/tags", headers={"Origin": APP, "Prefer": "count=exact"})
+    assert counted.headers["Preference-Applied"] == "count=exact"
+    assert "Preference-Applied" in counted.headers["Access-Control-Expose-Headers"].split(",")
+
+
 async def test_error_responses_carry_cors_headers_for_a_listed_origin(api):
     result = await api.anonymous.get("/api/notes", headers={"Origin": APP})
     assert result.status == 401

@@ -7,6 +7,7 @@ dave an outsider. A count is the number of rows the caller's list would show, ne
 from __future__ import annotations
 
 import pytest
+from multidict import CIMultiDict
 from team_helpers import create_agent, create_team, share_agent, team_with_roles
 
 
@@ -93,10 +94,47 @@ async def test_unknown_count_mode_is_a_400_naming_count(api, expect_problem, que
     assert problem["parameter"] == "count"
 
 
-async def test_unknown_prefer_count_is_a_400_naming_the_header(api, expect_problem):
+@pytest.mark.parametrize("prefer", ["count=bogus", "count", "count=", "handling=lenient", "return=minimal, x=1"])
+async def test_a_prefer_header_the_list_does_not_understand_is_ignored(api, prefer):
     alice = await api.as_user("alice")
-    problem = expect_problem(await alice.get("/api/agents", headers={"Prefer": "count=some"}), 400)
-    assert problem["parameter"] == "Prefer"
+    await agents_of(alice, [("one", "draft")])
+    page = await alice.get("/api/agents", headers={"Prefer": prefer})
+    assert page.status == 200, page.text
+    assert "total" not in page.json["meta"] and len(page.json["data"]) == 1
+    assert "Preference-Applied" not in page.headers
+
+
+async def test_an_honoured_prefer_count_is_named_in_preference_applied(api):
+    alice = await api.as_user("alice")
+    await agents_of(alice, [("one", "draft")])
+    page = await alice.get("/api/agents", headers={"Prefer": "return=minimal; x=1, Count=Planned"})
+    assert page.json["meta"]["total_is"] == "estimated"
+    assert page.headers["Preference-Applied"] == "count=planned"
+    assert "Prefer" in page.headers["Vary"]
+
+
+async def test_the_first_of_repeated_prefer_counts_is_the_one_considered(api):
+    alice = await api.as_user("alice")
+    ignored = await alice.get("/api/agents", headers={"Prefer": "count=bogus, count=exact"})
+    assert "total" not in ignored.json["meta"]
+    two_lines = CIMultiDict(alice.headers)
+    two_lines.extend([("Prefer", "count=exact"), ("Prefer", "count=bogus")])
+    async with alice.client.get("/api/agents", headers=two_lines) as honoured:
+        assert (await honoured.json())["meta"]["total"] == 0
+        assert honoured.headers["Preference-Applied"] == "count=exact"
+
+
+async def test_the_count_parameter_wins_over_prefer_which_is_then_not_applied(api):
+    alice = await api.as_user("alice")
+    page = await alice.get("/api/agents?count=exact", headers={"Prefer": "count=planned"})
+    assert page.json["meta"]["total_is"] == "exact"
+    assert "Preference-Applied" not in page.headers
+
+
+async def test_a_bad_count_parameter_stays_a_400_whatever_prefer_says(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/agents?count=bogus", headers={"Prefer": "count=exact"}), 400)
+    assert problem["parameter"] == "count"
 
 
 async def test_count_follows_the_cursor_free_filter_not_the_page(api):

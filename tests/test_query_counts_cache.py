@@ -51,3 +51,12 @@ async def test_a_cached_list_without_a_count_never_answers_a_prefer_count(api):
     assert "total" not in (await api.anonymous.get("/api/tags")).json["meta"]
     counted = await api.anonymous.get("/api/tags", headers={"Prefer": "count=exact"})
     assert counted.json["meta"]["total"] == 1
+
+
+async def test_a_cached_answer_to_prefer_count_still_says_the_preference_was_applied(api):
+    await tag(api, "one")
+    for _ in range(2):
+        counted = await api.anonymous.get("/api/tags", headers={"Prefer": "count=exact"})
+        assert counted.headers["Preference-Applied"] == "count=exact"
+        assert "Prefer" in counted.headers["Vary"]
+    assert api.app[CACHE_STATS].hits == 1

@@ -28,6 +28,7 @@ LIST_QUERIES_KEPT = 512
 __all__ = [
     "BEARER_CHALLENGE",
     "ResourceHandlers",
+    "add_count",
     "authorize",
     "created_response",
     "plan_includes",
@@ -111,6 +112,27 @@ async def count_rows(
     )
 
 
+async def add_count(
+    request: web.Request,
+    manager: ResourceManager,
+    query: ListQuery,
+    page: tuple[dict[str, Any], dict[str, str]],
+    predicates: tuple[Predicate, ...] | None = None,
+) -> None:
+    """`meta.total` when `count=` or `Prefer: count=` asks for it (the parameter wins); a `Prefer` the
+    list honours is named in `Preference-Applied`, and every row list says it varies with `Prefer`
+    (RFC 7240). `page` is the list's (body, headers); `predicates` as in `count_rows`."""
+    body, headers = page
+    headers["Vary"] = "Prefer"
+    preferred = prefer_count(request.headers)
+    mode = query.count or preferred
+    if mode is None:
+        return
+    body["meta"]["total"], body["meta"]["total_is"] = await count_rows(request, manager, query, mode, predicates)
+    if mode == preferred:
+        headers["Preference-Applied"] = f"count={mode}"
+
+
 async def aggregate_rows(
     request: web.Request,
     manager: ResourceManager,
@@ -166,9 +188,7 @@ class ResourceHandlers:
         if next_cursor is not None:
             headers["Link"] = f'<{request.path}?{_with_cursor(request, next_cursor)}>; rel="next"'
         body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
-        mode = query.count or prefer_count(request.headers.get("Prefer"))
-        if mode is not None:
-            body["meta"]["total"], body["meta"]["total_is"] = await count_rows(request, manager, query, mode)
+        await add_count(request, manager, query, (body, headers))
         return json_response(body, headers=headers)
 
     async def read(self, request: web.Request) -> web.Response:

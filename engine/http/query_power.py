@@ -1,6 +1,6 @@
 """The list parameters beyond filters and paging: count, or/and/not, group_by/aggregate and q.
 
-    count=exact|estimated|planned          (also the header `Prefer: count=exact`)
+    count=exact|estimated|planned          (also the header `Prefer: count=exact`; unknown values ignored)
     or=(status[eq]=active,and=(status[eq]=paused,name[ilike]=*bot*))
     not=(status=archived)                  a value holding , ( ) " is written "in double quotes"
     group_by=status,created_at:day&aggregate=count,min:created_at
@@ -50,14 +50,21 @@ def parse_count(text: str | None, parameter: str = "count") -> str | None:
     return text
 
 
-def prefer_count(header: str | None) -> str | None:
-    """`Prefer: count=exact` (PostgREST's spelling); other preferences are left to others."""
-    if not header:
-        return None
-    for part in header.replace(";", ",").split(","):
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "count":
-            return parse_count(value.strip().strip('"').lower(), "Prefer")
+def prefer_count(headers: MultiMapping[str]) -> str | None:
+    """The list count a `Prefer` header asks for (`Prefer: count=exact`, PostgREST's spelling), or None.
+
+    RFC 7240: preferences are comma-separated, each `name[=value]` with `;` parameters after it;
+    names are case-insensitive, the first of a repeated preference counts, and one the server does
+    not understand is ignored: `count=<anything else>` is a preference this server cannot honour
+    (the list answers without a total), never an error. The `count` query parameter, an explicit
+    request, is a 400 when its value is unknown (`parse_count`).
+    """
+    for header in headers.getall("Prefer", ()):
+        for preference in header.split(","):
+            name, _, value = preference.partition(";")[0].partition("=")
+            if name.strip().lower() == "count":
+                mode = value.strip().strip('"').lower()
+                return mode if mode in COUNTS else None
     return None
 
 

@@ -21,6 +21,7 @@ ALLOW_HEADERS = (
     "Idempotency-Key",
     "If-Match",
     "If-None-Match",
+    "Prefer",
     "X-CSRF-Token",
     "X-Request-ID",
 )
@@ -34,6 +35,7 @@ EXPOSE_HEADERS = (
     "RateLimit-Reset",
     "X-Request-ID",
     "Idempotent-Replayed",
+    "Preference-Applied",
 )
 MAX_AGE = 600  # seconds a browser may reuse a preflight answer
 

@@ -96,7 +96,14 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                     "200": {
                         "description": "One page of rows (or, with group_by/aggregate, the groups).",
                         "headers": {
-                            "Link": {"description": 'The next page: `<...>; rel="next"`.', "schema": {"type": "string"}}
+                            "Link": {
+                                "description": 'The next page: `<...>; rel="next"`.',
+                                "schema": {"type": "string"},
+                            },
+                            "Preference-Applied": {
+                                "description": "`count=<mode>` when the total answers `Prefer: count=<mode>`.",
+                                "schema": {"type": "string"},
+                            },
                         },
                         "content": {JSON: {"schema": answer}},
                     },

@@ -56,8 +56,11 @@ def power_parameters(resource: Resource) -> list[dict[str, Any]]:
         {
             "name": "Prefer",
             "in": "header",
-            "description": "`count=exact|estimated|planned`: the same as the `count` parameter.",
-            "schema": {"type": "string", "pattern": "^count=(exact|estimated|planned)$"},
+            "description": "`count=exact|estimated|planned`: the same as the `count` parameter (which wins when "
+            "both are sent), confirmed by `Preference-Applied`. Preferences the list does not understand, "
+            "`count=` with another value too, are ignored (RFC 7240).",
+            "schema": {"type": "string"},
+            "example": "count=exact",
         },
         _boolean("or", "Rows matching any", resource),
         _boolean("and", "Rows matching all", resource),

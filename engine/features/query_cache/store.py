@@ -30,7 +30,7 @@ from engine.kernel.identity import Identity
 from engine.spec import Resource, Spec
 from engine.sql.queries import Predicate
 
-KEPT_HEADERS = ("Content-Type", "ETag", "Link")
+KEPT_HEADERS = ("Content-Type", "ETag", "Link", "Vary", "Preference-Applied")
 
 
 def invalidation_groups(spec: Spec) -> dict[str, str]:

@@ -17,11 +17,10 @@ from multidict import MultiDict
 
 from engine.features.soft_delete.rows import Rows, deleted_only
 from engine.http.etag import if_match, item_tag
-from engine.http.handlers import aggregate_rows, authorize, count_rows, plan_includes, write_context
+from engine.http.handlers import add_count, aggregate_rows, authorize, plan_includes, write_context
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.middleware import after_authentication
 from engine.http.query import parse_list_query
-from engine.http.query_power import prefer_count
 from engine.http.responses import json_response
 from engine.http.routes import resource_action
 from engine.kernel.errors import BadRequest, Conflict
@@ -65,9 +64,7 @@ async def list_deleted(request: web.Request, resource: Resource) -> web.Response
         kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
         headers["Link"] = f'<{request.path}?{urlencode([*kept, ("cursor", next_cursor)])}>; rel="next"'
     body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
-    mode = query.count or prefer_count(request.headers.get("Prefer"))
-    if mode is not None:  # count= / Prefer: count=, as on every list
-        body["meta"]["total"], body["meta"]["total_is"] = await count_rows(request, manager, query, mode, predicates)
+    await add_count(request, manager, query, (body, headers), predicates)  # count= / Prefer: count=, as on every list
     return json_response(body, headers=headers)
 
 
