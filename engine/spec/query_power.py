@@ -18,6 +18,39 @@ SEARCHABLE = ("text", "jsonb")
 JSON_PATH = re.compile(r"^\$(\[\*\]|\.[a-z_][a-z0-9_]{0,62})*$")
 Report = Callable[[tuple, str], None]
 VECTOR_PREFIX = "_search_"  # the stored vector columns (engine.sql.search.COLUMN_PREFIX)
+# PostgreSQL's own text-search configurations (`SELECT cfgname FROM pg_ts_config`, the same in 13 to 17).
+# Any other is named with its schema (`myschema.myconfig`): one a migration of the project creates.
+LANGUAGES = (
+    "simple",
+    "arabic",
+    "armenian",
+    "basque",
+    "catalan",
+    "danish",
+    "dutch",
+    "english",
+    "finnish",
+    "french",
+    "german",
+    "greek",
+    "hindi",
+    "hungarian",
+    "indonesian",
+    "irish",
+    "italian",
+    "lithuanian",
+    "nepali",
+    "norwegian",
+    "portuguese",
+    "romanian",
+    "russian",
+    "serbian",
+    "spanish",
+    "swedish",
+    "tamil",
+    "turkish",
+    "yiddish",
+)
 
 
 def resolve_aggregates(raw: dict[str, Any] | None, fields: dict[str, Field], report: Report) -> Aggregates | None:
@@ -58,4 +91,11 @@ def resolve_search(raw: dict[str, Any] | None, fields: dict[str, Field], report:
             report(("fields", name), "a JSON field needs `path` (such as $[*].name); a text field takes none")
             continue
         found.append(SearchField(name, how.get("weight", "D"), path))
-    return Search(raw.get("language", "simple"), tuple(found))
+    language = raw.get("language", "simple")
+    if "." not in language and language not in LANGUAGES:
+        report(
+            ("language",),
+            f"{language!r} is not a text-search configuration of PostgreSQL; use one of {', '.join(LANGUAGES)}, "
+            "or name a custom configuration (one a migration creates) with its schema: myschema.myconfig",
+        )
+    return Search(language, tuple(found))
