@@ -36,7 +36,8 @@ from engine.http.body import (  # the strict body's checks, for arrays
 from engine.http.etag import if_match, item_tag
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
 from engine.http.keys import CONFIG
-from engine.http.query import RESERVED, parse_list_query
+from engine.http.query import RESERVED, parse_list_query, refuse_parameters
+from engine.http.query_power import PARAMETERS as POWER
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from engine.resources.bulk import BulkWriter
@@ -119,6 +120,7 @@ async def _shown(manager: ResourceManager, rows: list[dict], call: WriteCall, co
 
 async def _create_one(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "create")
+    refuse_parameters(call.query, "a create", (ON_CONFLICT,))
     data = _object(call.body)
     nested = {name: data.pop(name) for name in list(data) if name in call.resource.relations}
     if nested:
@@ -150,14 +152,16 @@ def _created_headers(resource: Resource, row: dict[str, Any]) -> dict[str, str]:
 
 async def _create_many(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "create")
+    refuse_parameters(call.query, "a create", (ON_CONFLICT,))
     rows = await writer(call, manager).create_many(call.body, call.context, conn)
     return Outcome(201, {"data": await _shown(manager, rows, call, conn)})
 
 
 def _filters(call: WriteCall) -> tuple[Filter, ...]:
-    """The query string's filters; a bulk write needs at least one and takes nothing else."""
+    """The query string's filters; a bulk write needs at least one and takes nothing else (an
+    `or=` group or `q=` would narrow the rows changed: refused, never ignored)."""
     for name in call.query:
-        if name in RESERVED:
+        if name in RESERVED or name in POWER:
             raise BadRequest(f"'{name}' is not accepted on a bulk {call.method}; send filters only", parameter=name)
     config = call.request.app[CONFIG]
     query = parse_list_query(call.resource, call.query, page_size=config.page_size, max_page_size=config.max_page_size)
@@ -184,6 +188,7 @@ async def _delete_where(call: WriteCall, conn: Any) -> Outcome:
 
 async def _update_one(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "update")
+    refuse_parameters(call.query, "a PATCH of one row")
     row = await manager.update(call.item, _object(call.body), call.context, expect=call.expect, conn=conn)
     row = await manager.shown(row, call.identity, conn)
     return Outcome(200, {"data": row}, {"ETag": item_tag(row)})
@@ -191,12 +196,14 @@ async def _update_one(call: WriteCall, conn: Any) -> Outcome:
 
 async def _delete_one(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "delete")
+    refuse_parameters(call.query, "a DELETE of one row")
     await manager.delete(call.item, call.context, expect=call.expect, conn=conn)
     return Outcome(204)
 
 
 async def _put(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "update")
+    refuse_parameters(call.query, "a PUT")
 
     async def may_create() -> None:
         await authorize(call.request, call.resource, "create")
@@ -210,6 +217,7 @@ async def _put(call: WriteCall, conn: Any) -> Outcome:
 
 
 def _conflict_keys(call: WriteCall) -> tuple[str, ...]:
+    refuse_parameters(call.query, "an upsert", (ON_CONFLICT,))
     text = call.query.get(ON_CONFLICT, "")
     keys = tuple(k.strip() for k in text.split(","))
     declared = [tuple(cols) for cols in call.resource.unique] + [(call.resource.primary_key,)]
@@ -218,8 +226,6 @@ def _conflict_keys(call: WriteCall) -> tuple[str, ...]:
         raise BadRequest(f"on_conflict must name a unique key of {call.resource.name} ({shown})", parameter=ON_CONFLICT)
     if MERGE not in call.prefer.replace(" ", ""):
         raise BadRequest(f"on_conflict needs the header 'Prefer: {MERGE}'", parameter=ON_CONFLICT)
-    if set(call.query) - {ON_CONFLICT}:
-        raise BadRequest("an upsert takes no parameters but on_conflict")
     return keys
 
 

@@ -11,7 +11,7 @@ from engine.http.body import read_object
 from engine.http.etag import if_match, item_tag
 from engine.http.json_reads import read_json
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
-from engine.http.query import parse_fields, parse_include, parse_list_query
+from engine.http.query import parse_fields, parse_include, parse_list_query, refuse_parameters
 from engine.http.query_power import prefer_count
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest
@@ -206,6 +206,7 @@ class ResourceHandlers:
 
     async def create(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "create")
+        refuse_parameters(request.query, "a create")
         data = await read_object(request, request.app[CONFIG].body_limit)
         context = write_context(request)
         row = await manager.create(data, context)
@@ -213,6 +214,7 @@ class ResourceHandlers:
 
     async def update(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")
+        refuse_parameters(request.query, "a PATCH of one row")
         data = await read_object(request, request.app[CONFIG].body_limit)
         context = write_context(request)
         row = await manager.update(request.match_info["id"], data, context, expect=if_match(request))
@@ -221,5 +223,6 @@ class ResourceHandlers:
 
     async def delete(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "delete")
+        refuse_parameters(request.query, "a DELETE of one row")
         await manager.delete(request.match_info["id"], write_context(request), expect=if_match(request))
         return web.Response(status=204)

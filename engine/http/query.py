@@ -180,6 +180,15 @@ def parse_fields(resource: Resource, query: MultiMapping[str]) -> tuple[str, ...
     return tuple(dict.fromkeys(_names(resource, "fields", text))) if text is not None else None
 
 
+def refuse_parameters(query: MultiMapping[str], what: str, allowed: tuple[str, ...] = ()) -> None:
+    """A write takes no query parameter but `allowed`: any other is the 400 a read answers for an
+    unknown parameter, before anything is written, so a typo never passes silently on writes either."""
+    for key in query:
+        if key not in allowed:
+            takes = f"it takes only {', '.join(allowed)}" if allowed else "it takes none"
+            raise _bad(key, f"unknown query parameter {key[:100]!r} for {what}; {takes}")
+
+
 def parse_include(query: MultiMapping[str]) -> tuple[str, ...]:
     """The raw names of a single-row read's `include` (the list parser does the same for lists)."""
     values = query.getall("include", [])

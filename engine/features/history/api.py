@@ -16,7 +16,7 @@ from engine.features.history.store import Versions
 from engine.http.etag import if_match, item_tag
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, POOL
-from engine.http.query import parse_limit
+from engine.http.query import parse_limit, refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, Conflict, NotFound
 from engine.kernel.identity import Identity
@@ -100,6 +100,7 @@ class VersionRoutes:
     async def restore(self, request: web.Request) -> web.Response:
         """Make version n the row's values again, as an update (a new version, not a rewind)."""
         manager = await authorize(request, self.resource, "update")
+        refuse_parameters(request.query, "restoring a version")
         row, hidden = await self._row(request, manager)
         version = await self._version(request, row, hidden)
         data = version["data"]

@@ -34,7 +34,7 @@ from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
-from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort
+from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort, refuse_parameters
 from engine.http.query_power import ROWS_ONLY
 from engine.http.responses import json_response
 from engine.kernel.errors import NotFound, ValidationFailed
@@ -86,9 +86,11 @@ class NestedHandlers:
         return routes
 
     async def accept(self, request: web.Request) -> web.Response:
+        refuse_parameters(request.query, "accepting an invitation")
         return await Invitations(self).accept(request)
 
     async def decline(self, request: web.Request) -> web.Response:
+        refuse_parameters(request.query, "declining an invitation")
         return await Invitations(self).decline(request)
 
     def set_elsewhere(self) -> tuple[str, ...]:
@@ -212,6 +214,7 @@ class NestedHandlers:
 
     async def attach(self, request: web.Request) -> web.Response:
         await authorize(request, self.parent, "update")
+        refuse_parameters(request.query, f"adding to {self.relation.name}")
         if self.relation.attach != "any":
             await authorize(request, request.app[RELATIONS].spec.resources[self.relation.target], self.relation.attach)
         data = await read_object(request, request.app[CONFIG].body_limit)
@@ -295,6 +298,7 @@ class NestedHandlers:
 
     async def update(self, request: web.Request) -> web.Response:
         await authorize(request, self.parent, "update")
+        refuse_parameters(request.query, f"a PATCH of a link of {self.relation.name}")
         data = await read_object(request, request.app[CONFIG].body_limit)
         self._refuse_url_fields(data, (*self.url_fields, *self.set_elsewhere()))
         other, identity = self.other_of(request), request[IDENTITY]
@@ -309,6 +313,7 @@ class NestedHandlers:
 
     async def detach(self, request: web.Request) -> web.Response:
         await authorize(request, self.parent, "update")
+        refuse_parameters(request.query, f"removing from {self.relation.name}")
         other, identity = self.other_of(request), request[IDENTITY]
         parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():

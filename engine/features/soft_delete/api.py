@@ -20,7 +20,7 @@ from engine.http.etag import if_match, item_tag
 from engine.http.handlers import add_count, aggregate_rows, authorize, plan_includes, write_context
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.middleware import after_authentication
-from engine.http.query import parse_list_query
+from engine.http.query import parse_list_query, refuse_parameters
 from engine.http.responses import json_response
 from engine.http.routes import resource_action
 from engine.kernel.errors import BadRequest, Conflict
@@ -78,6 +78,7 @@ class RestoreRoute:
 
     async def restore(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "update")
+        refuse_parameters(request.query, "a restore")
         context = write_context(request)
         record = await self._revive(request, manager, context)
         record = await manager.shown(record, context.identity)
