@@ -33,6 +33,7 @@ from engine.kernel.plugins import build_plugin_manager
 from engine.resources.context import PoolSettings
 from engine.resources.manager import ResourceManager
 from engine.spec import Spec
+from engine.sql.references import live_references
 
 log = logging.getLogger("engine")
 
@@ -106,7 +107,9 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = pool
     reads = app[READS] = await open_replicas(config, settings, pool, pooler)
     managers = {
-        name: ResourceManager(resource, pool, app[PLUGINS], reads=reads.for_resource(resource))
+        name: ResourceManager(
+            resource, pool, app[PLUGINS], reads=reads.for_resource(resource), live=live_references(spec, resource)
+        )
         for name, resource in spec.resources.items()
     }
     app[MANAGERS] = managers

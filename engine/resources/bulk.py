@@ -26,6 +26,7 @@ from sqlglot import exp
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
 from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
+from engine.resources.references import dead_reference_problem
 from engine.resources.values import from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import Filter, bind_predicates, mask_key
@@ -305,7 +306,7 @@ class BulkWriter:
         masks = await self.m.foldable_masks(context.identity) if folds else ()
 
         def build() -> exp.Expression:
-            statement = sql.insert_many(self.resource, columns, partial)
+            statement = sql.insert_many(self.resource, columns, partial, self.m.queries.live)
             return with_flags(folded(statement, folds), masks) if folds else statement
 
         compiled = self.m.queries.compiled(("bulk_insert", columns, partial, bool(folds), mask_key(masks)), build)
@@ -317,6 +318,8 @@ class BulkWriter:
         for name in partial:
             values[f"p_{name}"] = [name in row for row in rows]
         records = await self._statement(conn, compiled, values)
+        if len(records) != len(items):  # stopped by a reference to a soft-deleted row: nothing written
+            raise await dead_reference_problem(self.m, conn, rows) or self.m.missing_references(())
         for item in items:
             item.context.folds = folds
         if masks:
@@ -364,11 +367,15 @@ class BulkWriter:
                     continue
                 compiled = self.m.queries.compiled(
                     ("bulk_update", names, tuple(p.key for p in predicates)),
-                    lambda names=names: sql.update_many(self.resource, names, predicates),
+                    lambda names=names: sql.update_many(self.resource, names, predicates, self.m.queries.live),
                 )
                 values = {"pks": [prev[pk] for prev, _, _ in group]}
                 values.update({f"a_{c}": self._carried(c, [cols[c] for _, cols, _ in group]) for c in names})
-                for record in await self._statement(conn, compiled, bind_predicates(predicates, values)):
+                records = await self._statement(conn, compiled, bind_predicates(predicates, values))
+                if len(records) != len(group):  # a reference to a soft-deleted row: all rolled back
+                    changed = [cols for prev, cols, _ in group if prev[pk] not in {r[pk] for r in records}]
+                    raise await dead_reference_problem(self.m, conn, changed) or self.m.missing_references(())
+                for record in records:
                     written[record[pk]] = record
                 for previous, _, each in group:
                     await self._row(previous, self.m._after_write(each, "update", written[previous[pk]], previous))
@@ -464,7 +471,7 @@ class BulkWriter:
         await m._before_write(context, "update", columns, previous)
         compiled = m.queries.update(tuple(columns), predicates)
         values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
-        record = dict(await m._write(conn, compiled.sql, compiled.args(values)))
+        record = await m._write_row(conn, compiled, values, columns)
         await m._after_write(context, "update", record, previous)
         return record
 

@@ -26,9 +26,11 @@ from engine.resources import cursor as cursors
 from engine.resources import field_rules, query_power
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.listing import ListQuery
+from engine.resources.references import dead_reference_problem
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
+from engine.sql.compiled import Compiled
 from engine.sql.queries import (
     Masks,
     Predicate,
@@ -38,6 +40,7 @@ from engine.sql.queries import (
     mask_flag,
     mask_key,
 )
+from engine.sql.references import LiveReference, written
 from engine.sql.search import RANK
 
 
@@ -76,12 +79,20 @@ def as_json(row: dict[str, Any]) -> dict[str, Any]:
 
 
 class ResourceManager:
-    def __init__(self, resource: Resource, pool: asyncpg.Pool, pm: pluggy.PluginManager, reads: Any = None):
+    def __init__(
+        self,
+        resource: Resource,
+        pool: asyncpg.Pool,
+        pm: pluggy.PluginManager,
+        reads: Any = None,
+        live: tuple[LiveReference, ...] = (),
+    ):
+        """`live`: the references whose target soft-deletes (engine.sql.references.live_references)."""
         self.resource = resource
         self.pool = pool
         self.reads = pool if reads is None else reads  # lists and reads: a replica may serve them (engine.db.replicas)
         self.pm = pm
-        self.queries = ResourceQueries(resource)
+        self.queries = ResourceQueries(resource, live)
         self.validator = BodyValidator(resource)
         self._all_fields = resource.columns
         # An update validates the stored row merged with the patch; a secret reads back masked, so it
@@ -338,9 +349,7 @@ class ResourceManager:
             context.conn = conn
             await self._before_write(context, "create", columns, None)
             compiled = self.queries.insert(tuple(columns))
-            record = dict(
-                await self._write(conn, compiled.sql, compiled.args({f"v_{k}": v for k, v in columns.items()}))
-            )
+            record = await self._write_row(conn, compiled, {f"v_{k}": v for k, v in columns.items()}, columns)
             await self._after_write(context, "create", record, None)
         return record
 
@@ -354,7 +363,7 @@ class ResourceManager:
                 "create", names, lambda: self.queries.insert_expression(names), context
             )
             values.update({f"v_{k}": v for k, v in columns.items()})
-            record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            record = await self._write_row(conn, compiled, values, columns)
             self._readable_flags(record, masks, context)
             await self._after_write(context, "create", record, None)
         return record
@@ -384,7 +393,7 @@ class ResourceManager:
                 return previous
             compiled = self.queries.update(tuple(columns), predicates)
             values = bind_predicates(predicates, {"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
-            record = dict(await self._write(conn, compiled.sql, compiled.args(values)))
+            record = await self._write_row(conn, compiled, values, columns)
             await self._after_write(context, "update", record, previous)
         return record
 
@@ -421,10 +430,10 @@ class ResourceManager:
                 previous,
             )
             values.update({"pk": pk, "xmin": version, **{f"v_{k}": v for k, v in columns.items()}})
-            written = await self._write(conn, compiled.sql, compiled.args(bind_predicates(predicates, values)), True)
-            if written is None:
+            found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
+            if found is None:
                 return None
-            record = dict(written)
+            record = dict(found)
             self._readable_flags(record, masks, context)
             await self._after_write(context, "update", record, previous)
         return record
@@ -586,11 +595,39 @@ class ResourceManager:
         if exc.table_name != self.resource.table:
             # Another table still points at this row (on_delete: restrict).
             return Conflict(f"this {self.resource.name} row is still referenced by {exc.table_name}")
-        errors = []
-        for column in columns:
-            target = self.resource.references[column].resource
-            errors.append({"path": f"/{column}", "message": f"no {target} row with this id"})
+        return self.missing_references(columns)
+
+    def missing_references(self, columns: Any) -> ValidationFailed:
+        """The answer to references to rows that do not exist (or are soft-deleted: the same answer)."""
+        errors = [
+            {"path": f"/{column}", "message": f"no {self.resource.references[column].resource} row with this id"}
+            for column in columns
+        ]
         return ValidationFailed(errors or [{"path": "/", "message": "a referenced row does not exist"}])
+
+    async def _write_row(
+        self,
+        conn: asyncpg.Connection,
+        compiled: Compiled,
+        values: dict[str, Any],
+        columns: dict[str, Any],
+        changed_ok: bool = False,
+    ) -> dict[str, Any] | None:
+        """`_write` of one row. A write setting a reference to a soft-deleting resource that wrote
+        nothing was stopped by its condition (engine.sql.references): the answer is that of a
+        missing row. `changed_ok`: an update that also required the row's version, which answers
+        None when it was that instead."""
+        refs = written(self.queries.live, tuple(columns)) if self.queries.live else ()
+        record = await self._write(conn, compiled.sql, compiled.args(values), changed_ok or bool(refs))
+        if record is not None:
+            return dict(record)
+        if refs:
+            problem = await dead_reference_problem(self, conn, [columns], surely=not changed_ok)
+            if problem is not None:
+                raise problem
+        if changed_ok:
+            return None
+        raise NotFound(f"no {self.resource.name} row matches")
 
 
 def with_flags(statement: exp.Select, masks: Masks) -> exp.Select:

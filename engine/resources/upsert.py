@@ -7,7 +7,8 @@ statements whatever the item count: one SELECT ... FOR UPDATE of the rows holdin
 (with whether the caller may update each), then one INSERT ... SELECT FROM unnest(...) ON CONFLICT
 (key) DO UPDATE whose WHERE holds the access rules and the rows read: a conflict with a row the
 caller may not change (someone else's, or one inserted meanwhile) changes nothing, and the answer
-is the 409 of any unique-key conflict.
+is the 409 of any unique-key conflict. Items that point a reference at a soft-deleted row are
+refused before that statement (one more query, only when items set such references).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import asyncpg
 from engine.kernel.errors import Conflict, ValidationFailed
 from engine.resources.bulk import BulkWriter, Item, ItemChecks
 from engine.resources.context import WriteContext, WriteSet
+from engine.resources.references import dead_reference_problem
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import bind_predicates
@@ -48,6 +50,7 @@ class Upsert:
             rows = WriteSet()  # the rows' after_write output (events), written at the end at once
             prepared = await self._prepare(items, existing, context, conn, rows)
             written = [item for item in prepared if item.columns]
+            await self._refuse_dead_references(conn, written, existing)
             records = await self._write(conn, written, existing, predicates) if written else []
             for item, record in zip(written, records, strict=True):
                 previous = existing.get(item.index)
@@ -156,6 +159,25 @@ class Upsert:
                     m._refuse_read_only(data, updating=True)
                     item.columns = await m._checked_patch(item.context, previous, data, None)
         return checks.result()
+
+    async def _refuse_dead_references(
+        self, conn: asyncpg.Connection, items: list[Item], existing: dict[int, dict[str, Any]]
+    ) -> None:
+        """The answer to a missing row for an item that points a reference at a soft-deleted row
+        (engine.sql.references), before the statement: one query, only when items set such a
+        reference (an update keeping a reference's value is not checked, as by the foreign key)."""
+        live = {ref.column for ref in self.m.queries.live}
+        if not live:
+            return
+        rows = []
+        for item in items:
+            previous = existing.get(item.index)
+            columns = (item.columns or {}).items()
+            rows.append({c: v for c, v in columns if c in live and (previous is None or previous.get(c) != v)})
+        if any(rows):
+            problem = await dead_reference_problem(self.m, conn, rows, surely=False)
+            if problem is not None:
+                raise problem
 
     async def _write(
         self,

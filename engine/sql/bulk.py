@@ -17,6 +17,7 @@ from engine.sql.compiled import param
 from engine.sql.ddl import column, default_expression, ident, table
 from engine.sql.outputs import outputs
 from engine.sql.queries import Filter, Predicate, _condition, projection
+from engine.sql.references import LiveReference, alive, alive_or_kept, written
 
 INPUT = "_bulk_in"
 ORDINAL = "_bulk_ord"
@@ -62,11 +63,15 @@ def returning(resource: Resource, query: exp.Expression) -> exp.Expression:
     return query.returning(exp.Returning(expressions=outputs(resource, resource.columns, resource.table)))
 
 
-def insert_many(resource: Resource, columns: tuple[str, ...], partial: tuple[str, ...]) -> exp.Expression:
+def insert_many(
+    resource: Resource, columns: tuple[str, ...], partial: tuple[str, ...], live: tuple[LiveReference, ...] = ()
+) -> exp.Expression:
     """INSERT ... SELECT FROM unnest(...) ORDER BY the input's order, RETURNING the rows in that order.
 
     Binds ``a_<column>`` (the values) for each of `columns` and ``p_<column>`` (sent or not) for
     each of `partial`. `columns` is never empty: with nothing sent, pass the primary key as partial.
+    When a value of a `live` reference points at a soft-deleted row, no row is inserted
+    (engine.sql.references): the statement may commit on its own, and writes all rows or none.
     """
     fields = resource.fields
     arrays = [(f"a_{c}", fields[c].sql_type) for c in columns] + [(f"p_{c}", "boolean") for c in partial]
@@ -80,14 +85,25 @@ def insert_many(resource: Resource, columns: tuple[str, ...], partial: tuple[str
             value = exp.Case(ifs=[sent], default=default_expression(default))
         selected.append(value)
     source = exp.select(*selected).from_(_unnest(arrays, names, ordinality=True)).order_by(column(ORDINAL, INPUT))
+    refs = written(live, columns)
+    if refs:  # a condition on the input as a whole: PostgreSQL evaluates it once
+        sent = {ref.column: array_param(f"a_{ref.column}", ref.sql_type) for ref in refs}
+        source = source.where(exp.and_(*alive(refs, sent, many=True)))
     target = exp.Schema(this=table(resource.table), expressions=[ident(c) for c in columns])
     return returning(resource, exp.Insert(this=target, expression=source))
 
 
-def update_many(resource: Resource, columns: tuple[str, ...], predicates: tuple[Predicate, ...]) -> exp.Expression:
+def update_many(
+    resource: Resource,
+    columns: tuple[str, ...],
+    predicates: tuple[Predicate, ...],
+    live: tuple[LiveReference, ...] = (),
+) -> exp.Expression:
     """UPDATE t SET c = input.c FROM unnest(:pk, :a_c, ...) WHERE t.pk = input.pk AND <access rules>.
 
     Binds ``pks`` and ``a_<column>`` for each of `columns` (one element per row, in the same order).
+    A row it would point at a soft-deleted row by a `live` reference it changes is not updated
+    (the caller's transaction then rolls the others back).
     """
     fields, t = resource.fields, resource.table
     pk = resource.primary_key
@@ -97,6 +113,8 @@ def update_many(resource: Resource, columns: tuple[str, ...], predicates: tuple[
     if "updated_at" in fields and "updated_at" not in columns:
         assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
     conditions = [column(pk, t).eq(column("pk", INPUT))] + [p.build(t) for p in predicates]
+    refs = written(live, columns)
+    conditions += alive_or_kept(refs, {ref.column: _value(f"a_{ref.column}", ref.sql_type) for ref in refs}, t)
     query = exp.Update(this=table(t), expressions=assignments, from_=exp.From(this=_unnest(arrays, names, False)))
     return returning(resource, query.where(exp.and_(*conditions)))
 

@@ -17,6 +17,7 @@ from engine.spec import Resource
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
 from engine.sql.outputs import has_secrets, output, outputs, shown
+from engine.sql.references import LiveReference, alive, alive_or_kept, typed, written
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
 IS_VALUES = ("null", "not_null", "true", "false")
@@ -153,10 +154,13 @@ def _step_after(col: exp.Column, name: str, descending: bool, is_null: bool, nul
 class ResourceQueries:
     """Compiled statements for one resource; one instance per app, never shared across specs."""
 
-    def __init__(self, resource: Resource):
+    def __init__(self, resource: Resource, live: tuple[LiveReference, ...] = ()):
+        """`live`: the references whose target soft-deletes (engine.sql.references), which inserts
+        and updates setting them check in their own statement."""
         self.resource = resource
         self.table = resource.table
         self.pk = resource.primary_key
+        self.live = live
         self._cache = ShapeCache()
 
     def compiled(self, key: Hashable, build: Callable[[], exp.Expression]) -> Compiled:
@@ -230,8 +234,15 @@ class ResourceQueries:
         return self._cache.get(shape, build)
 
     def insert_expression(self, columns: tuple[str, ...]) -> exp.Expression:
+        """INSERT ... VALUES ... RETURNING; setting a reference to a soft-deleting resource it is
+        ``INSERT ... SELECT <values> WHERE <each points at no deleted row>`` (no row when one does)."""
         target = exp.Schema(this=table(self.table), expressions=[column(c).this for c in columns])
-        if columns:
+        refs = written(self.live, columns)
+        if refs:
+            values = {c: typed(f"v_{c}", self.resource.fields[c].sql_type) for c in columns}
+            source = exp.select(*values.values()).where(exp.and_(*alive(refs, values)))
+            query = exp.insert(source, target)
+        elif columns:
             query = exp.insert(exp.values([tuple(param(f"v_{c}") for c in columns)]), target)
         else:
             query = exp.Insert(this=table(self.table), expression=exp.Var(this="DEFAULT VALUES"))
@@ -250,6 +261,10 @@ class ResourceQueries:
         conditions = [column(self.pk, self.table).eq(param("pk"))]
         if unchanged:
             conditions.append(column("xmin", self.table).eq(param("xmin")))
+        refs = written(self.live, columns)
+        if refs:  # a reference it changes must point at a row not deleted (engine.sql.references)
+            values = {r.column: typed(f"v_{r.column}", r.sql_type) for r in refs}
+            conditions += alive_or_kept(refs, values, self.table)
         query = exp.Update(this=table(self.table), expressions=assignments)
         return self._returning(query.where(self._where(conditions, predicates)))
 

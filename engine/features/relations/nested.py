@@ -27,7 +27,6 @@ from urllib.parse import quote, urlencode
 
 import asyncpg
 from aiohttp import web
-from sqlglot import exp
 
 from engine.features.relations.invitations import Invitations, invitation_routes
 from engine.features.relations.service import RELATIONS
@@ -48,8 +47,7 @@ from engine.resources.validation import read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
-from engine.sql.ddl import column
-from engine.sql.queries import Filter, Predicate, bind_predicates
+from engine.sql.queries import Filter, bind_predicates
 
 
 def nested_routes(spec: Spec) -> list[web.RouteDef]:
@@ -231,8 +229,6 @@ class NestedHandlers:
                 if not await self.attachable(request, conn, self.other_value(data), identity):
                     raise self._unattachable()
             row = await self._create_link(through, data, write_context(request), conn)
-            if self.relation.attach == "any" and await self._soft_deleted(request, conn, row[self.relation.other]):
-                raise self._unattachable()  # a soft-deleted row is not there to link (rolls the link back)
         location = f"{request.path}/{quote(str(row[self.relation.other]), safe='')}"
         return json_response({"data": row}, status=201, headers={"Location": location})
 
@@ -269,17 +265,6 @@ class NestedHandlers:
         compiled = target.queries.get(predicates, (target.resource.primary_key,))
         return await conn.fetchrow(compiled.sql, *compiled.args(bind_predicates(predicates, {"pk": other}))) is not None
 
-    async def _soft_deleted(self, request: web.Request, conn: asyncpg.Connection, other: Any) -> bool:
-        """Under `attach: any`: whether the far-side row is deleted (`soft_delete`; the foreign key
-        only says it exists)."""
-        target = request.app[MANAGERS][self.relation.target]
-        soft = target.resource.soft_delete
-        if soft is None:
-            return False
-        alive = Predicate(("alive", soft.column), lambda t: exp.Is(this=column(soft.column, t), expression=exp.Null()))
-        compiled = target.queries.get((alive,), (target.resource.primary_key,))
-        return await conn.fetchrow(compiled.sql, *compiled.args({"pk": other})) is None
-
     def _unattachable(self) -> ValidationFailed:
         message = f"no {self.relation.target} row you may {self.relation.attach} has this id"
         return ValidationFailed([{"path": f"/{self.relation.other}", "message": message}])
@@ -287,7 +272,8 @@ class NestedHandlers:
     async def _create_link(
         self, through: ResourceManager, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection
     ) -> dict[str, Any]:
-        """Create the join row; a far-side row deleted since the check answers like one never there."""
+        """Create the join row; a far-side row deleted since the check answers like one never there
+        (a soft-deleted far-side row too: the create refuses a reference to it, engine.sql.references)."""
         try:
             return await through.create(data, context, conn=conn)
         except ValidationFailed as exc:

@@ -27,6 +27,7 @@ from engine.kernel.errors import BadRequest, Conflict
 from engine.kernel.hooks import call_all
 from engine.resources.context import WriteContext
 from engine.resources.manager import ResourceManager
+from engine.resources.references import dead_columns
 from engine.spec import Resource
 from engine.sql.queries import bind_predicates
 
@@ -99,15 +100,28 @@ class RestoreRoute:
                 expect(previous)
             change = {self.rows.column: None}
             await self._hook(request, "before_write", context, data=change, previous=previous)
-            revive = self.rows.revive()
+            revive = self.rows.revive(manager.queries.live)
             try:
-                record = dict(await conn.fetchrow(revive.sql, *revive.args({"pk": pk})))
+                revived = await conn.fetchrow(revive.sql, *revive.args({"pk": pk}))
             except asyncpg.UniqueViolationError:
                 raise Conflict(
                     f"another {self.resource.name} row took a unique value of this one since it was deleted"
                 ) from None
+            if revived is None:  # the row is locked: a reference of it points at a deleted row
+                raise await self._orphan(manager, conn, previous)
+            record = dict(revived)
             await self._hook(request, "after_write", context, record=record, previous=previous)
         return record
+
+    async def _orphan(self, manager: ResourceManager, conn: asyncpg.Connection, row: dict[str, Any]) -> Conflict:
+        """The 409 of a row that would come back pointing at a deleted row: restore that one first."""
+        names = await dead_columns(manager, conn, [row]) or [ref.column for ref in manager.queries.live]
+        refs = self.resource.references
+        which = ", ".join(f"{refs[name].resource} ({name})" for name in names)
+        return Conflict(
+            f"this {self.resource.name} row references a deleted row of {which}: restore that row first",
+            fields=names,
+        )
 
     async def _hook(self, request: web.Request, name: str, context: WriteContext, **values: Any) -> None:
         """The write hooks of an update, as the resource manager calls them."""

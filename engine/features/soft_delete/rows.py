@@ -14,10 +14,12 @@ import asyncpg
 from sqlglot import exp
 
 from engine.spec import Resource
+from engine.sql import references
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
 from engine.sql.outputs import outputs
 from engine.sql.queries import Predicate
+from engine.sql.references import LiveReference
 
 log = logging.getLogger("engine.soft_delete")
 ALIVE_KEY = "soft_delete.alive"
@@ -52,17 +54,30 @@ class Rows:
         self.column = resource.soft_delete.column
         self._cache = ShapeCache(64)
 
-    def revive(self) -> Compiled:
-        """UPDATE ... SET deleted_at = NULL WHERE pk = $pk RETURNING the row (secrets masked)."""
+    def revive(self, live: tuple[LiveReference, ...] = ()) -> Compiled:
+        """UPDATE ... SET deleted_at = NULL WHERE pk = $pk RETURNING the row (secrets masked); with
+        `live` references (to soft-deleting resources), only if none of the row's points at a
+        deleted row: no row comes back otherwise (engine.sql.references)."""
 
         def build() -> exp.Expression:
             r = self.resource
+            own = {ref.column: self._own(ref) for ref in live}
+            where = exp.and_(column(r.primary_key, r.table).eq(param("pk")), *references.alive(live, own))
             update = exp.Update(
                 this=table(r.table), expressions=[exp.EQ(this=column(self.column), expression=exp.Null())]
-            ).where(column(r.primary_key, r.table).eq(param("pk")))
+            ).where(where)
             return update.returning(exp.Returning(expressions=outputs(r, r.columns, r.table)))
 
         return self._cache.get("revive", build)
+
+    def _own(self, ref: LiveReference) -> exp.Expression:
+        """The row's value of a reference; a row referencing itself (a self-reference) is not held
+        back by its own deletion (``NULLIF(col, pk)``)."""
+        r = self.resource
+        value = column(ref.column, r.table)
+        if ref.table != r.table:
+            return value
+        return exp.Nullif(this=value, expression=column(r.primary_key, r.table))
 
     def _expired(self) -> exp.Expression:
         interval = exp.Mul(this=param("age"), expression=exp.Interval(this=exp.Literal.string("1 second")))
