@@ -5,11 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-
-async def an_agent(client, name: str = "Helper") -> str:
-    created = await client.post("/api/agents", json={"name": name})
-    assert created.status == 201, created.text
-    return created.headers["Location"]
+from agents_support import an_agent
 
 
 async def test_a_single_row_read_carries_a_strong_etag(api):

@@ -5,11 +5,7 @@ link checkers send it first; the same access rules, conditional requests and err
 
 from __future__ import annotations
 
-
-async def an_agent(client, name: str = "Helper") -> str:
-    created = await client.post("/api/agents", json={"name": name})
-    assert created.status == 201, created.text
-    return created.headers["Location"]
+from agents_support import an_agent
 
 
 async def test_head_on_a_row_answers_the_headers_of_its_get_without_a_body(api):
