@@ -5,37 +5,19 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+from test_query_power_spec import errors_of
+from test_query_power_spec import notes as notes_spec
 
 from engine.cli.main import main
-from engine.spec import SpecError, load_spec
 from engine.spec.query_power import LANGUAGES
 
-NOTE = {
-    "id": {"type": "string", "format": "uuid"},
-    "user_id": {"type": "string"},
-    "title": {"type": "string"},
-}
+PERMISSIONS = "            permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}"
 
 
 def notes(write_spec, schema_of, language: str):
-    return write_spec(
-        f"""
-        version: 1
-        resources:
-          notes:
-            schema: schemas/note.json
-            owner: user_id
-            search: {{language: "{language}", fields: {{title: A}}}}
-            permissions: {{list: [user], read: [user], create: [user], update: [user], delete: [user]}}
-        """,
-        {"schemas/note.json": schema_of(NOTE)},
-    )
-
-
-def errors_of(path) -> list[str]:
-    with pytest.raises(SpecError) as raised:
-        load_spec(str(path))
-    return raised.value.errors
+    """The notes resource of the `search:` spec tests, searching its title in `language`."""
+    search = f'            search: {{language: "{language}", fields: {{title: A}}}}'
+    return notes_spec(write_spec, schema_of, search, PERMISSIONS)
 
 
 def test_an_unknown_language_is_refused_naming_the_resource_and_the_valid_configurations(write_spec, schema_of):
