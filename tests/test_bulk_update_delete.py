@@ -91,6 +91,42 @@ async def test_bulk_patch_refuses_list_parameters(api, expect_problem):
     expect_problem(await alice.patch("/api/agents?name=a&limit=5", json={"name": "x"}), 400)
 
 
+async def test_bulk_patch_takes_boolean_groups_like_a_list(api):
+    alice = await api.as_user("alice")
+    await make_agents(alice, "a", "b", "c", status="active")
+    patched = await alice.patch("/api/agents?or=(name=a,name=c)", json={"status": "paused"})
+    assert patched.status == 200, patched.text
+    assert sorted(r["name"] for r in patched.json["data"]) == ["a", "c"]
+    stored = await api.sql("select name, status from agents order by name")
+    assert [tuple(r) for r in stored] == [("a", "paused"), ("b", "active"), ("c", "paused")]
+
+
+async def test_bulk_delete_takes_a_not_group_beside_a_filter(api):
+    alice = await api.as_user("alice")
+    await make_agents(alice, "a", "b", "c")
+    deleted = await alice.delete("/api/agents?name[in]=a,b,c&not=(name=b)")
+    assert deleted.status == 200 and deleted.json == {"meta": {"count": 2}}
+    assert [r[0] for r in await api.sql("select name from agents where deleted_at is null")] == ["b"]
+
+
+async def test_a_boolean_group_alone_is_enough_of_a_filter(api):
+    alice = await api.as_user("alice")
+    await make_agents(alice, "a", "b")
+    deleted = await alice.delete("/api/agents?or=(name=a)")
+    assert deleted.json == {"meta": {"count": 1}}
+
+
+async def test_a_bulk_write_filtering_on_a_field_the_caller_may_not_read_is_400_and_writes_nothing(
+    api, expect_problem
+):
+    alice = await api.as_user("alice")
+    await make_agents(alice, "a", system_prompt="secret plan")
+    for query in ("system_prompt[like]=*plan*", "or=(system_prompt[like]=*plan*,name=zzz)"):
+        answer = await alice.patch(f"/api/agents?{query}", json={"name": "renamed"})
+        expect_problem(answer, 400)
+    assert [r[0] for r in await api.sql("select name from agents")] == ["a"]
+
+
 async def test_bulk_delete_removes_matching_rows_and_counts_them(api):
     alice = await api.as_user("alice")
     await make_agents(alice, "a", "b", "c")

@@ -37,6 +37,7 @@ from engine.http.etag import if_match, item_tag
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
 from engine.http.keys import CONFIG
 from engine.http.query import RESERVED, parse_list_query, refuse_parameters
+from engine.http.query_power import BOOLEAN
 from engine.http.query_power import PARAMETERS as POWER
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
@@ -45,6 +46,7 @@ from engine.resources.context import WriteContext
 from engine.resources.manager import ResourceManager
 from engine.resources.upsert import Upsert
 from engine.spec import Resource
+from engine.sql.boolean import BoolGroup
 from engine.sql.queries import Filter
 
 MAX_BATCH_ITEMS = "ENGINE_MAX_BATCH_ITEMS"
@@ -157,32 +159,36 @@ async def _create_many(call: WriteCall, conn: Any) -> Outcome:
     return Outcome(201, {"data": await _shown(manager, rows, call, conn)})
 
 
-def _filters(call: WriteCall) -> tuple[Filter, ...]:
-    """The query string's filters; a bulk write needs at least one and takes nothing else (an
-    `or=` group or `q=` would narrow the rows changed: refused, never ignored)."""
+def _filters(call: WriteCall) -> tuple[tuple[Filter, ...], tuple[BoolGroup, ...]]:
+    """The query string's filters and boolean groups (`or=`, `and=`, `not=`); a bulk write needs at
+    least one and takes nothing else (`q=` would narrow the rows changed: refused, never ignored)."""
     for name in call.query:
-        if name in RESERVED or name in POWER:
-            raise BadRequest(f"'{name}' is not accepted on a bulk {call.method}; send filters only", parameter=name)
+        if name in RESERVED or (name in POWER and name not in BOOLEAN):
+            raise BadRequest(
+                f"'{name}' is not accepted on a bulk {call.method}; send filters (and or/and/not groups) only",
+                parameter=name,
+            )
     config = call.request.app[CONFIG]
     query = parse_list_query(call.resource, call.query, page_size=config.page_size, max_page_size=config.max_page_size)
-    if not query.filters:
+    if not query.filters and not query.where:
         raise BadRequest(
             f"a bulk {call.method} needs at least one filter (e.g. ?id[in]=...); "
             f"to change every row, say so with a filter that matches them all"
         )
-    return query.filters
+    return query.filters, query.where
 
 
 async def _update_where(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "update")
-    filters, patch = _filters(call), _object(call.body)
-    rows = await writer(call, manager).update_where(filters, patch, call.context, conn)
+    (filters, where), patch = _filters(call), _object(call.body)
+    rows = await writer(call, manager).update_where(filters, patch, call.context, conn, where)
     return Outcome(200, {"data": await _shown(manager, rows, call, conn)})
 
 
 async def _delete_where(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "delete")
-    rows = await writer(call, manager).delete_where(_filters(call), call.context, conn)
+    filters, where = _filters(call)
+    rows = await writer(call, manager).delete_where(filters, call.context, conn, where)
     return Outcome(200, {"meta": {"count": len(rows)}})
 
 

@@ -24,11 +24,15 @@ import orjson
 from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
+from engine.resources import field_rules, query_power
 from engine.resources.context import WriteContext, WriteFold, WriteSet
+from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
 from engine.resources.references import dead_reference_problem
 from engine.resources.values import from_json
+from engine.sql import boolean
 from engine.sql import bulk as sql
+from engine.sql.boolean import BoolGroup
 from engine.sql.queries import Filter, bind_predicates, mask_key
 
 
@@ -329,13 +333,27 @@ class BulkWriter:
     # --- update and delete by filter ---------------------------------------------------------
 
     async def _matching(
-        self, conn: asyncpg.Connection, action: str, filters: tuple[Filter, ...], context: WriteContext
+        self,
+        conn: asyncpg.Connection,
+        action: str,
+        filters: tuple[Filter, ...],
+        context: WriteContext,
+        where: tuple[BoolGroup, ...] = (),
     ) -> tuple[list[dict[str, Any]], tuple]:
-        """The rows the filters match and the caller may `action`, locked, at most max_items."""
+        """The rows the filters and boolean groups match and the caller may `action`, locked, at most
+        max_items; and the caller's `action` predicates. A filter on a field the caller may not read
+        is a 400, as on a list: the rows a write changes must not tell what a hidden field holds."""
         predicates = await self.m.predicates(action, context.identity)
-        shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in predicates))
-        compiled = self.m.queries.compiled(shape, lambda: sql.select_for_write(self.resource, filters, predicates))
-        values = bind_predicates(predicates, {f"f{i}": f.value for i, f in enumerate(filters)})
+        masks = await self.m.masks(context.identity)
+        if masks:
+            query = ListQuery(filters=filters, where=where)
+            field_rules.refuse_hidden(self.resource, query, masks)
+            query_power.refuse_hidden(self.resource, query, masks)
+        group = boolean.predicate(where)
+        matching = predicates if group is None else (*predicates, group)
+        shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in matching))
+        compiled = self.m.queries.compiled(shape, lambda: sql.select_for_write(self.resource, filters, matching))
+        values = bind_predicates(matching, {f"f{i}": f.value for i, f in enumerate(filters)})
         values["limit"] = self.max_items + 1
         rows = [dict(r) for r in await conn.fetch(compiled.sql, *compiled.args(values))]
         self.check_size(len(rows), f"{self.resource.name} rows match")
@@ -347,13 +365,14 @@ class BulkWriter:
         patch: dict[str, Any],
         context: WriteContext,
         conn: asyncpg.Connection | None = None,
+        where: tuple[BoolGroup, ...] = (),
     ) -> list[dict[str, Any]]:
         """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
         self.m._refuse_read_only(patch, updating=True)
         pk = self.resource.primary_key
         rows = WriteSet()
         async with self.m._transaction(conn) as conn:
-            found, predicates = await self._matching(conn, "update", filters, context)
+            found, predicates = await self._matching(conn, "update", filters, context, where)
             groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
             for previous in found:
                 each = context.for_write()
@@ -383,12 +402,16 @@ class BulkWriter:
         return [written[previous[pk]] for previous in found]
 
     async def delete_where(
-        self, filters: tuple[Filter, ...], context: WriteContext, conn: asyncpg.Connection | None = None
+        self,
+        filters: tuple[Filter, ...],
+        context: WriteContext,
+        conn: asyncpg.Connection | None = None,
+        where: tuple[BoolGroup, ...] = (),
     ) -> list[dict[str, Any]]:
         """Delete every matching row the caller may delete, or none; the deleted rows."""
         pk = self.resource.primary_key
         async with self.m._transaction(conn) as conn:
-            found, predicates = await self._matching(conn, "delete", filters, context)
+            found, predicates = await self._matching(conn, "delete", filters, context, where)
             if not found:
                 return []
             contexts, rows = [], WriteSet()

@@ -7,6 +7,7 @@ from typing import Any
 from engine.features.openapi.examples import example_body, update_example
 from engine.features.openapi.parameters import filter_parameters, id_parameter
 from engine.features.openapi.problems import BODY_PROBLEMS, problems
+from engine.features.openapi.query_power import boolean_parameters
 from engine.features.openapi.schemas import component_name, ref
 from engine.spec import Resource, Spec
 
@@ -81,7 +82,8 @@ def _create(resource: Resource, operation: dict[str, Any], max_items: int) -> No
 def _by_filter(resource: Resource, max_items: int) -> dict[str, Any]:
     name = resource.name
     note = (
-        f"At least one filter is required (400 otherwise). Acts on every matching row you may change, or on none:"
+        f"At least one filter or or/and/not group is required (400 otherwise); a filter on a field you may not"
+        f" read is a 400. Acts on every matching row you may change, or on none:"
         f" a row a rule refuses is a 409 naming it (`row`). At most {max_items} matching rows (413)."
     )
     return {
@@ -90,7 +92,7 @@ def _by_filter(resource: Resource, max_items: int) -> dict[str, Any]:
             "tags": [name],
             "summary": f"Change every {name} row matching the filters",
             "description": note,
-            "parameters": filter_parameters(resource),
+            "parameters": [*filter_parameters(resource), *boolean_parameters(resource)],
             "requestBody": _body(
                 ref(f"{component_name(resource)}Update"), "The fields to change in every row.", update_example(resource)
             ),
@@ -104,7 +106,7 @@ def _by_filter(resource: Resource, max_items: int) -> dict[str, Any]:
             "tags": [name],
             "summary": f"Delete every {name} row matching the filters",
             "description": note,
-            "parameters": filter_parameters(resource),
+            "parameters": [*filter_parameters(resource), *boolean_parameters(resource)],
             "responses": {
                 "200": {
                     "description": "How many rows were deleted.",

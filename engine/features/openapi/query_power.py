@@ -42,6 +42,15 @@ def _boolean(name: str, meaning: str, resource: Resource) -> dict[str, Any]:
     }
 
 
+def boolean_parameters(resource: Resource) -> list[dict[str, Any]]:
+    """`or`, `and` and `not`: on lists, and on the bulk update and delete by filter."""
+    return [
+        _boolean("or", "Rows matching any", resource),
+        _boolean("and", "Rows matching all", resource),
+        _boolean("not", "Rows matching not all", resource),
+    ]
+
+
 def power_parameters(resource: Resource) -> list[dict[str, Any]]:
     """count, Prefer, or/and/not, and (when declared) group_by/aggregate and q."""
     parameters: list[dict[str, Any]] = [
@@ -62,9 +71,7 @@ def power_parameters(resource: Resource) -> list[dict[str, Any]]:
             "schema": {"type": "string"},
             "example": "count=exact",
         },
-        _boolean("or", "Rows matching any", resource),
-        _boolean("and", "Rows matching all", resource),
-        _boolean("not", "Rows matching not all", resource),
+        *boolean_parameters(resource),
     ]
     if resource.aggregates is not None and resource.aggregates.group_by:
         parameters.append(
