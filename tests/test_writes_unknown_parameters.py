@@ -145,3 +145,31 @@ async def test_restoring_a_version_with_an_unknown_parameter_changes_nothing(api
     await alice.patch(f"/api/agents/{agent}", json={"name": "second"})
     refused(expect_problem, await alice.post(f"/api/agents/{agent}/versions/1/restore?x=1"), "x")
     assert await names(api) == ["second"]
+
+
+# --- the features' own write routes ----------------------------------------------------------------
+
+
+async def test_creating_an_api_key_with_an_unknown_parameter_creates_none(api, expect_problem):
+    alice = await api.as_user("alice")
+    body = {"name": "ci", "scopes": ["agents:read"]}
+    refused(expect_problem, await alice.post("/api/me/api-keys?expires=never", json=body), "expires")
+    assert (await alice.get("/api/me/api-keys")).json["data"] == []
+
+
+async def test_creating_a_webhook_with_an_unknown_parameter_creates_none(api, expect_problem):
+    admin = await api.as_admin()
+    body = {"url": "https://hooks.example.test/in", "resources": ["agents"]}
+    refused(expect_problem, await admin.post("/api/webhooks?secret=mine", json=body), "secret")
+    assert (await admin.get("/api/webhooks")).json["data"] == []
+
+
+async def test_a_batch_with_an_unknown_parameter_runs_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    operations = [{"method": "POST", "path": "/api/agents", "body": {"name": "first"}}]
+    refused(expect_problem, await alice.post("/api/batch?dry_run=1", json={"operations": operations}), "dry_run")
+    assert await names(api) == []
+
+
+async def test_logout_takes_only_the_all_parameter(api, expect_problem):
+    refused(expect_problem, await api.anonymous.post("/auth/logout?everywhere=1"), "everywhere")

@@ -33,6 +33,7 @@ from engine.features.api_keys.requests import (
 from engine.features.api_keys.store import MODEL, ApiKey, ApiKeys, delete_user_keys
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
 from engine.kernel.hooks import hookimpl
@@ -104,6 +105,7 @@ async def after_write(conn, resource: Resource, action: str, previous) -> None:
 
 async def create_key(request: web.Request) -> web.Response:
     identity = require_sign_in(request[IDENTITY])
+    refuse_parameters(request.query, "creating an API key")
     body = await read_object(request, request.app[CONFIG].body_limit)
     wanted = parse_create(body, set(request.app[SCOPE_NAMES]), identity)
     keys = request.app[KEYS]
@@ -129,6 +131,7 @@ def _key_id(request: web.Request) -> str:
 
 async def delete_own_key(request: web.Request) -> web.Response:
     identity = require_sign_in(request[IDENTITY])
+    refuse_parameters(request.query, "deleting an API key")
     if not await request.app[KEYS].delete(_key_id(request), identity.user_id):
         raise NotFound("no such API key among yours")
     return web.Response(status=204)
@@ -153,6 +156,7 @@ async def list_any_keys(request: web.Request) -> web.Response:
 
 async def delete_any_key(request: web.Request) -> web.Response:
     require_admin(request)
+    refuse_parameters(request.query, "deleting an API key")
     if not await request.app[KEYS].delete(_key_id(request), None):
         raise NotFound("no such API key")
     return web.Response(status=204)

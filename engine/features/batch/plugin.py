@@ -15,6 +15,7 @@ from engine.features.batch.run import operations, run
 from engine.http.body import read_object
 from engine.http.bulk import keyed_write
 from engine.http.keys import CONFIG
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
@@ -26,6 +27,7 @@ PATH = "/api/batch"
 
 @keyed_write
 async def batch(request: web.Request) -> web.Response:
+    refuse_parameters(request.query, "a batch")
     document = await read_object(request, request.app[CONFIG].body_limit)
     results = await run(request, operations(document))
     return json_response({"results": results})

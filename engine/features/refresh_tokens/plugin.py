@@ -26,6 +26,7 @@ from engine.features.sessions import registry
 from engine.features.sessions import store as sessions
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, POOL
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import BadRequest, Forbidden, Problem, Unauthorized, ValidationFailed
@@ -83,6 +84,7 @@ def _refresh_token(body: dict[str, Any], *, required: bool) -> str | None:
 
 
 async def token(request: web.Request) -> web.Response:
+    refuse_parameters(request.query, "POST /auth/token")
     identity = request[IDENTITY]
     if identity is None or identity.via != "session":
         raise Unauthorized("sign in first (GET /auth/google/login); this exchanges a browser session for tokens")
@@ -93,12 +95,14 @@ async def token(request: web.Request) -> web.Response:
 
 
 async def refresh(request: web.Request) -> web.Response:
+    refuse_parameters(request.query, "POST /auth/refresh")
     body = await read_object(request, request.app[CONFIG].body_limit)
     grant = await request.app[REFRESH].rotate(_refresh_token(body, required=True))
     return token_response(request.app, grant.user_id, grant.roles, grant.refresh_token)
 
 
 def _everywhere(request: web.Request) -> bool:
+    refuse_parameters(request.query, "POST /auth/logout", ("all",))
     value = request.query.get("all", "false").lower()
     if value not in ("true", "1", "false", "0"):
         raise BadRequest("the 'all' parameter is true or false")

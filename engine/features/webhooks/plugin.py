@@ -38,6 +38,7 @@ from engine.features.webhooks.secrets import rotate_secrets, seal, webhook_keys
 from engine.features.webhooks.worker import WebhookSettings, Worker
 from engine.http.body import read_object
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL, SPEC
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import NotFound, Problem
@@ -109,6 +110,7 @@ def _wake(request: web.Request) -> None:
 
 async def create_endpoint(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
+    refuse_parameters(request.query, "creating a webhook")
     body = await read_object(request, request.app[CONFIG].body_limit)
     values = endpoint_values(body, request.app[SPEC], _allowed(request), None)
     keys = request.app[SETTINGS].keys
@@ -144,6 +146,7 @@ async def get_endpoint(request: web.Request) -> web.Response:
 
 async def update_endpoint(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
+    refuse_parameters(request.query, "changing a webhook")
     body = await read_object(request, request.app[CONFIG].body_limit)
     current = await _endpoint(request)
     kept = {k: current[k] for k in ("url", "resources", "actions", "filter", "description", "enabled")}
@@ -159,6 +162,7 @@ async def update_endpoint(request: web.Request) -> web.Response:
 
 async def delete_endpoint(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
+    refuse_parameters(request.query, "deleting a webhook")
     endpoint_id = path_id(request, "id", "webhook")
     async with request.app[POOL].acquire() as conn, conn.transaction():
         await conn.execute(store.DELETE_ENDPOINT_DELIVERIES.sql, endpoint_id)
@@ -177,6 +181,7 @@ async def list_deliveries(request: web.Request) -> web.Response:
 
 async def replay_delivery(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
+    refuse_parameters(request.query, "replaying a delivery")
     endpoint = await _endpoint(request)
     values = {"id": path_id(request, "delivery_id", "delivery"), "endpoint": endpoint["id"]}
     row = await request.app[POOL].fetchrow(store.REPLAY_ONE.sql, *store.REPLAY_ONE.args(values))
@@ -188,6 +193,7 @@ async def replay_delivery(request: web.Request) -> web.Response:
 
 async def replay_range_of(request: web.Request) -> web.Response:
     require_admin(request[IDENTITY], write=True)
+    refuse_parameters(request.query, "replaying deliveries")
     endpoint = await _endpoint(request)
     body = await read_object(request, request.app[CONFIG].body_limit)
     values = {**replay_range(body, datetime.now(UTC)), "endpoint": endpoint["id"]}
