@@ -116,9 +116,7 @@ async def test_a_boolean_group_alone_is_enough_of_a_filter(api):
     assert deleted.json == {"meta": {"count": 1}}
 
 
-async def test_a_bulk_write_filtering_on_a_field_the_caller_may_not_read_is_400_and_writes_nothing(
-    api, expect_problem
-):
+async def test_a_bulk_write_filtering_on_a_field_the_caller_may_not_read_is_400_and_writes_nothing(api, expect_problem):
     alice = await api.as_user("alice")
     await make_agents(alice, "a", system_prompt="secret plan")
     for query in ("system_prompt[like]=*plan*", "or=(system_prompt[like]=*plan*,name=zzz)"):
