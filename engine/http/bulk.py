@@ -43,11 +43,10 @@ from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from engine.resources.bulk import BulkWriter
 from engine.resources.context import WriteContext
+from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager
 from engine.resources.upsert import Upsert
 from engine.spec import Resource
-from engine.sql.boolean import BoolGroup
-from engine.sql.queries import Filter
 
 MAX_BATCH_ITEMS = "ENGINE_MAX_BATCH_ITEMS"
 ON_CONFLICT = "on_conflict"
@@ -159,7 +158,7 @@ async def _create_many(call: WriteCall, conn: Any) -> Outcome:
     return Outcome(201, {"data": await _shown(manager, rows, call, conn)})
 
 
-def _filters(call: WriteCall) -> tuple[tuple[Filter, ...], tuple[BoolGroup, ...]]:
+def _filters(call: WriteCall) -> ListQuery:
     """The query string's filters and boolean groups (`or=`, `and=`, `not=`); a bulk write needs at
     least one and takes nothing else (`q=` would narrow the rows changed: refused, never ignored)."""
     for name in call.query:
@@ -175,20 +174,19 @@ def _filters(call: WriteCall) -> tuple[tuple[Filter, ...], tuple[BoolGroup, ...]
             f"a bulk {call.method} needs at least one filter (e.g. ?id[in]=...); "
             f"to change every row, say so with a filter that matches them all"
         )
-    return query.filters, query.where
+    return query
 
 
 async def _update_where(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "update")
-    (filters, where), patch = _filters(call), _object(call.body)
-    rows = await writer(call, manager).update_where(filters, patch, call.context, conn, where)
+    query, patch = _filters(call), _object(call.body)
+    rows = await writer(call, manager).update_where(query, patch, call.context, conn)
     return Outcome(200, {"data": await _shown(manager, rows, call, conn)})
 
 
 async def _delete_where(call: WriteCall, conn: Any) -> Outcome:
     manager = await authorize(call.request, call.resource, "delete")
-    filters, where = _filters(call)
-    rows = await writer(call, manager).delete_where(filters, call.context, conn, where)
+    rows = await writer(call, manager).delete_where(_filters(call), call.context, conn)
     return Outcome(200, {"meta": {"count": len(rows)}})
 
 

@@ -119,16 +119,16 @@ def _value(field, op: str, text: str):
         items = text.split(",")
         if len(items) > MAX_IN_VALUES:
             raise ValueProblem(f"at most {MAX_IN_VALUES} comma-separated values")
-        return [_member(field, op, from_query(field, item)) for item in items]
+        return [_member(field, from_query(field, item)) for item in items]
     if op in ("like", "ilike"):
         if "\x00" in text:
             raise ValueProblem("a pattern without NUL characters")
         escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         return escaped.replace("*", "%")
-    return _member(field, op, from_query(field, text))
+    return _member(field, from_query(field, text))
 
 
-def _member(field: Field, op: str, value: Any) -> Any:
+def _member(field: Field, value: Any) -> Any:
     """A comparison with a field that has an `enum` takes only its values, as /openapi.json says: a
     typo (`status=actve`) is a 400 naming them, not an empty list that looks like "no such rows"."""
     if field.enum is not None and value not in field.enum:

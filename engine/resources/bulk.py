@@ -32,8 +32,7 @@ from engine.resources.references import dead_reference_problem
 from engine.resources.values import from_json
 from engine.sql import boolean
 from engine.sql import bulk as sql
-from engine.sql.boolean import BoolGroup
-from engine.sql.queries import Filter, bind_predicates, mask_key
+from engine.sql.queries import bind_predicates, mask_key
 
 
 def json_text(value: Any) -> str:
@@ -336,9 +335,8 @@ class BulkWriter:
         self,
         conn: asyncpg.Connection,
         action: str,
-        filters: tuple[Filter, ...],
+        query: ListQuery,
         context: WriteContext,
-        where: tuple[BoolGroup, ...] = (),
     ) -> tuple[list[dict[str, Any]], tuple]:
         """The rows the filters and boolean groups match and the caller may `action`, locked, at most
         max_items; and the caller's `action` predicates. A filter on a field the caller may not read
@@ -346,10 +344,9 @@ class BulkWriter:
         predicates = await self.m.predicates(action, context.identity)
         masks = await self.m.masks(context.identity)
         if masks:
-            query = ListQuery(filters=filters, where=where)
             field_rules.refuse_hidden(self.resource, query, masks)
             query_power.refuse_hidden(self.resource, query, masks)
-        group = boolean.predicate(where)
+        filters, group = query.filters, boolean.predicate(query.where)
         matching = predicates if group is None else (*predicates, group)
         shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in matching))
         compiled = self.m.queries.compiled(shape, lambda: sql.select_for_write(self.resource, filters, matching))
@@ -361,18 +358,17 @@ class BulkWriter:
 
     async def update_where(
         self,
-        filters: tuple[Filter, ...],
+        query: ListQuery,
         patch: dict[str, Any],
         context: WriteContext,
         conn: asyncpg.Connection | None = None,
-        where: tuple[BoolGroup, ...] = (),
     ) -> list[dict[str, Any]]:
         """Apply `patch` to every matching row the caller may update, or to none; the changed rows."""
         self.m._refuse_read_only(patch, updating=True)
         pk = self.resource.primary_key
         rows = WriteSet()
         async with self.m._transaction(conn) as conn:
-            found, predicates = await self._matching(conn, "update", filters, context, where)
+            found, predicates = await self._matching(conn, "update", query, context)
             groups: dict[tuple[str, ...], list[tuple[dict, dict, WriteContext]]] = {}
             for previous in found:
                 each = context.for_write()
@@ -403,15 +399,14 @@ class BulkWriter:
 
     async def delete_where(
         self,
-        filters: tuple[Filter, ...],
+        query: ListQuery,
         context: WriteContext,
         conn: asyncpg.Connection | None = None,
-        where: tuple[BoolGroup, ...] = (),
     ) -> list[dict[str, Any]]:
         """Delete every matching row the caller may delete, or none; the deleted rows."""
         pk = self.resource.primary_key
         async with self.m._transaction(conn) as conn:
-            found, predicates = await self._matching(conn, "delete", filters, context, where)
+            found, predicates = await self._matching(conn, "delete", query, context)
             if not found:
                 return []
             contexts, rows = [], WriteSet()
