@@ -40,6 +40,14 @@ class WriteContext:
     # write of one row. An after_write may defer its rows there, to write them for all rows at once.
     write_set: WriteSet | None = None
 
+    def folded(self, kind: type) -> bool:
+        """Whether the statement wrote a `kind` fold's rows itself (a loop, not ``any()`` over a
+        generator: each row of a bulk write asks)."""
+        for fold in self.folds:
+            if isinstance(fold, kind):
+                return True
+        return False
+
     def for_write(self) -> WriteContext:
         """A fresh context for another write of the same request (nested and batched writes)."""
         return WriteContext(self.identity, self.shared, self.conn)

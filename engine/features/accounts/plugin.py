@@ -13,6 +13,8 @@ See docs/auth.md, "Deleting a user" and "Roles held now".
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 
@@ -64,9 +66,16 @@ def write_needs_transaction(resource: Resource, action: str) -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, context: WriteContext, resource: Resource, action: str, record, previous) -> None:
-    if resource.name != USERS:
-        return
+def after_write(
+    conn, context: WriteContext, resource: Resource, action: str, record, previous
+) -> Awaitable[None] | None:
+    """Users only (None at once for every other resource's rows, with no coroutine to await)."""
+    if resource.name != USERS or action not in ("create", "delete"):
+        return None
+    return _user_written(conn, context, resource, action, record, previous)
+
+
+async def _user_written(conn, context: WriteContext, resource: Resource, action: str, record, previous) -> None:
     if action == "delete":
         user_id = str(previous[resource.primary_key])
         await retire(conn, user_id)

@@ -16,6 +16,7 @@ users resource's ``roles_field``), a deleted owner is retired
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -97,10 +98,11 @@ def write_needs_transaction() -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, resource: Resource, action: str, previous) -> None:
-    """A deleted user's keys are deleted in the delete's own transaction."""
+def after_write(conn, resource: Resource, action: str, previous) -> Awaitable[None] | None:
+    """A deleted user's keys are deleted in the delete's own transaction (None at once otherwise)."""
     if action == "delete" and resource.name == USERS:
-        await delete_user_keys(conn, str(previous[resource.primary_key]))
+        return delete_user_keys(conn, str(previous[resource.primary_key]))
+    return None
 
 
 async def create_key(request: web.Request) -> web.Response:

@@ -99,7 +99,7 @@ class Outbox:
     ) -> Awaitable[None] | None:
         """The events the statement did not write itself; after a folded one (written already),
         a wake-up for readers: once for all the rows of a bulk write, which one statement wrote."""
-        if any(isinstance(fold, EventFold) for fold in context.folds):
+        if context.folded(EventFold):
             if self.on_written is not None and context.write_set is not None:
                 context.write_set.defer(WOKEN, self._woken, ())
             elif self.on_written is not None:

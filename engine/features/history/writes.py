@@ -65,15 +65,20 @@ class HistoryWrites:
         return VersionFold(versions, action) if versions is not None and action in ("create", "update") else None
 
     @hookimpl(trylast=True)
-    async def before_write(
+    def before_write(
         self, context: WriteContext, resource: Resource, action: str, previous: dict[str, Any] | None
-    ) -> None:
-        """Before a (hard) delete, the rows of resources with history its cascade will delete or change."""
+    ) -> Awaitable[None] | None:
+        """Before a (hard) delete, the rows of resources with history its cascade will delete or
+        change (None at once for every other write)."""
         if action != "delete" or previous is None or resource.soft_delete is not None:
-            return
-        if self._reaches.get(resource.name):
-            affected = await self.walker.walk(context.conn, resource, previous)
-            context.notes[CASCADED] = [a for a in affected if a.resource.name in self.versions]
+            return None
+        if not self._reaches.get(resource.name):
+            return None
+        return self._note_cascaded(context, resource, previous)
+
+    async def _note_cascaded(self, context: WriteContext, resource: Resource, previous: dict[str, Any]) -> None:
+        affected = await self.walker.walk(context.conn, resource, previous)
+        context.notes[CASCADED] = [a for a in affected if a.resource.name in self.versions]
 
     @hookimpl(trylast=True)
     def after_write(
@@ -81,9 +86,7 @@ class HistoryWrites:
     ) -> Awaitable[None] | None:
         """None at once when the statement wrote the version itself (each row of a bulk create has
         no coroutine to await); else the versions to write."""
-        if CASCADED not in context.notes and (
-            resource.name not in self.versions or any(isinstance(fold, VersionFold) for fold in context.folds)
-        ):
+        if CASCADED not in context.notes and (resource.name not in self.versions or context.folded(VersionFold)):
             return None
         return self._write_versions(context, resource, action, record, identity)
 
@@ -97,7 +100,7 @@ class HistoryWrites:
                 context.conn, record_id, affected.action, identity, deleted
             )
         versions = self.versions.get(resource.name)
-        if versions is None or any(isinstance(fold, VersionFold) for fold in context.folds):
+        if versions is None or context.folded(VersionFold):
             return
         record_id = record[resource.primary_key]
         await versions.write(context.conn, record_id, PAST[action], identity, deleted=action == "delete")

@@ -6,6 +6,8 @@ handlers ask `plan_includes`; this plugin answers it for every declared referenc
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 
 from engine.features.relations.inline import attach_inline
@@ -42,6 +44,8 @@ def write_needs_transaction(context: WriteContext) -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> None:
+def after_write(context: WriteContext, resource: Resource, action: str, record: dict) -> Awaitable[None] | None:
+    """A create that carried related items inline attaches them (None at once otherwise)."""
     if action == "create" and NESTED in context.notes:
-        await attach_inline(context, resource, record)
+        return attach_inline(context, resource, record)
+    return None

@@ -8,6 +8,8 @@ not a cookie request: the header decides, and no CSRF token is needed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
@@ -74,10 +76,11 @@ def write_needs_transaction() -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(conn, resource: Resource, action: str, previous) -> None:
-    """A deleted user's sessions end in the delete's own transaction."""
+def after_write(conn, resource: Resource, action: str, previous) -> Awaitable[None] | None:
+    """A deleted user's sessions end in the delete's own transaction (None at once otherwise)."""
     if action == "delete" and resource.name == USERS:
-        await registry.end_all(conn, str(previous[resource.primary_key]))
+        return registry.end_all(conn, str(previous[resource.primary_key]))
+    return None
 
 
 async def csrf(request: web.Request) -> web.Response:
