@@ -7,9 +7,11 @@ from __future__ import annotations
 import asyncio
 import os
 
+import asyncpg
 import pytest
 from protection_support import eventually, second_api_fixture  # noqa: F401
 
+from engine.features.query_cache.listener import CHANNEL
 from engine.features.query_cache.plugin import LISTENER, QUERY_CACHE
 from engine.features.query_cache.stats import CACHE_STATS
 from engine.http.keys import MANAGERS
@@ -165,6 +167,22 @@ async def test_a_write_in_another_worker_reaches_this_workers_cache(api, second_
     assert (await other_admin.patch(location, json={"name": "from worker 2"})).status == 200
     await api.app[LISTENER].settle()
     assert (await api.anonymous.get(location)).json["data"]["name"] == "from worker 2"
+
+
+async def test_a_bulk_create_sends_one_notice_for_all_its_rows(api):
+    """Other workers hear of a set-based write once, not once per row (a round trip each)."""
+    notices: list[str] = []
+    listening = await asyncpg.connect(api.database_url)
+    try:
+        await listening.add_listener(CHANNEL, lambda *args: notices.append(args[3]))
+        admin = await api.as_admin()
+        created = await admin.post("/api/tags", json=[{"name": f"tag {i}"} for i in range(20)])
+        assert created.status == 201, created.text
+        await api.app[LISTENER].settle()
+        await listening.fetchval("select 1")  # delivers what is queued for this connection
+    finally:
+        await listening.close()
+    assert [n for n in notices if n.endswith(":tags")] == [f"{api.schema}:tags"]
 
 
 async def drop_listener_connection(api) -> None:

@@ -14,7 +14,9 @@ implementations are `trylast`. Counters: app[CACHE_STATS] (stats.py).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 
+import asyncpg
 from aiohttp import web
 
 from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
@@ -95,14 +97,27 @@ def write_needs_transaction() -> bool:
 
 
 @hookimpl(trylast=True)
-async def after_write(context: WriteContext, resource: Resource) -> None:
+def after_write(context: WriteContext, resource: Resource) -> Awaitable[None] | None:
+    """The notice that tells every worker's cache of this resource to drop what it holds, sent at
+    commit: one per write, and one for all the rows of a set-based write (not a round trip per row)."""
     writes = context.shared.get(WRITES)
-    conn = context.conn
-    if writes is None:  # a write outside a request (a job, a command): only the notice can reach caches
-        await notify_write(conn, resource.name)
-    elif writes.cache is not None and writes.cache.watches(resource.name):
+    if writes is not None:  # inside a request: only for resources a cache watches
+        if writes.cache is None or not writes.cache.watches(resource.name):
+            return None
         writes.resources.add(resource.name)
-        await notify_write(conn, resource.name)
+    # else a write outside a request (a job, a command): only the notice can reach caches
+    if context.write_set is not None:
+        context.write_set.defer(NOTICES, _notify_each, (resource.name,))
+        return None
+    return notify_write(context.conn, resource.name)
+
+
+NOTICES = "query_cache.notices"  # WriteSet key: the resources a set-based write's rows changed
+
+
+async def _notify_each(conn: asyncpg.Connection, names: list[str]) -> None:
+    for name in dict.fromkeys(names):
+        await notify_write(conn, name)
 
 
 @hookimpl(trylast=True)
