@@ -45,7 +45,13 @@ class RequestContextFilter(logging.Filter):
 
 
 def _extra(record: logging.LogRecord) -> dict:
-    return {key: value for key, value in record.__dict__.items() if key not in _STANDARD}
+    """The record's `extra` fields, in the order given. The key-set difference runs in C: a line
+    without extra fields (most, and every event line of a bulk write) skips the walk over its
+    two dozen standard attributes."""
+    fields = record.__dict__
+    if not fields.keys() - _STANDARD:
+        return {}
+    return {key: value for key, value in fields.items() if key not in _STANDARD}
 
 
 class JsonFormatter(logging.Formatter):
