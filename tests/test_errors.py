@@ -135,16 +135,34 @@ async def test_pathological_nesting_is_400(api, expect_problem):
     expect_problem(await post_raw(alice, "/api/agents", b"[" * 100_000), 400)
 
 
-async def test_escaped_nul_in_a_value_is_422(api, expect_problem):
+async def test_escaped_nul_in_a_value_is_422_at_its_path(api, expect_problem):
     alice = await api.as_user("alice")
     problem = expect_problem(await post_raw(alice, "/api/agents", b'{"name": "Hel\\u0000per"}'), 422)
-    assert "NUL" in problem["errors"][0]["message"]
+    assert problem["errors"] == [{"path": "/name", "message": "strings may not contain NUL (\\u0000) characters"}]
 
 
-async def test_escaped_nul_in_a_nested_key_is_422(api, expect_problem):
+async def test_escaped_nul_in_a_nested_key_is_422_at_its_path(api, expect_problem):
     alice = await api.as_user("alice")
     body = b'{"name": "Helper", "parameters": {"a\\u0000": 1}}'
-    expect_problem(await post_raw(alice, "/api/agents", body), 422)
+    problem = expect_problem(await post_raw(alice, "/api/agents", body), 422)
+    assert problem["errors"] == [
+        {"path": "/parameters/a\x00", "message": "keys may not contain NUL (\\u0000) characters"}
+    ]
+
+
+async def test_an_escaped_backslash_before_u0000_is_no_nul(api):
+    alice = await api.as_user("alice")
+    created = await post_raw(alice, "/api/agents", b'{"name": "C:\\\\u0000"}')
+    assert created.status == 201, created.text
+    assert created.json["data"]["name"] == "C:\\u0000"
+
+
+async def test_each_item_of_a_bulk_create_with_a_nul_is_named(api, expect_problem):
+    alice = await api.as_user("alice")
+    body = b'[{"name": "ok"}, {"name": "b\\u0000d"}, {"name": "x", "tools": [{"name": "\\u0000"}]}]'
+    problem = expect_problem(await post_raw(alice, "/api/agents", body), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/1/name", "/2/tools/0/name"]
+    assert (await alice.get("/api/agents")).json["data"] == []
 
 
 async def test_raw_nul_byte_is_400(api, expect_problem):
@@ -155,7 +173,7 @@ async def test_raw_nul_byte_is_400(api, expect_problem):
 async def test_unpaired_surrogate_is_refused_as_a_client_error(api, expect_problem):
     alice = await api.as_user("alice")
     problem = expect_problem(await post_raw(alice, "/api/agents", b'{"name": "Helper \\ud800"}'), 422)
-    assert "surrogate" in problem["errors"][0]["message"]
+    assert [(e["path"], "surrogate" in e["message"]) for e in problem["errors"]] == [("/name", True)]
 
 
 async def test_unicode_names_and_values_round_trip(api):

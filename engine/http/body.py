@@ -165,29 +165,57 @@ async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
     document, depth = parse_object(raw, request)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
-    if _NUL.search(raw):
-        raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
-    if _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
-        message = "strings may not contain unpaired surrogates (\\ud800-\\udfff)"
-        raise ValidationFailed([{"path": "/", "message": message}])
-    if has_long_digits(raw):
-        oversized = _oversized_integers(document)
-        if oversized:
-            raise ValidationFailed(oversized)
+    refuse_unstorable(document, raw, escapes=b"\\u" in raw, long_digits=has_long_digits(raw))
     return document
 
 
-def _oversized_integers(document: Any) -> list[dict[str, str]]:
-    """Integers beyond 64 bits, anywhere in the body: no column (nor jsonb read back through orjson) holds them."""
+NUL_MESSAGE = "strings may not contain NUL (\\u0000) characters"
+SURROGATE_MESSAGE = "strings may not contain unpaired surrogates (\\ud800-\\udfff)"
+INTEGER_MESSAGE = f"integers must be between {INT64_MIN} and {INT64_MAX}"
+
+
+def refuse_unstorable(document: Any, raw: bytes, escapes: bool, long_digits: bool) -> None:
+    """422 naming every value no column can store (a NUL, an unpaired surrogate, an integer beyond 64
+    bits), each at its JSON pointer. Scans of the bytes decide whether to walk the document at all:
+    `escapes` (the body has a ``\\u`` escape) and `long_digits` (a run of 19 digits)."""
+    nul = escapes and _NUL.search(raw) is not None
+    surrogate = escapes and _SURROGATE_ESCAPE.search(raw) is not None and not _encodable(document)
+    if nul or surrogate or long_digits:
+        found = _unstorable(document)
+        if found:
+            raise ValidationFailed(found)
+
+
+def _text_problem(text: str) -> str | None:
+    if "\x00" in text:
+        return NUL_MESSAGE
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return SURROGATE_MESSAGE
+    return None
+
+
+def _unstorable(document: Any) -> list[dict[str, str]]:
+    """The values and keys of `document` no column (nor jsonb read back through orjson) can hold."""
     found, stack = [], [(document, "")]
     while stack:
         node, pointer = stack.pop()
         if isinstance(node, dict):
-            stack.extend((v, f"{pointer}/{k.replace('~', '~0').replace('/', '~1')}") for k, v in node.items())
+            for key, value in node.items():
+                child = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+                problem = _text_problem(key)
+                if problem is not None:
+                    found.append({"path": child, "message": problem.replace("strings", "keys", 1)})
+                stack.append((value, child))
         elif isinstance(node, list):
             stack.extend((v, f"{pointer}/{i}") for i, v in enumerate(node))
+        elif isinstance(node, str):
+            problem = _text_problem(node)
+            if problem is not None:
+                found.append({"path": pointer, "message": problem})
         elif isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
-            found.append({"path": pointer, "message": f"integers must be between {INT64_MIN} and {INT64_MAX}"})
+            found.append({"path": pointer, "message": INTEGER_MESSAGE})
     return sorted(found, key=lambda e: e["path"])
 
 

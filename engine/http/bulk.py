@@ -21,16 +21,13 @@ from multidict import MultiMapping
 
 from engine.http.body import (  # the strict body's checks, for arrays
     _KEY_END,
-    _NUL,
-    _SURROGATE_ESCAPE,
     JSON_TYPES,
     MAX_DEPTH,
-    _encodable,
-    _oversized_integers,
     has_long_digits,
     parse_json,
     parsed_fast,
     read_object,
+    refuse_unstorable,
     shape_of,
 )
 from engine.http.etag import if_match, item_tag
@@ -40,7 +37,7 @@ from engine.http.query import RESERVED, parse_list_query, refuse_parameters
 from engine.http.query_power import BOOLEAN
 from engine.http.query_power import PARAMETERS as POWER
 from engine.http.responses import json_response
-from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
+from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
 from engine.resources.bulk import BulkWriter
 from engine.resources.context import WriteContext
 from engine.resources.listing import ListQuery
@@ -265,15 +262,8 @@ async def read_document(request: web.Request, limit: int) -> Any:
     document, depth = _fast_array(raw, long_digits, request)
     if depth > MAX_DEPTH:
         raise BadRequest(f"malformed JSON body: nested deeper than {MAX_DEPTH} levels")
-    escapes = b"\\u" in raw  # the regexes below are slow on a large body: most have no escape at all
-    if escapes and _NUL.search(raw):
-        raise ValidationFailed([{"path": "/", "message": "strings may not contain NUL (\\u0000) characters"}])
-    if escapes and _SURROGATE_ESCAPE.search(raw) and not _encodable(document):
-        raise ValidationFailed([{"path": "/", "message": "strings may not contain unpaired surrogates"}])
-    if long_digits:
-        oversized = _oversized_integers(document)
-        if oversized:
-            raise ValidationFailed(oversized)
+    # The escape scans are slow on a large body, and most have no escape at all.
+    refuse_unstorable(document, raw, escapes=b"\\u" in raw, long_digits=long_digits)
     return document
 
 
