@@ -103,6 +103,42 @@ async def test_get_members_pages_with_a_cursor(api):
     assert second.json["meta"]["next_cursor"] is None
 
 
+async def test_get_members_counts_the_teams_active_members(api):
+    team = await team_with_roles(api)
+    await add_member(api, team.dave, await create_team(team.dave, "Elsewhere"), "carol")
+    await team.alice.post(f"{team.url}/members", json={"user_id": "dave"})  # pending: not a member yet
+    listed = await team.alice.get(f"{team.url}/members?count=exact&limit=1")
+    assert listed.json["meta"]["total"] == 3 and listed.json["meta"]["total_is"] == "exact"
+    assert len(listed.json["data"]) == 1
+
+
+async def test_get_members_counts_when_prefer_asks_and_says_so(api):
+    team = await team_with_roles(api)
+    listed = await team.alice.get(f"{team.url}/members?role=admin", headers={"Prefer": "count=exact"})
+    assert listed.json["meta"]["total"] == 1
+    assert listed.headers["Preference-Applied"] == "count=exact"
+
+
+async def test_get_members_groups_the_teams_members_by_role(api):
+    team = await team_with_roles(api)
+    await add_member(api, team.dave, await create_team(team.dave, "Elsewhere"), "carol", "admin")
+    grouped = await team.bob.get(f"{team.url}/members?group_by=role")
+    expect = [{"role": "admin", "count": 1}, {"role": "member", "count": 1}, {"role": "owner", "count": 1}]
+    assert sorted(grouped.json["data"], key=lambda g: g["role"]) == expect, grouped.text
+
+
+async def test_get_members_of_a_team_you_cannot_read_is_404_even_when_counting(api, expect_problem):
+    team = await team_with_roles(api)
+    expect_problem(await team.dave.get(f"{team.url}/members?group_by=role"), 404)
+    expect_problem(await team.dave.get(f"{team.url}/members?count=exact"), 404)
+
+
+async def test_get_shared_agents_without_declared_aggregates_refuses_group_by(api, expect_problem):
+    team = await team_with_roles(api)
+    refused = expect_problem(await team.alice.get(f"{team.url}/agents?group_by=team_id"), 400)
+    assert refused["parameter"] == "group_by"
+
+
 async def test_get_members_with_an_unknown_filter_is_400(api, expect_problem):
     team = await team_with_roles(api)
     refused = await team.alice.get(f"{team.url}/members?colour=red")

@@ -248,9 +248,6 @@ def parse_search(resource: Resource, text: str | None) -> str | None:
     return text
 
 
-ROWS_ONLY = ("or", "and", "not", "q")  # what a route that lists rows without counts or groups serves
-
-
 def parse_power(
     resource: Resource,
     query: MultiMapping[str],

@@ -11,8 +11,9 @@ from typing import Any
 from engine.features.openapi.examples import example_body, example_value
 from engine.features.openapi.invitations import answer_paths, invited_response, my_invitations_path
 from engine.features.openapi.parameters import id_parameter, list_parameters, projection_parameters
-from engine.features.openapi.paths import JSON, _envelope, _json_body, _security
+from engine.features.openapi.paths import JSON, LIST_HEADERS, _envelope, _json_body, _security, list_answer
 from engine.features.openapi.problems import BODY_PROBLEMS, problems
+from engine.features.openapi.query_power import power_parameters
 from engine.features.openapi.schemas import component_name, create_schema, ref, update_schema
 from engine.features.relations.nested import NestedHandlers
 from engine.spec import Resource, Spec
@@ -76,12 +77,10 @@ def _nested_paths(handlers: NestedHandlers, target: Resource, *, page_size: int,
     parent, relation, through = handlers.parent, handlers.relation, handlers.through
     row = _link_schema(handlers, target)
     one = {"content": {JSON: {"schema": _envelope(row)}}}
-    listing = list_parameters(through, page_size=page_size, max_page_size=max_page_size)
-    page = {
-        "type": "object",
-        "required": ["data", "meta"],
-        "properties": {"data": {"type": "array", "items": row}, "meta": {"type": "object"}},
-    }
+    listing = [
+        *list_parameters(through, page_size=page_size, max_page_size=max_page_size),
+        *power_parameters(through),
+    ]
     collection = {
         "parameters": [id_parameter(parent)],
         "get": _operation(
@@ -90,7 +89,12 @@ def _nested_paths(handlers: NestedHandlers, target: Resource, *, page_size: int,
             f"List the {relation.name} of a {parent.name} row",
             parameters=listing,
             responses={
-                "200": {"description": "One page of links.", "content": {JSON: {"schema": page}}},
+                "200": {
+                    "description": "One page of links (or, with group_by/aggregate, the groups of this "
+                    f"{parent.name} row's links).",
+                    "headers": LIST_HEADERS,
+                    "content": {JSON: {"schema": list_answer(through, row)}},
+                },
                 **problems("BadRequest", "Unauthorized", "Forbidden", "NotFound"),
             },
         ),

@@ -60,16 +60,23 @@ def _operation(resource: Resource, action: str, summary: str, **parts: Any) -> d
     }
 
 
-def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) -> dict[str, dict[str, Any]]:
-    """{path: path item} for one resource, using its components (see schemas.resource_components)."""
-    base = ResourceHandlers(resource).base
-    row = component_name(resource)
-    one = {"content": {JSON: {"schema": _envelope(ref(row))}}}
+LIST_HEADERS = {
+    "Link": {"description": 'The next page: `<...>; rel="next"`.', "schema": {"type": "string"}},
+    "Preference-Applied": {
+        "description": "`count=<mode>` when the total answers `Prefer: count=<mode>`.",
+        "schema": {"type": "string"},
+    },
+}
+
+
+def list_answer(resource: Resource, item: dict[str, Any]) -> dict[str, Any]:
+    """The body of a list of `resource` rows (each an `item`): a page, or with group_by/aggregate the
+    groups when the resource declares aggregates. Top-level and nested lists answer alike."""
     page = {
         "type": "object",
         "required": ["data", "meta"],
         "properties": {
-            "data": {"type": "array", "items": ref(row)},
+            "data": {"type": "array", "items": item},
             "meta": {
                 "type": "object",
                 "properties": {
@@ -81,7 +88,15 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
         },
     }
     groups = groups_schema(resource)
-    answer = page if groups is None else {"anyOf": [page, groups]}
+    return page if groups is None else {"anyOf": [page, groups]}
+
+
+def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) -> dict[str, dict[str, Any]]:
+    """{path: path item} for one resource, using its components (see schemas.resource_components)."""
+    base = ResourceHandlers(resource).base
+    row = component_name(resource)
+    one = {"content": {JSON: {"schema": _envelope(ref(row))}}}
+    answer = list_answer(resource, ref(row))
     return {
         base: {
             "get": _operation(
@@ -95,16 +110,7 @@ def resource_paths(resource: Resource, *, page_size: int, max_page_size: int) ->
                 responses={
                     "200": {
                         "description": "One page of rows (or, with group_by/aggregate, the groups).",
-                        "headers": {
-                            "Link": {
-                                "description": 'The next page: `<...>; rel="next"`.',
-                                "schema": {"type": "string"},
-                            },
-                            "Preference-Applied": {
-                                "description": "`count=<mode>` when the total answers `Prefer: count=<mode>`.",
-                                "schema": {"type": "string"},
-                            },
-                        },
+                        "headers": LIST_HEADERS,
                         "content": {JSON: {"schema": answer}},
                     },
                     **problems("BadRequest", "Unauthorized", "Forbidden"),

@@ -1,6 +1,6 @@
 """Routes generated from many-to-many declarations, e.g. `members: {through: team_members, ...}` on teams:
 
-    GET    /api/teams/{id}/members            the join rows, with the full list query language
+    GET    /api/teams/{id}/members            the join rows, with the full list query language (counts, groups)
     POST   /api/teams/{id}/members            {"user_id": ..., "role": ...}  -> 201
     GET    /api/teams/{id}/members/{user_id}  one join row
     PATCH  /api/teams/{id}/members/{user_id}  the join row's own fields (only if it has any)
@@ -31,10 +31,9 @@ from aiohttp import web
 from engine.features.relations.invitations import Invitations, invitation_routes
 from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
-from engine.http.handlers import authorize, write_context
+from engine.http.handlers import add_count, aggregate_rows, authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
 from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort, refuse_parameters
-from engine.http.query_power import ROWS_ONLY
 from engine.http.responses import json_response
 from engine.kernel.errors import NotFound, ValidationFailed
 from engine.kernel.hooks import call_all
@@ -169,28 +168,30 @@ class NestedHandlers:
     # --- reads -------------------------------------------------------------------------------------
 
     async def list(self, request: web.Request) -> web.Response:
+        """The parent's links, with the whole list language of the join resource: filters, or/and/not,
+        q, sort, cursor, fields, include, count (`meta.total`) and group_by/aggregate (groups)."""
         await authorize(request, self.parent, "read")
         config, identity = request.app[CONFIG], request[IDENTITY]
         query = parse_list_query(
-            self.through,
-            request.query,
-            page_size=config.page_size,
-            max_page_size=config.max_page_size,
-            power=ROWS_ONLY,  # or/and/not and q; no counts or groups on nested lists yet
+            self.through, request.query, page_size=config.page_size, max_page_size=config.max_page_size
         )
         embedding = request.app[RELATIONS].plan(self.through, query.include, query.fields, self.relation)
         parent_pk = await self._visible_parent(request, identity)
         mine = (Filter(self.relation.key, "eq", parent_pk), *self.active_only())
+        manager = self.managers(request)[1]
+        if query.aggregates:  # groups of this parent's links only, as the rows would be
+            groups = await aggregate_rows(request, manager, replace(query, filters=(*query.filters, *mine)))
+            return json_response({"data": groups})
         query = replace(embedding.widen(query), filters=(*query.filters, *mine))
-        rows, next_cursor = await self.managers(request)[1].list(query, identity)
+        rows, next_cursor = await manager.list(query, identity)
         await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
             params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
             headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
-        return json_response(
-            {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}, headers=headers
-        )
+        body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
+        await add_count(request, manager, query, (body, headers))
+        return json_response(body, headers=headers)
 
     async def read(self, request: web.Request) -> web.Response:
         await authorize(request, self.parent, "read")
