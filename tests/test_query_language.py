@@ -283,6 +283,21 @@ async def test_an_enum_value_inside_a_boolean_group_is_checked_too(catalog, expe
     assert "one of small, medium, large" in problem["detail"]
 
 
+@pytest.mark.parametrize(
+    ("query", "hint"),
+    [
+        ("size=eq.small", "size[eq]=small"),
+        ("size=neq.small", "size[ne]=small"),
+        ("size=in.(small,large)", "size[in]=small,large"),
+        ("released_at=gt.2024-01-01T00:00:00Z", "released_at[gt]=2024-01-01T00:00:00Z"),
+    ],
+)
+async def test_an_operator_written_in_the_value_is_400_showing_where_it_goes(catalog, expect_problem, query, hint):
+    """PostgREST's `field=op.value` spelling: the answer shows the engine's `field[op]=value`."""
+    problem = expect_problem(await catalog.get(f"/api/items?{query}"), 400)
+    assert problem["detail"].endswith(f"; operators go in brackets: {hint}")
+
+
 # --- limit ---------------------------------------------------------------------------------------------
 
 

@@ -105,7 +105,21 @@ def parse_filter(resource: Resource, key: str, text: str) -> Filter:
     try:
         return Filter(name, op, _value(field, op, text))
     except ValueProblem as problem:
-        raise _bad(key, f"invalid value for {key}: expected {problem}") from None
+        raise _bad(key, f"invalid value for {key}: expected {problem}{_operator_hint(name, op, text)}") from None
+
+
+_POSTGREST_OPERATOR = re.compile(r"^(eq|neq|ne|gt|gte|lt|lte|like|ilike|in|is)\.(.*)$", re.DOTALL)
+
+
+def _operator_hint(name: str, op: str, text: str) -> str:
+    """For `status=eq.active` (PostgREST's spelling), where the operator belongs: `status[eq]=active`."""
+    match = _POSTGREST_OPERATOR.match(text) if op == "eq" else None
+    if match is None:
+        return ""
+    wanted, rest = match.groups()
+    wanted = "ne" if wanted == "neq" else wanted
+    rest = rest.strip("()") if wanted == "in" else rest
+    return f"; operators go in brackets: {name}[{wanted}]={rest}"
 
 
 def _value(field, op: str, text: str):
