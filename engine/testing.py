@@ -16,6 +16,7 @@ and ``engine_plugins`` to register extra plugin objects.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import uuid
@@ -187,9 +188,42 @@ def engine_spec_path(request: pytest.FixtureRequest) -> str:
     return os.path.abspath(configured) if configured else str(request.config.rootpath / "resources.yaml")
 
 
+_SPECS: dict[str, tuple[tuple[str, ...], bytes, Spec]] = {}  # path -> (files read, their digest, the spec)
+
+
+def _digest(files: tuple[str, ...]) -> bytes | None:
+    """One hash of the contents of `files` (None when one is gone)."""
+    digest = hashlib.blake2b()
+    for name in files:
+        try:
+            with open(name, "rb") as fh:
+                digest.update(fh.read())
+        except OSError:
+            return None
+        digest.update(b"\0")
+    return digest.digest()
+
+
+def shared_spec(path: str) -> Spec:
+    """`load_spec(path)`, loaded once while resources.yaml and its schema files keep their contents.
+
+    A spec is immutable (engine.spec.model), so tests share it; parsing the YAML and the schemas
+    (with their positions, for error messages) costs a suite's every test tens of milliseconds."""
+    path = os.path.abspath(path)
+    cached = _SPECS.get(path)
+    if cached is not None and _digest(cached[0]) == cached[1]:
+        return cached[2]
+    spec = load_spec(path)
+    files = (path, *sorted({os.path.normpath(os.path.join(spec.root, r.schema_path)) for r in spec.resources.values()}))
+    digest = _digest(files)
+    if digest is not None:
+        _SPECS[path] = (files, digest, spec)
+    return spec
+
+
 @pytest.fixture
 def engine_spec(engine_spec_path: str) -> Spec:
-    return load_spec(engine_spec_path)
+    return shared_spec(engine_spec_path)
 
 
 @pytest.fixture
