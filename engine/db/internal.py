@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+import orjson
 from sqlglot import exp
 
 from engine.sql import ddl
@@ -41,6 +42,19 @@ def table_model(
 
 
 def create_statements(model: dict[str, Any]) -> list[str]:
+    """CREATE TABLE / INDEX IF NOT EXISTS for an internal table, rendered once per model: every app
+    start (each worker, each reload, each test's app) runs them, and sqlglot's rendering is the cost."""
+    key = orjson.dumps(model, default=repr)  # the model as written, its order included
+    statements = _RENDERED.get(key)
+    if statements is None:
+        statements = _RENDERED[key] = _render(model)
+    return list(statements)
+
+
+_RENDERED: dict[bytes, tuple[str, ...]] = {}  # the few internal table models of the features
+
+
+def _render(model: dict[str, Any]) -> tuple[str, ...]:
     create = ddl.create_table(model)
     create.set("exists", True)
     statements = [ddl.render(create)]
@@ -48,7 +62,7 @@ def create_statements(model: dict[str, Any]) -> list[str]:
         index = ddl.create_index(name, model["table"], cols)
         index.set("exists", True)
         statements.append(ddl.render(index))
-    return statements
+    return tuple(statements)
 
 
 _LOCK_KEY = 0x5E50_0C3F  # serializes concurrent start-ups: IF NOT EXISTS alone races in PostgreSQL

@@ -244,7 +244,20 @@ def declared_blocks(spec_path: str) -> dict[str, str]:
     in their own words, not as compiled objects). Read once, when the app is configured."""
     try:
         with open(spec_path, encoding="utf-8") as file:
-            resources = (yaml.safe_load(file) or {}).get("resources") or {}
-    except (OSError, yaml.YAMLError):
+            text = file.read()
+    except OSError:
         return {}
-    return {name: yaml.safe_dump(block, sort_keys=False, allow_unicode=True) for name, block in resources.items()}
+    return dict(_blocks(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _blocks(text: str) -> tuple[tuple[str, str], ...]:
+    """The blocks of one resources.yaml text, parsed once however many apps are configured from it
+    (reloads, each test's app)."""
+    try:
+        resources = (yaml.safe_load(text) or {}).get("resources") or {}
+    except yaml.YAMLError:
+        return ()
+    return tuple(
+        (name, yaml.safe_dump(block, sort_keys=False, allow_unicode=True)) for name, block in resources.items()
+    )
