@@ -24,7 +24,7 @@ import orjson
 from sqlglot import exp
 
 from engine.kernel.errors import Conflict, NotFound, PayloadTooLarge, PreconditionFailed, Problem, ValidationFailed
-from engine.resources import field_rules, query_power
+from engine.resources import query_power
 from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
@@ -344,8 +344,7 @@ class BulkWriter:
         predicates = await self.m.predicates(action, context.identity)
         masks = await self.m.masks(context.identity)
         if masks:
-            field_rules.refuse_hidden(self.resource, query, masks)
-            query_power.refuse_hidden(self.resource, query, masks)
+            query_power.refuse_hidden_fields(self.resource, query, masks)
         filters, group = query.filters, boolean.predicate(query.where)
         matching = predicates if group is None else (*predicates, group)
         shape = ("bulk_match", tuple(f.shape for f in filters), tuple(p.key for p in matching))

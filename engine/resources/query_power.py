@@ -72,6 +72,13 @@ def refuse_hidden(resource: Resource, query: ListQuery, masks: Masks) -> None:
             raise _hidden(resource, name, "aggregate")
 
 
+def refuse_hidden_fields(resource: Resource, query: ListQuery, masks: Masks) -> None:
+    """400 for any use of a field the caller may not read: a plain filter or sort (field_rules), a
+    boolean-group filter, a group key or an aggregate (refuse_hidden)."""
+    field_rules.refuse_hidden(resource, query, masks)
+    refuse_hidden(resource, query, masks)
+
+
 def _after_rank(resource: Resource, rank: Predicate) -> Predicate:
     """Rows after the cursor in (relevance DESC, primary key ASC) order."""
 
@@ -150,8 +157,7 @@ async def _scope(
         predicates = await manager.predicates("list", identity)
     masks = await manager.masks(identity)
     from_rules = tuple(p for _, p in masks)
-    field_rules.refuse_hidden(manager.resource, query, masks)  # plain filters (the list checks its own)
-    refuse_hidden(manager.resource, query, masks)
+    refuse_hidden_fields(manager.resource, query, masks)  # the whole query: `plan` sees no group_by
     unranked = ListQuery(filters=query.filters, where=query.where, search=query.search)
     extra, _ = plan(manager.resource, unranked, masks)
     predicates = (*predicates, *extra.predicates)
