@@ -16,6 +16,11 @@ async def make_agents(client, *names, **fields):
     return created.json["data"]
 
 
+async def alive_names(api):
+    """The names of the agents not (soft-)deleted, in storage order."""
+    return [r[0] for r in await api.sql("select name from agents where deleted_at is null")]
+
+
 async def events(api, action):
     rows = await api.sql("select record_id from _engine_events where resource = 'agents' and action = $1", action)
     return sorted(r[0] for r in rows)
@@ -106,7 +111,7 @@ async def test_bulk_delete_takes_a_not_group_beside_a_filter(api):
     await make_agents(alice, "a", "b", "c")
     deleted = await alice.delete("/api/agents?name[in]=a,b,c&not=(name=b)")
     assert deleted.status == 200 and deleted.json == {"meta": {"count": 2}}
-    assert [r[0] for r in await api.sql("select name from agents where deleted_at is null")] == ["b"]
+    assert await alive_names(api) == ["b"]
 
 
 async def test_a_boolean_group_alone_is_enough_of_a_filter(api):
@@ -130,7 +135,7 @@ async def test_bulk_delete_removes_matching_rows_and_counts_them(api):
     await make_agents(alice, "a", "b", "c")
     deleted = await alice.delete("/api/agents?name[in]=a,c")
     assert deleted.status == 200 and deleted.json == {"meta": {"count": 2}}
-    assert [r[0] for r in await api.sql("select name from agents where deleted_at is null")] == ["b"]
+    assert await alive_names(api) == ["b"]
 
 
 async def test_bulk_delete_writes_one_event_per_deleted_row(api):
