@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import dataclasses
 import io
 import os
 import pstats
@@ -118,6 +119,8 @@ async def main(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="cpu-profile-")
     try:
         spec = load_spec(os.path.join(ROOT, "resources.yaml"))
+        if args.disable:  # as `plugins: {disabled: [...]}` in resources.yaml would
+            spec = dataclasses.replace(spec, disabled_plugins=(*spec.disabled_plugins, *args.disable))
         await create_tables(base, schema, spec)
         data = os.path.join(workdir, "requests.txt")
         separator = "&" if "?" in base else "?"  # an embedded PostgreSQL's URL carries ?host=
@@ -168,4 +171,7 @@ if __name__ == "__main__":
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
+    parser.add_argument(
+        "--disable", action="append", default=[], help="a plugin to switch off (repeatable), e.g. agent_status"
+    )
     asyncio.run(main(parser.parse_args()))

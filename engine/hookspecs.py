@@ -282,12 +282,32 @@ def write_needs_transaction(
 
 
 @hookspec
+def write_needs_previous(
+    context: WriteContext, resource: Resource, action: str, data: dict[str, Any], identity: Identity | None
+) -> Maybe[bool | None]:
+    """Return True when your ``before_validate``/``before_write`` need ``previous`` on this update.
+
+    Asked for updates only, with ``data`` the patch. When no plugin needs it (nor a field write
+    rule, an ``If-Match``, or a schema whose fields depend on each other), an update runs as one
+    statement that reads the stored row, changes that version of it and writes the folded rows
+    (``fold_into_write``), and ``before_validate``/``before_write`` get ``previous=None``;
+    ``after_write`` still gets the stored row. A plugin whose ``before_validate`` or
+    ``before_write`` takes ``previous`` and that does not implement this hook always gets it,
+    so existing plugins keep their guarantees. The example's status rule needs it only when a
+    patch changes ``status`` (plugins/agent_status.py).
+    """
+
+
+@hookspec
 def fold_into_write(resource: Resource, action: str) -> Maybe[WriteFold | None]:
     """Fold your follow-up rows into a single-statement create or update of ``resource``.
 
     All results; asked once per resource and action, at the first such write. Return a
     ``WriteFold``: ``ctes(written)`` gives (name, sqlglot expression) pairs that read the written
     row from the CTE named ``written``, and ``values(identity, previous)`` binds what they need.
+    An update of one statement also has the row as it was in a CTE: a fold whose ``ctes`` takes a
+    ``previous`` parameter is given its name (and ``values`` gets ``previous=None``); a fold
+    whose ``ctes`` takes none makes the engine read the stored row first, in its own statement.
     The engine runs ``WITH written AS (<write> RETURNING *), <every plugin's CTEs> SELECT * FROM
     written`` and sets ``context.folds`` for ``after_write``. The built-in events feature folds the
     outbox row into the write this way.

@@ -26,6 +26,12 @@ MOVES = {
 
 
 @hookimpl
+def write_needs_previous(resource, data) -> bool:
+    """The stored status, when a patch sets one: every other update needs no read before it."""
+    return resource.name == AGENTS and STATUS in data
+
+
+@hookimpl
 def before_write(resource, action, data, previous) -> None:
     """Refuse a status change that is not one of MOVES (409 naming the allowed ones)."""
     if resource.name != AGENTS or action != "update" or STATUS not in data:

@@ -98,6 +98,12 @@ async def _add_owner(rules: _Rules, conn, record, identity) -> None:
 
 
 @hookimpl
+def write_needs_previous(resource) -> bool:
+    """The stored membership (its role), on any change to one."""
+    return _rules is not None and resource.name == _rules.relation.through
+
+
+@hookimpl
 def before_write(conn, resource, action, data, previous) -> Awaitable[None] | None:
     """Refuse to remove, demote or move away the last owner of a team (409)."""
     if _rules is None or resource.name != _rules.relation.through or action == "create":

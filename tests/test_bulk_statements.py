@@ -4,40 +4,14 @@ transaction, the events of all the rows are one INSERT too."""
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-
-from engine.http.keys import POOL
+from statements_support import statements_of
 
 
 @pytest.fixture
 def engine_env(engine_env):
     """One pooled connection, so a query logger on it sees every statement a request runs."""
     return {**engine_env, "ENGINE_POOL_MIN_SIZE": "1", "ENGINE_POOL_SIZE": "1"}
-
-
-WRITES = ('INSERT INTO "agents"', 'UPDATE "agents"', 'DELETE FROM "agents"')
-
-
-async def statements_of(api, send, writes: tuple[str, ...] = WRITES) -> list[str]:
-    """The statements the server ran while answering `send()` that write to the agents table
-    (or that contain one of `writes`)."""
-    seen: list[str] = []
-
-    def log(record) -> None:
-        seen.append(record.query)
-
-    async with api.app[POOL].acquire() as conn:
-        conn.add_query_logger(log)
-    try:
-        result = await send()
-        assert result.status in (200, 201), result.text
-        await asyncio.sleep(0)
-    finally:
-        async with api.app[POOL].acquire() as conn:
-            conn.remove_query_logger(log)
-    return [q for q in seen if any(w in q for w in writes)]
 
 
 async def test_a_bulk_create_of_200_rows_is_one_insert(api):

@@ -162,14 +162,19 @@ class AsyncEverything:
             data["stamp"] = "validated"
 
     @hookimpl
-    async def write_needs_transaction(self, context: WriteContext, action: str) -> bool:
+    async def write_needs_transaction(self, context: WriteContext, resource: Any, action: str) -> bool:
         await asyncio.sleep(0)
-        return action == "update" and context.identity is not None
+        return action == "update" and resource.name == "notes" and context.identity is not None
 
     @hookimpl
-    async def before_write(self, context: WriteContext, action: str) -> None:
+    async def write_needs_previous(self, data: dict) -> bool:
         await asyncio.sleep(0)
-        self.note("before_write", (action, context.conn is not None))
+        return "stamp" in data
+
+    @hookimpl
+    async def before_write(self, context: WriteContext, action: str, previous: Any) -> None:
+        await asyncio.sleep(0)
+        self.note("before_write", (action, context.conn is not None, previous is not None))
 
     @hookimpl
     async def after_write(self, context: WriteContext, action: str, record: dict) -> None:
@@ -328,7 +333,7 @@ async def test_an_async_before_validate_changes_the_body(api):
 
 async def test_async_write_hooks_receive_the_write_context(api, recorder):
     await as_alice(api).post("/api/notes", json={"title": "kept"})
-    assert recorder.calls["before_write"] == [("create", True)]
+    assert recorder.calls["before_write"] == [("create", True, False)]
     assert recorder.calls["after_write"] == [("create", ["EventFold"], "WriteContext")]  # events folded in
 
 
@@ -344,6 +349,15 @@ async def test_async_folds_compose_with_the_events_fold_in_one_statement(api, re
     transaction path folds nothing."""
     assert (await as_alice(api).post("/api/secrets", json={"title": "kept"})).status == 201
     assert recorder.calls["after_write"] == [("create", ["PlainFold", "EventFold"], "WriteContext")]
+
+
+async def test_an_async_write_needs_previous_is_awaited_and_decides_per_update(api, recorder):
+    """A coroutine is truthy: were it not awaited, the rename would read the stored row too."""
+    alice = as_alice(api)
+    location = (await alice.post("/api/secrets", json={"title": "kept"})).headers["Location"]
+    assert (await alice.patch(location, json={"title": "renamed"})).status == 200
+    assert (await alice.patch(location, json={"stamp": "now"})).status == 200
+    assert recorder.calls["before_write"][-2:] == [("update", True, False), ("update", True, True)]
 
 
 async def test_async_cache_hooks_store_and_answer(api, recorder):

@@ -8,6 +8,7 @@ Each write is one transaction holding the before/after hooks (and, through them,
 from __future__ import annotations
 
 import contextvars
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -18,7 +19,7 @@ import pluggy
 from sqlglot import exp
 
 from engine.db.rows import as_dicts
-from engine.kernel.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from engine.kernel.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from engine.kernel.hooks import HookCall, call_all
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
@@ -31,6 +32,7 @@ from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
 from engine.sql.compiled import Compiled
+from engine.sql.ddl import column
 from engine.sql.queries import (
     Masks,
     Predicate,
@@ -52,6 +54,7 @@ def _flatten(results: list[Any]) -> tuple[Predicate, ...]:
 
 
 WRITTEN = "written"  # the write's own CTE in a folded statement
+PREVIOUS = "previous"  # an update's CTE holding the row as it was, when one statement reads it (update_reading)
 
 # The access hooks' answers (`access_predicates`, `field_access`) for the rest of one request: the
 # same (resource, action, identity) gives the same predicates within a request, and a request asks
@@ -104,6 +107,7 @@ class ResourceManager:
         self._foldable_masks: dict[tuple, bool] = {}  # mask_key -> whether the flags fold into a write
         self._hooks: dict[str, HookCall] = {}  # the write hooks' implementations, looked up at the first write
         self._always_transaction: bool | None = None
+        self._always_previous: bool | None = None  # whether every update reads its row first (_reads_first)
 
     # --- access ------------------------------------------------------------------------------
 
@@ -381,7 +385,10 @@ class ResourceManager:
         self._refuse_read_only(patch, updating=True)
         predicates = await self.predicates("update", context.identity)
         if conn is None and not await self.needs_transaction("update", context):
-            record = await self._update_alone(pk, dict(patch), context, predicates, expect)
+            if await self._reads_first(context, patch, expect):
+                record = await self._update_alone(pk, dict(patch), context, predicates, expect)
+            else:
+                record = await self._update_reading(pk, dict(patch), context, predicates)
             if record is not None:
                 return record
             context = context.for_write()
@@ -438,6 +445,74 @@ class ResourceManager:
             await self._after_write(context, "update", record, previous)
         return record
 
+    async def _reads_first(self, context: WriteContext, patch: dict[str, Any], expect: Any) -> bool:
+        """Whether an update must read the stored row before its statement: for If-Match, a
+        restore, a schema whose fields depend on each other (the merged row is validated), a
+        field write rule, a fold that cannot read the row in SQL, or a plugin's before hook that
+        needs `previous` (hookspecs.write_needs_previous). Else `_update_reading` does it all at once."""
+        if expect is not None or context.restoring is not None or not self.validator.patch_alone:
+            return True
+        if self._always_previous is None:
+            folds = await self._folds_for("update")
+            self._always_previous = bool(undeclared_previous_hooks(self.pm)) or not all(map(reads_previous, folds))
+        if self._always_previous or await self.field_rules("write", context.identity):
+            return True
+        answers = await self._hook("write_needs_previous")(
+            context=context, resource=self.resource, action="update", data=patch, identity=context.identity
+        )
+        return any(answers)
+
+    async def _update_reading(
+        self, pk: Any, patch: dict[str, Any], context: WriteContext, predicates: tuple[Predicate, ...]
+    ) -> dict[str, Any] | None:
+        """One statement that reads the row where the caller may change it, changes that version of
+        it and writes the folded rows (events' `changes` from the row as it was): no read before it.
+
+        None when it changed nothing (no such row, one the caller may not change, a concurrent
+        change, a dead reference it sets) or when the patch is refused before it: the caller then
+        takes the locking path, which answers as for any update (a hidden row is a 404 before a 422)."""
+        try:
+            await self._before_validate("update", patch, context, None)
+            self.validator.validate_patch(patch)
+            columns = self._to_columns(patch)
+        except Problem:
+            return None
+        if not columns:
+            return None
+        folds = await self._folds_for("update")
+        masks = await self.foldable_masks(context.identity)
+        async with self.pool.acquire() as conn:
+            context.conn = conn
+            try:
+                await self._before_write(context, "update", columns, None)
+            except Problem:
+                return None
+            names = tuple(columns)  # as before_write left them (a secret encrypted, a field added)
+
+            def build() -> exp.Expression:
+                read, write = self.queries.update_reading(names, predicates, PREVIOUS)
+                return with_previous(with_flags(folded(write, folds, read), masks), self._all_fields)
+
+            key = ("update", names, tuple(p.key for p in predicates), "reading", mask_key(masks))
+            compiled = self.queries.compiled(key, build)
+            values: dict[str, Any] = bind_predicates(predicates, {"pk": pk})
+            for fold in folds:
+                values.update(fold.values(context.identity, None))
+            values.update({f"v_{k}": v for k, v in columns.items()})
+            context.folds = folds
+            found = await self._write_row(
+                conn, compiled, bind_predicates(tuple(p for _, p in masks), values), columns, changed_ok=True
+            )
+            if found is None:
+                return None
+            items = list(found.items())
+            split = len(items) - len(self._all_fields)
+            record = dict(items[:split])
+            previous = {name: value for name, (_, value) in zip(self._all_fields, items[split:], strict=True)}
+            self._readable_flags(record, masks, context)
+            await self._after_write(context, "update", record, previous)
+        return record
+
     async def delete(
         self,
         pk_text: str,
@@ -471,7 +546,10 @@ class ResourceManager:
         merged = {**stored, **patch}
         if context.restoring is not None:  # a restored version's nulls are fields it did not have
             merged = {k: v for k, v in merged.items() if v is not None}
-        self.validator.validate(merged, [n for n in self._secrets if previous.get(n) is not None])
+        if context.restoring is None and self.validator.patch_alone:
+            self.validator.validate_patch(patch)  # the same answer as `_update_reading` gives
+        else:
+            self.validator.validate(merged, [n for n in self._secrets if previous.get(n) is not None])
         columns = self._to_columns(patch)
         if columns:
             await self._before_write(context, "update", columns, previous)
@@ -642,13 +720,29 @@ def readable_flags(record: dict[str, Any], masks: Masks) -> frozenset[str]:
     return frozenset(name for i, (name, _) in enumerate(masks) if record.pop(mask_flag(i)))
 
 
-def folded(write: exp.Expression, folds: tuple[WriteFold, ...]) -> exp.Expression:
-    """``WITH written AS (write), <each fold's CTEs> SELECT * FROM written``: one statement, one commit."""
-    statement = exp.select(exp.Star()).from_(exp.to_table(WRITTEN)).with_(WRITTEN, as_=write)
+def folded(write: exp.Expression, folds: tuple[WriteFold, ...], previous: exp.Select | None = None) -> exp.Expression:
+    """``WITH written AS (write), <each fold's CTEs> SELECT * FROM written``: one statement, one commit.
+    `previous`: the locked read of an update's row, the CTE before `written`, given to each fold."""
+    statement = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(WRITTEN))).from_(exp.to_table(WRITTEN))
+    if previous is not None:
+        statement = statement.with_(PREVIOUS, as_=previous)
+    statement = statement.with_(WRITTEN, as_=write)
     for fold in folds:
-        for name, cte in fold.ctes(WRITTEN):
+        ctes = fold.ctes(WRITTEN) if previous is None else fold.ctes(WRITTEN, previous=PREVIOUS)  # type: ignore[call-arg]
+        for name, cte in ctes:
             statement = statement.with_(name, as_=cte)
     return statement
+
+
+def with_previous(statement: exp.Select, fields: tuple[str, ...]) -> exp.Select:
+    """The row as it was after the written row (and its flags), one column per field, last."""
+    previous = [exp.alias_(column(f, PREVIOUS), f"{PREVIOUS}.{f}", quoted=True) for f in fields]
+    return statement.select(*previous).join(exp.to_table(PREVIOUS), join_type="cross")
+
+
+def reads_previous(fold: WriteFold) -> bool:
+    """Whether a fold reads an update's row from SQL (its `ctes` takes `previous`)."""
+    return "previous" in inspect.signature(fold.ctes).parameters
 
 
 def undeclared_write_hooks(pm: pluggy.PluginManager) -> list[str]:
@@ -659,14 +753,21 @@ def undeclared_write_hooks(pm: pluggy.PluginManager) -> list[str]:
     return sorted({impl.plugin_name for impl in hooks if impl.plugin not in declared})
 
 
+def undeclared_previous_hooks(pm: pluggy.PluginManager) -> list[str]:
+    """Plugins whose before hooks take `previous` and that do not say when they need it (so: always)."""
+    declared = {impl.plugin for impl in pm.hook.write_needs_previous.get_hookimpls()}
+    hooks = pm.hook.before_validate.get_hookimpls() + pm.hook.before_write.get_hookimpls()
+    return sorted({impl.plugin_name for impl in hooks if "previous" in impl.argnames and impl.plugin not in declared})
+
+
 def _constraint_columns(resource: Resource) -> dict[str, tuple[str, ...]]:
     """Constraint name -> the columns it covers, to turn database errors into field errors."""
     table = resource.table
     names: dict[str, tuple[str, ...]] = {f"{table}_pkey": (resource.primary_key,)}
     for cols in resource.unique:
         names[constraint_name(table, list(cols), "key")] = tuple(cols)
-    for column in resource.references:
-        names[constraint_name(table, [column], "fkey")] = (column,)
+    for name in resource.references:
+        names[constraint_name(table, [name], "fkey")] = (name,)
     for field in resource.fields.values():
         if field.enum:
             names[constraint_name(table, [field.name], "check")] = (field.name,)

@@ -35,22 +35,28 @@ def _column_safe_schema(resource: Resource) -> dict[str, Any]:
     return schema
 
 
-class BodyValidator:
-    def __init__(self, resource: Resource):
-        self.resource = resource
-        schema = _column_safe_schema(resource)
+# Top-level keywords under which each field is valid or not on its own: a patch of such a schema is
+# valid exactly when each of its fields is, whatever the stored row holds (`required` aside).
+FIELD_BY_FIELD = frozenset(
+    {"$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated", "$defs", "definitions"}
+    | {"type", "properties", "required", "additionalProperties", "patternProperties", "propertyNames"}
+)
+
+
+class _Check:
+    """One compiled schema: the fast yes/no check, then jsonschema for every error."""
+
+    def __init__(self, schema: dict[str, Any], secret: frozenset[str]):
         self._validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
         self._valid = compile_check(schema, Draft202012Validator.FORMAT_CHECKER)  # None: jsonschema only
-        self._secret = frozenset(name for name, field in resource.fields.items() if field.write_only)
+        self._secret = secret
 
     def errors(self, document: dict[str, Any], present: Collection[str] = ()) -> list[dict[str, str]]:
-        """Every violation; `present` names top-level fields stored already though absent from
-        `document` (secrets, which an update cannot read back to merge)."""
         found: list[dict[str, str]] = []
         for error in self._validator.iter_errors(document):
             found.extend(_describe(error, self._secret, present))
-        found.sort(key=lambda e: e["path"])
-        return found
+        unique = {(e["path"], e["message"]): e for e in found}  # a rule broken twice is named once
+        return sorted(unique.values(), key=lambda e: e["path"])
 
     def validate(self, document: dict[str, Any], present: Collection[str] = ()) -> None:
         if self._valid is not None and self._valid(document):
@@ -60,12 +66,46 @@ class BodyValidator:
             raise ValidationFailed(found)
 
 
+class BodyValidator:
+    def __init__(self, resource: Resource):
+        self.resource = resource
+        schema = _column_safe_schema(resource)
+        secret = frozenset(name for name, field in resource.fields.items() if field.write_only)
+        self._whole = _Check(schema, secret)
+        # A patch is checked alone (no stored row merged in) when the schema's fields do not depend
+        # on each other: against the same schema without `required`, which the stored row satisfies.
+        self.patch_alone = set(schema) <= FIELD_BY_FIELD
+        self._patch = _Check({k: v for k, v in schema.items() if k != "required"}, secret) if self.patch_alone else None
+
+    def errors(self, document: dict[str, Any], present: Collection[str] = ()) -> list[dict[str, str]]:
+        """Every violation; `present` names top-level fields stored already though absent from
+        `document` (secrets, which an update cannot read back to merge)."""
+        return self._whole.errors(document, present)
+
+    def validate(self, document: dict[str, Any], present: Collection[str] = ()) -> None:
+        self._whole.validate(document, present)
+
+    def validate_patch(self, patch: dict[str, Any]) -> None:
+        """An update's fields alone (only when `patch_alone`): no stored row needs reading."""
+        if self._patch is None:
+            raise TypeError(f"{self.resource.name}: its schema's fields depend on each other; validate the merged row")
+        self._patch.validate(patch)
+
+
 def _describe(error: ValidationError, secret: frozenset[str], present: Collection[str]) -> list[dict[str, str]]:
     path = list(error.absolute_path)
     if error.validator == "required" and isinstance(error.instance, dict):
         return [
             {"path": _pointer([*path, name]), "message": f"'{name}' is required"}
             for name in error.validator_value
+            if name not in error.instance and (path or name not in present)
+        ]
+    if error.validator == "dependentRequired" and isinstance(error.instance, dict):
+        return [
+            {"path": _pointer([*path, name]), "message": f"'{name}' is required when '{field}' is given"}
+            for field, needed in error.validator_value.items()
+            if field in error.instance
+            for name in needed
             if name not in error.instance and (path or name not in present)
         ]
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):

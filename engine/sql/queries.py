@@ -174,9 +174,14 @@ class ResourceQueries:
     def _select(self, fields: tuple[str, ...], masks: Masks = ()) -> exp.Select:
         return exp.select(*projection(fields, masks, self.table, self.resource)).from_(table(self.table))
 
-    def _returning(self, query: exp.Expression) -> exp.Expression:
-        """RETURNING every field, secrets masked (sql/outputs.py); never a search vector column."""
+    def _returning(self, query: exp.Expression, qualified: bool = False) -> exp.Expression:
+        """RETURNING every field, secrets masked (sql/outputs.py); never a search vector column.
+        `qualified`: the table's own columns only (an UPDATE ... FROM has others)."""
         if not has_secrets(self.resource) and self.resource.search is None:
+            if qualified:
+                return query.returning(
+                    exp.Returning(expressions=[exp.Column(this=exp.Star(), table=table(self.table).this)])
+                )
             return query.returning("*")
         return query.returning(exp.Returning(expressions=outputs(self.resource, self.resource.columns, self.table)))
 
@@ -251,22 +256,52 @@ class ResourceQueries:
     def insert(self, columns: tuple[str, ...]) -> Compiled:
         return self._cache.get(("insert", columns), lambda: self.insert_expression(columns))
 
+    def _assignments(self, columns: tuple[str, ...]) -> list[exp.Expression]:
+        assignments = [exp.EQ(this=column(c), expression=param(f"v_{c}")) for c in columns]
+        if "updated_at" in self.resource.fields:
+            assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
+        return assignments
+
+    def _live_conditions(self, columns: tuple[str, ...]) -> list[exp.Expression]:
+        """A reference the update changes must point at a row not deleted (engine.sql.references)."""
+        refs = written(self.live, columns)
+        if not refs:
+            return []
+        values = {r.column: typed(f"v_{r.column}", r.sql_type) for r in refs}
+        return alive_or_kept(refs, values, self.table)
+
     def update_expression(
         self, columns: tuple[str, ...], predicates: tuple[Predicate, ...], unchanged: bool = False
     ) -> exp.Expression:
         """UPDATE ... RETURNING *; `unchanged` adds ``xmin = :xmin``: only the row version read before."""
-        assignments = [exp.EQ(this=column(c), expression=param(f"v_{c}")) for c in columns]
-        if "updated_at" in self.resource.fields:
-            assignments.append(exp.EQ(this=column("updated_at"), expression=exp.Anonymous(this="now", expressions=[])))
         conditions = [column(self.pk, self.table).eq(param("pk"))]
         if unchanged:
             conditions.append(column("xmin", self.table).eq(param("xmin")))
-        refs = written(self.live, columns)
-        if refs:  # a reference it changes must point at a row not deleted (engine.sql.references)
-            values = {r.column: typed(f"v_{r.column}", r.sql_type) for r in refs}
-            conditions += alive_or_kept(refs, values, self.table)
-        query = exp.Update(this=table(self.table), expressions=assignments)
+        conditions += self._live_conditions(columns)
+        query = exp.Update(this=table(self.table), expressions=self._assignments(columns))
         return self._returning(query.where(self._where(conditions, predicates)))
+
+    def update_reading(
+        self, columns: tuple[str, ...], predicates: tuple[Predicate, ...], previous: str
+    ) -> tuple[exp.Select, exp.Expression]:
+        """An update that reads the stored row itself, for one statement: the row as `get` reads it
+        with its version (the CTE named `previous`), and ``UPDATE ... FROM previous`` of that version
+        only. A concurrent writer's committed change makes it change nothing (the caller then
+        takes the locking path), so `previous` is always the version it changed, and what the
+        statement reads besides (history's newest version number) is as current as the row."""
+        key = [column(self.pk, self.table).eq(param("pk"))]
+        read = (
+            self._select(self.resource.columns).select(column("xmin", self.table)).where(self._where(key, predicates))
+        )
+        conditions = [
+            column(self.pk, self.table).eq(column(self.pk, previous)),
+            column("xmin", self.table).eq(column("xmin", previous)),
+            *self._live_conditions(columns),
+        ]
+        query = exp.Update(
+            this=table(self.table), expressions=self._assignments(columns), from_=exp.From(this=table(previous))
+        )
+        return read, self._returning(query.where(self._where(conditions, predicates)), qualified=True)
 
     def update(self, columns: tuple[str, ...], predicates: tuple[Predicate, ...]) -> Compiled:
         key = ("update", columns, tuple(p.key for p in predicates))

@@ -26,6 +26,7 @@ from engine.sql.ddl import column, ident, table
 
 WRITTEN = "written"
 DATA = "event_data"
+BEFORE = "event_before"  # an update's payload as it was, beside DATA, when the statement reads the row
 
 _EMPTY = exp.Literal.string("")
 
@@ -66,17 +67,19 @@ class InlineEvents:
     def emits(self, action: str) -> bool:
         return emits(self.resource, PAST_TENSE[action])
 
-    def _data(self) -> exp.Expression:
+    def _data(self, source: str = WRITTEN) -> exp.Expression:
+        """The payload of the row in `source` (the written row, or an update's row as it was)."""
         pairs: list[exp.Expression] = []
         for name in self._fields:
-            value: exp.Expression = column(name, WRITTEN)
+            value: exp.Expression = column(name, source)
             if self.resource.fields[name].sql_type == "timestamptz":
                 value = _timestamp_json(value)
             pairs.extend([exp.Literal.string(name), value])
         return _fn("jsonb_build_object", *pairs)
 
-    def _changes(self) -> exp.Expression:
-        """{field: {before, after}} for the fields whose JSON value changed, as `changed_fields` says."""
+    def _changes(self, before: exp.Expression) -> exp.Expression:
+        """{field: {before, after}} for the fields whose JSON value changed, as `changed_fields` says;
+        `before` is the payload of the row as it was (jsonb)."""
         new, old = "new_value", "old_value"
         key, value = exp.column("key", new), exp.column("value", new)
         compare = exp.column("key", old).eq(key)
@@ -96,7 +99,7 @@ class InlineEvents:
             exp.select(_fn("jsonb_object_agg", key, pairs))
             .from_(_each(exp.column(DATA, DATA), new))
             .join(
-                _each(exp.Cast(this=param("ev_before"), to=exp.DataType.build("jsonb")), old),
+                _each(before, old),
                 on=compare,
                 join_type="left",
             )
@@ -105,15 +108,22 @@ class InlineEvents:
         empty = exp.Cast(this=exp.Literal.string("{}"), to=exp.DataType.build("jsonb"))
         return _fn("coalesce", exp.Subquery(this=changed), empty)
 
-    def ctes(self, action: str) -> list[tuple[str, exp.Expression]]:
-        """The event's rows, read from the write's ``written`` CTE (one `WITH` with the write's)."""
+    def ctes(self, action: str, previous: str | None = None) -> list[tuple[str, exp.Expression]]:
+        """The event's rows, read from the write's ``written`` CTE (one `WITH` with the write's).
+        An update's row as it was comes from the CTE named `previous` when the statement has one,
+        else bound as ``ev_before`` (`values`)."""
         data = exp.select(
             exp.alias_(
                 exp.Cast(this=column(self.resource.primary_key, WRITTEN), to=exp.DataType.build("text")), "record_id"
             ),
             exp.alias_(self._data(), DATA),
         ).from_(table(WRITTEN))
-        changes: exp.Expression = self._changes() if action == "update" else exp.Null()
+        changes: exp.Expression = exp.Null()
+        if action == "update" and previous is None:
+            changes = self._changes(exp.Cast(this=param("ev_before"), to=exp.DataType.build("jsonb")))
+        elif action == "update":
+            data = data.select(exp.alias_(self._data(previous), BEFORE)).join(table(previous), join_type="cross")
+            changes = self._changes(exp.column(BEFORE, DATA))
         event = exp.Insert(
             this=exp.Schema(
                 this=table(EVENTS),
@@ -136,8 +146,8 @@ class InlineEvents:
             "ev_action": PAST_TENSE[action],
             "ev_actor": identity.user_id if identity is not None else None,
         }
-        if action == "update":
-            values["ev_before"] = payload(self.resource, previous or {})
+        if action == "update" and previous is not None:  # None: the statement reads it (`ctes`)
+            values["ev_before"] = payload(self.resource, previous)
         return values
 
 
@@ -147,8 +157,8 @@ class EventFold:
     def __init__(self, inline: InlineEvents, action: str):
         self.inline, self.action = inline, action
 
-    def ctes(self, written: str) -> list[tuple[str, exp.Expression]]:
-        return self.inline.ctes(self.action)
+    def ctes(self, written: str, previous: str | None = None) -> list[tuple[str, exp.Expression]]:
+        return self.inline.ctes(self.action, previous)
 
     def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
         return self.inline.values(self.action, identity, previous)

@@ -70,6 +70,11 @@ class Outbox:
         return action == "delete"
 
     @hookimpl(trylast=True)
+    def write_needs_previous(self) -> None:
+        """Never: an update's `changes` come from the row as it was, in SQL or from the locked read."""
+        return None
+
+    @hookimpl(trylast=True)
     def fold_into_write(self, resource: Resource, action: str) -> EventFold | None:
         inline = self.inline[resource.name]
         return EventFold(inline, action) if inline.emits(action) else None

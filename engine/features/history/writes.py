@@ -30,7 +30,8 @@ class VersionFold:
     def __init__(self, versions: Versions, action: str):
         self.versions, self.action = versions, PAST[action]
 
-    def ctes(self, written: str) -> list[tuple[str, exp.Expression]]:
+    def ctes(self, written: str, previous: str | None = None) -> list[tuple[str, exp.Expression]]:
+        """A version is the row as written: the row as it was (`previous`) is not needed."""
         return [(CTE, self.versions.folded(written))]
 
     def values(self, identity: Identity | None, previous: dict[str, Any] | None) -> dict[str, Any]:
@@ -57,6 +58,11 @@ class HistoryWrites:
     @hookimpl(trylast=True)
     def write_needs_transaction(self) -> None:
         """Never: an alone write folds its version in (deletes always have a transaction)."""
+        return None
+
+    @hookimpl(trylast=True)
+    def write_needs_previous(self) -> None:
+        """Never: `before_write` looks at `previous` on deletes only."""
         return None
 
     @hookimpl(trylast=True)
