@@ -293,8 +293,9 @@ def write_needs_previous(
     (``fold_into_write``), and ``before_validate``/``before_write`` get ``previous=None``;
     ``after_write`` still gets the stored row. A plugin whose ``before_validate`` or
     ``before_write`` takes ``previous`` and that does not implement this hook always gets it,
-    so existing plugins keep their guarantees. The example's status rule needs it only when a
-    patch changes ``status`` (plugins/agent_status.py).
+    so existing plugins keep their guarantees. A rule that would need ``previous`` can keep the
+    one statement by folding itself in as a condition (``WriteFold.guard``), as the example's
+    status rule does (plugins/agent_status.py).
     """
 
 

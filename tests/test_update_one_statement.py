@@ -1,10 +1,10 @@
 """An update that needs nothing from the stored row before its SQL is one statement: it reads the
 row, changes that version of it and writes its event and version, with no read before it.
 
-The example's status rule needs the stored status only when a patch sets one
-(plugins/agent_status.py, `write_needs_previous`), so renaming an agent is one statement and
-moving its status reads the row first. Either way the answer, the stored row, the event's
-`changes` and the history are the same.
+The example's status rule rides along as a condition on the row as it was
+(plugins/agent_status.py, `StatusGuard`); an If-Match, or a plugin that needs `previous`, reads
+the row first. Either way the answer, the stored row, the event's `changes` and the history are
+the same.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ async def test_a_rename_is_one_statement_with_its_event_and_version(api):
     assert "_engine_events" in ran[0] and "agents_history" in ran[0]
 
 
-async def test_a_status_move_reads_the_stored_status_first(api):
+async def test_a_status_move_is_one_statement_with_the_rule_in_it(api):
     alice = await api.as_user("alice")
     agent = await create_agent(alice)
 
@@ -50,20 +50,49 @@ async def test_a_status_move_reads_the_stored_status_first(api):
         api, lambda: alice.patch(f"/api/agents/{agent}", json={"status": "active"}), AGENT_STATEMENTS
     )
 
-    assert len(ran) == 2, ran  # the row, then the update that applies only to the version read
+    assert len(ran) == 1, ran
+    assert "'archived'" in ran[0]  # StatusGuard's moves
+
+
+async def test_a_refused_status_move_is_the_rules_409_and_leaves_row_event_and_history(api, expect_problem):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    events_before = len(await event_rows(api))
+
+    body = expect_problem(await alice.patch(f"/api/agents/{agent}", json={"status": "paused", "name": "x"}), 409)
+
+    assert body["allowed_moves"] == ["active", "archived"]
+    assert [tuple(r) for r in await api.sql("select name, status from agents")] == [("Helper", "draft")]
+    assert len(await event_rows(api)) == events_before
+    assert len(await api.sql("select 1 from agents_history where record_id = $1", agent)) == 1
+
+
+async def test_an_if_match_update_reads_the_row_first(api):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    etag = (await alice.get(f"/api/agents/{agent}")).headers["ETag"]
+
+    ran = await statements_of(
+        api,
+        lambda: alice.patch(f"/api/agents/{agent}", json={"name": "x"}, headers={"If-Match": etag}),
+        AGENT_STATEMENTS,
+    )
+
+    assert len(ran) == 2, ran  # the row (its ETag checked), then the update of that version only
 
 
 async def test_a_one_statement_update_records_the_same_changes_as_a_read_first_one(api):
-    """The same change to two agents: one patch alone (one statement), one with the unchanged
-    status beside it (the status rule reads the row first). Every kind of column changes."""
+    """The same change to two agents: one patch alone (one statement), one with If-Match (the row
+    read first). Every kind of column changes."""
     alice = await api.as_user("alice")
     body = {"name": "Helper", "parameters": {"temperature": 0.25, "deep": {"n": [1, 2]}}, "tools": [{"name": "a"}]}
     first, second = await create_agent(alice, **body), await create_agent(alice, **body)
     patch = {"name": "Planner", "system_prompt": "plans", "parameters": {"temperature": 0.5}, "tools": []}
     # system_prompt changes too, but events leave it out (resources.yaml: events.exclude)
 
+    etag = (await alice.get(f"/api/agents/{second}")).headers["ETag"]
     one = await alice.patch(f"/api/agents/{first}", json=patch)
-    read_first = await alice.patch(f"/api/agents/{second}", json={**patch, "status": "draft"})
+    read_first = await alice.patch(f"/api/agents/{second}", json=patch, headers={"If-Match": etag})
 
     assert (one.status, read_first.status) == (200, 200)
     events = {e["record_id"]: e for e in await event_rows(api) if e["action"] == "updated"}

@@ -85,6 +85,15 @@ class WriteFold(Protocol):
     ``ctes(written)`` returns (name, expression) pairs that read from the CTE named ``written``
     (prefix your names: several plugins' CTEs share one WITH, as PostgreSQL requires of
     data-modifying statements). Build them once per call; the engine compiles each shape once.
+
+    An update that reads its row in the same statement (hookspecs.write_needs_previous) calls
+    ``ctes(written, previous=<the CTE holding the row as it was>)`` when ``ctes`` takes that
+    parameter, and then, if the fold has one, ``guard(previous, new)``: a condition on the row as
+    it was (``new`` maps each changed column to its new value's expression) that the update
+    must meet, or None. A guard that fails changes nothing, and the engine runs the update
+    again after reading the row, where your ``before_write`` refuses it with its own problem:
+    the one-statement path for a rule that would otherwise need ``previous``
+    (plugins/agent_status.py).
     """
 
     def ctes(self, written: str) -> list[tuple[str, exp.Expression]]: ...

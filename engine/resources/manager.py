@@ -31,7 +31,7 @@ from engine.resources.references import dead_reference_problem
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
-from engine.sql.compiled import Compiled
+from engine.sql.compiled import Compiled, param
 from engine.sql.ddl import column
 from engine.sql.queries import (
     Masks,
@@ -490,7 +490,7 @@ class ResourceManager:
             names = tuple(columns)  # as before_write left them (a secret encrypted, a field added)
 
             def build() -> exp.Expression:
-                read, write = self.queries.update_reading(names, predicates, PREVIOUS)
+                read, write = self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names))
                 return with_previous(with_flags(folded(write, folds, read), masks), self._all_fields)
 
             key = ("update", names, tuple(p.key for p in predicates), "reading", mask_key(masks))
@@ -738,6 +738,18 @@ def with_previous(statement: exp.Select, fields: tuple[str, ...]) -> exp.Select:
     """The row as it was after the written row (and its flags), one column per field, last."""
     previous = [exp.alias_(column(f, PREVIOUS), f"{PREVIOUS}.{f}", quoted=True) for f in fields]
     return statement.select(*previous).join(exp.to_table(PREVIOUS), join_type="cross")
+
+
+def guards(folds: tuple[WriteFold, ...], columns: tuple[str, ...]) -> tuple[exp.Expression, ...]:
+    """The folds' conditions on an update's row as it was (WriteFold.guard), for these columns."""
+    new = {c: param(f"v_{c}") for c in columns}
+    found = []
+    for fold in folds:
+        guard = getattr(fold, "guard", None)
+        condition = guard(PREVIOUS, dict(new)) if guard is not None else None
+        if condition is not None:
+            found.append(condition)
+    return tuple(found)
 
 
 def reads_previous(fold: WriteFold) -> bool:

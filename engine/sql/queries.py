@@ -282,13 +282,18 @@ class ResourceQueries:
         return self._returning(query.where(self._where(conditions, predicates)))
 
     def update_reading(
-        self, columns: tuple[str, ...], predicates: tuple[Predicate, ...], previous: str
+        self,
+        columns: tuple[str, ...],
+        predicates: tuple[Predicate, ...],
+        previous: str,
+        guards: tuple[exp.Expression, ...] = (),
     ) -> tuple[exp.Select, exp.Expression]:
         """An update that reads the stored row itself, for one statement: the row as `get` reads it
         with its version (the CTE named `previous`), and ``UPDATE ... FROM previous`` of that version
         only. A concurrent writer's committed change makes it change nothing (the caller then
         takes the locking path), so `previous` is always the version it changed, and what the
-        statement reads besides (history's newest version number) is as current as the row."""
+        statement reads besides (history's newest version number) is as current as the row.
+        `guards`: conditions on `previous` the update must also meet (WriteFold.guard)."""
         key = [column(self.pk, self.table).eq(param("pk"))]
         read = (
             self._select(self.resource.columns).select(column("xmin", self.table)).where(self._where(key, predicates))
@@ -297,6 +302,7 @@ class ResourceQueries:
             column(self.pk, self.table).eq(column(self.pk, previous)),
             column("xmin", self.table).eq(column("xmin", previous)),
             *self._live_conditions(columns),
+            *guards,
         ]
         query = exp.Update(
             this=table(self.table), expressions=self._assignments(columns), from_=exp.From(this=table(previous))
