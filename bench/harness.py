@@ -277,9 +277,27 @@ def write_spec_without_history() -> str:
     return NO_HISTORY_SPEC
 
 
-def start(command: list[str], env: dict[str, str], port: int, log_path: str) -> subprocess.Popen:
+REFERENCE = "reference"  # the baseline server's name: the hand-written one, or the engine at --against REV
+
+
+def start_against(rev: str, workdir: str, env: dict[str, str]) -> subprocess.Popen:
+    """The engine as it was at `rev`, from a git worktree of it, on the same database (migrated by
+    this commit: a revision whose tables differ cannot be compared this way)."""
+    checkout = os.path.join(workdir, "against")
+    subprocess.run(["git", "worktree", "add", "--detach", checkout, rev], cwd=ROOT, check=True, capture_output=True)
+    log(f"the baseline is the engine at {rev} ({checkout})")
+    return start(
+        [sys.executable, "-m", "engine", "serve", "--port", "8711"],
+        {**env, "PYTHONPATH": checkout},  # its own engine package and plugins, not this checkout's
+        8711,
+        os.path.join(workdir, "reference.log"),
+        cwd=checkout,
+    )
+
+
+def start(command: list[str], env: dict[str, str], port: int, log_path: str, cwd: str = ROOT) -> subprocess.Popen:
     out = open(log_path, "ab")
-    process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.time() + 30
     while time.time() < deadline:
         try:
@@ -404,7 +422,7 @@ def table(results: dict, memory: dict) -> str:
         if scenario in ENGINE_ONLY:
             lines.append(engine_only_row(scenario, title, results, memory))
             continue
-        baseline = BASELINES.get(scenario, "reference")
+        baseline = BASELINES.get(scenario, REFERENCE)
         ref, eng = results[scenario][baseline], results[scenario]["engine"]
         for name, row in (("engine", eng), (baseline, ref)):
             ratio = f"{eng['rps'] / ref['rps']:.2f}" if name == "engine" else ""
@@ -461,6 +479,12 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=1000)
     parser.add_argument("--agents-per-user", type=int, default=100)
     parser.add_argument("--scale", action="store_true", help="two engine processes, with and without a replica")
+    parser.add_argument(
+        "--against",
+        metavar="REV",
+        help="compare with the engine at another commit (a git revision) instead of the hand-written reference, "
+        "in the same alternating rounds on the same database: one lever's measured effect; writes no RESULTS.md",
+    )
     args = parser.parse_args()
     seconds = args.seconds or (3 if args.quick else 10)
     rounds = args.rounds or (1 if args.quick else 3)
@@ -484,15 +508,18 @@ def main() -> int:
     servers = {
         "engine": start(
             [sys.executable, "-m", "engine", "serve", "--port", "8710"], env, 8710, os.path.join(workdir, "engine.log")
-        ),
-        "reference": start(
+        )
+    }
+    if args.against:
+        servers[REFERENCE] = start_against(args.against, workdir, env)
+    else:
+        servers[REFERENCE] = start(
             [sys.executable, os.path.join(ROOT, "bench", "reference", "server.py"), "--port", "8711"],
             env,
             8711,
             os.path.join(workdir, "reference.log"),
-        ),
-    }
-    ports = {"engine": 8710, "reference": 8711, "no history": 8712}
+        )
+    ports = {"engine": 8710, REFERENCE: 8711, "no history": 8712}
     if any(BASELINES.get(s) == "no history" for s in args.scenarios.split(",")):
         servers["no history"] = start(
             [sys.executable, "-m", "engine", "serve", "--port", "8712"],
@@ -504,9 +531,10 @@ def main() -> int:
     try:
         import same_answers  # bench/same_answers.py
 
-        log(f"same answers from both servers: {same_answers.check(data_file, 8710, 8711)} reads compared")
+        if not args.against:  # another commit may answer differently on purpose
+            log(f"same answers from both servers: {same_answers.check(data_file, 8710, 8711)} reads compared")
         for scenario in args.scenarios.split(","):
-            baseline = BASELINES.get(scenario, "reference")
+            baseline = BASELINES.get(scenario, REFERENCE)
             samples: dict[str, list] = {"engine": []} if scenario in ENGINE_ONLY else {"engine": [], baseline: []}
             for round_number in range(rounds):
                 order = ["engine", baseline] if round_number % 2 == 0 else [baseline, "engine"]
@@ -537,9 +565,13 @@ def main() -> int:
             process.wait(timeout=30)
         if os.path.exists(NO_HISTORY_SPEC):
             os.remove(NO_HISTORY_SPEC)
+        if args.against:
+            subprocess.run(["git", "worktree", "remove", "--force", os.path.join(workdir, "against")], cwd=ROOT)
     report = table(results, memory)
+    if args.against:
+        report = report.replace(f"| {REFERENCE} |", f"| engine at {args.against} |")
     print(report)
-    if not args.quick:
+    if not args.quick and not args.against:
         write_results(report, memory, seconds, rounds, args.connections, load_before)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
