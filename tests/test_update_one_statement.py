@@ -30,13 +30,16 @@ def engine_env(engine_env):
 AGENT_STATEMENTS = ('"agents"',)
 
 
+async def patch_statements(api, client, agent: str, body: dict, **kwargs) -> list[str]:
+    """The statements on the agents table that a PATCH of `agent` ran."""
+    return await statements_of(api, lambda: client.patch(f"/api/agents/{agent}", json=body, **kwargs), AGENT_STATEMENTS)
+
+
 async def test_a_rename_is_one_statement_with_its_event_and_version(api):
     alice = await api.as_user("alice")
     agent = await create_agent(alice)
 
-    ran = await statements_of(
-        api, lambda: alice.patch(f"/api/agents/{agent}", json={"name": "Planner"}), AGENT_STATEMENTS
-    )
+    ran = await patch_statements(api, alice, agent, {"name": "Planner"})
 
     assert len(ran) == 1, ran
     assert "_engine_events" in ran[0] and "agents_history" in ran[0]
@@ -46,9 +49,7 @@ async def test_a_status_move_is_one_statement_with_the_rule_in_it(api):
     alice = await api.as_user("alice")
     agent = await create_agent(alice)
 
-    ran = await statements_of(
-        api, lambda: alice.patch(f"/api/agents/{agent}", json={"status": "active"}), AGENT_STATEMENTS
-    )
+    ran = await patch_statements(api, alice, agent, {"status": "active"})
 
     assert len(ran) == 1, ran
     assert "'archived'" in ran[0]  # StatusGuard's moves
@@ -72,11 +73,7 @@ async def test_an_if_match_update_reads_the_row_first(api):
     agent = await create_agent(alice)
     etag = (await alice.get(f"/api/agents/{agent}")).headers["ETag"]
 
-    ran = await statements_of(
-        api,
-        lambda: alice.patch(f"/api/agents/{agent}", json={"name": "x"}, headers={"If-Match": etag}),
-        AGENT_STATEMENTS,
-    )
+    ran = await patch_statements(api, alice, agent, {"name": "x"}, headers={"If-Match": etag})
 
     assert len(ran) == 2, ran  # the row (its ETag checked), then the update of that version only
 
@@ -187,9 +184,7 @@ async def test_a_plugin_that_takes_previous_without_declaring_it_always_gets_the
     agent = await create_agent(alice)
     RECORDER.previous.clear()
 
-    ran = await statements_of(
-        api, lambda: alice.patch(f"/api/agents/{agent}", json={"name": "Planner"}), AGENT_STATEMENTS
-    )
+    ran = await patch_statements(api, alice, agent, {"name": "Planner"})
 
     assert RECORDER.previous == ["Helper"]
     assert len(ran) == 2, ran
