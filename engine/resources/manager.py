@@ -722,7 +722,7 @@ def readable_flags(record: dict[str, Any], masks: Masks) -> frozenset[str]:
 
 def folded(write: exp.Expression, folds: tuple[WriteFold, ...], previous: exp.Select | None = None) -> exp.Expression:
     """``WITH written AS (write), <each fold's CTEs> SELECT * FROM written``: one statement, one commit.
-    `previous`: the locked read of an update's row, the CTE before `written`, given to each fold."""
+    `previous`: the read of an update's row (with its version), the CTE before `written`, named to each fold."""
     statement = exp.select(exp.Column(this=exp.Star(), table=exp.to_identifier(WRITTEN))).from_(exp.to_table(WRITTEN))
     if previous is not None:
         statement = statement.with_(PREVIOUS, as_=previous)
