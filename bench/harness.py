@@ -110,6 +110,13 @@ def start_database(directory: str):
     return start_embedded(os.path.join(directory, "pgdata"))
 
 
+def stop_database(directory: str) -> None:
+    """Before `directory` goes: a server whose directory is gone is never stopped (engine.db.embedded)."""
+    from engine.db.embedded import stop_embedded
+
+    stop_embedded(os.path.join(directory, "pgdata"))
+
+
 async def seed_shared(conn: asyncpg.Connection, users: int, per_user: int, owned: dict, now: datetime) -> list[str]:
     """W6: member-only users, each an active member of teams that share agents; the rest of TEAMS teams,
     each owned by a user (with its owner membership), with 3 member-only members and 5 of its owner's agents."""
@@ -573,6 +580,7 @@ def main() -> int:
     print(report)
     if not args.quick and not args.against:
         write_results(report, memory, seconds, rounds, args.connections, load_before)
+    stop_database(workdir)
     shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

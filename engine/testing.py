@@ -156,10 +156,14 @@ def engine_database_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from engine.db.embedded import start_embedded  # lazy: pytest loads this plugin in every project
+    from engine.db.embedded import start_embedded, stop_embedded  # lazy: pytest loads this plugin everywhere
 
     with tempfile.TemporaryDirectory(prefix="resource-engine-test-") as directory:
-        yield start_embedded(os.path.join(directory, "pgdata"))
+        data_dir = os.path.join(directory, "pgdata")
+        try:
+            yield start_embedded(data_dir)
+        finally:
+            stop_embedded(data_dir)  # before the directory goes, or the server outlives the run
 
 
 @pytest.fixture

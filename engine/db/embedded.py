@@ -28,3 +28,12 @@ def start_embedded(data_dir: str) -> str:
     url = server.get_uri()
     log.warning("DATABASE_URL is not set: using the embedded PostgreSQL in %s", data_dir)
     return url
+
+
+def stop_embedded(data_dir: str) -> None:
+    """Give up this process's handle on the server `start_embedded` started in `data_dir`, which
+    stops it when no other process holds one. Call it before removing the directory: pgserver
+    keeps its list of handles there, so a server whose directory is gone is never stopped."""
+    import pgserver
+
+    pgserver.get_server(data_dir, cleanup_mode="stop").cleanup()  # this process's handle, as started
