@@ -286,20 +286,28 @@ class ResourceManager:
             folds = self._folds[action] = tuple(answers)
         return folds
 
-    async def _alone(self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None):
+    async def _alone(
+        self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None, reading: bool = False
+    ):
         """The statement for a write without a transaction, with the rows `fold_into_write` folds into
-        it and the caller's read-rule flags on the written row (`_readable_flags`)."""
+        it and the caller's read-rule flags on the written row (`_readable_flags`). `reading`: an
+        update that reads its row in the statement, `build(folds)` giving the read and the write
+        (`ResourceQueries.update_reading`); the row as it was comes back after the written row."""
         folds = await self._folds_for(action)
         masks = await self.foldable_masks(context.identity)
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
-        if not folds and not masks:
+        if not folds and not masks and not reading:
             return self.queries.compiled((action, key, "alone"), build), values, masks
         context.folds = folds
 
         def build_folded() -> exp.Expression:
+            if reading:
+                read, write = build(folds)
+                return with_previous(with_flags(folded(write, folds, read), masks), self._all_fields)
             return with_flags(folded(build(), folds), masks)
 
-        compiled = self.queries.compiled((action, key, "folded", mask_key(masks)), build_folded)
+        shape = "reading" if reading else "folded"
+        compiled = self.queries.compiled((action, key, shape, mask_key(masks)), build_folded)
         for fold in folds:
             values.update(fold.values(context.identity, previous))
         return compiled, values, masks
@@ -479,8 +487,6 @@ class ResourceManager:
             return None
         if not columns:
             return None
-        folds = await self._folds_for("update")
-        masks = await self.foldable_masks(context.identity)
         async with self.pool.acquire() as conn:
             context.conn = conn
             try:
@@ -488,21 +494,15 @@ class ResourceManager:
             except Problem:
                 return None
             names = tuple(columns)  # as before_write left them (a secret encrypted, a field added)
-
-            def build() -> exp.Expression:
-                read, write = self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names))
-                return with_previous(with_flags(folded(write, folds, read), masks), self._all_fields)
-
-            key = ("update", names, tuple(p.key for p in predicates), "reading", mask_key(masks))
-            compiled = self.queries.compiled(key, build)
-            values: dict[str, Any] = bind_predicates(predicates, {"pk": pk})
-            for fold in folds:
-                values.update(fold.values(context.identity, None))
-            values.update({f"v_{k}": v for k, v in columns.items()})
-            context.folds = folds
-            found = await self._write_row(
-                conn, compiled, bind_predicates(tuple(p for _, p in masks), values), columns, changed_ok=True
+            compiled, values, masks = await self._alone(
+                "update",
+                (names, tuple(p.key for p in predicates)),
+                lambda folds: self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names)),
+                context,
+                reading=True,
             )
+            values.update({"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
+            found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
             if found is None:
                 return None
             items = list(found.items())
