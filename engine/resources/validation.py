@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from engine.kernel.errors import ValidationFailed
-from engine.resources.fast_check import compile_check
+from engine.resources.fast_check import ANNOTATIONS, compile_check
 from engine.spec import Resource
 from engine.spec.types import BIGINT_MAX, BIGINT_MIN
 
@@ -37,10 +37,16 @@ def _column_safe_schema(resource: Resource) -> dict[str, Any]:
 
 # Top-level keywords under which each field is valid or not on its own: a patch of such a schema is
 # valid exactly when each of its fields is, whatever the stored row holds (`required` aside).
-FIELD_BY_FIELD = frozenset(
-    {"$schema", "$id", "$comment", "title", "description", "default", "examples", "deprecated", "$defs", "definitions"}
-    | {"type", "properties", "required", "additionalProperties", "patternProperties", "propertyNames"}
-)
+FIELD_BY_FIELD = ANNOTATIONS | {
+    "$defs",
+    "definitions",
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "patternProperties",
+    "propertyNames",
+}
 
 
 class _Check:
