@@ -16,6 +16,11 @@ WRITES = ('INSERT INTO "agents"', 'UPDATE "agents"', 'DELETE FROM "agents"')
 async def statements_of(api, send, writes: tuple[str, ...] = WRITES) -> list[str]:
     """The statements the server ran while answering `send()` that write to the agents table
     (or that contain one of `writes`)."""
+    return [q for q in await logged_statements(api, send) if any(w in q for w in writes)]
+
+
+async def logged_statements(api, send) -> list[str]:
+    """Every statement the pool's connection ran while the server answered `send()` (a 200 or 201)."""
     seen: list[str] = []
 
     def log(record) -> None:
@@ -26,8 +31,8 @@ async def statements_of(api, send, writes: tuple[str, ...] = WRITES) -> list[str
     try:
         result = await send()
         assert result.status in (200, 201), result.text
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # loggers run soon after each statement, not inside it
     finally:
         async with api.app[POOL].acquire() as conn:
             conn.remove_query_logger(log)
-    return [q for q in seen if any(w in q for w in writes)]
+    return seen

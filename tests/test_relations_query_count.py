@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
+from statements_support import logged_statements
 from team_helpers import add_member, create_agent, create_team, share_agent
-
-from engine.http.keys import POOL
 
 
 @pytest.fixture
@@ -22,22 +19,8 @@ BACKGROUND = "_engine_events"  # the event pump reads on the same pool, at times
 
 async def statements_of(api, client, path: str) -> list[str]:
     """The SQL statements the server ran while answering GET `path` (pool resets and the event pump aside)."""
-    seen: list[str] = []
-
-    def log(record) -> None:
-        if not record.query.startswith(RESET) and BACKGROUND not in record.query:
-            seen.append(record.query)
-
-    async with api.app[POOL].acquire() as conn:
-        conn.add_query_logger(log)
-    try:
-        result = await client.get(path)
-        assert result.status == 200, result.text
-        await asyncio.sleep(0)  # loggers run soon after each statement, not inside it
-        return seen
-    finally:
-        async with api.app[POOL].acquire() as conn:
-            conn.remove_query_logger(log)
+    ran = await logged_statements(api, lambda: client.get(path))
+    return [q for q in ran if not q.startswith(RESET) and BACKGROUND not in q]
 
 
 async def five_shared_teams(api):
