@@ -600,7 +600,7 @@ which runs on uvloop as in production; the reference runs on asyncio's default e
 {report}
 
 Steady-state RSS after the run: engine {memory["engine"][0] / 1024:.0f} MB, reference
-{memory["reference"][0] / 1024:.0f} MB.
+{memory[REFERENCE][0] / 1024:.0f} MB.
 
 Server CPU per request: user + system CPU time of the server's processes during each round over the
 requests it answered (medians over rounds); `ratio CPU/req` is the engine's over the reference's (lower is
