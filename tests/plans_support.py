@@ -27,3 +27,26 @@ async def generic_plan(api: Any, sql: str) -> dict:
     finally:
         await conn.close()
     return plan[0]["Plan"]
+
+
+async def executed_plan(api: Any, sql: str, args: tuple) -> dict:
+    """`EXPLAIN (ANALYZE, FORMAT JSON)` of `sql`'s generic plan run with `args`: the plan with each
+    node's actual loops (0 for a subplan PostgreSQL never had to compute)."""
+    conn = await connect(api.database_url, schema=api.schema)
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await conn.execute(f"PREPARE _plan_test AS {sql}")
+            types = await conn.fetchval(
+                "SELECT parameter_types::text[] FROM pg_prepared_statements WHERE name = $1", "_plan_test"
+            )
+            literals = []  # EXECUTE takes no bound parameters: each value as a typed literal, written by the server
+            for value, sql_type in zip(args, types, strict=True):
+                text = await conn.fetchval(f"SELECT quote_nullable(CAST($1::{sql_type} AS text))", value)
+                literals.append(f"CAST({text} AS {sql_type})")
+            values = f"({', '.join(literals)})" if literals else ""
+            plan = await conn.fetchval(f"EXPLAIN (ANALYZE, FORMAT JSON) EXECUTE _plan_test{values}")
+            await conn.execute("DEALLOCATE _plan_test")
+    finally:
+        await conn.close()
+    return plan[0]["Plan"]

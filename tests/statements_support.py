@@ -21,10 +21,15 @@ async def statements_of(api, send, writes: tuple[str, ...] = WRITES) -> list[str
 
 async def logged_statements(api, send) -> list[str]:
     """Every statement the pool's connection ran while the server answered `send()` (a 200 or 201)."""
-    seen: list[str] = []
+    return [query for query, _ in await logged_with_args(api, send)]
+
+
+async def logged_with_args(api, send) -> list[tuple[str, tuple]]:
+    """`logged_statements` with each statement's arguments."""
+    seen: list[tuple[str, tuple]] = []
 
     def log(record) -> None:
-        seen.append(record.query)
+        seen.append((record.query, record.args))
 
     async with api.app[POOL].acquire() as conn:
         conn.add_query_logger(log)

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 import asyncpg
 import pytest
-from plans_support import generic_plan
+from plans_support import executed_plan, generic_plan
+from statements_support import logged_with_args
 from test_query_plans import list_statement
 
 from engine.cli import explain
@@ -86,6 +87,37 @@ async def test_every_hop_of_the_shared_agents_rule_uses_an_index(api):
     for table in (*HOPS, "agents"):  # agents too: reached through its indexes, not scanned for the OR
         assert table in found, found
         assert found[table] <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}, (table, found)
+
+
+def subplans(plan: dict) -> list[dict]:
+    """Every InitPlan and SubPlan node of an executed plan."""
+    found, stack = [], [plan]
+    while stack:
+        node = stack.pop()
+        if node.get("Parent Relationship") in ("InitPlan", "SubPlan"):
+            found.append(node)
+        stack.extend(node.get("Plans", []))
+    return found
+
+
+async def test_embedding_a_teams_links_asks_the_link_before_the_callers_whole_set(api):
+    """A member's `?include=members,agents`: the far rows' rules ("a co-member", "shared with a team
+    of mine", and the system prompt's "... as its owner or admin") hold through the link's own team,
+    so the caller's set of every co-member and every shared agent (an InitPlan) is never computed."""
+    await seed(api)
+    (owner,) = await api.sql("select team_id, user_id from team_members where role = 'owner' limit 1")
+    client = api.with_token(api.token(owner["user_id"]))
+    path = f"/api/teams/{owner['team_id']}?include=members,agents"
+    statements = [(q, a) for q, a in await logged_with_args(api, lambda: client.get(path)) if "_links" in q]
+    assert len(statements) == 2, statements
+    for sql, args in statements:
+        plan = await executed_plan(api, sql, args)
+        whole_sets = [node for node in subplans(plan) if node["Parent Relationship"] == "InitPlan"]
+        assert whole_sets and all(node["Actual Loops"] == 0 for node in whole_sets), (sql, plan)
+    body = (await client.get(path)).json["data"]
+    assert len(body["members"]) == MEMBERS and all(link["user"] is not None for link in body["members"])
+    assert len(body["agents"]) == SHARED
+    assert all(link["agent"] is not None and "system_prompt" in link["agent"] for link in body["agents"])
 
 
 async def test_explain_prints_the_statement_with_its_access_predicates(engine_spec):

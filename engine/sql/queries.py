@@ -24,12 +24,34 @@ IS_VALUES = ("null", "not_null", "true", "false")
 
 
 @dataclass(frozen=True)
+class Link:
+    """How a row was reached in a statement: through `alias`, a row of `table` whose `column` equals
+    the row's `key` column (a many-to-many link joined to its far-side row, engine.features.relations)."""
+
+    alias: str
+    table: str
+    column: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Predicate:
-    """A WHERE fragment from an access rule: `key` names its shape, `build` makes it, `params` bind it."""
+    """A WHERE fragment from an access rule: `key` names its shape, `build` makes it, `params` bind it.
+
+    `through`, optional, builds the same predicate for a row reached through a `Link`; it may add a
+    cheaper condition on the link row that implies the predicate (never one that widens it), for
+    example "this link's team has the caller as an active member" before "the row is in the set of
+    everything the caller's teams hold" (engine.features.access.rules).
+    """
 
     key: Hashable
     build: Callable[[str], exp.Expression] = field(compare=False, hash=False)
     params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    through: Callable[[str, Link], exp.Expression] | None = field(default=None, compare=False, hash=False)
+
+    def build_through(self, table_name: str, link: Link) -> exp.Expression:
+        """The predicate on `table_name`, whose row `link` reaches."""
+        return self.build(table_name) if self.through is None else self.through(table_name, link)
 
 
 def bind_predicates(predicates: tuple[Predicate, ...], values: dict[str, Any]) -> dict[str, Any]:

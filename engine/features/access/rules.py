@@ -27,7 +27,7 @@ from engine.spec import Resource
 from engine.spec.access import Condition, Rule, Step
 from engine.sql.compiled import param
 from engine.sql.ddl import column, ident, table
-from engine.sql.queries import Predicate
+from engine.sql.queries import Link, Predicate
 
 USER_PARAM = "ra_user"
 
@@ -47,7 +47,14 @@ def _condition(condition: Condition, alias: str, name: str, values: dict[str, An
 
 
 def _hop(
-    steps: tuple[Step, ...], i: int, outer: str, prefix: str, end: str, values: dict[str, Any], joined: str = ""
+    steps: tuple[Step, ...],
+    i: int,
+    outer: str,
+    prefix: str,
+    end: str,
+    values: dict[str, Any],
+    joined: str = "",
+    on_link: str = "",
 ) -> exp.Expression:
     """Step i and those after it, as a condition on the row before it.
 
@@ -56,13 +63,14 @@ def _hop(
     reaches the outer table through its own index, also when OR-ed with `owner` (a BitmapOr); a
     correlated EXISTS there would be tested row by row. Later hops are nested EXISTS, which the
     planner turns into index joins. `joined` names the previous row's column to join on when a
-    pass-through hop was skipped.
+    pass-through hop was skipped. `on_link` (first hop only): the conditions of step 0 asked of that
+    row of the statement instead of a subquery's rows (see `_link_shortcut`).
     """
     step = steps[i]
     outer_column = joined or step.outer_column
     if step.passes_through and i + 1 < len(steps):  # e.g. teams between team_agents and members
         return _hop(steps, i + 1, outer, prefix, end, values, outer_column)
-    alias = f"_{prefix}_s{i}"
+    alias = on_link or f"_{prefix}_s{i}"
     first = i == 0 or (joined and all(s.passes_through for s in steps[:i]))
     conditions = [] if first else [column(step.column, alias).eq(column(outer_column, outer))]
     conditions += [_condition(c, alias, f"{prefix}_s{i}_{j}", values) for j, c in enumerate(step.where)]
@@ -72,6 +80,8 @@ def _hop(
         conditions.append(_hop(steps, i + 1, alias, prefix, end, values))
     else:
         conditions.append(_as_text(column(end, alias)).eq(param(USER_PARAM)))
+    if on_link:
+        return exp.and_(*conditions)
     source = table(step.table)
     source.set("alias", exp.TableAlias(this=ident(alias)))
     if first:
@@ -80,7 +90,26 @@ def _hop(
     return exp.Exists(this=exp.select(exp.Literal.number(1)).from_(source).where(exp.and_(*conditions)))
 
 
-def _rule(resource: Resource, rule: Rule, prefix: str, outer: str, values: dict[str, Any]) -> exp.Expression:
+def _link_shortcut(rule: Rule, link: Link | None) -> bool:
+    """Whether the rule's path starts at the link's own table, on the link's column: then the link
+    row is one of the rows its first hop ranges over, and the path's conditions asked of that row
+    imply the rule.
+
+    Embedding a team's members, the users rule "a co-member: [team_members.user_id, teams, members]"
+    becomes, for each link, "this link is active and its team (not deleted) has the caller as an
+    active member" OR the rule as written. PostgreSQL evaluates the OR from the left and computes
+    the rule's set of all the caller's co-members (an InitPlan) only for a link where that fails.
+    """
+    if link is None or not rule.steps:
+        return False
+    step = rule.steps[0]
+    skipped = step.passes_through and len(rule.steps) > 1
+    return not skipped and (step.table, step.column, step.outer_column) == (link.table, link.column, link.key)
+
+
+def _rule(
+    resource: Resource, rule: Rule, prefix: str, outer: str, values: dict[str, Any], link: Link | None = None
+) -> exp.Expression:
     """One rule as a condition on the row `outer`; the values it binds go into `values`."""
     if rule.kind == "anyone":
         return exp.true()
@@ -88,7 +117,11 @@ def _rule(resource: Resource, rule: Rule, prefix: str, outer: str, values: dict[
         return column(resource.owner, outer).eq(param(USER_PARAM))
     parts = [_condition(c, outer, f"{prefix}_w{j}", values) for j, c in enumerate(rule.where)]
     if rule.steps:
-        parts.append(_hop(rule.steps, 0, outer, prefix, rule.end or "", values))
+        hop = _hop(rule.steps, 0, outer, prefix, rule.end or "", values)
+        if link is not None and _link_shortcut(rule, link):
+            shortcut = _hop(rule.steps, 0, outer, prefix, rule.end or "", values, on_link=link.alias)
+            hop = exp.Paren(this=exp.or_(shortcut, hop))
+        parts.append(hop)
     return exp.and_(*parts) if parts else exp.true()
 
 
@@ -118,13 +151,13 @@ def compile_list(
     for name, listed in spec_values(kept, prefix):
         values[name] = list(listed)
 
-    def build(outer: str) -> exp.Expression:
-        conditions = [_rule(resource, rule, f"{prefix}{i}", outer, {}) for i, rule in enumerate(kept)]
+    def build(outer: str, link: Link | None = None) -> exp.Expression:
+        conditions = [_rule(resource, rule, f"{prefix}{i}", outer, {}, link) for i, rule in enumerate(kept)]
         if not conditions:
             return exp.false()
         return exp.Paren(this=exp.or_(*conditions)) if len(conditions) > 1 else conditions[0]
 
-    return Predicate((*key, signed_in), build, values)
+    return Predicate((*key, signed_in), build, values, through=build)
 
 
 def compile_rules(resource: Resource, mode: str, identity: Identity | None) -> Predicate:

@@ -28,8 +28,8 @@ from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
-from engine.sql.outputs import outputs, shown
-from engine.sql.queries import Masks, Predicate, bind_predicates, drop_hidden, mask_key, projection
+from engine.sql.outputs import has_secrets, outputs, shown
+from engine.sql.queries import Link, Masks, Predicate, bind_predicates, drop_hidden, mask_key, projection
 
 KEYS_PARAM = "e_keys"
 ACTIVE_PARAM = "e_active"
@@ -41,17 +41,20 @@ def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate,
     """The predicates with their parameters renamed, so two resources' rules can share a statement
     (both may bind e.g. the owner parameter, with different column types)."""
 
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.this:
+            return param(prefix + node.name)
+        return node
+
     def rename(predicate: Predicate) -> Predicate:
         def build(table_name: str) -> exp.Expression:
-            def swap(node: exp.Expression) -> exp.Expression:
-                if isinstance(node, exp.Placeholder) and node.this:
-                    return param(prefix + node.name)
-                return node
-
             return predicate.build(table_name).transform(swap)
 
+        def through(table_name: str, link: Link) -> exp.Expression:
+            return predicate.build_through(table_name, link).transform(swap)
+
         params = {prefix + name: value for name, value in predicate.params.items()}
-        return Predicate((prefix, predicate.key), build, params)
+        return Predicate((prefix, predicate.key), build, params, through if predicate.through else None)
 
     return tuple(rename(p) for p in predicates)
 
@@ -131,15 +134,22 @@ class Relations:
                 conditions.append(column(relation.invite.status_field, t).eq(param(ACTIVE_PARAM)))
             links = exp.select(*outputs(through, through.columns, t)).from_(table(t)).where(exp.and_(*conditions))
             on = [column(far.primary_key, FAR).eq(column(relation.other, LINKS))]
-            on += [p.build(FAR) for p in far_predicates]
+            # The far rules may ask the link row first (Predicate.through): it holds the stored values
+            # unless a secret of the links table is masked in _links.
+            link = None if has_secrets(through) else Link(LINKS, through.table, relation.other, far.primary_key)
+
+            def rule_on_far(rule: Predicate) -> exp.Expression:
+                return rule.build(FAR) if link is None else rule.build_through(FAR, link)
+
+            on += [rule_on_far(p) for p in far_predicates]
             selected = [column(c, LINKS) for c in through.columns]
             rules = dict(far_masks)
             for i, name in enumerate(far.columns):
                 value = shown(far, name, FAR)
                 if name in rules:  # a field rule of the far resource: CASE WHEN, and a flag after all columns
-                    value = exp.Case(ifs=[exp.If(this=rules[name].build(FAR), true=value)])
+                    value = exp.Case(ifs=[exp.If(this=rule_on_far(rules[name]), true=value)])
                 selected.append(exp.alias_(value, f"_f{i}"))
-            selected += [exp.alias_(rule.build(FAR), f"_m{i}") for i, (_, rule) in enumerate(far_masks)]
+            selected += [exp.alias_(rule_on_far(rule), f"_m{i}") for i, (_, rule) in enumerate(far_masks)]
             order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
             return (
                 exp.select(*selected)
