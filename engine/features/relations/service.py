@@ -120,7 +120,8 @@ class Relations:
         WITH _links AS (SELECT <join columns> FROM <through> WHERE <key> = ANY($1) AND <join predicates>
                         [AND <status> = 'active'])
         SELECT _links.*, _far.<columns> AS _f0.. FROM _links
-        LEFT JOIN <target> AS _far ON _far.<pk> = _links.<other> AND <target's read predicates>
+        LEFT JOIN LATERAL (SELECT * FROM <target> AS _far WHERE _far.<pk> = _links.<other>
+                           AND <target's read predicates> OFFSET 0) AS _far ON TRUE
         """
         through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
         shape = ("links", relation.through, relation.key, relation.other, relation.invite is not None)
@@ -151,11 +152,16 @@ class Relations:
                 selected.append(exp.alias_(value, f"_f{i}"))
             selected += [exp.alias_(rule_on_far(rule), f"_m{i}") for i, (_, rule) in enumerate(far_masks)]
             order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
+            # LATERAL ... OFFSET 0: each link probes the far table's key index, its rules asked per
+            # link. A plain join would let a rule that reads the link become a join filter, and the
+            # generic plan (engine.db: force_generic_plan) hash the whole far table instead.
+            far_rows = exp.select(exp.Star()).from_(_aliased(far.table, FAR)).where(exp.and_(*on)).offset(0)
+            lateral = exp.Lateral(this=far_rows.subquery(), alias=exp.TableAlias(this=ident(FAR)))
             return (
                 exp.select(*selected)
                 .from_(table(LINKS))
                 .with_(LINKS, as_=links)
-                .join(_aliased(far.table, FAR), on=exp.and_(*on), join_type="left")
+                .join(lateral, on=exp.true(), join_type="left")
                 .order_by(*[column(c, LINKS) for c in order])
             )
 
