@@ -9,9 +9,7 @@ itself too, although the rule is `owner OR shared`. `resource-engine explain` sh
 from __future__ import annotations
 
 import argparse
-import json
 import random
-import re
 import uuid
 from datetime import UTC, datetime
 
@@ -91,17 +89,26 @@ async def test_every_hop_of_the_shared_agents_rule_uses_an_index(api):
         assert found[table] <= {"Index Scan", "Index Only Scan", "Bitmap Heap Scan"}, (table, found)
 
 
-def whole_sets(plan: dict) -> list[dict]:
-    """The InitPlans whose result a filter tests with `= ANY ($n)`: a path rule's set of everything
-    the caller reaches (all their co-members, all agents shared with their teams)."""
-    text, found, stack = json.dumps(plan), [], [plan]
+def nodes(plan: dict) -> list[dict]:
+    """A plan node and every node under it."""
+    found, stack = [], [plan]
     while stack:
         node = stack.pop()
-        returned = re.search(r"returns (\$\d+)", node.get("Subplan Name", ""))
-        if node.get("Parent Relationship") == "InitPlan" and returned and f"ANY ({returned[1]})" in text:
-            found.append(node)
+        found.append(node)
         stack.extend(node.get("Plans", []))
     return found
+
+
+def whole_sets(plan: dict) -> list[dict]:
+    """The InitPlans that compute a path rule's set of everything the caller reaches (all their
+    co-members, all agents shared with their teams): those reading the path's first hop, which
+    engine.features.access.rules aliases `_<rule>_s0`."""
+    return [
+        node
+        for node in nodes(plan)
+        if node.get("Parent Relationship") == "InitPlan"
+        and any(inner.get("Alias", "").endswith("_s0") for inner in nodes(node))
+    ]
 
 
 async def test_embedding_a_teams_links_asks_the_link_before_the_callers_whole_set(api):

@@ -59,6 +59,13 @@ def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate,
     return tuple(rename(p) for p in predicates)
 
 
+def _free_name(name: str, resource: Resource) -> str:
+    """`name`, with more leading underscores while it is one of the resource's fields."""
+    while name in resource.fields:
+        name = "_" + name
+    return name
+
+
 def _aliased(name: str, alias: str) -> exp.Table:
     source = table(name)
     source.set("alias", exp.TableAlias(this=ident(alias)))
@@ -144,18 +151,22 @@ class Relations:
 
             on += [rule_on_far(p) for p in far_predicates]
             selected = [column(c, LINKS) for c in through.columns]
-            rules = dict(far_masks)
+            # A field rule of the far resource is evaluated once per far row, beside its columns, as
+            # a flag; the value is CASE WHEN <flag>, and the flag comes after all columns.
+            flags = {name: _free_name(f"_m{i}", far) for i, (name, _) in enumerate(far_masks)}
             for i, name in enumerate(far.columns):
                 value = shown(far, name, FAR)
-                if name in rules:  # a field rule of the far resource: CASE WHEN, and a flag after all columns
-                    value = exp.Case(ifs=[exp.If(this=rule_on_far(rules[name]), true=value)])
+                if name in flags:
+                    value = exp.Case(ifs=[exp.If(this=column(flags[name], FAR), true=value)])
                 selected.append(exp.alias_(value, f"_f{i}"))
-            selected += [exp.alias_(rule_on_far(rule), f"_m{i}") for i, (_, rule) in enumerate(far_masks)]
+            selected += [exp.alias_(column(flags[name], FAR), f"_m{i}") for i, (name, _) in enumerate(far_masks)]
             order = [relation.key, *(["created_at"] if "created_at" in through.fields else []), through.primary_key]
             # LATERAL ... OFFSET 0: each link probes the far table's key index, its rules asked per
             # link. A plain join would let a rule that reads the link become a join filter, and the
             # generic plan (engine.db: force_generic_plan) hash the whole far table instead.
-            far_rows = exp.select(exp.Star()).from_(_aliased(far.table, FAR)).where(exp.and_(*on)).offset(0)
+            far_columns = [exp.Column(this=exp.Star(), table=ident(FAR))]
+            far_columns += [exp.alias_(rule_on_far(rule), flags[name]) for name, rule in far_masks]
+            far_rows = exp.select(*far_columns).from_(_aliased(far.table, FAR)).where(exp.and_(*on)).offset(0)
             lateral = exp.Lateral(this=far_rows.subquery(), alias=exp.TableAlias(this=ident(FAR)))
             return (
                 exp.select(*selected)
