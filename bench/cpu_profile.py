@@ -44,8 +44,8 @@ def agent_body(n):  # the body bench/scenario.lua sends for W3
             "tools": [{"name": "search", "description": "web search"}, {"name": "calc"}]}
 async def worker(session, n, rng):
     for i in range(n):
-        token, agent, team = items[rng.randrange(len(items))][:3]
-        headers = {"Authorization": f"Bearer {token}"}
+        token, agent, team, member = items[rng.randrange(len(items))][:4]
+        headers = {"Authorization": f"Bearer {member if scenario == 'W6' else token}"}  # W6: a member-only user
         if scenario == "W3":
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))
         elif scenario == "W4":  # the PATCH bench/scenario.lua sends
@@ -56,7 +56,7 @@ async def worker(session, n, rng):
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=body)
         else:
             path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
-                    "W5": f"/api/teams/{team}?include=members,agents"}[scenario]
+                    "W5": f"/api/teams/{team}?include=members,agents", "W6": "/api/agents?limit=20"}[scenario]
             request = session.get(f"http://127.0.0.1:{port}{path}", headers=headers)
         async with request as r:
             await r.read()
@@ -161,7 +161,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W4", "W5", "W7"))
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W4", "W5", "W6", "W7"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
