@@ -182,6 +182,8 @@ def access_predicates(
     single reads, updates, deletes, cursors and embeddings alike, so a hidden row is a 404 and
     never leaks through a count or a page. Build predicates from sqlglot expressions with
     ``engine.plugin.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
+    An embedding's far rows may be built with the predicate's optional ``through`` (docs/plugins.md):
+    a cheaper condition on the link row first, which must imply the predicate.
     """
 
 
