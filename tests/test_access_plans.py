@@ -163,3 +163,19 @@ def test_explain_command_prints_the_sql_and_refuses_bad_input(engine_spec_path, 
     assert "$1 = 'carol'  -- ra_user" in capsys.readouterr().out
     assert main(["--spec", engine_spec_path, "explain", "agents", "read", "--as", "carol", "--id", "nope"]) == 2
     assert main(["--spec", engine_spec_path, "explain", "robots", "list", "--as", "carol"]) == 2
+
+
+async def test_a_whole_set_the_link_does_not_settle_is_computed_once_per_statement(api):
+    """A plain member's `?include=agents`: the system prompt's rule (the team's owners and admins)
+    does not hold through this team, so the set of agents their other teams let them read in full is
+    computed, once for the statement and not once per link (an InitPlan is not re-run per far row)."""
+    await seed(api)
+    (member,) = await api.sql("select team_id, user_id from team_members where role = 'member' limit 1")
+    client = api.with_token(api.token(member["user_id"]))
+    path = f"/api/teams/{member['team_id']}?include=agents"
+    statements = [(q, a) for q, a in await logged_with_args(api, lambda: client.get(path)) if "_links" in q]
+    assert len(statements) == 1, statements
+    computed = [node["Actual Loops"] for node in whole_sets(await executed_plan(api, *statements[0]))]
+    assert sorted(computed) == [0, 1], computed  # the read rule settled by the link; the prompt rule's set once
+    links = (await client.get(path)).json["data"]["agents"]
+    assert len(links) == SHARED and all(link["agent"] is not None for link in links)
