@@ -118,7 +118,7 @@ def _rule(
     parts = [_condition(c, outer, f"{prefix}_w{j}", values) for j, c in enumerate(rule.where)]
     if rule.steps:
         hop = _hop(rule.steps, 0, outer, prefix, rule.end or "", values)
-        if link is not None and _link_shortcut(rule, link):
+        if _link_shortcut(rule, link):
             shortcut = _hop(rule.steps, 0, outer, prefix, rule.end or "", values, on_link=link.alias)
             hop = exp.Paren(this=exp.or_(shortcut, hop))
         parts.append(hop)

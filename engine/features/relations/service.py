@@ -4,8 +4,8 @@ For a page of rows, the values of the linking column are collected and the relat
 with `WHERE <column> = ANY($1) AND <access predicates>`: never one query per row, and the
 related rows pass the same access predicates as reading them directly, so an include can never
 show a row the caller could not read. A many-to-many include brings each link's far-side row in
-the same statement (a LEFT JOIN whose ON clause holds the far resource's read predicates), so a
-far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
+the same statement (a LEFT JOIN LATERAL whose subquery holds the far resource's read predicates),
+so a far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
 """
 
 from __future__ import annotations
