@@ -27,11 +27,13 @@ class Stream:
             return await anext(self.messages)
 
     async def next_event(self, within: float = WAIT) -> sse.Message:
-        """The next event, skipping comments (keep-alives)."""
-        while True:
-            message = await self.next_message(within)
-            if message.comment is None:
-                return message
+        """The next event, skipping comments (keep-alives); `within` bounds the whole wait, so a
+        stream that only ever sends keep-alives fails here instead of hanging."""
+        async with asyncio.timeout(within):
+            while True:
+                message = await anext(self.messages)
+                if message.comment is None:
+                    return message
 
     async def events(self, count: int, within: float = WAIT) -> list[sse.Message]:
         return [await self.next_event(within) for _ in range(count)]

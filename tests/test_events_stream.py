@@ -140,14 +140,17 @@ class TestKeepAlive:
 class TestDeadline:
     @pytest.fixture
     def engine_env(self, engine_env):
-        return {**engine_env, "ENGINE_REQUEST_TIMEOUT": "0.5", "ENGINE_EVENTS_KEEPALIVE": "0.05"}
+        # A deadline the stream must outlive, long enough for the POST that writes the event on a
+        # slow machine (a POST cut off at the deadline writes no event: nothing would arrive).
+        return {**engine_env, "ENGINE_REQUEST_TIMEOUT": "2", "ENGINE_EVENTS_KEEPALIVE": "0.1"}
 
     async def test_a_stream_outlives_the_request_deadline(self, api):
         alice = await api.as_user("alice")
         async with open_stream(api, alice, "?resources=agents") as stream:
-            for _ in range(20):  # twenty keep-alives 0.05 s apart: well past the 0.5 s deadline
+            for _ in range(25):  # twenty-five keep-alives 0.1 s apart: past the 2 s deadline
                 assert (await stream.next_message()).comment == "keep-alive"
-            await alice.post("/api/agents", json={"name": "Helper"})
+            created = await alice.post("/api/agents", json={"name": "Helper"})
+            assert created.status == 201, created.text
 
             message = await stream.next_event()
 
