@@ -12,6 +12,7 @@ import argparse
 import random
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -111,18 +112,24 @@ def whole_sets(plan: dict) -> list[dict]:
     ]
 
 
+async def team_read_by(api, role: str, include: str) -> tuple[Any, str, list[tuple[str, dict]]]:
+    """A `role` member's client, `GET /api/teams/{their team}?include=...` and the executed plans of
+    the links statements that read ran (seeded data)."""
+    await seed(api)
+    (member,) = await api.sql("select team_id, user_id from team_members where role = $1 limit 1", role)
+    client = api.with_token(api.token(member["user_id"]))
+    path = f"/api/teams/{member['team_id']}?include={include}"
+    statements = [(q, a) for q, a in await logged_with_args(api, lambda: client.get(path)) if "_links" in q]
+    return client, path, [(sql, await executed_plan(api, sql, args)) for sql, args in statements]
+
+
 async def test_embedding_a_teams_links_asks_the_link_before_the_callers_whole_set(api):
     """A member's `?include=members,agents`: the far rows' rules ("a co-member", "shared with a team
     of mine", and the system prompt's "... as its owner or admin") hold through the link's own team,
     so the caller's set of every co-member and every shared agent (an InitPlan) is never computed."""
-    await seed(api)
-    (owner,) = await api.sql("select team_id, user_id from team_members where role = 'owner' limit 1")
-    client = api.with_token(api.token(owner["user_id"]))
-    path = f"/api/teams/{owner['team_id']}?include=members,agents"
-    statements = [(q, a) for q, a in await logged_with_args(api, lambda: client.get(path)) if "_links" in q]
-    assert len(statements) == 2, statements
-    for sql, args in statements:
-        plan = await executed_plan(api, sql, args)
+    client, path, plans = await team_read_by(api, "owner", "members,agents")
+    assert len(plans) == 2, plans
+    for sql, plan in plans:
         computed = [node["Actual Loops"] for node in whole_sets(plan)]
         assert computed and not any(computed), (sql, plan)
     body = (await client.get(path)).json["data"]
@@ -169,13 +176,9 @@ async def test_a_whole_set_the_link_does_not_settle_is_computed_once_per_stateme
     """A plain member's `?include=agents`: the system prompt's rule (the team's owners and admins)
     does not hold through this team, so the set of agents their other teams let them read in full is
     computed, once for the statement and not once per link (an InitPlan is not re-run per far row)."""
-    await seed(api)
-    (member,) = await api.sql("select team_id, user_id from team_members where role = 'member' limit 1")
-    client = api.with_token(api.token(member["user_id"]))
-    path = f"/api/teams/{member['team_id']}?include=agents"
-    statements = [(q, a) for q, a in await logged_with_args(api, lambda: client.get(path)) if "_links" in q]
-    assert len(statements) == 1, statements
-    computed = [node["Actual Loops"] for node in whole_sets(await executed_plan(api, *statements[0]))]
+    client, path, plans = await team_read_by(api, "member", "agents")
+    assert len(plans) == 1, plans
+    computed = [node["Actual Loops"] for node in whole_sets(plans[0][1])]
     assert sorted(computed) == [0, 1], computed  # the read rule settled by the link; the prompt rule's set once
     links = (await client.get(path)).json["data"]["agents"]
     assert len(links) == SHARED and all(link["agent"] is not None for link in links)
