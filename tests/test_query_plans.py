@@ -7,7 +7,6 @@ the first page and every page after it, cursor included.
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,7 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from plans_support import generic_plan
-
-from engine.http.keys import POOL
+from statements_support import logged_with_args
 
 USERS, PER_USER = 1000, 100
 PAGE = "/api/agents?status=active&sort=-created_at&limit=20"
@@ -53,23 +51,16 @@ async def seed(api) -> None:
 
 async def list_statement(api, client, path: str) -> tuple[str, tuple, dict]:
     """The SELECT on agents that answering GET `path` ran, its arguments, and the response body."""
-    seen: list = []
+    answered: list = []
 
-    def log(record) -> None:
-        if record.query.startswith("SELECT") and '"agents"' in record.query:
-            seen.append((record.query, record.args))
+    async def send():
+        answered.append(await client.get(path))
+        return answered[0]
 
-    async with api.app[POOL].acquire() as conn:
-        conn.add_query_logger(log)
-    try:
-        result = await client.get(path)
-        assert result.status == 200, result.text
-        await asyncio.sleep(0)
-    finally:
-        async with api.app[POOL].acquire() as conn:
-            conn.remove_query_logger(log)
+    logged = await logged_with_args(api, send)
+    seen = [(query, args) for query, args in logged if query.startswith("SELECT") and '"agents"' in query]
     assert len(seen) == 1, seen
-    return seen[0][0], seen[0][1], result.json
+    return seen[0][0], seen[0][1], answered[0].json
 
 
 async def scans_on_agents(api, sql: str) -> list[str]:
