@@ -7,6 +7,7 @@ hold facts only, never behaviour that depends on a request.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 ACTIONS = ("list", "read", "create", "update", "delete")
@@ -163,8 +164,9 @@ class Resource:
         """The `access` list that governs `action`, or None (the owner-only default applies)."""
         return next((mode for mode in ACCESS_MODES.get(action, ()) if mode in self.access), None)
 
-    @property
+    @cached_property
     def columns(self) -> tuple[str, ...]:
+        """The fields' names in order; worked out once (the spec does not change once loaded)."""
         return tuple(self.fields)
 
 

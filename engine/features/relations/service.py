@@ -79,6 +79,7 @@ class Relations:
         self.spec = spec
         self.includes = {name: includes_of(spec, resource) for name, resource in spec.resources.items()}
         self._cache = ShapeCache()
+        self._layouts: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], str]] = {}
 
     def plan(
         self,
@@ -181,15 +182,26 @@ class Relations:
     def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
         """A links record as the join row carrying its far-side row (None when hidden or gone), without
         the far fields its field rules hide from the caller."""
-        through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
-        count = len(through.columns)
-        link = {name: record[i] for i, name in enumerate(through.columns)}
-        far_row = {name: record[count + i] for i, name in enumerate(far.columns)}
+        link_names, far_names, far_pk = self._layout(relation)
+        values = tuple(record)
+        count = len(link_names)
+        link = dict(zip(link_names, values, strict=False))
+        far_row = dict(zip(far_names, values[count:], strict=False))
+        flags = count + len(far_names)
         for i, (name, _) in enumerate(far_masks):
-            if not record[count + len(far.columns) + i]:
+            if not values[flags + i]:
                 far_row.pop(name, None)
-        link[relation.far_name] = far_row if far_row[far.primary_key] is not None else None
+        link[relation.far_name] = far_row if far_row[far_pk] is not None else None
         return link
+
+    def _layout(self, relation: Relation) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+        """The links statement's columns of `relation`: the link's, the far row's, and the far key."""
+        key = (relation.through, relation.target)
+        layout = self._layouts.get(key)
+        if layout is None:
+            far = self.spec.resources[relation.target]
+            layout = self._layouts[key] = (self.spec.resources[relation.through].columns, far.columns, far.primary_key)
+        return layout
 
 
 async def readable(request: web.Request, resource: Resource, action: str, soft: bool) -> tuple[Predicate, ...]:
