@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from agents_support import an_agent
+from team_helpers import create_agent, create_team, share_agent
 
 
 async def test_a_single_row_read_carries_a_strong_etag(api):
@@ -47,6 +48,20 @@ async def test_a_list_etag_changes_when_a_row_is_added(api):
     before = (await alice.get("/api/agents")).headers["ETag"]
     await an_agent(alice, "Second")
     assert (await alice.get("/api/agents")).headers["ETag"] != before
+
+
+async def test_a_read_with_includes_answers_304_until_an_embedded_row_changes(api):
+    alice = await api.as_user("alice")
+    team = await create_team(alice)
+    location = f"/api/teams/{team}?include=agents"
+    etag = (await alice.get(location)).headers["ETag"]
+    assert (await alice.get(location, headers={"If-None-Match": etag})).status == 304
+
+    await share_agent(alice, team, await create_agent(alice))
+
+    changed = await alice.get(location, headers={"If-None-Match": etag})
+    assert changed.status == 200 and len(changed.json["data"]["agents"]) == 1
+    assert changed.headers["ETag"] != etag
 
 
 async def test_create_and_update_answer_the_etag_a_later_read_gets(api):

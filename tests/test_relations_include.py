@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+from aiohttp import web
 from team_helpers import add_member, create_agent, create_team, share_agent, team_with_roles
+
+from engine.db.pool import EnginePool
+from engine.plugin import hookimpl
 
 
 async def test_single_read_embeds_members_and_agents(api):
@@ -148,3 +155,69 @@ async def test_include_members_carries_each_members_user_row_as_the_caller_may_r
     admin = await api.as_admin()
     as_admin = await admin.get(f"{team.url}?include=members")
     assert sorted(m["user"]["id"] for m in as_admin.json["data"]["members"]) == ["alice", "bob", "carol"]
+
+
+class RequestTasks:
+    """A plugin that remembers the task each request was handled in, by path and query."""
+
+    def __init__(self) -> None:
+        self.tasks: dict[str, asyncio.Task] = {}
+
+    @hookimpl
+    def register_middlewares(self, app, spec):
+        @web.middleware
+        async def remember(request: web.Request, handler):
+            self.tasks[request.path_qs] = asyncio.current_task()
+            return await handler(request)
+
+        return [remember]
+
+
+class TestOneConnection:
+    """A read and its includes (one statement per level) take one pooled connection, not one each."""
+
+    @pytest.fixture
+    def request_tasks(self) -> RequestTasks:
+        return RequestTasks()
+
+    @pytest.fixture
+    def engine_plugins(self, request_tasks):
+        return [request_tasks]
+
+    @pytest.fixture
+    def acquires(self, monkeypatch) -> list[asyncio.Task]:
+        """The task of every pool acquire from now on."""
+        tasks: list[asyncio.Task] = []
+        acquire = EnginePool.acquire_within_bound
+
+        async def recorded(pool):
+            tasks.append(asyncio.current_task())
+            return await acquire(pool)
+
+        monkeypatch.setattr(EnginePool, "acquire_within_bound", recorded)
+        return tasks
+
+    async def test_a_read_with_two_includes_acquires_once(self, api, request_tasks, acquires):
+        team = await team_with_roles(api)
+        await share_agent(team.alice, team.id, await create_agent(team.alice))
+        path = f"{team.url}?include=members,agents"
+        acquires.clear()
+        got = await team.carol.get(path)
+        assert got.status == 200 and len(got.json["data"]["agents"]) == 1, got.text
+        assert sum(task is request_tasks.tasks[path] for task in acquires) == 1
+
+    async def test_a_list_with_an_include_acquires_once(self, api, request_tasks, acquires):
+        team = await team_with_roles(api)
+        path = "/api/teams?include=members"
+        acquires.clear()
+        got = await team.alice.get(path)
+        assert got.status == 200 and len(got.json["data"][0]["members"]) == 3, got.text
+        assert sum(task is request_tasks.tasks[path] for task in acquires) == 1
+
+    async def test_a_nested_list_with_its_parent_acquires_once(self, api, request_tasks, acquires):
+        team = await team_with_roles(api)
+        path = f"{team.url}/members"
+        acquires.clear()
+        got = await team.carol.get(path)
+        assert got.status == 200 and {m["user"]["id"] for m in got.json["data"]} == {"alice", "bob", "carol"}, got.text
+        assert sum(task is request_tasks.tasks[path] for task in acquires) == 1

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 import time
-from collections.abc import Callable, Generator
+from collections.abc import AsyncIterator, Callable, Generator
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
@@ -92,6 +94,89 @@ class _Acquire:
         return self.pool.acquire_within_bound().__await__()
 
 
+class _Shared:
+    """The connections one task's statements share while `one_connection()` is open: one per pool."""
+
+    __slots__ = ("busy", "held", "owner")
+
+    def __init__(self, owner: asyncio.Task | None) -> None:
+        self.owner = owner
+        self.held: dict[EnginePool, PoolConnectionProxy] = {}
+        self.busy: set[EnginePool] = set()  # pools whose held connection is in an `async with` now
+
+
+_SHARED: contextvars.ContextVar[_Shared | None] = contextvars.ContextVar("engine_one_connection", default=None)
+
+
+@asynccontextmanager
+async def one_connection() -> AsyncIterator[None]:
+    """Within this block, the current task's statements on a pool share one connection of it.
+
+    A read that embeds related rows runs a statement per include level, each a pool acquire and
+    release; the read and its includes then take one connection, as a hand-written handler would.
+    Only `async with pool.acquire()` (what ``pool.fetch`` and friends use) shares, and only in the
+    task that opened the block: other tasks (``asyncio.gather``'s children), a nested acquire while
+    the shared connection is in use, and ``await pool.acquire()`` (released by its caller) get
+    their own. A statement that raises gives its connection back at once, so the next one starts
+    on a fresh connection, as without the block. Every connection held is released when it ends.
+    """
+    shared = _Shared(asyncio.current_task())
+    token = _SHARED.set(shared)
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+        await _release_all(shared.held)
+
+
+async def _release_all(held: dict[EnginePool, PoolConnectionProxy]) -> None:
+    """Release every held connection, the rest too when one release fails."""
+    while held:
+        pool, connection = held.popitem()
+        try:
+            await pool.release(connection)
+        except BaseException:
+            await _release_all(held)
+            raise
+
+
+class _SharedAcquire:
+    """``async with pool.acquire()`` inside `one_connection()`: the block's connection of this pool."""
+
+    __slots__ = ("connection", "own", "pool", "shared")
+
+    def __init__(self, pool: EnginePool, shared: _Shared) -> None:
+        self.pool, self.shared = pool, shared
+        self.connection: PoolConnectionProxy | None = None
+        self.own = False
+
+    async def __aenter__(self) -> PoolConnectionProxy:
+        pool, shared = self.pool, self.shared
+        if pool in shared.busy:  # nested: the caller means a second connection
+            self.own = True
+            self.connection = await pool.acquire_within_bound()
+            return self.connection
+        connection = shared.held.get(pool)
+        if connection is None:
+            connection = shared.held[pool] = await pool.acquire_within_bound()
+        shared.busy.add(pool)
+        self.connection = connection
+        return connection
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        pool, connection, self.connection = self.pool, self.connection, None
+        if self.own:
+            await pool.release(connection)
+            return
+        self.shared.busy.discard(pool)
+        if exc_type is not None:  # whatever went wrong, the next statement starts on a fresh connection
+            del self.shared.held[pool]
+            await pool.release(connection)
+
+    def __await__(self) -> Generator[Any, None, PoolConnectionProxy]:
+        return self.pool.acquire_within_bound().__await__()
+
+
 class EnginePool(asyncpg.Pool):
     """asyncpg's pool, built directly by `create_pool`, with three changes that matter under load:
 
@@ -112,9 +197,12 @@ class EnginePool(asyncpg.Pool):
         self.on_exhausted: Callable[[float], Exception] = _no_free_connection
         self.releases_unshielded = options.get("reset") is _keep_session
 
-    def acquire(self, *, timeout: float | None = None) -> _Acquire | PoolAcquireContext:
+    def acquire(self, *, timeout: float | None = None) -> _Acquire | _SharedAcquire | PoolAcquireContext:
         if timeout is not None:  # an explicit timeout: asyncpg's own handling
             return super().acquire(timeout=timeout)
+        shared = _SHARED.get()
+        if shared is not None and shared.owner is asyncio.current_task():
+            return _SharedAcquire(self, shared)
         return _Acquire(self)
 
     async def acquire_within_bound(self) -> PoolConnectionProxy:

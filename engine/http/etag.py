@@ -2,7 +2,8 @@
 
 A single row's tag is computed from the JSON body a plain GET returns, with sorted keys, so the
 tag a client got from GET matches the tag of the row locked for its PATCH or DELETE, whatever
-column order a statement returned. Other bodies (lists) are tagged from their bytes.
+column order a statement returned. Other bodies (lists, a row with embedded rows, whose tag
+If-Match could never match) are tagged from their bytes.
 """
 
 from __future__ import annotations

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from aiohttp import web
 
+from engine.db.pool import one_connection
 from engine.http.body import read_object
-from engine.http.etag import if_match, item_tag
+from engine.http.etag import body_tag, if_match, item_tag
 from engine.http.json_reads import read_json
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
 from engine.http.query import parse_fields, parse_include, parse_list_query, refuse_parameters
 from engine.http.query_power import prefer_count
-from engine.http.responses import json_response
+from engine.http.responses import JSON, json_response
 from engine.kernel.errors import BadRequest
 from engine.kernel.hooks import call_first
 from engine.resources.access import BEARER_CHALLENGE, require
@@ -25,6 +28,7 @@ from engine.spec import Resource
 from engine.sql.queries import Predicate
 
 LIST_QUERIES_KEPT = 512
+_NOTHING = nullcontext()  # a read without includes is one statement: nothing to share
 __all__ = [
     "BEARER_CHALLENGE",
     "ResourceHandlers",
@@ -182,8 +186,9 @@ class ResourceHandlers:
         if query.aggregates:  # group_by= / aggregate=: groups instead of rows (engine.resources.query_power)
             return json_response({"data": await aggregate_rows(request, manager, query)})
         embedding = await plan_includes(request, self.resource, query.include, query.fields)
-        rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
-        await embedding.attach(request, rows)
+        async with one_connection() if query.include else _NOTHING:  # the page and its includes: one connection
+            rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
+            await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
             headers["Link"] = f'<{request.path}?{_with_cursor(request, next_cursor)}>; rel="next"'
@@ -200,8 +205,12 @@ class ResourceHandlers:
             if answer is not None:
                 return answer
         embedding = await plan_includes(request, self.resource, include, fields)
-        row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
-        await embedding.attach(request, [row])
+        async with one_connection() if include else _NOTHING:  # the row and its includes: one connection
+            row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
+            await embedding.attach(request, [row])
+        if include:  # a tag If-Match could never match (it covers the embedded rows): the body's bytes
+            body = orjson.dumps({"data": row})
+            return web.Response(body=body, content_type=JSON, headers={"ETag": body_tag(body)})
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def create(self, request: web.Request) -> web.Response:

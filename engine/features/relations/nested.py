@@ -28,6 +28,7 @@ from urllib.parse import quote, urlencode
 import asyncpg
 from aiohttp import web
 
+from engine.db.pool import one_connection
 from engine.features.relations.invitations import Invitations, invitation_routes
 from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
@@ -176,15 +177,16 @@ class NestedHandlers:
             self.through, request.query, page_size=config.page_size, max_page_size=config.max_page_size
         )
         embedding = request.app[RELATIONS].plan(self.through, query.include, query.fields, self.relation)
-        parent_pk = await self._visible_parent(request, identity)
-        mine = (Filter(self.relation.key, "eq", parent_pk), *self.active_only())
-        manager = self.managers(request)[1]
-        if query.aggregates:  # groups of this parent's links only, as the rows would be
-            groups = await aggregate_rows(request, manager, replace(query, filters=(*query.filters, *mine)))
-            return json_response({"data": groups})
-        query = replace(embedding.widen(query), filters=(*query.filters, *mine))
-        rows, next_cursor = await manager.list(query, identity)
-        await embedding.attach(request, rows)
+        async with one_connection():  # the parent, its links and their far rows: one connection
+            parent_pk = await self._visible_parent(request, identity)
+            mine = (Filter(self.relation.key, "eq", parent_pk), *self.active_only())
+            manager = self.managers(request)[1]
+            if query.aggregates:  # groups of this parent's links only, as the rows would be
+                groups = await aggregate_rows(request, manager, replace(query, filters=(*query.filters, *mine)))
+                return json_response({"data": groups})
+            query = replace(embedding.widen(query), filters=(*query.filters, *mine))
+            rows, next_cursor = await manager.list(query, identity)
+            await embedding.attach(request, rows)
         headers = {}
         if next_cursor is not None:
             params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
@@ -199,14 +201,15 @@ class NestedHandlers:
         fields = parse_fields(self.through, request.query)
         embedding = request.app[RELATIONS].plan(self.through, parse_include(request.query), fields, self.relation)
         other = self.other_of(request)
-        parent_pk = await self._visible_parent(request, identity)
-        filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
-        filters += self.active_only()
-        query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
-        rows, _ = await self.managers(request)[1].list(query, identity)
-        if not rows:
-            raise self._not_linked(request)
-        await embedding.attach(request, rows)
+        async with one_connection():  # the parent, the link and its far row: one connection
+            parent_pk = await self._visible_parent(request, identity)
+            filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
+            filters += self.active_only()
+            query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
+            rows, _ = await self.managers(request)[1].list(query, identity)
+            if not rows:
+                raise self._not_linked(request)
+            await embedding.attach(request, rows)
         return json_response({"data": rows[0]})
 
     # --- writes ------------------------------------------------------------------------------------
