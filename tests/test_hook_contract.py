@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from engine import hookspecs
 from engine.cli.main import main
-from engine.kernel.hooks import PROJECT, HookCall, call_all
+from engine.kernel.hooks import PROJECT, HookCall, call_all, resolve
 from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.plugin import (
     IDENTITY,
@@ -502,7 +502,7 @@ class SyncAndAsyncWrites:
         return "async"
 
 
-async def test_a_hook_looked_up_once_answers_and_orders_as_call_all_does():
+async def test_a_hook_looked_up_once_answers_and_orders_as_pluggy_does():
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     once, every = [], []
@@ -511,8 +511,20 @@ async def test_a_hook_looked_up_once_answers_and_orders_as_call_all_does():
     pm.unregister(name="once")
     pm.register(SyncAndAsyncWrites(every), name="every")
     kwargs = dict(context=None, conn=None, resource=None, action="create", data={}, previous=None, identity=None)
-    assert await looked_up(**kwargs) == await call_all(pm.hook.before_write, **kwargs) == ["async", "sync"]
+    assert await looked_up(**kwargs) == await resolve(pm.hook.before_write(**kwargs)) == ["async", "sync"]
     assert once == every == ["sync create", "async create"]  # all called first, then the async ones awaited
+
+
+async def test_call_all_answers_from_the_plugins_registered_now():
+    """call_all keeps its lookup per hook, but a plugin registered or unregistered since counts."""
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    kwargs = dict(context=None, conn=None, resource=None, action="create", data={}, previous=None, identity=None)
+    assert await call_all(pm.hook.before_write, **kwargs) == []
+    pm.register(SyncAndAsyncWrites([]), name="writes")
+    assert await call_all(pm.hook.before_write, **kwargs) == ["async", "sync"]
+    pm.unregister(name="writes")
+    assert await call_all(pm.hook.before_write, **kwargs) == []
 
 
 async def test_a_hook_nobody_implements_is_answered_without_a_call():
