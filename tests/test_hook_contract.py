@@ -17,7 +17,7 @@ from sqlglot import exp
 
 from engine import hookspecs
 from engine.cli.main import main
-from engine.kernel.hooks import PROJECT, HookCall, call_all, resolve
+from engine.kernel.hooks import PROJECT, HookCall, call_all, call_first, resolve
 from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.plugin import (
     IDENTITY,
@@ -532,3 +532,25 @@ async def test_a_hook_nobody_implements_is_answered_without_a_call():
     pm.add_hookspecs(hookspecs)
     assert HookCall(pm.hook.after_write).impls == ()
     assert await HookCall(pm.hook.after_write)(record={}) == []
+
+
+class Identities:
+    """An identity_from_request implementation answering `answer` (None: not its credential)."""
+
+    def __init__(self, answer: str | None) -> None:
+        self.answer = answer
+
+    @hookimpl
+    async def identity_from_request(self, request: object) -> str | None:
+        return self.answer
+
+
+async def test_call_first_answers_from_the_plugins_registered_now():
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(Identities(None), name="absent")
+    assert await call_first(pm.hook.identity_from_request, request=None) is None
+    pm.register(Identities("alice"), name="alice")
+    assert await call_first(pm.hook.identity_from_request, request=None) == "alice"
+    pm.unregister(name="alice")
+    assert await call_first(pm.hook.identity_from_request, request=None) is None

@@ -34,15 +34,10 @@ async def call_all(hook: pluggy.HookCaller, **kwargs: Any) -> list[Any]:
     registered or unregistered since makes a new one): half of pluggy's cost per call, and a
     request makes a dozen. A firstresult hook goes through pluggy (`call_first` is for those).
     """
-    impls = hook.get_hookimpls()
-    kept = _KEPT.get(id(hook))
-    if kept is None or kept[0] is not hook or kept[1] != impls:
-        if hook.spec is not None and hook.spec.opts.get("firstresult"):
-            return await resolve([hook(**kwargs)])
-        if len(_KEPT) >= _KEPT_LIMIT:  # apps come and go (tests): forget the old ones' hooks
-            _KEPT.clear()
-        kept = _KEPT[id(hook)] = (hook, impls, HookCall(hook))
-    return await kept[2](**kwargs)
+    call = _kept(_ALL, hook, _all_call)
+    if call is None:
+        return await resolve([hook(**kwargs)])
+    return await call(**kwargs)
 
 
 async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
@@ -51,13 +46,38 @@ async def call_first(hook: pluggy.HookCaller, **kwargs: Any) -> Any:
     pluggy's own firstresult would stop at an async implementation's coroutine even when it
     resolves to None, so first-result hooks are walked here in pluggy's call order.
     """
-    for impl in reversed(hook.get_hookimpls()):
-        result = impl.function(**{name: kwargs[name] for name in impl.argnames})
-        if inspect.isawaitable(result):
+    for function, arguments in _kept(_FIRST, hook, _first_calls):
+        result = function(*arguments(kwargs))
+        if type(result) is CoroutineType or inspect.isawaitable(result):
             result = await result
         if result is not None:
             return result
     return None
+
+
+def _all_call(hook: pluggy.HookCaller, impls: list[pluggy.HookImpl]) -> HookCall | None:
+    return None if hook.spec is not None and hook.spec.opts.get("firstresult") else HookCall(hook)
+
+
+def _first_calls(hook: pluggy.HookCaller, impls: list[pluggy.HookImpl]) -> tuple[tuple[Callable[..., Any], Any], ...]:
+    return tuple((impl.function, _arguments(tuple(impl.argnames))) for impl in reversed(impls))
+
+
+_Kept = dict[int, tuple[pluggy.HookCaller, list[pluggy.HookImpl], Any]]  # id(hook) -> (hook, its impls, built)
+_ALL: _Kept = {}
+_FIRST: _Kept = {}
+_KEPT_LIMIT = 4096
+
+
+def _kept(cache: _Kept, hook: pluggy.HookCaller, build: Callable[..., Any]) -> Any:
+    """`build(hook, implementations)`, made again when the hook's implementations changed."""
+    impls = hook.get_hookimpls()
+    kept = cache.get(id(hook))
+    if kept is None or kept[0] is not hook or kept[1] != impls:
+        if len(cache) >= _KEPT_LIMIT:  # apps come and go (tests): forget the old ones' hooks
+            cache.clear()
+        kept = cache[id(hook)] = (hook, impls, build(hook, impls))
+    return kept[2]
 
 
 class HookCall:
@@ -92,10 +112,6 @@ class HookCall:
                     continue
             resolved.append(answer)
         return resolved
-
-
-_KEPT: dict[int, tuple[pluggy.HookCaller, list[pluggy.HookImpl], HookCall]] = {}
-_KEPT_LIMIT = 4096
 
 
 def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
