@@ -11,46 +11,25 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
 
-from engine.db.breaker import Breaker, BreakerSettings
 from engine.kernel.config import Config
 
+if TYPE_CHECKING:
+    from engine.db.redis_client import GuardedRedis
 
-class GuardedRedis(Redis):
-    """A redis.asyncio client whose commands and pipelines pass the app's circuit breaker."""
+REDIS: web.AppKey[GuardedRedis] = web.AppKey("protection_redis")
 
-    breaker: Breaker
-
-    async def execute_command(self, *args: Any, **options: Any) -> Any:
-        async with self.breaker.guard():
-            return await super().execute_command(*args, **options)
-
-    def pipeline(self, transaction: bool = True, shard_hint: str | None = None) -> GuardedPipeline:
-        pipe = GuardedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
-        pipe.breaker = self.breaker
-        return pipe
+# What a Redis outage looks like to a caller: refused or reset sockets, timeouts, and once a client
+# exists (and so the redis package is loaded), the client's own errors.
+_DOWN: list[tuple[type[BaseException], ...]] = [(OSError, TimeoutError)]
 
 
-class GuardedPipeline(Pipeline):
-    breaker: Breaker
-
-    async def execute(self, raise_on_error: bool = True) -> list[Any]:
-        async with self.breaker.guard():
-            return await super().execute(raise_on_error)
-
-
-REDIS = web.AppKey("protection_redis", GuardedRedis)
-
-# What a Redis outage looks like to a caller: the client's errors, refused or reset sockets, timeouts.
-REDIS_DOWN = (RedisError, OSError, TimeoutError)
+def redis_down() -> tuple[type[BaseException], ...]:
+    """The exceptions that mean Redis failed, for ``except redis_down():`` around a Redis call."""
+    return _DOWN[0]
 
 
 def prefix(config: Config) -> str:
@@ -65,6 +44,14 @@ def shared_redis(app: web.Application, config: Config) -> Any:
         return None
     client = app.get(REDIS)
     if client is None:
+        from redis.asyncio.retry import Retry  # the redis package: only with REDIS_URL set
+        from redis.backoff import NoBackoff
+        from redis.exceptions import RedisError
+
+        from engine.db.breaker import Breaker, BreakerSettings
+        from engine.db.redis_client import GuardedRedis
+
+        _DOWN[0] = (RedisError, OSError, TimeoutError)
         timeout = config.value("ENGINE_REDIS_TIMEOUT")
         client = GuardedRedis.from_url(
             url, socket_timeout=timeout, socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0)

@@ -17,7 +17,7 @@ from aiohttp import web
 from multidict import MultiDict
 from yarl import URL
 
-from engine.db.redis import REDIS_DOWN
+from engine.db.redis import redis_down
 from engine.features.rate_limit.plugin import GLOBAL, LIMITER
 from engine.http.bulk import WriteCall, perform
 from engine.http.handlers import write_context
@@ -123,7 +123,7 @@ async def charge(request: web.Request, resource: Resource, op: Operation) -> Non
         return
     try:
         decision = await limiter.store.take(f"{bucket}|{limiter.caller(request)}", rate)
-    except REDIS_DOWN as exc:
+    except redis_down() as exc:
         limiter.backend_failed(exc)
         return
     if not decision.allowed:

@@ -19,7 +19,7 @@ from collections.abc import Awaitable
 import asyncpg
 from aiohttp import web
 
-from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
+from engine.db.redis import OutageLog, prefix, redis_down, shared_redis
 from engine.features.query_cache.listener import InvalidationListener, notify_write
 from engine.features.query_cache.stats import CACHE_STATS, CacheStats
 from engine.features.query_cache.store import (
@@ -125,7 +125,7 @@ async def cache_get(app: web.Application, resource: Resource, key: str) -> bytes
     cache = app[QUERY_CACHE]
     try:
         entry = await cache.store.get(key)
-    except REDIS_DOWN as exc:
+    except redis_down() as exc:
         cache.stats.errors += 1
         app[OUTAGE].failed("query cache store unavailable, reading from the database", exc)
         return None
@@ -138,7 +138,7 @@ async def cache_put(app: web.Application, resource: Resource, key: str, body: by
     cache = app[QUERY_CACHE]
     try:
         await cache.store.put(key, body, ttl)
-    except REDIS_DOWN as exc:
+    except redis_down() as exc:
         cache.stats.errors += 1
         app[OUTAGE].failed("query cache store unavailable, reading from the database", exc)
         return

@@ -24,7 +24,7 @@ import orjson
 from aiohttp import web
 from cachetools import TLRUCache
 
-from engine.db.redis import REDIS_DOWN
+from engine.db.redis import redis_down
 from engine.features.query_cache.stats import CacheStats
 from engine.kernel.identity import Identity
 from engine.spec import Resource, Spec
@@ -157,7 +157,7 @@ class RedisGenerations:
                 for group in pending:
                     pipe.set(self._prefix + group, secrets.token_hex(8))
                 await pipe.execute()
-        except REDIS_DOWN:
+        except redis_down():
             return False
         self._pending.difference_update(pending)
         return True
@@ -203,7 +203,7 @@ class QueryCache:
             return None
         try:
             generation = await self.generations.current(self.groups[resource.name])
-        except REDIS_DOWN:
+        except redis_down():
             self.stats.errors += 1
             return None
         if generation is None:
@@ -225,7 +225,7 @@ class QueryCache:
         self.stats.invalidations += len(groups)
         try:
             await self.generations.bump(groups)
-        except REDIS_DOWN:
+        except redis_down():
             self.stats.errors += 1
 
 

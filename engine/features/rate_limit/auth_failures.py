@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 from cachetools import LRUCache
 
-from engine.db.redis import REDIS_DOWN
+from engine.db.redis import redis_down
 from engine.features.rate_limit.buckets import BucketStore, Decision
 from engine.features.rate_limit.rates import Rate
 from engine.http.client_ip import ClientAddress
@@ -67,7 +67,7 @@ class AuthFailureLimiter:
         """Count one failure; 429 instead of the 401 when the bucket is empty."""
         try:
             decision = await self.store.take(self.key(request), self.rate)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self.store_failed(exc)
             return
         if not decision.allowed:

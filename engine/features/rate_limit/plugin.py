@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from engine.db.redis import REDIS_DOWN, OutageLog, prefix, shared_redis
+from engine.db.redis import OutageLog, prefix, redis_down, shared_redis
 from engine.features.openapi.contrib import problem_response, resource_operations
 from engine.features.rate_limit.auth_failures import AUTH_FAILURES, AuthFailureLimiter, auth_failures, failure_rate
 from engine.features.rate_limit.buckets import BucketStore, Decision, MemoryBuckets, RedisBuckets
@@ -71,7 +71,7 @@ class RateLimiter:
             return None
         try:
             decision = await self.store.take(f"{bucket}|{self.caller(request)}", rate)
-        except REDIS_DOWN as exc:
+        except redis_down() as exc:
             self.backend_failed(exc)
             return None
         self.outage.recovered("rate limiter store reachable again")

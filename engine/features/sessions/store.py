@@ -11,8 +11,6 @@ import base64
 import hmac
 import os
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +18,6 @@ import orjson
 from aiohttp import web
 from aiohttp_session import AbstractStorage, Session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
-from aiohttp_session.redis_storage import RedisStorage
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -29,7 +26,7 @@ from engine.features.jwt_auth.tokens import check_secret_length, fallback_secret
 from engine.features.sessions import registry
 from engine.http.keys import POOL
 from engine.kernel.config import Config
-from engine.kernel.errors import ConfigurationError, ServiceUnavailable, Unauthorized
+from engine.kernel.errors import ConfigurationError, Unauthorized
 from engine.kernel.identity import Identity
 
 COOKIE_NAME = "engine_session"
@@ -73,43 +70,6 @@ def _encode(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-class RedisSessions(RedisStorage):
-    """Redis storage that deletes an ended session's entry instead of storing it empty, and
-    answers 503 (not 500) while Redis is unreachable."""
-
-    def __init__(self, redis: Any, **kwargs: Any):
-        super().__init__(redis, **kwargs)
-        self.client = redis
-
-    async def load_session(self, request: web.Request) -> Session:
-        with _redis_problems():
-            return await super().load_session(request)
-
-    async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
-        with _redis_problems():
-            if session.empty and session.identity is not None:
-                self.save_cookie(response, "", max_age=session.max_age)
-                await self.client.delete(f"{self.cookie_name}_{session.identity}")
-                return
-            await super().save_session(request, response, session)
-
-    async def forget(self, key: str) -> None:
-        with _redis_problems():
-            await self.client.delete(f"{self.cookie_name}_{key}")
-
-
-@contextmanager
-def _redis_problems() -> Iterator[None]:
-    from redis.exceptions import RedisError
-
-    try:
-        yield
-    except (RedisError, OSError):
-        raise ServiceUnavailable(
-            "the session store is unavailable; retry shortly", headers={"Retry-After": "1"}
-        ) from None
-
-
 def build_storage(settings: SessionSettings, redis: Any = None) -> AbstractStorage:
     cookie = dict(
         cookie_name=settings.cookie_name,
@@ -122,6 +82,8 @@ def build_storage(settings: SessionSettings, redis: Any = None) -> AbstractStora
         decoder=orjson.loads,
     )
     if redis is not None:
+        from engine.features.sessions.redis_store import RedisSessions  # the redis package: with Redis only
+
         return RedisSessions(redis, key_factory=lambda: secrets.token_urlsafe(32), **cookie)
     if settings.secret is None:
         raise ConfigurationError("cookie sessions need ENGINE_SESSION_SECRET")
@@ -222,12 +184,18 @@ async def end_session(request: web.Request) -> None:
     session.invalidate()
 
 
+async def _forget(storage: AbstractStorage, session: Session) -> None:
+    """Delete the session's server-side entry where the storage keeps one (Redis: redis_store.py)."""
+    forget = getattr(storage, "forget", None)
+    if forget is not None and session.identity is not None:
+        await forget(session.identity)
+
+
 async def start_session(request: web.Request, user_id: str, roles: list[str]) -> Session:
     """Sign in: discard the old session and begin a new one with a new id, record and CSRF token."""
     old = await get_session(request)
     storage = request.app[STORAGE]
-    if isinstance(storage, RedisSessions) and old.identity is not None:
-        await storage.forget(old.identity)
+    await _forget(storage, old)
     session = await new_session(request)
     session[USER] = user_id
     session[ROLES] = roles
@@ -247,8 +215,7 @@ async def live_identity(request: web.Request, session: Session) -> Identity | No
         if await registry.is_live(request.app[POOL], session_id, identity.user_id):
             return identity
     storage = request.app[STORAGE]
-    if isinstance(storage, RedisSessions) and session.identity is not None:
-        await storage.forget(session.identity)
+    await _forget(storage, session)
     raise Unauthorized(
         "this session has ended (signed out, or the user was deleted); sign in again",
         headers={"Set-Cookie": _clearing_cookie(storage)},
