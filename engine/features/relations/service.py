@@ -10,7 +10,7 @@ so a far row the caller may not read embeds as null. SQL is compiled once per sh
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -18,7 +18,6 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
-from engine.db.rows import as_dicts
 from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS
@@ -29,7 +28,16 @@ from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
 from engine.sql.outputs import has_secrets, outputs, shown
-from engine.sql.queries import Link, Masks, Predicate, bind_predicates, drop_hidden, mask_key, projection
+from engine.sql.queries import (
+    Link,
+    Masks,
+    Predicate,
+    bind_predicates,
+    drop_hidden,
+    mask_flag,
+    mask_key,
+    projection,
+)
 
 KEYS_PARAM = "e_keys"
 ACTIVE_PARAM = "e_active"
@@ -57,6 +65,17 @@ def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate,
         return Predicate((prefix, predicate.key), build, params, through if predicate.through else None)
 
     return tuple(rename(p) for p in predicates)
+
+
+def _as_record_field(value: exp.Expression, sql_type: str) -> exp.Expression:
+    """`value` as a field of a record the pool decodes as it would decode the column (see `together`)."""
+    if sql_type == "uuid":
+        return exp.cast(value, "text")
+    return exp.cast(value, "json") if sql_type == "jsonb" else value
+
+
+def _types(resource: Resource, names: Iterable[str]) -> tuple[str, ...]:
+    return tuple(resource.fields[name].sql_type for name in names)
 
 
 def _free_name(name: str, resource: Resource) -> str:
@@ -101,20 +120,31 @@ class Relations:
             fields = (*fields, *extra)
         return Embedding(self, paths, fields, extra)
 
+    def statement(self, shape: tuple, build: Callable[[], exp.Expression]) -> Compiled:
+        """The compiled statement of `shape`, built by `build` the first time."""
+        return self._cache.get(shape, build)
+
     def reference_sql(self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = ()) -> Compiled:
         """Referenced rows by key: SELECT <columns, field rules applied> WHERE <remote> = ANY($1) AND <predicates>."""
-        source = self.spec.resources[include.source]
-        shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates), mask_key(masks))
+        return self._cache.get(*self.reference_query(include, predicates, masks))
 
-        def build() -> exp.Expression:
+    def reference_query(
+        self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = (), prefix: str = ""
+    ) -> tuple[tuple, Callable[[], exp.Select]]:
+        """`reference_sql`'s shape and builder; its keys parameter is `prefix` + KEYS_PARAM."""
+        source = self.spec.resources[include.source]
+        shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates), mask_key(masks), prefix)
+
+        def build() -> exp.Select:
             t = source.table
-            conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
+            keys = param(prefix + KEYS_PARAM)
+            conditions = [column(include.remote, t).eq(exp.Any(this=exp.Paren(this=keys)))]
             conditions += [p.build(t) for p in predicates]
             return (
                 exp.select(*projection(source.columns, masks, t, source)).from_(table(t)).where(exp.and_(*conditions))
             )
 
-        return self._cache.get(shape, build)
+        return shape, build
 
     def links_sql(
         self,
@@ -123,7 +153,18 @@ class Relations:
         far_predicates: tuple[Predicate, ...],
         far_masks: Masks = (),
     ) -> Compiled:
-        """The links of many rows with their far-side rows, in one statement:
+        """The links of many rows with their far-side rows, in one statement (`links_query`)."""
+        return self._cache.get(*self.links_query(relation, predicates, far_predicates, far_masks))
+
+    def links_query(
+        self,
+        relation: Relation,
+        predicates: tuple[Predicate, ...],
+        far_predicates: tuple[Predicate, ...],
+        far_masks: Masks = (),
+        prefix: str = "",
+    ) -> tuple[tuple, Callable[[], exp.Select]]:
+        """`links_sql`'s shape and builder; its own parameters are named with `prefix`:
 
         WITH _links AS (SELECT <join columns> FROM <through> WHERE <key> = ANY($1) AND <join predicates>
                         [AND <status> = 'active'])
@@ -133,14 +174,15 @@ class Relations:
         """
         through, far = self.spec.resources[relation.through], self.spec.resources[relation.target]
         shape = ("links", relation.through, relation.key, relation.other, relation.invite is not None)
-        shape += (tuple(p.key for p in predicates), tuple(p.key for p in far_predicates), mask_key(far_masks))
+        shape += (tuple(p.key for p in predicates), tuple(p.key for p in far_predicates), mask_key(far_masks), prefix)
 
-        def build() -> exp.Expression:
+        def build() -> exp.Select:
             t = through.table
-            conditions = [column(relation.key, t).eq(exp.Any(this=exp.Paren(this=param(KEYS_PARAM))))]
+            keys = param(prefix + KEYS_PARAM)
+            conditions = [column(relation.key, t).eq(exp.Any(this=exp.Paren(this=keys)))]
             conditions += [p.build(t) for p in predicates]
             if relation.invite is not None:  # pending invitations are the invitee's business only
-                conditions.append(column(relation.invite.status_field, t).eq(param(ACTIVE_PARAM)))
+                conditions.append(column(relation.invite.status_field, t).eq(param(prefix + ACTIVE_PARAM)))
             links = exp.select(*outputs(through, through.columns, t)).from_(table(t)).where(exp.and_(*conditions))
             on = [column(far.primary_key, FAR).eq(column(relation.other, LINKS))]
             # The far rules may ask the link row first (Predicate.through): it holds the stored values
@@ -177,7 +219,25 @@ class Relations:
                 .order_by(*[column(c, LINKS) for c in order])
             )
 
-        return self._cache.get(shape, build)
+        return shape, build
+
+    def together(self, parts: tuple[tuple[tuple, Callable[[], exp.Select], tuple[str, ...]], ...]) -> Compiled:
+        """Several embedding statements as one: `SELECT ARRAY(SELECT ROW(<columns>) ... ORDER BY ...)
+        AS _i0, ...`, each statement's rows an array of records in its own order (one round trip
+        where each would take one; their parameters must not share names). Each part comes with
+        its columns' SQL types: a record's fields are decoded in binary, where the pool's codecs
+        for uuid and jsonb read text (engine.db.pool), so those travel as text and json."""
+
+        def build() -> exp.Expression:
+            arrays = []
+            for i, (_, part, types) in enumerate(parts):
+                select = part()
+                fields = [_as_record_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
+                select.set("expressions", [exp.Anonymous(this="ROW", expressions=fields)])
+                arrays.append(exp.alias_(exp.Array(expressions=[select]), f"_i{i}"))
+            return exp.select(*arrays)
+
+        return self._cache.get(("together", *(shape for shape, _, _ in parts)), build)
 
     def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
         """A links record as the join row carrying its far-side row (None when hidden or gone), without
@@ -229,16 +289,23 @@ class Embedding:
         return replace(query, fields=self.fields) if self.extra else query
 
     async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
-        """Fetch each include's rows for the whole page (one query per level) and put them into `rows`."""
-        for path in self.paths:
-            await self._attach(request, path, rows)
+        """Fetch each include's rows for the whole page (one query per level) and put them into `rows`.
+
+        The first level's includes share one statement when there are several (`Relations.together`).
+        """
+        found = await self._fetch_all(request, tuple(p.include for p in self.paths), rows)
+        for path, related in zip(self.paths, found, strict=True):
+            await self._attach(request, path, rows, related)
         for row in rows:
             for name in self.extra:
                 row.pop(name, None)  # a linking column a field rule hid is already gone
 
-    async def _attach(self, request: web.Request, path: Path, rows: list[dict[str, Any]]) -> None:
+    async def _attach(
+        self, request: web.Request, path: Path, rows: list[dict[str, Any]], related: dict[Any, Any] | None = None
+    ) -> None:
         include = path.include
-        related = await self._fetch(request, include, rows)
+        if related is None:
+            (related,) = await self._fetch_all(request, (include,), rows)
         for row in rows:
             key = row.get(include.local)
             row[include.name] = related.get(key, []) if include.many else related.get(key)
@@ -252,41 +319,100 @@ class Embedding:
         for deeper in path.deeper:
             await self._attach(request, Path(deeper), targets)
 
-    async def _fetch(self, request: web.Request, include: Include, rows: list[dict[str, Any]]) -> dict[Any, Any]:
-        spec = self.relations.spec
-        source = spec.resources[include.source]
+    async def _fetch_all(
+        self, request: web.Request, includes: tuple[Include, ...], rows: list[dict[str, Any]]
+    ) -> list[dict[Any, Any]]:
+        """Each include's rows by key: one statement for all those that need one and read from the
+        same database, else one each."""
+        prefixed_by = len(includes) > 1
+        planned = [
+            await self._plan(request, include, rows, f"i{i}_" if prefixed_by else "")
+            for i, include in enumerate(includes)
+        ]
+        queries = [q for q in planned if isinstance(q, _Query)]
+        if len(queries) > 1 and all(q.reads is queries[0].reads for q in queries):
+            compiled = self.relations.together(tuple((q.shape, q.build, q.types) for q in queries))
+            values: dict[str, Any] = {}
+            for q in queries:
+                values.update(q.values)
+            record = await queries[0].reads.fetchrow(compiled.sql, *compiled.args(values))
+            answers = iter([q.finish(record[i]) for i, q in enumerate(queries)])
+        else:
+            answers = iter([await q.run(self.relations) for q in queries])
+        return [next(answers) if isinstance(q, _Query) else q for q in planned]
+
+    async def _plan(
+        self, request: web.Request, include: Include, rows: list[dict[str, Any]], prefix: str
+    ) -> _Query | dict[Any, Any]:
+        """The statement that fetches `include`'s rows for `rows`, or its answer when none is needed."""
         keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
         if include.relation is not None:
-            return await self._fetch_links(request, include.relation, keys) if keys else {}
+            return await self._plan_links(request, include.relation, keys, prefix) if keys else {}
+        spec = self.relations.spec
+        source = spec.resources[include.source]
         predicates = await readable(request, source, include.action, include.soft)  # like GET /api/<target>/{id}
         if not keys:
             return {}
         manager = request.app[MANAGERS][source.name]
         masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
-        compiled = self.relations.reference_sql(include, predicates, masks)
-        values = bind_predicates((*predicates, *(p for _, p in masks)), {KEYS_PARAM: keys})
-        found = as_dicts(await manager.reads.fetch(compiled.sql, *compiled.args(values)))
-        drop_hidden(found, masks)
-        return {row.get(include.remote): row for row in found}
+        if prefix:
+            predicates = prefixed(predicates, prefix)
+            masks = tuple(zip((f for f, _ in masks), prefixed(tuple(p for _, p in masks), prefix), strict=True))
+        shape, build = self.relations.reference_query(include, predicates, masks, prefix)
+        values = bind_predicates((*predicates, *(p for _, p in masks)), {prefix + KEYS_PARAM: keys})
+        flags = tuple(mask_flag(i) for i, (f, _) in enumerate(masks) if f in source.fields)
+        names, types = (*source.columns, *flags), (*_types(source, source.columns), *(("boolean",) * len(flags)))
 
-    async def _fetch_links(self, request: web.Request, relation: Relation, keys: list[Any]) -> dict[Any, Any]:
+        def finish(found: Sequence[Sequence[Any]]) -> dict[Any, Any]:
+            got = [dict(zip(names, row, strict=True)) for row in found]
+            drop_hidden(got, masks)
+            return {row.get(include.remote): row for row in got}
+
+        return _Query(shape, build, types, values, manager.reads, finish)
+
+    async def _plan_links(self, request: web.Request, relation: Relation, keys: list[Any], prefix: str) -> _Query:
         spec, identity = self.relations.spec, request[IDENTITY]
         predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
-        far = prefixed(await readable(request, spec.resources[relation.target], "read", True), "far_")
+        far = prefixed(await readable(request, spec.resources[relation.target], "read", True), prefix + "far_")
         far_masks = await request.app[MANAGERS][relation.target].masks(identity)
         far_masks = tuple(
-            zip((f for f, _ in far_masks), prefixed(tuple(p for _, p in far_masks), "farm_"), strict=True)
+            zip((f for f, _ in far_masks), prefixed(tuple(p for _, p in far_masks), prefix + "farm_"), strict=True)
         )
-        compiled = self.relations.links_sql(relation, predicates, far, far_masks)
+        if prefix:
+            predicates = prefixed(predicates, prefix)
+        shape, build = self.relations.links_query(relation, predicates, far, far_masks, prefix)
         values = bind_predicates(
-            (*predicates, *far, *(p for _, p in far_masks)), {KEYS_PARAM: keys, ACTIVE_PARAM: ACTIVE}
+            (*predicates, *far, *(p for _, p in far_masks)), {prefix + KEYS_PARAM: keys, prefix + ACTIVE_PARAM: ACTIVE}
         )
-        grouped: dict[Any, list[dict[str, Any]]] = {}
+
+        def finish(found: Sequence[Sequence[Any]]) -> dict[Any, Any]:
+            grouped: dict[Any, list[dict[str, Any]]] = {}
+            for record in found:
+                link = self.relations.split_link(relation, record, far_masks)
+                grouped.setdefault(link[relation.key], []).append(link)
+            return grouped
+
+        through, target = spec.resources[relation.through], spec.resources[relation.target]
+        types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(far_masks)))
         links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
-        for record in await links.reads.fetch(compiled.sql, *compiled.args(values)):
-            link = self.relations.split_link(relation, record, far_masks)
-            grouped.setdefault(link[relation.key], []).append(link)
-        return grouped
+        return _Query(shape, build, types, values, links.reads, finish)
+
+
+@dataclass(frozen=True)
+class _Query:
+    """One include's statement: its shape and builder, the values it binds, where it reads, and how
+    its rows (records, or the tuples of `Relations.together`) become the related rows by key."""
+
+    shape: tuple
+    build: Callable[[], exp.Select]
+    types: tuple[str, ...]  # the SQL type of each column it returns
+    values: dict[str, Any]
+    reads: Any
+    finish: Callable[[Sequence[Sequence[Any]]], dict[Any, Any]]
+
+    async def run(self, relations: Relations) -> dict[Any, Any]:
+        compiled = relations.statement(self.shape, self.build)
+        return self.finish(await self.reads.fetch(compiled.sql, *compiled.args(self.values)))
 
 
 RELATIONS = web.AppKey("relations", Relations)
