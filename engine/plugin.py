@@ -42,7 +42,7 @@ from engine.resources.manager import ResourceManager
 from engine.spec import ACTIONS, Field, Reference, Relation, Resource, Spec
 from engine.sql.compiled import Compiled, compile_expression, param
 from engine.sql.ddl import column, ident, table
-from engine.sql.queries import Link, Predicate, bind_predicates
+from engine.sql.queries import Columns, Link, Predicate, bind_predicates
 
 __all__ = [
     "ACTIONS",
@@ -57,6 +57,7 @@ __all__ = [
     "REQUEST_ID",
     "SPEC",
     "BadRequest",
+    "Columns",
     "Compiled",
     "Config",
     "ConfigurationError",

@@ -62,14 +62,22 @@ async def test_query_count_does_not_grow_with_the_page(api):
     assert len(one_row) == len(five_rows)
 
 
-async def test_single_read_with_two_includes_costs_one_more_query(api):
+async def test_a_single_read_and_its_includes_are_one_statement(api):
     alice = await five_shared_teams(api)
     team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
-    path = f"/api/teams/{team_id}"
-    await alice.get(path + "?include=members,agents")
-    plain = await statements_of(api, alice, path)
-    embedded = await statements_of(api, alice, path + "?include=members,agents")
-    assert len(embedded) == len(plain) + 1
+    path = f"/api/teams/{team_id}?include=members,agents"
+    await alice.get(path)
+    (statement,) = await statements_of(api, alice, path)
+    assert all(f'FROM "{name}"' in statement for name in ("teams", "team_members", "team_agents", "users"))
+
+
+async def test_a_deeper_include_of_a_single_read_adds_one_statement(api):
+    alice = await five_shared_teams(api)
+    team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
+    path = f"/api/teams/{team_id}?include=agents.user"
+    await alice.get(path)
+    first, deeper = await statements_of(api, alice, path)
+    assert 'FROM "team_agents"' in first and 'FROM "users"' in deeper
 
 
 async def test_a_deeper_include_level_adds_exactly_one_query(api):

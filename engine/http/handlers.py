@@ -205,9 +205,15 @@ class ResourceHandlers:
             if answer is not None:
                 return answer
         embedding = await plan_includes(request, self.resource, include, fields)
+        joining = getattr(embedding, "joined", None)  # optional in an IncludePlan (engine.resources.listing)
+        joined = await joining(request, self.resource) if joining is not None else None
         async with one_connection() if include else _NOTHING:  # the row and its includes: one connection
-            row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
-            await embedding.attach(request, [row])
+            if joined is not None:  # the row and its first level of includes in one statement
+                row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields, joined.columns)
+                await joined.attach(request, row)
+            else:
+                row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
+                await embedding.attach(request, [row])
         if include:  # a tag If-Match could never match (it covers the embedded rows): the body's bytes
             body = orjson.dumps({"data": row})
             return web.Response(body=body, content_type=JSON, headers={"ETag": body_tag(body)})

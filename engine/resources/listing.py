@@ -28,7 +28,13 @@ class ListQuery:
 
 
 class IncludePlan(Protocol):
-    """An answer to the `plan_includes` hook: what `?include=` adds to one read or list."""
+    """An answer to the `plan_includes` hook: what `?include=` adds to one read or list.
+
+    A plan may also have `async joined(request, resource)`, answering None or an object with
+    `columns` (an `engine.sql.queries.Columns` the single read of the row adds to its statement)
+    and `async attach(request, row)` for the row that statement returned: the row and its includes
+    are then one statement (engine.features.relations does so).
+    """
 
     fields: tuple[str, ...] | None  # the projection, widened by the columns the includes link through
 

@@ -34,6 +34,7 @@ from engine.spec import Resource
 from engine.sql.compiled import Compiled, param
 from engine.sql.ddl import column
 from engine.sql.queries import (
+    Columns,
     Masks,
     Predicate,
     ResourceQueries,
@@ -202,13 +203,20 @@ class ResourceManager:
         return rows, next_cursor
 
     async def get(
-        self, pk_text: str, identity: Identity | None, fields: tuple[str, ...] | None = None
+        self,
+        pk_text: str,
+        identity: Identity | None,
+        fields: tuple[str, ...] | None = None,
+        extra: Columns | None = None,
     ) -> dict[str, Any]:
+        """The row, as the caller may read it (404 when they may not); with `extra`'s columns too."""
         pk = self.parse_pk(pk_text)
         predicates = await self.predicates("read", identity)
         masks = await self.masks(identity)
-        compiled = self.queries.get(predicates, fields or self._all_fields, masks=masks)
+        compiled = self.queries.get(predicates, fields or self._all_fields, masks=masks, extra=extra)
         values = bind_predicates((*predicates, *(p for _, p in masks)), {"pk": pk})
+        if extra is not None:
+            values.update(extra.params)
         record = await self.reads.fetchrow(compiled.sql, *compiled.args(values))
         if record is None:
             raise self.not_found(pk_text)

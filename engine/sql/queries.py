@@ -54,6 +54,17 @@ class Predicate:
         return self.build(table_name) if self.through is None else self.through(table_name, link)
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Expressions a read adds to its select list, on the row's own table (the includes of a read,
+    engine.features.relations): `key` names their shape for the statement cache, `build(table)`
+    makes them (each aliased), `params` bind them (names that no predicate uses)."""
+
+    key: Hashable
+    build: Callable[[str], list[exp.Expression]] = field(compare=False, hash=False)
+    params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
 def bind_predicates(predicates: tuple[Predicate, ...], values: dict[str, Any]) -> dict[str, Any]:
     """`values` plus what the access predicates bind, as one dict for `Compiled.args`.
 
@@ -208,14 +219,22 @@ class ResourceQueries:
         return query.returning(exp.Returning(expressions=outputs(self.resource, self.resource.columns, self.table)))
 
     def get(
-        self, predicates: tuple[Predicate, ...], fields: tuple[str, ...], lock: bool = False, masks: Masks = ()
+        self,
+        predicates: tuple[Predicate, ...],
+        fields: tuple[str, ...],
+        lock: bool = False,
+        masks: Masks = (),
+        extra: Columns | None = None,
     ) -> Compiled:
         def build() -> exp.Expression:
             query = self._select(fields, masks)
+            if extra is not None:
+                query = query.select(*extra.build(self.table))
             query = query.where(self._where([column(self.pk, self.table).eq(param("pk"))], predicates))
             return query.lock() if lock else query
 
-        return self._cache.get(("get", tuple(p.key for p in predicates), fields, lock, mask_key(masks)), build)
+        shape = ("get", tuple(p.key for p in predicates), fields, lock, mask_key(masks))
+        return self._cache.get(shape if extra is None else (*shape, extra.key), build)
 
     def list(
         self,

@@ -29,6 +29,7 @@ from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
 from engine.sql.outputs import has_secrets, outputs, shown
 from engine.sql.queries import (
+    Columns,
     Link,
     Masks,
     Predicate,
@@ -99,6 +100,7 @@ class Relations:
         self.includes = {name: includes_of(spec, resource) for name, resource in spec.resources.items()}
         self._cache = ShapeCache()
         self._layouts: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], str]] = {}
+        self._correlates: dict[tuple, bool] = {}
 
     def plan(
         self,
@@ -231,13 +233,20 @@ class Relations:
         def build() -> exp.Expression:
             arrays = []
             for i, (_, part, types) in enumerate(parts):
-                select = part()
-                fields = [_as_record_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
-                select.set("expressions", [exp.Anonymous(this="ROW", expressions=fields)])
-                arrays.append(exp.alias_(exp.Array(expressions=[select]), f"_i{i}"))
+                arrays.append(exp.alias_(_records(part(), types), f"_i{i}"))
             return exp.select(*arrays)
 
         return self._cache.get(("together", *(shape for shape, _, _ in parts)), build)
+
+    def correlates(self, key: tuple, table_name: str, queries: Sequence[_Query]) -> bool:
+        """Whether the statements of `queries` may refer to `table_name`'s row from inside: none of
+        them names that table without an alias of its own (worked out once per `key`)."""
+        answer = self._correlates.get(key)
+        if answer is None:
+            answer = self._correlates[key] = not any(
+                t.alias_or_name == table_name for q in queries for t in q.build().find_all(exp.Table)
+            )
+        return answer
 
     def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
         """A links record as the join row carrying its far-side row (None when hidden or gone), without
@@ -288,17 +297,51 @@ class Embedding:
     def widen(self, query: ListQuery) -> ListQuery:
         return replace(query, fields=self.fields) if self.extra else query
 
-    async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
+    async def attach(
+        self, request: web.Request, rows: list[dict[str, Any]], found: list[dict[Any, Any]] | None = None
+    ) -> None:
         """Fetch each include's rows for the whole page (one query per level) and put them into `rows`.
 
-        The first level's includes share one statement when there are several (`Relations.together`).
+        The first level's includes share one statement when there are several (`Relations.together`);
+        `found`: their rows by key, already read (`joined`).
         """
-        found = await self._fetch_all(request, tuple(p.include for p in self.paths), rows)
+        if found is None:
+            found = await self._fetch_all(request, tuple(p.include for p in self.paths), rows)
         for path, related in zip(self.paths, found, strict=True):
             await self._attach(request, path, rows, related)
         for row in rows:
             for name in self.extra:
                 row.pop(name, None)  # a linking column a field rule hid is already gone
+
+    async def joined(self, request: web.Request, resource: Resource) -> Joined | None:
+        """The first level's includes as columns of the single read of a `resource` row, so the row
+        and its includes are one statement: each include's statement a correlated `ARRAY(...)` on
+        the row's own linking column. None when that cannot be (a role refused on an include's
+        resource: its 403 must not come before the row's 404; an include reading another database,
+        or the row's own table unaliased, where the correlation would be ambiguous)."""
+        includes = tuple(p.include for p in self.paths)
+        try:
+            planned = [await self._plan(request, inc, None, f"j{i}_") for i, inc in enumerate(includes)]
+        except (Forbidden, Unauthorized):
+            return None
+        reads = request.app[MANAGERS][resource.name].reads
+        if not all(isinstance(q, _Query) and q.reads is reads for q in planned):
+            return None
+        queries: list[_Query] = planned  # type: ignore[assignment]
+        key = ("joined", resource.table, *((q.shape, inc.local) for q, inc in zip(queries, includes, strict=True)))
+        if not self.relations.correlates(key, resource.table, queries):
+            return None
+        values: dict[str, Any] = {}
+        for i, q in enumerate(queries):
+            values.update({k: v for k, v in q.values.items() if k != f"j{i}_{KEYS_PARAM}"})
+
+        def build(table_name: str) -> list[exp.Expression]:
+            return [
+                exp.alias_(_correlated(q, f"j{i}_{KEYS_PARAM}", column(inc.local, table_name)), f"_j{i}")
+                for i, (q, inc) in enumerate(zip(queries, includes, strict=True))
+            ]
+
+        return Joined(self, Columns(key, build, values), tuple(queries))
 
     async def _attach(
         self, request: web.Request, path: Path, rows: list[dict[str, Any]], related: dict[Any, Any] | None = None
@@ -342,10 +385,14 @@ class Embedding:
         return [next(answers) if isinstance(q, _Query) else q for q in planned]
 
     async def _plan(
-        self, request: web.Request, include: Include, rows: list[dict[str, Any]], prefix: str
+        self, request: web.Request, include: Include, rows: list[dict[str, Any]] | None, prefix: str
     ) -> _Query | dict[Any, Any]:
-        """The statement that fetches `include`'s rows for `rows`, or its answer when none is needed."""
-        keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
+        """The statement that fetches `include`'s rows for `rows`, or its answer when none is needed.
+        Without rows (`joined`), the statement's keys parameter is left for the caller to replace."""
+        if rows is None:
+            keys: list[Any] = [None]
+        else:
+            keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
         if include.relation is not None:
             return await self._plan_links(request, include.relation, keys, prefix) if keys else {}
         spec = self.relations.spec
@@ -396,6 +443,38 @@ class Embedding:
         types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(far_masks)))
         links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
         return _Query(shape, build, types, values, links.reads, finish)
+
+
+def _correlated(query: _Query, keys_name: str, key: exp.Expression) -> exp.Expression:
+    """`ARRAY(SELECT ROW(...) ...)` of `query` with its keys parameter replaced by `ARRAY[key]`."""
+
+    def swap(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.name == keys_name:
+            return exp.Array(expressions=[key.copy()])
+        return node
+
+    return _records(query.build().transform(swap), query.types)
+
+
+def _records(select: exp.Select, types: tuple[str, ...]) -> exp.Expression:
+    """`ARRAY(SELECT ROW(<the select list>) ...)`: the rows as an array of records, in their order."""
+    fields = [_as_record_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
+    select.set("expressions", [exp.Anonymous(this="ROW", expressions=fields)])
+    return exp.Array(expressions=[select])
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A single read's includes as columns of its own statement (`Embedding.joined`): pass `columns`
+    to the read, then `attach` the row it returned."""
+
+    embedding: Embedding
+    columns: Columns
+    queries: tuple[_Query, ...]
+
+    async def attach(self, request: web.Request, row: dict[str, Any]) -> None:
+        found = [q.finish(row.pop(f"_j{i}")) for i, q in enumerate(self.queries)]
+        await self.embedding.attach(request, [row], found)
 
 
 @dataclass(frozen=True)
