@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.spec import SpecError, load_spec
+from engine.testing import ApiClient
 
 SPEC = """
 version: 1
@@ -153,3 +154,15 @@ def test_unknown_attach_value_is_a_spec_error(write_spec, schema_of):
     path = spec_with(write_spec, schema_of, "other: person_id}", "other: person_id, attach: owner}")
     with pytest.raises(SpecError, match=r"relations\.editors\.attach"):
         load_spec(str(path))
+
+
+async def test_a_missing_row_is_404_before_an_include_the_caller_may_not_read(api):
+    """Anonymous callers may read boards but not people: `include=creator` is refused, but only for
+    a row that exists (the row's own answer comes first, also where a read and its includes are
+    one statement)."""
+    (ann,) = await people(api, "ann")
+    board = await board_of(ann)
+    anonymous = ApiClient(api.client)
+    refused = await anonymous.get(f"/api/boards/{board}?include=creator")
+    missing = await anonymous.get("/api/boards/00000000-0000-0000-0000-000000000000?include=creator")
+    assert refused.status == 401 and missing.status == 404, (refused.status, missing.status)
