@@ -6,6 +6,10 @@ related rows pass the same access predicates as reading them directly, so an inc
 show a row the caller could not read. A many-to-many include brings each link's far-side row in
 the same statement (a LEFT JOIN LATERAL whose subquery holds the far resource's read predicates),
 so a far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
+
+The includes of one level share one statement, each an `ARRAY(SELECT ROW(...))` column
+(`Relations.together`); on a single read they are columns of the row's own statement
+(`Embedding.joined`), so `GET /api/teams/{id}?include=members,agents` is one round trip.
 """
 
 from __future__ import annotations
