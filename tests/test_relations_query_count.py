@@ -24,6 +24,13 @@ async def statements_of(api, client, path: str) -> list[str]:
     return [q for q in ran if not q.startswith(RESET) and BACKGROUND not in q]
 
 
+async def compared(api, client, path: str, than: str) -> tuple[list[str], list[str]]:
+    """The statements of GET `than` and of GET `path`, after a first call of `path` (which may add the
+    driver's one-time type introspection)."""
+    await client.get(path)
+    return await statements_of(api, client, than), await statements_of(api, client, path)
+
+
 async def five_shared_teams(api):
     alice = await api.as_user("alice")
     await api.as_user("bob")
@@ -36,10 +43,7 @@ async def five_shared_teams(api):
 
 async def test_the_includes_of_one_level_add_exactly_one_query(api):
     alice = await five_shared_teams(api)
-    path = "/api/teams?include=members,agents,owner"
-    await alice.get(path)  # the first call may add the driver's one-time type introspection
-    plain = await statements_of(api, alice, "/api/teams")
-    embedded = await statements_of(api, alice, path)
+    plain, embedded = await compared(api, alice, "/api/teams?include=members,agents,owner", "/api/teams")
     assert len(embedded) == len(plain) + 1
     (added,) = [sql for sql in embedded if sql not in plain]
     assert all(f'FROM "{name}"' in added for name in ("team_members", "team_agents", "users"))
@@ -47,9 +51,7 @@ async def test_the_includes_of_one_level_add_exactly_one_query(api):
 
 async def test_one_include_is_one_query_of_its_own(api):
     alice = await five_shared_teams(api)
-    await alice.get("/api/teams?include=members")
-    plain = await statements_of(api, alice, "/api/teams")
-    embedded = await statements_of(api, alice, "/api/teams?include=members")
+    plain, embedded = await compared(api, alice, "/api/teams?include=members", "/api/teams")
     assert len(embedded) == len(plain) + 1
 
 
@@ -83,9 +85,7 @@ async def test_a_deeper_include_of_a_single_read_adds_one_statement(api):
 async def test_a_deeper_include_level_adds_exactly_one_query(api):
     """`agents` brings the links and their agent rows in one statement; `.user` is one more level."""
     alice = await five_shared_teams(api)
-    await alice.get("/api/teams?include=agents.user")
-    one_level = await statements_of(api, alice, "/api/teams?include=agents")
-    two_levels = await statements_of(api, alice, "/api/teams?include=agents.user")
+    one_level, two_levels = await compared(api, alice, "/api/teams?include=agents.user", "/api/teams?include=agents")
     assert len(two_levels) == len(one_level) + 1
     reads_users = [sql for sql in two_levels if 'FROM "users"' in sql]
     assert len(reads_users) == len([sql for sql in one_level if 'FROM "users"' in sql]) + 1  # the new level

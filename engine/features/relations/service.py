@@ -130,14 +130,11 @@ class Relations:
         """The compiled statement of `shape`, built by `build` the first time."""
         return self._cache.get(shape, build)
 
-    def reference_sql(self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = ()) -> Compiled:
-        """Referenced rows by key: SELECT <columns, field rules applied> WHERE <remote> = ANY($1) AND <predicates>."""
-        return self._cache.get(*self.reference_query(include, predicates, masks))
-
     def reference_query(
         self, include: Include, predicates: tuple[Predicate, ...], masks: Masks = (), prefix: str = ""
     ) -> tuple[tuple, Callable[[], exp.Select]]:
-        """`reference_sql`'s shape and builder; its keys parameter is `prefix` + KEYS_PARAM."""
+        """Referenced rows by key, as a shape and its builder: SELECT <columns, field rules applied>
+        WHERE <remote> = ANY($keys) AND <predicates>; the keys parameter is `prefix` + KEYS_PARAM."""
         source = self.spec.resources[include.source]
         shape = ("embed", source.name, include.remote, tuple(p.key for p in predicates), mask_key(masks), prefix)
 
@@ -152,16 +149,6 @@ class Relations:
 
         return shape, build
 
-    def links_sql(
-        self,
-        relation: Relation,
-        predicates: tuple[Predicate, ...],
-        far_predicates: tuple[Predicate, ...],
-        far_masks: Masks = (),
-    ) -> Compiled:
-        """The links of many rows with their far-side rows, in one statement (`links_query`)."""
-        return self._cache.get(*self.links_query(relation, predicates, far_predicates, far_masks))
-
     def links_query(
         self,
         relation: Relation,
@@ -170,7 +157,8 @@ class Relations:
         far_masks: Masks = (),
         prefix: str = "",
     ) -> tuple[tuple, Callable[[], exp.Select]]:
-        """`links_sql`'s shape and builder; its own parameters are named with `prefix`:
+        """The links of many rows with their far-side rows, in one statement, as a shape and its
+        builder; its own parameters are named with `prefix`:
 
         WITH _links AS (SELECT <join columns> FROM <through> WHERE <key> = ANY($1) AND <join predicates>
                         [AND <status> = 'active'])
