@@ -20,6 +20,9 @@ LAZY_IMPORTS = {
     ("engine/testing.py", "engine.db.embedded"): "pytest loads this plugin in every project",
     ("engine/features/mcp/plugin.py", "engine.features.mcp.runtime"): "the MCP SDK (~30 MB) loads on first use",
     ("engine/features/mcp/cli.py", "engine.features.mcp.stdio"): "the MCP SDK loads only for `resource-engine mcp`",
+    ("engine/db/redis.py", "engine.db.redis_client"): "the redis package (~5 MB) loads only with REDIS_URL",
+    ("engine/db/redis.py", "engine.db.breaker"): "the breaker imports the redis package's errors",
+    ("engine/features/sessions/store.py", "engine.features.sessions.redis_store"): "Redis sessions need REDIS_URL",
 }
 
 
