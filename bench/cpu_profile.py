@@ -170,9 +170,7 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=50, help="seeded users (bench/run: 1000)")
     parser.add_argument("--agents-per-user", type=int, default=20, help="seeded agents per user (bench/run: 100)")
     parser.add_argument("--no-profile", action="store_true")
-    parser.add_argument(
-        "--cpu-clock", action="store_true", help="profile CPU time (process_time) instead of wall time"
-    )
+    parser.add_argument("--cpu-clock", action="store_true", help="profile CPU time (process_time) instead of wall time")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
     parser.add_argument(
