@@ -26,6 +26,21 @@ def pytest_configure(config: pytest.Config) -> None:
     and warnings are errors here). Removed again when the run ends."""
     if config.option.basetemp is None:
         config.option.basetemp = config.stash[_OWN_BASETEMP] = tempfile.mkdtemp(prefix="pytest-resource-engine-")
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") and os.geteuid() == 0:
+        _create_pgserver_user()
+
+
+def _create_pgserver_user() -> None:
+    """As root, pgserver runs PostgreSQL as its own system user, which it creates (useradd) when it
+    first starts a server. With xdist (-n) every worker starts its embedded server at once, and two
+    useradds race: one fails. So the controller creates the user before the workers start."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # as engine/db/embedded.py: pgserver's imports warn
+        from pgserver.utils import ensure_user_exists
+
+    ensure_user_exists("pgserver")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -113,7 +113,10 @@ def console_for(api, browser, page_timings):
 
 
 async def full_flow(console: Console, page, live) -> None:
-    """Create (422 at the field, then fixed), edit, filter, sort and delete an agent, watching events."""
+    """Create (422 at the field, then fixed), edit, filter, sort and delete an agent, watching events.
+
+    `page` is the tab in front, as the one a person works in is; `live` watches from behind it. (Headless
+    Chromium draws a tab behind another about once a second, so each click or screenshot there waits.)"""
     await console.open(live, "/console/r/agents")
     await live.wait_for_selector("#live-state:has-text('Connected')")
 
@@ -194,7 +197,7 @@ async def signed_in(api, console_for, user: str = "alice"):
 async def test_an_ordinary_user_creates_edits_filters_and_deletes_an_agent(api, console_for):
     await api.as_user("alice")
     console = await console_for("user")
-    page, live = await console.page(), await console.page()
+    live, page = await console.page(), await console.page()  # opened last, so the tab in front (see full_flow)
     await console.sign_in(page, api.token("alice"))
     await full_flow(console, page, live)
     assert console.errors == [] and console.outside == []
@@ -203,7 +206,7 @@ async def test_an_ordinary_user_creates_edits_filters_and_deletes_an_agent(api, 
 async def test_an_admin_creates_edits_filters_and_deletes_an_agent_and_sees_the_admin_page(api, console_for):
     await api.as_admin()
     console = await console_for("admin")
-    page, live = await console.page(), await console.page()
+    live, page = await console.page(), await console.page()
     await console.sign_in(page, api.token("admin", ["admin"]))
     await full_flow(console, page, live)
     await console.open(page, "/console/admin")

@@ -33,6 +33,15 @@ EXAMPLES = os.environ.get("FUZZ_EXAMPLES", "3")
 QUICK = "examples,fuzzing,stateful"
 ALL = "examples,coverage,fuzzing,stateful"  # coverage: every boundary and invalid value, about 4 minutes
 RUN_LIMIT_S = int(os.environ.get("FUZZ_TIME_LIMIT", "1200"))  # one identity's run longer than this is a hang
+# An event stream never ends: schemathesis reads one until the request timeout has passed in total, so
+# at 30 s each stream request cost 30 s (most of the run). Its own timeout bounds that read; keep-alives
+# every second keep the stream talking within it, as an idle stream does (every 15 s by default).
+STREAM_READ_S = 5
+SCHEMATHESIS_CONFIG = f"""
+[[operations]]
+include-path = "/api/events/stream"
+request-timeout = {STREAM_READ_S}
+"""
 
 
 async def _schema(database_url: str, name: str, create: bool) -> None:
@@ -48,7 +57,8 @@ def served(engine_database_url):
     """The example app on a fresh schema, with users alice and bob; yields (base URL, tokens)."""
     schema = f"fuzz_{uuid.uuid4().hex[:12]}"
     asyncio.run(_schema(engine_database_url, schema, create=True))
-    server = Server(os.path.abspath(SPEC_PATH), environment(engine_database_url, schema), workers=None)
+    env = {**environment(engine_database_url, schema), "ENGINE_EVENTS_KEEPALIVE": "1"}
+    server = Server(os.path.abspath(SPEC_PATH), env, workers=None)
     try:
         server.wait_ready()
         # root (the admin) has a row too: an admin's POST /api/users without an id would otherwise
@@ -66,8 +76,10 @@ def served(engine_database_url):
 def test_fuzzed_requests_get_no_server_error_and_documented_responses(served, identity, phases, tmp_path):
     base, tokens = served
     phases = os.environ.get("FUZZ_PHASES", phases)
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(SCHEMATHESIS_CONFIG)
     command = [
-        *(sys.executable, "-m", "schemathesis.cli", "run", f"{base}/openapi.json"),
+        *(sys.executable, "-m", "schemathesis.cli", "--config-file", str(config), "run", f"{base}/openapi.json"),
         *("--checks", ",".join(CHECKS), "--phases", phases, "--max-examples", EXAMPLES),
         *("--seed", "1", "--workers", "1", "--generation-database", "none", "--no-color"),
         *("--request-timeout", "30", "--report", "junit", "--report-dir", str(tmp_path)),
