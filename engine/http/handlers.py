@@ -6,7 +6,6 @@ from contextlib import nullcontext
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from aiohttp import web
 
 from engine.db.pool import one_connection
@@ -16,7 +15,7 @@ from engine.http.json_reads import read_json
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
 from engine.http.query import parse_fields, parse_include, parse_list_query, refuse_parameters
 from engine.http.query_power import prefer_count
-from engine.http.responses import JSON, json_response
+from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest
 from engine.kernel.hooks import call_first
 from engine.resources.access import BEARER_CHALLENGE, require
@@ -208,15 +207,13 @@ class ResourceHandlers:
         joining = getattr(embedding, "joined", None)  # optional in an IncludePlan (engine.resources.listing)
         joined = await joining(request, self.resource) if joining is not None else None
         async with one_connection() if include else _NOTHING:  # the row and its includes: one connection
-            if joined is not None:  # the row and its first level of includes in one statement
-                row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields, joined.columns)
-                await joined.attach(request, row)
-            else:
-                row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields)
-                await embedding.attach(request, [row])
+            extra = None if joined is None else joined.columns  # the row and its first includes: one statement
+            row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields, extra)
+            await (embedding.attach(request, [row]) if joined is None else joined.attach(request, row))
         if include:  # a tag If-Match could never match (it covers the embedded rows): the body's bytes
-            body = orjson.dumps({"data": row})
-            return web.Response(body=body, content_type=JSON, headers={"ETag": body_tag(body)})
+            response = json_response({"data": row})
+            response.headers["ETag"] = body_tag(response.body)
+            return response
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def create(self, request: web.Request) -> web.Response:

@@ -83,6 +83,11 @@ def _types(resource: Resource, names: Iterable[str]) -> tuple[str, ...]:
     return tuple(resource.fields[name].sql_type for name in names)
 
 
+def prefixed_masks(masks: Masks, prefix: str) -> Masks:
+    """Field rules with their parameters renamed as `prefixed` renames predicates'."""
+    return tuple(zip((f for f, _ in masks), prefixed(tuple(p for _, p in masks), prefix), strict=True))
+
+
 def _free_name(name: str, resource: Resource) -> str:
     """`name`, with more leading underscores while it is one of the resource's fields."""
     while name in resource.fields:
@@ -313,7 +318,7 @@ class Embedding:
         or the row's own table unaliased, where the correlation would be ambiguous)."""
         includes = tuple(p.include for p in self.paths)
         try:
-            planned = [await self._plan(request, inc, None, f"j{i}_") for i, inc in enumerate(includes)]
+            planned = [await self._plan(request, inc, None, f"j{i}_") for i, inc in enumerate(includes)]  # correlated
         except (Forbidden, Unauthorized):
             return None
         reads = request.app[MANAGERS][resource.name].reads
@@ -324,8 +329,8 @@ class Embedding:
         if not self.relations.correlates(key, resource.table, queries):
             return None
         values: dict[str, Any] = {}
-        for i, q in enumerate(queries):
-            values.update({k: v for k, v in q.values.items() if k != f"j{i}_{KEYS_PARAM}"})
+        for q in queries:
+            values.update(q.values)
 
         def build(table_name: str) -> list[exp.Expression]:
             return [
@@ -359,9 +364,9 @@ class Embedding:
     ) -> list[dict[Any, Any]]:
         """Each include's rows by key: one statement for all those that need one and read from the
         same database, else one each."""
-        prefixed_by = len(includes) > 1
+        several = len(includes) > 1  # their parameters then take the include's own prefix
         planned = [
-            await self._plan(request, include, rows, f"i{i}_" if prefixed_by else "")
+            await self._plan(request, include, _keys(include, rows), f"i{i}_" if several else "")
             for i, include in enumerate(includes)
         ]
         queries = [q for q in planned if isinstance(q, _Query)]
@@ -377,28 +382,23 @@ class Embedding:
         return [next(answers) if isinstance(q, _Query) else q for q in planned]
 
     async def _plan(
-        self, request: web.Request, include: Include, rows: list[dict[str, Any]] | None, prefix: str
+        self, request: web.Request, include: Include, keys: list[Any] | None, prefix: str
     ) -> _Query | dict[Any, Any]:
-        """The statement that fetches `include`'s rows for `rows`, or its answer when none is needed.
-        Without rows (`joined`), the statement's keys parameter is left for the caller to replace."""
-        if rows is None:
-            keys: list[Any] = [None]
-        else:
-            keys = list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
+        """The statement that fetches `include`'s rows by `keys`, or its answer when none is needed.
+        With `keys` None (`joined`), the keys parameter is left unbound for the caller to replace."""
         if include.relation is not None:
-            return await self._plan_links(request, include.relation, keys, prefix) if keys else {}
+            return await self._plan_links(request, include.relation, keys, prefix) if keys != [] else {}
         spec = self.relations.spec
         source = spec.resources[include.source]
         predicates = await readable(request, source, include.action, include.soft)  # like GET /api/<target>/{id}
-        if not keys:
+        if keys == []:
             return {}
         manager = request.app[MANAGERS][source.name]
         masks = await manager.masks(request[IDENTITY])  # fields the caller may not read stay out
         if prefix:
-            predicates = prefixed(predicates, prefix)
-            masks = tuple(zip((f for f, _ in masks), prefixed(tuple(p for _, p in masks), prefix), strict=True))
+            predicates, masks = prefixed(predicates, prefix), prefixed_masks(masks, prefix)
         shape, build = self.relations.reference_query(include, predicates, masks, prefix)
-        values = bind_predicates((*predicates, *(p for _, p in masks)), {prefix + KEYS_PARAM: keys})
+        values = bind_predicates((*predicates, *(p for _, p in masks)), _bound(prefix + KEYS_PARAM, keys))
         flags = tuple(mask_flag(i) for i, (f, _) in enumerate(masks) if f in source.fields)
         names, types = (*source.columns, *flags), (*_types(source, source.columns), *(("boolean",) * len(flags)))
 
@@ -409,20 +409,18 @@ class Embedding:
 
         return _Query(shape, build, types, values, manager.reads, finish)
 
-    async def _plan_links(self, request: web.Request, relation: Relation, keys: list[Any], prefix: str) -> _Query:
+    async def _plan_links(
+        self, request: web.Request, relation: Relation, keys: list[Any] | None, prefix: str
+    ) -> _Query:
         spec, identity = self.relations.spec, request[IDENTITY]
         predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
         far = prefixed(await readable(request, spec.resources[relation.target], "read", True), prefix + "far_")
-        far_masks = await request.app[MANAGERS][relation.target].masks(identity)
-        far_masks = tuple(
-            zip((f for f, _ in far_masks), prefixed(tuple(p for _, p in far_masks), prefix + "farm_"), strict=True)
-        )
+        far_masks = prefixed_masks(await request.app[MANAGERS][relation.target].masks(identity), prefix + "farm_")
         if prefix:
             predicates = prefixed(predicates, prefix)
         shape, build = self.relations.links_query(relation, predicates, far, far_masks, prefix)
-        values = bind_predicates(
-            (*predicates, *far, *(p for _, p in far_masks)), {prefix + KEYS_PARAM: keys, prefix + ACTIVE_PARAM: ACTIVE}
-        )
+        bound = {**_bound(prefix + KEYS_PARAM, keys), prefix + ACTIVE_PARAM: ACTIVE}
+        values = bind_predicates((*predicates, *far, *(p for _, p in far_masks)), bound)
 
         def finish(found: Sequence[Sequence[Any]]) -> dict[Any, Any]:
             grouped: dict[Any, list[dict[str, Any]]] = {}
@@ -435,6 +433,16 @@ class Embedding:
         types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(far_masks)))
         links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
         return _Query(shape, build, types, values, links.reads, finish)
+
+
+def _keys(include: Include, rows: list[dict[str, Any]]) -> list[Any]:
+    """The distinct values of the include's linking column in `rows`."""
+    return list(dict.fromkeys(row[include.local] for row in rows if row.get(include.local) is not None))
+
+
+def _bound(name: str, keys: list[Any] | None) -> dict[str, Any]:
+    """The keys parameter's value, none when the statement is correlated instead (`joined`)."""
+    return {} if keys is None else {name: keys}
 
 
 def _correlated(query: _Query, keys_name: str, key: exp.Expression) -> exp.Expression:
