@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,15 +20,11 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from load.ports import free_port
+
 from engine.features.metrics.processes import cluster_pids
 
 STARTUP_DEADLINE = 60.0  # seconds: generous, the machine is shared
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(condition: Callable[[], object], what: str, deadline: float = STARTUP_DEADLINE) -> object:

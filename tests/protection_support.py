@@ -9,6 +9,7 @@ buckets and caches; they share only what real workers share (the database, Redis
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -19,8 +20,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import asyncpg
 import pytest
+from load.ports import free_port
 
+from engine.features.query_cache.listener import CHANNEL
 from engine.http.app import create_app
 from engine.kernel.config import Config
 from engine.testing import Api
@@ -46,12 +50,6 @@ def redis_url_fixture() -> str:
 def redis_prefix_fixture() -> str:
     """Keys of one test never meet another's, on a Redis all tests share."""
     return f"test-{uuid.uuid4().hex[:12]}"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class PrivateRedis:
@@ -128,3 +126,17 @@ async def eventually(condition: Callable[[], Any], what: str, within: float = 10
             return result
         await asyncio.sleep(0.02)
     raise AssertionError(f"gave up waiting for {what}")
+
+
+@contextlib.asynccontextmanager
+async def cache_notices(api: Api) -> AsyncIterator[list[str]]:
+    """The payloads of the query cache's notices sent while the block runs, heard on a connection
+    of the test's own (`<schema>:<resource>:<the write's token>`)."""
+    heard: list[str] = []
+    listening = await asyncpg.connect(api.database_url)
+    try:
+        await listening.add_listener(CHANNEL, lambda *args: heard.append(args[3]))
+        yield heard
+        await listening.fetchval("select 1")  # delivers what is queued for this connection
+    finally:
+        await listening.close()

@@ -7,9 +7,8 @@ from __future__ import annotations
 import asyncio
 import os
 
-import asyncpg
 import pytest
-from protection_support import eventually, second_api_fixture  # noqa: F401
+from protection_support import cache_notices, eventually, second_api_fixture  # noqa: F401
 
 from engine.features.query_cache.listener import CHANNEL
 from engine.features.query_cache.plugin import LISTENER, QUERY_CACHE
@@ -171,18 +170,35 @@ async def test_a_write_in_another_worker_reaches_this_workers_cache(api, second_
 
 async def test_a_bulk_create_sends_one_notice_for_all_its_rows(api):
     """Other workers hear of a set-based write once, not once per row (a round trip each)."""
-    notices: list[str] = []
-    listening = await asyncpg.connect(api.database_url)
-    try:
-        await listening.add_listener(CHANNEL, lambda *args: notices.append(args[3]))
+    async with cache_notices(api) as notices:
         admin = await api.as_admin()
         created = await admin.post("/api/tags", json=[{"name": f"tag {i}"} for i in range(20)])
         assert created.status == 201, created.text
         await api.app[LISTENER].settle()
-        await listening.fetchval("select 1")  # delivers what is queued for this connection
-    finally:
-        await listening.close()
-    assert [n for n in notices if n.endswith(":tags")] == [f"{api.schema}:tags"]
+    assert [n.rsplit(":", 1)[0] for n in notices if ":tags:" in n] == [f"{api.schema}:tags"]
+
+
+async def test_a_writes_notice_heard_again_keeps_what_was_cached_since(api, second_api):
+    """Each worker moves a group's generation once per write: a notice of the same write heard
+    later (a busy worker, another host) must not orphan answers cached after the first move."""
+    async with cache_notices(api) as notices:
+        location = await a_tag(api)
+        await second_api.app[LISTENER].settle()
+    await second_api.anonymous.get(location)
+    (notice,) = [n for n in notices if ":tags:" in n]
+    await api.sql(f"select pg_notify('{CHANNEL}', $1)", notice)
+    await second_api.app[LISTENER].settle()
+    await second_api.anonymous.get(location)
+    assert (stats(second_api).misses, stats(second_api).hits) == (1, 1)
+
+
+async def test_another_write_to_the_group_still_moves_it(api, second_api):
+    location = await a_tag(api)
+    await second_api.app[LISTENER].settle()
+    await second_api.anonymous.get(location)
+    assert (await (await api.as_admin()).patch(location, json={"name": "renamed"})).status == 200
+    await second_api.app[LISTENER].settle()
+    assert (await second_api.anonymous.get(location)).json["data"]["name"] == "renamed"
 
 
 async def drop_listener_connection(api) -> None:

@@ -8,12 +8,14 @@ import os
 
 import pytest
 from protection_support import (  # noqa: F401
+    cache_notices,
     private_redis_fixture,
     redis_prefix_fixture,
     redis_url_fixture,
     second_api_fixture,
 )
 
+from engine.features.query_cache.listener import CHANNEL
 from engine.features.query_cache.plugin import LISTENER
 from engine.features.query_cache.stats import CACHE_STATS
 
@@ -26,8 +28,8 @@ def engine_spec_path() -> str:
 
 
 async def a_tag(api, *workers, name: str = "urgent") -> str:
-    """A tag, created through the API; returns once every worker applied the write's notice (each
-    moves the shared generation once more), so the counters below count only what each test does."""
+    """A tag, created through the API; returns once every worker applied the write's notice, so the
+    counters below count only what each test does."""
     created = await (await api.as_admin()).post("/api/tags", json={"name": name})
     assert created.status == 201, created.text
     for worker in (api, *workers):
@@ -54,6 +56,18 @@ class TestSharedByWorkers:
         renamed = await (await second_api.as_admin()).patch(location, json={"name": "renamed"})
         assert renamed.status == 200
         assert (await api.anonymous.get(location)).json["data"]["name"] == "renamed"
+
+    async def test_a_writes_notice_heard_after_an_answer_was_cached_keeps_it(self, api, second_api):
+        """The writer moved the shared generation at its commit; a worker that hears of the same
+        write later (busy, or on another host) must not move it again and orphan the fresh answer."""
+        async with cache_notices(api) as notices:
+            location = await a_tag(api)
+        await api.anonymous.get(location)
+        (notice,) = [n for n in notices if ":tags:" in n]
+        await api.sql(f"select pg_notify('{CHANNEL}', $1)", notice)  # the same write, heard late
+        await second_api.app[LISTENER].settle()
+        await second_api.anonymous.get(location)
+        assert second_api.app[CACHE_STATS].hits == 1
 
     async def test_lists_follow_writes_across_workers(self, api, second_api):
         alice_here, alice_there = await api.as_user("alice"), second_api.with_token(api.token("alice"))

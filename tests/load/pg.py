@@ -9,24 +9,19 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
+from .ports import free_port
+
 
 def _binaries() -> Path:
     from pgserver._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class ThrowawayPostgres:
@@ -36,7 +31,7 @@ class ThrowawayPostgres:
         self.directory = Path(tempfile.mkdtemp(prefix="engine-faults-pg-"))
         self.data = self.directory / "data"
         self.log = self.directory / "postgres.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.user: str | None = None
         self._run_kwargs: dict[str, Any] = {}
         if os.geteuid() == 0:  # initdb refuses to run as root

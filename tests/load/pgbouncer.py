@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from .ports import free_port
+
 BINARY = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 RUN_AS = "postgres"  # pgbouncer refuses to run as root
 
@@ -41,12 +43,6 @@ def run_as_for(server_url: str) -> str:
 
 def available() -> bool:
     return os.path.exists(BINARY)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 CONFIG = """[databases]
@@ -75,7 +71,7 @@ class ThrowawayPgBouncer:
 
     def __init__(self, run_as: str = RUN_AS) -> None:
         self.directory = Path(tempfile.mkdtemp(prefix="engine-pgbouncer-"))
-        self.port = _free_port()
+        self.port = free_port()
         self.aliases = self.directory / "aliases.ini"
         self.aliases.write_text("")
         (self.directory / "users.txt").write_text('"postgres" ""\n')

@@ -8,12 +8,12 @@ import subprocess
 import tempfile
 import time
 
+from .ports import free_port
+
 
 class ThrowawayRedis:
     def __init__(self) -> None:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
+        self.port = free_port()
         self.directory = tempfile.mkdtemp(prefix="engine-faults-redis-")
         self.process: subprocess.Popen | None = None
         self.bind = ["127.0.0.1"]

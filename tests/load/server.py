@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -16,13 +15,9 @@ from pathlib import Path
 
 from engine.features.metrics.processes import cluster_pids
 
+from .ports import free_port
+
 STARTUP_DEADLINE_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _status(url: str) -> int | None:
@@ -39,7 +34,7 @@ class Server:
     """Start with ``Server(spec, env, workers)``; ``base`` is its URL; ``stop()`` sends SIGTERM."""
 
     def __init__(self, spec_path: str, env: dict[str, str], workers: int | None = 2):
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="resource-engine-load-", suffix=".log", delete=False)
         argv = [sys.executable, "-m", "engine", "--spec", spec_path, "serve", "--port", str(self.port)]

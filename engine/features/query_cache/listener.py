@@ -2,9 +2,11 @@
 
 Every write to a watched resource runs `pg_notify` inside its own transaction, so the notice is
 delivered exactly when (and only if) the write commits, to every worker listening on the same
-database, whatever process made the write. Each worker moves the written group to a new
-generation. While the listening connection is down, the cache is bypassed (writes could be
-missed); on reconnect every watched group is bumped, since anything may have changed meanwhile.
+database, whatever process made the write. The notice carries the write's token, and the group
+moves to a new generation once per write: in the writing worker after the commit, or at the first
+notice to arrive, whichever comes first (with Redis, once for the whole cluster). While the
+listening connection is down, the cache is bypassed (writes could be missed); on reconnect every
+watched group is bumped, since anything may have changed meanwhile.
 """
 
 from __future__ import annotations
@@ -26,14 +28,15 @@ log = logging.getLogger("engine.query_cache")
 CHANNEL = "resource_engine_cache"
 RETRY_EVERY = (0.2, 0.5, 1.0, 2.0, 5.0)  # seconds between reconnect attempts, the last one repeating
 
-# The payload names the schema, so deployments sharing a database (one schema each) stay apart.
+# The payload is `<schema>:<resource>:<write>`: the schema keeps deployments sharing a database (one
+# schema each) apart; the write's token lets the writer and every listener move the group only once.
 NOTIFY = schema_notice("resource")
 SCHEMA = compile_expression(exp.select(CURRENT_SCHEMA.copy()))
 
 
-async def notify_write(conn: asyncpg.Connection, resource_name: str) -> None:
+async def notify_write(conn: asyncpg.Connection, resource_name: str, write: str) -> None:
     """Inside the write's transaction: tell every worker once it commits."""
-    await conn.execute(NOTIFY.sql, *NOTIFY.args({"channel": CHANNEL, "resource": resource_name}))
+    await conn.execute(NOTIFY.sql, *NOTIFY.args({"channel": CHANNEL, "resource": f"{resource_name}:{write}"}))
 
 
 class InvalidationListener:
@@ -45,7 +48,7 @@ class InvalidationListener:
         self._schema_name = ""
         self._tasks: set[asyncio.Task[Any]] = set()
         self._stopped = False
-        self._notices: asyncio.Queue[str] = asyncio.Queue()
+        self._notices: asyncio.Queue[tuple[str, str | None]] = asyncio.Queue()
         self._barriers: dict[str, asyncio.Future[None]] = {}
         self.notices = 0  # notices applied, for tests and metrics
 
@@ -79,20 +82,21 @@ class InvalidationListener:
         self.cache.listening = True
 
     def _notified(self, conn: Any, pid: int, channel: str, payload: str) -> None:
-        schema, _, resource = payload.partition(":")
+        schema, _, rest = payload.partition(":")
+        resource, _, write = rest.partition(":")
         if schema == self._schema_name and (resource in self._barriers or self.cache.watches(resource)):
-            self._notices.put_nowait(resource)
+            self._notices.put_nowait((resource, write or None))
 
     async def _apply_in_order(self) -> None:
         """One consumer, so notices are applied in commit order and a barrier means all before it."""
         while True:
-            resource = await self._notices.get()
+            resource, write = await self._notices.get()
             barrier = self._barriers.pop(resource, None)
             if barrier is not None:
                 if not barrier.done():
                     barrier.set_result(None)
                 continue
-            await self.cache.invalidate([resource])
+            await self.cache.invalidate([resource], write)
             self.notices += 1
 
     async def settle(self, within: float = 10.0) -> None:

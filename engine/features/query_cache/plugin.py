@@ -14,6 +14,7 @@ implementations are `trylast`. Counters: app[CACHE_STATS] (stats.py).
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Awaitable
 
 import asyncpg
@@ -49,13 +50,15 @@ OUTAGE = web.AppKey("query_cache_outage", OutageLog)
 
 
 class _Writes:
-    """The resources a request wrote, collected by after_write for the post-commit invalidation."""
+    """The resources a request wrote, collected by after_write for the post-commit invalidation,
+    and the token its notices carry (so the listeners do not move the groups a second time)."""
 
-    __slots__ = ("cache", "resources")
+    __slots__ = ("cache", "resources", "token")
 
     def __init__(self, cache: QueryCache | None):
         self.cache = cache
         self.resources: set[str] = set()
+        self.token = secrets.token_hex(8) if cache is not None else ""
 
 
 WRITES = "query_cache.writes"  # WriteContext.shared: the cached resources this request's writes touched
@@ -105,19 +108,21 @@ def after_write(context: WriteContext, resource: Resource) -> Awaitable[None] | 
         if writes.cache is None or not writes.cache.watches(resource.name):
             return None
         writes.resources.add(resource.name)
-    # else a write outside a request (a job, a command): only the notice can reach caches
+        token = writes.token
+    else:  # a write outside a request (a job, a command): only the notice can reach caches
+        token = secrets.token_hex(8)
     if context.write_set is not None:
-        context.write_set.defer(NOTICES, _notify_each, (resource.name,))
+        context.write_set.defer(NOTICES, _notify_each, ((resource.name, token),))
         return None
-    return notify_write(context.conn, resource.name)
+    return notify_write(context.conn, resource.name, token)
 
 
-NOTICES = "query_cache.notices"  # WriteSet key: the resources a set-based write's rows changed
+NOTICES = "query_cache.notices"  # WriteSet key: the (resource, token) pairs a set-based write's rows changed
 
 
-async def _notify_each(conn: asyncpg.Connection, names: list[str]) -> None:
-    for name in dict.fromkeys(names):
-        await notify_write(conn, name)
+async def _notify_each(conn: asyncpg.Connection, notices: list[tuple[str, str]]) -> None:
+    for name, token in dict.fromkeys(notices):
+        await notify_write(conn, name, token)
 
 
 @hookimpl(trylast=True)
@@ -183,7 +188,7 @@ async def query_cache(request: web.Request, handler) -> web.StreamResponse:
         return await handler(request)
     finally:
         if writes.resources:  # committed (or rolled back: a needless bump is harmless) before we answer
-            await cache.invalidate(writes.resources)
+            await cache.invalidate(writes.resources, writes.token)
 
 
 @hookimpl(trylast=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -98,9 +99,17 @@ class RedisStore:
 
 
 class Generations(Protocol):
+    """The current version of each group's data. ``bump`` moves groups to a new one; with ``write``
+    (the token a write's notice carries) it does so once per write and group, whoever asks first:
+    the writer after its commit or a listener on the write's notice. A second move for the same
+    write would orphan entries filled after the first, with nothing changed in between."""
+
     async def current(self, group: str) -> str | None: ...  # None: unknown, do not use the cache
 
-    async def bump(self, groups: Iterable[str]) -> None: ...
+    async def bump(self, groups: Iterable[str], write: str | None = None) -> None: ...
+
+
+SEEN_WRITES = 10_000  # per worker: (group, write) pairs already applied, oldest forgotten first
 
 
 class MemoryGenerations:
@@ -109,12 +118,19 @@ class MemoryGenerations:
     def __init__(self) -> None:
         self._epoch = secrets.token_hex(4)
         self._counters: dict[str, int] = {}
+        self._seen: OrderedDict[tuple[str, str], None] = OrderedDict()
 
     async def current(self, group: str) -> str | None:
         return f"{self._epoch}.{self._counters.get(group, 0)}"
 
-    async def bump(self, groups: Iterable[str]) -> None:
+    async def bump(self, groups: Iterable[str], write: str | None = None) -> None:
         for group in groups:
+            if write is not None:
+                if (group, write) in self._seen:
+                    continue
+                self._seen[group, write] = None
+                if len(self._seen) > SEEN_WRITES:
+                    self._seen.popitem(last=False)
             self._counters[group] = self._counters.get(group, 0) + 1
 
 
@@ -129,6 +145,17 @@ end
 return token
 """
 
+# KEYS[1]: the group's generation key; KEYS[2]: the key that marks this write as applied to it.
+# ARGV[1]: the new token; ARGV[2]: how long the mark is kept (seconds).
+BUMP_ONCE_SCRIPT = """
+if redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"""
+SEEN_FOR = 3600  # seconds a write's mark is kept: a notice later than that moves the group again
+
 
 class RedisGenerations:
     """Random tokens in Redis, shared by every worker. A bump that fails (Redis down) is kept and
@@ -138,7 +165,8 @@ class RedisGenerations:
         self._client = client
         self._prefix = f"{prefix}:qcgen:"
         self._current = client.register_script(CURRENT_SCRIPT)
-        self._pending: set[str] = set()
+        self._bump_once = client.register_script(BUMP_ONCE_SCRIPT)
+        self._pending: set[tuple[str, str | None]] = set()
 
     async def current(self, group: str) -> str | None:
         if self._pending and not await self._flush():
@@ -146,16 +174,21 @@ class RedisGenerations:
         token = await self._current(keys=[self._prefix + group], args=[secrets.token_hex(8)])
         return token.decode() if isinstance(token, bytes) else str(token)
 
-    async def bump(self, groups: Iterable[str]) -> None:
-        self._pending.update(groups)
+    async def bump(self, groups: Iterable[str], write: str | None = None) -> None:
+        self._pending.update((group, write) for group in groups)
         await self._flush()
 
     async def _flush(self) -> bool:
-        pending = sorted(self._pending)
+        pending = sorted(self._pending, key=lambda item: (item[0], item[1] or ""))
         try:
             async with self._client.pipeline(transaction=False) as pipe:
-                for group in pending:
-                    pipe.set(self._prefix + group, secrets.token_hex(8))
+                for group, write in pending:
+                    key = self._prefix + group
+                    if write is None:
+                        pipe.set(key, secrets.token_hex(8))
+                    else:
+                        once = f"{self._prefix}once:{group}:{write}"
+                        await self._bump_once(keys=[key, once], args=[secrets.token_hex(8), SEEN_FOR], client=pipe)
                 await pipe.execute()
         except redis_down():
             return False
@@ -218,13 +251,14 @@ class QueryCache:
         digest = hashlib.blake2b(material, digest_size=20).hexdigest()
         return f"{resource.name}:{generation}:{digest}"
 
-    async def invalidate(self, resource_names: Iterable[str]) -> None:
+    async def invalidate(self, resource_names: Iterable[str], write: str | None = None) -> None:
+        """Move the groups of these resources to a new generation (once per ``write``, see Generations)."""
         groups = {self.groups[name] for name in resource_names if self.watches(name)}
         if not groups:
             return
         self.stats.invalidations += len(groups)
         try:
-            await self.generations.bump(groups)
+            await self.generations.bump(groups, write)
         except redis_down():
             self.stats.errors += 1
 
