@@ -79,6 +79,8 @@ def group(filename: str) -> str:
 
 def report(profile: cProfile.Profile, requests: int, top: int, sort: str = "tottime") -> None:
     stats = pstats.Stats(profile)
+    if os.environ.get("PROFILE_DUMP"):
+        stats.dump_stats(os.environ["PROFILE_DUMP"])
     groups: dict[str, float] = defaultdict(float)
     for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         groups[group(filename)] += tottime

@@ -1,7 +1,7 @@
 """A resource that references itself: `include=parent` embeds the referenced row, not the row itself.
 
-A single read and its includes are one statement, each include correlated on the row's own table;
-where the include reads that same table, the read and the include stay two statements
+A read or a page and its includes are one statement, each include correlated on the row's own table;
+where the include reads that same table, the rows and the include stay two statements
 (engine.features.relations.service: `Relations.correlates`)."""
 
 from __future__ import annotations
@@ -48,3 +48,15 @@ async def test_a_root_read_embeds_null(api):
     got = await alice.get(f"/api/nodes/{root}?include=parent")
     assert got.status == 200, got.text
     assert got.json["data"]["parent"] is None
+
+
+async def test_a_page_embeds_each_rows_own_parent(api):
+    alice = await api.as_user("alice")
+    root = (await alice.post("/api/nodes", json={"name": "root"})).json["data"]["id"]
+    await alice.post("/api/nodes", json={"name": "child", "parent": root})
+    got = await alice.get("/api/nodes?include=parent&sort=name")
+    assert got.status == 200, got.text
+    assert [(n["name"], n["parent"] and n["parent"]["name"]) for n in got.json["data"]] == [
+        ("child", "root"),
+        ("root", None),
+    ]

@@ -72,6 +72,28 @@ async def plan_includes(
     return plan
 
 
+async def list_page(
+    request: web.Request,
+    resource: Resource,
+    manager: ResourceManager,
+    query: ListQuery,
+    predicates: tuple[Predicate, ...] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows with what `include` embeds, and the next page's cursor. The first level of
+    includes comes as columns of the page's own statement when the plan can (`joined`), deeper
+    levels one statement each, all on one pooled connection."""
+    if not query.include:
+        return await manager.list(query, request[IDENTITY], predicates=predicates)
+    embedding = await plan_includes(request, resource, query.include, query.fields)
+    joining = getattr(embedding, "joined", None)  # optional in an IncludePlan (engine.resources.listing)
+    joined = await joining(request, resource) if joining is not None else None
+    async with one_connection():
+        extra = None if joined is None else joined.columns
+        rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY], None, predicates, extra)
+        await (embedding.attach(request, rows) if joined is None else joined.attach(request, rows))
+    return rows, next_cursor
+
+
 def created_response(resource: Resource, row: dict[str, Any]) -> web.Response:
     """The 201 for a created row; idempotency keys store the same response inside the write's transaction."""
     headers = {"Location": f"/api/{resource.name}/{row[resource.primary_key]}", "ETag": item_tag(row)}
@@ -184,10 +206,7 @@ class ResourceHandlers:
         query = self._list_query(request)
         if query.aggregates:  # group_by= / aggregate=: groups instead of rows (engine.resources.query_power)
             return json_response({"data": await aggregate_rows(request, manager, query)})
-        embedding = await plan_includes(request, self.resource, query.include, query.fields)
-        async with one_connection() if query.include else _NOTHING:  # the page and its includes: one connection
-            rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY])
-            await embedding.attach(request, rows)
+        rows, next_cursor = await list_page(request, self.resource, manager, query)
         headers = {}
         if next_cursor is not None:
             headers["Link"] = f'<{request.path}?{_with_cursor(request, next_cursor)}>; rel="next"'
@@ -209,7 +228,7 @@ class ResourceHandlers:
         async with one_connection() if include else _NOTHING:  # the row and its includes: one connection
             extra = None if joined is None else joined.columns  # the row and its first includes: one statement
             row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields, extra)
-            await (embedding.attach(request, [row]) if joined is None else joined.attach(request, row))
+            await (embedding.attach if joined is None else joined.attach)(request, [row])
         if include:  # a tag If-Match could never match (it covers the embedded rows): the body's bytes
             response = json_response({"data": row})
             response.headers["ETag"] = body_tag(response.body)

@@ -31,9 +31,9 @@ class IncludePlan(Protocol):
     """An answer to the `plan_includes` hook: what `?include=` adds to one read or list.
 
     A plan may also have `async joined(request, resource)`, answering None or an object with
-    `columns` (an `engine.sql.queries.Columns` the single read of the row adds to its statement)
-    and `async attach(request, row)` for the row that statement returned: the row and its includes
-    are then one statement (engine.features.relations does so).
+    `columns` (an `engine.sql.queries.Columns` the read of a row, or the list of a page, adds to
+    its statement) and `async attach(request, rows)` for the rows that statement returned: the
+    rows and their includes are then one statement (engine.features.relations does so).
     """
 
     fields: tuple[str, ...] | None  # the projection, widened by the columns the includes link through

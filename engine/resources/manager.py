@@ -159,8 +159,10 @@ class ResourceManager:
         identity: Identity | None,
         conn: asyncpg.Connection | None = None,
         predicates: tuple[Predicate, ...] | None = None,
+        extra: Columns | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """A page of rows; `predicates` replaces the caller's list predicates (soft_delete's ?deleted=only)."""
+        """A page of rows; `predicates` replaces the caller's list predicates (soft_delete's ?deleted=only);
+        with `extra`'s columns too (each row's includes, `Embedding.joined`)."""
         if predicates is None:
             predicates = await self.predicates("list", identity)
         masks = await self.masks(identity)
@@ -180,7 +182,11 @@ class ResourceManager:
             cursor_nulls = tuple(v is None for v in positions)
             values.update({f"c{i}": v for i, v in enumerate(positions)})
         values["limit"] = query.limit + 1
-        compiled = self.queries.list(query.filters, query.sort, selected, cursor_nulls, predicates, masks, power.rank)
+        if extra is not None:
+            values.update(extra.params)
+        compiled = self.queries.list(
+            query.filters, query.sort, selected, cursor_nulls, predicates, masks, power.rank, extra
+        )
         if conn is None:
             records = await self.reads.fetch(compiled.sql, *compiled.args(values))
         else:

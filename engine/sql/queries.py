@@ -245,9 +245,11 @@ class ResourceQueries:
         predicates: tuple[Predicate, ...],
         masks: Masks = (),
         rank: Predicate | None = None,
+        extra: Columns | None = None,
     ) -> Compiled:
         """`rank`: a relevance expression (full-text search, engine.sql.search) selected as `_rank` and
-        ordered by first, descending; its cursor condition then comes as a predicate."""
+        ordered by first, descending; its cursor condition then comes as a predicate. `extra`: more
+        columns on each row (PostgreSQL computes them after the sort, for the page's rows only)."""
         shape = (
             "list",
             tuple(f.shape for f in filters),
@@ -257,6 +259,7 @@ class ResourceQueries:
             tuple(p.key for p in predicates),
             mask_key(masks),
             None if rank is None else rank.key,
+            None if extra is None else extra.key,
         )
 
         def build() -> exp.Expression:
@@ -266,6 +269,8 @@ class ResourceQueries:
             if cursor_nulls is not None:
                 conditions.append(_after(sort, cursor_nulls, lambda n: self.resource.fields[n].nullable, self.table))
             query = self._select(fields, masks)
+            if extra is not None:
+                query = query.select(*extra.build(self.table))
             where = self._where(conditions, predicates)
             if where is not None:
                 query = query.where(where)

@@ -8,8 +8,9 @@ the same statement (a LEFT JOIN LATERAL whose subquery holds the far resource's 
 so a far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
 
 The includes of one level share one statement, each an `ARRAY(SELECT ROW(...))` column
-(`Relations.together`); on a single read they are columns of the row's own statement
-(`Embedding.joined`), so `GET /api/teams/{id}?include=members,agents` is one round trip.
+(`Relations.together`); on a read or a list they are columns of the rows' own statement
+(`Embedding.joined`), so `GET /api/teams/{id}?include=members,agents` and `GET
+/api/teams?include=members,agents` are one round trip each.
 """
 
 from __future__ import annotations
@@ -311,11 +312,12 @@ class Embedding:
                 row.pop(name, None)  # a linking column a field rule hid is already gone
 
     async def joined(self, request: web.Request, resource: Resource) -> Joined | None:
-        """The first level's includes as columns of the single read of a `resource` row, so the row
-        and its includes are one statement: each include's statement a correlated `ARRAY(...)` on
-        the row's own linking column. None when that cannot be (a role refused on an include's
-        resource: its 403 must not come before the row's 404; an include reading another database,
-        or the row's own table unaliased, where the correlation would be ambiguous)."""
+        """The first level's includes as columns of the read of a `resource` row or of a page of
+        them, so the rows and their includes are one statement: each include's statement a
+        correlated `ARRAY(...)` on the row's own linking column. None when that cannot be (a role
+        refused on an include's resource: its 403 must not come before a read's 404; an include
+        reading another database, or the row's own table unaliased, where the correlation would
+        be ambiguous)."""
         includes = tuple(p.include for p in self.paths)
         try:
             planned = [await self._plan(request, inc, None, f"j{i}_") for i, inc in enumerate(includes)]  # correlated
@@ -465,16 +467,16 @@ def _records(select: exp.Select, types: tuple[str, ...]) -> exp.Expression:
 
 @dataclass(frozen=True)
 class Joined:
-    """A single read's includes as columns of its own statement (`Embedding.joined`): pass `columns`
-    to the read, then `attach` the row it returned."""
+    """A read's or a page's includes as columns of its own statement (`Embedding.joined`): pass
+    `columns` to the read or the list, then `attach` the rows it returned."""
 
     embedding: Embedding
     columns: Columns
     queries: tuple[_Query, ...]
 
-    async def attach(self, request: web.Request, row: dict[str, Any]) -> None:
-        found = [q.finish(row.pop(f"_j{i}")) for i, q in enumerate(self.queries)]
-        await self.embedding.attach(request, [row], found)
+    async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
+        found = [q.finish([r for row in rows for r in row.pop(f"_j{i}")]) for i, q in enumerate(self.queries)]
+        await self.embedding.attach(request, rows, found)
 
 
 @dataclass(frozen=True)

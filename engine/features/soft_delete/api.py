@@ -17,7 +17,7 @@ from multidict import MultiDict
 
 from engine.features.soft_delete.rows import Rows, deleted_only
 from engine.http.etag import if_match, item_tag
-from engine.http.handlers import add_count, aggregate_rows, authorize, plan_includes, write_context
+from engine.http.handlers import add_count, aggregate_rows, authorize, list_page, write_context
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.middleware import after_authentication
 from engine.http.query import parse_list_query, refuse_parameters
@@ -57,9 +57,7 @@ async def list_deleted(request: web.Request, resource: Resource) -> web.Response
     predicates = deleted_only(resource, await manager.predicates("update", identity))
     if query.aggregates:  # group_by= / aggregate= over the deleted rows, as on every list
         return json_response({"data": await aggregate_rows(request, manager, query, predicates)})
-    embedding = await plan_includes(request, resource, query.include, query.fields)
-    rows, next_cursor = await manager.list(embedding.widen(query), identity, predicates=predicates)
-    await embedding.attach(request, rows)
+    rows, next_cursor = await list_page(request, resource, manager, query, predicates)
     headers = {}
     if next_cursor is not None:  # as on every list: the next page's URL
         kept = [(k, v) for k, v in request.query.items() if k != "cursor"]
