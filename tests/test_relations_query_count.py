@@ -91,11 +91,21 @@ async def test_a_deeper_include_level_adds_exactly_one_query(api):
     assert len(reads_users) == len([sql for sql in one_level if 'FROM "users"' in sql]) + 1  # the new level
 
 
-async def test_a_nested_list_fetches_the_far_rows_of_a_page_in_one_query(api):
+async def test_a_nested_list_is_the_parents_check_and_one_statement_for_the_links_and_far_rows(api):
     alice = await five_shared_teams(api)
     team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
     path = f"/api/teams/{team_id}/members"
     await alice.get(path)
     projected = await statements_of(api, alice, path + "?fields=user_id")
-    with_far_rows = await statements_of(api, alice, path)
-    assert len(with_far_rows) == len(projected) + 1
+    parent, links = await statements_of(api, alice, path)
+    assert len(projected) == 2
+    assert 'FROM "teams"' in parent and all(f'FROM "{name}"' in links for name in ("team_members", "users"))
+
+
+async def test_a_nested_read_is_the_parents_check_and_one_statement_for_the_link_and_far_row(api):
+    alice = await five_shared_teams(api)
+    team_id = (await alice.get("/api/teams?limit=1")).json["data"][0]["id"]
+    path = f"/api/teams/{team_id}/members/bob"
+    assert (await alice.get(path)).json["data"]["user"]["id"] == "bob"
+    parent, link = await statements_of(api, alice, path)
+    assert 'FROM "teams"' in parent and all(f'FROM "{name}"' in link for name in ("team_members", "users"))

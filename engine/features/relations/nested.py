@@ -30,7 +30,7 @@ from aiohttp import web
 
 from engine.db.pool import one_connection
 from engine.features.relations.invitations import Invitations, invitation_routes
-from engine.features.relations.service import RELATIONS
+from engine.features.relations.service import RELATIONS, Embedding
 from engine.http.body import read_object
 from engine.http.handlers import add_count, aggregate_rows, authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
@@ -185,8 +185,7 @@ class NestedHandlers:
                 groups = await aggregate_rows(request, manager, replace(query, filters=(*query.filters, *mine)))
                 return json_response({"data": groups})
             query = replace(embedding.widen(query), filters=(*query.filters, *mine))
-            rows, next_cursor = await manager.list(query, identity)
-            await embedding.attach(request, rows)
+            rows, next_cursor = await _embedded(request, embedding, self.through, manager, query)
         headers = {}
         if next_cursor is not None:
             params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
@@ -206,10 +205,9 @@ class NestedHandlers:
             filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
             filters += self.active_only()
             query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
-            rows, _ = await self.managers(request)[1].list(query, identity)
+            rows, _ = await _embedded(request, embedding, self.through, self.managers(request)[1], query)
             if not rows:
                 raise self._not_linked(request)
-            await embedding.attach(request, rows)
         return json_response({"data": rows[0]})
 
     # --- writes ------------------------------------------------------------------------------------
@@ -315,3 +313,15 @@ class NestedHandlers:
                 raise self._not_linked(request)
             # with invitations, "no link" and "a pending invitation, now revoked" answer alike
         return web.Response(status=204)
+
+
+async def _embedded(
+    request: web.Request, embedding: Embedding, through: Resource, manager: ResourceManager, query: ListQuery
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of links with their far rows and includes: the first level in the page's own statement
+    when it can be (`Embedding.joined`), else one statement after it."""
+    joined = await embedding.joined(request, through)
+    extra = None if joined is None else joined.columns
+    rows, next_cursor = await manager.list(query, request[IDENTITY], extra=extra)
+    await (embedding.attach if joined is None else joined.attach)(request, rows)
+    return rows, next_cursor
