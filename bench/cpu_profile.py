@@ -176,6 +176,6 @@ if __name__ == "__main__":
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
     parser.add_argument(
-        "--disable", action="append", default=[], help="a plugin to switch off (repeatable), e.g. agent_status"
+        "--disable", action="append", default=[], help="a plugin to switch off (repeatable), e.g. history"
     )
     asyncio.run(main(parser.parse_args()))

@@ -296,8 +296,8 @@ def write_needs_previous(
     ``after_write`` still gets the stored row. A plugin whose ``before_validate`` or
     ``before_write`` takes ``previous`` and that does not implement this hook always gets it,
     so existing plugins keep their guarantees. A rule that would need ``previous`` can keep the
-    one statement by folding itself in as a condition (``WriteFold.guard``), as the example's
-    status rule does (plugins/agent_status.py).
+    one statement by folding itself in as a condition (``WriteFold.guard``), as the
+    built-in `transitions:` feature does (engine/features/transitions).
     """
 
 

@@ -1,4 +1,4 @@
-"""The example app's own rules (plugins/team_rules.py, plugins/agent_status.py), on the public hooks."""
+"""The example app's own rules (plugins/team_rules.py, and its agents' declared `transitions:`), over HTTP."""
 
 from __future__ import annotations
 
@@ -146,7 +146,9 @@ async def test_refused_move_names_the_allowed_moves(api, expect_problem):
     alice = await api.as_user("alice")
     agent_id = await create_agent(alice)
     body = expect_problem(await alice.patch(f"/api/agents/{agent_id}", json={"status": "paused"}), 409)
-    assert body["detail"] == "an agent cannot move from draft to paused; from draft it may move to active, archived"
+    assert body["detail"] == (
+        "agents: status cannot move from draft to paused; from draft it may move to active, archived"
+    )
     assert body["allowed_moves"] == ["active", "archived"]
     assert (body["current_status"], body["requested_status"]) == ("draft", "paused")
 

@@ -231,7 +231,7 @@ async def test_a_field_hidden_from_the_caller_is_hidden_in_every_version(api):
 
 
 async def test_restore_obeys_the_domain_rules_of_an_update(api, expect_problem):
-    """plugins/agent_status.py: archived is final, so no version can bring an archived agent back to draft."""
+    """The agents' `transitions:`: archived is final, so no version can bring an archived agent back to draft."""
     alice = await api.as_user("alice")
     agent = await create_agent(alice)
     await alice.patch(f"/api/agents/{agent['id']}", json={"status": "archived"})

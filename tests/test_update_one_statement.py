@@ -2,7 +2,7 @@
 row, changes that version of it and writes its event and version, with no read before it.
 
 The example's status rule rides along as a condition on the row as it was
-(plugins/agent_status.py, `StatusGuard`); an If-Match, or a plugin that needs `previous`, reads
+(the declared `transitions:`, `Guard`); an If-Match, or a plugin that needs `previous`, reads
 the row first. Either way the answer, the stored row, the event's `changes` and the history are
 the same.
 """

@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "engine.features.webhooks.plugin",  # after events: it follows the outbox events creates
     "engine.features.relations.plugin",
     "engine.features.history.plugin",
+    "engine.features.transitions.plugin",
     "engine.features.batch.plugin",
     "engine.features.sessions.plugin",
     "engine.features.refresh_tokens.plugin",

@@ -93,7 +93,7 @@ class WriteFold(Protocol):
     must meet, or None. A guard that fails changes nothing, and the engine runs the update
     again after reading the row, where your ``before_write`` refuses it with its own problem:
     the one-statement path for a rule that would otherwise need ``previous``
-    (plugins/agent_status.py).
+    (engine/features/transitions).
     """
 
     def ctes(self, written: str) -> list[tuple[str, exp.Expression]]: ...

@@ -288,6 +288,7 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
         search=resolve_search(raw.get("search"), fields, lambda p, m: errors.add((*where, "search", *p), m)),
         history=_history(raw.get("history")),
         soft_delete=soft_delete,
+        transitions=_transitions(raw.get("transitions"), fields, primary_key, owner, (*where, "transitions"), errors),
         distribute_by=raw.get("distribute_by"),
     )
 
@@ -346,6 +347,52 @@ def _soft_delete(raw: dict[str, Any] | None, fields: dict, where: Path, errors: 
     return soft
 
 
+def _transitions(
+    raw: dict[str, Any] | None, fields: dict, primary_key: str, owner: str | None, where: Path, errors: _Collector
+) -> dict[str, dict[str, tuple[str, ...]]]:
+    """`transitions:` per field, state -> next states: a required string field, its targets listed
+    states, and with an `enum` each value a state (a value left out could never be left, or reached)."""
+    found: dict[str, dict[str, tuple[str, ...]]] = {}
+    for name, states in (raw or {}).items():
+        path = (*where, name)
+        spec_field = fields.get(name)
+        problem = None
+        if spec_field is None:
+            problem = f"{name!r} is not a property of the schema"
+        elif name in (primary_key, owner) or spec_field.write_only or name in ENGINE_KEPT:
+            problem = f"{name!r} is the primary key, the owner, a secret or kept by the engine: it has no moves"
+        elif spec_field.sql_type != "text":
+            problem = f"{name!r} must be a string (its states are strings), not {spec_field.sql_type}"
+        elif spec_field.nullable:
+            problem = f"{name!r} must always have a value: make it required or give it a default"
+        if problem is not None:
+            errors.add(path, problem)
+            continue
+        problems = [
+            ((*path, state), f"{target!r} is not one of the states listed for {name!r}; list it, with [] if final")
+            for state, targets in states.items()
+            for target in targets
+            if target not in states
+        ]
+        if spec_field.enum is not None:
+            missing = [v for v in spec_field.enum if v not in states]
+            if missing:
+                problems.append((path, f"list each value of {name!r}'s enum, with [] if final; missing: {missing}"))
+            problems += [
+                ((*path, state), f"{state!r} is not a value of {name!r}'s enum {list(spec_field.enum)}")
+                for state in states
+                if state not in spec_field.enum
+            ]
+        for problem_path, message in problems:
+            errors.add(problem_path, message)
+        if not problems:
+            found[name] = {state: tuple(targets) for state, targets in states.items()}
+    return found
+
+
+ENGINE_KEPT = ("created_at", "updated_at", "deleted_at")
+
+
 def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
     """Without the secrets plugin a writeOnly field would be stored in plain text."""
     disabled = list((data.get("plugins") or {}).get("disabled") or ())
@@ -357,10 +404,11 @@ def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], 
 
 
 def _check_row_plugins(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
-    """Without its plugin, `soft_delete` rows would show once deleted and `history` would record nothing."""
+    """Without its plugin, `soft_delete` rows would show once deleted, `history` would record nothing
+    and `transitions` would allow any move."""
     disabled = list((data.get("plugins") or {}).get("disabled") or ())
-    for plugin, key in (("soft_delete", "soft_delete"), ("history", "history")):
-        users = [name for name, r in resources.items() if getattr(r, key) is not None]
+    for plugin, key in (("soft_delete", "soft_delete"), ("history", "history"), ("transitions", "transitions")):
+        users = [name for name, r in resources.items() if getattr(r, key)]
         if plugin in disabled and users:
             errors.add(
                 ("plugins", "disabled", disabled.index(plugin)),

@@ -154,6 +154,8 @@ class Resource:
     search: Search | None = field(default=None, compare=False, hash=False)  # q= (full-text search)
     history: History | None = field(default=None, compare=False, hash=False)  # features/history
     soft_delete: SoftDelete | None = field(default=None, compare=False, hash=False)  # features/soft_delete
+    # features/transitions: field -> state -> the states it may move to on update
+    transitions: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict, compare=False, hash=False)
     distribute_by: str | None = field(default=None, compare=False, hash=False)  # a Citus plan (spec.distribution)
 
     @property
