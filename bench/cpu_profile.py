@@ -77,10 +77,10 @@ def group(filename: str) -> str:
     return "builtins" if filename == "~" else os.path.basename(filename)
 
 
-def report(profile: cProfile.Profile, requests: int, top: int, sort: str = "tottime") -> None:
+def report(profile: cProfile.Profile, requests: int, top: int, sort: str = "tottime", dump: str | None = None) -> None:
     stats = pstats.Stats(profile)
-    if os.environ.get("PROFILE_DUMP"):
-        stats.dump_stats(os.environ["PROFILE_DUMP"])
+    if dump:
+        stats.dump_stats(dump)  # for pstats' print_callers: who calls what
     groups: dict[str, float] = defaultdict(float)
     for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
         groups[group(filename)] += tottime
@@ -153,7 +153,7 @@ async def main(args: argparse.Namespace) -> None:
                 profile.enable()
                 await run_client(port, args.scenario, args.requests, data)
                 profile.disable()
-                report(profile, args.requests, args.top, args.sort)
+                report(profile, args.requests, args.top, args.sort, args.dump)
         finally:
             await runner.cleanup()
     finally:
@@ -174,6 +174,7 @@ if __name__ == "__main__":
     parser.add_argument("--no-profile", action="store_true")
     parser.add_argument("--cpu-clock", action="store_true", help="profile CPU time (process_time) instead of wall time")
     parser.add_argument("--sort", default="tottime", help="pstats order: tottime (own time) or cumulative")
+    parser.add_argument("--dump", help="also write the profile to this file (pstats format)")
     parser.add_argument("--log-level", help="override ENGINE_LOG_LEVEL (WARNING: no access lines)")
     parser.add_argument(
         "--disable", action="append", default=[], help="a plugin to switch off (repeatable), e.g. history"
