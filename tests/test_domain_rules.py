@@ -1,4 +1,5 @@
-"""The example app's own rules (plugins/team_rules.py, and its agents' declared `transitions:`), over HTTP."""
+"""The example app's own rules, all declared in resources.yaml (the members relation's `owner_joins` and
+`keep_one`, the agents' `transitions:`), over HTTP."""
 
 from __future__ import annotations
 
@@ -50,7 +51,10 @@ async def test_team_and_its_owner_membership_commit_together(api, expect_problem
 async def test_removing_the_last_owner_is_409(api, expect_problem):
     team = await team_with_roles(api)
     body = expect_problem(await team.alice.delete(f"{team.url}/members/alice"), 409)
-    assert "at least one owner" in body["detail"]
+    assert body["detail"] == (
+        "every teams row keeps at least one of its members with role owner: "
+        "give role owner to another one before you remove this one"
+    )
     assert body["team_id"] == team.id and body["user_id"] == "alice"
 
 
@@ -92,6 +96,15 @@ async def test_the_rule_holds_on_the_join_resources_own_routes_too(api, expect_p
     admin = await api.as_admin()
     (membership,) = await api.sql("select id::text from team_members where team_id = $1", team_id)
     expect_problem(await admin.delete(f"/api/team_members/{membership['id']}"), 409)
+
+
+async def test_a_pending_invitation_as_owner_does_not_keep_the_team(api, expect_problem):
+    alice, _ = await api.as_user("alice"), await api.as_user("bob")
+    team_id = await create_team(alice)
+    admin = await api.as_admin()  # role owner is the team owner's own to hold (access.fields.role)
+    invited = await admin.post(f"/api/teams/{team_id}/members", json={"user_id": "bob", "role": "owner"})
+    assert invited.status == 202, invited.text
+    expect_problem(await alice.delete(f"/api/teams/{team_id}/members/alice"), 409)
 
 
 async def test_removing_a_plain_member_needs_no_other_owner(api):

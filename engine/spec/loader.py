@@ -510,15 +510,47 @@ def _relation(
         errors.add((*where, "key"), f"{raw['through']}.{raw['key']} must reference {name!r}")
         return None
     invite = _invite(resources[name], through, raw.get("invite"), (*where, "invite"), errors)
+    target = through.references[raw["other"]].resource
+    kept = (raw["key"], raw["other"], through.primary_key, *ENGINE_KEPT)
+    owner_joins = raw.get("owner_joins")
+    if owner_joins is not None:
+        parent = resources[name]
+        owners = parent.references[parent.owner].resource if parent.owner in parent.references else USERS
+        if parent.owner is None:
+            errors.add((*where, "owner_joins"), f"{name} has no `owner` to join its {rel_name}")
+        elif owners != target:
+            errors.add(
+                (*where, "owner_joins"),
+                f"{name}'s owner is a row of {owners!r}, but {raw['through']}.{raw['other']} references {target!r}",
+            )
+        _link_values(through, owner_joins, kept, (*where, "owner_joins"), errors)
+    keep_one = raw.get("keep_one")
+    if keep_one is not None:
+        _link_values(through, keep_one, kept, (*where, "keep_one"), errors)
     return Relation(
         rel_name,
         raw["through"],
         raw["key"],
         raw["other"],
-        through.references[raw["other"]].resource,
+        target,
         raw.get("attach", "any"),
         invite,
+        owner_joins,
+        keep_one,
     )
+
+
+def _link_values(through: Resource, values: dict, kept: tuple[str, ...], where: Path, errors: _Collector) -> None:
+    """Values of a link (`owner_joins`, `keep_one`): fields of the join resource the URL or the engine
+    does not set, each a value its enum allows."""
+    for field_name, value in values.items():
+        spec_field = through.fields.get(field_name)
+        if spec_field is None:
+            errors.add((*where, field_name), f"{field_name!r} is not a field of {through.name}")
+        elif field_name in kept:
+            errors.add((*where, field_name), f"{field_name!r} is set by the relation or the engine, not here")
+        elif spec_field.enum is not None and value not in spec_field.enum:
+            errors.add((*where, field_name), f"{value!r} is not a value of {through.name}.{field_name}'s enum")
 
 
 def _invite(parent: Resource, through: Resource, raw: dict | None, where: Path, errors: _Collector) -> Invite | None:

@@ -69,6 +69,8 @@ class Relation:
     target: str  # the resource `other` references
     attach: str = "any"  # any | read | update: the right a caller needs on the far-side row to attach it
     invite: Invite | None = None  # declared: links are invitations the invitee accepts
+    owner_joins: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # a new row's owner's link
+    keep_one: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # a link every row keeps
 
     @property
     def far_name(self) -> str:

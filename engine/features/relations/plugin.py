@@ -2,6 +2,7 @@
 
 Declared in resources.yaml (`references`, `relations`); docs/relations.md. The generated
 handlers ask `plan_includes`; this plugin answers it for every declared reference and relation.
+A relation's `owner_joins` and `keep_one` rules are write hooks of their own (link_rules.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from collections.abc import Awaitable
 from aiohttp import web
 
 from engine.features.relations.inline import attach_inline
+from engine.features.relations.link_rules import LinkRules
 from engine.features.relations.nested import nested_routes
 from engine.features.relations.service import RELATIONS, Embedding, Relations
 from engine.http.bulk import NESTED
+from engine.http.keys import PLUGINS
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
 from engine.resources.context import WriteContext
@@ -23,6 +26,9 @@ from engine.spec import Resource, Spec
 @hookimpl(trylast=True)
 def configure(app: web.Application, spec: Spec, config: Config) -> None:
     app[RELATIONS] = Relations(spec)
+    rules = LinkRules.of(app, spec)  # `owner_joins` / `keep_one` (link_rules.py): write hooks of this app
+    if rules is not None:
+        app[PLUGINS].register(rules, name="relations.link_rules")
 
 
 @hookimpl(trylast=True)
