@@ -59,12 +59,18 @@ def prefer_count(headers: MultiMapping[str]) -> str | None:
     (the list answers without a total), never an error. The `count` query parameter, an explicit
     request, is a 400 when its value is unknown (`parse_count`).
     """
+    mode = preference(headers, "count")
+    return mode if mode in COUNTS else None
+
+
+def preference(headers: MultiMapping[str], wanted: str) -> str | None:
+    """The lowercased value of the first `wanted` preference in the `Prefer` headers (RFC 7240:
+    comma-separated `name[=value]`, `;` parameters after it, names case-insensitive), or None."""
     for header in headers.getall("Prefer", ()):
-        for preference in header.split(","):
-            name, _, value = preference.partition(";")[0].partition("=")
-            if name.strip().lower() == "count":
-                mode = value.strip().strip('"').lower()
-                return mode if mode in COUNTS else None
+        for item in header.split(","):
+            name, _, value = item.partition(";")[0].partition("=")
+            if name.strip().lower() == wanted:
+                return value.strip().strip('"').lower()
     return None
 
 

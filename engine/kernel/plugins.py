@@ -51,6 +51,7 @@ DEFAULT_PLUGINS = (
     "engine.features.cors.plugin",
     "engine.features.security_headers.plugin",
     "engine.features.rate_limit.plugin",
+    "engine.features.prefer_return.plugin",  # outside the idempotency keys: a replay is shaped by its request
     "engine.features.idempotency.plugin",
     "engine.features.soft_delete.plugin",  # ?deleted=only lists: inside the rate limit, before the query cache
     "engine.features.query_cache.plugin",
