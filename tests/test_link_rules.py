@@ -7,19 +7,19 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from boards_support import PEOPLE, board_of, people, schemas
 
 from engine import hookimpl
 from engine.kernel.errors import Conflict
 from engine.spec import SpecError, load_spec
 
-SPEC = """
+SPEC = (
+    """
 version: 1
 resources:
-  people:
-    schema: person.json
-    owner: id
-    permissions: {list: [admin], read: [user], create: [admin], update: [admin], delete: [admin]}
-  boards:
+"""
+    + PEOPLE
+    + """  boards:
     schema: board.json
     owner: creator
     references:
@@ -39,48 +39,15 @@ resources:
       person_id: {resource: people, on_delete: cascade}
     permissions: {list: [admin], read: [admin], create: [admin], update: [admin], delete: [admin]}
 """
+)
 
 
-def schemas(object_schema):
-    return {
-        "person.json": object_schema({"id": {"type": "string"}, "name": {"type": "string"}}, ["id"]),
-        "board.json": object_schema(
-            {
-                "id": {"type": "string", "format": "uuid", "readOnly": True},
-                "creator": {"type": "string"},
-                "title": {"type": "string"},
-            },
-            ["title"],
-        ),
-        "board_editor.json": object_schema(
-            {
-                "id": {"type": "string", "format": "uuid", "readOnly": True},
-                "board_id": {"type": "string", "format": "uuid"},
-                "person_id": {"type": "string"},
-                "role": {"enum": ["lead", "editor"], "default": "editor"},
-                "can_edit": {"type": "boolean", "default": False},
-            },
-            ["board_id", "person_id"],
-        ),
-    }
+EDITOR = {"role": {"enum": ["lead", "editor"], "default": "editor"}, "can_edit": {"type": "boolean", "default": False}}
 
 
 @pytest.fixture
 def engine_spec_path(write_spec, schema_of):
-    return str(write_spec(SPEC, schemas(schema_of)))
-
-
-async def people(api, *names):
-    admin = await api.as_admin()
-    for name in names:
-        assert (await admin.post("/api/people", json={"id": name, "name": name.title()})).status == 201
-    return [api.with_token(api.token(name)) for name in names]
-
-
-async def board_of(client, **values) -> str:
-    created = await client.post("/api/boards", json={"title": "Plans", **values})
-    assert created.status == 201, created.text
-    return created.json["data"]["id"]
+    return str(write_spec(SPEC, schemas(schema_of, **EDITOR)))
 
 
 async def editors(api, board: str) -> list[tuple]:
@@ -188,7 +155,7 @@ def errors_of(write_spec, schema_of, rules: str, owner: str = "owner: creator") 
     spec = SPEC.replace("        owner_joins: {role: lead, can_edit: true}\n        keep_one: {role: lead}\n", rules)
     spec = spec.replace("    owner: creator\n", f"    {owner}\n" if owner else "")
     with pytest.raises(SpecError) as raised:
-        load_spec(str(write_spec(spec, schemas(schema_of))))
+        load_spec(str(write_spec(spec, schemas(schema_of, **EDITOR))))
     return raised.value.errors
 
 

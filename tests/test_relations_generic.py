@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from boards_support import PEOPLE, board_of, people, schemas
 
 from engine.spec import SpecError, load_spec
 from engine.testing import ApiClient
 
-SPEC = """
+SPEC = (
+    """
 version: 1
 resources:
-  people:
-    schema: person.json
-    owner: id
-    permissions: {list: [admin], read: [user], create: [admin], update: [admin], delete: [admin]}
-  boards:
+"""
+    + PEOPLE
+    + """  boards:
     schema: board.json
     owner: creator
     references:
@@ -33,48 +33,15 @@ resources:
       person_id: {resource: people, on_delete: cascade}
     permissions: {list: [admin], read: [admin], create: [admin], update: [admin], delete: [admin]}
 """
+)
 
 
-def schemas(object_schema):
-    return {
-        "person.json": object_schema({"id": {"type": "string"}, "name": {"type": "string"}}, ["id"]),
-        "board.json": object_schema(
-            {
-                "id": {"type": "string", "format": "uuid", "readOnly": True},
-                "creator": {"type": "string"},
-                "title": {"type": "string"},
-            },
-            ["title"],
-        ),
-        "board_editor.json": object_schema(
-            {
-                "id": {"type": "string", "format": "uuid", "readOnly": True},
-                "board_id": {"type": "string", "format": "uuid"},
-                "person_id": {"type": "string"},
-                "can_edit": {"type": "boolean", "default": False},
-            },
-            ["board_id", "person_id"],
-        ),
-    }
+EDITOR = {"can_edit": {"type": "boolean", "default": False}}
 
 
 @pytest.fixture
 def engine_spec_path(write_spec, schema_of):
-    return str(write_spec(SPEC, schemas(schema_of)))
-
-
-async def people(api, *names):
-    admin = await api.as_admin()
-    for name in names:
-        created = await admin.post("/api/people", json={"id": name, "name": name.title()})
-        assert created.status == 201, created.text
-    return [api.with_token(api.token(name)) for name in names]
-
-
-async def board_of(client, title="Plans") -> str:
-    created = await client.post("/api/boards", json={"title": title})
-    assert created.status == 201, created.text
-    return created.json["data"]["id"]
+    return str(write_spec(SPEC, schemas(schema_of, **EDITOR)))
 
 
 async def test_nested_routes_follow_the_declared_relation_name(api):
@@ -133,7 +100,7 @@ async def test_include_hides_rows_the_caller_may_not_read(api):
 
 def spec_with(write_spec, schema_of, old: str, new: str):
     assert old in SPEC
-    return write_spec(SPEC.replace(old, new), schemas(schema_of))
+    return write_spec(SPEC.replace(old, new), schemas(schema_of, **EDITOR))
 
 
 def test_where_on_an_unknown_join_column_is_a_spec_error(write_spec, schema_of):
