@@ -42,6 +42,12 @@ def test_descriptions_come_from_the_schemas_title_and_description(catalog):
     assert "GET /api/agents" in description
 
 
+def test_the_update_tool_names_the_declared_status_moves(catalog):
+    description = catalog.get("agents_update").tool.description
+    assert "status changes only by these moves" in description
+    assert "draft -> active, archived" in description and "archived -> nothing (final)" in description
+
+
 def test_a_create_body_is_the_writable_fields_of_the_resource_schema(catalog):
     data = catalog.get("agents_create").tool.input_schema["properties"]["data"]
     assert data["required"] == ["name"]

@@ -139,6 +139,7 @@ async def test_the_patch_body_documents_the_moves(api):
     document = (await api.anonymous.get("/openapi.json")).json
     state = document["components"]["schemas"]["OrdersUpdate"]["properties"]["state"]
     assert state["x-transitions"]["placed"] == ["paid", "cancelled"]
+    assert "state changes only by these moves" in state["description"]
     assert "shipped -> nothing (final)" in state["description"]
 
 

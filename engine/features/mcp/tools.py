@@ -22,6 +22,7 @@ import orjson
 
 from engine.features.mcp.names import VERBS
 from engine.features.openapi.schemas import component_name, create_schema, update_schema
+from engine.features.transitions.rules import described
 from engine.http.query import MAX_IN_VALUES, OPERATORS_BY_TYPE, RESERVED
 from engine.kernel.errors import BadRequest
 from engine.kernel.identity import Identity
@@ -304,7 +305,10 @@ _ANSWERS = {
 def _description(resource: Resource, action: str, title: str) -> str:
     about = [str(resource.schema[key]).rstrip(". ") for key in ("title", "description") if resource.schema.get(key)]
     lead = f"{title}" + (f" ({': '.join(about)})" if about else "") + "."
-    return f"{lead} {_ANSWERS[action].format(name=resource.name)} Errors are RFC 9457 problems, as the REST API's."
+    moves = f" {described(resource.transitions)}" if action == "update" and resource.transitions else ""
+    return (
+        f"{lead} {_ANSWERS[action].format(name=resource.name)}{moves} Errors are RFC 9457 problems, as the REST API's."
+    )
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:

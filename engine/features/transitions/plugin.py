@@ -18,7 +18,7 @@ from typing import Any
 from sqlglot import exp
 
 from engine.features.openapi.schemas import component_name
-from engine.features.transitions.rules import Moves, condition, refused
+from engine.features.transitions.rules import Moves, condition, described, refused
 from engine.kernel.hooks import hookimpl
 from engine.spec import Resource, Spec
 
@@ -71,7 +71,6 @@ def register_openapi(document: dict, spec: Spec) -> None:
             prop = body.get(name)
             if prop is None:
                 continue
-            moves = "; ".join(f"{s} -> {', '.join(t) if t else 'nothing (final)'}" for s, t in states.items())
-            note = f"Changes only by these moves (any other is a 409; keeping the value is allowed): {moves}."
+            note = described({name: states})
             prop["description"] = f"{prop['description']} {note}" if prop.get("description") else note
             prop["x-transitions"] = {state: list(targets) for state, targets in states.items()}

@@ -25,6 +25,16 @@ from engine.sql.ddl import column
 Moves = Mapping[str, Mapping[str, tuple[str, ...]]]  # field -> state -> the states it may move to
 
 
+def described(moves: Moves) -> str:
+    """The moves in a sentence for people and agents: `status changes only by these moves: draft ->
+    active, archived; archived -> nothing (final)` (OpenAPI descriptions, MCP tool descriptions)."""
+    parts = []
+    for name, states in moves.items():
+        listed = "; ".join(f"{s} -> {', '.join(t) if t else 'nothing (final)'}" for s, t in states.items())
+        parts.append(f"{name} changes only by these moves (keeping it is allowed, any other is a 409): {listed}.")
+    return " ".join(parts)
+
+
 def refused(resource: str, moves: Moves, data: Mapping[str, Any], previous: Mapping[str, Any]) -> Conflict | None:
     """The 409 for the first field of `data` whose change from `previous` is not a declared move."""
     for name, states in moves.items():
