@@ -571,3 +571,20 @@ async def test_markup_in_a_value_is_shown_as_text_never_run(api, console_for):
     assert await page.input_value("#field-name") == markup
     await console.open(page, f"/console/r/agents/{agent}")
     assert await page.inner_text("[data-field='name'] dd") == markup
+
+
+async def test_a_field_with_transitions_offers_only_the_moves_from_its_value(api, console_for):
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice, "Lifecycle")  # draft: it may move to active or archived
+    console, page = await signed_in(api, console_for)
+    await console.open(page, f"/console/r/agents/{agent}/edit")
+    await page.wait_for_selector("body[data-ready='true']")
+    disabled = await page.eval_on_selector_all(
+        "#field-status option", "os => os.filter(o => o.disabled).map(o => o.value)"
+    )
+    assert sorted(disabled) == ["", "paused"]
+    assert "From draft it may move to active, archived." in await page.inner_text("#field-status-help")
+    await page.select_option("#field-status", "active")
+    await page.click("#save-button")
+    await page.wait_for_url(console.origin + f"/console/r/agents/{agent}")
+    assert (await alice.get(f"/api/agents/{agent}")).json["data"]["status"] == "active"

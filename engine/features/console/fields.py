@@ -45,6 +45,7 @@ class FieldView:
     admin_only: bool = False  # the owner column, or `protected:`: only admins send it
     owner: bool = False
     placeholder: str = ""
+    moves: dict[str, list[str]] | None = None  # `transitions:`: from each value, the values it may move to
 
 
 @dataclass(frozen=True)
@@ -102,6 +103,11 @@ def _placeholder(control: str, schema: dict[str, Any]) -> str:
     return ""
 
 
+def _moves(resource: Resource, name: str) -> dict[str, list[str]] | None:
+    moves = resource.transitions.get(name)
+    return None if moves is None else {state: list(targets) for state, targets in moves.items()}
+
+
 def field_views(resource: Resource) -> tuple[FieldView, ...]:
     properties = resource.schema.get("properties", {})
     required = set(resource.schema.get("required", ()))
@@ -126,6 +132,7 @@ def field_views(resource: Resource) -> tuple[FieldView, ...]:
                 admin_only=name == resource.owner or name in resource.protected,
                 owner=name == resource.owner,
                 placeholder=_placeholder(control, schema),
+                moves=_moves(resource, name),
             )
         )
     return tuple(views)

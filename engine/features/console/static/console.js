@@ -313,6 +313,18 @@
     else if (kind === "datetime") control.value = value ? toLocalInput(value) : "";
     else control.value = value === null || value === undefined ? "" : String(value);
     field.dataset.initial = state(field);
+    if (field.dataset.moves) offerMoves(field, control.value);
+  }
+
+  // A field with `transitions:` offers only the values it may move to from the stored one (the
+  // others stay listed, disabled, so the whole lifecycle is visible), and says so beside it.
+  function offerMoves(field, current) {
+    const allowed = JSON.parse(field.dataset.moves)[current] || [];
+    for (const option of $$("option", controlOf(field))) {
+      option.disabled = option.value !== current && !allowed.includes(option.value);
+    }
+    const note = $(".moves", field);
+    if (note) note.textContent = allowed.length ? `From ${current} it may move to ${allowed.join(", ")}.` : `${current} is final.`;
   }
 
   class BadInput extends Error {}
