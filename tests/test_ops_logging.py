@@ -81,6 +81,29 @@ async def test_each_request_writes_one_json_line_with_its_fields(api, log_lines)
     assert line["duration_ms"] >= 0
 
 
+class Redacting(logging.Filter):
+    """A deployment's own filter: it adds a field and rewrites one of the line's."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.region = "eu-west"
+        record.path = "/redacted"
+        return True
+
+
+async def test_a_filter_that_adds_or_changes_fields_is_seen_in_the_request_line(api, log_lines):
+    access = logging.getLogger("engine.access")
+    added = Redacting()
+    access.addFilter(added)
+    try:
+        await api.anonymous.get("/api/notes", headers={"X-Request-ID": "req-filtered"})
+    finally:
+        access.removeFilter(added)
+    (line,) = [
+        line for line in log_lines() if line["request_id"] == "req-filtered" and line["logger"] == "engine.access"
+    ]
+    assert (line["region"], line["path"], line["route"]) == ("eu-west", "/redacted", "/api/notes")
+
+
 async def test_the_request_line_names_the_signed_in_user(api, log_lines):
     alice = api.with_token(api.token("alice"))
     await alice.get("/api/notes", headers={"X-Request-ID": "req-alice"})

@@ -31,7 +31,8 @@ request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("req
 user_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("user_id", default=None)
 
 # Attributes every LogRecord has; anything else on a record came from `extra`.
-_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id", "user_id"}
+_EXTRA = "_engine_extra"  # log_fast keeps its `extra` mapping on the record under this name too
+_STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "request_id", "user_id", _EXTRA}
 _HANDLER_NAME = "resource-engine"
 
 
@@ -46,11 +47,15 @@ class RequestContextFilter(logging.Filter):
 
 def _extra(record: logging.LogRecord) -> dict:
     """The record's `extra` fields, in the order given. The key-set difference runs in C: a line
-    without extra fields (most, and every event line of a bulk write) skips the walk over its
-    two dozen standard attributes."""
+    without extra fields (most, and every event line of a bulk write), or a `log_fast` line whose
+    fields no filter added to, skips the walk over its two dozen standard attributes."""
     fields = record.__dict__
-    if not fields.keys() - _STANDARD:
+    added = fields.keys() - _STANDARD
+    if not added:
         return {}
+    given = fields.get(_EXTRA)
+    if given is not None and added == given.keys():  # log_fast's, no filter added any: no walk
+        return {key: fields[key] for key in given}  # as they are now (a filter may have changed one)
     return {key: value for key, value in fields.items() if key not in _STANDARD}
 
 
@@ -126,6 +131,7 @@ def log_fast(logger: logging.Logger, level: int, msg: str, args: tuple, extra: M
     fields.update(template)
     now = time.time()
     fields.update(extra)
+    fields[_EXTRA] = extra
     fields["msg"], fields["args"] = msg, args
     fields["levelname"], fields["levelno"] = logging.getLevelName(level), level
     fields["created"], fields["msecs"] = now, int((now - int(now)) * 1000) + 0.0
