@@ -4,6 +4,9 @@ wall-clock benchmarks on a shared machine are noise.
     python bench/cpu_profile.py [--scenario W1] [--requests 5000] [--top 40] [--no-profile]
     python bench/cpu_profile.py --scenario W7 --warmup 16 --requests 16  # 1,000 rows a request
 
+Besides the benchmark's scenarios: L5, a member's teams with their members and agents
+(`GET /api/teams?include=members,agents`), and N5, a team's members (`GET /api/teams/{id}/members`).
+
 It seeds a throwaway schema in TEST_DATABASE_URL, serves the example app exactly as the benchmark
 does (ENGINE_ENV=production, JSON logs to a file, the rate limiter on), drives it from a client in
 another process, and prints the server's CPU microseconds per request (time.process_time, without
@@ -45,7 +48,7 @@ def agent_body(n):  # the body bench/scenario.lua sends for W3
 async def worker(session, n, rng):
     for i in range(n):
         token, agent, team, member = items[rng.randrange(len(items))][:4]
-        headers = {"Authorization": f"Bearer {member if scenario == 'W6' else token}"}  # W6: a member-only user
+        headers = {"Authorization": f"Bearer {member if scenario in ('W6', 'L5') else token}"}  # a member-only user
         if scenario == "W3":
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=agent_body(i))
         elif scenario == "W4":  # the PATCH bench/scenario.lua sends
@@ -56,7 +59,9 @@ async def worker(session, n, rng):
             request = session.post(f"http://127.0.0.1:{port}/api/agents", headers=headers, json=body)
         else:
             path = {"W1": f"/api/agents/{agent}", "W2": "/api/agents?status=active&sort=-created_at&limit=20",
-                    "W5": f"/api/teams/{team}?include=members,agents", "W6": "/api/agents?limit=20"}[scenario]
+                    "W5": f"/api/teams/{team}?include=members,agents", "W6": "/api/agents?limit=20",
+                    "L5": "/api/teams?include=members,agents",  # W5 as a list: a member's teams
+                    "N5": f"/api/teams/{team}/members"}[scenario]  # a nested list: links and far rows
             request = session.get(f"http://127.0.0.1:{port}{path}", headers=headers)
         async with request as r:
             await r.read()
@@ -164,7 +169,7 @@ async def main(args: argparse.Namespace) -> None:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W4", "W5", "W6", "W7"))
+    parser.add_argument("--scenario", default="W1", choices=("W1", "W2", "W3", "W4", "W5", "W6", "W7", "L5", "N5"))
     parser.add_argument("--requests", type=int, default=4000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=2000, help="requests before measuring (W7: a few)")
