@@ -146,12 +146,14 @@ async def main(args: argparse.Namespace) -> None:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
             await run_client(port, args.scenario, args.warmup, data)  # warm-up: statements prepared, caches full
-            cpu = []
+            cpu, rates = [], []
             for _ in range(args.repeat):
-                started = time.process_time()
+                started, wall = time.process_time(), time.perf_counter()
                 await run_client(port, args.scenario, args.requests, data)
+                rates.append(args.requests / (time.perf_counter() - wall))
                 cpu.append((time.process_time() - started) / args.requests * 1e6)
             print(f"server CPU per request (us), {args.repeat} runs of {args.requests}: {sorted(cpu)}")
+            print(f"requests per second (8 connections, client included): {sorted(rates)}")
             if not args.no_profile:
                 # --cpu-clock: time on the CPU only, so a send() descheduled on a busy machine does not count
                 profile = cProfile.Profile(time.process_time) if args.cpu_clock else cProfile.Profile()
