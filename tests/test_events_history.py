@@ -95,3 +95,34 @@ async def test_an_unknown_query_parameter_is_a_400_naming_it(api, expect_problem
     result = await alice.get("/api/events?colour=red")
 
     assert "colour" in expect_problem(result, 400)["detail"]
+
+
+async def test_count_exact_totals_the_events_the_caller_may_read(api):
+    alice, _, alices, _ = await two_users_with_agents(api)
+    await alice.patch(f"/api/agents/{alices['id']}", json={"name": "Renamed"})
+
+    listed = (await alice.get("/api/events?resource=agents&count=exact&limit=1")).json
+
+    assert (listed["meta"]["total"], listed["meta"]["total_is"]) == (2, "exact")  # not bob's agent's event
+    assert len(listed["data"]) == 1
+
+
+async def test_prefer_count_is_honoured_and_said_so(api):
+    alice, _, _, _ = await two_users_with_agents(api)
+
+    listed = await alice.get("/api/events", headers={"Prefer": "count=exact"})
+
+    assert listed.json["meta"]["total"] == len(listed.json["data"]) == 2
+    assert listed.headers["Preference-Applied"] == "count=exact"
+
+
+async def test_an_unknown_count_mode_is_a_400(api, expect_problem):
+    alice = await api.as_user("alice")
+
+    assert expect_problem(await alice.get("/api/events?count=all"), 400)["parameter"] == "count"
+
+
+async def test_list_parameters_that_do_not_apply_to_events_stay_unknown(api, expect_problem):
+    alice = await api.as_user("alice")
+
+    assert "group_by" in expect_problem(await alice.get("/api/events?group_by=action"), 400)["detail"]

@@ -22,7 +22,7 @@ from engine.resources.access import BEARER_CHALLENGE, require
 from engine.resources.context import WriteContext
 from engine.resources.listing import IncludePlan, ListQuery, NoIncludes
 from engine.resources.manager import ResourceManager
-from engine.resources.query_power import aggregate, count
+from engine.resources.query_power import Countable, aggregate, count
 from engine.spec import Resource
 from engine.sql.queries import Predicate
 
@@ -118,7 +118,7 @@ def _timeout_ms(request: web.Request) -> int:
 
 async def count_rows(
     request: web.Request,
-    manager: ResourceManager,
+    manager: Countable,
     query: ListQuery,
     mode: str,
     predicates: tuple[Predicate, ...] | None = None,
@@ -139,7 +139,7 @@ async def count_rows(
 
 async def add_count(
     request: web.Request,
-    manager: ResourceManager,
+    manager: Countable,
     query: ListQuery,
     page: tuple[dict[str, Any], dict[str, str]],
     predicates: tuple[Predicate, ...] | None = None,

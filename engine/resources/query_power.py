@@ -14,7 +14,7 @@ import binascii
 import math
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import orjson
@@ -165,8 +165,19 @@ async def _scope(
     return predicates, values
 
 
+class Countable(Protocol):
+    """What a count needs of the rows it counts: a ResourceManager is one, and so is the events
+    list (engine.features.events.history); `predicates` is asked only when the caller passes none."""
+
+    resource: Resource
+    queries: Any
+    reads: Any
+
+    async def masks(self, identity: Identity | None) -> Any: ...
+
+
 async def count(
-    manager: Any,
+    manager: Countable,
     query: ListQuery,
     identity: Identity | None,
     mode: str,

@@ -1,4 +1,4 @@
-"""GET /api/events: the outbox as a list, with the list query language and the read rules.
+"""GET /api/events: the outbox as a list, with the list query language, `count=` and the read rules.
 
 The events table is described as a (synthetic) resource, so filters, sort, cursors, `fields` and
 limits behave exactly as on any resource list, and its SQL goes through the same query shapes.
@@ -15,7 +15,7 @@ from engine.db.rows import as_dicts
 from engine.features.events.runtime import EVENTS
 from engine.features.events.tables import EVENTS_RESOURCE
 from engine.features.events.visibility import visibility_for
-from engine.http.handlers import BEARER_CHALLENGE
+from engine.http.handlers import BEARER_CHALLENGE, add_count
 from engine.http.keys import CONFIG, IDENTITY, READS
 from engine.http.query import parse_list_query
 from engine.http.responses import json_response
@@ -28,7 +28,7 @@ async def history(request: web.Request) -> web.Response:
         raise Unauthorized("sign in to read events", headers=BEARER_CHALLENGE)
     config = request.app[CONFIG]
     query = parse_list_query(
-        EVENTS_RESOURCE, request.query, page_size=config.page_size, max_page_size=config.max_page_size, power=()
+        EVENTS_RESOURCE, request.query, page_size=config.page_size, max_page_size=config.max_page_size, power=COUNTS
     )
     visibility = await visibility_for(request, None)
     rule = visibility.predicate()
@@ -53,8 +53,27 @@ async def history(request: web.Request) -> web.Response:
     for row in rows:
         for name in hidden:
             del row[name]
-    headers = {}
+    headers: dict[str, str] = {}
     if next_cursor is not None:
         params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
         headers["Link"] = f'<{request.path}?{urlencode(params)}>; rel="next"'
-    return json_response({"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}, headers=headers)
+    body = {"data": rows, "meta": {"limit": query.limit, "next_cursor": next_cursor}}
+    rows_of = _EventRows(request.app[EVENTS].history, request.app[READS])
+    await add_count(request, rows_of, query, (body, headers), predicates)  # count= / Prefer: count=, as on lists
+    return json_response(body, headers=headers)
+
+
+COUNTS = ("count",)  # of the list's extra parameters, only count= applies to events
+
+
+class _EventRows:
+    """What a count needs of a resource's manager (engine.resources.query_power.count), for the events
+    table: its statements, where it reads, and no field rules (the visibility rule is the predicate)."""
+
+    resource = EVENTS_RESOURCE
+
+    def __init__(self, queries: Any, reads: Any):
+        self.queries, self.reads = queries, reads
+
+    async def masks(self, identity: Any) -> tuple:
+        return ()

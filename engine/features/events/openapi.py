@@ -9,6 +9,7 @@ from typing import Any
 from engine.features.events.tables import EVENTS_RESOURCE
 from engine.features.openapi.parameters import list_parameters
 from engine.features.openapi.problems import problems
+from engine.features.openapi.query_power import count_parameters
 
 TAGS = ["events"]
 EVENT_SCHEMA: dict[str, Any] = {
@@ -51,7 +52,10 @@ def events_paths(document: dict[str, Any], *, page_size: int, max_page_size: int
             "operationId": "list_events",
             "tags": TAGS,
             "summary": "Events about rows you may read, with the list query language",
-            "parameters": list_parameters(EVENTS_RESOURCE, page_size=page_size, max_page_size=max_page_size),
+            "parameters": [
+                *list_parameters(EVENTS_RESOURCE, page_size=page_size, max_page_size=max_page_size),
+                *count_parameters(),
+            ],
             "responses": {
                 "200": {
                     "description": "One page of events.",

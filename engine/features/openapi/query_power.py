@@ -51,9 +51,9 @@ def boolean_parameters(resource: Resource) -> list[dict[str, Any]]:
     ]
 
 
-def power_parameters(resource: Resource) -> list[dict[str, Any]]:
-    """count, Prefer, or/and/not, and (when declared) group_by/aggregate and q."""
-    parameters: list[dict[str, Any]] = [
+def count_parameters() -> list[dict[str, Any]]:
+    """count= and `Prefer: count=`: every list of rows offers them (the events list too)."""
+    return [
         {
             "name": "count",
             "in": "query",
@@ -71,6 +71,13 @@ def power_parameters(resource: Resource) -> list[dict[str, Any]]:
             "schema": {"type": "string"},
             "example": "count=exact",
         },
+    ]
+
+
+def power_parameters(resource: Resource) -> list[dict[str, Any]]:
+    """count, Prefer, or/and/not, and (when declared) group_by/aggregate and q."""
+    parameters: list[dict[str, Any]] = [
+        *count_parameters(),
         *boolean_parameters(resource),
     ]
     if resource.aggregates is not None and resource.aggregates.group_by:
