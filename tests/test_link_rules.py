@@ -148,6 +148,29 @@ async def test_two_holders_giving_up_at_once_leave_one(api):
     assert [e[1] for e in await editors(api, board)].count("lead") == 1
 
 
+async def test_a_bulk_delete_of_every_holder_is_a_409_and_deletes_nothing(api, expect_problem):
+    """A set-based write asks every row before its statement: the rows of the set leave together."""
+    _, board = await with_second_editor(api, role="lead")
+    admin = await api.as_admin()
+    expect_problem(await admin.delete(f"/api/board_editors?board_id={board}"), 409)
+    assert len(await editors(api, board)) == 2
+
+
+async def test_a_bulk_update_demoting_every_holder_is_a_409(api, expect_problem):
+    _, board = await with_second_editor(api, role="lead")
+    admin = await api.as_admin()
+    expect_problem(await admin.patch(f"/api/board_editors?board_id={board}", json={"role": "editor"}), 409)
+    assert [e[1] for e in await editors(api, board)] == ["lead", "lead"]
+
+
+async def test_a_bulk_delete_that_leaves_a_holder_passes(api):
+    _, board = await with_second_editor(api, role="lead")
+    admin = await api.as_admin()
+    deleted = await admin.delete(f"/api/board_editors?board_id={board}&person_id=ben")
+    assert deleted.status == 200, deleted.text
+    assert await editors(api, board) == [("ann", "lead", True)]
+
+
 # --- the spec loader ------------------------------------------------------------------------------
 
 

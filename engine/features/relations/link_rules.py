@@ -33,6 +33,7 @@ from engine.http.keys import MANAGERS
 from engine.kernel.errors import Conflict
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import Identity
+from engine.resources.context import WriteContext
 from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, compile_expression, param
@@ -47,7 +48,7 @@ class _Kept:
     relation: Relation
     through: Resource
     lock: Compiled  # SELECT 1 FROM <parent> WHERE <pk> = $parent FOR UPDATE
-    others: Compiled  # SELECT count(*) FROM <through> WHERE <key> = $parent AND <values> AND <pk> <> $link
+    others: Compiled  # SELECT count(*) FROM <through> WHERE <key> = $parent AND <values> AND NOT <pk> = ANY($leaving)
 
     def holds(self, row: dict[str, Any]) -> bool:
         """Whether a link (its stored or its new values) is one of those the parent must keep."""
@@ -75,9 +76,13 @@ def _kept(parent: Resource, relation: Relation, through: Resource) -> _Kept:
     conditions += [column(name).eq(param(f"v_{name}")) for name in relation.keep_one or {}]
     if relation.invite is not None:
         conditions.append(column(relation.invite.status_field).eq(param("active")))
-    conditions.append(exp.NEQ(this=column(through.primary_key), expression=param("link")))
+    leaving = exp.Any(this=exp.Paren(this=param("leaving")))
+    conditions.append(exp.Not(this=column(through.primary_key).eq(leaving)))
     others = exp.select(exp.Count(this=exp.Star())).from_(table(through.table)).where(exp.and_(*conditions))
     return _Kept(parent, relation, through, compile_expression(lock), compile_expression(others))
+
+
+LEAVING = "relations.link_rules.leaving"  # WriteContext.shared key, with a write set and a rule: its links leaving
 
 
 class LinkRules:
@@ -135,6 +140,7 @@ class LinkRules:
     @hookimpl(trylast=True)
     def before_write(
         self,
+        context: WriteContext,
         conn: asyncpg.Connection,
         resource: Resource,
         action: str,
@@ -146,15 +152,24 @@ class LinkRules:
         if rules is None or action == "create" or previous is None:
             return None
         leaving = [rule for rule in rules if rule.holds(previous) and not _stays(rule, action, data or {}, previous)]
-        return self._keep(conn, action, previous, leaving) if leaving else None
+        return self._keep(context, conn, action, previous, leaving) if leaving else None
 
-    async def _keep(self, conn: asyncpg.Connection, action: str, previous: dict[str, Any], rules: list[_Kept]) -> None:
+    async def _keep(
+        self, context: WriteContext, conn: asyncpg.Connection, action: str, previous: dict[str, Any], rules: list[_Kept]
+    ) -> None:
+        link = previous[rules[0].through.primary_key]
         for rule in rules:
+            gone = [link]
+            if context.write_set is not None:
+                # A set-based write (PATCH or DELETE by filter) asks every row before its one statement
+                # runs: the rows of the set already asked leave too, and must not count as staying.
+                gone = context.shared.setdefault((LEAVING, context.write_set, rule.relation.name), [])
+                gone.append(link)
             parent = previous[rule.relation.key]
             # Lock the parent first: concurrent changes to its links queue up, so two holders can
             # never give up their values at the same time and leave the parent with none.
             await conn.fetchval(rule.lock.sql, *rule.lock.args({"parent": parent}))
-            values = {"parent": parent, "link": previous[rule.through.primary_key], "active": ACTIVE}
+            values = {"parent": parent, "leaving": gone, "active": ACTIVE}
             values.update({f"v_{name}": value for name, value in (rule.relation.keep_one or {}).items()})
             if await conn.fetchval(rule.others.sql, *rule.others.args(values)) == 0:
                 raise rule.refusal(action, previous)
