@@ -77,6 +77,14 @@ async def test_the_owner_an_admin_names_is_the_one_who_joins(api):
     assert await editors(api, board) == [("ben", "lead", True)]
 
 
+async def test_each_row_of_a_bulk_create_gets_its_owners_link(api):
+    (ann,) = await people(api, "ann")
+    created = await ann.post("/api/boards", json=[{"title": "One"}, {"title": "Two"}])
+    assert created.status == 201, created.text
+    for board in created.json["data"]:
+        assert await editors(api, board["id"]) == [("ann", "lead", True)]
+
+
 class RefuseEditors:
     @hookimpl
     def before_write(self, resource, action):
