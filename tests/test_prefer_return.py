@@ -81,3 +81,5 @@ async def test_the_openapi_document_offers_the_preference(api):
     document = (await api.anonymous.get("/openapi.json")).json
     patch = document["paths"]["/api/agents/{id}"]["patch"]
     assert any(p["name"] == "Prefer" for p in patch["parameters"]) and "204" in patch["responses"]
+    (prefer,) = [p for p in document["paths"]["/api/agents"]["post"]["parameters"] if p["name"] == "Prefer"]
+    assert {"resolution=merge-duplicates", "return=minimal"} <= set(prefer["schema"]["enum"])

@@ -72,7 +72,13 @@ def register_openapi(document: dict, spec: Spec) -> None:
         if action not in ("create", "update"):
             continue
         parameters = operation.setdefault("parameters", [])
-        if not any(p.get("name") == "Prefer" and p.get("in") == "header" for p in parameters):
-            parameters.append(PREFER)
+        prefer = next((p for p in parameters if p.get("name") == "Prefer" and p.get("in") == "header"), None)
+        if prefer is None:
+            parameters.append(dict(PREFER))
+        else:  # one header, several preferences (an upsert's resolution=...): offer ours beside them
+            enum = prefer.get("schema", {}).get("enum")
+            if enum is not None:
+                enum.extend(v for v in PREFER["schema"]["enum"] if v not in enum)
+            prefer["description"] = " ".join(filter(None, (prefer.get("description"), PREFER["description"])))
         if action == "update":
             operation["responses"].setdefault("204", {"description": "Updated (`Prefer: return=minimal`): no body."})
