@@ -14,6 +14,8 @@ from engine.features.query_cache.listener import CHANNEL
 from engine.features.query_cache.plugin import LISTENER, QUERY_CACHE
 from engine.features.query_cache.stats import CACHE_STATS
 from engine.http.keys import MANAGERS
+from engine.resources.bulk import BulkWriter
+from engine.resources.context import WriteContext
 
 SPEC = os.path.join(os.path.dirname(__file__), "specs", "protection", "resources.yaml")
 
@@ -174,6 +176,15 @@ async def test_a_bulk_create_sends_one_notice_for_all_its_rows(api):
         admin = await api.as_admin()
         created = await admin.post("/api/tags", json=[{"name": f"tag {i}"} for i in range(20)])
         assert created.status == 201, created.text
+        await api.app[LISTENER].settle()
+    assert [n.rsplit(":", 1)[0] for n in notices if ":tags:" in n] == [f"{api.schema}:tags"]
+
+
+async def test_a_bulk_create_outside_any_request_sends_one_notice_for_all_its_rows(api):
+    """A job's set-based write: one token for the set, so its rows' notices fold into one."""
+    manager = api.app[MANAGERS]["tags"]
+    async with cache_notices(api) as notices:
+        await BulkWriter(manager, 100).create_many([{"name": f"job tag {i}"} for i in range(20)], WriteContext(None))
         await api.app[LISTENER].settle()
     assert [n.rsplit(":", 1)[0] for n in notices if ":tags:" in n] == [f"{api.schema}:tags"]
 

@@ -109,7 +109,9 @@ def after_write(context: WriteContext, resource: Resource) -> Awaitable[None] | 
             return None
         writes.resources.add(resource.name)
         token = writes.token
-    else:  # a write outside a request (a job, a command): only the notice can reach caches
+    elif context.write_set is not None:  # outside a request (a job, a command): one token per set
+        token = context.shared.setdefault((NOTICES, context.write_set), secrets.token_hex(8))
+    else:  # only the notice can reach caches
         token = secrets.token_hex(8)
     if context.write_set is not None:
         context.write_set.defer(NOTICES, _notify_each, ((resource.name, token),))
