@@ -72,6 +72,31 @@ async def plan_includes(
     return plan
 
 
+async def joined_includes(request: web.Request, plan: IncludePlan, resource: Resource) -> Any | None:
+    """The plan's first includes as columns of the rows' own statement, when it offers that
+    (`joined`, optional in an IncludePlan: engine.resources.listing) and can; else None."""
+    joining = getattr(plan, "joined", None)
+    return await joining(request, resource) if joining is not None else None
+
+
+async def embedded_page(
+    request: web.Request,
+    plan: IncludePlan,
+    resource: Resource,
+    manager: ResourceManager,
+    query: ListQuery,
+    predicates: tuple[Predicate, ...] | None = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of rows with what `plan` embeds, and the next page's cursor: the first level of
+    includes as columns of the page's own statement when the plan can (`joined`), deeper levels
+    one statement each. Run it inside `one_connection()`."""
+    joined = await joined_includes(request, plan, resource)
+    extra = None if joined is None else joined.columns
+    rows, next_cursor = await manager.list(plan.widen(query), request[IDENTITY], None, predicates, extra)
+    await (plan.attach if joined is None else joined.attach)(request, rows)
+    return rows, next_cursor
+
+
 async def list_page(
     request: web.Request,
     resource: Resource,
@@ -79,19 +104,12 @@ async def list_page(
     query: ListQuery,
     predicates: tuple[Predicate, ...] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of rows with what `include` embeds, and the next page's cursor. The first level of
-    includes comes as columns of the page's own statement when the plan can (`joined`), deeper
-    levels one statement each, all on one pooled connection."""
+    """A page of rows with what `include` embeds, all on one pooled connection, and the next page's cursor."""
     if not query.include:
         return await manager.list(query, request[IDENTITY], predicates=predicates)
-    embedding = await plan_includes(request, resource, query.include, query.fields)
-    joining = getattr(embedding, "joined", None)  # optional in an IncludePlan (engine.resources.listing)
-    joined = await joining(request, resource) if joining is not None else None
+    plan = await plan_includes(request, resource, query.include, query.fields)
     async with one_connection():
-        extra = None if joined is None else joined.columns
-        rows, next_cursor = await manager.list(embedding.widen(query), request[IDENTITY], None, predicates, extra)
-        await (embedding.attach(request, rows) if joined is None else joined.attach(request, rows))
-    return rows, next_cursor
+        return await embedded_page(request, plan, resource, manager, query, predicates)
 
 
 def created_response(resource: Resource, row: dict[str, Any]) -> web.Response:
@@ -223,8 +241,7 @@ class ResourceHandlers:
             if answer is not None:
                 return answer
         embedding = await plan_includes(request, self.resource, include, fields)
-        joining = getattr(embedding, "joined", None)  # optional in an IncludePlan (engine.resources.listing)
-        joined = await joining(request, self.resource) if joining is not None else None
+        joined = await joined_includes(request, embedding, self.resource)
         async with one_connection() if include else _NOTHING:  # the row and its includes: one connection
             extra = None if joined is None else joined.columns  # the row and its first includes: one statement
             row = await manager.get(request.match_info["id"], request[IDENTITY], embedding.fields, extra)

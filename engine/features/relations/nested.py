@@ -30,9 +30,9 @@ from aiohttp import web
 
 from engine.db.pool import one_connection
 from engine.features.relations.invitations import Invitations, invitation_routes
-from engine.features.relations.service import RELATIONS, Embedding
+from engine.features.relations.service import RELATIONS
 from engine.http.body import read_object
-from engine.http.handlers import add_count, aggregate_rows, authorize, write_context
+from engine.http.handlers import add_count, aggregate_rows, authorize, embedded_page, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, POOL
 from engine.http.query import parse_fields, parse_include, parse_list_query, parse_sort, refuse_parameters
 from engine.http.responses import json_response
@@ -185,7 +185,7 @@ class NestedHandlers:
                 groups = await aggregate_rows(request, manager, replace(query, filters=(*query.filters, *mine)))
                 return json_response({"data": groups})
             query = replace(embedding.widen(query), filters=(*query.filters, *mine))
-            rows, next_cursor = await _embedded(request, embedding, self.through, manager, query)
+            rows, next_cursor = await embedded_page(request, embedding, self.through, manager, query)
         headers = {}
         if next_cursor is not None:
             params = [(k, v) for k, v in request.query.items() if k != "cursor"] + [("cursor", next_cursor)]
@@ -205,7 +205,7 @@ class NestedHandlers:
             filters = (Filter(self.relation.key, "eq", parent_pk), Filter(self.relation.other, "eq", other))
             filters += self.active_only()
             query = ListQuery(filters=filters, sort=parse_sort(self.through, None), fields=embedding.fields, limit=1)
-            rows, _ = await _embedded(request, embedding, self.through, self.managers(request)[1], query)
+            rows, _ = await embedded_page(request, embedding, self.through, self.managers(request)[1], query)
             if not rows:
                 raise self._not_linked(request)
         return json_response({"data": rows[0]})
@@ -313,15 +313,3 @@ class NestedHandlers:
                 raise self._not_linked(request)
             # with invitations, "no link" and "a pending invitation, now revoked" answer alike
         return web.Response(status=204)
-
-
-async def _embedded(
-    request: web.Request, embedding: Embedding, through: Resource, manager: ResourceManager, query: ListQuery
-) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of links with their far rows and includes: the first level in the page's own statement
-    when it can be (`Embedding.joined`), else one statement after it."""
-    joined = await embedding.joined(request, through)
-    extra = None if joined is None else joined.columns
-    rows, next_cursor = await manager.list(query, request[IDENTITY], extra=extra)
-    await (embedding.attach if joined is None else joined.attach)(request, rows)
-    return rows, next_cursor
