@@ -53,12 +53,19 @@ class _Writes:
     """The resources a request wrote, collected by after_write for the post-commit invalidation,
     and the token its notices carry (so the listeners do not move the groups a second time)."""
 
-    __slots__ = ("cache", "resources", "token")
+    __slots__ = ("_token", "cache", "resources")
 
     def __init__(self, cache: QueryCache | None):
         self.cache = cache
         self.resources: set[str] = set()
-        self.token = secrets.token_hex(8) if cache is not None else ""
+        self._token: str | None = None
+
+    @property
+    def token(self) -> str:
+        """Made at the request's first watched write: a read (most requests) never needs one."""
+        if self._token is None:
+            self._token = secrets.token_hex(8)
+        return self._token
 
 
 WRITES = "query_cache.writes"  # WriteContext.shared: the cached resources this request's writes touched
