@@ -359,7 +359,7 @@ def _transitions(
         problem = None
         if spec_field is None:
             problem = f"{name!r} is not a property of the schema"
-        elif name in (primary_key, owner) or spec_field.write_only or name in ENGINE_KEPT:
+        elif name in (primary_key, owner) or spec_field.write_only or spec_field.engine_managed:
             problem = f"{name!r} is the primary key, the owner, a secret or kept by the engine: it has no moves"
         elif spec_field.sql_type != "text":
             problem = f"{name!r} must be a string (its states are strings), not {spec_field.sql_type}"
@@ -388,9 +388,6 @@ def _transitions(
         if not problems:
             found[name] = {state: tuple(targets) for state, targets in states.items()}
     return found
-
-
-ENGINE_KEPT = ("created_at", "updated_at", "deleted_at")
 
 
 def _check_secrets_plugin(data: dict[str, Any], resources: dict[str, Resource], errors: _Collector) -> None:
@@ -511,7 +508,7 @@ def _relation(
         return None
     invite = _invite(resources[name], through, raw.get("invite"), (*where, "invite"), errors)
     target = through.references[raw["other"]].resource
-    kept = (raw["key"], raw["other"], through.primary_key, *ENGINE_KEPT)
+    kept = (raw["key"], raw["other"], through.primary_key, *(n for n, f in through.fields.items() if f.engine_managed))
     owner_joins = raw.get("owner_joins")
     if owner_joins is not None:
         parent = resources[name]
