@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from engine.http.middleware import new_request_id
-from engine.kernel.logs import LogSettings, build_handler
+from engine.kernel.logs import JsonFormatter, LogSettings, build_handler, log_fast, request_id_var
 from engine.testing import PRODUCTION_TOKEN_CLAIMS
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
@@ -253,3 +253,79 @@ async def test_an_explicit_flush_writes_at_once_inside_the_loop(stream_logger):
     logger.info("before shutdown")
     logger.handlers[0].flush()
     assert "before shutdown" in stream.written
+
+
+@pytest.fixture
+def formatted(monkeypatch):
+    """The records JsonFormatter formats: a line written without one is written directly. With
+    logging's lookups off, as `configure_logging` leaves them in a serving process."""
+    for switch in ("logThreads", "logProcesses", "logMultiprocessing"):
+        monkeypatch.setattr(logging, switch, False)
+    monkeypatch.setattr(logging, "_srcfile", None)
+    records = []
+    original = JsonFormatter.format
+
+    def counting(self, record: logging.LogRecord) -> str:
+        records.append(record)
+        return original(self, record)
+
+    monkeypatch.setattr(JsonFormatter, "format", counting)
+    return records
+
+
+def as_served(logger: logging.Logger) -> logging.Logger:
+    """The logger with the engine's handler alone on it, as in a serving process (pytest adds its
+    capturing handlers to loggers that do not propagate)."""
+    del logger.handlers[1:]
+    return logger
+
+
+def write_request_line(logger: logging.Logger) -> dict:
+    token = request_id_var.set("req-direct")
+    try:
+        log_fast(logger, logging.INFO, "%s %s %s", ("GET", "/api/notes", 200), {"method": "GET", "status": 200})
+    finally:
+        request_id_var.reset(token)
+    handler = logger.handlers[0]
+    handler.flush()
+    return orjson.loads(handler.stream.written.splitlines()[-1])
+
+
+def test_a_request_line_written_directly_is_the_line_a_log_record_would_make(stream_logger, formatted):
+    logger = as_served(stream_logger[0])
+    direct = write_request_line(logger)
+    assert formatted == [], "the engine's own stderr handler, alone: no record is made"
+
+    any_filter = logging.Filter()  # any filter: the line goes through logging's records
+    logger.addFilter(any_filter)
+    try:
+        through_logging = write_request_line(logger)
+    finally:
+        logger.removeFilter(any_filter)
+    assert len(formatted) == 1
+
+    assert list(direct) == list(through_logging)
+    assert {**direct, "ts": None} == {**through_logging, "ts": None}
+    assert (direct["msg"], direct["request_id"], direct["status"]) == ("GET /api/notes 200", "req-direct", 200)
+
+
+def test_a_second_handler_on_the_way_gets_the_request_line_as_a_record(stream_logger, formatted):
+    logger = as_served(stream_logger[0])
+    seen = []
+    extra_handler = logging.Handler()
+    extra_handler.emit = seen.append
+    logger.addHandler(extra_handler)
+    try:
+        write_request_line(logger)
+    finally:
+        logger.removeHandler(extra_handler)
+    assert [record.getMessage() for record in seen] == ["GET /api/notes 200"]
+    assert len(formatted) == 1
+
+
+def test_a_handler_level_above_the_line_keeps_it_out_on_the_direct_path(stream_logger, formatted):
+    logger, stream = as_served(stream_logger[0]), stream_logger[1]
+    logger.handlers[0].setLevel(logging.WARNING)
+    log_fast(logger, logging.INFO, "quiet", (), {})
+    logger.handlers[0].flush()
+    assert "quiet" not in stream.written

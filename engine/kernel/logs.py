@@ -115,11 +115,16 @@ def log_fast(logger: logging.Logger, level: int, msg: str, args: tuple, extra: M
     process once ``configure_logging`` has switched off the caller, thread and process lookups;
     here they are copied from a template made by LogRecord itself, so handlers, filters and
     formatters see the very attributes a normal record has. With those lookups on, or a custom
-    record factory, this is ``logger.log`` as it stands. The caller checks ``isEnabledFor``.
+    record factory, this is ``logger.log`` as it stands. Where the engine's JSON stderr handler is
+    the only place the line goes, no record is made at all (`_sole_json_stream`). The caller checks
+    ``isEnabledFor``.
     """
     switches = (logging._srcfile, logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
     if switches != (None, False, False, False) or logging.getLogRecordFactory() is not logging.LogRecord:
         logger.log(level, msg, *args, extra=extra)
+        return
+    direct = None if extra.keys() & _STANDARD else _sole_json_stream(logger, level)
+    if direct is not None and direct.write_line(level, logger.name, msg, args, extra):
         return
     template = _TEMPLATES.get((logger.name, switches))
     if template is None:
@@ -137,6 +142,32 @@ def log_fast(logger: logging.Logger, level: int, msg: str, args: tuple, extra: M
     fields["created"], fields["msecs"] = now, int((now - int(now)) * 1000) + 0.0
     fields["relativeCreated"] = template["relativeCreated"] + (now - template["created"]) * 1000
     logger.handle(record)
+
+
+def _sole_json_stream(logger: logging.Logger, level: int) -> _Stream | None:
+    """The engine's JSON stderr handler when a record of `logger` at `level` would reach it and
+    nothing else: no filter on the loggers it passes, no other handler on the way, and the handler
+    with only its own context filter and JSON formatter. Then `log_fast` writes the line itself
+    (`_Stream.write_line`), the very text the record would have become; any other set-up (a
+    deployment's filter or handler, the text format, the log file) takes logging's own path."""
+    found = None
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters or current.disabled:
+            return None
+        for handler in current.handlers:
+            if found is not None or type(handler) is not _Stream:
+                return None
+            found = handler
+        if not current.propagate:
+            break
+        current = current.parent
+    if found is None or level < found.level or type(found.formatter) is not JsonFormatter:
+        return None
+    filters = found.filters
+    if len(filters) != 1 or type(filters[0]) is not RequestContextFilter:
+        return None
+    return found
 
 
 @dataclass(frozen=True)
@@ -204,6 +235,43 @@ class _FlushOncePerTurn:
 
 class _Stream(_FlushOncePerTurn, logging.StreamHandler):
     """stderr, flushed once per event-loop turn."""
+
+    def write_line(self, level: int, name: str, msg: str, args: tuple, extra: Mapping[str, Any]) -> bool:
+        """Write what `JsonFormatter` makes of a record of these parts, without the record: the
+        request line's cost was mostly the LogRecord, the logger walk and the formatter's lookups.
+        False (nothing written) when the parts do not format cleanly: the caller then goes
+        through logging, which reports the problem as it always does."""
+        now = time.time()
+        try:
+            line = {
+                "ts": _iso(now),
+                "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
+                "logger": name,
+                "msg": msg % args if args else msg,
+                "request_id": request_id_var.get(),
+                "user_id": user_id_var.get(),
+                "pid": _PID[0],
+                **extra,
+            }
+            text = orjson.dumps(line, default=str).decode()
+        except Exception:
+            return False
+        with self.lock:  # type: ignore[union-attr]  # as Handler.handle holds it around emit
+            try:
+                self._loop, self._emitter = asyncio.get_running_loop(), threading.get_ident()
+            except RuntimeError:
+                self._loop = None
+            try:
+                self.stream.write(text + self.terminator)
+                self.flush()
+            except Exception:  # as StreamHandler.emit: logging's own report, never the caller's error
+                self.handleError(logging.makeLogRecord({"msg": text, "levelno": level, "name": name}))
+            finally:
+                self._loop = None
+        return True
+
+
+_LEVEL_NAMES = {level: logging.getLevelName(level).lower() for level in (10, 20, 30, 40, 50)}
 
 
 class _RotatingFile(_FlushOncePerTurn, logging.handlers.RotatingFileHandler):
