@@ -123,6 +123,22 @@ async def test_development_problems_show_the_traceback(api):
     assert "RuntimeError" in "".join(result.json["traceback"])
 
 
+async def test_a_response_signal_that_fails_is_a_500_problem_not_a_dropped_connection(api):
+    result = await api.anonymous.get("/fails-when-sent", headers={"X-Request-ID": "req-signal"})
+    assert result.status == 500
+    assert result.headers["Content-Type"].startswith("application/problem+json")
+    assert (result.json["request_id"], result.headers["X-Request-ID"]) == ("req-signal", "req-signal")
+    assert (await api.anonymous.get("/slow?seconds=0")).status == 200, "the server goes on serving"
+
+
+async def test_a_response_signal_that_fails_is_logged_with_its_traceback_and_the_replaced_status(api, log_lines):
+    await api.anonymous.get("/fails-when-sent", headers={"X-Request-ID": "req-signal-log"})
+    lines = [line for line in log_lines() if line["request_id"] == "req-signal-log"]
+    (failure,) = [line for line in lines if "exc" in line]
+    assert "the test plugin's response signal failed on purpose" in failure["exc"]
+    assert any(line["msg"] == "the 200 answer of request_id=req-signal-log was replaced by a 500" for line in lines)
+
+
 class TestProduction:
     @pytest.fixture
     def engine_env(self, engine_env):

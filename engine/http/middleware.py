@@ -81,8 +81,15 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
     request[REQUEST_ID] = request_id
     request_id_var.set(request_id)  # every log line of this request carries it (one task per request)
+    response: web.StreamResponse | None = None
     try:
         response = await handler(request)
+        if isinstance(response, web.Response) and not response.prepared:
+            # The response signals (plugins' `on_response_prepare`) run here rather than after the
+            # chain, where aiohttp would drop the connection if one raised: a 500 problem instead.
+            # Only the headers are buffered: they leave with the body, in one send, as before.
+            response.headers["X-Request-ID"] = request_id
+            await response.prepare(request)
     except Problem as problem:
         response = problem_response(problem, request_id)
     except web.HTTPException as exc:
@@ -104,6 +111,8 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         response = problem_response(problem, request_id)
     except Exception as exc:
         log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
+        if response is not None:  # it was answered, and a response signal failed: say it was replaced
+            log.error("the %s answer of request_id=%s was replaced by a 500", response.status, request_id)
         await call_all(request.app[PLUGINS].hook.on_error, request=request, error=exc)
         detail = "an internal error occurred; quote the request_id when reporting it"
         show_traceback = not request.app[CONFIG].production
