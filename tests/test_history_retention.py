@@ -163,6 +163,31 @@ async def test_prune_by_age_keeps_the_newest_version_of_each_row(api):
     assert [r["version"] for r in rows] == [max(r["version"] for r in rows)] and len(rows) == 1
 
 
+async def test_a_purged_rows_newest_versions_stay_when_only_keep_is_declared(api):
+    alice = await api.as_user("alice")
+    shelf = (await alice.post("/api/shelves", json={"name": "v1"})).json["data"]
+    for name in ("v2", "v3"):
+        await alice.patch(f"/api/shelves/{shelf['id']}", json={"name": name})
+    await alice.delete(f"/api/shelves/{shelf['id']}")
+    await api.sql("update shelves set deleted_at = now() - interval '2 days' where id = $1", shelf["id"])
+    assert await run(api, purge_all) == {"shelves": 1}
+    await run(api, prune_all)
+    rows = await api.sql("select version from shelves_history where record_id = $1 order by version", shelf["id"])
+    assert len(rows) == 2 and rows[-1]["version"] == max(r["version"] for r in rows)
+
+
+async def test_a_deleted_rows_old_versions_go_by_max_age_and_its_deletion_version_stays(api):
+    alice = await api.as_user("alice")
+    shelf = (await alice.post("/api/shelves", json={"name": "s"})).json["data"]
+    item = (await alice.post("/api/items", json={"shelf_id": shelf["id"]})).json["data"]
+    await alice.patch(f"/api/items/{item['id']}", json={"owner_id": "alice"})
+    assert (await alice.delete(f"/api/items/{item['id']}")).status in (200, 204)
+    await api.sql("update items_history set at = now() - interval '2 hours'")
+    await run(api, prune_all)
+    rows = await api.sql("select action, data from items_history where record_id = $1", item["id"])
+    assert [(r["action"], r["data"]) for r in rows] == [("deleted", None)]
+
+
 def test_turning_history_on_for_an_existing_resource_only_adds_its_table(engine_spec):
     before = dataclasses.replace(engine_spec, resources={**engine_spec.resources})
     before.resources["items"] = dataclasses.replace(engine_spec.resources["items"], history=None)
