@@ -339,6 +339,20 @@ def test_a_second_handler_on_the_way_gets_the_request_line_as_a_record(stream_lo
     assert len(formatted) == 1
 
 
+def test_an_integration_patching_the_logger_sees_the_request_line_as_a_record(stream_logger, formatted, monkeypatch):
+    logger, seen = as_served(stream_logger[0]), []
+    original = logging.Logger.callHandlers
+
+    def breadcrumbs(self, record):  # as an error tracker's logging integration wraps it
+        seen.append(record.getMessage())
+        return original(self, record)
+
+    monkeypatch.setattr(logging.Logger, "callHandlers", breadcrumbs)
+    write_request_line(logger)
+    assert seen == ["GET /api/notes 200"]
+    assert len(formatted) == 1
+
+
 def test_a_handler_level_above_the_line_keeps_it_out_on_the_direct_path(stream_logger, formatted):
     logger, stream = as_served(stream_logger[0]), stream_logger[1]
     logger.handlers[0].setLevel(logging.WARNING)

@@ -144,12 +144,18 @@ def log_fast(logger: logging.Logger, level: int, msg: str, args: tuple, extra: M
     logger.handle(record)
 
 
+_HANDLE, _CALL_HANDLERS = logging.Logger.handle, logging.Logger.callHandlers  # as logging defines them
+
+
 def _sole_json_stream(logger: logging.Logger, level: int) -> _Stream | None:
     """The engine's JSON stderr handler when a record of `logger` at `level` would reach it and
     nothing else: no filter on the loggers it passes, no other handler on the way, and the handler
     with only its own context filter and JSON formatter. Then `log_fast` writes the line itself
     (`_Stream.write_line`), the very text the record would have become; any other set-up (a
-    deployment's filter or handler, the text format, the log file) takes logging's own path."""
+    deployment's filter or handler, the text format, the log file, a patched `Logger`) takes
+    logging's own path."""
+    if logging.Logger.handle is not _HANDLE or logging.Logger.callHandlers is not _CALL_HANDLERS:
+        return None  # patched by an error tracker's integration (Sentry's breadcrumbs): it must see records
     found = None
     current: logging.Logger | None = logger
     while current is not None:
