@@ -12,6 +12,7 @@ expensive ``extra`` dicts with ``log.isEnabledFor(level)`` so a disabled level c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import logging
 import logging.handlers
@@ -19,7 +20,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,19 +64,34 @@ class JsonFormatter(logging.Formatter):
     """One JSON object per line: ts, level, logger, msg, request_id, user_id, extra fields, exc."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = {
-            "ts": _iso(record.created),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "request_id": getattr(record, "request_id", None),
-            "user_id": getattr(record, "user_id", None),
-            "pid": _PID[0],
-        }
-        line.update(_extra(record))
+        line = json_line(
+            record.created,
+            record.levelname.lower(),
+            record.name,
+            record.getMessage(),
+            getattr(record, "request_id", None),
+            getattr(record, "user_id", None),
+            _extra(record),
+        )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(line, default=str).decode()
+
+
+def json_line(
+    created: float, level: str, logger: str, msg: str, request_id: Any, user_id: Any, extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A JSON line's fields in their order: the formatter's for a record, `_Stream.write_line`'s without one."""
+    return {
+        "ts": _iso(created),
+        "level": level,
+        "logger": logger,
+        "msg": msg,
+        "request_id": request_id,
+        "user_id": user_id,
+        "pid": _PID[0],
+        **extra,
+    }
 
 
 class TextFormatter(logging.Formatter):
@@ -217,12 +233,18 @@ class _FlushOncePerTurn:
     _flush_pending = False
 
     def emit(self, record: logging.LogRecord) -> None:
+        with self._in_turn():
+            super().emit(record)  # type: ignore[misc]
+
+    @contextlib.contextmanager
+    def _in_turn(self) -> Iterator[None]:
+        """While a line is written: the running loop, if any, so `flush` can wait for the turn's end."""
         try:
             self._loop, self._emitter = asyncio.get_running_loop(), threading.get_ident()
         except RuntimeError:
             self._loop = None
         try:
-            super().emit(record)  # type: ignore[misc]
+            yield
         finally:
             self._loop = None
 
@@ -247,33 +269,19 @@ class _Stream(_FlushOncePerTurn, logging.StreamHandler):
         request line's cost was mostly the LogRecord, the logger walk and the formatter's lookups.
         False (nothing written) when the parts do not format cleanly: the caller then goes
         through logging, which reports the problem as it always does."""
-        now = time.time()
+        level_name = _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower()
         try:
-            line = {
-                "ts": _iso(now),
-                "level": _LEVEL_NAMES.get(level) or logging.getLevelName(level).lower(),
-                "logger": name,
-                "msg": msg % args if args else msg,
-                "request_id": request_id_var.get(),
-                "user_id": user_id_var.get(),
-                "pid": _PID[0],
-                **extra,
-            }
+            message = msg % args if args else msg
+            line = json_line(time.time(), level_name, name, message, request_id_var.get(), user_id_var.get(), extra)
             text = orjson.dumps(line, default=str).decode()
         except Exception:
             return False
-        with self.lock:  # type: ignore[union-attr]  # as Handler.handle holds it around emit
-            try:
-                self._loop, self._emitter = asyncio.get_running_loop(), threading.get_ident()
-            except RuntimeError:
-                self._loop = None
+        with self.lock, self._in_turn():  # type: ignore[union-attr]  # as Handler.handle holds the lock
             try:
                 self.stream.write(text + self.terminator)
                 self.flush()
             except Exception:  # as StreamHandler.emit: logging's own report, never the caller's error
                 self.handleError(logging.makeLogRecord({"msg": text, "levelno": level, "name": name}))
-            finally:
-                self._loop = None
         return True
 
 
