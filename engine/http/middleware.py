@@ -84,12 +84,13 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     response: web.StreamResponse | None = None
     try:
         response = await handler(request)
+        response.headers["X-Request-ID"] = request_id
         if isinstance(response, web.Response) and not response.prepared:
             # The response signals (plugins' `on_response_prepare`) run here rather than after the
             # chain, where aiohttp would drop the connection if one raised: a 500 problem instead.
             # Only the headers are buffered: they leave with the body, in one send, as before.
-            response.headers["X-Request-ID"] = request_id
             await response.prepare(request)
+        return response
     except Problem as problem:
         response = problem_response(problem, request_id)
     except web.HTTPException as exc:
@@ -117,7 +118,7 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         detail = "an internal error occurred; quote the request_id when reporting it"
         show_traceback = not request.app[CONFIG].production
         response = problem_response(Problem(detail), request_id, error=exc, show_traceback=show_traceback)
-    response.headers["X-Request-ID"] = request_id
+    response.headers["X-Request-ID"] = request_id  # the problem built above
     return response
 
 
