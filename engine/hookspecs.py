@@ -122,10 +122,12 @@ def register_routes(app: web.Application, spec: Spec) -> Maybe[list[web.RouteDef
 def register_middlewares(app: web.Application, spec: Spec) -> Maybe[list[Any] | None]:
     """Return a list of aiohttp middlewares (``@web.middleware`` functions).
 
-    All results, in plugin order; they run inside the engine's request-id and error boundary
+    All results, in plugin order; they run inside the engine's request id and error boundary
     and outside authentication, so they see every request, including failing ones. A middleware
     decorated with ``engine.plugin.after_authentication`` runs inside authentication instead,
-    where ``request[IDENTITY]`` is set (rate limits and caches that act per caller). ``app`` is
+    where ``request[IDENTITY]`` is set (rate limits and caches that act per caller); one decorated
+    with ``engine.plugin.observes_answers`` runs outside the error boundary and gets the rendered
+    problem rather than the exception (access logs, metrics); it must not raise. ``app`` is
     the app being built: its configuration (``app[CONFIG]``) and your ``configure`` state are set.
     """
 

@@ -117,6 +117,20 @@ async def test_a_rejected_request_is_logged_with_its_status(api, log_lines):
     assert line["status"] == 422
 
 
+async def test_a_problem_answer_is_logged_with_the_size_of_its_body(api, log_lines):
+    missing = await api.anonymous.get(
+        "/api/notes/00000000-0000-0000-0000-000000000000", headers={"X-Request-ID": "r404"}
+    )
+    (line,) = [line for line in log_lines() if line["request_id"] == "r404" and line["logger"] == "engine.access"]
+    assert (line["status"], line["bytes"]) == (404, len(missing.body))
+
+
+async def test_an_unexpected_error_is_logged_as_the_500_the_client_got(api, log_lines):
+    failed = await api.anonymous.get("/boom", headers={"X-Request-ID": "req-boom"})
+    (line,) = [line for line in log_lines() if line["request_id"] == "req-boom" and line["logger"] == "engine.access"]
+    assert (line["status"], line["level"], line["bytes"]) == (500, "warning", len(failed.body))
+
+
 async def test_development_problems_show_the_traceback(api):
     result = await api.anonymous.get("/boom")
     assert result.status == 500
@@ -137,6 +151,15 @@ async def test_a_response_signal_that_fails_is_logged_with_its_traceback_and_the
     (failure,) = [line for line in lines if "exc" in line]
     assert "the test plugin's response signal failed on purpose" in failure["exc"]
     assert any(line["msg"] == "the 200 answer of request_id=req-signal-log was replaced by a 500" for line in lines)
+
+
+async def test_a_response_signal_that_fails_is_logged_as_the_500_the_client_got(api, log_lines):
+    failed = await api.anonymous.get("/fails-when-sent", headers={"X-Request-ID": "req-signal-access"})
+    lines = log_lines()
+    (line,) = [
+        line for line in lines if line["request_id"] == "req-signal-access" and line["logger"] == "engine.access"
+    ]
+    assert (line["status"], line["bytes"]) == (500, len(failed.body))
 
 
 class TestProduction:

@@ -70,6 +70,14 @@ async def test_paths_no_route_serves_share_one_label(api):
     assert requests_counted(await scrape(api), "(unmatched)", "404") == before + 2
 
 
+async def test_a_failure_is_counted_with_the_status_the_client_got(api):
+    before = requests_counted(await scrape(api), "/fails-when-sent", "500")
+    assert (await api.anonymous.get("/fails-when-sent")).status == 500  # its handler answered 200
+    after = await scrape(api)
+    assert requests_counted(after, "/fails-when-sent", "500") == before + 1
+    assert requests_counted(after, "/fails-when-sent", "200") == 0
+
+
 async def test_pool_gauges_and_process_usage_are_reported(api):
     result = await scrape(api)
     names = {name for name, _ in result}

@@ -1,5 +1,5 @@
-"""The engine's own middlewares: the request-id + error boundary (outermost) and authentication
-(innermost). Plugin middlewares run between the two; `build_middlewares` shows the order."""
+"""The engine's own middlewares: the request id (outermost), the error boundary and authentication
+(innermost). Plugin middlewares run between them; `build_middlewares` shows the order."""
 
 from __future__ import annotations
 
@@ -75,12 +75,19 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Proble
 
 
 @web.middleware
-async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Give every request an id and turn every failure into problem+json carrying it."""
+async def request_id(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Give every request an id before anything else runs: the client's when usable, else a new one."""
     incoming = request.headers.get("X-Request-ID", "")
-    request_id = incoming if _REQUEST_ID.match(incoming) else new_request_id()
-    request[REQUEST_ID] = request_id
-    request_id_var.set(request_id)  # every log line of this request carries it (one task per request)
+    request[REQUEST_ID] = chosen = incoming if _REQUEST_ID.match(incoming) else new_request_id()
+    request_id_var.set(chosen)  # every log line of this request carries it (one task per request)
+    return await handler(request)
+
+
+@web.middleware
+async def error_boundary(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Turn every failure into problem+json carrying the request's id; the observers outside it see
+    the answer the client gets."""
+    request_id = request[REQUEST_ID]
     response: web.StreamResponse | None = None
     try:
         response = await handler(request)
@@ -139,6 +146,7 @@ async def authentication(request: web.Request, handler: Handler) -> web.StreamRe
 
 
 AFTER_AUTHENTICATION = "after_authentication"
+OBSERVES_ANSWERS = "observes_answers"
 
 
 def after_authentication(middleware: Callable) -> Callable:
@@ -151,9 +159,30 @@ def after_authentication(middleware: Callable) -> Callable:
     return middleware
 
 
+def observes_answers(middleware: Callable) -> Callable:
+    """Mark a plugin middleware to run outside the error boundary (inside the request id).
+
+    For middlewares that record the answer the client gets (access logs, request metrics): a failure
+    reaches them as the problem response the boundary rendered, with its status and body. Nothing
+    catches what such a middleware raises itself, so it must not raise.
+    """
+    middleware.engine_stage = OBSERVES_ANSWERS  # type: ignore[attr-defined]
+    return middleware
+
+
 def build_middlewares(plugin_middlewares: list) -> list:
-    """Outermost first: error boundary, plugins (logging, deadlines ...), authentication, then the
-    plugins marked with `after_authentication` (rate limits, caches), each group in hook order."""
-    inner = [m for m in plugin_middlewares if getattr(m, "engine_stage", None) == AFTER_AUTHENTICATION]
-    outer = [m for m in plugin_middlewares if m not in inner]
-    return [error_boundary, *outer, authentication, *inner]
+    """Outermost first: the request id, the plugins marked with `observes_answers` (the request log,
+    metrics), the error boundary, plugins (deadlines, CORS ...), authentication, then the plugins
+    marked with `after_authentication` (rate limits, caches), each group in hook order."""
+    stages: dict[str | None, list] = {OBSERVES_ANSWERS: [], None: [], AFTER_AUTHENTICATION: []}
+    for middleware in plugin_middlewares:
+        stage = getattr(middleware, "engine_stage", None)
+        stages[stage if stage in stages else None].append(middleware)
+    return [
+        request_id,
+        *stages[OBSERVES_ANSWERS],
+        error_boundary,
+        *stages[None],
+        authentication,
+        *stages[AFTER_AUTHENTICATION],
+    ]

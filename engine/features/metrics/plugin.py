@@ -22,6 +22,7 @@ from engine.features.metrics import series as http_series
 from engine.features.metrics.access import MetricsAccess
 from engine.features.metrics.processes import ClusterProcessCollector
 from engine.http.keys import POOL
+from engine.http.middleware import observes_answers
 from engine.http.observe import route_template, status_of
 from engine.kernel import metrics
 from engine.kernel.config import Config
@@ -41,6 +42,7 @@ METRICS_PATH = "/metrics"
 SCRAPER = Identity("metrics-scraper", frozenset({"metrics"}), via="metrics_token")
 
 
+@observes_answers
 @web.middleware
 async def count_requests(request: web.Request, handler) -> web.StreamResponse:
     started = time.perf_counter()

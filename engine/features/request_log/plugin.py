@@ -14,6 +14,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from engine.http.keys import REQUEST_ID
+from engine.http.middleware import observes_answers
 from engine.http.observe import response_size, route_template, status_of
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
@@ -23,6 +24,7 @@ from engine.spec import Spec
 log = logging.getLogger("engine.access")
 
 
+@observes_answers
 @web.middleware
 async def request_log(request: web.Request, handler) -> web.StreamResponse:
     if not log.isEnabledFor(logging.INFO):
