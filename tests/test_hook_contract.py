@@ -527,6 +527,34 @@ async def test_call_all_answers_from_the_plugins_registered_now():
     assert await call_all(pm.hook.before_write, **kwargs) == []
 
 
+class AwaitableTuple(tuple):
+    """A plain type's subclass that is awaitable: an answer is awaited by what it can do, not its base."""
+
+    def __await__(self):
+        yield from asyncio.sleep(0).__await__()
+        return "awaited tuple"
+
+
+class AwaitableAnswers:
+    @hookimpl
+    def write_needs_transaction(self, action):
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        loop.call_soon(future.set_result, "awaited future")
+        return {"create": future, "update": AwaitableTuple(), "delete": False}[action]
+
+
+@pytest.mark.parametrize(
+    ("action", "answer"), [("create", "awaited future"), ("update", "awaited tuple"), ("delete", False)]
+)
+async def test_an_answer_that_is_awaitable_but_not_a_coroutine_is_awaited(action, answer):
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(AwaitableAnswers())
+    kwargs = dict(context=None, resource=None, action=action, identity=None)
+    assert await HookCall(pm.hook.write_needs_transaction)(**kwargs) == [answer]
+
+
 async def test_a_hook_nobody_implements_is_answered_without_a_call():
     pm = pluggy.PluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)

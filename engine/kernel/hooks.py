@@ -102,6 +102,9 @@ class HookCall:
         for index, answer in enumerate(answers):
             if answer is None:
                 continue
+            if type(answer) in _PLAIN:  # most answers (a flag, rules, predicates): no awaitable check
+                resolved.append(answer)
+                continue
             if type(answer) is CoroutineType or inspect.isawaitable(answer):
                 try:
                     answer = await answer
@@ -112,6 +115,10 @@ class HookCall:
                     continue
             resolved.append(answer)
         return resolved
+
+
+# Answer types that are never awaitable (exact types: a subclass may define __await__).
+_PLAIN = frozenset({bool, int, str, tuple, list, dict, frozenset})
 
 
 def _arguments(names: tuple[str, ...]) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
