@@ -186,4 +186,16 @@ if __name__ == "__main__":
     parser.add_argument(
         "--disable", action="append", default=[], help="a plugin to switch off (repeatable), e.g. history"
     )
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument(
+        "--uvloop",
+        action="store_true",
+        help="serve on uvloop, as `resource-engine serve` does (the profile then "
+        "shows the loop's work as C, outside Python functions)",
+    )
+    arguments = parser.parse_args()
+    if arguments.uvloop:
+        import uvloop
+
+        uvloop.run(main(arguments))
+    else:
+        asyncio.run(main(arguments))

@@ -8,7 +8,10 @@ process) under callgrind twice, with `--small` and with `--large` measured reque
 warm-up, and divides the difference in instructions by the difference in requests: start-up,
 seeding and warm-up cancel out. Only the server process is counted (the client and PostgreSQL are
 not traced). `--against REV` counts the engine at another commit the same way, from a temporary
-git worktree, and prints both. Expect a few minutes per count: valgrind runs Python ~50x slower.
+git worktree (with this checkout's bench/cpu_profile.py and harness.py, so both counts drive the
+server the same way), and prints both. `--uvloop` serves on uvloop, as production does; the default
+is asyncio's loop, whose timers and callbacks are Python (more instructions, the same levers).
+Expect a few minutes per count: valgrind runs Python ~50x slower.
 
 User-space instructions only: system calls' kernel time is not in the figure (count them with
 `strace -c -p <pid>`), and neither is time waiting for PostgreSQL.
@@ -27,7 +30,7 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def collected(checkout: str, scenario: str, requests: int, warmup: int) -> int:
+def collected(checkout: str, scenario: str, requests: int, warmup: int, uvloop: bool = False) -> int:
     """Instructions callgrind counted in the server process for one cpu_profile run."""
     command = [
         "valgrind",
@@ -44,6 +47,7 @@ def collected(checkout: str, scenario: str, requests: int, warmup: int) -> int:
         str(warmup),
         "--requests",
         str(requests),
+        *(["--uvloop"] if uvloop else []),
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts in every run
     done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
@@ -54,8 +58,8 @@ def collected(checkout: str, scenario: str, requests: int, warmup: int) -> int:
 
 
 def per_request(checkout: str, args: argparse.Namespace) -> float:
-    small = collected(checkout, args.scenario, args.small, args.warmup)
-    large = collected(checkout, args.scenario, args.large, args.warmup)
+    small = collected(checkout, args.scenario, args.small, args.warmup, args.uvloop)
+    large = collected(checkout, args.scenario, args.large, args.warmup, args.uvloop)
     return (large - small) / (args.large - args.small)
 
 
@@ -66,6 +70,7 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=200)
     parser.add_argument("--large", type=int, default=1200)
     parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop, as production does")
     args = parser.parse_args()
     if shutil.which("valgrind") is None:
         raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
@@ -75,6 +80,8 @@ def main() -> None:
         folder = tempfile.mkdtemp(prefix="instructions-")
         checkout = os.path.join(folder, "against")
         subprocess.run(["git", "worktree", "add", "--detach", checkout, args.against], cwd=ROOT, check=True)
+        for driver in ("cpu_profile.py", "harness.py"):  # the same client, seed and options for both counts
+            shutil.copy(os.path.join(ROOT, "bench", driver), os.path.join(checkout, "bench", driver))
         try:
             there = per_request(checkout, args)
         finally:
