@@ -172,3 +172,9 @@ async def test_a_declared_length_over_the_limit_is_413_without_waiting_for_the_b
     assert head.split(b" ")[1] == b"413", head
     assert orjson.loads(body)["status"] == 413
 
+
+async def test_a_body_that_does_not_decode_as_its_content_encoding_is_400(api, expect_problem):
+    alice = await api.as_user("alice")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    problem = expect_problem(await alice.post("/api/notes", data=b'{"title": "t"}', headers=headers), 400)
+    assert "gzip" in problem["detail"]
