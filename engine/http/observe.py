@@ -25,6 +25,8 @@ def status_of(error: BaseException) -> int:
         return error.status
     if isinstance(error, asyncio.CancelledError):
         return CLIENT_CLOSED
+    if isinstance(error, web.RequestPayloadError):
+        return 400
     if isinstance(error, DATABASE_UNAVAILABLE):
         return 503
     return 500
