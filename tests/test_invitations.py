@@ -182,6 +182,12 @@ async def test_anonymous_callers_have_no_invitations(api, expect_problem):
     expect_problem(await api.anonymous.post(f"{team.url}/members/dave/accept"), 401)
 
 
+async def test_an_unknown_parameter_on_the_invitations_list_is_400_naming_it(api, expect_problem):
+    bob = await api.as_user("bob")
+    problem = expect_problem(await bob.get("/api/me/invitations?limit=1000"), 400)
+    assert problem["parameter"] == "limit"
+
+
 async def test_the_helper_path_invite_then_accept_gives_an_active_member(api):
     team = await team_with_roles(api)
     await add_member(api, team.alice, team.id, "dave")

@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.kernel.identity import Identity
@@ -180,6 +181,7 @@ class MyInvitations:
         identity = request[IDENTITY]
         if identity is None:
             raise Unauthorized("sign in to see your invitations", headers=BEARER_CHALLENGE)
+        refuse_parameters(request.query, "your invitations")  # all of them, in one page: none to ignore
         limit = request.app[CONFIG].max_page_size
         found: list[dict[str, Any]] = []
         for parent, relation, compiled in self.queries:
