@@ -151,6 +151,16 @@ async def test_accepting_makes_the_membership_active_and_grants_access(api):
     assert (await team.dave.get("/api/me/invitations")).json["data"] == []
 
 
+async def test_an_invitation_to_a_deleted_team_is_neither_listed_nor_answered(api, expect_problem):
+    team = await team_with_roles(api)
+    await invite(team.alice, team.id, "dave")
+    assert (await team.alice.delete(team.url)).status == 204
+    assert (await team.dave.get("/api/me/invitations")).json["data"] == []
+    expect_problem(await team.dave.post(f"{team.url}/members/dave/accept"), 404)
+    expect_problem(await team.dave.post(f"{team.url}/members/dave/decline"), 404)
+    assert ("dave", "member", "pending") in await memberships(api, team.id)
+
+
 async def test_declining_deletes_the_invitation(api, expect_problem):
     team = await team_with_roles(api)
     await invite(team.alice, team.id, "dave")
