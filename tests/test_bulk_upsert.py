@@ -203,6 +203,17 @@ async def test_put_replacing_a_row_refuses_a_body_key_that_differs_from_the_url(
     assert [tuple(r) for r in await api.sql("select slug, title from pages")] == [("home", "one")]
 
 
+async def test_merge_on_the_primary_key_updates_the_row_that_has_it(api):
+    alice = await api.as_user("alice", roles=["admin"])
+    upsert = "/api/pages?on_conflict=slug"
+    assert (await alice.post(upsert, json=[{"slug": "home", "title": "one"}], headers=MERGE)).status == 201
+    items = [{"slug": "home", "title": "two"}, {"slug": "faq", "title": "q"}]
+    again = await alice.post(upsert, json=items, headers=MERGE)
+    assert again.status == 201, again.text
+    rows = await api.sql("select slug, title from pages order by slug")
+    assert [tuple(r) for r in rows] == [("faq", "q"), ("home", "two")]
+
+
 async def test_put_with_the_current_etag_replaces_the_row(api):
     alice = await api.as_user("alice")
     key = str(uuid.uuid4())
