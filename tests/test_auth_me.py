@@ -27,3 +27,9 @@ async def test_me_with_a_bad_token_is_401_invalid_token(api):
     result = await api.with_token("garbage-token").get("/api/me")
     assert result.status == 401
     assert result.headers["WWW-Authenticate"] == 'Bearer error="invalid_token"'
+
+
+async def test_me_with_an_unknown_parameter_is_400_naming_it(api, expect_problem):
+    alice = await api.as_user("alice")
+    problem = expect_problem(await alice.get("/api/me?fields=id"), 400)
+    assert problem["parameter"] == "fields"

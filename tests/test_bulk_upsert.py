@@ -28,7 +28,18 @@ resources:
     unique: [[user_id, name]]
     soft_delete: {}
     permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
+  pages:
+    schema: schemas/page.json
+    primary_key: slug
+    permissions: {list: [user], read: [user], create: [user], update: [user], delete: [user]}
 """
+PAGE = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["slug", "title"],
+    "properties": {"slug": {"type": "string", "minLength": 1}, "title": {"type": "string"}},
+}
 TAG = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "type": "object",
@@ -58,7 +69,7 @@ NOTE = {
 
 @pytest.fixture
 def engine_spec_path(write_spec):
-    return str(write_spec(SPEC, {"schemas/note.json": NOTE, "schemas/tag.json": TAG}))
+    return str(write_spec(SPEC, {"schemas/note.json": NOTE, "schemas/tag.json": TAG, "schemas/page.json": PAGE}))
 
 
 async def notes(api):
@@ -172,6 +183,35 @@ async def test_put_refuses_a_body_key_that_differs_from_the_url(api, expect_prob
     alice = await api.as_user("alice")
     problem = expect_problem(await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "id": "other"}), 422)
     assert [e["path"] for e in problem["errors"]] == ["/id"]
+
+
+async def test_put_replaces_a_row_whose_key_the_body_carries_or_leaves_to_the_url(api):
+    alice = await api.as_user("alice", roles=["admin"])
+    assert (await alice.put("/api/pages/home", json={"slug": "home", "title": "one"})).status == 201
+    again = await alice.put("/api/pages/home", json={"slug": "home", "title": "two"})
+    assert again.status == 200, again.text
+    left_out = await alice.put("/api/pages/home", json={"title": "three"})
+    assert left_out.status == 200, left_out.text
+    assert [tuple(r) for r in await api.sql("select slug, title from pages")] == [("home", "three")]
+
+
+async def test_put_replacing_a_row_refuses_a_body_key_that_differs_from_the_url(api, expect_problem):
+    alice = await api.as_user("alice", roles=["admin"])
+    await alice.put("/api/pages/home", json={"slug": "home", "title": "one"})
+    problem = expect_problem(await alice.put("/api/pages/home", json={"slug": "away", "title": "two"}), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/slug"]
+    assert [tuple(r) for r in await api.sql("select slug, title from pages")] == [("home", "one")]
+
+
+async def test_merge_on_the_primary_key_updates_the_row_that_has_it(api):
+    alice = await api.as_user("alice", roles=["admin"])
+    upsert = "/api/pages?on_conflict=slug"
+    assert (await alice.post(upsert, json=[{"slug": "home", "title": "one"}], headers=MERGE)).status == 201
+    items = [{"slug": "home", "title": "two"}, {"slug": "faq", "title": "q"}]
+    again = await alice.post(upsert, json=items, headers=MERGE)
+    assert again.status == 201, again.text
+    rows = await api.sql("select slug, title from pages order by slug")
+    assert [tuple(r) for r in rows] == [("faq", "q"), ("home", "two")]
 
 
 async def test_put_with_the_current_etag_replaces_the_row(api):

@@ -176,6 +176,14 @@ async def test_unpaired_surrogate_is_refused_as_a_client_error(api, expect_probl
     assert [(e["path"], "surrogate" in e["message"]) for e in problem["errors"]] == [("/name", True)]
 
 
+async def test_unpaired_surrogate_in_a_key_is_422_naming_it(api, expect_problem):
+    alice = await api.as_user("alice")
+    body = b'{"name": "Helper", "tools": [{"name": "t", "config": {"\\ud800": 1}}]}'
+    problem = expect_problem(await post_raw(alice, "/api/agents", body), 422)
+    assert [e["path"] for e in problem["errors"]] == ["/tools/0/config/\\ud800"]
+    assert "surrogate" in problem["errors"][0]["message"]
+
+
 async def test_unicode_names_and_values_round_trip(api):
     alice = await api.as_user("alice")
     name = "Ünïcødé 助手 🤖"

@@ -151,6 +151,16 @@ async def test_accepting_makes_the_membership_active_and_grants_access(api):
     assert (await team.dave.get("/api/me/invitations")).json["data"] == []
 
 
+async def test_an_invitation_to_a_deleted_team_is_neither_listed_nor_answered(api, expect_problem):
+    team = await team_with_roles(api)
+    await invite(team.alice, team.id, "dave")
+    assert (await team.alice.delete(team.url)).status == 204
+    assert (await team.dave.get("/api/me/invitations")).json["data"] == []
+    expect_problem(await team.dave.post(f"{team.url}/members/dave/accept"), 404)
+    expect_problem(await team.dave.post(f"{team.url}/members/dave/decline"), 404)
+    assert ("dave", "member", "pending") in await memberships(api, team.id)
+
+
 async def test_declining_deletes_the_invitation(api, expect_problem):
     team = await team_with_roles(api)
     await invite(team.alice, team.id, "dave")
@@ -180,6 +190,12 @@ async def test_anonymous_callers_have_no_invitations(api, expect_problem):
     team = await team_with_roles(api)
     expect_problem(await api.anonymous.get("/api/me/invitations"), 401)
     expect_problem(await api.anonymous.post(f"{team.url}/members/dave/accept"), 401)
+
+
+async def test_an_unknown_parameter_on_the_invitations_list_is_400_naming_it(api, expect_problem):
+    bob = await api.as_user("bob")
+    problem = expect_problem(await bob.get("/api/me/invitations?limit=1000"), 400)
+    assert problem["parameter"] == "limit"
 
 
 async def test_the_helper_path_invite_then_accept_gives_an_active_member(api):

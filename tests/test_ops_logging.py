@@ -131,6 +131,14 @@ async def test_an_unexpected_error_is_logged_as_the_500_the_client_got(api, log_
     assert (line["status"], line["level"], line["bytes"]) == (500, "warning", len(failed.body))
 
 
+async def test_a_body_that_does_not_decode_is_logged_with_the_400_it_gets(api, log_lines):
+    headers = {"X-Request-ID": "req-gzip", "Content-Type": "application/json", "Content-Encoding": "gzip"}
+    answer = await api.anonymous.post("/api/notes", data=b'{"text": "t"}', headers=headers)
+    assert answer.status == 400
+    (line,) = [line for line in log_lines() if line["request_id"] == "req-gzip" and line["logger"] == "engine.access"]
+    assert line["status"] == 400
+
+
 async def test_development_problems_show_the_traceback(api):
     result = await api.anonymous.get("/boom")
     assert result.status == 500

@@ -141,3 +141,40 @@ def test_the_wrapped_aiohttp_method_keeps_the_shape_the_wrapper_relies_on():
     parameters = list(inspect.signature(parse_errors._AIOHTTP_HANDLE_ERROR).parameters)
     assert parameters == ["self", "request", "status", "exc", "message"]
     assert LineTooLong(b"/x", 10).args[:2] == (b"/x", 10)
+
+
+async def _raw_answer(api, request: bytes) -> tuple[bytes, bytes]:
+    """The status line and headers, and the body, of one raw request (the server may keep the
+    connection open: the body is read to its Content-Length, within a few seconds)."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(request)
+    await writer.drain()
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+        body = await asyncio.wait_for(reader.readexactly(length), 5)
+    finally:
+        writer.close()
+    return head, body
+
+
+async def test_a_declared_length_over_the_limit_is_413_without_waiting_for_the_body(api):
+    import orjson
+
+    token = api.token("alice", [])
+    head, body = await _raw_answer(
+        api,
+        b"POST /api/notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Authorization: Bearer " + token.encode() + b"\r\nContent-Length: 99999999\r\n\r\n{}",
+    )
+    assert head.split(b" ")[1] == b"413", head
+    assert orjson.loads(body)["status"] == 413
+
+
+async def test_a_body_that_does_not_decode_as_its_content_encoding_is_400(api, expect_problem):
+    alice = await api.as_user("alice")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    problem = expect_problem(await alice.post("/api/notes", data=b'{"title": "t"}', headers=headers), 400)
+    assert "gzip" in problem["detail"]

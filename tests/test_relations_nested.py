@@ -178,6 +178,12 @@ async def test_patch_member_refuses_to_move_the_row_to_another_user(api, expect_
     assert body["errors"][0]["path"] == "/user_id"
 
 
+async def test_patch_member_names_the_team_id_it_refuses_once(api, expect_problem):
+    team = await team_with_roles(api)
+    body = expect_problem(await team.alice.patch(f"{team.url}/members/carol", json={"team_id": team.id}), 422)
+    assert body["errors"] == [{"path": "/team_id", "message": "'team_id' is read-only here: it is set by the URL"}]
+
+
 async def test_patch_a_user_who_is_not_a_member_is_404(api, expect_problem):
     team = await team_with_roles(api)
     expect_problem(await team.alice.patch(f"{team.url}/members/dave", json={"role": "admin"}), 404)

@@ -203,7 +203,7 @@ def _unstorable(document: Any) -> list[dict[str, str]]:
         node, pointer = stack.pop()
         if isinstance(node, dict):
             for key, value in node.items():
-                child = f"{pointer}/{key.replace('~', '~0').replace('/', '~1')}"
+                child = f"{pointer}/{_pointer_token(key)}"
                 problem = _text_problem(key)
                 if problem is not None:
                     found.append({"path": child, "message": problem.replace("strings", "keys", 1)})
@@ -217,6 +217,13 @@ def _unstorable(document: Any) -> list[dict[str, str]]:
         elif isinstance(node, int) and not isinstance(node, bool) and not INT64_MIN <= node <= INT64_MAX:
             found.append({"path": pointer, "message": INTEGER_MESSAGE})
     return sorted(found, key=lambda e: e["path"])
+
+
+def _pointer_token(key: str) -> str:
+    """A key as a JSON Pointer token (RFC 6901), an unpaired surrogate written as its escape
+    (\\ud800): the problem naming it must itself be valid JSON."""
+    token = key.replace("~", "~0").replace("/", "~1")
+    return token.encode("utf-8", "backslashreplace").decode()
 
 
 def _encodable(document: Any) -> bool:

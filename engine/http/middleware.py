@@ -15,6 +15,7 @@ from aiohttp import web
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
 from engine.http.responses import problem_response
 from engine.kernel.errors import (
+    BadRequest,
     Conflict,
     MethodNotAllowed,
     NotFound,
@@ -107,6 +108,9 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
         response = problem_response(_from_http_exception(exc, request), request_id)
     except asyncio.CancelledError:
         raise
+    except web.RequestPayloadError as exc:  # the body's bytes do not decode (Content-Encoding, chunks)
+        cause = getattr(exc.__cause__, "message", None) or str(exc)
+        response = problem_response(BadRequest(f"the request body is malformed: {str(cause).strip()}"), request_id)
     except asyncpg.TransactionRollbackError as exc:  # deadlock or serialization failure: safe to retry
         log.warning("transaction rolled back request_id=%s error=%r", request_id, exc)
         problem = Conflict(

@@ -29,7 +29,7 @@ from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
 from engine.resources.references import dead_reference_problem
-from engine.resources.values import from_json
+from engine.resources.values import from_json, to_json
 from engine.sql import boolean
 from engine.sql import bulk as sql
 from engine.sql.queries import bind_predicates, mask_key
@@ -481,9 +481,14 @@ class BulkWriter:
             raise self._taken((self.resource.primary_key,)) from None
         if expect is not None:
             expect(previous)
+        key = self.resource.fields[self.resource.primary_key]
+        keyed = not key.read_only and key.name in self.resource.schema.get("properties", {})
+        if keyed:  # a whole row names its key (put checked it is the URL's) or leaves it to the URL
+            data = {k: v for k, v in data.items() if k != key.name}
         m._refuse_read_only(data, updating=True)
         await m._before_validate("update", data, context, previous)
-        m.validator.validate(data, [n for n in m._secrets if previous.get(n) is not None])
+        whole = {**data, key.name: to_json(key, previous[key.name])} if keyed else data
+        m.validator.validate(whole, [n for n in m._secrets if previous.get(n) is not None])
         columns = {**self._cleared(data), **m._to_columns(data)}
         await m._before_write(context, "update", columns, previous)
         compiled = m.queries.update(tuple(columns), predicates)

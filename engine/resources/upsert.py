@@ -156,9 +156,23 @@ class Upsert:
                     item.columns = m._to_columns(data)
                     await m._before_write(item.context, "create", item.columns, None, rules)
                 else:
-                    m._refuse_read_only(data, updating=True)
-                    item.columns = await m._checked_patch(item.context, previous, data, None)
+                    patch = self._without_own_key(data, previous)
+                    m._refuse_read_only(patch, updating=True)
+                    item.columns = await m._checked_patch(item.context, previous, patch, None)
         return checks.result()
+
+    def _without_own_key(self, data: dict[str, Any], previous: dict[str, Any]) -> dict[str, Any]:
+        """An updating item without a writable primary key that names the row it updates (the key it
+        matched on, `on_conflict=id`): only a different value is refused, as a change of the key."""
+        pk = self.resource.primary_key
+        field = self.resource.fields[pk]
+        if pk not in data or field.read_only:
+            return data
+        try:
+            same = from_json(field, data[pk]) == previous[pk]
+        except ValueProblem:
+            return data
+        return {k: v for k, v in data.items() if k != pk} if same else data
 
     async def _refuse_dead_references(
         self, conn: asyncpg.Connection, items: list[Item], existing: dict[int, dict[str, Any]]

@@ -15,8 +15,9 @@ from typing import Any
 from aiohttp import web
 
 from engine.http.body import JSON_TYPES, Shape, parsed_fast, shape_of
+from engine.http.keys import CONFIG
 from engine.kernel.config import Config
-from engine.kernel.errors import ValidationFailed
+from engine.kernel.errors import PayloadTooLarge, ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
 
@@ -74,6 +75,10 @@ async def json_limits(request: web.Request, handler) -> web.StreamResponse:
     """Check JSON bodies of every route; a body that does not parse is left to the handler's
     strict parser, which explains what is wrong with it."""
     if request.can_read_body and request.content_type in JSON_TYPES and LIMITS in request.app:
+        limit = request.app[CONFIG].body_limit
+        if request.content_length is not None and request.content_length > limit:
+            # said before it is sent: no reason to wait for bytes that will be refused anyway
+            raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
         parsed = parsed_fast(request, await request.read(), keep=True)  # kept for the handler's parser
         if parsed is None:
             return await handler(request)

@@ -11,6 +11,7 @@ from aiohttp import web
 from engine.features.me.openapi import me_paths
 from engine.http.handlers import BEARER_CHALLENGE, authorize
 from engine.http.keys import IDENTITY, SPEC
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import Unauthorized
 from engine.kernel.hooks import hookimpl
@@ -23,6 +24,7 @@ async def me(request: web.Request) -> web.Response:
     identity = request[IDENTITY]
     if identity is None:
         raise Unauthorized("sign in to see your own user", headers=BEARER_CHALLENGE)
+    refuse_parameters(request.query, "your own user")
     manager = await authorize(request, request.app[SPEC].resources[USERS], "read")
     return json_response({"data": await manager.get(identity.user_id, identity)})
 

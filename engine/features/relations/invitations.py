@@ -27,6 +27,7 @@ from sqlglot import exp
 
 from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, POOL
+from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from engine.kernel.identity import Identity
@@ -48,6 +49,7 @@ class Invitations:
         self.relation = handlers.relation
         assert self.relation.invite is not None
         self.status = self.relation.invite.status_field
+        self.live_parent = live_parent_sql(handlers.parent)
 
     def shown(self, data: dict[str, Any]) -> dict[str, Any]:
         """The 202 body: the invitation as asked, schema defaults filled in; nothing stored is in it
@@ -110,11 +112,17 @@ class Invitations:
         other = self.h.other_of(request)
         parent_pk = request.app[MANAGERS][self.h.parent.name].parse_pk(request.match_info["id"])
         pk = None
-        if invitee_value(self.h.through, self.relation, identity) == other:
+        mine = invitee_value(self.h.through, self.relation, identity) == other
+        if mine and await self._parent_lives(conn, parent_pk):
             pk = await self.h.join_pk(conn, request, parent_pk, other, PENDING)
         if pk is None:
             raise NotFound(f"you have no pending invitation to the {self.relation.name} of this {self.h.parent.name}")
         return pk
+
+    async def _parent_lives(self, conn: Any, parent_pk: Any) -> bool:
+        if self.live_parent is None:
+            return True
+        return await conn.fetchval(self.live_parent.sql, *self.live_parent.args({"pk": parent_pk})) is not None
 
     async def accept(self, request: web.Request) -> web.Response:
         through = self.h.managers(request)[1]
@@ -161,6 +169,7 @@ def mine_sql(spec: Spec, parent: Resource, relation: Relation) -> Compiled:
             exp.and_(
                 column(relation.other, t).eq(param("me")),
                 column(relation.invite.status_field, t).eq(param("pending")),
+                *_live(parent),
             )
         )
         .order_by(*[exp.Ordered(this=column(c, t), desc=True) for c in order])
@@ -180,6 +189,7 @@ class MyInvitations:
         identity = request[IDENTITY]
         if identity is None:
             raise Unauthorized("sign in to see your invitations", headers=BEARER_CHALLENGE)
+        refuse_parameters(request.query, "your invitations")  # all of them, in one page: none to ignore
         limit = request.app[CONFIG].max_page_size
         found: list[dict[str, Any]] = []
         for parent, relation, compiled in self.queries:
@@ -212,3 +222,19 @@ def invitation_routes(spec: Spec) -> list[web.RouteDef]:
     if not invited_relations(spec):
         return []
     return [web.get("/api/me/invitations", MyInvitations(spec).answer)]
+
+
+def _live(parent: Resource) -> list[exp.Expression]:
+    """The condition that the parent row is not soft-deleted: an invitation to a deleted row is
+    neither listed nor answered (the row is a 404 everywhere until it is restored)."""
+    if parent.soft_delete is None:
+        return []
+    return [exp.Is(this=column(parent.soft_delete.column, parent.table), expression=exp.Null())]
+
+
+def live_parent_sql(parent: Resource) -> Compiled | None:
+    """SELECT 1 FROM <parent> WHERE <pk> = $pk AND <not deleted>; None when the parent never soft-deletes."""
+    if parent.soft_delete is None:
+        return None
+    key = column(parent.primary_key, parent.table).eq(param("pk"))
+    return compile_expression(exp.select("1").from_(table(parent.table)).where(exp.and_(key, *_live(parent))))

@@ -288,7 +288,7 @@ class NestedHandlers:
         await authorize(request, self.parent, "update")
         refuse_parameters(request.query, f"a PATCH of a link of {self.relation.name}")
         data = await read_object(request, request.app[CONFIG].body_limit)
-        self._refuse_url_fields(data, (*self.url_fields, *self.set_elsewhere()))
+        self._refuse_url_fields(data, tuple(dict.fromkeys((*self.url_fields, *self.set_elsewhere()))))
         other, identity = self.other_of(request), request[IDENTITY]
         parent, through = self.managers(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
