@@ -6,11 +6,10 @@ import asyncio
 
 from aiohttp import web
 
-from engine.http.middleware import DATABASE_UNAVAILABLE
+from engine.http.middleware import CLIENT_CLOSED, DATABASE_UNAVAILABLE
 from engine.kernel.errors import Problem
 
 UNMATCHED = "(unmatched)"  # one label for every path no route serves: raw paths would explode cardinality
-CLIENT_CLOSED = 499  # nginx's code for "the client went away before the response"
 
 
 def route_template(request: web.Request) -> str:
