@@ -214,6 +214,9 @@ async def test_merge_on_the_primary_key_updates_the_row_that_has_it(api):
     assert [tuple(r) for r in rows] == [("faq", "q"), ("home", "two")]
 
 
+CREATE_ONLY = {"If-None-Match": "*"}  # RFC 9110: create the row only if the key has none yet
+
+
 async def test_put_with_the_current_etag_replaces_the_row(api):
     alice = await api.as_user("alice")
     key = str(uuid.uuid4())
@@ -245,6 +248,24 @@ async def test_put_with_if_match_on_another_users_row_stays_a_conflict(api, expe
     await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "alice's"})
     expect_problem(await bob.put(f"/api/notes/{key}", json={"slug": "b"}, headers={"If-Match": "*"}), 409)
     assert await notes(api) == [("a", "alice", "alice's", "yellow")]
+
+
+async def test_put_with_if_none_match_star_creates_a_missing_row(api):
+    alice = await api.as_user("alice")
+    put = await alice.put(f"/api/notes/{uuid.uuid4()}", json={"slug": "a", "text": "new"}, headers=CREATE_ONLY)
+    assert put.status == 201, put.text
+    assert await notes(api) == [("a", "alice", "new", "yellow")]
+
+
+async def test_put_with_if_none_match_star_on_an_existing_row_is_412_and_changes_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    key = str(uuid.uuid4())
+    await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "first"})
+    problem = expect_problem(
+        await alice.put(f"/api/notes/{key}", json={"slug": "a", "text": "second"}, headers=CREATE_ONLY), 412
+    )
+    assert "If-None-Match" in problem["detail"]
+    assert await notes(api) == [("a", "alice", "first", "yellow")]
 
 
 async def test_the_api_description_documents_if_match_on_put(api):

@@ -135,6 +135,29 @@ async def test_a_weak_etag_never_satisfies_if_match(api, expect_problem):
     expect_problem(await alice.patch(location, json={"name": "X"}, headers={"If-Match": f"W/{etag}"}), 412)
 
 
+async def test_a_patch_whose_if_none_match_lists_the_current_etag_is_412_and_changes_nothing(api, expect_problem):
+    alice = await api.as_user("alice")
+    location = await an_agent(alice)
+    etag = (await alice.get(location)).headers["ETag"]
+    expect_problem(await alice.patch(location, json={"name": "X"}, headers={"If-None-Match": etag}), 412)
+    assert (await alice.get(location)).headers["ETag"] == etag
+
+
+async def test_a_patch_whose_if_none_match_lists_an_old_etag_applies(api):
+    alice = await api.as_user("alice")
+    location = await an_agent(alice)
+    old = (await alice.get(location)).headers["ETag"]
+    await alice.patch(location, json={"name": "Renamed"})
+    assert (await alice.patch(location, json={"name": "Again"}, headers={"If-None-Match": old})).status == 200
+
+
+async def test_a_delete_with_if_none_match_star_keeps_the_row(api, expect_problem):
+    alice = await api.as_user("alice")
+    location = await an_agent(alice)
+    expect_problem(await alice.delete(location, headers={"If-None-Match": "*"}), 412)
+    assert (await alice.get(location)).status == 200
+
+
 async def test_if_match_on_another_users_row_is_still_404(api, expect_problem):
     alice, bob = await api.as_user("alice"), await api.as_user("bob")
     location = await an_agent(alice)

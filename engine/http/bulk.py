@@ -30,7 +30,7 @@ from engine.http.body import (  # the strict body's checks, for arrays
     refuse_unstorable,
     shape_of,
 )
-from engine.http.etag import if_match, item_tag
+from engine.http.etag import item_tag, write_preconditions
 from engine.http.handlers import ResourceHandlers, authorize, created_response, write_context
 from engine.http.keys import CONFIG
 from engine.http.query import RESERVED, parse_list_query, refuse_parameters
@@ -337,5 +337,5 @@ class WriteHandlers(ResourceHandlers):
     async def put(self, request: web.Request) -> web.Response:
         body = await read_object(request, request.app[CONFIG].body_limit)
         call = self._call(request, body, request.match_info["id"])
-        call.expect = if_match(request)  # as a PATCH checks it: 412 unless the row's current ETag is listed
+        call.expect = write_preconditions(request)  # as a PATCH checks them: If-Match, If-None-Match
         return (await _put(call, None)).response()

@@ -9,7 +9,6 @@ If-Match could never match) are tagged from their bytes.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -48,23 +47,41 @@ def none_match(header: str, etag: str) -> bool:
     return any(tag == "*" or tag.removeprefix("W/") == plain for tag in _tags(header))
 
 
-def if_match(request: web.Request) -> Callable[[dict[str, Any]], None] | None:
-    """The `expect` check for a PATCH or DELETE with If-Match (None without the header): raises 412
-    unless the locked row's current tag is listed (strong comparison: weak tags never match)."""
-    header = request.headers.get("If-Match")
-    if header is None:
-        return None
-    tags = _tags(header)
+class Preconditions:
+    """A write's If-Match and If-None-Match, checked against the row as it is before the write
+    (RFC 9110 13.1): If-Match first, strong comparison, weak tags never match; then If-None-Match,
+    weak comparison, `*` matching any row. Either failing is a 412 and nothing is written."""
 
-    def expect(previous: dict[str, Any]) -> None:
-        if "*" in tags:
-            return
+    __slots__ = ("match", "none_match")
+
+    def __init__(self, match: list[str] | None, none_match: str | None):
+        self.match, self.none_match = match, none_match
+
+    @property
+    def requires_row(self) -> bool:
+        """If-Match matches only a row that exists: a key with none is a 412, not a create."""
+        return self.match is not None
+
+    def __call__(self, previous: dict[str, Any]) -> None:
         current = item_tag(previous)
-        if current not in tags:
+        if self.match is not None and "*" not in self.match and current not in self.match:
             raise PreconditionFailed(
                 "the row changed since you read it (If-Match does not match its current ETag); "
                 "GET it again, reapply your change, and send the new ETag",
                 etag=current,
             )
+        if self.none_match is not None and none_match(self.none_match, current):
+            raise PreconditionFailed(
+                "If-None-Match: * asks for no current row, and this key has one; nothing was written"
+                if self.none_match.strip() == "*"
+                else "the row's current ETag is one If-None-Match lists; nothing was written",
+                etag=current,
+            )
 
-    return expect
+
+def write_preconditions(request: web.Request) -> Preconditions | None:
+    """The `expect` check of a PATCH, PUT or DELETE (None without If-Match and If-None-Match)."""
+    match, none = request.headers.get("If-Match"), request.headers.get("If-None-Match")
+    if match is None and none is None:
+        return None
+    return Preconditions(None if match is None else _tags(match), none)

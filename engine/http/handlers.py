@@ -10,7 +10,7 @@ from aiohttp import web
 
 from engine.db.pool import one_connection
 from engine.http.body import read_object
-from engine.http.etag import body_tag, if_match, item_tag
+from engine.http.etag import body_tag, item_tag, write_preconditions
 from engine.http.json_reads import read_json
 from engine.http.keys import CONFIG, IDENTITY, MANAGERS, PLUGINS, WRITE_SHARED
 from engine.http.query import parse_fields, parse_include, parse_list_query, refuse_parameters
@@ -265,12 +265,12 @@ class ResourceHandlers:
         refuse_parameters(request.query, "a PATCH of one row")
         data = await read_object(request, request.app[CONFIG].body_limit)
         context = write_context(request)
-        row = await manager.update(request.match_info["id"], data, context, expect=if_match(request))
+        row = await manager.update(request.match_info["id"], data, context, expect=write_preconditions(request))
         row = await manager.shown(row, request[IDENTITY], context=context)  # without the fields the caller may not read
         return json_response({"data": row}, headers={"ETag": item_tag(row)})
 
     async def delete(self, request: web.Request) -> web.Response:
         manager = await authorize(request, self.resource, "delete")
         refuse_parameters(request.query, "a DELETE of one row")
-        await manager.delete(request.match_info["id"], write_context(request), expect=if_match(request))
+        await manager.delete(request.match_info["id"], write_context(request), expect=write_preconditions(request))
         return web.Response(status=204)

@@ -446,7 +446,7 @@ class BulkWriter:
         A replacement sets every field the body leaves out back to its default (or null), as a
         create with this body would have stored it. `may_create` is awaited before creating (the
         caller's roles must allow create too). `expect` is If-Match's check of the row, as a PATCH
-        runs it (engine.http.etag.if_match); with it, a row that does not exist yet is a 412 (no
+        runs it (engine.http.etag.write_preconditions); with it, a row that does not exist yet is a 412 (no
         current representation matches, RFC 9110 13.1.1), and nothing is created.
         """
         pk = self.m.parse_pk(pk_text)
@@ -458,7 +458,7 @@ class BulkWriter:
             existing = await conn.fetchval(*self._exists_statement(pk))
             if existing:
                 return await self._replace(conn, pk, data, context, expect), False
-            if expect is not None:
+            if expect is not None and getattr(expect, "requires_row", True):
                 raise PreconditionFailed(
                     f"no {self.resource.name} row with {name} {pk_text[:100]!r} yet: "
                     "If-Match matches only an existing row"

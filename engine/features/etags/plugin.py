@@ -79,13 +79,17 @@ def register_openapi(document: dict, spec: Spec) -> None:
             operation["responses"]["304"] = {"description": "Not modified: your copy (If-None-Match) is current."}
         elif action in ("update", "delete"):
             add_parameter(operation, header_parameter("If-Match", "Write only if the row's ETag is one of these."))
-            operation["responses"]["412"] = problem_response("The row changed since you read it (If-Match).")
+            add_parameter(operation, header_parameter("If-None-Match", "Write only if its ETag is none of these."))
+            operation["responses"]["412"] = problem_response(
+                "The row changed since you read it (If-Match), or is one If-None-Match lists."
+            )
         if action in ("create", "update"):
             add_response_header(operation, "201" if action == "create" else "200", "ETag", ETAG)
     for name in spec.resources:  # PUT (engine/http/bulk.py) checks If-Match as PATCH does
         put = document.get("paths", {}).get(f"/api/{name}/{{id}}", {}).get("put")
         if put is not None:
             add_parameter(put, header_parameter("If-Match", "Replace only if the row exists with one of these ETags."))
+            add_parameter(put, header_parameter("If-None-Match", "`*`: create only, never replace an existing row."))
             put["responses"]["412"] = problem_response(
-                "The row changed since you read it, or does not exist (If-Match)."
+                "The row changed since you read it, or does not exist (If-Match); or it exists (If-None-Match: *)."
             )

@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.features.history.store import Versions
-from engine.http.etag import if_match, item_tag
+from engine.http.etag import item_tag, write_preconditions
 from engine.http.handlers import authorize, write_context
 from engine.http.keys import CONFIG, IDENTITY, POOL
 from engine.http.query import parse_limit, refuse_parameters
@@ -114,7 +114,7 @@ class VersionRoutes:
         }
         context = write_context(request)
         context.restoring = version["version"]
-        written = await manager.update(request.match_info["id"], patch, context, expect=if_match(request))
+        written = await manager.update(request.match_info["id"], patch, context, expect=write_preconditions(request))
         written = await manager.shown(written, request[IDENTITY])
         return json_response({"data": written}, headers={"ETag": item_tag(written)})
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from multidict import MultiDict
 
 from engine.features.soft_delete.rows import Rows, deleted_only
-from engine.http.etag import if_match, item_tag
+from engine.http.etag import item_tag, write_preconditions
 from engine.http.handlers import add_count, aggregate_rows, authorize, list_page, write_context
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.middleware import after_authentication
@@ -86,7 +86,7 @@ class RestoreRoute:
     async def _revive(self, request: web.Request, manager: ResourceManager, context: WriteContext) -> dict[str, Any]:
         pk = manager.parse_pk(request.match_info["id"])
         predicates = deleted_only(self.resource, await manager.predicates("update", context.identity))
-        expect = if_match(request)
+        expect = write_preconditions(request)
         async with request.app[POOL].acquire() as conn, conn.transaction():
             context.conn = conn
             locked = manager.queries.get(predicates, self.resource.columns, lock=True)
