@@ -1,6 +1,7 @@
 """Mass assignment: a non-admin may not set the owner field, id, created_at or updated_at (422
 naming the field, nothing written); the owner comes from the credentials; admins may set the owner.
-Users read and update only their own row, and email and google_id are read-only for them."""
+Users read and update only their own row, and email and google_id are read-only for them (sending
+a field's stored value back on an update is no change, and allowed)."""
 
 from __future__ import annotations
 
@@ -113,6 +114,29 @@ async def test_every_refused_field_is_named_at_once(api):
     alice = await api.as_user("alice")
     result = await alice.patch("/api/users/alice", json={"email": "x@example.test", "google_id": "g"})
     assert sorted(e["path"] for e in result.json["errors"]) == ["/email", "/google_id"]
+
+
+async def test_a_user_may_send_their_protected_fields_unchanged(api):
+    alice = await api.as_user("alice")
+    result = await alice.patch("/api/users/alice", json={"email": "alice@example.test", "name": "Alice A."})
+    assert result.status == 200, result.text
+    assert result.json["data"]["name"] == "Alice A."
+
+
+async def test_a_user_may_replace_their_own_row_sending_its_email_unchanged(api):
+    alice = await api.as_user("alice")
+    row = (await alice.get("/api/users/alice")).json["data"]
+    whole = {k: v for k, v in row.items() if k not in ("id", "created_at", "updated_at")}
+    result = await alice.put("/api/users/alice", json={**whole, "name": "Alice A."})
+    assert result.status == 200, result.text
+    assert (result.json["data"]["name"], result.json["data"]["email"]) == ("Alice A.", "alice@example.test")
+
+
+async def test_a_user_may_send_the_owner_of_their_row_unchanged_on_update(api):
+    alice = await api.as_user("alice")
+    created = await alice.post("/api/agents", json={"name": "A"})
+    result = await alice.patch(created.headers["Location"], json={"user_id": "alice", "name": "B"})
+    assert result.status == 200, result.text
 
 
 @pytest.mark.parametrize(("field", "value"), [("email", "new@example.test"), ("google_id", "google-42")])

@@ -15,7 +15,7 @@ from engine.features.access.rules import access_block_predicate, field_predicate
 from engine.kernel.errors import ValidationFailed
 from engine.kernel.hooks import hookimpl
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
-from engine.resources.values import ValueProblem, from_query
+from engine.resources.values import ValueProblem, from_query, to_json
 from engine.spec import Resource
 from engine.sql.compiled import param
 from engine.sql.ddl import column
@@ -80,10 +80,13 @@ def _owner_value(resource: Resource, user_id: str):
         return None
 
 
-def _read_only_for(resource: Resource, action: str, data: dict, identity: Identity | None) -> list[str]:
+def _read_only_for(
+    resource: Resource, action: str, data: dict, identity: Identity | None, previous: dict | None = None
+) -> list[str]:
     """Fields a non-admin (or anonymous) caller sent but may not set: `protected` ones and the owner.
 
-    The one exception: creating your own row where the owner field is the primary key (users.id).
+    The exceptions: creating your own row where the owner field is the primary key (users.id), and
+    an update sending a field's stored value (a row read, edited and sent back whole): no change.
     """
     refused = [name for name in resource.protected if name in data]
     owner = resource.owner
@@ -95,17 +98,32 @@ def _read_only_for(resource: Resource, action: str, data: dict, identity: Identi
     )
     if owner and owner in data and not own_row:
         refused.append(owner)
+    if previous is not None:
+        refused = [name for name in refused if data[name] != to_json(resource.fields[name], previous.get(name))]
     return list(dict.fromkeys(refused))
 
 
+def _sends_read_only(resource: Resource, data: dict) -> bool:
+    return any(name in data for name in resource.protected) or bool(resource.owner and resource.owner in data)
+
+
 @hookimpl(trylast=True)
-def before_validate(resource: Resource, action: str, data: dict, identity: Identity | None) -> None:
+def write_needs_previous(resource: Resource, data: dict, identity: Identity | None) -> bool:
+    """An update by a non-admin that sends a protected or owner field: it is allowed when the value
+    is the stored one, which takes the stored row (any other update stays one statement)."""
+    return not (identity is not None and identity.is_admin) and _sends_read_only(resource, data)
+
+
+@hookimpl(trylast=True)
+def before_validate(
+    resource: Resource, action: str, data: dict, identity: Identity | None, previous: dict | None
+) -> None:
     owner = resource.owner
     if identity is not None and identity.is_admin:  # admins may set anything, the owner included
         if action == "create" and owner and owner not in data:
             data[owner] = identity.user_id
         return
-    refused = _read_only_for(resource, action, data, identity) if resource.protected or owner in data else None
+    refused = _read_only_for(resource, action, data, identity, previous) if _sends_read_only(resource, data) else None
     if refused:
         raise ValidationFailed(
             [
