@@ -178,3 +178,24 @@ async def test_a_body_that_does_not_decode_as_its_content_encoding_is_400(api, e
     headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
     problem = expect_problem(await alice.post("/api/notes", data=b'{"title": "t"}', headers=headers), 400)
     assert "gzip" in problem["detail"]
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "gzip, deflate"])
+async def test_a_body_in_a_coding_the_server_does_not_decode_is_415_naming_those_it_does(api, expect_problem, coding):
+    alice = await api.as_user("alice")
+    headers = {"Content-Type": "application/json", "Content-Encoding": coding}
+    answer = await alice.post("/api/notes", data=b'{"title": "t"}', headers=headers)
+    problem = expect_problem(answer, 415)
+    assert answer.headers["Accept-Encoding"] == "gzip, deflate"
+    assert "gzip or deflate" in problem["detail"] and "install" not in problem["detail"]
+    assert await api.sql("select * from notes") == []
+
+
+async def test_a_gzip_body_is_decoded(api):
+    import gzip
+
+    alice = await api.as_user("alice")
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    created = await alice.post("/api/notes", data=gzip.compress(b'{"title": "zipped"}'), headers=headers)
+    assert created.status == 201, created.text
+    assert created.json["data"]["title"] == "zipped"

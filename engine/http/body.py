@@ -21,6 +21,29 @@ from aiohttp import web
 from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+# Content codings aiohttp decodes (br and zstd only with their packages installed; without, its
+# parser refuses them before any middleware: engine.http.parse_errors). Any other is passed through
+# undecoded by aiohttp, so it is refused here rather than read as if it were plain.
+DECODED_CODINGS = frozenset({"identity", "gzip", "deflate", "br", "zstd"})
+
+
+def unsupported_coding(coding: str | None = None) -> UnsupportedMediaType:
+    """415 for a body in a content coding the server does not decode (RFC 9110 15.5.16)."""
+    named = f" {coding[:40]!r}" if coding else ""
+    return UnsupportedMediaType(
+        f"the request's Content-Encoding{named} is not one this server decodes: send the body uncoded, "
+        "or compressed with gzip or deflate",
+        headers={"Accept-Encoding": "gzip, deflate"},
+    )
+
+
+def refuse_unknown_coding(request: web.Request) -> None:
+    """A body whose Content-Encoding aiohttp would pass through undecoded is a 415."""
+    coding = request.headers.get("Content-Encoding")
+    if coding is not None and request.can_read_body and coding.strip().lower() not in DECODED_CODINGS:
+        raise unsupported_coding(coding)
+
+
 MAX_DEPTH = 64
 _NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")

@@ -17,8 +17,9 @@ import re
 from typing import Any
 
 from aiohttp import web
-from aiohttp.http_exceptions import BadHttpMessage, HttpProcessingError, LineTooLong
+from aiohttp.http_exceptions import BadHttpMessage, ContentEncodingError, HttpProcessingError, LineTooLong
 
+from engine.http.body import unsupported_coding
 from engine.http.middleware import new_request_id
 from engine.http.responses import problem_response
 from engine.kernel.errors import BadRequest, Problem
@@ -50,6 +51,8 @@ def problem_for(exc: HttpProcessingError) -> Problem:
         if _REQUEST_TARGET.match(quoted):
             return UriTooLong(f"the request line is longer than {limit} bytes (ENGINE_MAX_LINE_SIZE)")
         return HeadersTooLarge(f"a header is longer than {limit} bytes (ENGINE_MAX_HEADER_SIZE)")
+    if isinstance(exc, ContentEncodingError):  # a coding aiohttp knows but cannot decode here (br, zstd)
+        return unsupported_coding()
     if isinstance(exc, BadHttpMessage) and "too many headers" in exc.message.lower():
         return HeadersTooLarge("the request has more headers than allowed (ENGINE_MAX_HEADERS)")
     return BadRequest(f"the request is not valid HTTP: {str(exc.message)[:200]}")

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.http.body import JSON_TYPES, Shape, parsed_fast, shape_of
+from engine.http.body import JSON_TYPES, Shape, parsed_fast, refuse_unknown_coding, shape_of
 from engine.http.keys import CONFIG
 from engine.kernel.config import Config
 from engine.kernel.errors import PayloadTooLarge, ValidationFailed
@@ -73,7 +73,9 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 @web.middleware
 async def json_limits(request: web.Request, handler) -> web.StreamResponse:
     """Check JSON bodies of every route; a body that does not parse is left to the handler's
-    strict parser, which explains what is wrong with it."""
+    strict parser, which explains what is wrong with it. A body in a content coding the server does
+    not decode is a 415 on every route."""
+    refuse_unknown_coding(request)
     if request.can_read_body and request.content_type in JSON_TYPES and LIMITS in request.app:
         limit = request.app[CONFIG].body_limit
         if request.content_length is not None and request.content_length > limit:
