@@ -102,7 +102,9 @@ async def test_more_than_100_operations_is_400(api, expect_problem):
 async def test_a_ref_to_a_later_operation_is_400(api, expect_problem):
     alice = await api.as_user("alice")
     answer = await batch(alice, {"method": "POST", "path": "/api/agents", "body": {"name": {"$ref": "0/data/id"}}})
-    assert expect_problem(answer, 400)["operation"] == 0
+    problem = expect_problem(answer, 400)
+    assert problem["operation"] == 0
+    assert problem["detail"] == "operation 0 failed: $ref '0/data/id' must start with an earlier operation"
 
 
 async def test_an_unknown_path_is_400_naming_the_operation(api, expect_problem):

@@ -64,7 +64,7 @@ def resolve(pointer: str, results: list[dict[str, Any]], index: int) -> Any:
     """The value at `pointer` ("0/data/id": result 0's body, then keys and list indexes)."""
     first, _, rest = pointer.partition("/")
     if not first.isdigit() or int(first) >= index:
-        raise BadRequest(f"operation {index}: {REF} {pointer!r} must start with an earlier operation", operation=index)
+        raise BadRequest(f"{REF} {pointer!r} must start with an earlier operation", operation=index)
     value: Any = results[int(first)]["body"]
     for part in rest.split("/") if rest else ():
         if isinstance(value, list) and part.isdigit() and int(part) < len(value):
@@ -72,7 +72,7 @@ def resolve(pointer: str, results: list[dict[str, Any]], index: int) -> Any:
         elif isinstance(value, dict) and part in value:
             value = value[part]
         else:
-            raise BadRequest(f"operation {index}: {REF} {pointer!r} names nothing in that result", operation=index)
+            raise BadRequest(f"{REF} {pointer!r} names nothing in that result", operation=index)
     return value
 
 
