@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter, deque
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from engine.features.events.payload import Event
 from engine.features.events.waiting import wait_set
@@ -20,6 +22,22 @@ log = logging.getLogger("engine.events")
 TOO_SLOW = "too slow: the buffer of unsent events is full; reconnect with Last-Event-ID"
 SHUTTING_DOWN = "the server is shutting down; reconnect with Last-Event-ID"
 REPLAY_LIMIT = "replay limit reached; reconnect with Last-Event-ID for the rest"
+CLIENT_GONE = "the client closed the connection"
+
+
+@dataclass(eq=False)
+class StreamClaim:
+    """One open stream of a user, from its claim until its handler ends. `transport` is the
+    connection's (None once aiohttp has seen it close); `subscriber` is set once subscribed."""
+
+    user_id: str
+    transport: Callable[[], Any]
+    subscriber: Subscriber | None = None
+
+    @property
+    def client_gone(self) -> bool:
+        transport = self.transport()
+        return transport is None or transport.is_closing()
 
 
 class Subscriber:
@@ -76,7 +94,7 @@ class Hub:
         self.subscribers: set[Subscriber] = set()
         self.position: tuple[int, int] = (0, 0)  # of the last event published (positions.py)
         self.dropped = 0  # subscribers closed for being too slow, since start
-        self.streams_per_user: Counter[str] = Counter()  # open streams, until their handler ends
+        self.streams_per_user: dict[str, set[StreamClaim]] = {}  # open streams, until their handler ends
         self.closed: str | None = None  # set by close_all: a stream opened afterwards ends at once
 
     def subscribe(self, resources: frozenset[str] | None, limit: int) -> Subscriber:
@@ -90,19 +108,33 @@ class Hub:
     def unsubscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.discard(subscriber)
 
-    def claim_stream(self, user_id: str, cap: int) -> bool:
-        """Count one more open stream of `user_id`, unless `cap` are open already (no await in
-        between, so concurrent requests cannot both take the last slot)."""
-        if self.streams_per_user[user_id] >= cap:
-            return False
-        self.streams_per_user[user_id] += 1
-        return True
+    def claim_stream(self, user_id: str, cap: int, transport: Callable[[], Any]) -> StreamClaim | None:
+        """One more open stream of `user_id`, unless `cap` are open already (no await in between,
+        so concurrent requests cannot both take the last slot).
 
-    def release_stream(self, user_id: str) -> None:
-        """The stream claimed by `claim_stream` ended (once per claim)."""
-        self.streams_per_user[user_id] -= 1
-        if self.streams_per_user[user_id] <= 0:
-            del self.streams_per_user[user_id]
+        At the cap, the streams whose client has gone count no more: the server lets a handler run
+        on when its client leaves, and a stream waiting for events would only notice at its next
+        keep-alive. Their subscribers are closed, so their handlers end now (a page reloaded twice
+        in a row is not refused)."""
+        held = self.streams_per_user.setdefault(user_id, set())
+        if len(held) >= cap:
+            for claim in [claim for claim in held if claim.client_gone]:
+                held.discard(claim)
+                if claim.subscriber is not None:
+                    claim.subscriber.close(CLIENT_GONE)
+        if len(held) >= cap:
+            return None
+        claim = StreamClaim(user_id, transport)
+        held.add(claim)
+        return claim
+
+    def release_stream(self, claim: StreamClaim) -> None:
+        """The stream of `claim` ended (a claim released at the cap already is let go again)."""
+        held = self.streams_per_user.get(claim.user_id)
+        if held is not None:
+            held.discard(claim)
+            if not held:
+                del self.streams_per_user[claim.user_id]
 
     def publish(self, events: list[Event]) -> None:
         if not events:

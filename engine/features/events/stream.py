@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import MultiMapping
 
 from engine.features.events import positions, sse
-from engine.features.events.hub import REPLAY_LIMIT, Subscriber
+from engine.features.events.hub import REPLAY_LIMIT, StreamClaim, Subscriber
 from engine.features.events.positions import Position
 from engine.features.events.runtime import EVENTS, EventsRuntime
 from engine.features.events.tables import EVENTS as EVENTS_TABLE
@@ -197,26 +197,28 @@ async def stream(request: web.Request) -> web.StreamResponse:
     names = parse_resources(request.app[SPEC], request.query)
     last_id = parse_last_event_id(request)
     cap = runtime.settings.max_streams
-    if not runtime.hub.claim_stream(identity.user_id, cap):
+    claim = runtime.hub.claim_stream(identity.user_id, cap, lambda: request.transport)
+    if claim is None:
         raise TooManyStreams(
             f"you have {cap} event streams open, the most one user may hold on this server; "
             "close one, or share one stream between tabs",
             headers={"Retry-After": str(STREAMS_RETRY_AFTER)},
         )
     try:
-        return await _serve(request, runtime, names, last_id)
+        return await _serve(request, runtime, names, last_id, claim)
     finally:
-        runtime.hub.release_stream(identity.user_id)
+        runtime.hub.release_stream(claim)
 
 
 async def _serve(
-    request: web.Request, runtime: EventsRuntime, names: tuple[str, ...] | None, last_id: int | None
+    request: web.Request, runtime: EventsRuntime, names: tuple[str, ...] | None, last_id: int | None, claim: StreamClaim
 ) -> web.StreamResponse:
     visibility = await visibility_for(request, names)
     resume = None if last_id is None else await resume_position(request.app[POOL], last_id)
     subscriber = runtime.hub.subscribe(
         None if visibility.everything else visibility.resources, runtime.settings.stream_buffer
     )
+    claim.subscriber = subscriber
     response = web.StreamResponse(
         headers={
             "Content-Type": sse.CONTENT_TYPE,
