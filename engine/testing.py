@@ -30,6 +30,8 @@ from typing import Any
 import asyncpg
 import orjson
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from engine.db.pool import connect
 from engine.features.jwt_auth.tokens import JwtSettings, issue
@@ -299,6 +301,19 @@ async def engine_app(
     return create_app(engine_spec, config, plugins=engine_plugins)
 
 
+class ServingTestServer(TestServer):
+    """aiohttp's TestServer cancels a request's handler when its client disconnects
+    (`handler_cancellation=True`); `resource-engine serve` and the gunicorn workers keep aiohttp's
+    default and let the handler run on. Tests serve as production does, so they see what
+    production does when a client leaves: a write completes, a body read fails.
+
+    `_make_runner` is TestServer's one extension point (aiohttp's own RawTestServer and TestServer
+    override it); tests/test_ops_logging.py checks the behaviour on the installed aiohttp."""
+
+    async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
+        return web.AppRunner(self.app, **{**kwargs, "handler_cancellation": False})
+
+
 @pytest.fixture
 async def api(
     engine_app: Any,
@@ -308,5 +323,5 @@ async def api(
     engine_schema: str,
     engine_env: dict[str, str],
 ) -> Api:
-    client = await aiohttp_client(engine_app)
+    client = await aiohttp_client(ServingTestServer(engine_app))
     return Api(client, engine_spec, engine_database_url, engine_schema, engine_env)

@@ -13,8 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from engine.http.keys import CONFIG
+from engine.testing import ServingTestServer
 
 PROBLEM_MEMBERS = {"type", "title", "status", "detail", "request_id"}
 _OWN_BASETEMP = pytest.StashKey[str]()
@@ -146,3 +148,15 @@ async def engine_app(engine_app, engine_database_url, engine_schema, request):
     )
     yield engine_app
     bouncer.remove(engine_schema)
+
+
+@pytest.fixture
+def aiohttp_client(aiohttp_client):
+    """pytest-aiohttp's client factory, serving an app as production does (engine.testing.ServingTestServer)."""
+
+    async def serve(app_or_server, **kwargs):
+        if isinstance(app_or_server, web.Application):
+            app_or_server = ServingTestServer(app_or_server)
+        return await aiohttp_client(app_or_server, **kwargs)
+
+    return serve

@@ -390,3 +390,21 @@ def test_a_handler_level_above_the_line_keeps_it_out_on_the_direct_path(stream_l
     log_fast(logger, logging.INFO, "quiet", (), {})
     logger.handlers[0].flush()
     assert "quiet" not in stream.written
+
+
+async def test_a_handler_runs_to_its_end_when_its_client_leaves_as_in_production(api, log_lines):
+    """`resource-engine serve` does not cancel a handler whose client left; nor does the test server
+    (engine.testing.ServingTestServer): the request finishes and is logged with its own status."""
+    import asyncio
+
+    _, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(b"GET /slow?seconds=0.5 HTTP/1.1\r\nHost: test\r\nX-Request-ID: req-left\r\n\r\n")
+    await writer.drain()
+    await asyncio.sleep(0.1)  # the handler is waiting for PostgreSQL
+    writer.close()
+    for _ in range(50):
+        lines = [line for line in log_lines() if line["request_id"] == "req-left" and line["logger"] == "engine.access"]
+        if lines:
+            break
+        await asyncio.sleep(0.1)
+    assert [line["status"] for line in lines] == [200]
