@@ -125,3 +125,13 @@ def test_a_misspelled_hook_is_refused_naming_the_file_and_the_hook_it_likely_mea
     assert "rules.py: 'before_wirte' is decorated with @hookimpl but is no hook; did you mean 'before_write'?" in (
         capsys.readouterr().err
     )
+
+
+def test_a_disabled_name_that_no_plugin_has_is_refused_with_the_name_it_likely_meant(tmp_path, capsys):
+    spec = write_project(tmp_path, disabled=["docs_pag"])
+    with pytest.raises(
+        PluginError, match=r"plugins\.disabled: no plugin is named 'docs_pag'; did you mean 'docs_page'\?"
+    ):
+        build_plugin_manager(load_spec(str(spec)))
+    assert main(["--spec", str(spec), "check"]) == 1
+    assert "resources.yaml: plugins.disabled: no plugin is named 'docs_pag'" in capsys.readouterr().err

@@ -159,6 +159,18 @@ def _check_known_hooks(pm: pluggy.PluginManager, where: dict[str, str]) -> None:
                 raise PluginError(f"{plugin}: {name!r} is decorated with @hookimpl but is no hook{hint}")
 
 
+def _check_disabled(spec: Spec, disabled: set[str], plugin_dir: str) -> None:
+    """A name under plugins.disabled that no plugin has would leave the plugin meant running."""
+    known = {_short_name(module_name) for module_name in DEFAULT_PLUGINS}
+    known.update(entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    if os.path.isdir(plugin_dir):
+        known.update(entry[:-3] for entry in os.listdir(plugin_dir) if entry.endswith(".py"))
+    for name in sorted(disabled - known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"plugins are: {', '.join(sorted(known))}"
+        raise PluginError(f"{os.path.relpath(spec.path)}: plugins.disabled: no plugin is named {name!r}; {hint}")
+
+
 def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
     """Register built-ins (trylast by their hooks), project plugins and entry points; check them."""
     pm = EnginePluginManager(PROJECT)
@@ -182,6 +194,7 @@ def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> plugg
             _register(pm, entry_point.load(), entry_point.name, where[entry_point.name])
     for plugin in extra_plugins:
         _register(pm, plugin, None, _describe(plugin))
+    _check_disabled(spec, disabled, plugin_dir)
     _check_known_hooks(pm, where)
     refuse_wrappers(pm)
     return pm
