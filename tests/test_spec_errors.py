@@ -88,20 +88,16 @@ def test_missing_schema_file_is_reported(write_spec):
     ]
 
 
-def test_schema_file_that_is_not_json_is_reported(write_spec):
-    spec = write_spec(
-        """
-        version: 1
-        resources:
-          notes:
-            schema: schemas/note.json
-        """,
-        {"schemas/note.json": '{"type": "object",'},
-    )
+def test_schema_file_that_is_not_json_is_reported_at_the_line_and_column_of_the_mistake(notes_with_schema):
+    spec = notes_with_schema('{\n  "type": "object",\n  "properties": {"title" {"type": "string"}}\n}\n')
+    assert errors_of(spec) == ["schemas/note.json:3:26: (top): not valid JSON: Expecting ':' delimiter"]
+
+
+def test_a_required_name_that_is_not_a_property_is_reported_in_the_schema_file(notes_with_schema, schema_of):
+    spec = notes_with_schema({**schema_of(NOTE), "required": ["title", "titel"]})
     (error,) = errors_of(spec)
-    assert error.startswith(
-        "resources.yaml:4:13: resources.notes.schema: schema file 'schemas/note.json' is not valid JSON"
-    )
+    assert error.startswith("schemas/note.json:")
+    assert error.endswith("required[1]: 'titel' is not a property (properties: id, user_id, title)")
 
 
 def test_invalid_json_schema_points_into_the_schema_file(notes_with_schema):

@@ -133,8 +133,11 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
         with open(file_path, encoding="utf-8") as fh:
             text = fh.read()
         schema = json.loads(text)
+    except json.JSONDecodeError as exc:  # where in the schema file, not where resources.yaml names it
+        errors.errors.append(f"{ref}:{exc.lineno}:{exc.colno}: (top): not valid JSON: {exc.msg}")
+        return None, None
     except (OSError, ValueError) as exc:
-        errors.add(where, f"schema file {ref!r} is not valid JSON: {exc}")
+        errors.add(where, f"schema file {ref!r} cannot be read: {exc}")
         return None, None
     try:
         doc = load_positioned(text)
@@ -151,6 +154,10 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         errors.add((), "a resource schema must be an object with 'properties'", filename=ref, doc=doc)
         return None, None
+    for i, name in enumerate(schema.get("required", ())):
+        if name not in schema["properties"]:  # no body could ever satisfy it: unknown fields are refused
+            known = ", ".join(schema["properties"])
+            errors.add(("required", i), f"{name!r} is not a property (properties: {known})", filename=ref, doc=doc)
     return schema, doc
 
 
