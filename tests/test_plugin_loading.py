@@ -135,3 +135,15 @@ def test_a_disabled_name_that_no_plugin_has_is_refused_with_the_name_it_likely_m
         build_plugin_manager(load_spec(str(spec)))
     assert main(["--spec", str(spec), "check"]) == 1
     assert "resources.yaml: plugins.disabled: no plugin is named 'docs_pag'" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the CLI's own loading of plugin commands
+def test_check_shows_a_hook_under_its_old_name_naming_the_file(tmp_path, capsys):
+    spec = write_project(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "tidy.py").write_text(
+        "from engine.plugin import hookimpl\n\n@hookimpl\ndef prepare_input(data):\n    pass\n"
+    )
+    assert main(["--spec", str(spec), "check"]) == 0
+    output = capsys.readouterr()
+    assert "tidy.py: the hook 'prepare_input' is now called 'before_validate'" in output.out + output.err

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from functools import partial
 
@@ -26,11 +27,16 @@ from engine.spec import Spec, SpecError, load_spec
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
     spec = spec_or_exit(args, out)
-    try:
-        build_plugin_manager(spec)
-    except PluginError as exc:
-        out.error(str(exc))
-        return 1
+    with warnings.catch_warnings(record=True) as caught:  # hidden by Python's default filters otherwise
+        warnings.simplefilter("always", DeprecationWarning)
+        try:
+            build_plugin_manager(spec)
+        except PluginError as exc:
+            out.error(str(exc))
+            return 1
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning):
+            out.warn(f"deprecated: {warning.message}")
     out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
     return 0
 

@@ -118,7 +118,11 @@ class EnginePluginManager(pluggy.PluginManager):
 
 
 def _describe(plugin: Any) -> str:
-    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    """A project plugin by its file (its module name is made up), anything else by its name."""
+    name = getattr(plugin, "__name__", None)
+    if name and name.startswith("resource_engine_project.") and getattr(plugin, "__file__", None):
+        return os.path.relpath(plugin.__file__)
+    return name or type(plugin).__qualname__
 
 
 def refuse_wrappers(pm: pluggy.PluginManager) -> None:
