@@ -113,3 +113,14 @@ def test_the_core_commands_are_the_ones_a_broken_project_keeps(tmp_path):
     kept = {path[0] for path in command_paths(parser) if path}
     assert kept == set(engine_cli_main.CORE_COMMANDS)
     assert set(engine_cli_main.PLUGIN_COMMANDS) <= {path[0] for path in COMMANDS if path}
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`resource-engine openapi | head`: the document is larger than a pipe holds."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "openapi"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stdout.read(100).startswith(b"{")
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and b"Traceback" not in err and b"BrokenPipeError" not in err

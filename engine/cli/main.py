@@ -266,6 +266,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, ConfigurationError) as exc:  # bad ENGINE_* values
         out.error(str(exc))
         return 1
+    except BrokenPipeError:  # `resource-engine openapi | head`: the reader has gone, no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails too
+        return 1
 
 
 if __name__ == "__main__":
