@@ -124,3 +124,13 @@ def test_a_reader_that_stops_early_gets_no_traceback():
     process.stdout.close()
     _, err = process.communicate(timeout=120)
     assert process.returncode == 1 and b"Traceback" not in err and b"BrokenPipeError" not in err
+
+
+def test_check_refuses_a_plugin_setting_in_resources_yaml_that_serve_would_refuse(write_spec, schema_of, capsys):
+    spec = write_spec(
+        "version: 1\nplugins:\n  settings:\n    events: {retrys: 3}\n"
+        "resources:\n  notes:\n    schema: schemas/n.json\n",
+        {"schemas/n.json": schema_of({"id": {"type": "string", "format": "uuid"}})},
+    )
+    assert main(["--spec", str(spec), "check"]) == 1
+    assert "plugins.settings.events.retrys is not a known events setting" in capsys.readouterr().err

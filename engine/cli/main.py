@@ -16,6 +16,7 @@ from engine.cli import explain, init, serve
 from engine.cli.output import Printer, spec_or_exit
 from engine.db.pool import connect
 from engine.http.app import create_app, resolve_database_url
+from engine.kernel import settings
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import call_all_sync
@@ -37,6 +38,11 @@ def cmd_check(args: argparse.Namespace, out: Printer) -> int:
     for warning in caught:
         if issubclass(warning.category, DeprecationWarning):
             out.warn(f"deprecated: {warning.message}")
+    try:  # as serve does: settings in resources.yaml (and ENGINE_* variables), plugins' ones included
+        settings.check(Config.from_env(spec).extra, spec)
+    except ConfigurationError as exc:
+        out.error(str(exc))
+        return 1
     out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
     return 0
 
