@@ -50,3 +50,10 @@ def test_a_ttl_above_the_max_ttl_prints_an_error_instead_of_a_token(monkeypatch,
     monkeypatch.setenv("ENGINE_JWT_MAX_TTL", "1h")
     assert main(["--spec", SPEC, "token", "--sub", "alice", "--ttl", "2h"]) == 1
     assert "ENGINE_JWT_MAX_TTL" in capsys.readouterr().err
+
+
+def test_an_empty_subject_prints_an_error_instead_of_a_token_the_server_refuses(monkeypatch, capsys):
+    monkeypatch.setenv("ENGINE_JWT_SECRET", TEST_JWT_SECRET)
+    assert main(["--spec", SPEC, "token", "--sub", ""]) == 2
+    output = capsys.readouterr()
+    assert output.out == "" and "--sub must be a user id" in output.err

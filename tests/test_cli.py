@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import engine.cli.main as engine_cli_main
 from engine.cli.main import build_parser, main
 
 ROOT = Path(__file__).parent.parent
@@ -91,3 +92,45 @@ def test_entry_point_exit_codes_reach_the_shell(tmp_path):
     assert run("--help").returncode == 0
     assert run("no-such-command").returncode == 2
     assert run("--spec", str(tmp_path / "nowhere.yaml"), "check").returncode == 1
+
+
+def test_a_plugin_command_outside_a_project_says_why_it_is_missing(tmp_path, capsys):
+    assert main(["--spec", str(tmp_path / "resources.yaml"), "token", "--sub", "alice"]) == 2
+    err = capsys.readouterr().err
+    assert "no command 'token' here" in err
+    assert f"there is no {tmp_path / 'resources.yaml'} here (run the command in the project's folder" in err
+
+
+def test_a_plugin_command_of_a_broken_project_names_the_first_problem(write_spec, capsys):
+    spec = write_spec("version: 1\nresources:\n  notes:\n    schema: schemas/missing.json\n")
+    assert main(["--spec", str(spec), "token", "--sub", "alice"]) == 2
+    err = capsys.readouterr().err
+    assert "no command 'token' here" in err and "schema file 'schemas/missing.json' does not exist" in err
+
+
+def test_the_core_commands_are_the_ones_a_broken_project_keeps(tmp_path):
+    parser = build_parser(str(tmp_path / "resources.yaml"))
+    kept = {path[0] for path in command_paths(parser) if path}
+    assert kept == set(engine_cli_main.CORE_COMMANDS)
+    assert set(engine_cli_main.PLUGIN_COMMANDS) <= {path[0] for path in COMMANDS if path}
+
+
+def test_a_reader_that_stops_early_gets_no_traceback():
+    """`resource-engine openapi | head`: the document is larger than a pipe holds."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "engine", "openapi"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert process.stdout is not None and process.stdout.read(100).startswith(b"{")
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 1 and b"Traceback" not in err and b"BrokenPipeError" not in err
+
+
+def test_check_refuses_a_plugin_setting_in_resources_yaml_that_serve_would_refuse(write_spec, schema_of, capsys):
+    spec = write_spec(
+        "version: 1\nplugins:\n  settings:\n    events: {retrys: 3}\n"
+        "resources:\n  notes:\n    schema: schemas/n.json\n",
+        {"schemas/n.json": schema_of({"id": {"type": "string", "format": "uuid"}})},
+    )
+    assert main(["--spec", str(spec), "check"]) == 1
+    assert "plugins.settings.events.retrys is not a known events setting" in capsys.readouterr().err

@@ -110,6 +110,7 @@ async def test_a_newcomer_adds_a_resource_with_an_owner_and_calls_it(project, en
     assert (await run_engine("check", cwd=project)).code == 0
     made = await run_engine("migrate", "make", cwd=project)
     assert made.code == 0, made.output
+    assert (project / "migrations" / "0002_create_table_bookmarks.sql").exists()  # the name the guide gives
     env = engine_env(engine_database_url, engine_schema)
     async with serving(cwd=project, env=env) as (_, base):
         alice = (await run_engine("token", "--sub", "alice", cwd=project, env=env)).stdout.strip()

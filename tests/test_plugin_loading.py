@@ -98,3 +98,52 @@ def test_a_plugin_that_fails_to_import_stops_start_up_naming_its_file(tmp_path, 
         build_plugin_manager(load_spec(str(spec)))
     assert main(["--spec", str(spec), "check"]) == 1
     assert "broken.py" in capsys.readouterr().err
+
+
+def test_a_hook_taking_an_argument_the_hook_does_not_pass_is_refused_naming_the_file_and_the_arguments(
+    tmp_path, capsys
+):
+    spec = write_project(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "rules.py").write_text(
+        "from engine.plugin import hookimpl\n\n@hookimpl\ndef before_write(resource, row):\n    pass\n"
+    )
+    assert main(["--spec", str(spec), "check"]) == 1
+    err = capsys.readouterr().err
+    assert "rules.py: hook 'before_write'" in err and "{'row'}" in err
+    assert "before_write receives: context, conn, resource, action, data, previous, identity" in err
+    assert "Traceback" not in err
+
+
+def test_a_misspelled_hook_is_refused_naming_the_file_and_the_hook_it_likely_meant(tmp_path, capsys):
+    spec = write_project(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "rules.py").write_text(
+        "from engine.plugin import hookimpl\n\n@hookimpl\ndef before_wirte(resource):\n    pass\n"
+    )
+    assert main(["--spec", str(spec), "check"]) == 1
+    assert "rules.py: 'before_wirte' is decorated with @hookimpl but is no hook; did you mean 'before_write'?" in (
+        capsys.readouterr().err
+    )
+
+
+def test_a_disabled_name_that_no_plugin_has_is_refused_with_the_name_it_likely_meant(tmp_path, capsys):
+    spec = write_project(tmp_path, disabled=["docs_pag"])
+    with pytest.raises(
+        PluginError, match=r"plugins\.disabled: no plugin is named 'docs_pag'; did you mean 'docs_page'\?"
+    ):
+        build_plugin_manager(load_spec(str(spec)))
+    assert main(["--spec", str(spec), "check"]) == 1
+    assert "resources.yaml: plugins.disabled: no plugin is named 'docs_pag'" in capsys.readouterr().err
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # the CLI's own loading of plugin commands
+def test_check_shows_a_hook_under_its_old_name_naming_the_file(tmp_path, capsys):
+    spec = write_project(tmp_path)
+    (tmp_path / "plugins").mkdir()
+    (tmp_path / "plugins" / "tidy.py").write_text(
+        "from engine.plugin import hookimpl\n\n@hookimpl\ndef prepare_input(data):\n    pass\n"
+    )
+    assert main(["--spec", str(spec), "check"]) == 0
+    output = capsys.readouterr()
+    assert "tidy.py: the hook 'prepare_input' is now called 'before_validate'" in output.out + output.err

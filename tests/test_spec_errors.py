@@ -88,20 +88,16 @@ def test_missing_schema_file_is_reported(write_spec):
     ]
 
 
-def test_schema_file_that_is_not_json_is_reported(write_spec):
-    spec = write_spec(
-        """
-        version: 1
-        resources:
-          notes:
-            schema: schemas/note.json
-        """,
-        {"schemas/note.json": '{"type": "object",'},
-    )
+def test_schema_file_that_is_not_json_is_reported_at_the_line_and_column_of_the_mistake(notes_with_schema):
+    spec = notes_with_schema('{\n  "type": "object",\n  "properties": {"title" {"type": "string"}}\n}\n')
+    assert errors_of(spec) == ["schemas/note.json:3:26: (top): not valid JSON: Expecting ':' delimiter"]
+
+
+def test_a_required_name_that_is_not_a_property_is_reported_in_the_schema_file(notes_with_schema, schema_of):
+    spec = notes_with_schema({**schema_of(NOTE), "required": ["title", "titel"]})
     (error,) = errors_of(spec)
-    assert error.startswith(
-        "resources.yaml:4:13: resources.notes.schema: schema file 'schemas/note.json' is not valid JSON"
-    )
+    assert error.startswith("schemas/note.json:")
+    assert error.endswith("required[1]: 'titel' is not a property (properties: id, user_id, title)")
 
 
 def test_invalid_json_schema_points_into_the_schema_file(notes_with_schema):
@@ -328,3 +324,42 @@ def test_spec_path_is_absolute_whatever_the_working_directory(notes_with_schema,
     loaded = load_spec(os.path.relpath(spec))
     assert loaded.path == str(spec)
     assert loaded.root == str(tmp_path)
+
+
+def test_a_value_refused_by_a_pattern_is_explained_in_words(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        settings:
+          rate_limit: 100/minut
+        resources:
+          notes:
+            schema: schemas/note.json
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:3:15: settings.rate_limit: '100/minut' does not fit: "
+        "Requests per second, minute, hour or day (100/minute), or off."
+    ]
+
+
+def test_a_mistake_inside_an_access_rule_is_reported_where_it_is(write_spec, schema_of):
+    spec = write_spec(
+        """
+        version: 1
+        resources:
+          notes:
+            schema: schemas/note.json
+            owner: user_id
+            access:
+              read: [ownr, {path: [Notes]}, {relation: a, path: [b]}]
+        """,
+        {"schemas/note.json": schema_of(NOTE)},
+    )
+    assert errors_of(spec) == [
+        "resources.yaml:7:14: resources.notes.access.read[0]: 'ownr' is not one of ['owner', 'anyone']",
+        "resources.yaml:7:28: resources.notes.access.read[1].path[0]: 'Notes' does not fit: "
+        "A step: a relation, a reference column, a resource, or resource.column (lowercase identifiers).",
+        "resources.yaml:7:37: resources.notes.access.read[2]: give one of relation or path, not both",
+    ]

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable
 from functools import partial
 
@@ -15,6 +16,7 @@ from engine.cli import explain, init, serve
 from engine.cli.output import Printer, spec_or_exit
 from engine.db.pool import connect
 from engine.http.app import create_app, resolve_database_url
+from engine.kernel import settings
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.kernel.hooks import call_all_sync
@@ -26,9 +28,19 @@ from engine.spec import Spec, SpecError, load_spec
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
     spec = spec_or_exit(args, out)
-    try:
-        build_plugin_manager(spec)
-    except PluginError as exc:
+    with warnings.catch_warnings(record=True) as caught:  # hidden by Python's default filters otherwise
+        warnings.simplefilter("always", DeprecationWarning)
+        try:
+            build_plugin_manager(spec)
+        except PluginError as exc:
+            out.error(str(exc))
+            return 1
+    for warning in caught:
+        if issubclass(warning.category, DeprecationWarning):
+            out.warn(f"deprecated: {warning.message}")
+    try:  # as serve does: settings in resources.yaml (and ENGINE_* variables), plugins' ones included
+        settings.check(Config.from_env(spec).extra, spec)
+    except ConfigurationError as exc:
         out.error(str(exc))
         return 1
     out.ok(f"{args.spec}: {len(spec.resources)} resources, all checks passed")
@@ -173,13 +185,25 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
     return _with_connection(spec, work)
 
 
-def _plugin_commands(commands, spec_path: str) -> None:
-    """Let plugins add commands (token, events ...); a broken spec leaves only the core commands."""
+CORE_COMMANDS = ("init", "serve", "check", "explain", "routes", "migrate")
+PLUGIN_COMMANDS = ("token", "events", "keys", "history", "soft-delete", "openapi", "mcp")
+
+
+def _plugin_commands(commands, spec_path: str) -> str | None:
+    """Let plugins add commands (token, events ...); a broken spec leaves only the core commands,
+    and the reason is returned, so that asking for one of the others can say why it is missing."""
+    if not os.path.exists(spec_path):
+        return f"there is no {spec_path} here (run the command in the project's folder, or give --spec PATH)"
     try:
         pm = build_plugin_manager(load_spec(spec_path))
-    except (SpecError, PluginError, OSError):
-        return
+    except SpecError as exc:
+        return f"{exc.errors[0]}" + (
+            f" (and {len(exc.errors) - 1} more: resource-engine check)" if exc.errors[1:] else ""
+        )
+    except (PluginError, OSError) as exc:
+        return str(exc)
     call_all_sync(pm.hook.register_commands, commands=commands)
+    return None
 
 
 def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
@@ -216,17 +240,30 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     apply.set_defaults(run=cmd_migrate_apply)
     status = steps.add_parser("status", help="list applied and pending migrations")
     status.set_defaults(run=cmd_migrate_status)
-    if spec_path is not None:
-        _plugin_commands(commands, spec_path)
+    if spec_path is not None and (problem := _plugin_commands(commands, spec_path)):
+        parser.epilog = (
+            f"Only the core commands are listed: the commands of plugins ({', '.join(PLUGIN_COMMANDS)} ...) "
+            f"come with the project's plugins, which could not be loaded: {problem}"
+        )
     return parser
+
+
+def _missing_plugin_command(parser: argparse.ArgumentParser, rest: list[str]) -> str | None:
+    """The command asked for, when it is not a core command and the plugins could not be loaded."""
+    command = next((word for word in rest if not word.startswith("-")), None)
+    return command if parser.epilog and command is not None and command not in CORE_COMMANDS else None
 
 
 def main(argv: list[str] | None = None) -> int:
     early = argparse.ArgumentParser(add_help=False)
     early.add_argument("--spec", default=value("ENGINE_SPEC"))
-    known, _ = early.parse_known_args(argv)
-    args = build_parser(known.spec).parse_args(argv)
+    known, rest = early.parse_known_args(argv)
+    parser = build_parser(known.spec)
     out = Printer(sys.stdout, sys.stderr)
+    if command := _missing_plugin_command(parser, rest):
+        out.error(f"resource-engine: no command {command!r} here. {parser.epilog}")
+        return 2
+    args = parser.parse_args(argv)
     try:
         logging.basicConfig(level=value("ENGINE_LOG_LEVEL"), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return args.run(args, out)
@@ -234,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
         return int(exc.code or 0)
     except (ValueError, ConfigurationError) as exc:  # bad ENGINE_* values
         out.error(str(exc))
+        return 1
+    except BrokenPipeError:  # `resource-engine openapi | head`: the reader has gone, no traceback for that
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # the interpreter's last flush fails too
         return 1
 
 

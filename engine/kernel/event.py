@@ -22,9 +22,9 @@ class Event:
     action: str  # created | updated | deleted
     record_id: str  # the changed row's primary key, as text
     actor: str | None  # the user id that made the change (None for system writes)
-    at: str  # when it was committed, ISO 8601 with offset
+    at: str  # when the change's transaction started (ISO 8601 with offset), shared by its events
     data: dict[str, Any]  # the row after the change (before it, for deleted), minus excluded fields
-    changes: dict[str, Any] | None  # on updated: {field: [old, new]} for every changed field
+    changes: dict[str, Any] | None  # on updated: {field: {"before": old, "after": new}} per changed field
 
     @classmethod
     def from_json(cls, document: bytes) -> Event:

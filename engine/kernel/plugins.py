@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -117,7 +118,11 @@ class EnginePluginManager(pluggy.PluginManager):
 
 
 def _describe(plugin: Any) -> str:
-    return getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    """A project plugin by its file (its module name is made up), anything else by its name."""
+    name = getattr(plugin, "__name__", None)
+    if name and name.startswith("resource_engine_project.") and getattr(plugin, "__file__", None):
+        return os.path.relpath(plugin.__file__)
+    return name or type(plugin).__qualname__
 
 
 def refuse_wrappers(pm: pluggy.PluginManager) -> None:
@@ -134,29 +139,66 @@ def refuse_wrappers(pm: pluggy.PluginManager) -> None:
                 )
 
 
+def _register(pm: pluggy.PluginManager, plugin: Any, name: str | None, where: str) -> None:
+    """pm.register, with pluggy's refusal (say, an argument the hook does not pass) naming the file."""
+    try:
+        pm.register(plugin, name=name)
+    except pluggy.PluginValidationError as exc:
+        lines = str(exc).splitlines()
+        hook = lines[0].rpartition(" for hook ")[2].strip("'")
+        caller = getattr(pm.hook, hook, None)
+        receives = f"; {hook} receives: {', '.join(caller.spec.argnames)}" if caller and caller.spec else ""
+        raise PluginError(f"{where}: hook {hook!r}: {'; '.join(lines[1:]) or lines[0]}{receives}") from None
+
+
+def _check_known_hooks(pm: pluggy.PluginManager, where: dict[str, str]) -> None:
+    """pm.check_pending, naming the plugin's file and the hook it most likely meant."""
+    known = [name for name in vars(pm.hook) if getattr(pm.hook, name).spec is not None]
+    for name, caller in vars(pm.hook).items():
+        for impl in [] if caller.spec is not None or name.startswith("_") else caller.get_hookimpls():
+            if not impl.optionalhook:
+                close = difflib.get_close_matches(name, known, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else f"; the hooks are in {hookspecs.__file__}"
+                plugin = where.get(impl.plugin_name, impl.plugin_name)
+                raise PluginError(f"{plugin}: {name!r} is decorated with @hookimpl but is no hook{hint}")
+
+
+def _check_disabled(spec: Spec, disabled: set[str], plugin_dir: str) -> None:
+    """A name under plugins.disabled that no plugin has would leave the plugin meant running."""
+    known = {_short_name(module_name) for module_name in DEFAULT_PLUGINS}
+    known.update(entry_point.name for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP))
+    if os.path.isdir(plugin_dir):
+        known.update(entry[:-3] for entry in os.listdir(plugin_dir) if entry.endswith(".py"))
+    for name in sorted(disabled - known):
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]!r}?" if close else f"plugins are: {', '.join(sorted(known))}"
+        raise PluginError(f"{os.path.relpath(spec.path)}: plugins.disabled: no plugin is named {name!r}; {hint}")
+
+
 def build_plugin_manager(spec: Spec, extra_plugins: Iterable[Any] = ()) -> pluggy.PluginManager:
     """Register built-ins (trylast by their hooks), project plugins and entry points; check them."""
     pm = EnginePluginManager(PROJECT)
     pm.add_hookspecs(hookspecs)
     disabled = set(spec.disabled_plugins)
+    where: dict[str, str] = {}
     for module_name in DEFAULT_PLUGINS:
         if _short_name(module_name) not in disabled:
-            pm.register(importlib.import_module(module_name), name=_short_name(module_name))
+            _register(pm, importlib.import_module(module_name), _short_name(module_name), module_name)
     plugin_dir = os.path.join(spec.root, "plugins")
     if os.path.isdir(plugin_dir):
         for entry in sorted(os.listdir(plugin_dir)):
             if entry.endswith(".py") and not entry.startswith("_"):
-                name = entry[:-3]
+                name, path = entry[:-3], os.path.join(plugin_dir, entry)
                 if name not in disabled:
-                    pm.register(_load_project_plugin(os.path.join(plugin_dir, entry), spec.root), name=name)
+                    where[name] = os.path.relpath(path)
+                    _register(pm, _load_project_plugin(path, spec.root), name, where[name])
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         if entry_point.name not in disabled and pm.get_plugin(entry_point.name) is None:
-            pm.register(entry_point.load(), name=entry_point.name)
+            where[entry_point.name] = f"entry point {entry_point.name} = {entry_point.value}"
+            _register(pm, entry_point.load(), entry_point.name, where[entry_point.name])
     for plugin in extra_plugins:
-        pm.register(plugin)
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(str(exc)) from exc
+        _register(pm, plugin, None, _describe(plugin))
+    _check_disabled(spec, disabled, plugin_dir)
+    _check_known_hooks(pm, where)
     refuse_wrappers(pm)
     return pm

@@ -101,13 +101,32 @@ def load_spec(path: str) -> Spec:
     return spec
 
 
+_JSON_TYPES = {"object": dict, "array": list, "string": str, "number": (int, float), "integer": int, "boolean": bool}
+
+
+def _meant_for(branch: dict[str, Any], value: Any) -> bool:
+    """Whether a oneOf/anyOf branch takes this kind of value (by its type, or its enum's values)."""
+    if branch.get("$ref", "").startswith("#/$defs/"):
+        branch = metaschema()["$defs"][branch["$ref"].removeprefix("#/$defs/")]
+    if "type" in branch:
+        types = branch["type"] if isinstance(branch["type"], list) else [branch["type"]]
+        return any(isinstance(value, _JSON_TYPES.get(t, object)) for t in types)
+    if "enum" in branch:
+        return any(type(v) is type(value) for v in branch["enum"])
+    return True
+
+
 def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> set[Path]:
     """Report every meta-schema violation; returns the paths that failed."""
     validator = Draft202012Validator(metaschema())
     invalid: set[Path] = set()
     for error in sorted(validator.iter_errors(doc.data), key=lambda e: list(map(str, e.absolute_path))):
         if error.validator in ("oneOf", "anyOf") and error.context:
-            error = best_match(error.context)
+            # Explain by the branches meant for this kind of value: a mapping rule's own mistake,
+            # not "{...} is not one of ['owner', 'anyone']".
+            branches = error.schema[error.validator]
+            meant = [e for e in error.context if _meant_for(branches[e.relative_schema_path[0]], error.instance)]
+            error = best_match(meant or error.context)
         path = tuple(error.absolute_path)
         invalid.add(path)
         if error.validator == "additionalProperties" and isinstance(error.instance, dict):
@@ -115,6 +134,16 @@ def _check_metaschema(doc: PositionedDocument, errors: _Collector) -> set[Path]:
             for extra in sorted(set(error.instance) - allowed, key=str):
                 hint = f"; expected one of: {', '.join(sorted(allowed))}" if allowed else ""
                 errors.add((*path, extra), f"unknown key {extra!r}{hint}", key=True)
+            continue
+        if error.validator == "pattern" and error.schema.get("description"):  # words, not the regular expression
+            errors.add(path, f"{error.instance!r} does not fit: {error.schema['description']}")
+            continue
+        if (
+            error.validator == "not"
+            and isinstance(error.validator_value, dict)
+            and error.validator_value.get("required")
+        ):
+            errors.add(path, f"give one of {' or '.join(error.validator_value['required'])}, not both")
             continue
         if error.validator == "propertyNames":
             bad = error.instance
@@ -133,8 +162,11 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
         with open(file_path, encoding="utf-8") as fh:
             text = fh.read()
         schema = json.loads(text)
+    except json.JSONDecodeError as exc:  # where in the schema file, not where resources.yaml names it
+        errors.errors.append(f"{ref}:{exc.lineno}:{exc.colno}: (top): not valid JSON: {exc.msg}")
+        return None, None
     except (OSError, ValueError) as exc:
-        errors.add(where, f"schema file {ref!r} is not valid JSON: {exc}")
+        errors.add(where, f"schema file {ref!r} cannot be read: {exc}")
         return None, None
     try:
         doc = load_positioned(text)
@@ -151,6 +183,10 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         errors.add((), "a resource schema must be an object with 'properties'", filename=ref, doc=doc)
         return None, None
+    for i, name in enumerate(schema.get("required", ())):
+        if name not in schema["properties"]:  # no body could ever satisfy it: unknown fields are refused
+            known = ", ".join(schema["properties"])
+            errors.add(("required", i), f"{name!r} is not a property (properties: {known})", filename=ref, doc=doc)
     return schema, doc
 
 

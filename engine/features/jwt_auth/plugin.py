@@ -54,7 +54,9 @@ async def identity_from_request(request: web.Request) -> Identity | None:
 
 
 def _token_command(args: argparse.Namespace, out) -> int:
-
+    if not args.sub:
+        out.error("--sub must be a user id: the server refuses a token whose 'sub' is empty")
+        return 2
     spec = load_spec(args.spec)
     settings = settings_for(spec, Config.from_env(spec))
     ttl = parse_duration(args.ttl) if args.ttl else None
