@@ -15,7 +15,7 @@ from multidict import MultiMapping
 from engine.http.query_power import PARAMETERS as POWER
 from engine.http.query_power import parse_power
 from engine.kernel.errors import BadRequest
-from engine.resources.listing import ListQuery
+from engine.resources.listing import ListQuery, unknown_parameter
 from engine.resources.values import ValueProblem, from_query
 from engine.spec import Field, Resource
 from engine.sql.queries import IS_VALUES, Filter, SortKey
@@ -94,9 +94,7 @@ def parse_filter(resource: Resource, key: str, text: str) -> Filter:
     name, op = match.group(1), match.group(2) or "eq"
     field = resource.fields.get(name)
     if field is None or field.write_only:  # a secret is stored encrypted: nothing to compare with
-        raise _bad(
-            key, f"unknown query parameter {name!r}: not a field of {resource.name} nor one of {', '.join(RESERVED)}"
-        )
+        raise _bad(key, unknown_parameter(resource, name))
     allowed = OPERATORS_BY_TYPE[field.sql_type]
     if op not in allowed:
         raise _bad(

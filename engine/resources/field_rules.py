@@ -16,7 +16,7 @@ import orjson
 from sqlglot import exp
 
 from engine.kernel.errors import BadRequest, Forbidden
-from engine.resources.listing import ListQuery
+from engine.resources.listing import ListQuery, unknown_parameter
 from engine.spec import Resource
 from engine.sql.compiled import Compiled, param
 from engine.sql.ddl import ident, table
@@ -44,11 +44,7 @@ def refuse_hidden(resource: Resource, query: ListQuery, masks: Masks) -> None:
     for f in query.filters:
         if f.field in hidden:
             key = f.field if f.op == "eq" else f"{f.field}[{f.op}]"
-            raise BadRequest(
-                f"unknown query parameter {f.field!r}: not a field of {resource.name} nor one of "
-                "sort, limit, cursor, fields, include",
-                parameter=key,
-            )
+            raise BadRequest(unknown_parameter(resource, f.field, hidden), parameter=key)
     for k in query.sort:
         if k.field in hidden:
             known = ", ".join(n for n in resource.fields if n not in hidden)

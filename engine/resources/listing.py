@@ -5,8 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from engine.spec import Resource
 from engine.sql.boolean import BoolGroup
 from engine.sql.queries import Filter, SortKey
+
+# Every parameter a list takes besides filters (engine.http.query and engine.http.query_power read them).
+LIST_PARAMETERS = (
+    *("sort", "limit", "cursor", "fields", "include"),
+    *("count", "q", "or", "and", "not", "group_by", "aggregate"),
+)
+
+
+def unknown_parameter(resource: Resource, name: str, hidden: frozenset[str] | set[str] = frozenset()) -> str:
+    """What a 400 for a query parameter that is neither a field the caller may filter on nor a list
+    parameter says: both lists, so the client sees what it may send."""
+    fields = ", ".join(n for n, f in resource.fields.items() if not f.write_only and n not in hidden)
+    parameters = (*LIST_PARAMETERS, *(("deleted",) if resource.soft_delete is not None else ()))
+    return (
+        f"unknown query parameter {name[:100]!r}: not a field of {resource.name} ({fields}) "
+        f"nor a list parameter ({', '.join(parameters)})"
+    )
 
 
 @dataclass(frozen=True)
