@@ -48,6 +48,10 @@ class Printer:
     def warn(self, text: str) -> None:
         self._write(self.out, "warn", text)
 
+    def warning(self, text: str) -> None:
+        """A warning on stderr: a command whose output is data (openapi, token) keeps it clean."""
+        self._write(self.err, "warn", text)
+
     def error(self, text: str) -> None:
         self._write(self.err, "error", text)
 
@@ -55,9 +59,12 @@ class Printer:
 def spec_or_exit(args: argparse.Namespace, out: Printer) -> Spec:
     """The spec, or every problem printed and exit code 1."""
     try:
-        return load_spec(args.spec)
+        spec = load_spec(args.spec)
     except SpecError as exc:
         for line in exc.errors:
             out.error(line)
         out.error(f"{len(exc.errors)} problem{'s' if len(exc.errors) != 1 else ''} in {args.spec}")
         raise SystemExit(1) from None
+    for warning in spec.warnings:
+        out.warning(f"warning: {warning}")
+    return spec

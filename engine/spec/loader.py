@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from functools import cache
 from importlib import resources as package_files
 from typing import Any
@@ -34,6 +35,7 @@ from engine.spec.model import (
 )
 from engine.spec.positions import Path, PositionedDocument, dotted, load_positioned
 from engine.spec.query_power import resolve_aggregates, resolve_search
+from engine.spec.schema_keywords import unknown_keywords
 from engine.spec.secret_fields import check_property, check_uses
 from engine.spec.types import TypeProblem, deleted_at, derive_field, engine_fields
 
@@ -56,6 +58,7 @@ class _Collector:
         self.filename = filename
         self.doc = doc
         self.errors: list[str] = []
+        self.warnings: list[str] = []
 
     def add(
         self,
@@ -70,6 +73,11 @@ class _Collector:
         pos = doc.position(path, key=key) if doc else None
         where = f"{filename or self.filename}:{pos.line}:{pos.column}" if pos else (filename or self.filename)
         self.errors.append(f"{where}: {dotted(path) or '(top)'}: {message}")
+
+    def warn(self, path: Path, message: str, *, filename: str, doc: PositionedDocument | None) -> None:
+        pos = doc.position(path, key=True) if doc else None
+        where = f"{filename}:{pos.line}:{pos.column}" if pos else filename
+        self.warnings.append(f"{where}: {dotted(path) or '(top)'}: {message}")
 
 
 def load_spec(path: str) -> Spec:
@@ -98,7 +106,7 @@ def load_spec(path: str) -> Spec:
     spec = _build(doc.data, root, errors, skip={p[1] for p in invalid})
     if errors.errors:
         raise SpecError(errors.errors)
-    return spec
+    return replace(spec, warnings=tuple(dict.fromkeys(errors.warnings))) if errors.warnings else spec
 
 
 _JSON_TYPES = {"object": dict, "array": list, "string": str, "number": (int, float), "integer": int, "boolean": bool}
@@ -183,6 +191,8 @@ def _load_schema(root: str, ref: str, where: Path, errors: _Collector) -> tuple[
     if schema.get("type") != "object" or not isinstance(schema.get("properties"), dict):
         errors.add((), "a resource schema must be an object with 'properties'", filename=ref, doc=doc)
         return None, None
+    for keyword_path, message in unknown_keywords(schema):
+        errors.warn(keyword_path, message, filename=ref, doc=doc)
     for i, name in enumerate(schema.get("required", ())):
         if name not in schema["properties"]:  # no body could ever satisfy it: unknown fields are refused
             known = ", ".join(schema["properties"])

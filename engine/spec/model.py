@@ -193,3 +193,6 @@ class Spec:
     settings: Settings = Settings()
     disabled_plugins: tuple[str, ...] = ()
     plugin_settings: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    # What the loader noticed but that does not stop the spec (an unknown schema keyword): `check`
+    # prints these, `serve` logs them at start.
+    warnings: tuple[str, ...] = field(default=(), compare=False, hash=False)
