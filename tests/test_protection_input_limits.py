@@ -199,3 +199,28 @@ async def test_a_gzip_body_is_decoded(api):
     created = await alice.post("/api/notes", data=gzip.compress(b'{"title": "zipped"}'), headers=headers)
     assert created.status == 201, created.text
     assert created.json["data"]["title"] == "zipped"
+
+
+async def test_a_body_that_does_not_decode_closes_the_connection_and_logs_no_unhandled_error(api, caplog):
+    """What follows the bytes that failed cannot be trusted to be where a next request starts: the
+    400 is the connection's last answer, and aiohttp does not read on and log the failure again."""
+    import asyncio
+    import logging
+
+    caplog.set_level(logging.ERROR, logger="aiohttp.server")
+    smuggled = b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n"
+    body = b"this is not gzip at all." + smuggled
+    head = (
+        "POST /api/notes HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+        f"Authorization: Bearer {api.token('alice')}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    reader, writer = await asyncio.open_connection(api.client.host, api.client.port)
+    writer.write(head + body[:24])
+    await writer.drain()
+    await asyncio.sleep(0.2)  # the server has failed to decode the first bytes
+    writer.write(body[24:])
+    await writer.drain()
+    answered = await asyncio.wait_for(reader.read(), 5)  # until the server closes
+    writer.close()
+    assert answered.count(b"HTTP/1.1 ") == 1 and answered.startswith(b"HTTP/1.1 400 ")
+    assert not [r for r in caplog.records if r.name == "aiohttp.server"]

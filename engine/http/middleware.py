@@ -114,6 +114,11 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
     except web.RequestPayloadError as exc:  # the body's bytes do not decode (Content-Encoding, chunks)
         cause = getattr(exc.__cause__, "message", None) or str(exc)
         response = problem_response(BadRequest(f"the request body is malformed: {str(cause).strip()}"), request_id)
+        # Nothing after the failure can be trusted to be where the next request starts: close the
+        # connection after this answer. Marking the body ended stops aiohttp reading on for
+        # keep-alive, which would meet the same failure and log it as an unhandled exception.
+        response.force_close()
+        request.content.feed_eof()
     except asyncpg.TransactionRollbackError as exc:  # deadlock or serialization failure: safe to retry
         log.warning("transaction rolled back request_id=%s error=%r", request_id, exc)
         problem = Conflict(
