@@ -248,11 +248,9 @@ def test_the_parameters_an_unknown_one_is_told_about_are_those_the_list_reads():
     assert sorted(LIST_PARAMETERS) == sorted((*RESERVED, *PARAMETERS))
 
 
-async def test_an_unknown_parameter_is_answered_with_the_fields_and_the_parameters_a_list_takes(
-    catalog, expect_problem
-):
+async def test_an_unknown_parameter_is_answered_with_the_parameters_a_list_takes(catalog, expect_problem):
     detail = expect_problem(await catalog.get("/api/items?page=2"), 400)["detail"]
-    assert "not a field of items (id, code, title, category, price" in detail
+    assert detail.startswith("unknown query parameter 'page': not a field of items nor a list parameter")
     assert (
         "nor a list parameter (sort, limit, cursor, fields, include, count, q, or, and, not, group_by, aggregate)"
         in detail

@@ -44,7 +44,7 @@ def refuse_hidden(resource: Resource, query: ListQuery, masks: Masks) -> None:
     for f in query.filters:
         if f.field in hidden:
             key = f.field if f.op == "eq" else f"{f.field}[{f.op}]"
-            raise BadRequest(unknown_parameter(resource, f.field, hidden), parameter=key)
+            raise BadRequest(unknown_parameter(resource, f.field), parameter=key)
     for k in query.sort:
         if k.field in hidden:
             known = ", ".join(n for n in resource.fields if n not in hidden)

@@ -16,13 +16,13 @@ LIST_PARAMETERS = (
 )
 
 
-def unknown_parameter(resource: Resource, name: str, hidden: frozenset[str] | set[str] = frozenset()) -> str:
+def unknown_parameter(resource: Resource, name: str) -> str:
     """What a 400 for a query parameter that is neither a field the caller may filter on nor a list
-    parameter says: both lists, so the client sees what it may send."""
-    fields = ", ".join(n for n, f in resource.fields.items() if not f.write_only and n not in hidden)
+    parameter says, with the parameters a list takes. The same words for a field the caller may not
+    read (engine.resources.field_rules), so the answer does not tell the two apart."""
     parameters = (*LIST_PARAMETERS, *(("deleted",) if resource.soft_delete is not None else ()))
     return (
-        f"unknown query parameter {name[:100]!r}: not a field of {resource.name} ({fields}) "
+        f"unknown query parameter {name[:100]!r}: not a field of {resource.name} "
         f"nor a list parameter ({', '.join(parameters)})"
     )
 
