@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import os
@@ -160,3 +161,13 @@ def aiohttp_client(aiohttp_client):
         return await aiohttp_client(app_or_server, **kwargs)
 
     return serve
+
+
+def pytest_asyncio_loop_factories(config, item):
+    """Tests run on uvloop, as `resource-engine serve` and the gunicorn workers do; a test of
+    asyncio's own loop says so with `@pytest.mark.asyncio_loop`."""
+    if item.get_closest_marker("asyncio_loop"):
+        return {"asyncio": asyncio.new_event_loop}
+    import uvloop
+
+    return {"uvloop": uvloop.new_event_loop}

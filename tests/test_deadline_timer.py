@@ -58,6 +58,7 @@ async def test_a_finished_request_leaves_its_slice():
     assert all(not bucket for bucket in timer._slices.values())
 
 
+@pytest.mark.asyncio_loop  # counts the timers in asyncio's loop (`_scheduled`); uvloop keeps them in C
 async def test_deadlines_in_one_slice_share_one_timer():
     timer = DeadlineTimer(10.0)
     loop = asyncio.get_running_loop()

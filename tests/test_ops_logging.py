@@ -408,3 +408,10 @@ async def test_a_handler_runs_to_its_end_when_its_client_leaves_as_in_production
             break
         await asyncio.sleep(0.1)
     assert [line["status"] for line in lines] == [200]
+
+
+async def test_the_tests_run_on_uvloop_as_production_does(api):
+    """`resource-engine serve` and the gunicorn workers run on uvloop; so does the suite (tests/conftest.py)."""
+    import asyncio
+
+    assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
