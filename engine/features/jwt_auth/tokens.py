@@ -278,6 +278,7 @@ class Verifier:
             refuse=invalid,
             failures=ACCESS_TOKEN_FAILURES,
             otherwise="the access token is invalid: {error}",
+            what="the access token",
             algorithms=[algorithm],
             audience=s.audience,
             issuer=s.issuer,
