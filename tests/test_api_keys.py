@@ -246,6 +246,18 @@ async def test_admins_list_and_revoke_any_users_keys(api, expect_problem):
     expect_problem(await with_key(api, created["key"]).get("/api/me"), 401)
 
 
+@pytest.mark.parametrize("query", ["userid=alice", "user_id=alice&user_id=bob", "user_id=%00", "user_id=a%00b"])
+async def test_an_admins_key_list_with_a_wrong_parameter_is_400_not_everyones_keys(api, expect_problem, query):
+    admin = await api.as_admin()
+    await make_key(await api.as_user("bob"), ["users:read"])
+    expect_problem(await admin.get(f"/api/api-keys?{query}"), 400)
+
+
+async def test_listing_your_own_keys_refuses_an_unknown_parameter(api, expect_problem):
+    alice = await api.as_user("alice")
+    assert "unknown query parameter 'x'" in expect_problem(await alice.get("/api/me/api-keys?x=1"), 400)["detail"]
+
+
 async def test_other_users_cannot_use_the_admin_key_routes(api, expect_problem):
     alice = await api.as_user("alice")
     expect_problem(await alice.get("/api/api-keys"), 403)

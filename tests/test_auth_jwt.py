@@ -109,7 +109,13 @@ async def test_token_for_another_audience_is_401(api):
 
 
 async def test_token_without_audience_is_401_when_one_is_configured(api):
-    await assert_invalid_token(api, sign(claims(aud=None)))
+    result = await assert_invalid_token(api, sign(claims(aud=None)))
+    assert result.json["detail"] == "the access token has no 'aud' claim"
+
+
+async def test_token_without_issuer_is_401_naming_the_claim(api):
+    result = await assert_invalid_token(api, sign(claims(iss=None)))
+    assert result.json["detail"] == "the access token has no 'iss' claim"
 
 
 async def test_token_from_another_issuer_is_401(api):

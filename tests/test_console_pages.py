@@ -9,11 +9,12 @@ import re
 from urllib.parse import unquote
 
 import aiohttp
+import jwt
 import pytest
 from team_helpers import add_member, create_agent, create_team, share_agent
 
 from engine import hookimpl
-from engine.testing import PRODUCTION_TOKEN_CLAIMS
+from engine.testing import PRODUCTION_TOKEN_CLAIMS, TEST_JWT_SECRET
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -69,6 +70,15 @@ async def test_an_invalid_token_shows_the_sign_in_page_with_an_error(api):
     result = await sign_in(api, "not-a-token")
     assert result.status == 401
     assert "not valid" in result.text and 'id="token-form"' in result.text
+
+
+@pytest.mark.parametrize("sub, roles", [("a\x00b", []), ("\ud800", []), ("alice", ["\udfff"]), ("alice", ["x\x00"])])
+async def test_a_token_naming_a_user_or_role_the_database_cannot_store_is_refused_not_a_500(api, sub, roles):
+    token = jwt.encode({"sub": sub, "roles": roles, "exp": 4_000_000_000}, TEST_JWT_SECRET, algorithm="HS256")
+    result = await sign_in(api, token)
+    assert result.status == 401
+    assert "not valid" in result.text
+    assert (await api.anonymous.get("/api/me")).status == 401
 
 
 async def test_sign_in_never_redirects_to_another_site(api):

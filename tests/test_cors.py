@@ -53,6 +53,30 @@ async def test_a_preflight_for_an_unknown_header_is_refused(api, expect_problem)
     expect_problem(result, 403)
 
 
+@pytest.mark.parametrize(
+    ("origin", "method", "headers", "reason"),
+    [
+        (OTHER, "POST", "content-type", "origin"),
+        (APP, "PUT", "content-type", "method 'PUT'"),
+        (APP, "GET", "x-secret-thing", "X-SECRET-THING"),
+    ],
+)
+async def test_a_refused_preflight_is_a_forbidden_problem_saying_why(
+    api, expect_problem, origin, method, headers, reason
+):
+    result = await api.anonymous.request("OPTIONS", "/api/notes", headers=preflight(origin, method, headers))
+    body = expect_problem(result, 403)
+    assert body["type"].endswith("/forbidden")
+    assert body["detail"].startswith("CORS preflight request failed") and reason in body["detail"]
+
+
+async def test_a_listed_origin_may_send_the_mcp_protocol_version_header(api):
+    headers = preflight(APP, "POST", "authorization, content-type, mcp-protocol-version")
+    result = await api.anonymous.request("OPTIONS", "/mcp", headers=headers)
+    assert result.status == 200
+    assert "mcp-protocol-version" in result.headers["Access-Control-Allow-Headers"].lower().split(",")
+
+
 async def test_a_listed_origin_may_send_credentials_and_read_our_headers(api):
     alice = await api.as_user("alice")
     result = await alice.get("/api/notes", headers={"Origin": APP})

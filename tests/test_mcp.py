@@ -3,6 +3,8 @@ and is answered and refused exactly as the REST routes answer and refuse the sam
 
 from __future__ import annotations
 
+import re
+
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
@@ -42,6 +44,21 @@ async def test_an_admin_sees_the_admin_only_tools(api):
 async def test_an_anonymous_caller_sees_no_tool_where_rest_allows_nothing_anonymous(api):
     async with mcp_client(api) as client:
         assert await tool_names(client) == set()
+
+
+async def test_a_session_cookie_is_listed_the_tools_of_an_anonymous_caller(api):
+    """Tool calls never carry cookies (dispatch.py), so the list a cookie-signed-in browser gets is the
+    anonymous one: it never shows a tool whose call would answer 401."""
+    await api.as_user("alice")
+    browser = api.anonymous
+    signin = (await browser.get("/console/signin")).text
+    form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', signin).group(1), "token": api.token("alice")}
+    assert (await browser.post("/console/signin", data=form, allow_redirects=False)).status == 303
+    headers = {"X-CSRF-Token": (await browser.get("/auth/csrf")).json["csrf_token"], "Accept": "application/json"}
+    listed = await browser.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+
+    assert listed.status == 200, listed.text
+    assert listed.json["result"]["tools"] == []
 
 
 async def test_a_tool_the_caller_may_not_use_is_refused_with_the_rest_routes_problem(api):

@@ -17,6 +17,7 @@ from engine.http.responses import problem_response
 from engine.kernel.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
@@ -73,7 +74,9 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> Proble
         )
     if exc.status == 413:
         return PayloadTooLarge(f"the request body is larger than the limit of {request.app[CONFIG].body_limit} bytes")
-    problem = Problem(exc.reason)
+    said = exc.text if exc.text and exc.text != f"{exc.status}: {exc.reason}" else None  # aiohttp's default body
+    kind = next((k for k in (BadRequest, Unauthorized, Forbidden, Conflict) if k.status == exc.status), Problem)
+    problem = kind(said or exc.reason)  # e.g. aiohttp-cors's "CORS preflight request failed: ..." as a 403 forbidden
     problem.status, problem.title = exc.status, exc.reason
     return problem
 

@@ -66,7 +66,8 @@ async def identity_from_request(request: web.Request) -> Identity | None:
     key = presented_key(request)
     if key is None:
         return None
-    found = await request.app[KEYS].find(key)
+    # Keys are ASCII; a header's other bytes arrive as surrogates, which no hash can encode.
+    found = await request.app[KEYS].find(key) if key.isascii() else None
     if found is None:
         raise Unauthorized("the API key is unknown or was revoked", headers=CHALLENGE)
     if found.expires_at is not None and found.expires_at <= datetime.now(UTC):
@@ -119,6 +120,7 @@ async def create_key(request: web.Request) -> web.Response:
 
 async def list_own_keys(request: web.Request) -> web.Response:
     identity = require_sign_in(request[IDENTITY])
+    refuse_parameters(request.query, "listing your API keys")
     keys = await request.app[KEYS].of_user(identity.user_id)
     return json_response({"data": [key.shown() for key in keys]}, headers=NO_STORE)
 
@@ -148,8 +150,12 @@ def require_admin(request: web.Request) -> Identity:
 
 async def list_any_keys(request: web.Request) -> web.Response:
     require_admin(request)
-    user_id = request.query.get("user_id")
-    if user_id is not None and not 0 < len(user_id) <= 200:
+    refuse_parameters(request.query, "listing API keys", ("user_id",))  # a typo must not list everyone's keys
+    given = request.query.getall("user_id", [])
+    if len(given) > 1:
+        raise BadRequest("'user_id' is given more than once; list one user's keys at a time", parameter="user_id")
+    user_id = given[0] if given else None
+    if user_id is not None and (not 0 < len(user_id) <= 200 or "\x00" in user_id):  # PostgreSQL text holds no NUL
         raise BadRequest("the 'user_id' parameter is a user id", parameter="user_id")
     keys = request.app[KEYS]
     found = await (keys.of_user(user_id) if user_id is not None else keys.every(ADMIN_LIST_LIMIT))

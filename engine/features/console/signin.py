@@ -45,14 +45,18 @@ async def show_signin(request: web.Request) -> web.Response:
 
 
 async def identity_of_token(request: web.Request, token: str) -> Identity | None:
-    """Who the access token names, checked by the verifier of API bearer tokens (None: not valid)."""
+    """Who the access token names, checked by the verifier of API bearer tokens (None: not valid).
+
+    Like the API's authentication, a token naming a user id or role PostgreSQL cannot store (a NUL,
+    a lone surrogate) is refused: the session's record could not be written."""
     verifier = request.app.get(JWT)
     if verifier is None:
         return None
     try:
-        return await verifier.verify(token)
+        identity = await verifier.verify(token)
     except Problem:
         return None
+    return identity if identity.storable() else None
 
 
 async def token_signin(request: web.Request) -> web.Response:

@@ -21,6 +21,7 @@ ALLOW_HEADERS = (
     "Idempotency-Key",
     "If-Match",
     "If-None-Match",
+    "MCP-Protocol-Version",  # sent by MCP clients on every request after the handshake (docs/mcp.md)
     "Prefer",
     "X-CSRF-Token",
     "X-Request-ID",

@@ -324,6 +324,7 @@ class OidcClient:
             refuse=SignInRefused,
             failures=ID_TOKEN_FAILURES,
             otherwise="the ID token is invalid ({error})",
+            what="the ID token",
             algorithms=[algorithm],
             audience=self.settings.client_id,
             issuer=provider.issuers,

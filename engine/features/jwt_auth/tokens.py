@@ -228,6 +228,8 @@ class Verifier:
         self.verified = VerifiedTokens(settings.leeway, cache_size, clock)
 
     async def verify(self, token: str) -> Identity:
+        if not token.isascii():  # a JWT is base64url and dots; the header's other bytes arrive as surrogates
+            raise invalid("the access token is malformed")
         jwks = self.settings.jwks
         generation = 0 if jwks is None else await jwks.current_generation()  # only a JWKS withdraws keys
         key = self.verified.key(token)
@@ -278,6 +280,7 @@ class Verifier:
             refuse=invalid,
             failures=ACCESS_TOKEN_FAILURES,
             otherwise="the access token is invalid: {error}",
+            what="the access token",
             algorithms=[algorithm],
             audience=s.audience,
             issuer=s.issuer,

@@ -60,7 +60,9 @@ def internal_request(outer: web.Request, call: Call) -> web.Request:
     if call.body is not None:
         headers["Content-Type"] = "application/json"
         headers["Content-Length"] = str(len(call.body))
-    raw_headers = tuple((name.encode(), value.encode()) for name, value in headers.items())
+    # The bytes the client sent: aiohttp decodes header values with surrogateescape, so bytes that are
+    # not UTF-8 come back as they were instead of failing the call.
+    raw_headers = tuple((name.encode(), value.encode("utf-8", "surrogateescape")) for name, value in headers.items())
     url = URL(call.path)
     message = RawRequestMessage(
         call.method, call.path, outer.version, CIMultiDictProxy(headers), raw_headers, False, None, False, False, url

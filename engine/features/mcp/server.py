@@ -56,6 +56,8 @@ def build_server(catalog: Catalog, pm: pluggy.PluginManager) -> Server[Any]:
     ) -> types.ListToolsResult:
         _, outer = _engine_request(ctx)
         identity = outer.get(IDENTITY)
+        if identity is not None and identity.via == "session":
+            identity = None  # tool calls never carry the cookie (dispatch.py): list what they can do, as anonymous
 
         async def ask(resource: Resource, action: str) -> bool:
             return await may(pm, outer, resource, action, identity)

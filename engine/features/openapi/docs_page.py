@@ -16,7 +16,7 @@ from aiohttp import web
 from engine.features.openapi import document_for, prepare
 from engine.features.openapi.reference import other_routes, resource_docs
 from engine.http.keys import SPEC
-from engine.kernel.errors import NotFound
+from engine.kernel.errors import BadRequest, NotFound
 from engine.kernel.hooks import hookimpl
 
 PATH = "/docs"
@@ -52,7 +52,10 @@ _STATIC = _load_static()
 async def docs_page(request: web.Request) -> web.Response:
     spec = request.app[SPEC]
     document = await document_for(request.app)
-    origin = str(request.url.origin())
+    try:
+        origin = str(request.url.origin())  # the examples' base URL, from the Host header
+    except ValueError:  # yarl refuses the host (bytes that are not a name, a port past 65535 ...)
+        raise BadRequest("the Host header is not a valid host[:port]") from None
     context = {
         "title": document["info"]["title"],
         "origin": origin,

@@ -105,7 +105,12 @@ SESSION = web.RequestKey("session", Session)
 async def get_session(request: web.Request) -> Session:
     session = request.get(SESSION)
     if session is None:
-        session = request[SESSION] = await request.app[STORAGE].load_session(request)
+        storage = request.app[STORAGE]
+        cookie = request.cookies.get(storage.cookie_name)
+        if cookie is not None and not cookie.isascii():  # not one we set (Fernet text and Redis ids are ASCII)
+            session = request[SESSION] = await storage.new_session()  # unknown: anonymous, as any bad cookie
+        else:
+            session = request[SESSION] = await storage.load_session(request)
     return session
 
 
@@ -169,8 +174,11 @@ async def sent_csrf_token(request: web.Request) -> str | None:
 
 
 def csrf_matches(session: Session, sent: str | None) -> bool:
+    """Whether `sent` is the session's token (ASCII, as issued: a header's other bytes are surrogates)."""
     token = session.get(CSRF)
-    return isinstance(token, str) and sent is not None and hmac.compare_digest(token.encode(), sent.encode())
+    if not isinstance(token, str) or sent is None or not sent.isascii():
+        return False
+    return hmac.compare_digest(token.encode(), sent.encode())
 
 
 async def end_session(request: web.Request) -> None:
