@@ -491,3 +491,22 @@ async def test_turning_soft_delete_on_for_a_table_with_rows_makes_its_unique_key
     with pytest.raises(asyncpg.UniqueViolationError):
         await conn.execute("insert into notes (title) values ('two')")
     assert await conn.fetchval("select count(*) from notes") == 3
+
+
+# --- changing a column's type -------------------------------------------------------------------------
+
+
+async def test_changing_the_type_of_a_column_with_a_default_applies_to_a_table_with_rows(made, conn):
+    change_schema(made, code={"type": "string", "default": "1"})
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, code) values ('one', '7'), ('two', default)")
+    change_schema(made, code={"type": "integer", "default": 1})
+
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))  # the text default '1' did not cast to bigint: it failed
+
+    rows = await conn.fetch("select title, code from notes order by title")
+    assert [(r["title"], r["code"]) for r in rows] == [("one", 7), ("two", 1)]
+    await conn.execute("insert into notes (title) values ('three')")
+    assert await conn.fetchval("select code from notes where title = 'three'") == 1

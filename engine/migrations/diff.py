@@ -104,6 +104,11 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
             )
             continue
         if before["type"] != spec["type"]:
+            if before.get("default") is not None:  # PostgreSQL refuses a type its old default does not cast to
+                steps.append(
+                    Step(f"drop default of {name}.{col} before changing its type", ddl.set_default(name, col, None))
+                )
+                before = {**before, "default": None}
             steps.append(
                 Step(
                     f"change type of {name}.{col} from {before['type']} to {spec['type']}",
