@@ -493,6 +493,22 @@ async def test_turning_soft_delete_on_for_a_table_with_rows_makes_its_unique_key
     assert await conn.fetchval("select count(*) from notes") == 3
 
 
+async def test_turning_soft_delete_off_deletes_the_deleted_rows_for_good_instead_of_bringing_them_back(made, conn):
+    declare(made, "unique: [[title]]")
+    declare(made, "soft_delete: {}")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, deleted_at) values ('one', now()), ('one', null), ('two', now())")
+    made.write_text(made.read_text().replace("    soft_delete: {}\n", ""))
+
+    assert make(made) == 1  # dropping deleted_at (and the deleted rows) needs the flag
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))  # the unique key no longer ignores deleted rows: it failed
+
+    rows = await conn.fetch("select title from notes")
+    assert [r["title"] for r in rows] == ["one"]  # the live row; the two deleted ones did not come back
+
+
 # --- changing a column's type -------------------------------------------------------------------------
 
 

@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlglot import exp
 
+from engine.spec.model import SoftDelete
 from engine.sql import ddl
 
 Model = dict[str, dict[str, Any]]
+SOFT_DELETE_COLUMN = SoftDelete.column  # the same in every spec
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,7 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
             steps.append(Step(f"change default of {name}.{col}", ddl.set_default(name, col, spec.get("default"))))
         if before["nullable"] != spec["nullable"]:
             steps += _set_nullable(name, col, spec)
+    steps += _purge_soft_deleted(name, old, new)
     for col, spec in old["columns"].items():
         if col not in new["columns"]:  # a generated column holds no data of its own: not destructive
             destructive = not spec.get("generated")
@@ -139,6 +142,19 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
         if old["indexes"].get(k) != cols
     ]
     return steps + _partial_unique(name, old, new)
+
+
+def _purge_soft_deleted(table: str, old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
+    """`soft_delete` turned off: the rows deleted through the API go for good before their mark does.
+
+    Dropping the column alone would bring every deleted row back into lists and reads (and make a
+    unique key that ignored them fail); a DELETE is what the spec now says a delete is."""
+    column = old["columns"].get(SOFT_DELETE_COLUMN)
+    if column is None or column["type"] != "timestamptz" or SOFT_DELETE_COLUMN in new["columns"]:
+        return []
+    purge = ddl.delete_where_not_null(table, SOFT_DELETE_COLUMN)
+    description = f"delete for good the rows of {table} deleted while soft_delete was on ({SOFT_DELETE_COLUMN} set)"
+    return [Step(description, purge, destructive=True)]
 
 
 def _partial_unique(name: str, old: dict[str, Any], new: dict[str, Any]) -> list[Step]:

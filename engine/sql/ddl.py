@@ -188,6 +188,12 @@ def fill_default(table_name: str, name: str, default: dict[str, Any]) -> exp.Upd
     )
 
 
+def delete_where_not_null(table_name: str, name: str) -> exp.Delete:
+    return exp.Delete(
+        this=table(table_name), where=exp.Where(this=exp.Not(this=exp.Is(this=column(name), expression=exp.Null())))
+    )
+
+
 def set_default(table_name: str, name: str, default: dict[str, Any] | None) -> exp.Alter:
     if default is None:
         return alter(table_name, exp.AlterColumn(this=ident(name), drop=True))
