@@ -172,6 +172,27 @@ def test_destructive_change_is_written_with_the_flag(made, change, statement):
     assert sql.startswith(statement)
 
 
+def test_migrations_of_two_merged_branches_are_refused_by_make_naming_both_files(made, capsys):
+    files = made.parent / "migrations"
+    change_schema(made, color={"type": "string"})  # branch one
+    assert make(made, "--name", "color") == 0
+    kept = (files / "0002_color.sql").read_text()
+    (files / "0002_color.sql").unlink()
+    change_schema(made, color=None, size={"type": "integer"})  # branch two, from the same 0001
+    assert make(made, "--name", "size") == 0
+    (files / "0002_color.sql").write_text(kept)  # merged: both files, both fields
+    change_schema(made, color={"type": "string"})
+    capsys.readouterr()
+
+    assert make(made) == 1  # it wrote 0003 adding color a second time: a migration that cannot apply
+    assert make(made, "--check") == 1
+
+    error = capsys.readouterr().err
+    assert "migrations/0002_color.sql and migrations/0002_size.sql share the number 0002" in error
+    assert "delete the other branch's files" in error
+    assert migration_files(made) == ["0001_initial.sql", "0002_color.sql", "0002_size.sql"]
+
+
 def test_shipped_migrations_cover_the_shipped_spec():
     assert main(["--spec", SHIPPED_SPEC, "migrate", "make", "--check"]) == 0
 

@@ -98,6 +98,10 @@ def _migrations_dir(spec: Spec) -> str:
 def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
     spec = spec_or_exit(args, out)
     directory = _migrations_dir(spec)
+    if forks := migrations.same_numbers(migrations.read_all(directory)):
+        for group in forks:
+            out.error(_forked(group))
+        return 1
     steps = migrations.pending_steps(spec, directory)
     if not steps:
         out.ok("no changes: the migrations already produce this spec")
@@ -129,6 +133,17 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
     path = migrations.write_next(directory, steps, migrations.spec_model(spec), args.name)
     out.ok(f"wrote {os.path.relpath(path)} ({len(steps)} step(s)); apply it with `resource-engine migrate apply`")
     return 0
+
+
+def _forked(group: list[migrations.MigrationFile]) -> str:
+    names = " and ".join(f"migrations/{m.name}" for m in group)
+    return (
+        f"{names} share the number {group[0].number:04d}: they were written on two branches from the same "
+        "migration, and the newest file's snapshot lacks the other branch's changes, so the next migration would "
+        "repeat or undo them. Keep the branch whose files a shared database has applied, delete the other "
+        f"branch's files (from {group[0].number:04d} on) and run `resource-engine migrate make` again: it writes "
+        "their changes as the next migration."
+    )
 
 
 def _with_connection(spec: Spec, work: Callable) -> int:

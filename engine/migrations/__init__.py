@@ -1,7 +1,7 @@
 """Migrations generated from the spec: model the spec, diff it, write files, apply them."""
 
 from engine.migrations.diff import Step, diff
-from engine.migrations.files import MigrationFile, latest_snapshot, read_all, write_next
+from engine.migrations.files import MigrationFile, latest_snapshot, read_all, same_numbers, write_next
 from engine.migrations.model import spec_model
 from engine.migrations.runner import MigrationError, Status, apply, status
 from engine.spec import Spec
@@ -22,6 +22,7 @@ __all__ = [
     "latest_snapshot",
     "pending_steps",
     "read_all",
+    "same_numbers",
     "spec_model",
     "status",
     "write_next",
