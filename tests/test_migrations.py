@@ -345,6 +345,22 @@ def test_cli_apply_refuses_an_edited_file_and_exits_1(made, cli_database, capsys
     assert "0001_initial.sql was edited after it was applied" in capsys.readouterr().err
 
 
+def test_cli_apply_and_status_warn_when_the_database_has_migrations_the_project_lacks(
+    two_migrations, cli_database, capsys
+):
+    assert main(["--spec", str(two_migrations), "migrate", "apply"]) == 0
+    (two_migrations.parent / "migrations" / "0002_add_column_notes_summary.sql").unlink()  # an older checkout
+    capsys.readouterr()
+
+    assert main(["--spec", str(two_migrations), "migrate", "apply"]) == 0
+    assert main(["--spec", str(two_migrations), "migrate", "status"]) == 0
+
+    out = capsys.readouterr().out
+    warning = "the database has 1 applied migration(s) this project's migrations/ does not hold"
+    assert out.count(warning) == 2  # it said only "the database is up to date"
+    assert "(0002_add_column_notes_summary.sql): a newer version of the project migrated it" in out
+
+
 def test_shipped_migrations_apply_to_an_empty_schema(cli_database, capsys):
     assert main(["--spec", SHIPPED_SPEC, "migrate", "apply"]) == 0
     assert main(["--spec", SHIPPED_SPEC, "migrate", "status"]) == 0

@@ -176,6 +176,8 @@ def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
             out.error(str(exc))
             return 1
         out.info(f"{len(done)} migration(s) applied" if done else "nothing to apply: the database is up to date")
+        if warning := (await migrations.status(conn, _migrations_dir(spec))).unknown_warning():
+            out.warn(f"warning: {warning}")
         return 0
 
     return _with_connection(spec, work)
@@ -195,6 +197,8 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
         for migration in state.pending:
             out.warn(f"  pending  {migration.name}")
         out.info(f"{len(state.applied)} applied, {len(state.pending)} pending")
+        if warning := state.unknown_warning():
+            out.warn(f"warning: {warning}")
         return 0
 
     return _with_connection(spec, work)

@@ -89,7 +89,10 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
             for name in await migrations.apply(conn, directory):
                 log.warning("applied migration %s", name)
         else:
-            pending = (await migrations.status(conn, directory)).pending
+            state = await migrations.status(conn, directory)
+            pending = state.pending
+            if warning := state.unknown_warning():
+                log.warning(warning)
             if pending:
                 log.warning(
                     "%d migration(s) pending (%s): run `resource-engine migrate apply`",
