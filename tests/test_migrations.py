@@ -563,3 +563,61 @@ async def test_changing_the_type_of_a_column_with_a_default_applies_to_a_table_w
     assert [(r["title"], r["code"]) for r in rows] == [("one", 7), ("two", 1)]
     await conn.execute("insert into notes (title) values ('three')")
     assert await conn.fetchval("select code from notes where title = 'three'") == 1
+
+
+# --- renaming a field ---------------------------------------------------------------------------------
+
+
+def rename_state_to_phase(project: Path) -> None:
+    path = project.parent / "schemas" / "note.json"
+    schema = json.loads(path.read_text())
+    schema["properties"]["phase"] = schema["properties"].pop("state")
+    schema["required"] = [*schema["required"], "phase"]
+    path.write_text(json.dumps(schema))
+    project.write_text(project.read_text().replace("[[state]]", "[[phase]]"))
+
+
+async def test_rename_keeps_the_values_and_the_constraints_of_a_renamed_field(made, conn):
+    declare(made, "indexes: [[state]]")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, state) values ('one', 'draft'), ('two', 'published')")
+    rename_state_to_phase(made)
+
+    assert make(made, "--rename", "notes.state=phase") == 0
+    await migrations.apply(conn, directory(made))
+
+    rows = await conn.fetch("select title, phase from notes order by title")
+    assert [(r["title"], r["phase"]) for r in rows] == [("one", "draft"), ("two", "published")]
+    with pytest.raises(asyncpg.CheckViolationError):
+        await conn.execute("insert into notes (title, phase) values ('three', 'lost')")
+    assert await conn.fetchval("select to_regclass('notes_phase_idx')") is not None
+    assert make(made, "--check") == 0
+
+
+def test_a_field_renamed_without_rename_is_refused_with_the_rename_to_use(made, capsys):
+    rename_state_to_phase(made)
+    capsys.readouterr()
+
+    assert make(made, "--allow-destructive") == 1  # phase is required: dropping state and adding phase cannot apply
+
+    assert "--rename notes.state=phase keeps its data" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("rename", "problem"),
+    [
+        ("notes.missing=phase", "notes.missing: the migrations have no such column to rename"),
+        ("notes.state=title", "notes.state: the migrations already have a column title"),
+        ("notes.state=stage", "notes.state: the spec has no field stage in notes"),
+        ("notes=phase", "notes=phase: expected TABLE.OLD=NEW"),
+    ],
+)
+def test_a_rename_the_migrations_cannot_follow_is_refused_naming_it(made, rename, problem, capsys):
+    rename_state_to_phase(made)
+    capsys.readouterr()
+
+    assert make(made, "--rename", rename) == 2
+
+    assert problem in capsys.readouterr().err
+    assert migration_files(made) == ["0001_initial.sql"]

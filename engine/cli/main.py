@@ -102,7 +102,11 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
         for group in forks:
             out.error(_forked(group))
         return 1
-    steps = migrations.pending_steps(spec, directory)
+    try:
+        steps = migrations.pending_steps(spec, directory, _renames(args.rename))
+    except migrations.RenameProblem as exc:
+        out.error(f"--rename {exc}")
+        return 2
     if not steps:
         out.ok("no changes: the migrations already produce this spec")
         return 0
@@ -117,6 +121,7 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
         out.error(f"  refused: {step.refusal}")
     if refused and not args.check:
         out.error(f"{len(refused)} step(s) would fail on a table with rows. Nothing was written.")
+        _hint_renames(steps, out)
         return 1
     if args.check:
         out.error(
@@ -129,10 +134,32 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
             f"{len(destructive)} step(s) would lose data; re-run with --allow-destructive "
             "if that is intended. Nothing was written."
         )
+        _hint_renames(steps, out)
         return 1
     path = migrations.write_next(directory, steps, migrations.spec_model(spec), args.name)
     out.ok(f"wrote {os.path.relpath(path)} ({len(steps)} step(s)); apply it with `resource-engine migrate apply`")
     return 0
+
+
+def _renames(given: list[str]) -> dict[tuple[str, str], str]:
+    renames = {}
+    for text in given:
+        source, _, to = text.partition("=")
+        table_name, _, column_name = source.partition(".")
+        if not (table_name and column_name and to):
+            raise migrations.RenameProblem(f"{text}: expected TABLE.OLD=NEW, e.g. notes.body=content")
+        renames[(table_name, column_name)] = to
+    return renames
+
+
+def _hint_renames(steps: list[migrations.Step], out: Printer) -> None:
+    """A field renamed in a schema reads as one column dropped and another added: say how to keep the data."""
+    added = {s.description.removeprefix("add column ") for s in steps if s.description.startswith("add column ")}
+    dropped = {s.description.removeprefix("drop column ") for s in steps if s.description.startswith("drop column ")}
+    for gone in sorted(dropped):
+        table_name = gone.partition(".")[0]
+        for new in sorted(a for a in added if a.startswith(f"{table_name}.")):
+            out.info(f"  if {gone} was renamed to {new}: --rename {gone}={new.partition('.')[2]} keeps its data")
 
 
 def _forked(group: list[migrations.MigrationFile]) -> str:
@@ -251,6 +278,13 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     make = steps.add_parser("make", help="write the next migration from the spec")
     make.add_argument("--name", help="a short name for the file")
     make.add_argument("--check", action="store_true", help="exit 1 if the spec has changes no migration covers")
+    make.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="TABLE.OLD=NEW",
+        help="a field renamed in its schema: rename the column (data kept) instead of dropping it and adding one",
+    )
     make.add_argument(
         "--allow-destructive", action="store_true", help="allow dropping tables or columns and changing types"
     )

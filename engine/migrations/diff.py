@@ -61,6 +61,31 @@ def diff(old: Model, new: Model) -> list[Step]:
     return steps
 
 
+class RenameProblem(ValueError):
+    """A `--rename` the migrations cannot follow; the message names it and why."""
+
+
+def renamed(old: Model, new: Model, renames: dict[tuple[str, str], str]) -> tuple[Model, list[Step]]:
+    """`old` with columns renamed in place ((table, column) -> new name), and the steps that rename them.
+
+    The diff from the result keeps the column's data; constraints and indexes named after the old
+    column are then dropped by their old names and made again under the new ones."""
+    model = {name: {**table_model, "columns": dict(table_model["columns"])} for name, table_model in old.items()}
+    steps = []
+    for (table_name, column_name), to in renames.items():
+        columns = model.get(table_name, {}).get("columns", {})
+        if column_name not in columns:
+            raise RenameProblem(f"{table_name}.{column_name}: the migrations have no such column to rename")
+        if to in columns:
+            raise RenameProblem(f"{table_name}.{column_name}: the migrations already have a column {to}")
+        if to not in new.get(table_name, {}).get("columns", {}):
+            raise RenameProblem(f"{table_name}.{column_name}: the spec has no field {to} in {table_name}")
+        columns[to] = columns.pop(column_name)
+        statement = ddl.rename_column(table_name, column_name, to)
+        steps.append(Step(f"rename column {table_name}.{column_name} to {to}", statement))
+    return model, steps
+
+
 def _creation_order(model: Model) -> list[str]:
     """Referenced tables before the tables that reference them (cycles keep file order)."""
     order: list[str] = []

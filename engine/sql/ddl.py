@@ -169,6 +169,10 @@ def add_column(table_name: str, name: str, spec: dict[str, Any]) -> exp.Alter:
     return alter(table_name, column_def(name, spec))
 
 
+def rename_column(table_name: str, name: str, to: str) -> exp.Alter:
+    return alter(table_name, exp.RenameColumn(this=column(name), to=ident(to)))
+
+
 def drop_column(table_name: str, name: str) -> exp.Alter:
     return alter(table_name, exp.Drop(tables=[column(name)], kind="COLUMN"))
 
