@@ -490,6 +490,38 @@ def test_requiring_a_column_without_a_default_warns_that_rows_without_it_fail(ma
     assert "rows of notes without a pages make this step fail" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        ("unique: [[title]]", "rows of notes sharing a value of (title) make this step fail"),
+        ("references: {pages: {resource: notes}}", "rows of notes whose pages names no notes row make this step fail"),
+    ],
+)
+def test_a_new_constraint_on_an_existing_table_warns_of_the_rows_that_make_it_fail(made, change, warning, capsys):
+    if "references" in change:
+        change_schema(made, pages={"type": "string", "format": "uuid"})
+        assert make(made, "--allow-destructive") == 0
+    declare(made, change)
+    capsys.readouterr()
+
+    assert make(made) == 0
+
+    assert f"warning: {warning}: change or delete them first" in capsys.readouterr().out
+
+
+def test_an_enum_value_removed_warns_of_the_rows_holding_it_and_one_added_does_not(made, capsys):
+    change_schema(made, state={"enum": ["draft", "published", "archived"]})
+    assert make(made) == 0
+    assert "warning" not in capsys.readouterr().out
+
+    change_schema(made, state={"enum": ["draft", "archived"]})
+    assert make(made) == 0
+    assert (
+        "rows of notes whose state is none of draft, archived (a value removed from its enum)"
+        in capsys.readouterr().out
+    )
+
+
 # --- history and soft_delete turned on for a table that has rows ------------------------------------
 
 

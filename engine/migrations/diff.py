@@ -160,13 +160,33 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
     for kind, build in builders.items():
         for k, v in new[kind].items():
             if old[kind].get(k) != v:
-                steps.append(Step(f"add constraint {k} on {name}", ddl.add_constraint(name, build(k, v))))
+                statement = ddl.add_constraint(name, build(k, v))
+                warning = _violators(name, kind, v, old[kind].get(k))
+                steps.append(Step(f"add constraint {k} on {name}", statement, warning=warning))
     steps += [
         Step(f"create index {k}", ddl.create_index(k, name, cols))
         for k, cols in new["indexes"].items()
         if old["indexes"].get(k) != cols
     ]
     return steps + _partial_unique(name, old, new)
+
+
+def _violators(table: str, kind: str, constraint: Any, before: Any) -> str | None:
+    """The rows that make a new constraint on an existing table fail, and what to do about them.
+
+    None when the rows met the constraint it replaces: an enum grown, a foreign key's on_delete changed."""
+    if kind == "checks" and before is not None and set(constraint["values"]) >= set(before["values"]):
+        return None
+    if kind == "foreign_keys" and before is not None and before["ref_table"] == constraint["ref_table"]:
+        return None
+    if kind == "unique":
+        rows = f"rows of {table} sharing a value of ({', '.join(constraint)})"
+    elif kind == "checks":
+        values = ", ".join(str(v) for v in constraint["values"])
+        rows = f"rows of {table} whose {constraint['column']} is none of {values} (a value removed from its enum)"
+    else:
+        rows = f"rows of {table} whose {constraint['column']} names no {constraint['ref_table']} row"
+    return f"{rows} make this step fail: change or delete them first"
 
 
 def _purge_soft_deleted(table: str, old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
