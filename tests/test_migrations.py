@@ -361,6 +361,19 @@ def test_cli_apply_and_status_warn_when_the_database_has_migrations_the_project_
     assert "(0002_add_column_notes_summary.sql): a newer version of the project migrated it" in out
 
 
+def test_serve_with_an_edited_applied_file_prints_the_problem_and_exits_1(made, cli_database, capsys):
+    assert main(["--spec", str(made), "migrate", "apply"]) == 0
+    first = made.parent / "migrations" / "0001_initial.sql"
+    first.write_text(first.read_text().replace("-- create table notes", "-- create the notes table"))
+    capsys.readouterr()
+
+    assert main(["--spec", str(made), "serve", "--host", "127.0.0.1", "--port", "8679"]) == 1
+
+    printed = capsys.readouterr()
+    assert "0001_initial.sql was edited after it was applied" in printed.err
+    assert "Traceback" not in printed.err + printed.out
+
+
 def test_shipped_migrations_apply_to_an_empty_schema(cli_database, capsys):
     assert main(["--spec", SHIPPED_SPEC, "migrate", "apply"]) == 0
     assert main(["--spec", SHIPPED_SPEC, "migrate", "status"]) == 0
