@@ -507,6 +507,7 @@ def test_requiring_a_column_without_a_default_warns_that_rows_without_it_fail(ma
     ("change", "warning"),
     [
         ("unique: [[title]]", "rows of notes sharing a value of (title) make this step fail"),
+        ("unique: [[title]]\n    soft_delete: {}", "rows of notes sharing a value of (title) make this step fail"),
         ("references: {pages: {resource: notes}}", "rows of notes whose pages names no notes row make this step fail"),
     ],
 )

@@ -209,10 +209,17 @@ def _partial_unique(name: str, old: dict[str, Any], new: dict[str, Any]) -> list
         Step(
             f"create unique index {k} on {name} (rows not deleted)",
             ddl.create_partial_unique(k, name, v["columns"], v["where_null"]),
+            warning=_violators(name, "unique", v["columns"], None) if _may_repeat(old, k, v["columns"]) else None,
         )
         for k, v in new.get("partial_unique", {}).items()
         if before.get(k) != v
     ]
+
+
+def _may_repeat(old: dict[str, Any], key: str, columns: list[str]) -> bool:
+    """Whether the rows of an existing table may share values a new unique index forbids."""
+    held = [old.get("unique", {}).get(key), old.get("partial_unique", {}).get(key, {}).get("columns")]
+    return bool(old) and columns not in held
 
 
 def _unfillable(table: str, column: str, spec: dict[str, Any]) -> str | None:
