@@ -667,3 +667,23 @@ def test_a_rename_the_migrations_cannot_follow_is_refused_naming_it(made, rename
 
     assert problem in capsys.readouterr().err
     assert migration_files(made) == ["0001_initial.sql"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "stored"),
+    [("boolean", "integer", [0, 1]), ("integer", "boolean", [False, True]), ("boolean", "number", [0.0, 1.0])],
+)
+async def test_a_type_change_between_boolean_and_a_number_applies_and_keeps_the_values(
+    made, conn, before, after, stored
+):
+    change_schema(made, flag={"type": before})
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    values = [False, True] if before == "boolean" else [0, 1]
+    await conn.executemany("insert into notes (title, flag) values ($1, $2)", [("a", values[0]), ("b", values[1])])
+    change_schema(made, flag={"type": after})
+
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))  # PostgreSQL has no cast between boolean and bigint: it failed
+
+    assert [r["flag"] for r in await conn.fetch("select flag from notes order by title")] == stored

@@ -139,7 +139,7 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
             steps.append(
                 Step(
                     f"change type of {name}.{col} from {before['type']} to {spec['type']}",
-                    ddl.set_type(name, col, spec["type"]),
+                    ddl.set_type(name, col, spec["type"], before["type"]),
                     destructive=True,
                 )
             )

@@ -204,11 +204,16 @@ def set_default(table_name: str, name: str, default: dict[str, Any] | None) -> e
     return alter(table_name, exp.AlterColumn(this=ident(name), default=default_expression(default)))
 
 
-def set_type(table_name: str, name: str, sql_type: str) -> exp.Alter:
+# PostgreSQL casts boolean to and from integer only, not bigint: such a change goes through integer.
+_THROUGH_INTEGER = ({"boolean", "bigint"}, {"boolean", "double precision"})
+
+
+def set_type(table_name: str, name: str, sql_type: str, from_type: str | None = None) -> exp.Alter:
     kind = exp.DataType.build(sql_type, dialect=DIALECT)
-    return alter(
-        table_name, exp.AlterColumn(this=ident(name), dtype=kind, using=exp.Cast(this=column(name), to=kind.copy()))
-    )
+    value: exp.Expression = column(name)
+    if {from_type, sql_type} in _THROUGH_INTEGER:
+        value = exp.Cast(this=value, to=exp.DataType.build("integer"))
+    return alter(table_name, exp.AlterColumn(this=ident(name), dtype=kind, using=exp.Cast(this=value, to=kind.copy())))
 
 
 def add_constraint(table_name: str, constraint: exp.Constraint) -> exp.Alter:
