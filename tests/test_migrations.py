@@ -687,3 +687,18 @@ async def test_a_type_change_between_boolean_and_a_number_applies_and_keeps_the_
     await migrations.apply(conn, directory(made))  # PostgreSQL has no cast between boolean and bigint: it failed
 
     assert [r["flag"] for r in await conn.fetch("select flag from notes order by title")] == stored
+
+
+async def test_rename_renames_the_field_in_the_versions_history_keeps(made, conn):
+    declare(made, "history: {keep: 10}")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    note = await conn.fetchval("insert into notes (title, state) values ('one', 'draft') returning id")
+    await Versions(load_spec(str(made)).resources["notes"]).write(conn, note, "updated", None, deleted=False)
+    rename_state_to_phase(made)
+
+    assert make(made, "--rename", "notes.state=phase") == 0
+    await migrations.apply(conn, directory(made))
+
+    data = json.loads(await conn.fetchval("select data::text from notes_history"))
+    assert (data.get("phase"), "state" in data) == ("draft", False)  # a restore of it would clear phase

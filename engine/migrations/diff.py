@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlglot import exp
 
-from engine.spec.model import SoftDelete
+from engine.spec.model import History, SoftDelete
 from engine.sql import ddl
 
 Model = dict[str, dict[str, Any]]
@@ -83,6 +83,10 @@ def renamed(old: Model, new: Model, renames: dict[tuple[str, str], str]) -> tupl
         columns[to] = columns.pop(column_name)
         statement = ddl.rename_column(table_name, column_name, to)
         steps.append(Step(f"rename column {table_name}.{column_name} to {to}", statement))
+        versions = History.table_of(table_name)
+        if versions in old:  # a restore of an older version finds the value under the field's new name
+            statement = ddl.rename_key(versions, "data", column_name, to)
+            steps.append(Step(f"rename {column_name} to {to} in the versions of {table_name} ({versions})", statement))
     return model, steps
 
 

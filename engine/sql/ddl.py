@@ -173,6 +173,20 @@ def rename_column(table_name: str, name: str, to: str) -> exp.Alter:
     return alter(table_name, exp.RenameColumn(this=column(name), to=ident(to)))
 
 
+def rename_key(table_name: str, name: str, key: str, to: str) -> exp.Update:
+    """Move `key` to `to` in the jsonb objects of column `name` (a renamed field in stored versions)."""
+    value = exp.JSONExtract(this=column(name), expression=literal(key))
+    without = exp.Paren(this=exp.Sub(this=column(name), expression=literal(key)))
+    moved = exp.DPipe(
+        this=without, expression=exp.Anonymous(this="jsonb_build_object", expressions=[literal(to), value])
+    )
+    return exp.Update(
+        this=table(table_name),
+        expressions=[exp.EQ(this=column(name), expression=moved)],
+        where=exp.Where(this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))),
+    )
+
+
 def drop_column(table_name: str, name: str) -> exp.Alter:
     return alter(table_name, exp.Drop(tables=[column(name)], kind="COLUMN"))
 
