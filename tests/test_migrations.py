@@ -620,7 +620,7 @@ def rename_state_to_phase(project: Path) -> None:
     schema["properties"]["phase"] = schema["properties"].pop("state")
     schema["required"] = [*schema["required"], "phase"]
     path.write_text(json.dumps(schema))
-    project.write_text(project.read_text().replace("[[state]]", "[[phase]]"))
+    project.write_text(project.read_text().replace("[[state]]", "[[phase]]").replace("{state: A}", "{phase: A}"))
 
 
 async def test_rename_keeps_the_values_and_the_constraints_of_a_renamed_field(made, conn):
@@ -642,12 +642,15 @@ async def test_rename_keeps_the_values_and_the_constraints_of_a_renamed_field(ma
 
 
 def test_a_field_renamed_without_rename_is_refused_with_the_rename_to_use(made, capsys):
+    declare(made, "search: {fields: {state: A}}")  # its vector column, remade alongside, is no rename
+    assert make(made) == 0
     rename_state_to_phase(made)
     capsys.readouterr()
 
     assert make(made, "--allow-destructive") == 1  # phase is required: dropping state and adding phase cannot apply
 
-    assert "--rename notes.state=phase keeps its data" in capsys.readouterr().out
+    hints = [line for line in capsys.readouterr().out.splitlines() if "--rename" in line]
+    assert hints == ["  if notes.state was renamed to notes.phase: --rename notes.state=phase keeps its data"]
 
 
 @pytest.mark.parametrize(

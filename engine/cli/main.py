@@ -24,6 +24,7 @@ from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.kernel.settings import value
 from engine.resources.values import ValueProblem
 from engine.spec import Spec, SpecError, load_spec
+from engine.sql.search import COLUMN_PREFIX as SEARCH_COLUMN_PREFIX
 
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
@@ -155,7 +156,12 @@ def _renames(given: list[str]) -> dict[tuple[str, str], str]:
 def _hint_renames(steps: list[migrations.Step], out: Printer) -> None:
     """A field renamed in a schema reads as one column dropped and another added: say how to keep the data."""
     added = {s.description.removeprefix("add column ") for s in steps if s.description.startswith("add column ")}
-    dropped = {s.description.removeprefix("drop column ") for s in steps if s.description.startswith("drop column ")}
+    added = {a for a in added if not a.partition(".")[2].startswith(SEARCH_COLUMN_PREFIX)}  # search vectors
+    dropped = {
+        s.description.removeprefix("drop column ")
+        for s in steps
+        if s.description.startswith("drop column ") and s.destructive  # a generated column holds no data
+    }
     for gone in sorted(dropped):
         table_name = gone.partition(".")[0]
         for new in sorted(a for a in added if a.startswith(f"{table_name}.")):
