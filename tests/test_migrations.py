@@ -576,7 +576,9 @@ async def test_turning_soft_delete_on_for_a_table_with_rows_makes_its_unique_key
     assert await conn.fetchval("select count(*) from notes") == 3
 
 
-async def test_turning_soft_delete_off_deletes_the_deleted_rows_for_good_instead_of_bringing_them_back(made, conn):
+async def test_turning_soft_delete_off_deletes_the_deleted_rows_for_good_instead_of_bringing_them_back(
+    made, conn, capsys
+):
     declare(made, "unique: [[title]]")
     declare(made, "soft_delete: {}")
     assert make(made) == 0
@@ -585,7 +587,9 @@ async def test_turning_soft_delete_off_deletes_the_deleted_rows_for_good_instead
     made.write_text(made.read_text().replace("    soft_delete: {}\n", ""))
 
     assert make(made) == 1  # dropping deleted_at (and the deleted rows) needs the flag
+    capsys.readouterr()
     assert make(made, "--allow-destructive") == 0
+    assert "sharing a value of (title)" not in capsys.readouterr().out  # the rows left were unique already
     await migrations.apply(conn, directory(made))  # the unique key no longer ignores deleted rows: it failed
 
     rows = await conn.fetch("select title from notes")

@@ -151,7 +151,8 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
             steps.append(Step(f"change default of {name}.{col}", ddl.set_default(name, col, spec.get("default"))))
         if before["nullable"] != spec["nullable"]:
             steps += _set_nullable(name, col, spec)
-    steps += _purge_soft_deleted(name, old, new)
+    purge = _purge_soft_deleted(name, old, new)
+    steps += purge
     for col, spec in old["columns"].items():
         if col not in new["columns"]:  # a generated column holds no data of its own: not destructive
             destructive = not spec.get("generated")
@@ -165,7 +166,10 @@ def _alter_table(old: dict[str, Any], new: dict[str, Any]) -> list[Step]:
         for k, v in new[kind].items():
             if old[kind].get(k) != v:
                 statement = ddl.add_constraint(name, build(k, v))
-                warning = _violators(name, kind, v, old[kind].get(k))
+                before = old[kind].get(k)
+                if purge and kind == "unique":  # the rows left are those the partial unique index kept unique
+                    before = old.get("partial_unique", {}).get(k, {}).get("columns")
+                warning = _violators(name, kind, v, before) if before != v else None
                 steps.append(Step(f"add constraint {k} on {name}", statement, warning=warning))
     steps += [
         Step(f"create index {k}", ddl.create_index(k, name, cols))
