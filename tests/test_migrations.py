@@ -172,6 +172,27 @@ def test_destructive_change_is_written_with_the_flag(made, change, statement):
     assert sql.startswith(statement)
 
 
+def test_migrations_of_two_merged_branches_are_refused_by_make_naming_both_files(made, capsys):
+    files = made.parent / "migrations"
+    change_schema(made, color={"type": "string"})  # branch one
+    assert make(made, "--name", "color") == 0
+    kept = (files / "0002_color.sql").read_text()
+    (files / "0002_color.sql").unlink()
+    change_schema(made, color=None, size={"type": "integer"})  # branch two, from the same 0001
+    assert make(made, "--name", "size") == 0
+    (files / "0002_color.sql").write_text(kept)  # merged: both files, both fields
+    change_schema(made, color={"type": "string"})
+    capsys.readouterr()
+
+    assert make(made) == 1  # it wrote 0003 adding color a second time: a migration that cannot apply
+    assert make(made, "--check") == 1
+
+    error = capsys.readouterr().err
+    assert "migrations/0002_color.sql and migrations/0002_size.sql share the number 0002" in error
+    assert "delete the other branch's files" in error
+    assert migration_files(made) == ["0001_initial.sql", "0002_color.sql", "0002_size.sql"]
+
+
 def test_shipped_migrations_cover_the_shipped_spec():
     assert main(["--spec", SHIPPED_SPEC, "migrate", "make", "--check"]) == 0
 
@@ -324,6 +345,35 @@ def test_cli_apply_refuses_an_edited_file_and_exits_1(made, cli_database, capsys
     assert "0001_initial.sql was edited after it was applied" in capsys.readouterr().err
 
 
+def test_cli_apply_and_status_warn_when_the_database_has_migrations_the_project_lacks(
+    two_migrations, cli_database, capsys
+):
+    assert main(["--spec", str(two_migrations), "migrate", "apply"]) == 0
+    (two_migrations.parent / "migrations" / "0002_add_column_notes_summary.sql").unlink()  # an older checkout
+    capsys.readouterr()
+
+    assert main(["--spec", str(two_migrations), "migrate", "apply"]) == 0
+    assert main(["--spec", str(two_migrations), "migrate", "status"]) == 0
+
+    out = capsys.readouterr().out
+    warning = "the database has 1 applied migration(s) this project's migrations/ does not hold"
+    assert out.count(warning) == 2  # it said only "the database is up to date"
+    assert "(0002_add_column_notes_summary.sql): a newer version of the project migrated it" in out
+
+
+def test_serve_with_an_edited_applied_file_prints_the_problem_and_exits_1(made, cli_database, capsys):
+    assert main(["--spec", str(made), "migrate", "apply"]) == 0
+    first = made.parent / "migrations" / "0001_initial.sql"
+    first.write_text(first.read_text().replace("-- create table notes", "-- create the notes table"))
+    capsys.readouterr()
+
+    assert main(["--spec", str(made), "serve", "--host", "127.0.0.1", "--port", "8679"]) == 1
+
+    printed = capsys.readouterr()
+    assert "0001_initial.sql was edited after it was applied" in printed.err
+    assert "Traceback" not in printed.err + printed.out
+
+
 def test_shipped_migrations_apply_to_an_empty_schema(cli_database, capsys):
     assert main(["--spec", SHIPPED_SPEC, "migrate", "apply"]) == 0
     assert main(["--spec", SHIPPED_SPEC, "migrate", "status"]) == 0
@@ -453,6 +503,39 @@ def test_requiring_a_column_without_a_default_warns_that_rows_without_it_fail(ma
     assert "rows of notes without a pages make this step fail" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize(
+    ("change", "warning"),
+    [
+        ("unique: [[title]]", "rows of notes sharing a value of (title) make this step fail"),
+        ("unique: [[title]]\n    soft_delete: {}", "rows of notes sharing a value of (title) make this step fail"),
+        ("references: {pages: {resource: notes}}", "rows of notes whose pages names no notes row make this step fail"),
+    ],
+)
+def test_a_new_constraint_on_an_existing_table_warns_of_the_rows_that_make_it_fail(made, change, warning, capsys):
+    if "references" in change:
+        change_schema(made, pages={"type": "string", "format": "uuid"})
+        assert make(made, "--allow-destructive") == 0
+    declare(made, change)
+    capsys.readouterr()
+
+    assert make(made) == 0
+
+    assert f"warning: {warning}: change or delete them first" in capsys.readouterr().out
+
+
+def test_an_enum_value_removed_warns_of_the_rows_holding_it_and_one_added_does_not(made, capsys):
+    change_schema(made, state={"enum": ["draft", "published", "archived"]})
+    assert make(made) == 0
+    assert "warning" not in capsys.readouterr().out
+
+    change_schema(made, state={"enum": ["draft", "archived"]})
+    assert make(made) == 0
+    assert (
+        "rows of notes whose state is none of draft, archived (a value removed from its enum)"
+        in capsys.readouterr().out
+    )
+
+
 # --- history and soft_delete turned on for a table that has rows ------------------------------------
 
 
@@ -491,3 +574,138 @@ async def test_turning_soft_delete_on_for_a_table_with_rows_makes_its_unique_key
     with pytest.raises(asyncpg.UniqueViolationError):
         await conn.execute("insert into notes (title) values ('two')")
     assert await conn.fetchval("select count(*) from notes") == 3
+
+
+async def test_turning_soft_delete_off_deletes_the_deleted_rows_for_good_instead_of_bringing_them_back(
+    made, conn, capsys
+):
+    declare(made, "unique: [[title]]")
+    declare(made, "soft_delete: {}")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, deleted_at) values ('one', now()), ('one', null), ('two', now())")
+    made.write_text(made.read_text().replace("    soft_delete: {}\n", ""))
+
+    assert make(made) == 1  # dropping deleted_at (and the deleted rows) needs the flag
+    capsys.readouterr()
+    assert make(made, "--allow-destructive") == 0
+    assert "sharing a value of (title)" not in capsys.readouterr().out  # the rows left were unique already
+    await migrations.apply(conn, directory(made))  # the unique key no longer ignores deleted rows: it failed
+
+    rows = await conn.fetch("select title from notes")
+    assert [r["title"] for r in rows] == ["one"]  # the live row; the two deleted ones did not come back
+
+
+# --- changing a column's type -------------------------------------------------------------------------
+
+
+async def test_changing_the_type_of_a_column_with_a_default_applies_to_a_table_with_rows(made, conn):
+    change_schema(made, code={"type": "string", "default": "1"})
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, code) values ('one', '7'), ('two', default)")
+    change_schema(made, code={"type": "integer", "default": 1})
+
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))  # the text default '1' did not cast to bigint: it failed
+
+    rows = await conn.fetch("select title, code from notes order by title")
+    assert [(r["title"], r["code"]) for r in rows] == [("one", 7), ("two", 1)]
+    await conn.execute("insert into notes (title) values ('three')")
+    assert await conn.fetchval("select code from notes where title = 'three'") == 1
+
+
+# --- renaming a field ---------------------------------------------------------------------------------
+
+
+def rename_state_to_phase(project: Path) -> None:
+    path = project.parent / "schemas" / "note.json"
+    schema = json.loads(path.read_text())
+    schema["properties"]["phase"] = schema["properties"].pop("state")
+    schema["required"] = [*schema["required"], "phase"]
+    path.write_text(json.dumps(schema))
+    project.write_text(project.read_text().replace("[[state]]", "[[phase]]").replace("{state: A}", "{phase: A}"))
+
+
+async def test_rename_keeps_the_values_and_the_constraints_of_a_renamed_field(made, conn):
+    declare(made, "indexes: [[state]]")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    await conn.execute("insert into notes (title, state) values ('one', 'draft'), ('two', 'published')")
+    rename_state_to_phase(made)
+
+    assert make(made, "--rename", "notes.state=phase") == 0
+    await migrations.apply(conn, directory(made))
+
+    rows = await conn.fetch("select title, phase from notes order by title")
+    assert [(r["title"], r["phase"]) for r in rows] == [("one", "draft"), ("two", "published")]
+    with pytest.raises(asyncpg.CheckViolationError):
+        await conn.execute("insert into notes (title, phase) values ('three', 'lost')")
+    assert await conn.fetchval("select to_regclass('notes_phase_idx')") is not None
+    assert make(made, "--check") == 0
+
+
+def test_a_field_renamed_without_rename_is_refused_with_the_rename_to_use(made, capsys):
+    declare(made, "search: {fields: {state: A}}")  # its vector column, remade alongside, is no rename
+    assert make(made) == 0
+    rename_state_to_phase(made)
+    capsys.readouterr()
+
+    assert make(made, "--allow-destructive") == 1  # phase is required: dropping state and adding phase cannot apply
+
+    hints = [line for line in capsys.readouterr().out.splitlines() if "--rename" in line]
+    assert hints == ["  if notes.state was renamed to notes.phase: --rename notes.state=phase keeps its data"]
+
+
+@pytest.mark.parametrize(
+    ("rename", "problem"),
+    [
+        ("notes.missing=phase", "notes.missing: the migrations have no such column to rename"),
+        ("notes.state=title", "notes.state: the migrations already have a column title"),
+        ("notes.state=stage", "notes.state: the spec has no field stage in notes"),
+        ("notes=phase", "notes=phase: expected TABLE.OLD=NEW"),
+    ],
+)
+def test_a_rename_the_migrations_cannot_follow_is_refused_naming_it(made, rename, problem, capsys):
+    rename_state_to_phase(made)
+    capsys.readouterr()
+
+    assert make(made, "--rename", rename) == 2
+
+    assert problem in capsys.readouterr().err
+    assert migration_files(made) == ["0001_initial.sql"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "stored"),
+    [("boolean", "integer", [0, 1]), ("integer", "boolean", [False, True]), ("boolean", "number", [0.0, 1.0])],
+)
+async def test_a_type_change_between_boolean_and_a_number_applies_and_keeps_the_values(
+    made, conn, before, after, stored
+):
+    change_schema(made, flag={"type": before})
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    values = [False, True] if before == "boolean" else [0, 1]
+    await conn.executemany("insert into notes (title, flag) values ($1, $2)", [("a", values[0]), ("b", values[1])])
+    change_schema(made, flag={"type": after})
+
+    assert make(made, "--allow-destructive") == 0
+    await migrations.apply(conn, directory(made))  # PostgreSQL has no cast between boolean and bigint: it failed
+
+    assert [r["flag"] for r in await conn.fetch("select flag from notes order by title")] == stored
+
+
+async def test_rename_renames_the_field_in_the_versions_history_keeps(made, conn):
+    declare(made, "history: {keep: 10}")
+    assert make(made) == 0
+    await migrations.apply(conn, directory(made))
+    note = await conn.fetchval("insert into notes (title, state) values ('one', 'draft') returning id")
+    await Versions(load_spec(str(made)).resources["notes"]).write(conn, note, "updated", None, deleted=False)
+    rename_state_to_phase(made)
+
+    assert make(made, "--rename", "notes.state=phase") == 0
+    await migrations.apply(conn, directory(made))
+
+    data = json.loads(await conn.fetchval("select data::text from notes_history"))
+    assert (data.get("phase"), "state" in data) == ("draft", False)  # a restore of it would clear phase

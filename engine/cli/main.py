@@ -24,6 +24,7 @@ from engine.kernel.plugins import PluginError, build_plugin_manager
 from engine.kernel.settings import value
 from engine.resources.values import ValueProblem
 from engine.spec import Spec, SpecError, load_spec
+from engine.sql.search import COLUMN_PREFIX as SEARCH_COLUMN_PREFIX
 
 
 def cmd_check(args: argparse.Namespace, out: Printer) -> int:
@@ -98,7 +99,15 @@ def _migrations_dir(spec: Spec) -> str:
 def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
     spec = spec_or_exit(args, out)
     directory = _migrations_dir(spec)
-    steps = migrations.pending_steps(spec, directory)
+    if forks := migrations.same_numbers(migrations.read_all(directory)):
+        for group in forks:
+            out.error(_forked(group))
+        return 1
+    try:
+        steps = migrations.pending_steps(spec, directory, _renames(args.rename))
+    except migrations.RenameProblem as exc:
+        out.error(f"--rename {exc}")
+        return 2
     if not steps:
         out.ok("no changes: the migrations already produce this spec")
         return 0
@@ -113,6 +122,7 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
         out.error(f"  refused: {step.refusal}")
     if refused and not args.check:
         out.error(f"{len(refused)} step(s) would fail on a table with rows. Nothing was written.")
+        _hint_renames(steps, out)
         return 1
     if args.check:
         out.error(
@@ -125,10 +135,48 @@ def cmd_migrate_make(args: argparse.Namespace, out: Printer) -> int:
             f"{len(destructive)} step(s) would lose data; re-run with --allow-destructive "
             "if that is intended. Nothing was written."
         )
+        _hint_renames(steps, out)
         return 1
     path = migrations.write_next(directory, steps, migrations.spec_model(spec), args.name)
     out.ok(f"wrote {os.path.relpath(path)} ({len(steps)} step(s)); apply it with `resource-engine migrate apply`")
     return 0
+
+
+def _renames(given: list[str]) -> dict[tuple[str, str], str]:
+    renames = {}
+    for text in given:
+        source, _, to = text.partition("=")
+        table_name, _, column_name = source.partition(".")
+        if not (table_name and column_name and to):
+            raise migrations.RenameProblem(f"{text}: expected TABLE.OLD=NEW, e.g. notes.body=content")
+        renames[(table_name, column_name)] = to
+    return renames
+
+
+def _hint_renames(steps: list[migrations.Step], out: Printer) -> None:
+    """A field renamed in a schema reads as one column dropped and another added: say how to keep the data."""
+    added = {s.description.removeprefix("add column ") for s in steps if s.description.startswith("add column ")}
+    added = {a for a in added if not a.partition(".")[2].startswith(SEARCH_COLUMN_PREFIX)}  # search vectors
+    dropped = {
+        s.description.removeprefix("drop column ")
+        for s in steps
+        if s.description.startswith("drop column ") and s.destructive  # a generated column holds no data
+    }
+    for gone in sorted(dropped):
+        table_name = gone.partition(".")[0]
+        for new in sorted(a for a in added if a.startswith(f"{table_name}.")):
+            out.info(f"  if {gone} was renamed to {new}: --rename {gone}={new.partition('.')[2]} keeps its data")
+
+
+def _forked(group: list[migrations.MigrationFile]) -> str:
+    names = " and ".join(f"migrations/{m.name}" for m in group)
+    return (
+        f"{names} share the number {group[0].number:04d}: they were written on two branches from the same "
+        "migration, and the newest file's snapshot lacks the other branch's changes, so the next migration would "
+        "repeat or undo them. Keep the branch whose files a shared database has applied, delete the other "
+        f"branch's files (from {group[0].number:04d} on) and run `resource-engine migrate make` again: it writes "
+        "their changes as the next migration."
+    )
 
 
 def _with_connection(spec: Spec, work: Callable) -> int:
@@ -161,6 +209,8 @@ def cmd_migrate_apply(args: argparse.Namespace, out: Printer) -> int:
             out.error(str(exc))
             return 1
         out.info(f"{len(done)} migration(s) applied" if done else "nothing to apply: the database is up to date")
+        if warning := (await migrations.status(conn, _migrations_dir(spec))).unknown_warning():
+            out.warn(f"warning: {warning}")
         return 0
 
     return _with_connection(spec, work)
@@ -180,6 +230,8 @@ def cmd_migrate_status(args: argparse.Namespace, out: Printer) -> int:
         for migration in state.pending:
             out.warn(f"  pending  {migration.name}")
         out.info(f"{len(state.applied)} applied, {len(state.pending)} pending")
+        if warning := state.unknown_warning():
+            out.warn(f"warning: {warning}")
         return 0
 
     return _with_connection(spec, work)
@@ -232,6 +284,13 @@ def build_parser(spec_path: str | None = None) -> argparse.ArgumentParser:
     make = steps.add_parser("make", help="write the next migration from the spec")
     make.add_argument("--name", help="a short name for the file")
     make.add_argument("--check", action="store_true", help="exit 1 if the spec has changes no migration covers")
+    make.add_argument(
+        "--rename",
+        action="append",
+        default=[],
+        metavar="TABLE.OLD=NEW",
+        help="a field renamed in its schema: rename the column (data kept) instead of dropping it and adding one",
+    )
     make.add_argument(
         "--allow-destructive", action="store_true", help="allow dropping tables or columns and changing types"
     )

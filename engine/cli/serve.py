@@ -20,6 +20,7 @@ from engine.kernel.config import Config
 from engine.kernel.logs import LogSettings, configure_logging
 from engine.kernel.plugins import PluginError
 from engine.kernel.settings import explicit, value
+from engine.migrations import MigrationError
 from engine.server import gc_tuning, memory
 
 # Options that an ENGINE_* variable sets when the command line does not (absent from both: gunicorn's own).
@@ -108,16 +109,20 @@ def cmd_serve(args: argparse.Namespace, out: Printer) -> int:
     gc_tuning.install(app)
     memory.install(app)
     out.info(f"serving {len(spec.resources)} resources on http://{host}:{port}/api/ ({config.environment})")
-    web.run_app(
-        app,
-        loop=new_event_loop(),
-        host=host,
-        port=port,
-        print=ready_notifier(args.ready_fd),
-        access_log=None,
-        shutdown_timeout=float(args.graceful_timeout or 30),
-        reuse_port=args.ready_fd is not None,  # under --reload the next app starts beside this one
-    )
+    try:
+        web.run_app(
+            app,
+            loop=new_event_loop(),
+            host=host,
+            port=port,
+            print=ready_notifier(args.ready_fd),
+            access_log=None,
+            shutdown_timeout=float(args.graceful_timeout or 30),
+            reuse_port=args.ready_fd is not None,  # under --reload the next app starts beside this one
+        )
+    except MigrationError as exc:  # at start-up: an applied file edited, or a migration applied there failed
+        out.error(str(exc))
+        return 1
     return 0
 
 

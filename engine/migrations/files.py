@@ -48,6 +48,14 @@ def read_all(directory: str) -> list[MigrationFile]:
     return found
 
 
+def same_numbers(files: list[MigrationFile]) -> list[list[MigrationFile]]:
+    """Files sharing a number: migrations written on two branches from the same base, then merged."""
+    by_number: dict[int, list[MigrationFile]] = {}
+    for migration in files:
+        by_number.setdefault(migration.number, []).append(migration)
+    return [group for group in by_number.values() if len(group) > 1]
+
+
 def latest_snapshot(files: list[MigrationFile]) -> dict[str, Any]:
     """The model the existing files produce: the newest snapshot (an empty database if none)."""
     for migration in reversed(files):

@@ -25,6 +25,16 @@ class MigrationError(Exception):
 class Status:
     applied: list[tuple[str, str]]  # (name, applied_at)
     pending: list[MigrationFile]
+    unknown: tuple[str, ...] = ()  # applied here, absent from the directory: a newer version migrated it
+
+    def unknown_warning(self) -> str | None:
+        if not self.unknown:
+            return None
+        return (
+            f"the database has {len(self.unknown)} applied migration(s) this project's migrations/ does not hold "
+            f"({', '.join(self.unknown)}): a newer version of the project migrated it, or a file was renamed or "
+            "deleted after it was applied; this version's API may not match its tables"
+        )
 
 
 def _bookkeeping_ddl() -> str:
@@ -94,8 +104,10 @@ def _check_unchanged(files: list[MigrationFile], applied: dict[str, asyncpg.Reco
 
 async def status(conn: asyncpg.Connection, directory: str) -> Status:
     applied = await _applied(conn)
-    pending = _check_unchanged(read_all(directory), applied)
-    return Status([(n, r["applied_at"].isoformat()) for n, r in applied.items()], pending)
+    files = read_all(directory)
+    pending = _check_unchanged(files, applied)
+    unknown = tuple(sorted(set(applied) - {f.name for f in files}))
+    return Status([(n, r["applied_at"].isoformat()) for n, r in applied.items()], pending, unknown)
 
 
 async def apply(

@@ -169,6 +169,24 @@ def add_column(table_name: str, name: str, spec: dict[str, Any]) -> exp.Alter:
     return alter(table_name, column_def(name, spec))
 
 
+def rename_column(table_name: str, name: str, to: str) -> exp.Alter:
+    return alter(table_name, exp.RenameColumn(this=column(name), to=ident(to)))
+
+
+def rename_key(table_name: str, name: str, key: str, to: str) -> exp.Update:
+    """Move `key` to `to` in the jsonb objects of column `name` (a renamed field in stored versions)."""
+    value = exp.JSONExtract(this=column(name), expression=literal(key))
+    without = exp.Paren(this=exp.Sub(this=column(name), expression=literal(key)))
+    moved = exp.DPipe(
+        this=without, expression=exp.Anonymous(this="jsonb_build_object", expressions=[literal(to), value])
+    )
+    return exp.Update(
+        this=table(table_name),
+        expressions=[exp.EQ(this=column(name), expression=moved)],
+        where=exp.Where(this=exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null()))),
+    )
+
+
 def drop_column(table_name: str, name: str) -> exp.Alter:
     return alter(table_name, exp.Drop(tables=[column(name)], kind="COLUMN"))
 
@@ -188,17 +206,28 @@ def fill_default(table_name: str, name: str, default: dict[str, Any]) -> exp.Upd
     )
 
 
+def delete_where_not_null(table_name: str, name: str) -> exp.Delete:
+    return exp.Delete(
+        this=table(table_name), where=exp.Where(this=exp.Not(this=exp.Is(this=column(name), expression=exp.Null())))
+    )
+
+
 def set_default(table_name: str, name: str, default: dict[str, Any] | None) -> exp.Alter:
     if default is None:
         return alter(table_name, exp.AlterColumn(this=ident(name), drop=True))
     return alter(table_name, exp.AlterColumn(this=ident(name), default=default_expression(default)))
 
 
-def set_type(table_name: str, name: str, sql_type: str) -> exp.Alter:
+# PostgreSQL casts boolean to and from integer only, not bigint: such a change goes through integer.
+_THROUGH_INTEGER = ({"boolean", "bigint"}, {"boolean", "double precision"})
+
+
+def set_type(table_name: str, name: str, sql_type: str, from_type: str | None = None) -> exp.Alter:
     kind = exp.DataType.build(sql_type, dialect=DIALECT)
-    return alter(
-        table_name, exp.AlterColumn(this=ident(name), dtype=kind, using=exp.Cast(this=column(name), to=kind.copy()))
-    )
+    value: exp.Expression = column(name)
+    if {from_type, sql_type} in _THROUGH_INTEGER:
+        value = exp.Cast(this=value, to=exp.DataType.build("integer"))
+    return alter(table_name, exp.AlterColumn(this=ident(name), dtype=kind, using=exp.Cast(this=value, to=kind.copy())))
 
 
 def add_constraint(table_name: str, constraint: exp.Constraint) -> exp.Alter:
