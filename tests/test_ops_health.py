@@ -46,3 +46,13 @@ async def test_the_shutting_down_event_is_set_when_the_app_shuts_down(api):
     assert not api.app[SHUTTING_DOWN].is_set()
     await api.app.shutdown()
     assert api.app[SHUTTING_DOWN].is_set()
+
+
+async def test_a_request_meeting_a_column_not_migrated_yet_is_a_503_to_retry_not_a_500(api, expect_problem):
+    """A deploy whose migration is not applied yet (here: the column the spec adds is missing)."""
+    created = await api.anonymous.post("/api/notes", json={"text": "kept"})
+    await api.sql('alter table notes drop column "text"')
+    answer = await api.anonymous.get(created.headers["Location"])
+    problem = expect_problem(answer, 503)
+    assert "not yet migrated" in problem["detail"] and answer.headers["Retry-After"] == "5"
+    assert "text" not in problem["detail"]  # nothing internal: no column or table named

@@ -50,6 +50,9 @@ DATABASE_UNAVAILABLE = (
 )
 
 
+# The spec names a table or column the database lacks: a deploy whose migration is not applied yet
+# (/readyz says so too). The client gets a 503 to retry, the log the traceback.
+SCHEMA_BEHIND = (asyncpg.UndefinedTableError, asyncpg.UndefinedColumnError)
 CLIENT_CLOSED = 499  # nginx's code for "the client went away before the response"
 
 
@@ -139,6 +142,14 @@ async def error_boundary(request: web.Request, handler: Handler) -> web.StreamRe
             log.warning("database unavailable request_id=%s error=%r", request_id, exc)
             problem = ServiceUnavailable("the database is unavailable; retry shortly", headers={"Retry-After": "1"})
             response = problem_response(problem, request_id)
+    except SCHEMA_BEHIND as exc:  # a table or column the spec has and the database not: a migration pending
+        log.exception("the database schema does not match the spec request_id=%s error=%r", request_id, exc)
+        await call_all(request.app[PLUGINS].hook.on_error, request=request, error=exc)
+        problem = ServiceUnavailable(
+            "the database is not yet migrated to this version of the service; retry shortly",
+            headers={"Retry-After": "5"},
+        )
+        response = problem_response(problem, request_id)
     except Exception as exc:
         log.exception("unhandled error request_id=%s %s %s", request_id, request.method, request.path)
         if response is not None:  # it was answered, and a response signal failed: say it was replaced
