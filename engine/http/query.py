@@ -15,12 +15,11 @@ from multidict import MultiMapping
 from engine.http.query_power import PARAMETERS as POWER
 from engine.http.query_power import parse_power
 from engine.kernel.errors import BadRequest
-from engine.resources.listing import ListQuery, unknown_parameter
+from engine.resources.listing import RESERVED, ListQuery, unknown_parameter
 from engine.resources.values import ValueProblem, from_query
 from engine.spec import Field, Resource
 from engine.sql.queries import IS_VALUES, Filter, SortKey
 
-RESERVED = ("sort", "limit", "cursor", "fields", "include")
 _FILTER = re.compile(r"^([a-z_][a-z0-9_]*)(?:\[([a-z]+)\])?$")
 
 # Which operators make sense for which column type.

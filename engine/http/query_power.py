@@ -18,13 +18,13 @@ from typing import Any
 from multidict import MultiDict, MultiMapping
 
 from engine.kernel.errors import BadRequest, Problem
+from engine.resources.listing import BOOLEAN, POWER
 from engine.spec import Resource
 from engine.sql.aggregates import FUNCTIONS, GRANULARITIES, function_applies
 from engine.sql.boolean import BoolGroup, Term
 from engine.sql.queries import Filter
 
-BOOLEAN = ("or", "and", "not")
-PARAMETERS = ("count", *BOOLEAN, "group_by", "aggregate", "q")
+PARAMETERS = POWER
 COUNTS = ("exact", "estimated", "planned")
 MAX_DEPTH = 5  # groups inside groups, the outermost counting 1
 MAX_TERMS = 50  # filters in all the groups of one request

@@ -9,11 +9,12 @@ from engine.spec import Resource
 from engine.sql.boolean import BoolGroup
 from engine.sql.queries import Filter, SortKey
 
-# Every parameter a list takes besides filters (engine.http.query and engine.http.query_power read them).
-LIST_PARAMETERS = (
-    *("sort", "limit", "cursor", "fields", "include"),
-    *("count", "q", "or", "and", "not", "group_by", "aggregate"),
-)
+# The parameters a list takes besides filters: engine.http.query reads the first, engine.http.query_power
+# the others (the boolean groups among them).
+RESERVED = ("sort", "limit", "cursor", "fields", "include")
+BOOLEAN = ("or", "and", "not")
+POWER = ("count", *BOOLEAN, "group_by", "aggregate", "q")
+LIST_PARAMETERS = (*RESERVED, *POWER)
 
 
 def unknown_parameter(resource: Resource, name: str) -> str:
