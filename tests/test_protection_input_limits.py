@@ -224,3 +224,19 @@ async def test_a_body_that_does_not_decode_closes_the_connection_and_logs_no_unh
     writer.close()
     assert answered.count(b"HTTP/1.1 ") == 1 and answered.startswith(b"HTTP/1.1 400 ")
     assert not [r for r in caplog.records if r.name == "aiohttp.server"]
+
+
+class TestWithoutTheInputLimitsPlugin:
+    """The body readers refuse a coding they would read as plain whichever plugins run."""
+
+    @pytest.fixture
+    def engine_spec(self, engine_spec):
+        import dataclasses
+
+        return dataclasses.replace(engine_spec, disabled_plugins=(*engine_spec.disabled_plugins, "input_limits"))
+
+    @pytest.mark.parametrize("path", ["/api/notes", "/api/notes?on_conflict=id"])
+    async def test_a_body_in_an_unknown_coding_is_still_415(self, api, expect_problem, path):
+        alice = await api.as_user("alice")
+        headers = {"Content-Type": "application/json", "Content-Encoding": "compress"}
+        expect_problem(await alice.post(path, data=b'{"title": "t"}', headers=headers), 415)

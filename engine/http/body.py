@@ -40,7 +40,7 @@ def unsupported_coding(coding: str | None = None) -> UnsupportedMediaType:
 def refuse_unknown_coding(request: web.Request) -> None:
     """A body whose Content-Encoding aiohttp would pass through undecoded is a 415."""
     coding = request.headers.get("Content-Encoding")
-    if coding is not None and request.can_read_body and coding.strip().lower() not in DECODED_CODINGS:
+    if coding is not None and request.body_exists and coding.strip().lower() not in DECODED_CODINGS:
         raise unsupported_coding(coding)
 
 
@@ -173,13 +173,19 @@ def parse_object(raw: bytes, request: web.Request | None = None) -> tuple[dict[s
     return document, shape_of(document).depth
 
 
-async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
-    """The request body as a JSON object, or the precise 4xx problem."""
+def check_body_headers(request: web.Request, limit: int) -> None:
+    """What the headers alone refuse, before the body is read: not JSON or in a coding the server
+    does not decode (415), or declared larger than the limit (413)."""
     if request.content_type not in JSON_TYPES:
-        shown = request.content_type or "none"
-        raise UnsupportedMediaType(f"send the body as application/json (got {shown})")
+        raise UnsupportedMediaType(f"send the body as application/json (got {request.content_type or 'none'})")
+    refuse_unknown_coding(request)
     if request.content_length is not None and request.content_length > limit:
         raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+
+
+async def read_object(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request body as a JSON object, or the precise 4xx problem."""
+    check_body_headers(request, limit)
     raw = await request.read()
     if len(raw) > limit:
         raise PayloadTooLarge(f"the body is larger than the limit of {limit} bytes")

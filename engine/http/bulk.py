@@ -21,8 +21,8 @@ from multidict import MultiMapping
 
 from engine.http.body import (  # the strict body's checks, for arrays
     _KEY_END,
-    JSON_TYPES,
     MAX_DEPTH,
+    check_body_headers,
     has_long_digits,
     parse_json,
     parsed_fast,
@@ -37,7 +37,7 @@ from engine.http.query import RESERVED, parse_list_query, refuse_parameters
 from engine.http.query_power import BOOLEAN
 from engine.http.query_power import PARAMETERS as POWER
 from engine.http.responses import json_response
-from engine.kernel.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from engine.kernel.errors import BadRequest, PayloadTooLarge
 from engine.resources.bulk import BulkWriter
 from engine.resources.context import WriteContext
 from engine.resources.listing import ListQuery
@@ -249,10 +249,7 @@ async def _merge(call: WriteCall, conn: Any) -> Outcome:
 async def read_document(request: web.Request, limit: int) -> Any:
     """The body as a JSON object or array, as strictly as `read_object` reads objects (and as fast:
     orjson's parse is kept when it provably equals the strict parser's)."""
-    if request.content_type not in JSON_TYPES:
-        raise UnsupportedMediaType(f"send the body as application/json (got {request.content_type or 'none'})")
-    if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"the body is {request.content_length} bytes; the limit is {limit}")
+    check_body_headers(request, limit)
     raw = await request.read()
     if not raw.lstrip().startswith(b"["):
         return await read_object(request, limit)
