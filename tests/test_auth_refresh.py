@@ -61,6 +61,12 @@ async def test_auth_token_without_a_session_is_401(api):
     assert (await api.anonymous.post("/auth/token")).status == 401
 
 
+async def test_every_401_carries_a_challenge_as_http_requires(api):
+    """RFC 9110: a 401 names an authentication scheme; here a route that raised its 401 without one."""
+    refused = await api.anonymous.post("/auth/token")
+    assert refused.headers["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
 async def test_auth_token_with_a_bearer_token_is_401(api):
     alice = await api.as_user("alice")
     assert (await alice.post("/auth/token")).status == 401

@@ -33,7 +33,21 @@ def _problem(status: int, title: str, slug: str) -> type[Problem]:
 
 
 BadRequest = _problem(400, "Bad Request", "bad-request")
-Unauthorized = _problem(401, "Unauthorized", "unauthorized")
+
+
+class Unauthorized(Problem):
+    """401. Every one carries a `WWW-Authenticate` challenge (RFC 9110 15.5.2), the bearer one unless
+    the raiser passes its own (an `error="invalid_token"` one, say)."""
+
+    status = 401
+    title = "Unauthorized"
+    slug = "unauthorized"
+    CHALLENGE = 'Bearer realm="api"'
+
+    def __init__(self, detail: str | None = None, *, headers: dict[str, str] | None = None, **extra: Any):
+        super().__init__(detail, headers={"WWW-Authenticate": self.CHALLENGE, **(headers or {})}, **extra)
+
+
 Forbidden = _problem(403, "Forbidden", "forbidden")
 NotFound = _problem(404, "Not Found", "not-found")
 MethodNotAllowed = _problem(405, "Method Not Allowed", "method-not-allowed")

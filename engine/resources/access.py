@@ -16,7 +16,7 @@ from engine.kernel.hooks import call_all
 from engine.kernel.identity import Identity
 from engine.spec import Resource
 
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+BEARER_CHALLENGE = {"WWW-Authenticate": Unauthorized.CHALLENGE}
 
 
 async def may(
