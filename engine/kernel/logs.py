@@ -75,7 +75,31 @@ class JsonFormatter(logging.Formatter):
         )
         if record.exc_info:
             line["exc"] = self.formatException(record.exc_info)
+        return json_text(line)
+
+
+def json_text(line: dict[str, Any]) -> str:
+    """The line as JSON. A request byte that is not UTF-8 reaches a string as a lone surrogate
+    (aiohttp decodes headers and targets with surrogateescape), which JSON cannot hold: such a
+    line is written with the byte escaped (`caf\\xe9`) rather than lost to a logging error."""
+    try:
         return orjson.dumps(line, default=str).decode()
+    except TypeError:
+        return orjson.dumps(_escaped(line), default=str).decode()
+
+
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            raw = value.encode("utf-8", "surrogateescape")  # the bytes the client sent
+        except UnicodeEncodeError:  # a surrogate no byte stands for (a JSON escape, say)
+            raw = value.encode("utf-8", "backslashreplace")
+        return raw.decode("utf-8", "backslashreplace")
+    if isinstance(value, dict):
+        return {_escaped(key): _escaped(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_escaped(item) for item in value]
+    return value
 
 
 def json_line(
@@ -273,7 +297,7 @@ class _Stream(_FlushOncePerTurn, logging.StreamHandler):
         try:
             message = msg % args if args else msg
             line = json_line(time.time(), level_name, name, message, request_id_var.get(), user_id_var.get(), extra)
-            text = orjson.dumps(line, default=str).decode()
+            text = json_text(line)
         except Exception:
             return False
         with self.lock, self._in_turn():  # type: ignore[union-attr]  # as Handler.handle holds the lock
@@ -311,7 +335,11 @@ def build_handler(settings: LogSettings) -> logging.Handler:
         directory = os.path.dirname(os.path.abspath(settings.file))
         os.makedirs(directory, exist_ok=True)
         handler: logging.Handler = _RotatingFile(
-            settings.file, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+            settings.file,
+            maxBytes=settings.max_bytes,
+            backupCount=settings.backups,
+            encoding="utf-8",
+            errors="backslashreplace",  # a text line holding a request byte that is not UTF-8
         )
     else:
         handler = _Stream(sys.stderr)
