@@ -311,7 +311,8 @@ class ServingTestServer(TestServer):
     override it); tests/test_ops_logging.py checks the behaviour on the installed aiohttp."""
 
     async def _make_runner(self, **kwargs: Any) -> web.AppRunner:
-        return web.AppRunner(self.app, **{**kwargs, "handler_cancellation": False})
+        # and without aiohttp's own access log: the engine writes one line per request (engine.access)
+        return web.AppRunner(self.app, **{**kwargs, "handler_cancellation": False, "access_log": None})
 
 
 @pytest.fixture
