@@ -113,4 +113,35 @@ def test_the_values_a_rule_binds_are_named_as_its_sql_names_them():
         for i, rule in enumerate(rules):
             _rule(resource, rule, f"{prefix}{i}", resource.table, collected)
         collected.pop(USER_PARAM, None)
-        assert dict(spec_values(rules, prefix)) == {k: tuple(v) for k, v in collected.items()}
+        assert dict(spec_values(rules, prefix)) == collected
+
+
+def test_a_condition_with_one_value_is_an_equality_binding_that_value():
+    """`where: {status: active}` compiles to `status = $v` with the value itself bound, and a list of
+    two or more to `= ANY($v)` with a list: a scalar skips asyncpg's array checks on every request."""
+    spec = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml"))
+    agents = spec.resources["agents"]
+    collected: dict = {}
+    sql = _rule(agents, agents.access["read"][1], "r1", "agents", collected).sql(dialect="postgres")
+    assert collected["r1_s2_0"] == "active" and "_r1_s2.status = %(r1_s2_0)s" in sql.replace('"', "")
+    masks = agents.field_access["system_prompt"]["read"]
+    collected = {}
+    _rule(agents, masks[1], "fa0_1", "agents", collected)
+    assert [v for k, v in collected.items() if k != USER_PARAM and isinstance(v, list)] == [["owner", "admin"]]
+
+
+def test_compiled_rules_are_shared_by_callers_with_only_their_id_differing():
+    """compile_list makes a rule list's builder once: two callers get the same builder and spec values,
+    each with their own id bound."""
+    from engine.features.access.rules import compile_rules
+    from engine.kernel.identity import Identity
+
+    spec = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml"))
+    agents = spec.resources["agents"]
+    alice, bob = Identity(user_id="alice"), Identity(user_id="bob")
+    first, second = compile_rules(agents, "read", alice), compile_rules(agents, "read", bob)
+    assert first.build is second.build and first.key == second.key
+    assert first.params[USER_PARAM] == "alice" and second.params[USER_PARAM] == "bob"
+    assert {k: v for k, v in first.params.items() if k != USER_PARAM} == {
+        k: v for k, v in second.params.items() if k != USER_PARAM
+    }

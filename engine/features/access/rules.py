@@ -18,6 +18,8 @@ predicate joins the WHERE clause (row rules) or the select list (field rules, `C
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlglot import exp
@@ -42,8 +44,16 @@ def _condition(condition: Condition, alias: str, name: str, values: dict[str, An
     col = column(condition.column, alias)
     if condition.caller:
         return _as_text(col).eq(param(USER_PARAM))
-    values[name] = list(condition.values)
+    values[name] = _bound(condition.values)
+    if len(condition.values) == 1:  # `= $v`: a scalar binds without asyncpg's array checks
+        return col.eq(param(name))
     return col.eq(exp.Any(this=exp.Paren(this=param(name))))
+
+
+def _bound(values: tuple[Any, ...]) -> Any:
+    """A condition's values as bound: the value itself when there is one (`column = $v`), else a
+    list (`column = ANY($v)`)."""
+    return values[0] if len(values) == 1 else list(values)
 
 
 def _hop(
@@ -126,15 +136,30 @@ def _rule(
 
 
 @functools.lru_cache(maxsize=1024)
-def spec_values(rules: tuple[Rule, ...], prefix: str) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+def spec_values(rules: tuple[Rule, ...], prefix: str) -> tuple[tuple[str, Any], ...]:
     """The values the rules bind besides the caller's id, named as `_rule` names them: worked out once
     per rule list, so a request builds no SQL expression (tests/test_access_spec.py checks the names)."""
-    found: list[tuple[str, tuple[Any, ...]]] = []
+    found: list[tuple[str, Any]] = []
     for i, rule in enumerate(rules):
-        found += [(f"{prefix}{i}_w{j}", c.values) for j, c in enumerate(rule.where) if not c.caller]
+        found += [(f"{prefix}{i}_w{j}", _bound(c.values)) for j, c in enumerate(rule.where) if not c.caller]
         for s, step in enumerate(rule.steps):
-            found += [(f"{prefix}{i}_s{s}_{j}", c.values) for j, c in enumerate(step.where) if not c.caller]
+            found += [(f"{prefix}{i}_s{s}_{j}", _bound(c.values)) for j, c in enumerate(step.where) if not c.caller]
     return tuple(found)
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    """What `compile_list` answers for one rule list, minus the caller's id: made once per list."""
+
+    resource: Resource
+    rules: tuple[Rule, ...]
+    key: tuple
+    build: Callable[..., exp.Expression]
+    values: dict[str, Any]  # the spec's values (read-only: every request's predicate shares them)
+
+
+_COMPILED: dict[tuple, _Compiled] = {}
+_COMPILED_LIMIT = 4096  # specs come and go (tests): forget the old ones' rules
 
 
 def compile_list(
@@ -142,14 +167,20 @@ def compile_list(
 ) -> Predicate:
     """A list of rules as one predicate (OR); anonymous callers keep only `anyone`.
 
-    Building the Predicate is cheap; its SQL is rendered once per shape by the statement cache,
-    keyed by `key`, never per request.
+    Only the caller's id changes from one request to the next: the rest (the rules kept, the spec's
+    values, the builder) is made at the list's first use. Its SQL is rendered once per shape by the
+    statement cache, keyed by `key`, never per request.
     """
     signed_in = identity is not None
+    found = _COMPILED.get((id(resource), id(rules), key, prefix, signed_in))
+    if found is None or found.resource is not resource or found.rules is not rules:
+        found = _compile(resource, rules, key, prefix, signed_in)
+    values = {USER_PARAM: identity.user_id, **found.values} if signed_in else found.values
+    return Predicate(found.key, found.build, values, through=found.build)
+
+
+def _compile(resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: str, signed_in: bool) -> _Compiled:
     kept = tuple(rule for rule in rules if signed_in or rule.kind == "anyone")
-    values: dict[str, Any] = {USER_PARAM: identity.user_id} if signed_in else {}
-    for name, listed in spec_values(kept, prefix):
-        values[name] = list(listed)
 
     def build(outer: str, link: Link | None = None) -> exp.Expression:
         conditions = [_rule(resource, rule, f"{prefix}{i}", outer, {}, link) for i, rule in enumerate(kept)]
@@ -157,7 +188,12 @@ def compile_list(
             return exp.false()
         return exp.Paren(this=exp.or_(*conditions)) if len(conditions) > 1 else conditions[0]
 
-    return Predicate((*key, signed_in), build, values, through=build)
+    if len(_COMPILED) >= _COMPILED_LIMIT:
+        _COMPILED.clear()
+    found = _COMPILED[(id(resource), id(rules), key, prefix, signed_in)] = _Compiled(
+        resource, rules, (*key, signed_in), build, dict(spec_values(kept, prefix))
+    )
+    return found
 
 
 def compile_rules(resource: Resource, mode: str, identity: Identity | None) -> Predicate:
