@@ -132,6 +132,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         )
         for name, resource in spec.resources.items()
     }
+    for manager in managers.values():
+        manager.peers = managers
     app[MANAGERS] = managers
     try:
         yield

@@ -73,6 +73,11 @@ class ValidationFailed(Problem):
             detail or f"the request body has {count} invalid value{'s' if count != 1 else ''}", errors=errors
         )
 
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        """The violations, each with its `path` and `message`."""
+        return self.extra["errors"]
+
 
 class ConfigurationError(ValueError):
     """A setting that makes the server unsafe or unable to start; the message says what to fix.

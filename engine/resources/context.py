@@ -39,6 +39,9 @@ class WriteContext:
     # The set-based write (bulk create, update or delete, upsert) this row is one of; None for a
     # write of one row. An after_write may defer its rows there, to write them for all rows at once.
     write_set: WriteSet | None = None
+    # Reference columns whose target the route checked itself (a relation's nested routes, under
+    # their `attach` rule): the `check: read` of engine.resources.references leaves them alone.
+    references_checked: frozenset[str] = frozenset()
 
     def folded(self, kind: type) -> bool:
         """Whether the statement wrote a `kind` fold's rows itself (a loop, not ``any()`` over a

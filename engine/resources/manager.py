@@ -27,7 +27,7 @@ from engine.resources import cursor as cursors
 from engine.resources import field_rules, query_power
 from engine.resources.context import WriteContext, WriteFold
 from engine.resources.listing import ListQuery
-from engine.resources.references import dead_reference_problem
+from engine.resources.references import dead_reference_problem, refuse_hidden_targets
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
@@ -109,6 +109,7 @@ class ResourceManager:
         self._hooks: dict[str, HookCall] = {}  # the write hooks' implementations, looked up at the first write
         self._always_transaction: bool | None = None
         self._always_previous: bool | None = None  # whether every update reads its row first (_reads_first)
+        self.peers: dict[str, ResourceManager] = {}  # every resource's manager (the app sets it): references' targets
 
     # --- access ------------------------------------------------------------------------------
 
@@ -582,6 +583,8 @@ class ResourceManager:
         self, context: WriteContext, action: str, data: Any, previous: Any, rules: dict[str, Predicate] | None = None
     ) -> None:
         if data is not None:  # field write rules, on the row as it would be stored (403); a bulk write asks once
+            if self.resource.references:
+                await refuse_hidden_targets(self, context, data, previous)
             rules = await self.field_rules("write", context.identity) if rules is None else rules
             if rules:
                 await field_rules.check_writes(context.conn, self.queries, rules, data, previous)

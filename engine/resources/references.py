@@ -1,9 +1,17 @@
-"""Why a write that sets references to soft-deleting resources wrote nothing: the references it
-points at deleted rows (engine.sql.references holds the conditions its statement carried).
+"""What a write may point its references at.
 
-Asked only on that failure path, or, for an upsert (whose statement cannot tell a created row
-from an updated one), once before its statement when its items set such a reference: a resource
-whose references point at no soft-deleting resource never pays for it.
+Hidden rows: a reference declared `check: read` (the default) may be set only to a row the caller
+may read. Anything else answers exactly as a row that does not exist (422, "no <resource> row with
+this id"), so a write never tells whether a hidden row exists, nor attaches to one. One query per
+target row a request names (remembered for the request's other rows), only when the caller's read
+rules on the target hide some rows: an admin, a target everyone reads, a reference left unchanged
+and the caller pointing the owner field at themselves ask nothing.
+
+Deleted rows: why a write that sets references to soft-deleting resources wrote nothing: the
+references it points at deleted rows (engine.sql.references holds the conditions its statement
+carried). Asked only on that failure path, or, for an upsert (whose statement cannot tell a
+created row from an updated one), once before its statement when its items set such a reference:
+a resource whose references point at no soft-deleting resource never pays for it.
 """
 
 from __future__ import annotations
@@ -13,10 +21,61 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from engine.kernel.errors import ValidationFailed
+from engine.resources.values import to_json
+from engine.sql.queries import bind_predicates
 from engine.sql.references import dead_references
 
 if TYPE_CHECKING:
+    from engine.resources.context import WriteContext
     from engine.resources.manager import ResourceManager
+
+_SEEN = object()  # WriteContext.shared key: (target, key) -> whether the caller may read that row
+
+
+async def refuse_hidden_targets(
+    manager: ResourceManager, context: WriteContext, data: dict[str, Any], previous: dict[str, Any] | None
+) -> None:
+    """422, as for a missing row, naming each `check: read` reference `data` sets to a row its caller
+    may not read. A value equal to the stored one (`previous`) is not asked about: a row read and
+    sent back whole keeps pointing where it pointed."""
+    identity = context.identity
+    if identity is not None and identity.is_admin:
+        return
+    resource = manager.resource
+    hidden = []
+    for column, reference in resource.references.items():
+        value = data.get(column)
+        if value is None or reference.check != "read" or column in context.references_checked:
+            continue
+        field = resource.fields[column]
+        if previous is not None and to_json(field, previous.get(column)) == to_json(field, value):
+            continue
+        if identity is not None and column == resource.owner and str(value) == identity.user_id:
+            continue  # the caller's own id: pointing at yourself reveals nothing
+        target = manager.peers.get(reference.resource)
+        if target is not None and not await _readable(target, context, value):
+            hidden.append(column)
+    if hidden:
+        raise manager.missing_references(hidden)
+
+
+async def _readable(target: ResourceManager, context: WriteContext, key: Any) -> bool:
+    predicates = await target.predicates("read", context.identity)
+    if not predicates:  # the caller reads every row: the foreign key alone decides
+        return True
+    seen = context.shared.setdefault(_SEEN, {})
+    known = seen.get((target.resource.name, key))
+    if known is None:
+        compiled = target.queries.get(predicates, (target.resource.primary_key,))
+        values = bind_predicates(predicates, {"pk": key})
+        conn = context.conn
+        if conn is None:
+            async with target.pool.acquire() as conn:
+                known = await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None
+        else:
+            known = await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None
+        seen[(target.resource.name, key)] = known
+    return known
 
 
 async def dead_reference_problem(

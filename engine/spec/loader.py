@@ -301,7 +301,9 @@ def _build_resource(name: str, raw: dict[str, Any], root: str, errors: _Collecto
     references = {}
     for column, ref_raw in (raw.get("references") or {}).items():
         if must_be_field(column, (*where, "references", column), "reference column"):
-            references[column] = Reference(column, ref_raw["resource"], ref_raw.get("on_delete", "restrict"))
+            references[column] = Reference(
+                column, ref_raw["resource"], ref_raw.get("on_delete", "restrict"), ref_raw.get("check", "read")
+            )
     events = raw.get("events") or {}
     for i, excluded in enumerate(events.get("exclude", ())):
         must_be_field(excluded, (*where, "events", "exclude", i), "excluded field")

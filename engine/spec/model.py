@@ -44,6 +44,9 @@ class Reference:
     column: str
     resource: str
     on_delete: str  # cascade | restrict | set null | no action
+    # read: a write may set it only to a row its caller may read (anything else answers as a missing
+    # row would, so a write never tells whether a hidden row exists); exists: to any existing row.
+    check: str = "read"
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,8 @@ def constraints(resource: Resource, name: str, prop: dict[str, Any]) -> list[str
         notes.append("default " + orjson.dumps(prop["default"]).decode())
     if name in resource.references:
         reference = resource.references[name]
-        notes.append(f"references {reference.resource} (on delete {reference.on_delete})")
+        readable = ", a row you may read" if reference.check == "read" else ""
+        notes.append(f"references {reference.resource} (on delete {reference.on_delete}{readable})")
     for columns in resource.unique:
         if columns == (name,):
             notes.append("unique")

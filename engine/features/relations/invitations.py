@@ -92,8 +92,10 @@ class Invitations:
             patch = {name: data[name] for name in h.editable_fields() if name in data}
             await through.update(pending, patch, write_context(request), conn=conn)
             return
+        context = write_context(request)  # the relation's `attach` rule decided which rows it may join
+        context.references_checked = frozenset((self.relation.key, self.relation.other))
         try:  # a savepoint: a far-side row deleted since the check leaves nothing and answers the same
-            await through.create(data, write_context(request), conn=conn)
+            await through.create(data, context, conn=conn)
         except ValidationFailed as exc:
             if [e["path"] for e in exc.errors] != [f"/{self.relation.other}"]:
                 raise

@@ -275,7 +275,9 @@ class NestedHandlers:
         self, through: ResourceManager, data: dict[str, Any], context: WriteContext, conn: asyncpg.Connection
     ) -> dict[str, Any]:
         """Create the join row; a far-side row deleted since the check answers like one never there
-        (a soft-deleted far-side row too: the create refuses a reference to it, engine.sql.references)."""
+        (a soft-deleted far-side row too: the create refuses a reference to it, engine.sql.references).
+        The relation's `attach` rule, not the references' `check`, decides which rows it may join."""
+        context.references_checked = frozenset((self.relation.key, self.relation.other))
         try:
             return await through.create(data, context, conn=conn)
         except ValidationFailed as exc:
