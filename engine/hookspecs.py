@@ -186,6 +186,9 @@ def access_predicates(
     ``engine.plugin.param`` placeholders; the predicate's ``key`` must identify its SQL shape.
     An embedding's far rows may be built with the predicate's optional ``through`` (docs/plugins.md):
     a cheaper condition on the link row first, which must imply the predicate.
+
+    Mark an implementation ``@engine.plugin.pure`` when its answer depends on its arguments alone:
+    where every implementation is marked, an answer is kept across requests (so is field_access's).
     """
 
 

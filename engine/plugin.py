@@ -33,7 +33,7 @@ from engine.kernel.errors import (
     ValidationFailed,
 )
 from engine.kernel.event import Event, HandlerFailed
-from engine.kernel.hooks import call_all, call_first, hookimpl
+from engine.kernel.hooks import call_all, call_first, hookimpl, pure
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
 from engine.kernel.settings import Setting, declare
 from engine.resources.context import PoolSettings, WriteContext, WriteFold
@@ -105,6 +105,7 @@ __all__ = [
     "observes_answers",
     "param",
     "problem_response",
+    "pure",
     "read_object",
     "settings",
     "table",

@@ -1,5 +1,6 @@
 """The access hooks are asked once per resource, action and caller within a request, and again
-in the next request (a create or a PATCH used to ask for the read rules of its fields twice)."""
+in the next request (a create or a PATCH used to ask for the read rules of its fields twice),
+unless every implementation is marked `pure`: then an answer is kept across requests."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from collections import Counter
 import pytest
 from team_helpers import create_agent, create_team, share_agent
 
-from engine.kernel.hooks import hookimpl
+from engine.http.keys import PLUGINS
+from engine.kernel.hooks import HookCall, hookimpl, kept_call, pure
 
 
 class Counting:
@@ -26,12 +28,27 @@ class Counting:
         self.asked[("fields", resource.name, mode, identity.user_id if identity else None)] += 1
 
 
+class CountingPurely(Counting):
+    """The same, declaring its answers depend on the arguments alone."""
+
+    @hookimpl
+    @pure
+    def access_predicates(self, resource, action, identity) -> None:
+        self.asked[("rows", resource.name, action, identity.user_id if identity else None)] += 1
+
+    @hookimpl
+    @pure
+    def field_access(self, resource, mode, identity) -> None:
+        self.asked[("fields", resource.name, mode, identity.user_id if identity else None)] += 1
+
+
 COUNTING = Counting()
+PURELY = CountingPurely()
 
 
 @pytest.fixture
-def engine_plugins():
-    return [COUNTING]
+def engine_plugins(request):
+    return [PURELY] if "purely" in request.node.name else [COUNTING]
 
 
 async def test_a_create_and_a_patch_ask_each_access_question_once(api):
@@ -68,3 +85,44 @@ async def test_the_next_request_asks_again(api):
         assert (await alice.get(f"/api/agents/{agent}")).status == 200
 
     assert COUNTING.asked[("rows", "agents", "read", "alice")] == 2
+
+
+async def test_purely_answered_questions_are_asked_once_across_requests(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    agent = await create_agent(alice)
+    PURELY.asked.clear()
+
+    for _ in range(3):
+        assert (await alice.get(f"/api/agents/{agent}")).status == 200
+    assert (await bob.get(f"/api/agents/{agent}")).status == 404  # another caller: asked for them
+
+    assert PURELY.asked[("rows", "agents", "read", "alice")] == 1, PURELY.asked
+    assert PURELY.asked[("rows", "agents", "read", "bob")] == 1, PURELY.asked
+
+
+async def test_one_implementation_without_pure_makes_the_hook_asked_every_request(api):
+    """The engine's own access implementations are pure; the Counting plugin here is not."""
+    alice = await api.as_user("alice")
+    agent = await create_agent(alice)
+    COUNTING.asked.clear()
+
+    for _ in range(2):
+        assert (await alice.get(f"/api/agents/{agent}")).status == 200
+
+    assert COUNTING.asked[("rows", "agents", "read", "alice")] == 2
+    assert kept_call(api.app[PLUGINS].hook.access_predicates).pure is False
+
+
+def test_a_hook_call_is_pure_only_when_every_implementation_is_marked():
+    import pluggy
+
+    from engine import hookspecs
+    from engine.kernel.hooks import PROJECT
+
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    assert HookCall(pm.hook.access_predicates).pure is False  # nothing implements it
+    pm.register(CountingPurely())
+    assert HookCall(pm.hook.access_predicates).pure is True
+    pm.register(Counting())
+    assert HookCall(pm.hook.access_predicates).pure is False

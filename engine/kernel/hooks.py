@@ -20,6 +20,24 @@ PROJECT = "resource_engine"  # the project name engine/hookspecs.py declares its
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 
+def pure(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a hook implementation whose answer depends on its arguments alone, and on nothing that
+    changes while the app runs (the spec, its own settings): no clock, no database, no request.
+
+    Where every implementation of an access hook (`access_predicates`, `field_access`) is marked,
+    the engine reuses an answer for the same resource, action and identity across requests instead
+    of asking again (a read with includes asks a dozen times). Stack it under ``@hookimpl``.
+    """
+    function.engine_pure = True  # type: ignore[attr-defined]
+    return function
+
+
+def kept_call(hook: pluggy.HookCaller) -> HookCall | None:
+    """The `HookCall` `call_all` uses for `hook` while its implementations stay the same (None for a
+    firstresult hook): a new one after a plugin was registered or unregistered."""
+    return _kept(_ALL, hook, _all_call)
+
+
 def _close_unstarted(answers: list[Any]) -> None:
     """Close coroutines that will never be awaited (or Python warns "never awaited")."""
     for later in answers:
@@ -88,11 +106,13 @@ class HookCall:
     registered (the resource manager does at its first write); wrappers are refused then already
     (engine.kernel.plugins.refuse_wrappers)."""
 
-    __slots__ = ("_calls", "impls")
+    __slots__ = ("_calls", "impls", "pure")
 
     def __init__(self, hook: pluggy.HookCaller):
         self.impls = tuple((impl.function, tuple(impl.argnames)) for impl in reversed(hook.get_hookimpls()))
         self._calls = tuple((function, _arguments(names)) for function, names in self.impls)
+        # Every implementation is marked with `pure`: an answer may be reused for equal arguments.
+        self.pure = bool(self.impls) and all(getattr(function, "engine_pure", False) for function, _ in self.impls)
 
     async def __call__(self, **kwargs: Any) -> list[Any]:
         if not self._calls:

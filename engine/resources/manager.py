@@ -20,7 +20,7 @@ from sqlglot import exp
 
 from engine.db.rows import as_dicts
 from engine.kernel.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
-from engine.kernel.hooks import HookCall, call_all
+from engine.kernel.hooks import HookCall, call_all, kept_call
 from engine.kernel.identity import Identity
 from engine.migrations.model import constraint_name
 from engine.resources import cursor as cursors
@@ -69,6 +69,10 @@ def remember_access_answers() -> None:
     _ACCESS_ANSWERS.set({})
 
 
+# Access answers kept across requests per manager (pure implementations only): (hook, action or
+# mode, identity) -> answer. A few per caller; forgotten all at once when full.
+_PURE_ANSWERS_LIMIT = 8192
+
 LOCK_ATTEMPTS = 3  # locked reads of one write: again only when a concurrent write made the row writable
 
 
@@ -109,34 +113,41 @@ class ResourceManager:
         self._hooks: dict[str, HookCall] = {}  # the write hooks' implementations, looked up at the first write
         self._always_transaction: bool | None = None
         self._always_previous: bool | None = None  # whether every update reads its row first (_reads_first)
+        self._pure_answers: dict[tuple, tuple[HookCall, Any]] = {}  # _access_answer
         self.peers: dict[str, ResourceManager] = {}  # every resource's manager (the app sets it): references' targets
 
     # --- access ------------------------------------------------------------------------------
 
     async def predicates(self, action: str, identity: Identity | None) -> tuple[Predicate, ...]:
-        memo = _ACCESS_ANSWERS.get()
-        key = ("rows", self.resource.name, action, identity)
-        if memo is not None and key in memo:
-            return memo[key]
-        results = await call_all(
-            self.pm.hook.access_predicates, resource=self.resource, action=action, identity=identity
-        )
-        answer = _flatten(results)
-        if memo is not None:
-            memo[key] = answer
-        return answer
+        return await self._access_answer(self.pm.hook.access_predicates, "action", action, identity, _flatten)
 
     async def field_rules(self, mode: str, identity: Identity | None) -> dict[str, Predicate]:
         """Field name -> where the caller may `mode` (read or write) it (the `field_access` hook)."""
+        return dict(await self._access_answer(self.pm.hook.field_access, "mode", mode, identity, field_rules.merge))
+
+    async def _access_answer(
+        self, hook: pluggy.HookCaller, name: str, value: str, identity: Identity | None, combine: Any
+    ) -> Any:
+        """An access hook's combined answer for this resource, `name`=`value` and the caller: kept
+        across requests while every implementation is `pure` (engine.kernel.hooks.pure), else for
+        the rest of the request (`remember_access_answers`). Callers must not change it."""
+        call = kept_call(hook)
+        key = (hook.name, self.resource.name, value, identity)  # the request's memo is every resource's
+        if call is not None and call.pure:
+            kept = self._pure_answers.get(key)
+            if kept is not None and kept[0] is call:
+                return kept[1]
+            answer = combine(await call(resource=self.resource, identity=identity, **{name: value}))
+            if len(self._pure_answers) >= _PURE_ANSWERS_LIMIT:
+                self._pure_answers.clear()
+            self._pure_answers[key] = (call, answer)
+            return answer
         memo = _ACCESS_ANSWERS.get()
-        key = ("fields", self.resource.name, mode, identity)
         if memo is not None and key in memo:
-            return dict(memo[key])  # a copy: callers may add to theirs
-        results = await call_all(self.pm.hook.field_access, resource=self.resource, mode=mode, identity=identity)
-        answer = field_rules.merge(results)
+            return memo[key]
+        answer = combine(await call_all(hook, resource=self.resource, identity=identity, **{name: value}))
         if memo is not None:
             memo[key] = answer
-            return dict(answer)
         return answer
 
     async def masks(self, identity: Identity | None) -> Masks:

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from engine.features.access.rules import access_block_predicate, field_predicates, governs
 from engine.kernel.errors import ValidationFailed
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import hookimpl, pure
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
 from engine.resources.values import ValueProblem, from_query, to_json
 from engine.spec import Resource
@@ -53,6 +53,7 @@ _NOBODY = Predicate(("nobody",), lambda table: exp.false())
 
 
 @hookimpl(trylast=True)
+@pure
 def access_predicates(resource: Resource, action: str, identity: Identity | None) -> Predicate | None:
     if governs(resource, action):  # the resource's `access` block replaces owner-only for this action
         return access_block_predicate(resource, action, identity)
@@ -66,6 +67,7 @@ def access_predicates(resource: Resource, action: str, identity: Identity | None
 
 
 @hookimpl(trylast=True)
+@pure
 def field_access(resource: Resource, mode: str, identity: Identity | None) -> dict[str, Predicate] | None:
     """The `access.fields` rules of the resource (none for admins)."""
     return field_predicates(resource, mode, identity) if resource.field_access else None

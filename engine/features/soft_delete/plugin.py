@@ -19,7 +19,7 @@ from engine.features.soft_delete.openapi import soft_delete_paths
 from engine.features.soft_delete.rows import Rows, alive
 from engine.http.keys import POOL, SPEC
 from engine.kernel.config import Config
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import hookimpl, pure
 from engine.kernel.identity import Identity
 from engine.kernel.tasks import cancel_task
 from engine.spec import Resource, Spec
@@ -38,6 +38,7 @@ def configure(app: web.Application, spec: Spec, config: Config) -> None:
 
 
 @hookimpl(trylast=True)
+@pure
 def access_predicates(resource: Resource, action: str, identity: Identity | None) -> Predicate | None:
     """Deleted rows are absent for every action, admins included (they list them with ?deleted=only)."""
     return alive(resource) if resource.soft_delete is not None else None
