@@ -121,7 +121,8 @@ async def main(args: argparse.Namespace) -> None:
             chain = _build_middlewares(stub_read, match_info.apps)
             if args.bare or args.without:
                 chain = stub_read
-                kept = [] if args.bare else [m for m in app.middlewares if m.__name__ not in args.without]
+                every = app.middlewares[0].middlewares  # the engine's Pipeline holds them all
+                kept = [] if args.bare else [m for m in every if m.__name__ not in args.without]
                 for middleware in reversed(kept):
                     chain = update_wrapper(partial(middleware, handler=chain), chain)
         response = await chain(request)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from engine.http.body import read_object
 from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
 from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, MANAGERS, PLUGINS, POOL, REQUEST_ID, SPEC
-from engine.http.middleware import after_authentication, observes_answers
+from engine.http.middleware import after_authentication, for_methods, for_routes, observes_answers
 from engine.http.responses import json_response, problem_response
 from engine.kernel import settings  # the kinds of a Setting: settings.url, .integer, .seconds, .items ...
 from engine.kernel.config import Config
@@ -99,6 +99,8 @@ __all__ = [
     "column",
     "compile_expression",
     "declare",
+    "for_methods",
+    "for_routes",
     "hookimpl",
     "ident",
     "json_response",

@@ -7,7 +7,7 @@ import pytest
 from aiohttp import web
 
 from engine.http.middleware import authentication, build_middlewares, error_boundary, request_id
-from engine.plugin import after_authentication, hookimpl, observes_answers
+from engine.plugin import after_authentication, for_methods, for_routes, hookimpl, observes_answers
 
 
 @web.middleware
@@ -69,7 +69,7 @@ def answers() -> Answers:
 
 @pytest.fixture
 def engine_plugins(answers):
-    return [answers]
+    return [answers, Scoped()]
 
 
 async def test_an_observer_gets_the_problem_the_client_gets_not_the_exception(api, answers):
@@ -78,3 +78,41 @@ async def test_an_observer_gets_the_problem_the_client_gets_not_the_exception(ap
     assert refused.status == 404
     assert answers.seen[-1] == (404, "observed-1", refused.body)
     assert answers.raised == []
+
+
+SEEN: list[str] = []
+
+
+@for_methods("POST")
+@web.middleware
+async def posts_only(request, handler):
+    SEEN.append(f"post-only {request.method}")
+    return await handler(request)
+
+
+@for_routes(lambda route: False)
+@web.middleware
+async def nowhere(request, handler):
+    SEEN.append(f"nowhere {request.method} {request.path}")
+    return await handler(request)
+
+
+class Scoped:
+    @hookimpl
+    def register_middlewares(self, app, spec):
+        return [posts_only, nowhere]
+
+
+async def test_a_middleware_for_some_methods_runs_on_those_alone(api):
+    alice = await api.as_user("alice")
+    SEEN.clear()
+    assert (await alice.get("/api/agents")).status == 200
+    assert (await alice.post("/api/agents", json={"name": "scoped"})).status == 201
+    assert SEEN == ["post-only POST"]
+
+
+async def test_a_request_no_route_matched_runs_every_middleware(api):
+    alice = await api.as_user("alice")
+    SEEN.clear()
+    assert (await alice.get("/api/no-such-thing")).status == 404
+    assert SEEN == ["post-only GET", "nowhere GET /api/no-such-thing"]

@@ -24,7 +24,7 @@ from engine.db.replicas import Replicas
 from engine.http.bulk import WriteHandlers
 from engine.http.keys import CONFIG, DATABASE_URL, MANAGERS, PLUGINS, POOL, POOLER, READS, SPEC
 from engine.http.limits import handler_args
-from engine.http.middleware import build_middlewares
+from engine.http.middleware import Pipeline, build_middlewares
 from engine.http.parse_errors import install as answer_parser_errors_as_problems
 from engine.kernel import settings
 from engine.kernel import tasks as shutdown
@@ -204,7 +204,7 @@ def create_app(spec: Spec, config: Config | None = None, *, plugins: Iterable[An
 
 
 def _install(app: web.Application, middlewares: list[Any], routes: list[Any]) -> None:
-    app.middlewares.extend(build_middlewares([m for result in middlewares for m in result]))
+    app.middlewares.append(Pipeline(build_middlewares([m for result in middlewares for m in result])))
     for extra in routes:
         app.router.add_routes(extra)
     app[PENDING] = []

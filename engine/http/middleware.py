@@ -7,10 +7,11 @@ import asyncio
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 
 import asyncpg
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
 from engine.http.responses import problem_response
@@ -201,6 +202,58 @@ def observes_answers(middleware: Callable) -> Callable:
     """
     middleware.engine_stage = OBSERVES_ANSWERS  # type: ignore[attr-defined]
     return middleware
+
+
+def for_routes(applies: Callable[[web.AbstractRoute], bool]) -> Callable[[Callable], Callable]:
+    """Mark a plugin middleware to run only on the routes `applies` accepts (an aiohttp route: its
+    `method`, its `resource.canonical` path, its `handler`). Asked once per route, at its first
+    request, so a middleware with nothing to do on most routes costs them nothing; a request no
+    route matched (a 404 or 405) runs every middleware."""
+
+    def mark(middleware: Callable) -> Callable:
+        middleware.engine_routes = applies  # type: ignore[attr-defined]
+        return middleware
+
+    return mark
+
+
+def for_methods(*methods: str) -> Callable[[Callable], Callable]:
+    """`for_routes` for the routes of these methods (and those of any method, `*`)."""
+    wanted = frozenset(methods)
+    return for_routes(lambda route: route.method in wanted or route.method == hdrs.METH_ANY)
+
+
+class Pipeline:
+    """The middlewares as one aiohttp middleware, chained once per route with those that apply to
+    it (`for_routes`): aiohttp would run every middleware on every route. The order is
+    `build_middlewares`'s."""
+
+    __middleware_version__ = 1  # a new-style aiohttp middleware
+
+    def __init__(self, middlewares: Iterable[Callable]):
+        self.middlewares = tuple(middlewares)
+        self._chains: dict[web.AbstractRoute, tuple[Handler, Handler]] = {}  # route -> (its handler, the chain)
+
+    async def __call__(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        match_info = request.match_info
+        route = match_info.route
+        kept = self._chains.get(route)
+        if kept is None or kept[0] is not handler:
+            kept = self._chain(route, handler, every=match_info.http_exception is not None)
+        return await kept[1](request)
+
+    def _chain(self, route: web.AbstractRoute, handler: Handler, every: bool) -> tuple[Handler, Handler]:
+        """`every`: no route matched (a 404 or 405): every middleware runs, and the chain is not kept
+        (aiohttp makes a new route for each such request)."""
+        chain = handler
+        for middleware in reversed(self.middlewares):
+            applies = getattr(middleware, "engine_routes", None)
+            if every or applies is None or applies(route):
+                chain = partial(middleware, handler=chain)
+        kept = (handler, chain)
+        if not every:
+            self._chains[route] = kept
+        return kept
 
 
 def build_middlewares(plugin_middlewares: list) -> list:

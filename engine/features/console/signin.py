@@ -16,6 +16,7 @@ from engine.features.console.pages import BASE, GOOGLE_SIGN_IN, render
 from engine.features.jwt_auth.plugin import JWT
 from engine.features.sessions import store as sessions
 from engine.http.keys import CONFIG, IDENTITY
+from engine.http.middleware import for_routes
 from engine.kernel.errors import Forbidden, NotFound, Problem, Unauthorized
 from engine.kernel.identity import Identity
 
@@ -83,6 +84,12 @@ async def signout(request: web.Request) -> web.Response:
     raise web.HTTPSeeOther(f"{BASE}/signin")
 
 
+def _console_page(route: web.AbstractRoute) -> bool:
+    path = route.resource.canonical if route.resource is not None else ""
+    return route.method in ("GET", "*") and (path == BASE or path.startswith(BASE + "/"))
+
+
+@for_routes(_console_page)
 @web.middleware
 async def ended_session_to_sign_in(request: web.Request, handler: Handler) -> web.StreamResponse:
     """A console page opened with an ended session (signed out elsewhere, expired, user deleted) goes

@@ -22,6 +22,7 @@ from engine.features.openapi.contrib import (
 )
 from engine.http.etag import body_tag, none_match
 from engine.http.keys import IDENTITY
+from engine.http.middleware import for_methods
 from engine.kernel.config import Config
 from engine.kernel.hooks import hookimpl
 from engine.spec import Spec
@@ -33,6 +34,7 @@ KEPT_ON_304 = ("ETag", "Cache-Control", "Vary", "Content-Location", "Link")
 READS = ("GET", "HEAD")  # a HEAD is answered as its GET would be, without the body (aiohttp leaves it out)
 
 
+@for_methods(*READS)
 @web.middleware
 async def conditional_get(request: web.Request, handler) -> web.StreamResponse:
     response = await handler(request)

@@ -31,7 +31,7 @@ from engine.features.openapi.contrib import add_parameter, add_response_header, 
 from engine.http.bulk import is_keyed
 from engine.http.handlers import created_response, write_shared
 from engine.http.keys import IDENTITY, MANAGERS, POOL
-from engine.http.middleware import after_authentication
+from engine.http.middleware import after_authentication, for_routes
 from engine.http.routes import resource_action
 from engine.kernel import settings
 from engine.kernel.config import Config
@@ -156,7 +156,11 @@ async def _run_once(
     return response
 
 
+SAFE_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))  # RFC 9110 safe methods: nothing to replay
+
+
 @after_authentication
+@for_routes(lambda route: route.method not in SAFE_METHODS)
 @web.middleware
 async def idempotency_key(request: web.Request, handler) -> web.StreamResponse:
     key = request.headers.get(HEADER)

@@ -17,7 +17,7 @@ from aiohttp import web
 
 from engine.features.openapi.contrib import resource_operations
 from engine.features.relations.nested import NestedHandlers
-from engine.http.middleware import after_authentication
+from engine.http.middleware import after_authentication, for_methods
 from engine.http.query_power import preference
 from engine.http.routes import resource_action
 from engine.kernel.hooks import hookimpl
@@ -35,6 +35,7 @@ def _returns_rows(request: web.Request) -> bool:
 
 
 @after_authentication
+@for_methods(*WRITES)
 @web.middleware
 async def prefer_return(request: web.Request, handler) -> web.StreamResponse:
     response = await handler(request)

@@ -19,10 +19,10 @@ from engine.features.soft_delete.rows import Rows, deleted_only
 from engine.http.etag import item_tag, write_preconditions
 from engine.http.handlers import add_count, aggregate_rows, authorize, list_page, write_context
 from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
-from engine.http.middleware import after_authentication
+from engine.http.middleware import after_authentication, for_routes
 from engine.http.query import parse_list_query, refuse_parameters
 from engine.http.responses import json_response
-from engine.http.routes import resource_action
+from engine.http.routes import resource_action, route_action
 from engine.kernel.errors import BadRequest, Conflict
 from engine.kernel.hooks import call_all
 from engine.resources.context import WriteContext
@@ -34,7 +34,13 @@ from engine.sql.queries import bind_predicates
 PARAMETER = "deleted"
 
 
+def _soft_deleting_list(route: web.AbstractRoute) -> bool:
+    found = route_action(route)
+    return found is not None and found[1] == "list" and found[0].soft_delete is not None
+
+
 @after_authentication
+@for_routes(_soft_deleting_list)
 @web.middleware
 async def deleted_rows(request: web.Request, handler) -> web.StreamResponse:
     """Serve `?deleted=only` on the list route of a soft-deleting resource (the list parser knows no `deleted`)."""
