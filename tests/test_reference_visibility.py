@@ -12,6 +12,8 @@ import uuid
 
 import pytest
 
+from engine.http.keys import MANAGERS
+
 SPEC = """
 version: 1
 resources:
@@ -148,3 +150,22 @@ async def test_an_admin_may_point_a_reference_at_any_row(api, bob):
     admin = await api.as_admin()
     created = await admin.post("/api/notes", json={"folder_id": await folder_of(bob), "user_id": "bob"})
     assert created.status == 201, created.text
+
+
+async def test_a_bulk_create_asks_once_per_target_resource(api, alice, bob, expect_problem):
+    """Forty notes in four folders: one question about the folders, not one per note."""
+    folders = [await folder_of(alice) for _ in range(3)] + [await folder_of(bob)]
+    statements = []
+    manager = api.app[MANAGERS]["folders"]
+    original = manager.queries.readable_keys
+
+    def counted(predicates):
+        statements.append(predicates)
+        return original(predicates)
+
+    manager.queries.readable_keys = counted
+    refused = await alice.post("/api/notes", json=[{"folder_id": folders[i % 4]} for i in range(40)])
+    assert [e["path"] for e in expect_problem(refused, 422)["errors"]] == ["/3/folder_id"]
+    created = await alice.post("/api/notes", json=[{"folder_id": folders[i % 3]} for i in range(40)])
+    assert created.status == 201, created.text
+    assert len(statements) == 2  # one per request

@@ -28,7 +28,7 @@ from engine.resources import query_power
 from engine.resources.context import WriteContext, WriteFold, WriteSet
 from engine.resources.listing import ListQuery
 from engine.resources.manager import ResourceManager, folded, readable_flags, with_flags
-from engine.resources.references import dead_reference_problem
+from engine.resources.references import dead_reference_problem, learn_targets
 from engine.resources.values import from_json, to_json
 from engine.sql import boolean
 from engine.sql import bulk as sql
@@ -257,6 +257,8 @@ class BulkWriter:
         """Each created row's before_write, in order; a refusal names its item (one handler for
         all rows: a thousand-row create calls the hooks a thousand times)."""
         index = None
+        if prepared and self.resource.references:  # the rows' targets, one query per target resource
+            await learn_targets(self.m, prepared[0].context, [item.columns for item in prepared])
         try:
             for item in prepared:
                 index = item.index

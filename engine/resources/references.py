@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from engine.kernel.errors import ValidationFailed
-from engine.resources.values import to_json
+from engine.resources.values import from_query, to_json
 from engine.sql.queries import bind_predicates
 from engine.sql.references import dead_references
 
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from engine.resources.context import WriteContext
     from engine.resources.manager import ResourceManager
 
-_SEEN = object()  # WriteContext.shared key: (target, key) -> whether the caller may read that row
+_SEEN = object()  # WriteContext.shared key: (target, str(key)) -> whether the caller may read that row
 
 
 async def refuse_hidden_targets(
@@ -38,11 +38,42 @@ async def refuse_hidden_targets(
     """422, as for a missing row, naming each `check: read` reference `data` sets to a row its caller
     may not read. A value equal to the stored one (`previous`) is not asked about: a row read and
     sent back whole keeps pointing where it pointed."""
+    checked = _checked(manager, context, data, previous)
+    if not checked:
+        return
+    await learn_targets(manager, context, [data], previous)
+    seen = context.shared[_SEEN]
+    hidden = [column for column, target, key in checked if not seen[(target.resource.name, key)]]
+    if hidden:
+        raise manager.missing_references(hidden)
+
+
+async def learn_targets(
+    manager: ResourceManager, context: WriteContext, rows: list[dict[str, Any]], previous: dict[str, Any] | None = None
+) -> None:
+    """Which of the rows `rows` point at (their `check: read` references) the caller may read: one
+    query per target resource for all of them (a bulk write asks here before its rows' own checks),
+    remembered for the rest of the request."""
+    seen = context.shared.setdefault(_SEEN, {})
+    wanted: dict[str, tuple[ResourceManager, dict[str, None]]] = {}  # target -> its keys, in order
+    for data in rows:
+        for _, target, key in _checked(manager, context, data, previous):
+            if (target.resource.name, key) not in seen:
+                wanted.setdefault(target.resource.name, (target, {}))[1][key] = None
+    for name, (target, keys) in wanted.items():
+        readable = await _readable_keys(target, context, keys)
+        seen.update({(name, key): key in readable for key in keys})
+
+
+def _checked(
+    manager: ResourceManager, context: WriteContext, data: dict[str, Any], previous: dict[str, Any] | None
+) -> list[tuple[str, ResourceManager, str]]:
+    """(column, target manager, key as text) of each reference `data` sets that must be readable."""
     identity = context.identity
     if identity is not None and identity.is_admin:
-        return
+        return []
     resource = manager.resource
-    hidden = []
+    found = []
     for column, reference in resource.references.items():
         value = data.get(column)
         if value is None or reference.check != "read" or column in context.references_checked:
@@ -53,29 +84,24 @@ async def refuse_hidden_targets(
         if identity is not None and column == resource.owner and str(value) == identity.user_id:
             continue  # the caller's own id: pointing at yourself reveals nothing
         target = manager.peers.get(reference.resource)
-        if target is not None and not await _readable(target, context, value):
-            hidden.append(column)
-    if hidden:
-        raise manager.missing_references(hidden)
+        if target is not None:
+            found.append((column, target, str(value)))
+    return found
 
 
-async def _readable(target: ResourceManager, context: WriteContext, key: Any) -> bool:
+async def _readable_keys(target: ResourceManager, context: WriteContext, keys: dict[str, None]) -> set[str]:
+    """The keys (as text) of the `target` rows among `keys` the caller may read."""
     predicates = await target.predicates("read", context.identity)
     if not predicates:  # the caller reads every row: the foreign key alone decides
-        return True
-    seen = context.shared.setdefault(_SEEN, {})
-    known = seen.get((target.resource.name, key))
-    if known is None:
-        compiled = target.queries.get(predicates, (target.resource.primary_key,))
-        values = bind_predicates(predicates, {"pk": key})
-        conn = context.conn
-        if conn is None:
-            async with target.pool.acquire() as conn:
-                known = await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None
-        else:
-            known = await conn.fetchrow(compiled.sql, *compiled.args(values)) is not None
-        seen[(target.resource.name, key)] = known
-    return known
+        return set(keys)
+    compiled = target.queries.readable_keys(predicates)
+    values = bind_predicates(predicates, {"keys": [from_query(target.resource.pk, key) for key in keys]})
+    if context.conn is None:
+        async with target.pool.acquire() as conn:
+            records = await conn.fetch(compiled.sql, *compiled.args(values))
+    else:
+        records = await context.conn.fetch(compiled.sql, *compiled.args(values))
+    return {str(record[0]) for record in records}
 
 
 async def dead_reference_problem(

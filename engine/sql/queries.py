@@ -17,7 +17,7 @@ from engine.spec import Resource
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, table
 from engine.sql.outputs import has_secrets, output, outputs, shown
-from engine.sql.references import LiveReference, alive, alive_or_kept, typed, written
+from engine.sql.references import LiveReference, alive, alive_or_kept, typed, typed_array, written
 
 OPERATORS = ("eq", "ne", "lt", "lte", "gt", "gte", "in", "like", "ilike", "is", "contains")
 IS_VALUES = ("null", "not_null", "true", "false")
@@ -235,6 +235,19 @@ class ResourceQueries:
 
         shape = ("get", tuple(p.key for p in predicates), fields, lock, mask_key(masks))
         return self._cache.get(shape if extra is None else (*shape, extra.key), build)
+
+    def readable_keys(self, predicates: tuple[Predicate, ...]) -> Compiled:
+        """``SELECT pk FROM t WHERE pk = ANY(:keys) AND <predicates>``: which of many keys name rows
+        the predicates let through (references a write sets, engine.resources.references)."""
+
+        def build() -> exp.Expression:
+            keys = exp.Any(this=exp.Paren(this=typed_array("keys", self.resource.pk.sql_type)))
+            found = exp.EQ(this=column(self.pk, self.table), expression=keys)
+            return (
+                exp.select(column(self.pk, self.table)).from_(table(self.table)).where(self._where([found], predicates))
+            )
+
+        return self._cache.get(("readable_keys", tuple(p.key for p in predicates)), build)
 
     def list(
         self,
