@@ -33,7 +33,7 @@ from engine.kernel.errors import (
     ValidationFailed,
 )
 from engine.kernel.event import Event, HandlerFailed
-from engine.kernel.hooks import call_all, call_first, hookimpl, pure
+from engine.kernel.hooks import call_all, call_first, for_resources, hookimpl, pure
 from engine.kernel.identity import ANONYMOUS_ROLE, Identity
 from engine.kernel.settings import Setting, declare
 from engine.resources.context import PoolSettings, WriteContext, WriteFold
@@ -100,6 +100,7 @@ __all__ = [
     "compile_expression",
     "declare",
     "for_methods",
+    "for_resources",
     "for_routes",
     "hookimpl",
     "ident",

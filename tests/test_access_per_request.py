@@ -4,6 +4,7 @@ unless every implementation is marked `pure`: then an answer is kept across requ
 
 from __future__ import annotations
 
+import pathlib
 from collections import Counter
 
 import pytest
@@ -126,3 +127,31 @@ def test_a_hook_call_is_pure_only_when_every_implementation_is_marked():
     assert HookCall(pm.hook.access_predicates).pure is True
     pm.register(Counting())
     assert HookCall(pm.hook.access_predicates).pure is False
+
+
+def test_a_resource_hook_call_leaves_out_implementations_for_other_resources():
+    import pluggy
+
+    from engine import hookspecs
+    from engine.kernel.hooks import PROJECT, for_resources
+    from engine.spec import load_spec
+
+    class OnlyUsers:
+        @hookimpl
+        @for_resources(lambda resource: resource.name == "users")
+        def after_write(self, resource):
+            return None
+
+    class Everywhere:
+        @hookimpl
+        def after_write(self, resource):
+            return None
+
+    spec = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml"))
+    pm = pluggy.PluginManager(PROJECT)
+    pm.add_hookspecs(hookspecs)
+    pm.register(OnlyUsers())
+    pm.register(Everywhere())
+    assert len(HookCall(pm.hook.after_write, spec.resources["users"]).impls) == 2
+    assert len(HookCall(pm.hook.after_write, spec.resources["agents"]).impls) == 1
+    assert len(HookCall(pm.hook.after_write).impls) == 2

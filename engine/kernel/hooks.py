@@ -32,6 +32,19 @@ def pure(function: Callable[..., Any]) -> Callable[..., Any]:
     return function
 
 
+def for_resources(applies: Callable[[Any], bool]) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Mark a write hook implementation (before_validate, before_write, after_write,
+    write_needs_transaction, write_needs_previous) that has something to do only for the resources
+    `applies(resource)` accepts: each resource's writes then never call it elsewhere (asked once per
+    resource). Stack it under ``@hookimpl``."""
+
+    def mark(function: Callable[..., Any]) -> Callable[..., Any]:
+        function.engine_resources = applies  # type: ignore[attr-defined]
+        return function
+
+    return mark
+
+
 def kept_call(hook: pluggy.HookCaller) -> HookCall | None:
     """The `HookCall` `call_all` uses for `hook` while its implementations stay the same (None for a
     firstresult hook): a new one after a plugin was registered or unregistered."""
@@ -108,8 +121,15 @@ class HookCall:
 
     __slots__ = ("_calls", "impls", "pure")
 
-    def __init__(self, hook: pluggy.HookCaller):
-        self.impls = tuple((impl.function, tuple(impl.argnames)) for impl in reversed(hook.get_hookimpls()))
+    def __init__(self, hook: pluggy.HookCaller, resource: Any = None):
+        """`resource`: only the implementations for it (`for_resources`), for one resource's writes."""
+        self.impls = tuple(
+            (impl.function, tuple(impl.argnames))
+            for impl in reversed(hook.get_hookimpls())
+            if resource is None
+            or getattr(impl.function, "engine_resources", None) is None
+            or impl.function.engine_resources(resource)
+        )
         self._calls = tuple((function, _arguments(names)) for function, names in self.impls)
         # Every implementation is marked with `pure`: an answer may be reused for equal arguments.
         self.pure = bool(self.impls) and all(getattr(function, "engine_pure", False) for function, _ in self.impls)

@@ -71,7 +71,7 @@ def remember_access_answers() -> None:
 
 # Access answers kept across requests per manager (pure implementations only): (hook, action or
 # mode, identity) -> answer. A few per caller; forgotten all at once when full.
-_PURE_ANSWERS_LIMIT = 8192
+_PURE_ANSWERS_LIMIT = 4096
 
 LOCK_ATTEMPTS = 3  # locked reads of one write: again only when a concurrent write made the row writable
 
@@ -296,12 +296,8 @@ class ResourceManager:
             self._always_transaction = bool(undeclared_write_hooks(self.pm))
         if self._always_transaction:
             return True
-        answers = await call_all(
-            self.pm.hook.write_needs_transaction,
-            context=context,
-            resource=self.resource,
-            action=action,
-            identity=context.identity,
+        answers = await self._hook("write_needs_transaction")(
+            context=context, resource=self.resource, action=action, identity=context.identity
         )
         return any(answers)
 
@@ -621,11 +617,11 @@ class ResourceManager:
         )
 
     def _hook(self, name: str) -> HookCall:
-        """A write hook, called once per row: its implementations looked up once (plugins register
-        by the end of start-up; the first write comes after)."""
+        """A write hook, called once per row: its implementations for this resource (`for_resources`)
+        looked up once (plugins register by the end of start-up; the first write comes after)."""
         call = self._hooks.get(name)
         if call is None:
-            call = self._hooks[name] = HookCall(getattr(self.pm.hook, name))
+            call = self._hooks[name] = HookCall(getattr(self.pm.hook, name), self.resource)
         return call
 
     async def _locked(

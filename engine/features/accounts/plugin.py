@@ -26,7 +26,7 @@ from engine.features.jwt_auth.tokens import INVALID_TOKEN
 from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, MANAGERS, POOL, SPEC, WRITE_SHARED
 from engine.http.middleware import after_authentication
 from engine.kernel.errors import Conflict, Unauthorized
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import for_resources, hookimpl
 from engine.resources.context import WriteContext
 from engine.spec import Resource, Spec
 
@@ -59,13 +59,19 @@ async def user_roles(app: web.Application, user_id: str) -> frozenset[str] | Non
     return roles_of(row, users.roles_field)
 
 
+def _users(resource: Resource) -> bool:
+    return resource.name == USERS
+
+
 @hookimpl(trylast=True)
+@for_resources(_users)
 def write_needs_transaction(resource: Resource, action: str) -> bool:
     """Creating a user checks the retired ids after the insert, so a refusal must roll it back."""
     return resource.name == USERS and action == "create"
 
 
 @hookimpl(trylast=True)
+@for_resources(_users)
 def after_write(
     conn, context: WriteContext, resource: Resource, action: str, record, previous
 ) -> Awaitable[None] | None:

@@ -37,7 +37,7 @@ from engine.http.keys import CONFIG, IDENTITY, PLUGINS, POOL
 from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.errors import BadRequest, Conflict, Forbidden, NotFound, Unauthorized
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import for_resources, hookimpl
 from engine.kernel.identity import Identity
 from engine.resources.access import held_roles
 from engine.spec import Resource, Spec
@@ -93,12 +93,14 @@ async def current_roles(app: web.Application, key: ApiKey) -> set[str]:
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == USERS)
 def write_needs_transaction() -> bool:
     """Deleting a user's keys only happens on deletes, which always run in a transaction."""
     return False
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == USERS)
 def after_write(conn, resource: Resource, action: str, previous) -> Awaitable[None] | None:
     """A deleted user's keys are deleted in the delete's own transaction (None at once otherwise)."""
     if action == "delete" and resource.name == USERS:

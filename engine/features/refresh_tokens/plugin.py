@@ -31,7 +31,7 @@ from engine.http.query import refuse_parameters
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import BadRequest, Forbidden, Problem, Unauthorized, ValidationFailed
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import for_resources, hookimpl
 from engine.spec import Resource, Spec
 
 REFRESH = web.AppKey("refresh_tokens", RefreshTokens)
@@ -140,12 +140,14 @@ async def sign_out_everywhere(app: web.Application, user_id: str) -> None:
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == retired.USERS)
 def write_needs_transaction() -> bool:
     """Revoking a deleted user's tokens only happens on deletes, which always run in a transaction."""
     return False
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == retired.USERS)
 def after_write(conn, resource: Resource, action: str, previous) -> Awaitable[None] | None:
     """A deleted user's refresh-token families are revoked in the delete's own transaction (every
     other write, each row of a bulk one, gets its None at once, with no coroutine to await)."""

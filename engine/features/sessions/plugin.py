@@ -23,7 +23,7 @@ from engine.http.keys import POOL
 from engine.http.responses import json_response
 from engine.kernel.config import Config
 from engine.kernel.errors import Forbidden
-from engine.kernel.hooks import hookimpl
+from engine.kernel.hooks import for_resources, hookimpl
 from engine.kernel.identity import Identity
 from engine.spec import Resource, Spec
 
@@ -70,12 +70,14 @@ async def identity_from_request(request: web.Request) -> Identity | None:
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == USERS)
 def write_needs_transaction() -> bool:
     """Ending a deleted user's sessions only happens on deletes, which always run in a transaction."""
     return False
 
 
 @hookimpl(trylast=True)
+@for_resources(lambda resource: resource.name == USERS)
 def after_write(conn, resource: Resource, action: str, previous) -> Awaitable[None] | None:
     """A deleted user's sessions end in the delete's own transaction (None at once otherwise)."""
     if action == "delete" and resource.name == USERS:
