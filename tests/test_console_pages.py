@@ -46,6 +46,18 @@ async def test_a_pasted_token_signs_the_browser_in_as_its_user(api):
     assert (await api.anonymous.get("/api/me")).json["data"]["id"] == "alice"
 
 
+async def test_a_pasted_token_of_a_deleted_user_is_refused_with_the_reason(api):
+    await api.as_user("alice")
+    admin = await api.as_admin()
+    assert (await admin.delete("/api/users/alice")).status == 204
+    result = await sign_in(api, api.token("alice"))
+    assert result.status == 401 and "user was deleted" in result.text.replace("&#39;", "'")
+    assert (
+        "engine_session=" not in result.headers.get("Set-Cookie", "")
+        or (await api.anonymous.get("/api/me")).status == 401
+    )
+
+
 async def test_a_page_opened_with_a_session_ended_elsewhere_goes_to_the_sign_in_page(api):
     await api.as_user("alice")
     await sign_in(api, api.token("alice"))

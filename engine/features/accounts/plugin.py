@@ -95,24 +95,24 @@ async def _user_written(conn, context: WriteContext, resource: Resource, action:
         )
 
 
+async def user_was_deleted(app: web.Application, user_id: str) -> bool:
+    """Whether `user_id` belonged to a deleted user: the process's set of retired ids answers without
+    a query while its listener is connected (engine.features.accounts.known), else the table."""
+    known = app.get(KNOWN)  # absent only before start-up
+    retired = None if known is None else known.retired(user_id)
+    return await is_retired(app[POOL], user_id) if retired is None else retired
+
+
 @after_authentication
 @web.middleware
 async def refuse_retired_users(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """A credential of a deleted user is refused, whichever plugin accepted it.
-
-    The process's set of retired ids answers without a query while its listener is connected
-    (engine.features.accounts.known); otherwise the table does, as the set cannot be sure.
-    """
+    """A credential of a deleted user is refused, whichever plugin accepted it (`user_was_deleted`)."""
     identity = request[IDENTITY]
     if identity is not None:
         user_id = identity.user_id
         if "\x00" in user_id:  # PostgreSQL text cannot hold it, and no user has it
             raise Unauthorized("the credential names an impossible user id", headers=dict(INVALID_TOKEN))
-        known = request.app.get(KNOWN)  # absent only before start-up
-        retired = None if known is None else known.retired(user_id)
-        if retired is None:
-            retired = await is_retired(request.app[POOL], user_id)
-        if retired:
+        if await user_was_deleted(request.app, user_id):
             raise Unauthorized("the user these credentials were issued to was deleted", headers=dict(INVALID_TOKEN))
     try:
         return await handler(request)

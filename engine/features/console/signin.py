@@ -12,6 +12,7 @@ from urllib.parse import quote
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from engine.features.accounts.plugin import user_was_deleted
 from engine.features.console.pages import BASE, GOOGLE_SIGN_IN, render
 from engine.features.jwt_auth.plugin import JWT
 from engine.features.sessions import store as sessions
@@ -73,6 +74,8 @@ async def token_signin(request: web.Request) -> web.Response:
     if identity is None:
         problem = "That access token is not valid (expired, or not signed by this server)."
         return await signin_page(request, problem, 401)
+    if await user_was_deleted(request.app, identity.user_id):  # its session would end at the next page
+        return await signin_page(request, "That access token's user was deleted.", 401)
     await sessions.start_session(request, identity.user_id, sorted(identity.roles - {"user"}))
     raise web.HTTPSeeOther(next_page(form.get("next")))
 
