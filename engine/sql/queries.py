@@ -34,7 +34,7 @@ class Link:
     key: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: the access memo keeps thousands (resources.manager)
 class Predicate:
     """A WHERE fragment from an access rule: `key` names its shape, `build` makes it, `params` bind it.
 
