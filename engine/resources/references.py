@@ -3,9 +3,9 @@
 Hidden rows: a reference declared `check: read` (the default) may be set only to a row the caller
 may read. Anything else answers exactly as a row that does not exist (422, "no <resource> row with
 this id"), so a write never tells whether a hidden row exists, nor attaches to one. One query per
-target row a request names (remembered for the request's other rows), only when the caller's read
-rules on the target hide some rows: an admin, a target everyone reads, a reference left unchanged
-and the caller pointing the owner field at themselves ask nothing.
+target resource for the keys a write names (remembered for the rest of the request), only when the
+caller's read rules on the target hide some rows: an admin, a target everyone reads, a reference
+left unchanged and the caller pointing the owner field at themselves ask nothing.
 
 Deleted rows: why a write that sets references to soft-deleting resources wrote nothing: the
 references it points at deleted rows (engine.sql.references holds the conditions its statement
@@ -41,28 +41,30 @@ async def refuse_hidden_targets(
     checked = _checked(manager, context, data, previous)
     if not checked:
         return
-    await learn_targets(manager, context, [data], previous)
-    seen = context.shared[_SEEN]
+    seen = await _learn(context, checked)
     hidden = [column for column, target, key in checked if not seen[(target.resource.name, key)]]
     if hidden:
         raise manager.missing_references(hidden)
 
 
-async def learn_targets(
-    manager: ResourceManager, context: WriteContext, rows: list[dict[str, Any]], previous: dict[str, Any] | None = None
-) -> None:
-    """Which of the rows `rows` point at (their `check: read` references) the caller may read: one
-    query per target resource for all of them (a bulk write asks here before its rows' own checks),
-    remembered for the rest of the request."""
+async def learn_targets(manager: ResourceManager, context: WriteContext, rows: list[dict[str, Any]]) -> None:
+    """Ask at once about the rows new `rows` point at (a bulk create, before its rows' own checks),
+    so each row's `refuse_hidden_targets` finds its answer remembered."""
+    await _learn(context, [found for data in rows for found in _checked(manager, context, data, None)])
+
+
+async def _learn(context: WriteContext, checked: list[tuple[str, ResourceManager, str]]) -> dict[tuple, bool]:
+    """The request's answers, (target, key) -> readable, completed for `checked`: one query per
+    target resource for the keys not asked about yet in this request."""
     seen = context.shared.setdefault(_SEEN, {})
     wanted: dict[str, tuple[ResourceManager, dict[str, None]]] = {}  # target -> its keys, in order
-    for data in rows:
-        for _, target, key in _checked(manager, context, data, previous):
-            if (target.resource.name, key) not in seen:
-                wanted.setdefault(target.resource.name, (target, {}))[1][key] = None
+    for _, target, key in checked:
+        if (target.resource.name, key) not in seen:
+            wanted.setdefault(target.resource.name, (target, {}))[1][key] = None
     for name, (target, keys) in wanted.items():
         readable = await _readable_keys(target, context, keys)
         seen.update({(name, key): key in readable for key in keys})
+    return seen
 
 
 def _checked(
