@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
+from engine.http.app import create_app
 from engine.http.middleware import authentication, build_middlewares, error_boundary, request_id
+from engine.kernel.config import Config
+from engine.kernel.errors import ConfigurationError
 from engine.plugin import after_authentication, for_methods, for_routes, hookimpl, observes_answers
 
 
@@ -116,3 +119,33 @@ async def test_a_request_no_route_matched_runs_every_middleware(api):
     SEEN.clear()
     assert (await alice.get("/api/no-such-thing")).status == 404
     assert SEEN == ["post-only GET", "nowhere GET /api/no-such-thing"]
+
+
+def _broken_test(route):
+    raise KeyError("no such thing")
+
+
+@for_routes(_broken_test)
+@web.middleware
+async def misjudged(request, handler):
+    return await handler(request)
+
+
+class Misjudging:
+    @hookimpl
+    def register_middlewares(self, app, spec):
+        return [misjudged]
+
+
+async def test_a_for_routes_test_that_raises_stops_the_start_naming_it(
+    engine_spec, engine_env, engine_database_url, engine_schema
+):
+    config = Config.from_env(
+        engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
+    )
+    runner = web.AppRunner(create_app(engine_spec, config, plugins=[Misjudging()]))
+    try:
+        with pytest.raises(ConfigurationError, match=r"'misjudged'.* raised KeyError"):
+            await runner.setup()  # the app's start-up, as serve runs it
+    finally:
+        await runner.cleanup()

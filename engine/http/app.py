@@ -216,4 +216,7 @@ async def _async_answers(app: web.Application) -> AsyncIterator[None]:
         configured, middlewares, routes = app[PENDING]
         await resolve(configured)  # results are ignored: awaiting them ran them
         _install(app, await resolve(middlewares), await resolve(routes))
+    for middleware in app.middlewares:
+        if isinstance(middleware, Pipeline):
+            middleware.check(list(app.router.routes()))
     yield

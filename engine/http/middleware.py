@@ -17,6 +17,7 @@ from engine.http.keys import CONFIG, IDENTITY, PLUGINS, REQUEST_ID
 from engine.http.responses import problem_response
 from engine.kernel.errors import (
     BadRequest,
+    ConfigurationError,
     Conflict,
     Forbidden,
     MethodNotAllowed,
@@ -241,6 +242,21 @@ class Pipeline:
         if kept is None or kept[0] is not handler:
             kept = self._chain(route, handler, every=match_info.http_exception is not None)
         return await kept[1](request)
+
+    def check(self, routes: list[web.AbstractRoute]) -> None:
+        """Ask every `for_routes` test about every route once at start-up, so one that raises stops
+        the server naming it, rather than failing the first request to that route."""
+        for middleware in self.middlewares:
+            applies = getattr(middleware, "engine_routes", None)
+            for route in routes if applies is not None else ():
+                try:
+                    applies(route)
+                except Exception as exc:
+                    where = route.resource.canonical if route.resource is not None else "?"
+                    raise ConfigurationError(
+                        f"the for_routes test of the middleware {getattr(middleware, '__qualname__', middleware)!r} "
+                        f"raised {exc!r} on {route.method} {where}"
+                    ) from exc
 
     def _chain(self, route: web.AbstractRoute, handler: Handler, every: bool) -> tuple[Handler, Handler]:
         """`every`: no route matched (a 404 or 405): every middleware runs, and the chain is not kept
