@@ -11,7 +11,7 @@ import pytest
 from team_helpers import create_agent, create_team, share_agent
 
 from engine.http.keys import PLUGINS
-from engine.kernel.hooks import HookCall, hookimpl, kept_call, pure
+from engine.kernel.hooks import HookCall, for_resources, hookimpl, kept_call, pure
 
 
 class Counting:
@@ -155,3 +155,34 @@ def test_a_resource_hook_call_leaves_out_implementations_for_other_resources():
     assert len(HookCall(pm.hook.after_write, spec.resources["users"]).impls) == 2
     assert len(HookCall(pm.hook.after_write, spec.resources["agents"]).impls) == 1
     assert len(HookCall(pm.hook.after_write).impls) == 2
+
+
+def _broken_test(resource):
+    raise KeyError("no such thing")
+
+
+class Misjudging:
+    @hookimpl
+    @for_resources(_broken_test)
+    def after_write(self, resource):
+        return None
+
+
+async def test_a_for_resources_test_that_raises_stops_the_start_naming_it(
+    engine_spec, engine_env, engine_database_url, engine_schema
+):
+    from aiohttp import web
+
+    from engine.http.app import create_app
+    from engine.kernel.config import Config
+    from engine.kernel.errors import ConfigurationError
+
+    config = Config.from_env(
+        engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
+    )
+    runner = web.AppRunner(create_app(engine_spec, config, plugins=[Misjudging()]))
+    try:
+        with pytest.raises(ConfigurationError, match=r"'Misjudging.after_write' raised KeyError"):
+            await runner.setup()
+    finally:
+        await runner.cleanup()

@@ -161,6 +161,8 @@ async def open_replicas(config: Config, settings: PoolSettings, pool: Any, poole
 async def _plugin_lifecycle(app: web.Application) -> AsyncIterator[None]:
     await call_all(app[PLUGINS].hook.startup, app=app)
     try:
+        for manager in app[MANAGERS].values():  # every plugin is registered now (a startup hook may add one)
+            manager.prepare_hooks()
         yield
     finally:
         await call_all(app[PLUGINS].hook.shutdown, app=app)

@@ -16,6 +16,8 @@ from typing import Any
 
 import pluggy
 
+from engine.kernel.errors import ConfigurationError
+
 PROJECT = "resource_engine"  # the project name engine/hookspecs.py declares its hooks under
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
@@ -126,9 +128,7 @@ class HookCall:
         self.impls = tuple(
             (impl.function, tuple(impl.argnames))
             for impl in reversed(hook.get_hookimpls())
-            if resource is None
-            or getattr(impl.function, "engine_resources", None) is None
-            or impl.function.engine_resources(resource)
+            if resource is None or _concerns(impl.function, resource)
         )
         self._calls = tuple((function, _arguments(names)) for function, names in self.impls)
         # Every implementation is marked with `pure`: an answer may be reused for equal arguments.
@@ -155,6 +155,19 @@ class HookCall:
                     continue
             resolved.append(answer)
         return resolved
+
+
+def _concerns(function: Callable[..., Any], resource: Any) -> bool:
+    """Whether a hook implementation's `for_resources` test (if any) accepts `resource`."""
+    applies = getattr(function, "engine_resources", None)
+    if applies is None:
+        return True
+    try:
+        return bool(applies(resource))
+    except Exception as exc:
+        raise ConfigurationError(
+            f"the for_resources test of {function.__qualname__!r} raised {exc!r} on the resource {resource.name!r}"
+        ) from exc
 
 
 # Answer types that are never awaitable (exact types: a subclass may define __await__).

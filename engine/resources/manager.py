@@ -73,6 +73,9 @@ def remember_access_answers() -> None:
 # mode, identity) -> answer. A few per caller; forgotten all at once when full.
 _PURE_ANSWERS_LIMIT = 4096
 
+# The hooks a write calls through `_hook`, once per row written.
+WRITE_HOOKS = ("before_validate", "before_write", "after_write", "write_needs_transaction", "write_needs_previous")
+
 LOCK_ATTEMPTS = 3  # locked reads of one write: again only when a concurrent write made the row writable
 
 
@@ -615,6 +618,12 @@ class ResourceManager:
             previous=previous,
             identity=context.identity,
         )
+
+    def prepare_hooks(self) -> None:
+        """Look the write hooks' implementations up now (the app's start-up): a `for_resources` test
+        that raises stops the start naming it, rather than failing this resource's first write."""
+        for name in WRITE_HOOKS:
+            self._hook(name)
 
     def _hook(self, name: str) -> HookCall:
         """A write hook, called once per row: its implementations for this resource (`for_resources`)
