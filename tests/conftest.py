@@ -101,6 +101,28 @@ def schema_of() -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
+def start_app(engine_spec, engine_env, engine_database_url, engine_schema) -> Callable[..., Any]:
+    """Start (and stop) the app with these plugins as `resource-engine serve` would, without serving:
+    what its start-up raises reaches the test."""
+    from aiohttp import web
+
+    from engine.http.app import create_app
+    from engine.kernel.config import Config
+
+    async def start(plugins: list[Any]) -> None:
+        config = Config.from_env(
+            engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
+        )
+        runner = web.AppRunner(create_app(engine_spec, config, plugins=plugins))
+        try:
+            await runner.setup()
+        finally:
+            await runner.cleanup()
+
+    return start
+
+
+@pytest.fixture
 def redis_server():
     """A redis-server of the test's own on a free port, for tests that stop or partition it."""
     from load.redis_server import ThrowawayRedis

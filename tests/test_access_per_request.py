@@ -168,21 +168,8 @@ class Misjudging:
         return None
 
 
-async def test_a_for_resources_test_that_raises_stops_the_start_naming_it(
-    engine_spec, engine_env, engine_database_url, engine_schema
-):
-    from aiohttp import web
-
-    from engine.http.app import create_app
-    from engine.kernel.config import Config
+async def test_a_for_resources_test_that_raises_stops_the_start_naming_it(start_app):
     from engine.kernel.errors import ConfigurationError
 
-    config = Config.from_env(
-        engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
-    )
-    runner = web.AppRunner(create_app(engine_spec, config, plugins=[Misjudging()]))
-    try:
-        with pytest.raises(ConfigurationError, match=r"'Misjudging.after_write' raised KeyError"):
-            await runner.setup()
-    finally:
-        await runner.cleanup()
+    with pytest.raises(ConfigurationError, match=r"'Misjudging.after_write' raised KeyError"):
+        await start_app([Misjudging()])

@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from aiohttp import web
 
-from engine.http.app import create_app
 from engine.http.middleware import authentication, build_middlewares, error_boundary, request_id
-from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
 from engine.plugin import after_authentication, for_methods, for_routes, hookimpl, observes_answers
 
@@ -137,15 +135,6 @@ class Misjudging:
         return [misjudged]
 
 
-async def test_a_for_routes_test_that_raises_stops_the_start_naming_it(
-    engine_spec, engine_env, engine_database_url, engine_schema
-):
-    config = Config.from_env(
-        engine_spec, env=engine_env, database_url=engine_database_url, db_schema=engine_schema, auto_migrate=False
-    )
-    runner = web.AppRunner(create_app(engine_spec, config, plugins=[Misjudging()]))
-    try:
-        with pytest.raises(ConfigurationError, match=r"'misjudged'.* raised KeyError"):
-            await runner.setup()  # the app's start-up, as serve runs it
-    finally:
-        await runner.cleanup()
+async def test_a_for_routes_test_that_raises_stops_the_start_naming_it(start_app):
+    with pytest.raises(ConfigurationError, match=r"'misjudged'.* raised KeyError"):
+        await start_app([Misjudging()])
