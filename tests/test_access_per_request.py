@@ -35,12 +35,12 @@ class CountingPurely(Counting):
     @hookimpl
     @pure
     def access_predicates(self, resource, action, identity) -> None:
-        self.asked[("rows", resource.name, action, identity.user_id if identity else None)] += 1
+        return super().access_predicates(resource, action, identity)
 
     @hookimpl
     @pure
     def field_access(self, resource, mode, identity) -> None:
-        self.asked[("fields", resource.name, mode, identity.user_id if identity else None)] += 1
+        return super().field_access(resource, mode, identity)
 
 
 COUNTING = Counting()
