@@ -14,6 +14,9 @@ Conventions, kept by the engine and checked by tests/test_hook_contract.py:
 - To refuse a request, raise an ``engine.plugin.Problem`` subclass (``Forbidden``, ``Conflict`` ...);
   the client gets it as problem+json with your detail.
 - Hooks receive keyword arguments; declare only the ones you use.
+- Markers the engine reads from an implementation (stack them under ``@hookimpl``): ``@pure`` on
+  ``access_predicates``/``field_access`` (an answer kept across requests when every implementation
+  has it), ``@for_resources(applies)`` on the write hooks (not called for other resources' writes).
 
 The names form families: ``configure``/``startup``/``shutdown`` and ``before_pool_open`` (the
 app's life), ``register_*`` (contribute commands, routes, middlewares, OpenAPI), ``*_from_request``
