@@ -8,7 +8,7 @@ innermost comparing its caller column with the caller's id; the first is an unco
 
     agents.id = ANY(ARRAY(SELECT _r1_s0.agent_id FROM team_agents AS _r1_s0 WHERE
       EXISTS (SELECT 1 FROM team_members AS _r1_s2 WHERE _r1_s2.team_id = _r1_s0.team_id
-        AND _r1_s2.status = ANY($r1_s2_0) AND _r1_s2.user_id::text = $user)))
+        AND _r1_s2.status = $r1_s2_0 AND _r1_s2.user_id::text = $user)))
 
 Every value (the caller's id, the listed values) is a bound parameter; the SQL text depends only
 on the rules, so it is built once per shape. Nothing is checked row by row in Python: the
