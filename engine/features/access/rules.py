@@ -44,20 +44,16 @@ def _condition(condition: Condition, alias: str, name: str, values: dict[str, An
     col = column(condition.column, alias)
     if condition.caller:
         return _as_text(col).eq(param(USER_PARAM))
-    binds = _binds(name, condition.values)
-    values.update(binds)
-    if len(binds) == 1:
+    values[name] = _bound(condition.values)
+    if len(condition.values) == 1:  # `= $v`: a scalar binds without asyncpg's array checks
         return col.eq(param(name))
-    return exp.In(this=col, expressions=[param(bound) for bound, _ in binds])
+    return col.eq(exp.Any(this=exp.Paren(this=param(name))))
 
 
-def _binds(name: str, values: tuple[Any, ...]) -> list[tuple[str, Any]]:
-    """A condition's values, each bound on its own: `column = $v` for one, `column IN ($v_0, $v_1
-    ...)` for several. Scalars, never an array: asyncpg checks an array and each of its elements
-    against three abstract base classes on every execution."""
-    if len(values) == 1:
-        return [(name, values[0])]
-    return [(f"{name}_{k}", value) for k, value in enumerate(values)]
+def _bound(values: tuple[Any, ...]) -> Any:
+    """A condition's values as bound: the value itself when there is one (`column = $v`), else a
+    list (`column = ANY($v)`)."""
+    return values[0] if len(values) == 1 else list(values)
 
 
 def _hop(
@@ -145,11 +141,9 @@ def spec_values(rules: tuple[Rule, ...], prefix: str) -> tuple[tuple[str, Any], 
     per rule list, so a request builds no SQL expression (tests/test_access_spec.py checks the names)."""
     found: list[tuple[str, Any]] = []
     for i, rule in enumerate(rules):
-        for j, c in enumerate(rule.where):
-            found += [] if c.caller else _binds(f"{prefix}{i}_w{j}", c.values)
+        found += [(f"{prefix}{i}_w{j}", _bound(c.values)) for j, c in enumerate(rule.where) if not c.caller]
         for s, step in enumerate(rule.steps):
-            for j, c in enumerate(step.where):
-                found += [] if c.caller else _binds(f"{prefix}{i}_s{s}_{j}", c.values)
+            found += [(f"{prefix}{i}_s{s}_{j}", _bound(c.values)) for j, c in enumerate(step.where) if not c.caller]
     return tuple(found)
 
 
