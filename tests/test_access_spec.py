@@ -145,3 +145,53 @@ def test_compiled_rules_are_shared_by_callers_with_only_their_id_differing():
     assert {k: v for k, v in first.params.items() if k != USER_PARAM} == {
         k: v for k, v in second.params.items() if k != USER_PARAM
     }
+
+
+@pytest.mark.parametrize(
+    ("kinds", "holds_if", "requires"),
+    [
+        (("owner",), (("user_id", "alice"),), (("user_id", "alice"),)),
+        (("owner", "path"), (("user_id", "alice"),), ()),
+        (("path",), None, ()),
+        (("anyone", "owner"), (), ()),
+    ],
+)
+def test_a_rule_list_says_which_rows_it_is_known_to_hold_for(kinds, holds_if, requires):
+    """`holds_if`: the caller's own rows satisfy a list with an `owner` rule (every row, one with
+    `anyone`); `requires`: a list of `owner` rules alone holds for nothing else. A write uses them to
+    skip asking about the row it writes (ResourceManager._alone, tests/test_access_fields_known_rows.py)."""
+    from engine.features.access.rules import compile_list
+    from engine.kernel.identity import Identity
+    from engine.spec.access import Rule
+
+    agents = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml")).resources["agents"]
+    owner, path = agents.access["read"]  # [owner, {path: [team_agents.agent_id, teams, members]}]
+    rules = tuple({"owner": owner, "path": path, "anyone": Rule("anyone")}[kind] for kind in kinds)
+    predicate = compile_list(agents, rules, ("test", kinds), "t", Identity(user_id="alice"))
+    assert (predicate.holds_if, predicate.requires) == (holds_if, requires)
+    anonymous = compile_list(agents, rules, ("test", kinds), "t", None)  # keeps `anyone` rules only
+    assert (anonymous.holds_if, anonymous.requires) == (() if "anyone" in kinds else None, ())
+
+
+def test_a_predicate_holds_for_a_row_only_when_every_known_column_matches():
+    from engine.sql.queries import Predicate
+
+    owned = Predicate("k", lambda t: None, holds_if=(("user_id", "alice"),))
+    assert owned.holds_for({"user_id": "alice", "name": "x"})
+    assert not owned.holds_for({"user_id": "bob"}) and not owned.holds_for({"name": "x"})
+    assert not owned.holds_for({"user_id": None})
+    assert not Predicate("k", lambda t: None).holds_for({"user_id": "alice"})  # nothing known: ask
+    assert Predicate("k", lambda t: None, holds_if=()).holds_for({})  # every row
+
+
+def test_two_plugins_ruling_one_field_hold_where_both_are_known_to():
+    from engine.resources.field_rules import merge
+    from engine.sql.queries import Predicate
+
+    mine = Predicate("a", lambda t: None, holds_if=(("user_id", "alice"),), requires=(("user_id", "alice"),))
+    tenant = Predicate("b", lambda t: None, holds_if=(("tenant", "t1"),))
+    unknown = Predicate("c", lambda t: None)
+    both = merge([{"salary": mine}, {"salary": tenant}])["salary"]
+    assert both.holds_for({"user_id": "alice", "tenant": "t1"}) and not both.holds_for({"user_id": "alice"})
+    assert both.requires == (("user_id", "alice"),)
+    assert not merge([{"salary": mine}, {"salary": unknown}])["salary"].holds_for({"user_id": "alice"})

@@ -35,7 +35,15 @@ def merge(results: list[Any]) -> dict[str, Predicate]:
 
 
 def _both(a: Predicate, b: Predicate) -> Predicate:
-    return Predicate((a.key, b.key), lambda t: exp.and_(a.build(t), b.build(t)), {**a.params, **b.params})
+    """Both predicates (AND): a row known to satisfy each satisfies it; one satisfying it has what each requires."""
+    holds_if = None if a.holds_if is None or b.holds_if is None else a.holds_if + b.holds_if
+    return Predicate(
+        (a.key, b.key),
+        lambda t: exp.and_(a.build(t), b.build(t)),
+        {**a.params, **b.params},
+        holds_if=holds_if,
+        requires=a.requires + b.requires,
+    )
 
 
 def refuse_hidden(resource: Resource, query: ListQuery, masks: Masks) -> None:

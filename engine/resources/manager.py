@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -261,11 +261,15 @@ class ResourceManager:
             return row
         if context is not None and context.readable is not None:
             allowed = context.readable
-        elif conn is not None:
-            allowed = await field_rules.readable(conn, self.queries, masks, row)
         else:
-            async with self.pool.acquire() as own:
-                allowed = await field_rules.readable(own, self.queries, masks, row)
+            known, asked = known_shown(masks, row)
+            if not asked:
+                allowed = known
+            elif conn is not None:
+                allowed = known | await field_rules.readable(conn, self.queries, asked, row)
+            else:
+                async with self.pool.acquire() as own:
+                    allowed = known | await field_rules.readable(own, self.queries, asked, row)
         return {k: v for k, v in row.items() if k in allowed or k not in dict(masks)}
 
     # --- writes ------------------------------------------------------------------------------
@@ -312,14 +316,25 @@ class ResourceManager:
         return folds
 
     async def _alone(
-        self, action: str, key: Any, build: Any, context: WriteContext, previous: Any = None, reading: bool = False
+        self,
+        action: str,
+        key: Any,
+        build: Any,
+        context: WriteContext,
+        previous: Any = None,
+        reading: bool = False,
+        known: Mapping[str, Any] | None = None,
     ):
         """The statement for a write without a transaction, with the rows `fold_into_write` folds into
         it and the caller's read-rule flags on the written row (`_readable_flags`). `reading`: an
         update that reads its row in the statement, `build(folds)` giving the read and the write
-        (`ResourceQueries.update_reading`); the row as it was comes back after the written row."""
+        (`ResourceQueries.update_reading`); the row as it was comes back after the written row.
+        `known`: column values the written row is sure to have; a read rule they satisfy (the
+        caller's own row) needs no flag (`known_shown`), and goes into `context.readable`."""
         folds = await self._folds_for(action)
-        masks = await self.foldable_masks(context.identity)
+        shown_known, masks = known_shown(await self.foldable_masks(context.identity), known)
+        if shown_known:
+            context.readable = shown_known
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
         if not folds and not masks and not reading:
             return self.queries.compiled((action, key, "alone"), build), values, masks
@@ -360,9 +375,10 @@ class ResourceManager:
 
     @staticmethod
     def _readable_flags(record: dict[str, Any], masks: Masks, context: WriteContext) -> None:
-        """Take the flags `_alone` added off the written row, into `context.readable`."""
+        """Take the flags `_alone` added off the written row, into `context.readable` (beside the
+        fields `_alone` knew the caller may read)."""
         if masks:
-            context.readable = readable_flags(record, masks)
+            context.readable = readable_flags(record, masks) | (context.readable or frozenset())
 
     async def lock_for_write(
         self, conn: asyncpg.Connection, pk_text: str, identity: Identity | None, action: str = "update"
@@ -397,7 +413,7 @@ class ResourceManager:
             context.conn = conn
             await self._before_write(context, "create", columns, None)
             compiled, values, masks = await self._alone(
-                "create", names, lambda: self.queries.insert_expression(names), context
+                "create", names, lambda: self.queries.insert_expression(names), context, known=columns
             )
             values.update({f"v_{k}": v for k, v in columns.items()})
             record = await self._write_row(conn, compiled, values, columns)
@@ -468,6 +484,7 @@ class ResourceManager:
                 lambda: self.queries.update_expression(names, predicates, unchanged=True),
                 context,
                 previous,
+                known={**previous, **columns},
             )
             values.update({"pk": pk, "xmin": version, **{f"v_{k}": v for k, v in columns.items()}})
             found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
@@ -525,6 +542,7 @@ class ResourceManager:
                 lambda folds: self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names)),
                 context,
                 reading=True,
+                known={**{name: value for p in predicates for name, value in p.requires}, **columns},
             )
             values.update({"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
             found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
@@ -746,6 +764,15 @@ def with_flags(statement: exp.Select, masks: Masks) -> exp.Select:
     on the written row (its read rule evaluated on the `written` CTE)."""
     flags = [exp.alias_(p.build(WRITTEN), mask_flag(i), quoted=True) for i, (_, p) in enumerate(masks)]
     return statement.select(*flags) if flags else statement
+
+
+def known_shown(masks: Masks, row: Mapping[str, Any] | None) -> tuple[frozenset[str], Masks]:
+    """The masked fields a row with these column values is known to show (its read rule holds for
+    it: `Predicate.holds_for`), and the masks left to ask the database about."""
+    if not masks or not row:
+        return frozenset(), masks
+    known = frozenset(name for name, rule in masks if rule.holds_for(row))
+    return known, (tuple((name, rule) for name, rule in masks if name not in known) if known else masks)
 
 
 def readable_flags(record: dict[str, Any], masks: Masks) -> frozenset[str]:

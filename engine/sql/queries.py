@@ -42,12 +42,26 @@ class Predicate:
     cheaper condition on the link row that implies the predicate (never one that widens it), for
     example "this link's team has the caller as an active member" before "the row is in the set of
     everything the caller's teams hold" (engine.features.access.rules).
+
+    `holds_if` and `requires` let a write skip asking about a row whose columns it already knows
+    (the owner of a row the caller creates is the caller): `holds_if`, (column, value) pairs a row
+    that has them all satisfies the predicate with (None: none known; (): every row does);
+    `requires`, pairs every row that satisfies it has. Both may only ever be left out, never wrong.
     """
 
     key: Hashable
     build: Callable[[str], exp.Expression] = field(compare=False, hash=False)
     params: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
     through: Callable[[str, Link], exp.Expression] | None = field(default=None, compare=False, hash=False)
+    holds_if: tuple[tuple[str, Any], ...] | None = field(default=None, compare=False, hash=False)
+    requires: tuple[tuple[str, Any], ...] = field(default=(), compare=False, hash=False)
+
+    def holds_for(self, row: Mapping[str, Any]) -> bool:
+        """Whether the predicate is known to hold for a row with these column values (False: not
+        known, the database must be asked)."""
+        return self.holds_if is not None and all(
+            name in row and row[name] == value and row[name] is not None for name, value in self.holds_if
+        )
 
     def build_through(self, table_name: str, link: Link) -> exp.Expression:
         """The predicate on `table_name`, whose row `link` reaches."""

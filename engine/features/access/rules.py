@@ -156,6 +156,9 @@ class _Compiled:
     key: tuple
     build: Callable[..., exp.Expression]
     values: dict[str, Any]  # the spec's values (read-only: every request's predicate shares them)
+    anyone: bool  # a rule grants every row (Predicate.holds_if)
+    owner_grants: bool  # an `owner` rule: the caller's own rows satisfy the list
+    owner_only: bool  # every rule is `owner`: only the caller's own rows do (Predicate.requires)
 
 
 _COMPILED: dict[tuple, _Compiled] = {}
@@ -176,7 +179,10 @@ def compile_list(
     if found is None or found.resource is not resource or found.rules is not rules:
         found = _compile(resource, rules, key, prefix, signed_in)
     values = {USER_PARAM: identity.user_id, **found.values} if signed_in else found.values
-    return Predicate(found.key, found.build, values, through=found.build)
+    owned = ((resource.owner, identity.user_id),) if signed_in and resource.owner else ()
+    holds_if = () if found.anyone else owned if found.owner_grants and owned else None
+    requires = owned if found.owner_only else ()
+    return Predicate(found.key, found.build, values, through=found.build, holds_if=holds_if, requires=requires)
 
 
 def _compile(resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: str, signed_in: bool) -> _Compiled:
@@ -191,7 +197,14 @@ def _compile(resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: st
     if len(_COMPILED) >= _COMPILED_LIMIT:
         _COMPILED.clear()
     found = _COMPILED[(id(resource), id(rules), key, prefix, signed_in)] = _Compiled(
-        resource, rules, (*key, signed_in), build, dict(spec_values(kept, prefix))
+        resource,
+        rules,
+        (*key, signed_in),
+        build,
+        dict(spec_values(kept, prefix)),
+        anyone=any(rule.kind == "anyone" for rule in kept),
+        owner_grants=any(rule.kind == "owner" for rule in kept),
+        owner_only=bool(kept) and all(rule.kind == "owner" for rule in kept),
     )
     return found
 
