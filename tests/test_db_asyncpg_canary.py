@@ -79,3 +79,43 @@ async def test_the_engine_pool_opens_with_every_free_connection_in_the_fair_queu
         assert pool._queue.qsize() == 3
     finally:
         await pool.close()
+
+
+class ReleaseBudgets:
+    """The budget each asyncpg holder release was given (the real release runs)."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.seen: list[float | None] = []
+        release = asyncpg.pool.PoolConnectionHolder.release
+
+        async def spy(holder, timeout):  # noqa: ASYNC109 (asyncpg's signature)
+            self.seen.append(timeout)
+            return await release(holder, timeout)
+
+        monkeypatch.setattr(asyncpg.pool.PoolConnectionHolder, "release", spy)
+
+
+async def test_an_idle_connection_goes_back_without_arming_a_release_timeout(engine_database_url, monkeypatch):
+    """Nothing in its release can suspend, so the acquire bound would only arm and cancel a timer."""
+    budgets = ReleaseBudgets(monkeypatch)
+    pool = await create_pool(engine_database_url, min_size=1, max_size=2, statement_timeout_ms=10_000)
+    pool.bound_wait(5.0, TimeoutError)
+    try:
+        async with pool.acquire() as conn:
+            assert await conn.fetchval("select 1") == 1
+        assert budgets.seen == [None] and pool._queue.qsize() == 2
+    finally:
+        await pool.close()
+
+
+async def test_an_expired_connection_is_closed_within_the_acquire_bound(engine_database_url, monkeypatch):
+    budgets = ReleaseBudgets(monkeypatch)
+    pool = await create_pool(engine_database_url, min_size=1, max_size=2, statement_timeout_ms=10_000)
+    pool.bound_wait(5.0, TimeoutError)
+    try:
+        async with pool.acquire() as conn:
+            held = conn._con
+            await pool.expire_connections()  # the release closes it
+        assert budgets.seen == [5.0] and held.is_closed()
+    finally:
+        await pool.close()

@@ -24,6 +24,10 @@ Relied on (asyncpg 0.32):
   ``asyncio.shield`` (a task and a loop iteration per query) for a connection that is open, in no
   transaction and cancelling no query: with the engine's no-op reset nothing then suspends, so no
   cancellation can strand it half-released.
+- ``Connection._top_xact``, ``PoolConnectionHolder._generation``, ``Pool._generation``,
+  ``PoolConnectionHolder._max_queries`` and ``Protocol.queries_count``: such a release also passes
+  no budget when it cannot close the connection either (no transaction object left, not expired,
+  under its query limit): the budget would only arm and cancel a timer on every request.
 - From the standard library, through engine.db.handoff: ``asyncio.Queue._getters`` (the deque of
   waiters' futures) and ``_get_loop()``.
 """
@@ -117,8 +121,14 @@ def release_unshielded(pool: asyncpg.Pool, connection: Any, timeout: float | Non
         or con._protocol._is_cancelling()
     ):
         return None
+    budget = holder._timeout if timeout is None else timeout
+    quiet = (  # nothing in the release can suspend: no ROLLBACK and no close to bound
+        con._top_xact is None
+        and holder._generation == pool._generation
+        and con._protocol.queries_count < holder._max_queries
+    )
     con._on_release()
-    return holder.release(holder._timeout if timeout is None else timeout)
+    return holder.release(None if quiet else budget)
 
 
 def _slot(cls: type, name: str) -> bool:
@@ -174,6 +184,11 @@ RELIED_ON: dict[str, Callable[[], bool]] = {
     "asyncpg.protocol.Protocol._is_cancelling()": lambda: callable(
         getattr(asyncpg.protocol.Protocol, "_is_cancelling", None)
     ),
+    "asyncpg.Connection._top_xact": lambda: _slot(asyncpg.Connection, "_top_xact"),
+    "asyncpg.pool.PoolConnectionHolder._generation": lambda: _slot(_pool.PoolConnectionHolder, "_generation"),
+    "asyncpg.pool.Pool._generation": lambda: _slot(asyncpg.Pool, "_generation"),
+    "asyncpg.pool.PoolConnectionHolder._max_queries": lambda: _slot(_pool.PoolConnectionHolder, "_max_queries"),
+    "asyncpg.protocol.Protocol.queries_count": lambda: hasattr(asyncpg.protocol.Protocol, "queries_count"),
     "asyncio.Queue._getters, asyncio.Queue._get_loop()": _queue_shape,
 }
 
