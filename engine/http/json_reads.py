@@ -9,6 +9,8 @@ matches what a PATCH's If-Match is checked against.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiohttp import web
 from sqlglot import exp
 
@@ -16,10 +18,16 @@ from engine.http.etag import body_tag
 from engine.http.responses import JSON
 from engine.kernel.identity import Identity
 from engine.resources.manager import ResourceManager
+from engine.spec import Resource
 from engine.sql.compiled import param
 from engine.sql.ddl import column, table
 from engine.sql.json_out import exact, row_json
 from engine.sql.queries import bind_predicates
+
+
+@lru_cache(maxsize=1024)  # asked on every read by id; a resource has a few projections
+def _exact(resource: Resource, wanted: tuple[str, ...]) -> bool:
+    return exact(resource, wanted)
 
 
 async def read_json(
@@ -28,7 +36,7 @@ async def read_json(
     """The read's response from PostgreSQL's JSON, or None when it must take the decoding path."""
     resource = manager.resource
     wanted = fields or resource.columns
-    if not exact(resource, wanted) or await manager.masks(identity):
+    if not _exact(resource, wanted) or await manager.masks(identity):
         return None
     pk = manager.parse_pk(pk_text)
     predicates = await manager.predicates("read", identity)
