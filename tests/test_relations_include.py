@@ -221,3 +221,23 @@ class TestOneConnection:
         got = await team.carol.get(path)
         assert got.status == 200 and {m["user"]["id"] for m in got.json["data"]} == {"alice", "bob", "carol"}, got.text
         assert sum(task is request_tasks.tasks[path] for task in acquires) == 1
+
+
+def test_renamed_predicates_share_their_builders_and_keep_each_callers_parameters():
+    """An include's rules are renamed per request (their parameters prefixed); the SQL builders are
+    made once per builder and prefix, never shared between two builders with the same key."""
+    from engine.features.relations.service import prefixed
+    from engine.sql.compiled import param
+    from engine.sql.ddl import column
+    from engine.sql.queries import Predicate
+
+    def own(t):
+        return column("user_id", t).eq(param("me"))
+
+    (alice,) = prefixed((Predicate(("k",), own, {"me": "alice"}),), "far_")
+    (bob,) = prefixed((Predicate(("k",), own, {"me": "bob"}),), "far_")
+    assert alice.build is bob.build
+    assert (alice.params, bob.params) == ({"far_me": "alice"}, {"far_me": "bob"})
+    assert "far_me" in alice.build("t").sql(dialect="postgres")
+    (other,) = prefixed((Predicate(("k",), lambda t: column("owner", t).eq(param("me")), {"me": "x"}),), "far_")
+    assert "owner" in other.build("t").sql(dialect="postgres")  # same key, its own SQL

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 
 import asyncpg
@@ -54,23 +55,45 @@ NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
 def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate, ...]:
     """The predicates with their parameters renamed, so two resources' rules can share a statement
     (both may bind e.g. the owner parameter, with different column types)."""
+    return tuple(_renamed(p, prefix) for p in predicates)
 
-    def swap(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Placeholder) and node.this:
-            return param(prefix + node.name)
-        return node
 
-    def rename(predicate: Predicate) -> Predicate:
+# (prefix, build, through) -> the renamed builders. The access plugin's predicates share their
+# builders between callers (only the parameters differ), so they are made once per rule list and
+# prefix, and a request only renames its parameters. The functions themselves are the key (a key
+# names a shape only within one resource's statements).
+_RENAMED: dict[tuple, tuple[Callable[[str], exp.Expression], Callable[[str, Link], exp.Expression] | None]] = {}
+_RENAMED_LIMIT = 4096  # builders made per caller (a plugin's closures) and old specs' are forgotten when full
+
+
+def _renamed(predicate: Predicate, prefix: str) -> Predicate:
+    shape = (prefix, predicate.build, predicate.through)
+    builders = _RENAMED.get(shape)
+    if builders is None:
+
+        def swap(node: exp.Expression) -> exp.Expression:
+            if isinstance(node, exp.Placeholder) and node.this:
+                return param(prefix + node.name)
+            return node
+
         def build(table_name: str) -> exp.Expression:
             return predicate.build(table_name).transform(swap)
 
         def through(table_name: str, link: Link) -> exp.Expression:
             return predicate.build_through(table_name, link).transform(swap)
 
-        params = {prefix + name: value for name, value in predicate.params.items()}
-        return Predicate((prefix, predicate.key), build, params, through if predicate.through else None)
-
-    return tuple(rename(p) for p in predicates)
+        if len(_RENAMED) >= _RENAMED_LIMIT:
+            _RENAMED.clear()
+        builders = _RENAMED[shape] = (build, through if predicate.through else None)
+    params = {prefix + name: value for name, value in predicate.params.items()}
+    return Predicate(
+        (prefix, predicate.key),
+        builders[0],
+        params,
+        builders[1],
+        holds_if=predicate.holds_if,
+        requires=predicate.requires,
+    )
 
 
 def _as_record_field(value: exp.Expression, sql_type: str) -> exp.Expression:
@@ -80,7 +103,8 @@ def _as_record_field(value: exp.Expression, sql_type: str) -> exp.Expression:
     return exp.cast(value, "json") if sql_type == "jsonb" else value
 
 
-def _types(resource: Resource, names: Iterable[str]) -> tuple[str, ...]:
+@lru_cache(maxsize=1024)  # asked per include on every request; the columns of a resource are one tuple
+def _types(resource: Resource, names: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(resource.fields[name].sql_type for name in names)
 
 
@@ -109,7 +133,7 @@ class Relations:
         self.spec = spec
         self.includes = {name: includes_of(spec, resource) for name, resource in spec.resources.items()}
         self._cache = ShapeCache()
-        self._layouts: dict[tuple[str, str], tuple[tuple[str, ...], tuple[str, ...], str]] = {}
+        self._layouts: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...], str, str]] = {}
         self._correlates: dict[tuple, bool] = {}
 
     def plan(
@@ -249,25 +273,28 @@ class Relations:
     def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
         """A links record as the join row carrying its far-side row (None when hidden or gone), without
         the far fields its field rules hide from the caller."""
-        link_names, far_names, far_pk = self._layout(relation)
+        link_names, far_names, far_pk, far_name = self._layout(relation)
         values = tuple(record)
         count = len(link_names)
         link = dict(zip(link_names, values, strict=False))
         far_row = dict(zip(far_names, values[count:], strict=False))
-        flags = count + len(far_names)
-        for i, (name, _) in enumerate(far_masks):
-            if not values[flags + i]:
-                far_row.pop(name, None)
-        link[relation.far_name] = far_row if far_row[far_pk] is not None else None
+        if far_masks:
+            flags = count + len(far_names)
+            for i, (name, _) in enumerate(far_masks):
+                if not values[flags + i]:
+                    far_row.pop(name, None)
+        link[far_name] = far_row if far_row[far_pk] is not None else None
         return link
 
-    def _layout(self, relation: Relation) -> tuple[tuple[str, ...], tuple[str, ...], str]:
-        """The links statement's columns of `relation`: the link's, the far row's, and the far key."""
-        key = (relation.through, relation.target)
+    def _layout(self, relation: Relation) -> tuple[tuple[str, ...], tuple[str, ...], str, str]:
+        """The links statement's columns of `relation`: the link's, the far row's, the far key, and
+        the name the far row goes under."""
+        key = (relation.through, relation.target, relation.other)
         layout = self._layouts.get(key)
         if layout is None:
             far = self.spec.resources[relation.target]
-            layout = self._layouts[key] = (self.spec.resources[relation.through].columns, far.columns, far.primary_key)
+            through = self.spec.resources[relation.through].columns
+            layout = self._layouts[key] = (through, far.columns, far.primary_key, relation.far_name)
         return layout
 
 
