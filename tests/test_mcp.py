@@ -290,3 +290,41 @@ async def test_hostile_arguments_get_a_refusal_never_an_internal_error(api, argu
     else:
         assert reply["result"]["isError"] is True
         assert 400 <= reply["result"]["structuredContent"]["status"] < 500
+
+
+MCP_HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+@pytest.mark.parametrize(
+    ("message", "reason", "answer_id"),
+    [
+        ('{"jsonrpc": "2.0", "id": null, "method": "tools/list"}', '"id" must be a string or an integer', None),
+        ('{"jsonrpc": "2.0", "id": {"a": 1}, "method": "tools/list"}', '"id" must be a string or an integer', None),
+        ('{"jsonrpc": "2.0", "id": true, "method": "tools/list"}', '"id" must be a string or an integer', None),
+        ('{"jsonrpc": "2.0", "id": 1.5, "method": "tools/list"}', '"id" must be a string or an integer', None),
+        ('[{"jsonrpc": "2.0", "id": 1, "method": "tools/list"}]', "batches are not supported", None),
+        ('"tools/list"', "a JSON-RPC message is an object", None),
+        ('{"id": 7, "method": "tools/list"}', '"jsonrpc" must be "2.0"', 7),
+        ('{"jsonrpc": "2.0", "id": "a", "method": 5}', '"method" must be a string', "a"),
+        ('{"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": "x"}', '"params" must be an object', 2),
+        ('{"jsonrpc": "2.0", "id": 3}', 'needs a "method"', 3),
+    ],
+)
+async def test_an_invalid_request_is_answered_as_one_never_taken_for_a_notification(api, message, reason, answer_id):
+    """JSON-RPC's Invalid Request (-32600, HTTP 400), with the id when one could be read and the
+    reason in words: the SDK took a request with a null or object id for a notification (202, no
+    answer) and answered the others with its data model's validation dump."""
+    headers = {"Authorization": f"Bearer {api.token('alice')}", **MCP_HEADERS}
+    answer = await post_raw(api, message.encode(), headers)
+
+    assert answer.status_code == 400, answer.text
+    reply = answer.json()
+    assert reply["id"] == answer_id and reply["error"]["code"] == -32600
+    assert reason in reply["error"]["message"] and "JSONRPCRequest" not in reply["error"]["message"]
+
+
+async def test_a_notification_and_a_response_still_go_to_the_sdk(api):
+    headers = {"Authorization": f"Bearer {api.token('alice')}", **MCP_HEADERS}
+    notification = b'{"jsonrpc": "2.0", "method": "notifications/initialized"}'
+    for message in (notification, b'{"jsonrpc": "2.0", "id": 1, "result": {}}'):
+        assert (await post_raw(api, message, headers)).status_code == 202
