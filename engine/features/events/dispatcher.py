@@ -18,7 +18,7 @@ from engine.features.events.delivery import Delivery
 from engine.features.events.hub import SHUTTING_DOWN, Hub
 from engine.features.events.listener import Listener
 from engine.features.events.settings import EventSettings
-from engine.features.events.tables import SELECT_AFTER
+from engine.features.events.tables import SELECT_AFTER, SELECT_AFTER_LIGHT
 from engine.features.events.waiting import wait_set
 from engine.kernel.logs import log_fast
 
@@ -126,12 +126,17 @@ class Dispatcher:
                 await asyncio.sleep(BATCH_PAUSE)
 
     async def _publish_new(self) -> tuple[int, bool]:
-        """Publish what settled since the last read: how many events, and whether one had to wait."""
+        """Publish what settled since the last read: how many events, and whether one had to wait.
+
+        While no stream listens, the events are only logged and counted past: their payloads are
+        not read (nor decoded). A stream that begins during such a read has the read made again."""
         limit, found = self.settings.batch_size, 0
         while True:
-            rows = await self.pool.fetch(
-                SELECT_AFTER.sql, *SELECT_AFTER.args(positions.after(self.hub.position, limit))
-            )
+            light = not self.hub.subscribers
+            select = SELECT_AFTER_LIGHT if light else SELECT_AFTER
+            rows = await self.pool.fetch(select.sql, *select.args(positions.after(self.hub.position, limit)))
+            if light and self.hub.subscribers:
+                continue  # a stream began meanwhile: it needs the payloads
             events, blocked = positions.settled(rows)
             if self.delivery.leading and log.isEnabledFor(logging.INFO):  # one log line per event per cluster
                 for event in events:  # log_fast: a bulk write's thousand events are a thousand lines

@@ -179,22 +179,26 @@ def _after() -> exp.Expression:
     return exp.GT(this=_position(), expression=exp.Tuple(expressions=[param("after_tx"), param("after_id")]))
 
 
-def _select_events() -> exp.Select:
-    """Every column, plus `settled`: whether the event is below the horizon, so safe to hand out."""
+def _select_events(light: bool = False) -> exp.Select:
+    """Every column, plus `settled`: whether the event is below the horizon, so safe to hand out.
+    `light`: `data` and `changes` null (what the pump reads while no stream listens: it only logs)."""
+    payload = ("data", "changes") if light else ()
     return exp.select(
-        *[column(c, EVENTS) for c in EVENT_COLUMNS],
+        *[exp.alias_(exp.Null(), c) if c in payload else column(c, EVENTS) for c in EVENT_COLUMNS],
         column("tx", EVENTS),
         exp.alias_(exp.LT(this=column("tx", EVENTS), expression=HORIZON.copy()), "settled"),
     ).from_(table(EVENTS))
 
 
-def select_after_where(condition: exp.Expression | None) -> exp.Expression:
+def select_after_where(condition: exp.Expression | None, light: bool = False) -> exp.Expression:
     """Events after a position (that also satisfy `condition`, a visibility rule), in (tx, id) order."""
     where = _after() if condition is None else exp.and_(_after(), condition)
-    return _select_events().where(where).order_by(column("tx", EVENTS), column("id", EVENTS)).limit(param("limit"))
+    ordered = _select_events(light).where(where).order_by(column("tx", EVENTS), column("id", EVENTS))
+    return ordered.limit(param("limit"))
 
 
 SELECT_AFTER = compile_expression(select_after_where(None))
+SELECT_AFTER_LIGHT = compile_expression(select_after_where(None, light=True))  # no payloads: no stream to hand them
 # Where a reader starting "from now" begins: past every transaction that has ended.
 START = compile_expression(exp.select(exp.alias_(HORIZON.copy(), "tx")))
 # The whole snapshot ("xmin:xmax:running,..."): which transactions had committed when a stream
