@@ -233,14 +233,17 @@ class TestSlowSubscriber:
             statuses = []
             for i in range(1000):  # `slow` reads nothing: its socket fills, then its buffer of 4
                 statuses.append((await admin.post("/api/agents", json={"name": f"a{i}", "tools": big})).status)
+                written = len(statuses)
+
+                async def fast_has_all() -> bool:
+                    return len(received) >= written  # noqa: B023 (awaited within this iteration)
+
+                # In step with `fast`, which shares this event loop with the server: it must never lag
+                # by a whole buffer (a loaded machine would make it too slow as well), while `slow`,
+                # reading nothing, still blocks on its full socket.
+                await wait_until(fast_has_all, "the other subscriber to receive every event")
                 if hub.dropped:
                     break
-            written = len(statuses)
-
-            async def fast_has_all() -> bool:
-                return len(received) >= written
-
-            await wait_until(fast_has_all, "the other subscriber to receive every event")
             reader.cancel()
 
             ended = False
