@@ -26,6 +26,7 @@ resources:
   notes:
     schema: note.json
     owner: user_id
+    unique: [[user_id, title]]
     references:
       folder_id: {resource: folders, on_delete: cascade}
       copied_from: {resource: folders, on_delete: set null, check: exists}
@@ -48,6 +49,7 @@ def schemas(object_schema):
                 "copied_from": {"type": ["string", "null"], "format": "uuid"},
                 "shelf_id": {"type": ["string", "null"], "format": "uuid"},
                 "text": {"type": "string"},
+                "title": {"type": "string"},
             },
             ["folder_id"],
         ),
@@ -169,3 +171,34 @@ async def test_a_bulk_create_asks_once_per_target_resource(api, alice, bob, expe
     created = await alice.post("/api/notes", json=[{"folder_id": folders[i % 3]} for i in range(40)])
     assert created.status == 201, created.text
     assert len(statements) == 2  # one per request
+
+
+async def test_an_upsert_of_many_items_asks_once_per_target_resource(api, alice, bob, expect_problem):
+    """Forty notes upserted into three folders, then again (updating them): one question about the
+    folders per request, not one per item; an item pointing at a hidden folder is still refused."""
+    folders = [await folder_of(alice) for _ in range(3)]
+    statements = []
+    manager = api.app[MANAGERS]["folders"]
+    original = manager.queries.readable_keys
+
+    def counted(predicates):
+        statements.append(predicates)
+        return original(predicates)
+
+    manager.queries.readable_keys = counted
+    upsert, merge = "/api/notes?on_conflict=user_id,title", {"Prefer": "resolution=merge-duplicates"}
+    for shift in (0, 1):  # creates, then updates moving each note to another folder
+        items = [{"title": f"n{i}", "folder_id": folders[(i + shift) % 3]} for i in range(40)]
+        written = await alice.post(upsert, json=items, headers=merge)
+        assert written.status in (200, 201), written.text
+    assert len(statements) == 2  # one per request
+    hidden = [{"title": "n0", "folder_id": folders[0]}, {"title": "n1", "folder_id": await folder_of(bob)}]
+    refused = await alice.post(upsert, json=hidden, headers=merge)
+    assert [e["path"] for e in expect_problem(refused, 422)["errors"]] == ["/1/folder_id"]
+
+
+async def test_an_upsert_item_with_a_malformed_reference_gets_its_validation_error(alice, expect_problem):
+    items = [{"title": "ok", "folder_id": await folder_of(alice)}, {"title": "bad", "folder_id": "not-a-uuid"}]
+    merge = {"Prefer": "resolution=merge-duplicates"}
+    refused = await alice.post("/api/notes?on_conflict=user_id,title", json=items, headers=merge)
+    assert [e["path"] for e in expect_problem(refused, 422)["errors"]] == ["/1/folder_id"]

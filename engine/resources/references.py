@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import asyncpg
 
 from engine.kernel.errors import ValidationFailed
-from engine.resources.values import from_query, to_json
+from engine.resources.values import ValueProblem, from_query, to_json
 from engine.sql.queries import bind_predicates
 from engine.sql.references import dead_references
 
@@ -47,10 +47,27 @@ async def refuse_hidden_targets(
         raise manager.missing_references(hidden)
 
 
-async def learn_targets(manager: ResourceManager, context: WriteContext, rows: list[dict[str, Any]]) -> None:
-    """Ask at once about the rows new `rows` point at (a bulk create, before its rows' own checks),
-    so each row's `refuse_hidden_targets` finds its answer remembered."""
-    await _learn(context, [found for data in rows for found in _checked(manager, context, data, None)])
+async def learn_targets(
+    manager: ResourceManager,
+    context: WriteContext,
+    rows: list[dict[str, Any]],
+    previous: list[dict[str, Any] | None] | None = None,
+) -> None:
+    """Ask at once about the rows `rows` point at (a bulk create or an upsert, before its rows' own
+    checks; `previous`: each row as stored, None for a new one), so each row's
+    `refuse_hidden_targets` finds its answer remembered. A value that is no key of its target (an
+    item validation will refuse) is left to that item."""
+    before = previous if previous is not None else [None] * len(rows)
+    checked = [found for data, old in zip(rows, before, strict=True) for found in _checked(manager, context, data, old)]
+    await _learn(context, [found for found in checked if _is_key(found[1], found[2])])
+
+
+def _is_key(target: ResourceManager, key: str) -> bool:
+    try:
+        from_query(target.resource.pk, key)
+    except ValueProblem:
+        return False
+    return True
 
 
 async def _learn(context: WriteContext, checked: list[tuple[str, ResourceManager, str]]) -> dict[tuple, bool]:

@@ -20,7 +20,7 @@ import asyncpg
 from engine.kernel.errors import Conflict, ValidationFailed
 from engine.resources.bulk import BulkWriter, Item, ItemChecks
 from engine.resources.context import WriteContext, WriteSet
-from engine.resources.references import dead_reference_problem
+from engine.resources.references import dead_reference_problem, learn_targets
 from engine.resources.values import ValueProblem, from_json
 from engine.sql import bulk as sql
 from engine.sql.queries import bind_predicates
@@ -143,6 +143,9 @@ class Upsert:
         errors of every item at once."""
         m = self.m
         rules = await m.field_rules("write", context.identity)  # asked once for every row
+        if self.resource.references:  # the items' targets, one query per target resource
+            sent = [(data, existing.get(index)) for index, data in enumerate(items) if isinstance(data, dict)]
+            await learn_targets(m, context, [data for data, _ in sent], [old for _, old in sent])
         checks = ItemChecks()
         for index, data in enumerate(items):
             item = Item(index, data, context.for_write())
