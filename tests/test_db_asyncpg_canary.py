@@ -95,27 +95,28 @@ class ReleaseBudgets:
         monkeypatch.setattr(asyncpg.pool.PoolConnectionHolder, "release", spy)
 
 
-async def test_an_idle_connection_goes_back_without_arming_a_release_timeout(engine_database_url, monkeypatch):
+@pytest.fixture
+async def bounded_pool(engine_database_url):
+    """The engine's pool of two, its acquire (and so its release) bounded at 5 s."""
+    pool = await create_pool(engine_database_url, min_size=1, max_size=2, statement_timeout_ms=10_000)
+    pool.bound_wait(5.0, TimeoutError)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+
+
+async def test_an_idle_connection_goes_back_without_arming_a_release_timeout(bounded_pool, monkeypatch):
     """Nothing in its release can suspend, so the acquire bound would only arm and cancel a timer."""
     budgets = ReleaseBudgets(monkeypatch)
-    pool = await create_pool(engine_database_url, min_size=1, max_size=2, statement_timeout_ms=10_000)
-    pool.bound_wait(5.0, TimeoutError)
-    try:
-        async with pool.acquire() as conn:
-            assert await conn.fetchval("select 1") == 1
-        assert budgets.seen == [None] and pool._queue.qsize() == 2
-    finally:
-        await pool.close()
+    async with bounded_pool.acquire() as conn:
+        assert await conn.fetchval("select 1") == 1
+    assert budgets.seen == [None] and bounded_pool._queue.qsize() == 2
 
 
-async def test_an_expired_connection_is_closed_within_the_acquire_bound(engine_database_url, monkeypatch):
+async def test_an_expired_connection_is_closed_within_the_acquire_bound(bounded_pool, monkeypatch):
     budgets = ReleaseBudgets(monkeypatch)
-    pool = await create_pool(engine_database_url, min_size=1, max_size=2, statement_timeout_ms=10_000)
-    pool.bound_wait(5.0, TimeoutError)
-    try:
-        async with pool.acquire() as conn:
-            held = conn._con
-            await pool.expire_connections()  # the release closes it
-        assert budgets.seen == [5.0] and held.is_closed()
-    finally:
-        await pool.close()
+    async with bounded_pool.acquire() as conn:
+        held = conn._con
+        await bounded_pool.expire_connections()  # the release closes it
+    assert budgets.seen == [5.0] and held.is_closed()

@@ -154,18 +154,24 @@ async def test_an_admin_may_point_a_reference_at_any_row(api, bob):
     assert created.status == 201, created.text
 
 
-async def test_a_bulk_create_asks_once_per_target_resource(api, alice, bob, expect_problem):
-    """Forty notes in four folders: one question about the folders, not one per note."""
-    folders = [await folder_of(alice) for _ in range(3)] + [await folder_of(bob)]
-    statements = []
-    manager = api.app[MANAGERS]["folders"]
-    original = manager.queries.readable_keys
+def folder_questions(api, monkeypatch) -> list:
+    """The questions asked about folders a caller may read (one entry per statement built)."""
+    asked: list = []
+    queries = api.app[MANAGERS]["folders"].queries
+    original = queries.readable_keys
 
     def counted(predicates):
-        statements.append(predicates)
+        asked.append(predicates)
         return original(predicates)
 
-    manager.queries.readable_keys = counted
+    monkeypatch.setattr(queries, "readable_keys", counted)
+    return asked
+
+
+async def test_a_bulk_create_asks_once_per_target_resource(api, alice, bob, expect_problem, monkeypatch):
+    """Forty notes in four folders: one question about the folders, not one per note."""
+    folders = [await folder_of(alice) for _ in range(3)] + [await folder_of(bob)]
+    statements = folder_questions(api, monkeypatch)
     refused = await alice.post("/api/notes", json=[{"folder_id": folders[i % 4]} for i in range(40)])
     assert [e["path"] for e in expect_problem(refused, 422)["errors"]] == ["/3/folder_id"]
     created = await alice.post("/api/notes", json=[{"folder_id": folders[i % 3]} for i in range(40)])
@@ -173,19 +179,11 @@ async def test_a_bulk_create_asks_once_per_target_resource(api, alice, bob, expe
     assert len(statements) == 2  # one per request
 
 
-async def test_an_upsert_of_many_items_asks_once_per_target_resource(api, alice, bob, expect_problem):
+async def test_an_upsert_of_many_items_asks_once_per_target_resource(api, alice, bob, expect_problem, monkeypatch):
     """Forty notes upserted into three folders, then again (updating them): one question about the
     folders per request, not one per item; an item pointing at a hidden folder is still refused."""
     folders = [await folder_of(alice) for _ in range(3)]
-    statements = []
-    manager = api.app[MANAGERS]["folders"]
-    original = manager.queries.readable_keys
-
-    def counted(predicates):
-        statements.append(predicates)
-        return original(predicates)
-
-    manager.queries.readable_keys = counted
+    statements = folder_questions(api, monkeypatch)
     upsert, merge = "/api/notes?on_conflict=user_id,title", {"Prefer": "resolution=merge-duplicates"}
     for shift in (0, 1):  # creates, then updates moving each note to another folder
         items = [{"title": f"n{i}", "folder_id": folders[(i + shift) % 3]} for i in range(40)]
