@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -31,6 +32,19 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.basetemp = config.stash[_OWN_BASETEMP] = tempfile.mkdtemp(prefix="pytest-resource-engine-")
     if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput") and os.geteuid() == 0:
         _create_pgserver_user()
+
+
+@pytest.fixture(autouse=True)
+def root_logger_as_found():
+    """`serve` run in-process (a start-up a test expects to refuse) installs the engine's log handler
+    and level on the root logger: the worker's next test starts from the logger this one found."""
+    root = logging.getLogger()
+    level, found = root.level, set(root.handlers)
+    yield
+    root.setLevel(level)
+    for handler in [h for h in root.handlers if h.get_name() == "resource-engine" and h not in found]:
+        root.removeHandler(handler)
+        handler.close()
 
 
 def _create_pgserver_user() -> None:
