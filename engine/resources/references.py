@@ -55,19 +55,12 @@ async def learn_targets(
 ) -> None:
     """Ask at once about the rows `rows` point at (a bulk create or an upsert, before its rows' own
     checks; `previous`: each row as stored, None for a new one), so each row's
-    `refuse_hidden_targets` finds its answer remembered. A value that is no key of its target (an
-    item validation will refuse) is left to that item."""
+    `refuse_hidden_targets` finds its answer remembered."""
     before = previous if previous is not None else [None] * len(rows)
-    checked = [found for data, old in zip(rows, before, strict=True) for found in _checked(manager, context, data, old)]
-    await _learn(context, [found for found in checked if _is_key(found[1], found[2])])
-
-
-def _is_key(target: ResourceManager, key: str) -> bool:
-    try:
-        from_query(target.resource.pk, key)
-    except ValueProblem:
-        return False
-    return True
+    await _learn(
+        context,
+        [found for data, old in zip(rows, before, strict=True) for found in _checked(manager, context, data, old)],
+    )
 
 
 async def _learn(context: WriteContext, checked: list[tuple[str, ResourceManager, str]]) -> dict[tuple, bool]:
@@ -113,8 +106,16 @@ async def _readable_keys(target: ResourceManager, context: WriteContext, keys: d
     predicates = await target.predicates("read", context.identity)
     if not predicates:  # the caller reads every row: the foreign key alone decides
         return set(keys)
+    parsed = []
+    for key in keys:  # an upsert asks before its items are validated
+        try:
+            parsed.append(from_query(target.resource.pk, key))
+        except ValueProblem:
+            continue  # no key of the target: no row to read (the item's validation says why)
+    if not parsed:
+        return set()
     compiled = target.queries.readable_keys(predicates)
-    values = bind_predicates(predicates, {"keys": [from_query(target.resource.pk, key) for key in keys]})
+    values = bind_predicates(predicates, {"keys": parsed})
     if context.conn is None:
         async with target.pool.acquire() as conn:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
