@@ -1,5 +1,5 @@
 """The database layer's series: the pool (its size, what is in use, how long requests wait for a
-connection) and the Redis circuit breaker's state."""
+connection), reads answered together (engine.db.coalesce) and the Redis circuit breaker's state."""
 
 from __future__ import annotations
 
@@ -49,4 +49,12 @@ DB_REPLICA_LAG_BYTES = Gauge(
     "WAL bytes between the primary's position and the replica's replay position.",
     ["replica"],
     multiprocess_mode="max",
+)
+DB_COMBINED_STATEMENTS = Counter(
+    "engine_db_combined_statements_total",
+    "Statements that answered several concurrent reads of one shape at once (engine.db.coalesce).",
+)
+DB_COMBINED_READS = Counter(
+    "engine_db_combined_reads_total",
+    "Reads answered by a combined statement, counted once per read.",
 )

@@ -15,6 +15,7 @@ import asyncpg
 import orjson
 
 from engine.db import asyncpg_internals as internals
+from engine.db.coalesce import Coalescer
 from engine.db.metrics import DB_POOL_WAIT
 from engine.db.pooler import NONE, PGBOUNCER
 
@@ -189,13 +190,14 @@ class EnginePool(asyncpg.Pool):
     What this needs of asyncpg's private parts is in engine.db.asyncpg_internals.
     """
 
-    __slots__ = ("acquire_timeout", "on_exhausted", "releases_unshielded")
+    __slots__ = ("acquire_timeout", "coalescer", "on_exhausted", "releases_unshielded")
 
     def __init__(self, dsn: str, **options: Any) -> None:
         super().__init__(dsn, **options)
         self.acquire_timeout: float | None = None
         self.on_exhausted: Callable[[float], Exception] = _no_free_connection
         self.releases_unshielded = options.get("reset") is _keep_session
+        self.coalescer: Coalescer | None = None  # set by create_pool(coalesce_reads=True)
 
     def acquire(self, *, timeout: float | None = None) -> _Acquire | _SharedAcquire | PoolAcquireContext:
         if timeout is not None:  # an explicit timeout: asyncpg's own handling
@@ -270,10 +272,12 @@ async def create_pool(
     schema: str | None = None,
     pooler: str = NONE,
     plan_cache_mode: str | None = None,
+    coalesce_reads: bool = False,
     **connect_options: Any,
 ) -> EnginePool:
     """The engine's pool. Behind PgBouncer (`pooler`), without asyncpg's named prepared statements and
-    startup settings (engine.db.pooler); `connect_options` go to each connect (e.g. ``timeout``)."""
+    startup settings (engine.db.pooler); `connect_options` go to each connect (e.g. ``timeout``).
+    With `coalesce_reads`, concurrent reads of one shape go to PostgreSQL together (engine.db.coalesce)."""
     internals.check()  # refuse to start, naming the part, if asyncpg changed what the pool relies on
     if pooler == PGBOUNCER:
         connect_options["statement_cache_size"] = 0
@@ -289,6 +293,8 @@ async def create_pool(
     )
     await pool
     internals.make_fair(pool)  # the queue of free connections is made while the pool opens
+    if coalesce_reads:
+        pool.coalescer = Coalescer(pool)
     return pool
 
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 from aiohttp import web
 from sqlglot import exp
 
+from engine.db import coalesce
 from engine.http.etag import body_tag
 from engine.http.responses import JSON
 from engine.kernel.identity import Identity
@@ -49,7 +50,7 @@ async def read_json(
 
     compiled = manager.queries.compiled(("read_json", tuple(p.key for p in predicates), wanted), build)
     values = bind_predicates(predicates, {"pk": pk})
-    record = await manager.reads.fetchrow(compiled.sql, *compiled.args(values))
+    record = await coalesce.fetchrow(manager.reads, compiled, compiled.args(values))
     if record is None:
         raise manager.not_found(pk_text)
     etag = body_tag(b'{"data":' + record["tagged"].encode() + b"}")

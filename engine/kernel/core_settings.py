@@ -88,6 +88,14 @@ SETTINGS = (
         "server",
     ),
     Setting(
+        "ENGINE_DB_COALESCE_READS",
+        boolean(),
+        True,
+        "concurrent reads of one statement shape (reads by id, lists, includes) answered by one statement "
+        "for all their callers, each getting its own rows (docs/deployment.md); `false`: one statement per read",
+        "server",
+    ),
+    Setting(
         "ENGINE_BODY_LIMIT",
         integer(),
         1024 * 1024,

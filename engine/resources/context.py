@@ -114,3 +114,4 @@ class PoolSettings:
     acquire_timeout: float | None = None  # seconds a request waits for a connection, then 503
     plan_cache_mode: str = "force_generic_plan"  # PostgreSQL's plan_cache_mode (ENGINE_DB_PLAN_CACHE_MODE)
     statement_lifetime: float | None = 30.0  # seconds a prepared statement is kept (ENGINE_DB_STATEMENT_LIFETIME)
+    coalesce_reads: bool = True  # concurrent reads of one shape answered by one statement (ENGINE_DB_COALESCE_READS)

@@ -18,6 +18,7 @@ import orjson
 import pluggy
 from sqlglot import exp
 
+from engine.db import coalesce
 from engine.db.rows import as_dicts
 from engine.kernel.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from engine.kernel.hooks import HookCall, call_all, kept_call
@@ -203,7 +204,7 @@ class ResourceManager:
             query.filters, query.sort, selected, cursor_nulls, predicates, masks, power.rank, extra
         )
         if conn is None:
-            records = await self.reads.fetch(compiled.sql, *compiled.args(values))
+            records = await coalesce.fetch(self.reads, compiled, compiled.args(values))
         else:
             records = await conn.fetch(compiled.sql, *compiled.args(values))
         rows = as_dicts(records[: query.limit])
@@ -238,7 +239,7 @@ class ResourceManager:
         values = bind_predicates((*predicates, *(p for _, p in masks)), {"pk": pk})
         if extra is not None:
             values.update(extra.params)
-        record = await self.reads.fetchrow(compiled.sql, *compiled.args(values))
+        record = await coalesce.fetchrow(self.reads, compiled, compiled.args(values))
         if record is None:
             raise self.not_found(pk_text)
         rows = [dict(record)]

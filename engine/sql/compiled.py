@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlglot import exp
@@ -25,6 +25,9 @@ def param(name: str) -> exp.Placeholder:
 class Compiled:
     sql: str
     names: tuple[str, ...]  # names[i] is bound to $(i+1)
+    # The statement as built, with its named slots: engine.db.coalesce writes one statement for many
+    # callers' values from it.
+    source: exp.Expression | None = field(default=None, compare=False, repr=False)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         return [values[name] for name in self.names]
@@ -42,7 +45,25 @@ def compile_expression(expression: exp.Expression) -> Compiled:
             return exp.Parameter(this=exp.Literal.number(names.index(name) + 1))
         return node
 
-    return Compiled(render(expression.transform(number)), tuple(names))
+    return Compiled(render(expression.transform(number)), tuple(names), expression)
+
+
+def for_rows(compiled: Compiled, rows: str, shared: Mapping[int, int]) -> str:
+    """`compiled`'s statement for each row of the relation `rows` (joined LATERAL): the value of its
+    $n read from the row's column `"p{n-1}"`, except the positions (from 0) in `shared`, the same value
+    for every row, bound as the new statement's parameter `shared[position]`."""
+    assert compiled.source is not None
+    positions = {name: i for i, name in enumerate(compiled.names)}
+
+    def value(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Placeholder) and node.this:
+            position = positions[node.name]
+            if position in shared:
+                return exp.Parameter(this=exp.Literal.number(shared[position]))
+            return exp.column(f"p{position}", rows, quoted=True)
+        return node
+
+    return render(compiled.source.transform(value))
 
 
 class ShapeCache:

@@ -24,6 +24,7 @@ import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
+from engine.db import coalesce
 from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS
@@ -404,8 +405,10 @@ class Embedding:
             values: dict[str, Any] = {}
             for q in queries:
                 values.update(q.values)
-            record = await queries[0].reads.fetchrow(compiled.sql, *compiled.args(values))
-            answers = iter([q.finish(record[i]) for i, q in enumerate(queries)])
+            record = await coalesce.fetchrow(queries[0].reads, compiled, compiled.args(values))
+            assert record is not None  # one row of one aggregate per include
+            columns = tuple(record.values())
+            answers = iter([q.finish(columns[i]) for i, q in enumerate(queries)])
         else:
             answers = iter([await q.run(self.relations) for q in queries])
         return [next(answers) if isinstance(q, _Query) else q for q in planned]
@@ -520,7 +523,8 @@ class _Query:
 
     async def run(self, relations: Relations) -> dict[Any, Any]:
         compiled = relations.statement(self.shape, self.build)
-        return self.finish(await self.reads.fetch(compiled.sql, *compiled.args(self.values)))
+        rows = await coalesce.fetch(self.reads, compiled, compiled.args(self.values))
+        return self.finish([tuple(row.values()) for row in rows])
 
 
 RELATIONS = web.AppKey("relations", Relations)

@@ -1,0 +1,191 @@
+"""Concurrent reads of one statement shape, answered by one statement.
+
+Under load many requests ask the same question with other values (GET /api/agents/{id}: the same
+SQL, another id and caller). A read waits one turn of the event loop for the reads of its shape that
+the loop reaches in the same turn; when others came, one statement answers them all, joining the
+shape LATERAL to the callers' values: `unnest` of one array per parameter whose value differs
+between them, a value they share bound once. N reads then cost one pool acquire, one round trip and
+one executor start-up instead of N (bench/RESULTS.md measures it). A hand-written server rarely does
+this; the engine can, because it knows each statement's shape and asks PostgreSQL its parameters'
+types once.
+
+Each caller gets exactly the rows its own statement gives: the shape is that statement, run once per
+caller's values, its ORDER BY and LIMIT included (PostgreSQL never flattens a subquery with an ORDER
+BY into the join: it runs in a nested loop over the callers, which keeps each caller's rows in the
+statement's order). When the combined statement fails, or a value it would carry is an array that
+differs between callers, each caller runs its own statement, so an error reaches only the caller it
+belongs to. Writes, and reads inside a transaction, never come here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import asyncpg
+
+from engine.db.metrics import DB_COMBINED_READS, DB_COMBINED_STATEMENTS
+from engine.sql.compiled import Compiled, for_rows
+
+ROWS = "__callers"  # the callers' values, one row per caller
+POSITION = "__caller"  # the column numbering them, from 1
+MAX_CALLERS = 64  # callers answered by one statement; one arriving when it is full starts the next
+MAX_SHAPES = 4096  # statement shapes remembered (their parameters' types, their combined forms)
+_ALONE = object()  # the combined statement was not made: run your own
+
+Row = Mapping[str, Any]
+Caller = tuple[Sequence[Any], "asyncio.Future[Any] | None"]  # its values, and where its rows go (the leader: None)
+
+
+class _Shape:
+    """One statement shape: the callers gathering for its next statement, and its combined forms."""
+
+    __slots__ = ("combined", "gathering", "types")
+
+    def __init__(self) -> None:
+        self.gathering: list[Caller] | None = None
+        self.types: tuple[Any, ...] | None = None  # the parameters' (asyncpg Type), asked once
+        self.combined: dict[tuple[int, ...], str] = {}  # the positions bound once -> the combined statement
+
+
+class Coalescer:
+    """Reads on one pool, combined per statement shape (see the module's docstring)."""
+
+    def __init__(self, pool: asyncpg.Pool, max_callers: int = MAX_CALLERS) -> None:
+        self.pool = pool
+        self.max_callers = max_callers
+        self._shapes: dict[str, _Shape] = {}
+
+    async def fetch(self, compiled: Compiled, args: Sequence[Any]) -> list[Row]:
+        """The rows of `pool.fetch(compiled.sql, *args)`, read together with concurrent callers of its shape."""
+        sql = compiled.sql
+        if compiled.source is None or not args:
+            return await self.pool.fetch(sql, *args)
+        shape = self._shapes.get(sql)
+        if shape is None:
+            if len(self._shapes) >= MAX_SHAPES:
+                self._forget_idle()
+            shape = self._shapes[sql] = _Shape()
+        gathering = shape.gathering
+        if gathering is not None and len(gathering) < self.max_callers:  # join the statement being gathered
+            answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            gathering.append((args, answer))
+            rows = await answer
+            return await self.pool.fetch(sql, *args) if rows is _ALONE else rows
+        # Lead: the reads of this shape that the loop reaches in this turn join; then ask for them all.
+        gathering = shape.gathering = [(args, None)]
+        grouped = None
+        try:
+            await asyncio.sleep(0)
+            shape.gathering = None
+            if len(gathering) > 1:
+                grouped = await self._together(compiled, shape, [values for values, _ in gathering])
+        finally:
+            if shape.gathering is gathering:  # cancelled while gathering
+                shape.gathering = None
+            _answer(gathering, grouped)  # when it failed (None), each of the others runs its own
+        if grouped is None:
+            return await self.pool.fetch(sql, *args)
+        return grouped.get(1, [])
+
+    async def fetchrow(self, compiled: Compiled, args: Sequence[Any]) -> Row | None:
+        """The first row of `fetch`, or None."""
+        rows = await self.fetch(compiled, args)
+        return rows[0] if rows else None
+
+    async def _together(
+        self, compiled: Compiled, shape: _Shape, callers: list[Sequence[Any]]
+    ) -> dict[int, list[Row]] | None:
+        """Each caller's rows by its position (from 1), or None when they must run their own."""
+        shared = tuple(i for i, values in enumerate(zip(*callers, strict=True)) if _same(values))
+        own = tuple(i for i in range(len(compiled.names)) if i not in shared)
+        if shape.types is not None and not _carried(shape.types, own):
+            return None
+        async with self.pool.acquire() as conn:
+            if not own:  # the same question: one statement, a copy of its rows for each
+                records = await conn.fetch(compiled.sql, *callers[0])
+                _count(len(callers))
+                return {i: [dict(r.items()) for r in records] for i in range(1, len(callers) + 1)}
+            if shape.types is None:
+                shape.types = tuple((await conn.prepare(compiled.sql)).get_parameters())
+                if not _carried(shape.types, own):
+                    return None
+            sql = shape.combined.get(shared)
+            if sql is None:
+                sql = shape.combined[shared] = combined(compiled, shape.types, shared)
+            try:
+                records = await conn.fetch(
+                    sql, *([values[i] for values in callers] for i in own), *(callers[0][i] for i in shared)
+                )
+            except (asyncpg.PostgresError, asyncpg.DataError):  # one caller's value, or its rows: each asks alone
+                shape.types, shape.combined = None, {}  # asked again next time (a migration may change them)
+                return None
+        _count(len(callers))
+        grouped: dict[int, list[Row]] = {}
+        if records:
+            names = tuple(records[0].keys())[1:]  # the first column is the caller's position
+            for record in records:
+                caller, *values = record
+                grouped.setdefault(caller, []).append(dict(zip(names, values, strict=True)))
+        return grouped
+
+    def _forget_idle(self) -> None:
+        for sql in [sql for sql, shape in self._shapes.items() if shape.gathering is None]:
+            del self._shapes[sql]
+
+
+async def fetch(reads: Any, compiled: Compiled, args: Sequence[Any]) -> Sequence[Row]:
+    """`reads.fetch(compiled.sql, *args)`, combined with concurrent reads of its shape when `reads` is
+    a pool that combines them (`EnginePool.coalescer`; a replica router decides per read instead)."""
+    coalescer = getattr(reads, "coalescer", None)
+    if coalescer is None:
+        return await reads.fetch(compiled.sql, *args)
+    return await coalescer.fetch(compiled, args)
+
+
+async def fetchrow(reads: Any, compiled: Compiled, args: Sequence[Any]) -> Row | None:
+    """`reads.fetchrow(compiled.sql, *args)`, combined as `fetch` is."""
+    coalescer = getattr(reads, "coalescer", None)
+    if coalescer is None:
+        return await reads.fetchrow(compiled.sql, *args)
+    return await coalescer.fetchrow(compiled, args)
+
+
+def combined(compiled: Compiled, types: Sequence[Any], shared: tuple[int, ...]) -> str:
+    """The statement answering many callers: one array per parameter not in `shared` ($1, $2...), then
+    the shared values; each result row carries its caller's position in `POSITION`."""
+    own = [i for i in range(len(types)) if i not in shared]
+    arrays = ", ".join(f"${n + 1}::{_quoted(types[i].schema)}.{_quoted(types[i].name)}[]" for n, i in enumerate(own))
+    names = ", ".join(f'"p{i}"' for i in own)
+    inner = for_rows(compiled, ROWS, {position: len(own) + n + 1 for n, position in enumerate(shared)})
+    return (
+        f'SELECT "{ROWS}"."{POSITION}", "__row".* FROM unnest({arrays}) WITH ORDINALITY'
+        f' AS "{ROWS}"({names}, "{POSITION}") CROSS JOIN LATERAL ({inner}) AS "__row"'
+    )
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _carried(types: Sequence[Any], own: tuple[int, ...]) -> bool:
+    """Whether `unnest` can carry these parameters: not an array (its elements would be flattened)."""
+    return all(types[i].kind == "scalar" for i in own)
+
+
+def _same(values: Sequence[Any]) -> bool:
+    first = values[0]
+    return all(type(v) is type(first) and v == first for v in values[1:])
+
+
+def _count(callers: int) -> None:
+    DB_COMBINED_STATEMENTS.inc()
+    DB_COMBINED_READS.inc(callers)
+
+
+def _answer(gathering: list[Caller], grouped: dict[int, list[Row]] | None) -> None:
+    """Hand each waiting caller its rows, or `_ALONE` (`grouped` None) to run its own statement."""
+    for position, (_, answer) in enumerate(gathering[1:], start=2):
+        if answer is not None and not answer.done():
+            answer.set_result(_ALONE if grouped is None else grouped.get(position, []))

@@ -1,0 +1,231 @@
+"""Concurrent reads of one statement shape are answered by one statement (engine/db/coalesce.py).
+
+Reads gathered in one turn of the event loop (here: started together by `asyncio.gather`) go to
+PostgreSQL as one statement; each caller still gets exactly the rows, the order and the errors its
+own statement would give.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from prometheus_client import REGISTRY
+from sqlglot import exp, parse_one
+
+from engine.db import coalesce
+from engine.db.pool import create_pool
+from engine.http.keys import MANAGERS, POOL
+from engine.kernel.errors import NotFound
+from engine.kernel.identity import Identity
+from engine.resources.listing import ListQuery
+from engine.sql.compiled import compile_expression, param
+from engine.sql.queries import SortKey
+
+TRANSACTION = "txid_current()"  # one statement, one transaction: equal ids prove the reads were combined
+
+
+def statement(sql: str):
+    """A compiled statement from SQL with named slots (`:name`), as the engine's builders make them."""
+    expression = parse_one(sql, read="postgres")
+    return compile_expression(expression.transform(_named))
+
+
+def _named(node):
+    if isinstance(node, exp.Placeholder) and node.this:
+        return param(node.name)
+    return node
+
+
+@pytest.fixture
+async def pool(engine_database_url):
+    pool = await create_pool(
+        engine_database_url, min_size=0, max_size=4, statement_timeout_ms=10_000, coalesce_reads=True
+    )
+    yield pool
+    await pool.close()
+
+
+async def test_reads_started_together_are_answered_by_one_statement(pool):
+    doubled = statement(f"SELECT :n::int * 2 AS doubled, {TRANSACTION} AS tx")
+
+    rows = await asyncio.gather(*(coalesce.fetchrow(pool, doubled, [n]) for n in range(10)))
+
+    assert [row["doubled"] for row in rows] == [n * 2 for n in range(10)]
+    assert len({row["tx"] for row in rows}) == 1
+
+
+async def test_a_lone_read_runs_its_own_statement(pool):
+    doubled = statement("SELECT :n::int * 2 AS doubled")
+
+    assert (await coalesce.fetchrow(pool, doubled, [21]))["doubled"] == 42
+
+
+async def test_each_caller_gets_its_own_rows_in_its_statements_order(pool):
+    countdown = statement(
+        f"SELECT g, {TRANSACTION} AS tx FROM generate_series(1, :top::int) AS g ORDER BY g DESC LIMIT :limit"
+    )
+    asked = [(5, 3), (2, 10), (0, 4), (7, 7)]
+
+    answers = await asyncio.gather(
+        *(coalesce.fetch(pool, countdown, countdown.args({"top": top, "limit": limit})) for top, limit in asked)
+    )
+
+    assert [[row["g"] for row in rows] for rows in answers] == [[5, 4, 3], [2, 1], [], [7, 6, 5, 4, 3, 2, 1]]
+    assert len({row["tx"] for rows in answers for row in rows}) == 1
+
+
+async def test_an_order_without_a_limit_is_kept_for_each_caller(pool):
+    evens = statement("SELECT g FROM generate_series(1, :top::int) AS g WHERE g % 2 = 0 ORDER BY g DESC")
+
+    answers = await asyncio.gather(*(coalesce.fetch(pool, evens, [top]) for top in (6, 9, 1)))
+
+    assert [[row["g"] for row in rows] for rows in answers] == [[6, 4, 2], [8, 6, 4, 2], []]
+
+
+async def test_a_value_every_caller_shares_is_bound_once(pool):
+    scaled = statement(f"SELECT :n::int * :factor::int AS product, {TRANSACTION} AS tx")
+
+    rows = await asyncio.gather(
+        *(coalesce.fetchrow(pool, scaled, scaled.args({"n": n, "factor": 10})) for n in range(4))
+    )
+
+    assert [row["product"] for row in rows] == [0, 10, 20, 30]
+    assert len({row["tx"] for row in rows}) == 1
+
+
+async def test_callers_asking_the_same_question_get_rows_of_their_own(pool):
+    same = statement(f"SELECT :n::int AS n, {TRANSACTION} AS tx")
+
+    first, second = await asyncio.gather(*(coalesce.fetchrow(pool, same, [7]) for _ in range(2)))
+    first["n"] = "changed by its caller"
+
+    assert second["n"] == 7
+    assert first["tx"] == second["tx"]
+
+
+async def test_arrays_that_differ_between_callers_are_read_one_statement_each(pool):
+    size = statement(f"SELECT cardinality(:items::int[]) AS n, {TRANSACTION} AS tx")
+
+    rows = await asyncio.gather(*(coalesce.fetchrow(pool, size, [list(range(n))]) for n in (1, 3, 5)))
+
+    assert [row["n"] for row in rows] == [1, 3, 5]
+    assert len({row["tx"] for row in rows}) == 3
+
+
+async def test_an_error_reaches_only_the_caller_whose_values_caused_it(pool):
+    divided = statement("SELECT 60 / :by::int AS q")
+
+    results = await asyncio.gather(
+        *(coalesce.fetchrow(pool, divided, [by]) for by in (1, 0, 3)), return_exceptions=True
+    )
+
+    assert results[0]["q"] == 60
+    assert isinstance(results[1], asyncpg.DivisionByZeroError)
+    assert results[2]["q"] == 20
+
+
+async def test_the_others_are_answered_when_the_first_caller_is_cancelled(pool):
+    doubled = statement("SELECT :n::int * 2 AS doubled")
+    reads = [asyncio.ensure_future(coalesce.fetchrow(pool, doubled, [n])) for n in range(4)]
+    await asyncio.sleep(0)  # every read has started: the first leads and waits one turn for the others
+
+    reads[0].cancel()
+    rest = await asyncio.wait_for(asyncio.gather(*reads[1:]), 10)
+
+    assert [row["doubled"] for row in rest] == [2, 4, 6]
+    assert reads[0].cancelled()
+
+
+async def test_a_waiting_caller_that_is_cancelled_leaves_the_others_their_rows(pool):
+    doubled = statement("SELECT :n::int * 2 AS doubled, pg_sleep(0.05)::text AS slept")
+    reads = [asyncio.ensure_future(coalesce.fetchrow(pool, doubled, [n])) for n in range(4)]
+    await asyncio.sleep(0)
+
+    reads[2].cancel()
+    answered = await asyncio.wait_for(asyncio.gather(reads[0], reads[1], reads[3]), 10)
+
+    assert [row["doubled"] for row in answered] == [0, 2, 6]
+
+
+async def test_a_pool_made_without_coalescing_runs_each_read_alone(engine_database_url):
+    pool = await create_pool(engine_database_url, min_size=0, max_size=4, statement_timeout_ms=10_000)
+    try:
+        tx = statement(f"SELECT :n::int AS n, {TRANSACTION} AS tx")
+        rows = await asyncio.gather(*(coalesce.fetchrow(pool, tx, [n]) for n in range(3)))
+    finally:
+        await pool.close()
+
+    assert pool.coalescer is None
+    assert len({row["tx"] for row in rows}) == 3
+
+
+# --- the example app's statements ----------------------------------------------------------------
+
+
+@pytest.fixture
+async def agents(api):
+    """Alice's and Bob's agents, and the resource manager of agents."""
+    alice = await api.as_user("alice", name="Alice")
+    bob = await api.as_user("bob", name="Bob")
+    mine = {}
+    for who, client in (("alice", alice), ("bob", bob)):
+        mine[who] = [
+            (await client.post("/api/agents", json={"name": f"{who} {n}", "system_prompt": f"{who}'s"})).json["data"]
+            for n in range(3)
+        ]
+    return mine
+
+
+def combined_reads() -> float:
+    return REGISTRY.get_sample_value("engine_db_combined_reads_total") or 0.0
+
+
+def manager_of(api, resource):
+    return api.app[MANAGERS][resource]
+
+
+async def test_reads_by_id_started_together_each_see_what_their_caller_may(api, agents):
+    manager = manager_of(api, "agents")
+    asked = [(agent, "alice") for agent in agents["alice"]] + [(agent, "bob") for agent in agents["bob"]]
+    asked.append((agents["alice"][0], "bob"))  # not Bob's: a 404 for him alone
+    before = combined_reads()
+
+    results = await asyncio.gather(
+        *(manager.get(agent["id"], Identity(user_id=who)) for agent, who in asked), return_exceptions=True
+    )
+
+    for (agent, _), found in zip(asked[:-1], results[:-1], strict=True):
+        assert found["id"] == agent["id"]
+        assert found["system_prompt"] == agent["system_prompt"]
+    assert isinstance(results[-1], NotFound)
+    assert combined_reads() - before == len(asked)
+
+
+async def test_lists_started_together_each_get_their_callers_page(api, agents):
+    manager = manager_of(api, "agents")
+    newest_first = ListQuery(sort=(SortKey("created_at", True), SortKey("id", True)), limit=2)
+
+    before = combined_reads()
+
+    (alices, _), (bobs, _) = await asyncio.gather(
+        manager.list(newest_first, Identity(user_id="alice")), manager.list(newest_first, Identity(user_id="bob"))
+    )
+
+    assert [row["id"] for row in alices] == [a["id"] for a in reversed(agents["alice"])][:2]
+    assert [row["id"] for row in bobs] == [a["id"] for a in reversed(agents["bob"])][:2]
+    assert combined_reads() - before == 2
+
+
+async def test_the_app_combines_reads_by_default(api):
+    assert api.app[POOL].coalescer is not None
+
+
+class TestSwitchedOff:
+    @pytest.fixture
+    def engine_env(self, engine_env):
+        return {**engine_env, "ENGINE_DB_COALESCE_READS": "false"}
+
+    async def test_the_app_runs_each_read_alone(self, api):
+        assert api.app[POOL].coalescer is None
