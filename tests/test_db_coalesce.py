@@ -13,6 +13,7 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlglot import exp, parse_one
+from team_helpers import create_agent, create_team, share_agent, team_with_roles
 
 from engine.db import coalesce
 from engine.db.pool import create_pool
@@ -229,3 +230,29 @@ class TestSwitchedOff:
 
     async def test_the_app_runs_each_read_alone(self, api):
         assert api.app[POOL].coalescer is None
+
+
+async def test_team_reads_with_includes_started_together_each_see_what_their_caller_may(api):
+    team = await team_with_roles(api)  # alice owns it, bob is its admin, carol a member; dave is not in it
+    agent = await create_agent(team.alice, "Shared", system_prompt="alice's secret prompt")
+    await share_agent(team.alice, team.id, agent)
+    daves_team = await create_team(team.dave, "Dave's")
+    wanted = "?include=members,agents"
+
+    for _ in range(5):  # the reads of a round usually meet in one statement (bench/RESULTS.md); each must be right
+        alice, bob, carol, dave, daves = await asyncio.gather(
+            team.alice.get(team.url + wanted),
+            team.bob.get(team.url + wanted),
+            team.carol.get(team.url + wanted),
+            team.dave.get(team.url + wanted),
+            team.dave.get(f"/api/teams/{daves_team}{wanted}"),
+        )
+
+        assert dave.status == 404
+        assert daves.json["data"]["name"] == "Dave's"
+        assert [m["user_id"] for m in daves.json["data"]["members"]] == ["dave"]
+        for seen in (alice, bob, carol):
+            assert seen.json["data"]["id"] == team.id
+            assert sorted(m["user_id"] for m in seen.json["data"]["members"]) == ["alice", "bob", "carol"]
+        prompts = [seen.json["data"]["agents"][0]["agent"].get("system_prompt") for seen in (alice, bob, carol)]
+        assert prompts == ["alice's secret prompt", "alice's secret prompt", None]
