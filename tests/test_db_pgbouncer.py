@@ -10,12 +10,14 @@ import asyncio
 
 import pytest
 from events_support import open_stream
+from prometheus_client import REGISTRY
 
 from engine.db import pooler
 from engine.http.app import create_app
-from engine.http.keys import POOLER
+from engine.http.keys import MANAGERS, POOLER
 from engine.kernel.config import Config
 from engine.kernel.errors import ConfigurationError
+from engine.kernel.identity import Identity
 from engine.testing import Api, create_tables
 
 
@@ -62,6 +64,22 @@ async def test_concurrent_requests_sharing_two_server_connections_all_succeed(bo
     assert results == [(201, 200)] * 60
     listed = await alice.get("/api/agents?limit=100")
     assert len(listed.json["data"]) == 60
+
+
+async def test_reads_started_together_are_answered_together_through_pgbouncer(bounced):
+    """The combined statement's parameter types are asked with an unnamed prepare, which transaction
+    pooling allows (engine.db.coalesce); each caller still gets its own row."""
+    alice, bob = await bounced.as_user("alice"), await bounced.as_user("bob")
+    mine = [
+        (await who.post("/api/agents", json={"name": name})).json["data"] for who, name in ((alice, "a"), (bob, "b"))
+    ]
+    manager = bounced.app[MANAGERS]["agents"]
+    before = REGISTRY.get_sample_value("engine_db_combined_reads_total") or 0.0
+
+    found = await asyncio.gather(*(manager.get(row["id"], Identity(user_id=row["user_id"])) for row in mine * 3))
+
+    assert [row["name"] for row in found] == ["a", "b"] * 3
+    assert (REGISTRY.get_sample_value("engine_db_combined_reads_total") or 0.0) - before == 6
 
 
 async def test_a_write_through_pgbouncer_reaches_the_event_stream(bounced):

@@ -1,5 +1,6 @@
 """GET /metrics: Prometheus text that parses, counters by route template, pool gauges, access control."""
 
+import asyncio
 import os
 from dataclasses import dataclass
 
@@ -11,7 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from engine.db.pool import create_pool
 from engine.features.events.lag import OutboxReader
-from engine.http.keys import CONFIG
+from engine.http.keys import CONFIG, MANAGERS
 from engine.kernel.metrics import StatCounters as Bridge
 
 OPS_SPEC = os.path.join(os.path.dirname(__file__), "specs", "ops", "resources.yaml")
@@ -84,6 +85,21 @@ async def test_pool_gauges_and_process_usage_are_reported(api):
     assert result[("engine_db_pool_connections_max", frozenset())] == api.app[CONFIG].pool_max_size
     assert {"engine_db_pool_connections", "engine_db_pool_connections_in_use"} <= names
     assert {"process_resident_memory_bytes", "process_cpu_seconds_total", "process_open_fds"} <= names
+
+
+async def test_reads_answered_together_are_counted(api):
+    ids = [(await api.anonymous.post("/api/notes", json={"text": f"note {n}"})).json["data"]["id"] for n in range(3)]
+    statements, reads = (
+        ("engine_db_combined_statements_total", frozenset()),
+        ("engine_db_combined_reads_total", frozenset()),
+    )
+    before = await scrape(api)
+
+    await asyncio.gather(*(api.app[MANAGERS]["notes"].get(note, None) for note in ids))
+
+    after = await scrape(api)
+    assert after[statements] == before.get(statements, 0.0) + 1
+    assert after[reads] == before.get(reads, 0.0) + 3
 
 
 class TestAccess:
