@@ -11,10 +11,13 @@ import asyncpg
 import pytest
 from load.pg import ThrowawayPostgres
 from load.replica import ThrowawayStandby
+from prometheus_client import REGISTRY
 
 from engine.db.replicas import Replica, Replicas, lsn_text, parse_lsn, read_after, reset_read_after
 from engine.features.replicas.plugin import HEADER
-from engine.http.keys import READS
+from engine.http.keys import MANAGERS, READS
+from engine.kernel.errors import NotFound
+from engine.kernel.identity import Identity
 
 WAIT = 30.0  # seconds: a generous bound for what must happen, never a timing assertion
 ANY_REPLICA = {HEADER: "0/0"}  # a client that wrote nothing: any replica in time may answer
@@ -99,6 +102,10 @@ async def _replica_reads(api) -> float:
     return await _reads(api, "replica", "replica")
 
 
+def _combined_reads() -> float:
+    return REGISTRY.get_sample_value("engine_db_combined_reads_total") or 0.0
+
+
 async def _create_agent(client, name: str):
     created = await client.post("/api/agents", json={"name": name})
     assert created.status == 201, created.text
@@ -146,6 +153,51 @@ async def test_a_client_reads_its_own_write_while_the_replica_lags(api, standby)
         await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert mine.status == 200, "the writer's next read saw its write (the primary served it)"
     assert elsewhere.status == 404, "without the token the paused replica answered: it had not replayed the write"
+
+
+async def _read_after(position: int, read):
+    """`read` in a task whose reads may use a replica that has replayed `position` (as the middleware sets it)."""
+    token = read_after(position)
+    try:
+        return await read
+    finally:
+        reset_read_after(token)
+
+
+async def test_reads_started_together_are_answered_together_by_the_replica(api):
+    alice, bob = await api.as_user("alice"), await api.as_user("bob")
+    agents = [(await _create_agent(who, name)).json["data"] for who, name in ((alice, "A"), (bob, "B"))]
+    await _caught_up(api)
+    manager = api.app[MANAGERS]["agents"]
+    before, combined = await _replica_reads(api), _combined_reads()
+
+    found = await asyncio.gather(
+        *(_read_after(0, manager.get(row["id"], Identity(user_id=row["user_id"]))) for row in agents * 2)
+    )
+
+    assert [row["id"] for row in found] == [row["id"] for row in agents * 2]
+    assert await _replica_reads(api) == before + 4, "each read counted, on the replica"
+    assert _combined_reads() == combined + 4
+
+
+async def test_a_read_that_must_see_its_write_never_meets_one_that_need_not(api, standby):
+    alice = await api.as_user("alice")
+    await _caught_up(api)
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        created = await _create_agent(alice, "Fresh")
+        manager, agent = api.app[MANAGERS]["agents"], created.json["data"]["id"]
+        position = parse_lsn(created.headers[HEADER])
+        # The same statement with the same values: only where each may be read from tells them apart.
+        mine, elsewhere = await asyncio.gather(
+            _read_after(position, manager.get(agent, Identity(user_id="alice"))),
+            _read_after(0, manager.get(agent, Identity(user_id="alice"))),
+            return_exceptions=True,
+        )
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
+    assert mine["name"] == "Fresh", "the writer's read went to the primary"
+    assert isinstance(elsewhere, NotFound), "the other read went to the paused replica, alone"
 
 
 @CHECKED_ONCE

@@ -20,7 +20,7 @@ belongs to. Writes, and reads inside a transaction, never come here.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any
 
 import asyncpg
@@ -50,29 +50,48 @@ class _Shape:
 
 
 class Coalescer:
-    """Reads on one pool, combined per statement shape (see the module's docstring)."""
+    """Reads through one pool or replica router, combined per statement shape (see the module's docstring).
 
-    def __init__(self, pool: asyncpg.Pool, max_callers: int = MAX_CALLERS) -> None:
-        self.pool = pool
+    `reads` runs a lone statement (`reads.fetch`); `run(work, reads)` runs the combined one, answering
+    that many reads, on a connection it picks (by default one of `reads`, a pool); `context()`, when
+    given, is part of each shape's key, so only reads that may go to the same place meet (a replica
+    router's read-your-writes position).
+    """
+
+    def __init__(
+        self,
+        reads: Any,
+        run: Callable[[Callable[[asyncpg.Connection], Awaitable[Any]], int], Awaitable[Any]] | None = None,
+        context: Callable[[], Hashable] | None = None,
+        max_callers: int = MAX_CALLERS,
+    ) -> None:
+        self.reads = reads
+        self.run = run or self._on_pool
+        self.context = context
         self.max_callers = max_callers
-        self._shapes: dict[str, _Shape] = {}
+        self._shapes: dict[Hashable, _Shape] = {}
+
+    async def _on_pool(self, work: Callable[[asyncpg.Connection], Awaitable[Any]], reads: int) -> Any:
+        async with self.reads.acquire() as conn:
+            return await work(conn)
 
     async def fetch(self, compiled: Compiled, args: Sequence[Any]) -> list[Row]:
-        """The rows of `pool.fetch(compiled.sql, *args)`, read together with concurrent callers of its shape."""
+        """The rows of `reads.fetch(compiled.sql, *args)`, read together with concurrent callers of its shape."""
         sql = compiled.sql
         if compiled.source is None or not args:
-            return await self.pool.fetch(sql, *args)
-        shape = self._shapes.get(sql)
+            return await self.reads.fetch(sql, *args)
+        key = sql if self.context is None else (sql, self.context())
+        shape = self._shapes.get(key)
         if shape is None:
             if len(self._shapes) >= MAX_SHAPES:
                 self._forget_idle()
-            shape = self._shapes[sql] = _Shape()
+            shape = self._shapes[key] = _Shape()
         gathering = shape.gathering
         if gathering is not None and len(gathering) < self.max_callers:  # join the statement being gathered
             answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             gathering.append((args, answer))
             rows = await answer
-            return await self.pool.fetch(sql, *args) if rows is _ALONE else rows
+            return await self.reads.fetch(sql, *args) if rows is _ALONE else rows
         # Lead: the reads of this shape that the loop reaches in this turn join; then ask for them all.
         gathering = shape.gathering = [(args, None)]
         grouped = None
@@ -86,7 +105,7 @@ class Coalescer:
                 shape.gathering = None
             _answer(gathering, grouped)  # when it failed (None), each of the others runs its own
         if grouped is None:
-            return await self.pool.fetch(sql, *args)
+            return await self.reads.fetch(sql, *args)
         return grouped.get(1, [])
 
     async def fetchrow(self, compiled: Compiled, args: Sequence[Any]) -> Row | None:
@@ -102,25 +121,35 @@ class Coalescer:
         own = tuple(i for i in range(len(compiled.names)) if i not in shared)
         if shape.types is not None and not _carried(shape.types, own):
             return None
-        async with self.pool.acquire() as conn:
-            if not own:  # the same question: one statement, a copy of its rows for each
-                records = await conn.fetch(compiled.sql, *callers[0])
-                _count(len(callers))
-                return {i: [dict(r.items()) for r in records] for i in range(1, len(callers) + 1)}
-            if shape.types is None:
-                shape.types = tuple((await conn.prepare(compiled.sql)).get_parameters())
-                if not _carried(shape.types, own):
-                    return None
-            sql = shape.combined.get(shared)
-            if sql is None:
-                sql = shape.combined[shared] = combined(compiled, shape.types, shared)
-            try:
-                records = await conn.fetch(
-                    sql, *([values[i] for values in callers] for i in own), *(callers[0][i] for i in shared)
-                )
-            except (asyncpg.PostgresError, asyncpg.DataError):  # one caller's value, or its rows: each asks alone
-                shape.types, shape.combined = None, {}  # asked again next time (a migration may change them)
+        return await self.run(lambda conn: self._on(conn, compiled, shape, callers, shared, own), len(callers))
+
+    async def _on(
+        self,
+        conn: asyncpg.Connection,
+        compiled: Compiled,
+        shape: _Shape,
+        callers: list[Sequence[Any]],
+        shared: tuple[int, ...],
+        own: tuple[int, ...],
+    ) -> dict[int, list[Row]] | None:
+        if not own:  # the same question: one statement, a copy of its rows for each
+            records = await conn.fetch(compiled.sql, *callers[0])
+            _count(len(callers))
+            return {i: [dict(r.items()) for r in records] for i in range(1, len(callers) + 1)}
+        if shape.types is None:
+            shape.types = tuple((await conn.prepare(compiled.sql)).get_parameters())
+            if not _carried(shape.types, own):
                 return None
+        sql = shape.combined.get(shared)
+        if sql is None:
+            sql = shape.combined[shared] = combined(compiled, shape.types, shared)
+        try:
+            records = await conn.fetch(
+                sql, *([values[i] for values in callers] for i in own), *(callers[0][i] for i in shared)
+            )
+        except (asyncpg.PostgresError, asyncpg.DataError):  # one caller's value, or its rows: each asks alone
+            shape.types, shape.combined = None, {}  # asked again next time (a migration may change them)
+            return None
         _count(len(callers))
         grouped: dict[int, list[Row]] = {}
         if records:
@@ -131,13 +160,13 @@ class Coalescer:
         return grouped
 
     def _forget_idle(self) -> None:
-        for sql in [sql for sql, shape in self._shapes.items() if shape.gathering is None]:
-            del self._shapes[sql]
+        for key in [key for key, shape in self._shapes.items() if shape.gathering is None]:
+            del self._shapes[key]
 
 
 async def fetch(reads: Any, compiled: Compiled, args: Sequence[Any]) -> Sequence[Row]:
-    """`reads.fetch(compiled.sql, *args)`, combined with concurrent reads of its shape when `reads` is
-    a pool that combines them (`EnginePool.coalescer`; a replica router decides per read instead)."""
+    """`reads.fetch(compiled.sql, *args)`, combined with concurrent reads of its shape when `reads`, a
+    pool or a replica router, combines them (its `coalescer`, set when ENGINE_DB_COALESCE_READS is on)."""
     coalescer = getattr(reads, "coalescer", None)
     if coalescer is None:
         return await reads.fetch(compiled.sql, *args)

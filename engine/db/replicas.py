@@ -41,6 +41,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
+from engine.db.coalesce import Coalescer
 from engine.db.metrics import DB_READS, DB_REPLICA_LAG_BYTES, DB_REPLICA_LAG_SECONDS, DB_REPLICA_UP
 from engine.db.pool import EnginePool, close_pool, create_pool
 from engine.spec import Resource
@@ -210,6 +211,7 @@ class Replicas:
         self._next = 0
         self._monitor: asyncio.Task | None = None
         self.checked = asyncio.Event()  # set after each round of checks (tests wait on it)
+        self.coalescer: Coalescer | None = None  # concurrent reads with one read-your-writes position, together
 
     @classmethod
     async def open(
@@ -225,6 +227,7 @@ class Replicas:
         plan_cache_mode: str | None = None,
         statement_lifetime: float | None = None,
         interval: float,
+        coalesce_reads: bool = False,
     ) -> Replicas:
         """Replica pools open empty (a replica that is down does not stop the start), then the monitor starts."""
         replicas = []
@@ -242,6 +245,8 @@ class Replicas:
             monitor = await create_pool(url, min_size=0, max_size=1, **options)
             replicas.append(Replica(url, pool, monitor))
         router = cls(primary, replicas, max_lag=max_lag, interval=interval)
+        if coalesce_reads:  # reads meet only with those that may go to the same place (engine.db.coalesce)
+            router.coalescer = Coalescer(router, run=router.run, context=_READ_AFTER.get)
         if replicas:
             await router.check()
             router._monitor = asyncio.create_task(router._watch(), name="engine-replica-monitor")
@@ -255,7 +260,7 @@ class Replicas:
 
     # --- routing ------------------------------------------------------------------------------
 
-    def choose(self) -> tuple[Replica, int] | None:
+    def choose(self, reads: int = 1) -> tuple[Replica, int] | None:
         """The next replica (round robin) that may serve this task's reads, else None (the primary).
 
         With it, the token it must first confirm it has replayed (`Replica.confirms`): 0 when its last
@@ -263,7 +268,7 @@ class Replicas:
         """
         after = _READ_AFTER.get()
         if after < 0:
-            DB_READS.labels("primary", "write_or_background").inc()
+            DB_READS.labels("primary", "write_or_background").inc(reads)
             return None
         count = len(self.replicas)
         to_ask = None
@@ -279,33 +284,34 @@ class Replicas:
             self._next = (to_ask + 1) % count
             return self.replicas[to_ask], after
         reason = "behind_token" if any(r.up and r.replayed < after for r in self.replicas) else "no_replica"
-        DB_READS.labels("primary", reason).inc()
+        DB_READS.labels("primary", reason).inc(reads)
         return None
 
     async def _read(self, method: str, query: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         return await self.run(lambda conn: getattr(conn, method)(query, *args, **kwargs))
 
-    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]], reads: int = 1) -> T:
         """`work` on one connection of the replica `choose` picks, else of the primary; again on the
         primary when the replica fails meanwhile. Reads of several statements (a count in its own
-        read-only transaction) use it directly: `work` must only read, and may run twice."""
-        route = self.choose() if self.replicas else None
+        read-only transaction) use it directly: `work` must only read, and may run twice. `reads`:
+        how many reads it answers, as counted by `engine_db_reads_total` (a combined statement's)."""
+        route = self.choose(reads) if self.replicas else None
         if route is not None:
             replica, unconfirmed = route
             try:
                 async with replica.pool.acquire() as conn:
                     if not unconfirmed or await replica.confirms(conn, unconfirmed):
                         result = await work(conn)
-                        DB_READS.labels("replica", "caught_up" if unconfirmed else "replica").inc()
+                        DB_READS.labels("replica", "caught_up" if unconfirmed else "replica").inc(reads)
                         return result
-                DB_READS.labels("primary", "behind_token").inc()
+                DB_READS.labels("primary", "behind_token").inc(reads)
             except ReplicaBusy:  # a busy replica is not a failing one: this read overflows, the next may not
-                DB_READS.labels("primary", "replica_busy").inc()
+                DB_READS.labels("primary", "replica_busy").inc(reads)
             except asyncpg.QueryCanceledError:
                 raise  # the statement's own deadline (57014), not a failing replica: the primary would run as long
             except REPLICA_FAILURES as error:
                 replica.failed(f"{type(error).__name__}: {error}"[:300])
-                DB_READS.labels("primary", "replica_failed").inc()
+                DB_READS.labels("primary", "replica_failed").inc(reads)
         async with self.primary.acquire() as conn:
             return await work(conn)
 

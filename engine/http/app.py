@@ -157,6 +157,7 @@ async def open_replicas(config: Config, settings: PoolSettings, pool: Any, poole
         statement_lifetime=settings.statement_lifetime,
         max_lag=config.value("ENGINE_REPLICA_MAX_LAG"),
         interval=config.value("ENGINE_REPLICA_CHECK_INTERVAL"),
+        coalesce_reads=settings.coalesce_reads,
     )
 
 
