@@ -21,7 +21,7 @@ from engine.http.keys import MANAGERS, POOL
 from engine.kernel.errors import NotFound
 from engine.kernel.identity import Identity
 from engine.resources.listing import ListQuery
-from engine.sql.compiled import compile_expression, param
+from engine.sql.compiled import Compiled, compile_expression, param
 from engine.sql.queries import SortKey
 
 TRANSACTION = "txid_current()"  # one statement, one transaction: equal ids prove the reads were combined
@@ -112,6 +112,16 @@ async def test_arrays_that_differ_between_callers_are_read_one_statement_each(po
     rows = await asyncio.gather(*(coalesce.fetchrow(pool, size, [list(range(n))]) for n in (1, 3, 5)))
 
     assert [row["n"] for row in rows] == [1, 3, 5]
+    assert len({row["tx"] for row in rows}) == 3
+
+
+async def test_a_statement_not_written_by_the_engines_renderer_is_read_alone(pool):
+    # Combining parses the statement's text again; text that does not read back the same is left alone.
+    handwritten = Compiled("select $1::int as n, txid_current() as tx", ("n",))
+
+    rows = await asyncio.gather(*(coalesce.fetchrow(pool, handwritten, [n]) for n in range(3)))
+
+    assert [row["n"] for row in rows] == [0, 1, 2]
     assert len({row["tx"] for row in rows}) == 3
 
 

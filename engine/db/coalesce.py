@@ -31,7 +31,7 @@ from engine.sql.compiled import Compiled, for_rows
 ROWS = "__callers"  # the callers' values, one row per caller
 POSITION = "__caller"  # the column numbering them, from 1
 MAX_CALLERS = 64  # callers answered by one statement; one arriving when it is full starts the next
-MAX_SHAPES = 4096  # statement shapes remembered (their parameters' types, their combined forms)
+MAX_SHAPES = 1024  # statement shapes remembered (their parameters' types, their combined forms)
 _ALONE = object()  # the combined statement was not made: run your own
 
 Row = Mapping[str, Any]
@@ -70,6 +70,7 @@ class Coalescer:
         self.context = context
         self.max_callers = max_callers
         self._shapes: dict[Hashable, _Shape] = {}
+        self._unsuited: set[str] = set()  # statements `for_rows` cannot rewrite: always read alone
 
     async def _on_pool(self, work: Callable[[asyncpg.Connection], Awaitable[Any]], reads: int) -> Any:
         async with self.reads.acquire() as conn:
@@ -78,7 +79,7 @@ class Coalescer:
     async def fetch(self, compiled: Compiled, args: Sequence[Any]) -> list[Row]:
         """The rows of `reads.fetch(compiled.sql, *args)`, read together with concurrent callers of its shape."""
         sql = compiled.sql
-        if compiled.source is None or not args:
+        if not args or sql in self._unsuited:
             return await self.reads.fetch(sql, *args)
         key = sql if self.context is None else (sql, self.context())
         shape = self._shapes.get(key)
@@ -97,7 +98,8 @@ class Coalescer:
         grouped = None
         try:
             await asyncio.sleep(0)
-            shape.gathering = None
+            if shape.gathering is gathering:
+                shape.gathering = None
             if len(gathering) > 1:
                 grouped = await self._together(compiled, shape, [values for values, _ in gathering])
         finally:
@@ -142,7 +144,13 @@ class Coalescer:
                 return None
         sql = shape.combined.get(shared)
         if sql is None:
-            sql = shape.combined[shared] = combined(compiled, shape.types, shared)
+            sql = combined(compiled, shape.types, shared)
+            if sql is None:
+                if len(self._unsuited) >= MAX_SHAPES:
+                    self._unsuited.clear()
+                self._unsuited.add(compiled.sql)
+                return None
+            shape.combined[shared] = sql
         try:
             records = await conn.fetch(
                 sql, *([values[i] for values in callers] for i in own), *(callers[0][i] for i in shared)
@@ -181,13 +189,16 @@ async def fetchrow(reads: Any, compiled: Compiled, args: Sequence[Any]) -> Row |
     return await coalescer.fetchrow(compiled, args)
 
 
-def combined(compiled: Compiled, types: Sequence[Any], shared: tuple[int, ...]) -> str:
+def combined(compiled: Compiled, types: Sequence[Any], shared: tuple[int, ...]) -> str | None:
     """The statement answering many callers: one array per parameter not in `shared` ($1, $2...), then
-    the shared values; each result row carries its caller's position in `POSITION`."""
+    the shared values; each result row carries its caller's position in `POSITION`. None when the
+    statement cannot be rewritten (`for_rows`)."""
     own = [i for i in range(len(types)) if i not in shared]
     arrays = ", ".join(f"${n + 1}::{_quoted(types[i].schema)}.{_quoted(types[i].name)}[]" for n, i in enumerate(own))
     names = ", ".join(f'"p{i}"' for i in own)
-    inner = for_rows(compiled, ROWS, {position: len(own) + n + 1 for n, position in enumerate(shared)})
+    inner = for_rows(compiled.sql, ROWS, {position: len(own) + n + 1 for n, position in enumerate(shared)})
+    if inner is None:
+        return None
     return (
         f'SELECT "{ROWS}"."{POSITION}", "__row".* FROM unnest({arrays}) WITH ORDINALITY'
         f' AS "{ROWS}"({names}, "{POSITION}") CROSS JOIN LATERAL ({inner}) AS "__row"'

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from sqlglot import exp
+from sqlglot import exp, parse_one
+from sqlglot.errors import ParseError
 
-from engine.sql.ddl import render
+from engine.sql.ddl import DIALECT, render
 
 
 def param(name: str) -> exp.Placeholder:
@@ -25,9 +26,6 @@ def param(name: str) -> exp.Placeholder:
 class Compiled:
     sql: str
     names: tuple[str, ...]  # names[i] is bound to $(i+1)
-    # The statement as built, with its named slots: engine.db.coalesce writes one statement for many
-    # callers' values from it.
-    source: exp.Expression | None = field(default=None, compare=False, repr=False)
 
     def args(self, values: Mapping[str, Any]) -> list[Any]:
         return [values[name] for name in self.names]
@@ -45,25 +43,33 @@ def compile_expression(expression: exp.Expression) -> Compiled:
             return exp.Parameter(this=exp.Literal.number(names.index(name) + 1))
         return node
 
-    return Compiled(render(expression.transform(number)), tuple(names), expression)
+    return Compiled(render(expression.transform(number)), tuple(names))
 
 
-def for_rows(compiled: Compiled, rows: str, shared: Mapping[int, int]) -> str:
-    """`compiled`'s statement for each row of the relation `rows` (joined LATERAL): the value of its
-    $n read from the row's column `"p{n-1}"`, except the positions (from 0) in `shared`, the same value
-    for every row, bound as the new statement's parameter `shared[position]`."""
-    assert compiled.source is not None
-    positions = {name: i for i, name in enumerate(compiled.names)}
+def for_rows(sql: str, rows: str, shared: Mapping[int, int]) -> str | None:
+    """The statement `sql` (as `compile_expression` renders it) for each row of the relation `rows`
+    (joined LATERAL): its $n read from the row's column `"p{n-1}"`, except the positions (from 0) in
+    `shared`, the same value for every row, bound as the new statement's parameter `shared[position]`.
+
+    Parsed again from its text (once per shape, by engine.db.coalesce: keeping every statement's
+    syntax tree would cost memory for the few that need it); None when the text does not read back
+    as the same statement."""
+    try:
+        statement = parse_one(sql, read=DIALECT)
+    except ParseError:
+        return None
+    if render(statement) != sql:
+        return None
 
     def value(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Placeholder) and node.this:
-            position = positions[node.name]
+        if isinstance(node, exp.Parameter) and isinstance(node.this, exp.Literal):
+            position = int(node.this.this) - 1
             if position in shared:
                 return exp.Parameter(this=exp.Literal.number(shared[position]))
             return exp.column(f"p{position}", rows, quoted=True)
         return node
 
-    return render(compiled.source.transform(value))
+    return render(statement.transform(value))
 
 
 class ShapeCache:
