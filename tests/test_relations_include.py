@@ -9,6 +9,7 @@ from aiohttp import web
 from team_helpers import add_member, create_agent, create_team, share_agent, team_with_roles
 
 from engine.db.pool import EnginePool
+from engine.features.relations.service import RELATIONS
 from engine.plugin import hookimpl
 
 
@@ -241,3 +242,20 @@ def test_renamed_predicates_share_their_builders_and_keep_each_callers_parameter
     assert "far_me" in alice.build("t").sql(dialect="postgres")
     (other,) = prefixed((Predicate(("k",), lambda t: column("owner", t).eq(param("me")), {"me": "x"}),), "far_")
     assert "owner" in other.build("t").sql(dialect="postgres")  # same key, its own SQL
+
+
+async def test_a_callers_next_read_reuses_its_links_statement_and_answers_alike(api):
+    team = await team_with_roles(api)
+    await share_agent(team.alice, team.id, await create_agent(team.alice, "Shared", system_prompt="secret"))
+    kept = api.app[RELATIONS].joined_links
+    path = f"{team.url}?include=members,agents"
+
+    first = await team.carol.get(path)
+    planned = len(kept)
+    again = await team.carol.get(path)
+    bobs = await team.bob.get(path)  # another caller: a statement of their own
+
+    assert again.json == first.json
+    assert len(kept) == planned + 2, "carol's second read planned nothing new; bob's planned his two includes"
+    assert "system_prompt" not in again.json["data"]["agents"][0]["agent"]  # carol is a member: no prompt
+    assert bobs.json["data"]["agents"][0]["agent"]["system_prompt"] == "secret"  # bob is the team's admin

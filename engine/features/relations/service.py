@@ -48,6 +48,7 @@ from engine.sql.queries import (
 )
 
 KEYS_PARAM = "e_keys"
+JOINED_LINKS_KEPT = 4096  # `joined` links statements kept (per caller's access answers); all forgotten when full
 ACTIVE_PARAM = "e_active"
 LINKS, FAR = "_links", "_far"  # aliases in the links statement
 NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
@@ -136,6 +137,8 @@ class Relations:
         self._cache = ShapeCache()
         self._layouts: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...], str, str]] = {}
         self._correlates: dict[tuple, bool] = {}
+        # A `joined` links statement per caller's access answers (see `Embedding._plan_links`).
+        self.joined_links: dict[tuple, tuple[tuple, _Query]] = {}
 
     def plan(
         self,
@@ -446,8 +449,19 @@ class Embedding:
     ) -> _Query:
         spec, identity = self.relations.spec, request[IDENTITY]
         predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
-        far = prefixed(await readable(request, spec.resources[relation.target], "read", True), prefix + "far_")
-        far_masks = prefixed_masks(await request.app[MANAGERS][relation.target].masks(identity), prefix + "farm_")
+        readable_far = await readable(request, spec.resources[relation.target], "read", True)
+        masks = await request.app[MANAGERS][relation.target].masks(identity)
+        # A `joined` statement binds nothing of the request but what these answers bind: while the
+        # access hooks keep their answers (`pure`, the same objects for the same caller), the whole
+        # statement is kept too. Compared by identity, and held by the entry, so an id is never reused.
+        inputs = (relation, predicates, readable_far, *(p for _, p in masks))
+        key = (prefix, tuple(f for f, _ in masks), *map(id, inputs))
+        if keys is None:
+            kept = self.relations.joined_links.get(key)
+            if kept is not None and all(a is b for a, b in zip(kept[0], inputs, strict=True)):
+                return kept[1]
+        far = prefixed(readable_far, prefix + "far_")
+        far_masks = prefixed_masks(masks, prefix + "farm_")
         if prefix:
             predicates = prefixed(predicates, prefix)
         shape, build = self.relations.links_query(relation, predicates, far, far_masks, prefix)
@@ -464,7 +478,12 @@ class Embedding:
         through, target = spec.resources[relation.through], spec.resources[relation.target]
         types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(far_masks)))
         links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
-        return _Query(shape, build, types, values, links.reads, finish)
+        query = _Query(shape, build, types, values, links.reads, finish)
+        if keys is None:
+            if len(self.relations.joined_links) >= JOINED_LINKS_KEPT:
+                self.relations.joined_links.clear()
+            self.relations.joined_links[key] = (inputs, query)
+        return query
 
 
 def _keys(include: Include, rows: list[dict[str, Any]]) -> list[Any]:
