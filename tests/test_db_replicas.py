@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import asyncpg
 import pytest
@@ -69,6 +71,16 @@ async def _on_standby(standby: ThrowawayStandby, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@asynccontextmanager
+async def _replay_paused(standby: ThrowawayStandby) -> AsyncIterator[None]:
+    """The standby replays nothing within the block (it receives the WAL, and replays it after)."""
+    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
+    try:
+        yield
+    finally:
+        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
 
 
 async def _caught_up(api) -> None:
@@ -143,14 +155,11 @@ async def test_reads_without_a_recent_write_are_served_by_the_replica(api):
 async def test_a_client_reads_its_own_write_while_the_replica_lags(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Fresh")
         path = f"/api/agents/{created.json['data']['id']}"
         mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
         elsewhere = await alice.get(path, headers=ANY_REPLICA)
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert mine.status == 200, "the writer's next read saw its write (the primary served it)"
     assert elsewhere.status == 404, "without the token the paused replica answered: it had not replayed the write"
 
@@ -183,8 +192,7 @@ async def test_reads_started_together_are_answered_together_by_the_replica(api):
 async def test_a_read_that_must_see_its_write_never_meets_one_that_need_not(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Fresh")
         manager, agent = api.app[MANAGERS]["agents"], created.json["data"]["id"]
         position = parse_lsn(created.headers[HEADER])
@@ -194,8 +202,6 @@ async def test_a_read_that_must_see_its_write_never_meets_one_that_need_not(api,
             _read_after(0, manager.get(agent, Identity(user_id="alice"))),
             return_exceptions=True,
         )
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert mine["name"] == "Fresh", "the writer's read went to the primary"
     assert isinstance(elsewhere, NotFound), "the other read went to the paused replica, alone"
 
@@ -218,14 +224,11 @@ async def test_a_token_the_replica_replayed_since_its_last_check_is_read_from_th
 @CHECKED_ONCE
 async def test_a_token_the_replica_has_not_replayed_is_read_from_the_primary(api, standby):
     alice = await api.as_user("alice")
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         behind_before = await _reads(api, "primary", "behind_token")
         created = await _create_agent(alice, "Unreplayed")
         path = f"/api/agents/{created.json['data']['id']}"
         mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert mine.status == 200 and mine.json["data"]["name"] == "Unreplayed"
     assert await _reads(api, "primary", "behind_token") == behind_before + 1, "the replica, asked, was behind"
 
@@ -258,13 +261,10 @@ async def test_a_token_the_last_check_covers_is_read_from_the_replica_without_as
 async def test_event_history_reads_the_writers_own_event_while_the_replica_lags(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Evented")
         mine = await alice.get("/api/events?resource=agents", headers={HEADER: created.headers[HEADER]})
         elsewhere = await alice.get("/api/events?resource=agents", headers=ANY_REPLICA)
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert [e["record_id"] for e in mine.json["data"]] == [created.json["data"]["id"]]
     assert elsewhere.json["data"] == [], "the paused replica answered the read without a token"
 
@@ -274,13 +274,10 @@ async def test_a_writers_count_includes_its_own_write_while_the_replica_lags(api
     alice = await api.as_user("alice")
     await _create_agent(alice, "Counted before")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Counted after")
         mine = await alice.get(f"/api/agents?count={mode}&limit=1", headers={HEADER: created.headers[HEADER]})
         elsewhere = await alice.get(f"/api/agents?count={mode}&limit=1", headers=ANY_REPLICA)
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert (mine.json["meta"]["total"], mine.json["meta"]["total_is"]) == (2, "exact")
     assert elsewhere.json["meta"]["total"] == 1, "without the token the paused replica counted: it missed the write"
 
@@ -289,14 +286,11 @@ async def test_a_writers_groups_include_its_own_write_while_the_replica_lags(api
     alice = await api.as_user("alice")
     await _create_agent(alice, "Grouped before")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Grouped after")
         path = "/api/agents?group_by=status&aggregate=count"
         mine = await alice.get(path, headers={HEADER: created.headers[HEADER]})
         elsewhere = await alice.get(path, headers=ANY_REPLICA)
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert sum(group["count"] for group in mine.json["data"]) == 2
     assert sum(group["count"] for group in elsewhere.json["data"]) == 1, "the paused replica grouped the rows"
 
@@ -314,8 +308,7 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
     reads = api.app[READS]
     await _caught_up(api)
     failed_before = await _reads(api, "primary", "replica_failed")
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         await api.sql("CREATE TABLE fresh_table (n int)")
         await api.sql("INSERT INTO fresh_table VALUES (2), (7)")
         marked = read_after(0)
@@ -323,8 +316,6 @@ async def test_a_table_the_replica_has_not_replayed_yet_is_read_from_the_primary
             rows = await UNREPLAYED_READS[how](reads, f'"{api.schema}".fresh_table')
         finally:
             reset_read_after(marked)
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert [r["n"] for r in rows] == [2, 7]
     assert await _reads(api, "primary", "replica_failed") > failed_before, "the replica was tried first"
 
@@ -372,12 +363,9 @@ async def test_a_replica_with_no_free_connection_sends_the_read_to_the_primary_a
 async def test_the_token_travels_in_a_cookie_for_clients_that_keep_cookies(api, standby):
     alice = await api.as_user("alice")
     await _caught_up(api)
-    await _on_standby(standby, "SELECT pg_wal_replay_pause()")
-    try:
+    async with _replay_paused(standby):
         created = await _create_agent(alice, "Cookie")
         read = await alice.get(f"/api/agents/{created.json['data']['id']}")  # the test client keeps cookies
-    finally:
-        await _on_standby(standby, "SELECT pg_wal_replay_resume()")
     assert read.status == 200
 
 
