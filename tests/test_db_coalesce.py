@@ -16,7 +16,7 @@ from sqlglot import exp, parse_one
 from team_helpers import create_agent, create_team, share_agent, team_with_roles
 
 from engine.db import coalesce
-from engine.db.pool import create_pool
+from engine.db.pool import create_pool, one_connection
 from engine.http.keys import MANAGERS, POOL
 from engine.kernel.errors import NotFound
 from engine.kernel.identity import Identity
@@ -158,6 +158,34 @@ async def test_a_waiting_caller_that_is_cancelled_leaves_the_others_their_rows(p
     answered = await asyncio.wait_for(asyncio.gather(reads[0], reads[1], reads[3]), 10)
 
     assert [row["doubled"] for row in answered] == [0, 2, 6]
+
+
+async def test_a_task_holding_a_connection_between_statements_never_waits_for_another(engine_database_url):
+    # Two tasks hold the pool's two connections inside one_connection(); a third task's read leads.
+    # Were the two to join it, it would wait for a free connection that they hold while waiting for it.
+    pool = await create_pool(
+        engine_database_url, min_size=0, max_size=2, statement_timeout_ms=10_000, coalesce_reads=True
+    )
+    doubled = statement("SELECT :n::int * 2 AS doubled")
+    go = asyncio.Event()
+
+    async def holding(n: int):
+        async with one_connection():
+            await pool.fetchval("SELECT 1")  # the block now holds one of the two connections
+            await go.wait()
+            return await coalesce.fetchrow(pool, doubled, [n])
+
+    try:
+        held = [asyncio.ensure_future(holding(n)) for n in (1, 2)]
+        while pool.get_idle_size() or pool.get_size() < 2:  # noqa: ASYNC110 - both blocks hold a connection
+            await asyncio.sleep(0.01)
+        leading = asyncio.ensure_future(coalesce.fetchrow(pool, doubled, [0]))
+        go.set()  # the two wake in the turn the leader waits in
+        rows = await asyncio.wait_for(asyncio.gather(leading, *held), 10)
+    finally:
+        await pool.close()
+
+    assert [row["doubled"] for row in rows] == [0, 2, 4]
 
 
 async def test_a_pool_made_without_coalescing_runs_each_read_alone(engine_database_url):

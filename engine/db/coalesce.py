@@ -55,7 +55,9 @@ class Coalescer:
     `reads` runs a lone statement (`reads.fetch`); `run(work, reads)` runs the combined one, answering
     that many reads, on a connection it picks (by default one of `reads`, a pool); `context()`, when
     given, is part of each shape's key, so only reads that may go to the same place meet (a replica
-    router's read-your-writes position).
+    router's read-your-writes position). A read for which `alone()` is true runs its own statement:
+    a task holding a connection between its statements (`one_connection`) must not wait for another
+    task's statement, which may itself be waiting for a free connection.
     """
 
     def __init__(
@@ -63,11 +65,13 @@ class Coalescer:
         reads: Any,
         run: Callable[[Callable[[asyncpg.Connection], Awaitable[Any]], int], Awaitable[Any]] | None = None,
         context: Callable[[], Hashable] | None = None,
+        alone: Callable[[], bool] | None = None,
         max_callers: int = MAX_CALLERS,
     ) -> None:
         self.reads = reads
         self.run = run or self._on_pool
         self.context = context
+        self.alone = alone
         self.max_callers = max_callers
         self._shapes: dict[Hashable, _Shape] = {}
         self._unsuited: set[str] = set()  # statements `for_rows` cannot rewrite: always read alone
@@ -79,7 +83,7 @@ class Coalescer:
     async def fetch(self, compiled: Compiled, args: Sequence[Any]) -> list[Row]:
         """The rows of `reads.fetch(compiled.sql, *args)`, read together with concurrent callers of its shape."""
         sql = compiled.sql
-        if not args or sql in self._unsuited:
+        if not args or sql in self._unsuited or (self.alone is not None and self.alone()):
             return await self.reads.fetch(sql, *args)
         key = sql if self.context is None else (sql, self.context())
         shape = self._shapes.get(key)

@@ -130,6 +130,12 @@ async def one_connection() -> AsyncIterator[None]:
         await _release_all(shared.held)
 
 
+def holding_connection() -> bool:
+    """Whether the current task holds a connection of `one_connection()` between its statements."""
+    shared = _SHARED.get()
+    return shared is not None and bool(shared.held) and shared.owner is asyncio.current_task()
+
+
 async def _release_all(held: dict[EnginePool, PoolConnectionProxy]) -> None:
     """Release every held connection, the rest too when one release fails."""
     while held:
@@ -294,7 +300,7 @@ async def create_pool(
     await pool
     internals.make_fair(pool)  # the queue of free connections is made while the pool opens
     if coalesce_reads:
-        pool.coalescer = Coalescer(pool)
+        pool.coalescer = Coalescer(pool, alone=holding_connection)
     return pool
 
 

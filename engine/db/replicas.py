@@ -43,7 +43,7 @@ import asyncpg
 
 from engine.db.coalesce import Coalescer
 from engine.db.metrics import DB_READS, DB_REPLICA_LAG_BYTES, DB_REPLICA_LAG_SECONDS, DB_REPLICA_UP
-from engine.db.pool import EnginePool, close_pool, create_pool
+from engine.db.pool import EnginePool, close_pool, create_pool, holding_connection
 from engine.spec import Resource
 
 log = logging.getLogger("engine.db.replicas")
@@ -246,7 +246,7 @@ class Replicas:
             replicas.append(Replica(url, pool, monitor))
         router = cls(primary, replicas, max_lag=max_lag, interval=interval)
         if coalesce_reads:  # reads meet only with those that may go to the same place (engine.db.coalesce)
-            router.coalescer = Coalescer(router, run=router.run, context=_READ_AFTER.get)
+            router.coalescer = Coalescer(router, run=router.run, context=_READ_AFTER.get, alone=holding_connection)
         if replicas:
             await router.check()
             router._monitor = asyncio.create_task(router._watch(), name="engine-replica-monitor")
