@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from engine.features.relations.service import RELATIONS
+
 SPEC = """
 version: 1
 resources:
@@ -198,3 +200,16 @@ async def test_a_nested_route_includes_one_level_past_the_far_row(api):
     listed = await ben.get(f"/api/shelves/{shelf}/notes?include=note.author")
     notes = {row["note_id"]: row["note"] for row in listed.json["data"]}
     assert notes[anns] is None and notes[bens]["author"]["id"] == "ben"
+
+
+async def test_a_far_side_the_role_may_not_read_is_planned_once_per_caller(api):
+    ann, _, shelf, _, _ = await setup(api)
+    kept = api.app[RELATIONS].joined_links
+    first = await ann.get(f"/api/shelves/{shelf}?include=vault")
+    planned = len(kept)
+
+    again = await ann.get(f"/api/shelves/{shelf}?include=vault")
+
+    assert again.json == first.json
+    assert again.json["data"]["vault"][0]["secret"] is None
+    assert len(kept) == planned, "the refused role's answer is the same each time: its statement is kept"

@@ -52,6 +52,7 @@ JOINED_LINKS_KEPT = 4096  # `joined` links statements kept (per caller's access 
 ACTIVE_PARAM = "e_active"
 LINKS, FAR = "_links", "_far"  # aliases in the links statement
 NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
+_NOBODY_ONLY = (NOBODY,)  # one tuple: a refused role's answer is the same object each time (joined_links)
 
 
 def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate, ...]:
@@ -310,7 +311,7 @@ async def readable(request: web.Request, resource: Resource, action: str, soft: 
     except (Forbidden, Unauthorized):
         if not soft:
             raise
-        return (NOBODY,)
+        return _NOBODY_ONLY
     return await manager.predicates(action, request[IDENTITY])
 
 
