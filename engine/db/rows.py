@@ -18,3 +18,11 @@ def as_dicts(records: Sequence[asyncpg.Record | dict[str, Any]]) -> list[dict[st
         return list(records)  # type: ignore[arg-type]
     keys = tuple(records[0].keys())
     return [dict(zip(keys, record, strict=True)) for record in records]
+
+
+def as_sequences(records: Sequence[asyncpg.Record | dict[str, Any]]) -> Sequence[Sequence[Any]]:
+    """Each record's values in column order. Records are sequences already and pass as they are; a
+    combined read's rows (dicts, engine.db.coalesce) become tuples."""
+    if not records or not isinstance(records[0], dict):
+        return records  # type: ignore[return-value]
+    return [tuple(row.values()) for row in records]  # type: ignore[union-attr]

@@ -25,6 +25,7 @@ from aiohttp import web
 from sqlglot import exp
 
 from engine.db import coalesce
+from engine.db.rows import as_sequences
 from engine.features.relations.includes import Include, Path, far_include, includes_of, resolve
 from engine.http.handlers import authorize
 from engine.http.keys import IDENTITY, MANAGERS
@@ -411,7 +412,7 @@ class Embedding:
                 values.update(q.values)
             record = await coalesce.fetchrow(queries[0].reads, compiled, compiled.args(values))
             assert record is not None  # one row of one aggregate per include
-            columns = tuple(record.values())
+            (columns,) = as_sequences([record])
             answers = iter([q.finish(columns[i]) for i, q in enumerate(queries)])
         else:
             answers = iter([await q.run(self.relations) for q in queries])
@@ -455,9 +456,9 @@ class Embedding:
         # A `joined` statement binds nothing of the request but what these answers bind: while the
         # access hooks keep their answers (`pure`, the same objects for the same caller), the whole
         # statement is kept too. Compared by identity, and held by the entry, so an id is never reused.
-        inputs = (relation, predicates, readable_far, *(p for _, p in masks))
-        key = (prefix, tuple(f for f, _ in masks), *map(id, inputs))
         if keys is None:
+            inputs = (relation, predicates, readable_far, *(p for _, p in masks))
+            key = (prefix, tuple(f for f, _ in masks), *map(id, inputs))
             kept = self.relations.joined_links.get(key)
             if kept is not None and all(a is b for a, b in zip(kept[0], inputs, strict=True)):
                 return kept[1]
@@ -543,8 +544,7 @@ class _Query:
 
     async def run(self, relations: Relations) -> dict[Any, Any]:
         compiled = relations.statement(self.shape, self.build)
-        rows = await coalesce.fetch(self.reads, compiled, compiled.args(self.values))
-        return self.finish([tuple(row.values()) for row in rows])
+        return self.finish(as_sequences(await coalesce.fetch(self.reads, compiled, compiled.args(self.values))))
 
 
 RELATIONS = web.AppKey("relations", Relations)
