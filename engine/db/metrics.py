@@ -1,5 +1,6 @@
 """The database layer's series: the pool (its size, what is in use, how long requests wait for a
-connection), reads answered together (engine.db.coalesce) and the Redis circuit breaker's state."""
+connection), reads answered together (engine.db.coalesce), writes committed together
+(engine.db.commit_together) and the Redis circuit breaker's state."""
 
 from __future__ import annotations
 
@@ -57,4 +58,12 @@ DB_COMBINED_STATEMENTS = Counter(
 DB_COMBINED_READS = Counter(
     "engine_db_combined_reads_total",
     "Reads answered by a combined statement, counted once per read.",
+)
+DB_COMBINED_COMMITS = Counter(
+    "engine_db_combined_commits_total",
+    "Transactions that committed several concurrent writes of one shape together (engine.db.commit_together).",
+)
+DB_COMBINED_WRITES = Counter(
+    "engine_db_combined_writes_total",
+    "Writes committed by a shared transaction, counted once per write.",
 )

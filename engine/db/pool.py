@@ -16,6 +16,7 @@ import orjson
 
 from engine.db import asyncpg_internals as internals
 from engine.db.coalesce import Coalescer
+from engine.db.commit_together import WriteCombiner
 from engine.db.metrics import DB_POOL_WAIT
 from engine.db.pooler import NONE, PGBOUNCER
 
@@ -196,7 +197,7 @@ class EnginePool(asyncpg.Pool):
     What this needs of asyncpg's private parts is in engine.db.asyncpg_internals.
     """
 
-    __slots__ = ("acquire_timeout", "coalescer", "on_exhausted", "releases_unshielded")
+    __slots__ = ("acquire_timeout", "coalescer", "combiner", "on_exhausted", "releases_unshielded")
 
     def __init__(self, dsn: str, **options: Any) -> None:
         super().__init__(dsn, **options)
@@ -204,6 +205,7 @@ class EnginePool(asyncpg.Pool):
         self.on_exhausted: Callable[[float], Exception] = _no_free_connection
         self.releases_unshielded = options.get("reset") is _keep_session
         self.coalescer: Coalescer | None = None  # set by create_pool(coalesce_reads=True)
+        self.combiner: WriteCombiner | None = None  # set by create_pool(combine_writes=True)
 
     def acquire(self, *, timeout: float | None = None) -> _Acquire | _SharedAcquire | PoolAcquireContext:
         if timeout is not None:  # an explicit timeout: asyncpg's own handling
@@ -279,11 +281,13 @@ async def create_pool(
     pooler: str = NONE,
     plan_cache_mode: str | None = None,
     coalesce_reads: bool = False,
+    combine_writes: bool = False,
     **connect_options: Any,
 ) -> EnginePool:
     """The engine's pool. Behind PgBouncer (`pooler`), without asyncpg's named prepared statements and
     startup settings (engine.db.pooler); `connect_options` go to each connect (e.g. ``timeout``).
-    With `coalesce_reads`, concurrent reads of one shape go to PostgreSQL together (engine.db.coalesce)."""
+    With `coalesce_reads`, concurrent reads of one shape go to PostgreSQL together (engine.db.coalesce);
+    with `combine_writes`, concurrent writes of one shape commit together (engine.db.commit_together)."""
     internals.check()  # refuse to start, naming the part, if asyncpg changed what the pool relies on
     if pooler == PGBOUNCER:
         connect_options["statement_cache_size"] = 0
@@ -301,6 +305,8 @@ async def create_pool(
     internals.make_fair(pool)  # the queue of free connections is made while the pool opens
     if coalesce_reads:
         pool.coalescer = Coalescer(pool, alone=holding_connection)
+    if combine_writes:
+        pool.combiner = WriteCombiner()
     return pool
 
 

@@ -109,6 +109,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         plan_cache_mode=config.value("ENGINE_DB_PLAN_CACHE_MODE"),
         statement_lifetime=config.value("ENGINE_DB_STATEMENT_LIFETIME"),
         coalesce_reads=config.value("ENGINE_DB_COALESCE_READS"),
+        combine_writes=config.value("ENGINE_DB_COMBINE_WRITES"),
     )
     await call_all(app[PLUGINS].hook.before_pool_open, app=app, settings=settings)
     if pooler == pooling.PGBOUNCER:
@@ -123,6 +124,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         plan_cache_mode=settings.plan_cache_mode,
         max_cached_statement_lifetime=settings.statement_lifetime or 0,
         coalesce_reads=settings.coalesce_reads,
+        combine_writes=settings.combine_writes,
     )
     if settings.acquire_timeout is not None:
         bound_pool_wait(pool, settings.acquire_timeout)

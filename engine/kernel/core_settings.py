@@ -96,6 +96,15 @@ SETTINGS = (
         "server",
     ),
     Setting(
+        "ENGINE_DB_COMBINE_WRITES",
+        boolean(),
+        True,
+        "concurrent single-statement writes of one shape (creates, updates) committed by one transaction, "
+        "each still its own statement with its own answer and errors (docs/deployment.md); `false`: one "
+        "commit per write",
+        "server",
+    ),
+    Setting(
         "ENGINE_BODY_LIMIT",
         integer(),
         1024 * 1024,

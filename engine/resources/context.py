@@ -115,3 +115,4 @@ class PoolSettings:
     plan_cache_mode: str = "force_generic_plan"  # PostgreSQL's plan_cache_mode (ENGINE_DB_PLAN_CACHE_MODE)
     statement_lifetime: float | None = 30.0  # seconds a prepared statement is kept (ENGINE_DB_STATEMENT_LIFETIME)
     coalesce_reads: bool = True  # concurrent reads of one shape answered by one statement (ENGINE_DB_COALESCE_READS)
+    combine_writes: bool = True  # concurrent writes of one shape committed together (ENGINE_DB_COMBINE_WRITES)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import inspect
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ import pluggy
 from sqlglot import exp
 
 from engine.db import coalesce
+from engine.db.commit_together import POSITION
 from engine.db.rows import as_dicts
 from engine.kernel.errors import Conflict, Forbidden, NotFound, Problem, ValidationFailed
 from engine.kernel.hooks import HookCall, call_all, kept_call
@@ -32,7 +33,7 @@ from engine.resources.references import dead_reference_problem, refuse_hidden_ta
 from engine.resources.validation import BodyValidator, read_only_errors
 from engine.resources.values import ValueProblem, from_json, from_query
 from engine.spec import Resource
-from engine.sql.compiled import Compiled, param
+from engine.sql.compiled import Compiled, param, tagged
 from engine.sql.ddl import column
 from engine.sql.queries import (
     Columns,
@@ -117,6 +118,7 @@ class ResourceManager:
         self._hooks: dict[str, HookCall] = {}  # the write hooks' implementations, looked up at the first write
         self._always_transaction: bool | None = None
         self._always_previous: bool | None = None  # whether every update reads its row first (_reads_first)
+        self._hooks_hold_connection: bool | None = None  # _holds_connection
         self._pure_answers: dict[tuple, tuple[HookCall, Any]] = {}  # _access_answer
         self.peers: dict[str, ResourceManager] = {}  # every resource's manager (the app sets it): references' targets
 
@@ -338,7 +340,8 @@ class ResourceManager:
             context.readable = shown_known
         values: dict[str, Any] = bind_predicates(tuple(p for _, p in masks), {})
         if not folds and not masks and not reading:
-            return self.queries.compiled((action, key, "alone"), build), values, masks
+            shape = (action, key, "alone")
+            return self.queries.compiled(shape, build), self._tagged(shape, build), values, masks
         context.folds = folds
 
         def build_folded() -> exp.Expression:
@@ -347,11 +350,18 @@ class ResourceManager:
                 return with_previous(with_flags(folded(write, folds, read), masks), self._all_fields)
             return with_flags(folded(build(), folds), masks)
 
-        shape = "reading" if reading else "folded"
-        compiled = self.queries.compiled((action, key, shape, mask_key(masks)), build_folded)
+        shape = (action, key, "reading" if reading else "folded", mask_key(masks))
+        compiled = self.queries.compiled(shape, build_folded)
         for fold in folds:
             values.update(fold.values(context.identity, previous))
-        return compiled, values, masks
+        return compiled, self._tagged(shape, build_folded), values, masks
+
+    def _tagged(self, shape: tuple, build: Any) -> Compiled | None:
+        """The statement of `shape` returning its writer's position too, when the pool commits
+        concurrent writes together (engine.db.commit_together); built once per shape."""
+        if getattr(self.pool, "combiner", None) is None:
+            return None
+        return self.queries.compiled((*shape, "tagged"), lambda: tagged(build(), POSITION))
 
     async def foldable_masks(self, identity: Identity | None) -> Masks:
         """The caller's read rules when a write's own statement can work them out (`with_flags`),
@@ -409,18 +419,42 @@ class ResourceManager:
 
     async def _create_alone(self, columns: dict[str, Any], context: WriteContext) -> dict[str, Any]:
         """One statement, committed on its own: no plugin needs a transaction around it."""
-        names = tuple(columns)
+        if not self._holds_connection():
+            return await self._create_on(None, columns, context)
         async with self.pool.acquire() as conn:
-            context.conn = conn
-            await self._before_write(context, "create", columns, None)
-            compiled, values, masks = await self._alone(
-                "create", names, lambda: self.queries.insert_expression(names), context, known=columns
-            )
-            values.update({f"v_{k}": v for k, v in columns.items()})
-            record = await self._write_row(conn, compiled, values, columns)
-            self._readable_flags(record, masks, context)
-            await self._after_write(context, "create", record, None)
+            return await self._create_on(conn, columns, context)
+
+    async def _create_on(
+        self, conn: asyncpg.Connection | None, columns: dict[str, Any], context: WriteContext
+    ) -> dict[str, Any]:
+        """`_create_alone` on the caller's connection, or on none: the statement then commits with
+        concurrent creates (engine.db.commit_together) on a connection only their first one holds."""
+        names = tuple(columns)
+        context.conn = conn
+        await self._before_write(context, "create", columns, None)
+        compiled, together, values, masks = await self._alone(
+            "create", names, lambda: self.queries.insert_expression(names), context, known=columns
+        )
+        values.update({f"v_{k}": v for k, v in columns.items()})
+        record = await self._write_row(conn, compiled, values, columns, together=together)
+        self._readable_flags(record, masks, context)
+        await self._after_write(context, "create", record, None)
         return record
+
+    def _holds_connection(self) -> bool:
+        """Whether a write without a transaction holds a connection from its first hook to its last:
+        unless the pool commits writes together and no write hook for this resource may use one.
+        The built-in hooks use none on that path; another plugin's hook taking `conn` or
+        `context` (which carries the connection) keeps its connection."""
+        if getattr(self.pool, "combiner", None) is None:
+            return True
+        if self._hooks_hold_connection is None:
+            impls = self._hook("before_write").impls + self._hook("after_write").impls
+            self._hooks_hold_connection = any(
+                not function.__module__.startswith("engine.features.") and {"conn", "context"} & set(names)
+                for function, names in impls
+            )
+        return self._hooks_hold_connection
 
     async def update(
         self,
@@ -479,7 +513,7 @@ class ResourceManager:
             if not columns:
                 return previous
             names = tuple(columns)
-            compiled, values, masks = await self._alone(
+            compiled, together, values, masks = await self._alone(
                 "update",
                 (names, tuple(p.key for p in predicates)),
                 lambda: self.queries.update_expression(names, predicates, unchanged=True),
@@ -488,7 +522,8 @@ class ResourceManager:
                 known={**previous, **columns},
             )
             values.update({"pk": pk, "xmin": version, **{f"v_{k}": v for k, v in columns.items()}})
-            found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
+            values = bind_predicates(predicates, values)
+            found = await self._write_row(conn, compiled, values, columns, changed_ok=True, together=together, order=pk)
             if found is None:
                 return None
             record = dict(found)
@@ -530,31 +565,45 @@ class ResourceManager:
             return None
         if not columns:
             return None
+        if not self._holds_connection():
+            return await self._update_reading_on(None, pk, columns, context, predicates)
         async with self.pool.acquire() as conn:
-            context.conn = conn
-            try:
-                await self._before_write(context, "update", columns, None)
-            except Problem:
-                return None
-            names = tuple(columns)  # as before_write left them (a secret encrypted, a field added)
-            compiled, values, masks = await self._alone(
-                "update",
-                (names, tuple(p.key for p in predicates)),
-                lambda folds: self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names)),
-                context,
-                reading=True,
-                known={**{name: value for p in predicates for name, value in p.requires}, **columns},
-            )
-            values.update({"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
-            found = await self._write_row(conn, compiled, bind_predicates(predicates, values), columns, changed_ok=True)
-            if found is None:
-                return None
-            items = list(found.items())
-            split = len(items) - len(self._all_fields)
-            record = dict(items[:split])
-            previous = {name: value for name, (_, value) in zip(self._all_fields, items[split:], strict=True)}
-            self._readable_flags(record, masks, context)
-            await self._after_write(context, "update", record, previous)
+            return await self._update_reading_on(conn, pk, columns, context, predicates)
+
+    async def _update_reading_on(
+        self,
+        conn: asyncpg.Connection | None,
+        pk: Any,
+        columns: dict[str, Any],
+        context: WriteContext,
+        predicates: tuple[Predicate, ...],
+    ) -> dict[str, Any] | None:
+        """`_update_reading`'s statement on the caller's connection, or on none (as `_create_on`)."""
+        context.conn = conn
+        try:
+            await self._before_write(context, "update", columns, None)
+        except Problem:
+            return None
+        names = tuple(columns)  # as before_write left them (a secret encrypted, a field added)
+        compiled, together, values, masks = await self._alone(
+            "update",
+            (names, tuple(p.key for p in predicates)),
+            lambda folds: self.queries.update_reading(names, predicates, PREVIOUS, guards(folds, names)),
+            context,
+            reading=True,
+            known={**{name: value for p in predicates for name, value in p.requires}, **columns},
+        )
+        values.update({"pk": pk, **{f"v_{k}": v for k, v in columns.items()}})
+        values = bind_predicates(predicates, values)
+        found = await self._write_row(conn, compiled, values, columns, changed_ok=True, together=together, order=pk)
+        if found is None:
+            return None
+        items = list(found.items())
+        split = len(items) - len(self._all_fields)
+        record = dict(items[:split])
+        previous = {name: value for name, (_, value) in zip(self._all_fields, items[split:], strict=True)}
+        self._readable_flags(record, masks, context)
+        await self._after_write(context, "update", record, previous)
         return record
 
     async def delete(
@@ -615,7 +664,10 @@ class ResourceManager:
             if self.resource.references:
                 await refuse_hidden_targets(self, context, data, previous)
             rules = await self.field_rules("write", context.identity) if rules is None else rules
-            if rules:
+            if rules and context.conn is None:  # a write committed with others (_create_on) holds none
+                async with self.pool.acquire() as conn:
+                    await field_rules.check_writes(conn, self.queries, rules, data, previous)
+            elif rules:
                 await field_rules.check_writes(context.conn, self.queries, rules, data, previous)
         await self._hook("before_write")(
             context=context,
@@ -692,10 +744,17 @@ class ResourceManager:
             raise ValidationFailed(errors)
 
     async def _write(
-        self, conn: asyncpg.Connection, sql: str, args: list[Any], missing_ok: bool = False
-    ) -> asyncpg.Record | None:
+        self,
+        conn: asyncpg.Connection | None,
+        sql: str,
+        args: list[Any],
+        missing_ok: bool = False,
+        run: Awaitable[Mapping[str, Any] | None] | None = None,
+    ) -> Mapping[str, Any] | None:
+        """`conn.fetchrow(sql, *args)`, or `run` when given (the same statement committed with
+        others: engine.db.commit_together), its database errors as the client's 4xx."""
         try:
-            record = await conn.fetchrow(sql, *args)
+            record = await (conn.fetchrow(sql, *args) if run is None else run)
         except asyncpg.UniqueViolationError as exc:
             columns = self._constraint_columns.get(exc.constraint_name or "", ())
             what = ", ".join(columns) or "these values"
@@ -737,22 +796,34 @@ class ResourceManager:
 
     async def _write_row(
         self,
-        conn: asyncpg.Connection,
+        conn: asyncpg.Connection | None,
         compiled: Compiled,
         values: dict[str, Any],
         columns: dict[str, Any],
         changed_ok: bool = False,
+        together: Compiled | None = None,
+        order: Any = None,
     ) -> dict[str, Any] | None:
         """`_write` of one row. A write setting a reference to a soft-deleting resource that wrote
         nothing was stopped by its condition (engine.sql.references): the answer is that of a
         missing row. `changed_ok`: an update that also required the row's version, which answers
-        None when it was that instead."""
+        None when it was that instead. `together`: the statement's tagged form (`_tagged`), to
+        commit it with concurrent writes of its shape, in the order of `order`."""
         refs = written(self.queries.live, tuple(columns)) if self.queries.live else ()
-        record = await self._write(conn, compiled.sql, compiled.args(values), changed_ok or bool(refs))
+        combiner = getattr(self.pool, "combiner", None) if together is not None else None
+        if combiner is not None:
+            run = combiner.fetchrow(self.pool, conn, compiled, values, together, order)
+            record = await self._write(conn, compiled.sql, [], changed_ok or bool(refs), run=run)
+        else:
+            record = await self._write(conn, compiled.sql, compiled.args(values), changed_ok or bool(refs))
         if record is not None:
             return dict(record)
         if refs:
-            problem = await dead_reference_problem(self, conn, [columns], surely=not changed_ok)
+            if conn is None:
+                async with self.pool.acquire() as own:
+                    problem = await dead_reference_problem(self, own, [columns], surely=not changed_ok)
+            else:
+                problem = await dead_reference_problem(self, conn, [columns], surely=not changed_ok)
             if problem is not None:
                 raise problem
         if changed_ok:

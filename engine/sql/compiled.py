@@ -92,3 +92,19 @@ class ShapeCache:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+def tagged(statement: exp.Expression, name: str) -> exp.Expression:
+    """The write `statement` returning one more column, `name`, the int bound to `param(name)`: the
+    last column of its final SELECT or RETURNING (engine.db.commit_together tells the rows of a
+    pipeline apart by it). ValueError for a statement that returns nothing."""
+    tag = exp.alias_(exp.cast(param(name), "int"), name, quoted=True)
+    if isinstance(statement, exp.Select):
+        return statement.select(tag)
+    returning = statement.args.get("returning") if isinstance(statement, (exp.Insert, exp.Update, exp.Delete)) else None
+    if not isinstance(returning, exp.Returning):
+        raise ValueError(f"a write that returns no row cannot be told apart in a pipeline: {statement.sql()[:80]}")
+    statement = statement.copy()
+    returning = statement.args["returning"]
+    returning.append("expressions", tag)
+    return statement
