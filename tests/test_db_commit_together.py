@@ -16,9 +16,13 @@ from sqlglot import exp, parse_one
 
 from engine.db.commit_together import POSITION
 from engine.db.pool import create_pool
-from engine.http.keys import POOL
+from engine.http.keys import MANAGERS, POOL
+from engine.kernel.errors import Conflict, NotFound
+from engine.kernel.hooks import hookimpl
+from engine.kernel.identity import Identity
 from engine.sql.compiled import compile_expression, param, tagged
 
+ADMIN = Identity(user_id="admin", roles=frozenset({"user", "admin"}))
 TRANSACTION = "txid_current()"  # equal ids prove the writes shared one transaction
 
 
@@ -212,37 +216,50 @@ async def test_a_pool_made_without_combining_has_no_combiner(engine_database_url
 # --- the example app's writes --------------------------------------------------------------------
 
 
+def manager_of(api, resource):
+    return api.app[MANAGERS][resource]
+
+
 async def test_creates_by_different_users_started_together_each_keep_their_owner_and_event(api):
-    alice = await api.as_user("alice", name="Alice")
-    bob = await api.as_user("bob", name="Bob")
-    callers = [(alice, "alice"), (bob, "bob")] * 3
+    await api.as_user("alice", name="Alice")
+    await api.as_user("bob", name="Bob")
+    agents = manager_of(api, "agents")
+    callers = ["alice", "bob"] * 3
+    before = combined_writes()
 
-    responses = await asyncio.gather(
-        *(client.post("/api/agents", json={"name": f"{who} {n}"}) for n, (client, who) in enumerate(callers))
+    created = await asyncio.gather(
+        *(agents.create({"name": f"{who} {n}"}, Identity(user_id=who)) for n, who in enumerate(callers))
     )
 
-    assert [r.status for r in responses] == [201] * 6
-    ids = [r.json["data"]["id"] for r in responses]
-    rows = await api.sql("SELECT id::text, user_id, xmin::text AS tx FROM agents")
-    assert {row["id"]: row["user_id"] for row in rows} == {i: who for i, (_, who) in zip(ids, callers, strict=True)}
-    assert len({row["tx"] for row in rows}) < len(rows)  # some committed together
-    events = await api.sql(
-        "SELECT record_id, actor FROM _engine_events WHERE action = 'created' AND resource = 'agents'"
-    )
-    assert {e["record_id"]: e["actor"] for e in events} == {i: who for i, (_, who) in zip(ids, callers, strict=True)}
+    assert combined_writes() - before == len(callers)
+    assert [row["user_id"] for row in created] == callers
+    owners = {row["id"]: row["user_id"] for row in created}
+    rows = await api.sql("SELECT id, user_id, xmin::text AS tx FROM agents")
+    assert {row["id"]: row["user_id"] for row in rows} == owners
+    assert len({row["tx"] for row in rows}) == 1
+    events = await api.sql("SELECT record_id, actor FROM _engine_events WHERE resource = 'agents'")
+    assert {e["record_id"]: e["actor"] for e in events} == {str(key): who for key, who in owners.items()}
+    versions = await api.sql("SELECT record_id, actor, version FROM agents_history")
+    assert {v["record_id"]: (v["actor"], v["version"]) for v in versions} == {
+        key: (who, 1) for key, who in owners.items()
+    }
 
 
 async def test_updates_of_one_row_started_together_each_apply_and_keep_a_version(api):
     alice = await api.as_user("alice", name="Alice")
     agent = (await alice.post("/api/agents", json={"name": "first"})).json["data"]
+    before = combined_writes()
 
-    responses = await asyncio.gather(
-        *(alice.patch(f"/api/agents/{agent['id']}", json={"name": f"rename {n}"}) for n in range(4))
+    renamed = await asyncio.gather(
+        *(
+            manager_of(api, "agents").update(agent["id"], {"name": f"rename {n}"}, Identity(user_id="alice"))
+            for n in range(4)
+        )
     )
 
-    assert [r.status for r in responses] == [200] * 4
-    final = (await alice.get(f"/api/agents/{agent['id']}")).json["data"]["name"]
-    assert final in {f"rename {n}" for n in range(4)}
+    assert combined_writes() - before == 4
+    assert [row["name"] for row in renamed] == [f"rename {n}" for n in range(4)]
+    assert (await alice.get(f"/api/agents/{agent['id']}")).json["data"]["name"] == "rename 3"
     versions = await api.sql("SELECT version FROM agents_history WHERE record_id = $1 ORDER BY version", agent["id"])
     assert [v["version"] for v in versions] == [1, 2, 3, 4, 5]
 
@@ -252,14 +269,38 @@ async def test_an_update_of_a_row_the_caller_may_not_see_is_a_404_for_that_calle
     bob = await api.as_user("bob", name="Bob")
     mine = [(await alice.post("/api/agents", json={"name": f"a{n}"})).json["data"]["id"] for n in range(3)]
     bobs = (await bob.post("/api/agents", json={"name": "bob's"})).json["data"]["id"]
+    agents = manager_of(api, "agents")
+    before = combined_writes()
 
-    responses = await asyncio.gather(
-        *(alice.patch(f"/api/agents/{i}", json={"name": "renamed"}) for i in mine),
-        alice.patch(f"/api/agents/{bobs}", json={"name": "taken over"}),
+    results = await asyncio.gather(
+        *(agents.update(key, {"name": "renamed"}, Identity(user_id="alice")) for key in [*mine, bobs]),
+        return_exceptions=True,
     )
 
-    assert [r.status for r in responses] == [200, 200, 200, 404]
+    assert [row["name"] for row in results[:3]] == ["renamed"] * 3
+    assert isinstance(results[3], NotFound)
+    assert combined_writes() - before == 4
     assert (await bob.get(f"/api/agents/{bobs}")).json["data"]["name"] == "bob's"
+
+
+async def test_a_write_refused_by_the_database_is_a_4xx_for_its_request_alone(api):
+    await api.as_admin()
+    for who in ("ann", "ben", "cat"):
+        await api.as_user(who, name=who.title())
+    users = manager_of(api, "users")
+
+    results = await asyncio.gather(
+        users.update("ann", {"email": "ann@new.test"}, ADMIN),
+        users.update("ben", {"email": "cat@example.test"}, ADMIN),  # Cat's: taken
+        users.update("cat", {"name": "Cat"}, ADMIN),
+        return_exceptions=True,
+    )
+
+    assert results[0]["email"] == "ann@new.test"
+    assert isinstance(results[1], Conflict)
+    assert results[2]["name"] == "Cat"
+    emails = {row["id"]: row["email"] for row in await api.sql("SELECT id, email FROM users")}
+    assert (emails["ann"], emails["ben"], emails["cat"]) == ("ann@new.test", "ben@example.test", "cat@example.test")
 
 
 async def test_the_app_commits_writes_together_by_default(api):
@@ -279,3 +320,45 @@ class TestSwitchedOff:
         assert api.app[POOL].combiner is None
         rows = await api.sql("SELECT xmin::text AS tx FROM agents")
         assert len({row["tx"] for row in rows}) == 4
+
+
+class Reader:
+    """A third-party plugin needing no transaction whose hooks read through the write's connection."""
+
+    def __init__(self) -> None:
+        self.seen: list[bool] = []
+
+    @hookimpl
+    def write_needs_transaction(self) -> bool:
+        return False
+
+    @hookimpl
+    async def before_write(self, context, resource) -> None:
+        if resource.name == "agents":
+            self.seen.append(await context.conn.fetchval("SELECT true"))
+
+    @hookimpl
+    async def after_write(self, conn, resource) -> None:
+        if resource.name == "agents":
+            self.seen.append(await conn.fetchval("SELECT true"))
+
+
+class TestAPluginHookUsingTheConnection:
+    @pytest.fixture
+    def reader(self):
+        return Reader()
+
+    @pytest.fixture
+    def engine_plugins(self, reader):
+        return [reader]
+
+    async def test_its_hooks_get_the_writes_own_connection(self, api, reader):
+        # Its writes still commit together, each holding its connection while it waits
+        # (test_writers_holding_connections_commit_together_on_the_first_ones).
+        alice = await api.as_user("alice", name="Alice")
+
+        responses = await asyncio.gather(*(alice.post("/api/agents", json={"name": f"n{n}"}) for n in range(6)))
+
+        assert [r.status for r in responses] == [201] * 6
+        assert reader.seen == [True] * 12
+        assert len(await api.sql("SELECT id FROM agents")) == 6

@@ -82,6 +82,22 @@ async def test_reads_started_together_are_answered_together_through_pgbouncer(bo
     assert (REGISTRY.get_sample_value("engine_db_combined_reads_total") or 0.0) - before == 6
 
 
+async def test_writes_started_together_commit_together_through_pgbouncer(bounced):
+    """The pipeline of unnamed statements (Parse with every Bind) and its one Sync stay on one
+    server connection: transaction pooling hands the connection over only after the Sync."""
+    alice, bob = await bounced.as_user("alice"), await bounced.as_user("bob")
+    manager = bounced.app[MANAGERS]["agents"]
+    before = REGISTRY.get_sample_value("engine_db_combined_writes_total") or 0.0
+    callers = [Identity(user_id=who) for who in ("alice", "bob")] * 4
+
+    created = await asyncio.gather(*(manager.create({"name": f"agent {n}"}, who) for n, who in enumerate(callers)))
+
+    assert [row["user_id"] for row in created] == [who.user_id for who in callers]
+    assert (REGISTRY.get_sample_value("engine_db_combined_writes_total") or 0.0) - before == len(callers)
+    assert len((await alice.get("/api/agents?limit=100")).json["data"]) == 4
+    assert len((await bob.get("/api/agents?limit=100")).json["data"]) == 4
+
+
 async def test_a_write_through_pgbouncer_reaches_the_event_stream(bounced):
     alice = await bounced.as_user("alice")
     async with open_stream(bounced, alice) as stream:

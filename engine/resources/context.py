@@ -42,6 +42,10 @@ class WriteContext:
     # Reference columns whose target the route checked itself (a relation's nested routes, under
     # their `attach` rule): the `check: read` of engine.resources.references leaves them alone.
     references_checked: frozenset[str] = frozenset()
+    # Where a hook takes a connection when `conn` is None: a write without a transaction that
+    # commits with concurrent writes (engine.db.commit_together) holds none. Only resources whose
+    # write hooks are all built in, or take neither `conn` nor `context`, write so.
+    pool: Any = None
 
     def folded(self, kind: type) -> bool:
         """Whether the statement wrote a `kind` fold's rows itself (a loop, not ``any()`` over a

@@ -430,7 +430,7 @@ class ResourceManager:
         """`_create_alone` on the caller's connection, or on none: the statement then commits with
         concurrent creates (engine.db.commit_together) on a connection only their first one holds."""
         names = tuple(columns)
-        context.conn = conn
+        context.conn, context.pool = conn, self.pool
         await self._before_write(context, "create", columns, None)
         compiled, together, values, masks = await self._alone(
             "create", names, lambda: self.queries.insert_expression(names), context, known=columns
@@ -579,7 +579,7 @@ class ResourceManager:
         predicates: tuple[Predicate, ...],
     ) -> dict[str, Any] | None:
         """`_update_reading`'s statement on the caller's connection, or on none (as `_create_on`)."""
-        context.conn = conn
+        context.conn, context.pool = conn, self.pool
         try:
             await self._before_write(context, "update", columns, None)
         except Problem:

@@ -54,7 +54,8 @@ class SlowWrites:
         self.finished = 0
 
     @hookimpl
-    async def before_write(self, data: Any) -> None:
+    async def before_write(self, conn: Any, data: Any) -> None:
+        # Taking `conn` makes the write hold its connection (in a transaction) while this waits.
         if data and data.get("body") == SLOW:
             self.started += 1
             try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Awaitable
+from typing import Any
 
 import asyncpg
 from aiohttp import web
@@ -123,7 +124,14 @@ def after_write(context: WriteContext, resource: Resource) -> Awaitable[None] | 
     if context.write_set is not None:
         context.write_set.defer(NOTICES, _notify_each, ((resource.name, token),))
         return None
+    if context.conn is None:  # a write committed with others holds no connection
+        return _notify_on_pool(context.pool, resource.name, token)
     return notify_write(context.conn, resource.name, token)
+
+
+async def _notify_on_pool(pool: Any, resource_name: str, token: str) -> None:
+    async with pool.acquire() as conn:
+        await notify_write(conn, resource_name, token)
 
 
 NOTICES = "query_cache.notices"  # WriteSet key: the (resource, token) pairs a set-based write's rows changed
