@@ -15,7 +15,7 @@ from prometheus_client import REGISTRY
 from sqlglot import exp, parse_one
 
 from engine.db.commit_together import POSITION
-from engine.db.pool import create_pool
+from engine.db.pool import create_pool, one_connection
 from engine.http.keys import MANAGERS, POOL
 from engine.kernel.errors import Conflict, NotFound
 from engine.kernel.hooks import hookimpl
@@ -203,6 +203,42 @@ async def test_a_connection_in_a_transaction_never_carries_other_writes(pool):
 
     assert mine["tx"] != theirs["tx"]
     assert await stored(pool) == {2: "theirs"}
+
+
+async def test_a_task_holding_a_connection_between_statements_never_waits_for_another(
+    engine_database_url, engine_schema
+):
+    # Two tasks hold the pool's two connections inside one_connection(); a third task's write leads
+    # and needs a connection for the transaction. Were the two to join it, they would wait for it
+    # while holding what it waits for.
+    pool = await create_pool(
+        engine_database_url,
+        min_size=0,
+        max_size=2,
+        statement_timeout_ms=10_000,
+        schema=engine_schema,
+        combine_writes=True,
+    )
+    await pool.execute("CREATE TABLE notes (id int PRIMARY KEY, body text NOT NULL)")
+    go = asyncio.Event()
+
+    async def holding(n: int):
+        async with one_connection():
+            await pool.fetchval("SELECT 1")  # the block now holds one of the two connections
+            await go.wait()
+            return await written(pool, INSERT, {"id": n, "body": "held"})
+
+    try:
+        held = [asyncio.ensure_future(holding(n)) for n in (1, 2)]
+        while pool.get_idle_size() or pool.get_size() < 2:  # noqa: ASYNC110 - both blocks hold a connection
+            await asyncio.sleep(0.01)
+        leading = asyncio.ensure_future(written(pool, INSERT, {"id": 0, "body": "leads"}))
+        go.set()  # the two wake in the turn the leader waits in
+        rows = await asyncio.wait_for(asyncio.gather(leading, *held), 10)
+    finally:
+        await pool.close()
+
+    assert [row["id"] for row in rows] == [0, 1, 2]
 
 
 async def test_a_pool_made_without_combining_has_no_combiner(engine_database_url):

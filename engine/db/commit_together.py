@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import asyncpg
@@ -66,11 +66,18 @@ class _Shape:
 
 
 class WriteCombiner:
-    """Writes on a pool, committed together per statement shape (see the module's docstring)."""
+    """Writes on a pool, committed together per statement shape (see the module's docstring).
 
-    def __init__(self, max_writers: int = MAX_WRITERS, in_flight: int = IN_FLIGHT) -> None:
+    A write for which `alone()` is true runs its own statement: a task holding a connection
+    between its statements (`one_connection`) must not wait for another task's transaction, whose
+    first writer may itself be waiting for a free connection."""
+
+    def __init__(
+        self, max_writers: int = MAX_WRITERS, in_flight: int = IN_FLIGHT, alone: Callable[[], bool] | None = None
+    ) -> None:
         self.max_writers = max_writers
         self.in_flight = in_flight
+        self.alone = alone
         self._shapes: dict[str, _Shape] = {}  # the shapes being written (gathering or running)
 
     async def fetchrow(
@@ -89,8 +96,8 @@ class WriteCombiner:
         (engine.sql.compiled.tagged); `order` (the written row's key, for updates) orders the
         statements of one transaction."""
         sql = compiled.sql
-        if conn is not None and conn.is_in_transaction():
-            return await conn.fetchrow(sql, *compiled.args(values))
+        if (conn is not None and conn.is_in_transaction()) or (self.alone is not None and self.alone()):
+            return await _alone(pool, conn, compiled, values)
         shape = self._shapes.get(sql)
         if shape is None:
             shape = self._shapes[sql] = _Shape()

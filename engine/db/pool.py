@@ -306,7 +306,7 @@ async def create_pool(
     if coalesce_reads:
         pool.coalescer = Coalescer(pool, alone=holding_connection)
     if combine_writes:
-        pool.combiner = WriteCombiner()
+        pool.combiner = WriteCombiner(alone=holding_connection)
     return pool
 
 
