@@ -190,6 +190,28 @@ async def test_a_writer_cancelled_while_gathering_is_left_out(pool):
     assert 2 not in await stored(pool)
 
 
+async def test_a_connection_lost_mid_transaction_fails_every_writer_and_runs_nothing_again(pool):
+    # Whether the transaction committed is unknown when its connection dies (here it did not):
+    # running the writes again could write them twice, so each writer gets the error instead.
+    slow = write(
+        "INSERT INTO notes (id, body) SELECT :id::int, :body::text FROM pg_sleep(0.3)"
+        f" RETURNING id, {TRANSACTION} AS tx"
+    )
+    running = "FROM pg_stat_activity WHERE query ILIKE '%pg_sleep(0.3)%' AND pid <> pg_backend_pid()"
+    writes = [asyncio.ensure_future(written(pool, slow, {"id": n, "body": "x"})) for n in range(3)]
+    for _ in range(100):  # the pipeline's first statement is running
+        if await pool.fetchval(f"SELECT count(*) {running}"):
+            break
+        await asyncio.sleep(0.02)
+    await pool.execute(f"SELECT pg_terminate_backend(pid) {running}")
+
+    results = await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 10)
+
+    assert all(isinstance(r, (asyncpg.PostgresError, asyncpg.InterfaceError, OSError)) for r in results), results
+    await asyncio.sleep(0.5)  # were a writer to run its statement again, it would have by now
+    assert await stored(pool) == {}
+
+
 async def test_a_connection_in_a_transaction_never_carries_other_writes(pool):
     async with pool.acquire() as conn:
         transaction = conn.transaction()

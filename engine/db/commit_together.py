@@ -156,28 +156,33 @@ class WriteCombiner:
     async def _together(
         self, pool: Any, conn: asyncpg.Connection | None, tagged: Compiled, writers: list[_Writer]
     ) -> Any:
-        """Run every writer's statement in one transaction; answer the others, return the leader's row."""
+        """Run every writer's statement in one transaction; answer the others, return the leader's
+        row. Whatever happens, every writer is answered (a row, run alone, or the error)."""
         leader = writers[0]
+        try:
+            return await self._run(pool, conn, tagged, writers, leader)
+        except BaseException as exc:
+            return _fail(writers, exc, leader)
+
+    async def _run(
+        self, pool: Any, conn: asyncpg.Connection | None, tagged: Compiled, writers: list[_Writer], leader: _Writer
+    ) -> Any:
         if all(w.order is not None for w in writers):
             with contextlib.suppress(TypeError):  # keys that do not compare: arrival order
                 writers = sorted(writers, key=lambda w: w.order)
         try:
             args = [tagged.args({**w.values, POSITION: n}) for n, w in enumerate(writers)]
-            if conn is None:
-                acquired = pool.acquire()
+            acquired = pool.acquire() if conn is None else None
+            if acquired is not None:
                 conn = await acquired.__aenter__()
-            else:
-                acquired = None
         except Exception:  # nothing was sent: each writes alone, meeting its own error
             return _answer(writers, None, leader)
         try:
             records = await conn.fetchmany(tagged.sql, args)
         except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-            if conn.is_closed():  # the connection failed: committed or not is unknown
+            if not _open(conn):  # the connection failed: committed or not is unknown
                 return _fail(writers, exc, leader)
             return _answer(writers, None, leader)  # rolled back: each writes alone, meeting its own error
-        except BaseException as exc:  # handed to every caller, then raised for the leader
-            return _fail(writers, exc, leader)
         finally:
             if acquired is not None:
                 await acquired.__aexit__(None, None, None)
@@ -188,6 +193,14 @@ class WriteCombiner:
             row = dict(record.items())
             rows[row.pop(POSITION)] = row
         return _answer(writers, rows, leader)
+
+
+def _open(conn: asyncpg.Connection) -> bool:
+    """Whether the connection still stands (a pool's proxy of a lost one is detached, and says so by raising)."""
+    try:
+        return not conn.is_closed()
+    except asyncpg.InterfaceError:
+        return False
 
 
 async def _alone(pool: Any, conn: asyncpg.Connection | None, compiled: Compiled, values: Values) -> Any:
