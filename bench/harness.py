@@ -69,6 +69,7 @@ SEARCH_WORDS = (
 # PATCH, against the same engine serving a copy of resources.yaml without agents' `history:` key.
 BASELINES = {"W11": "no history"}
 NO_HISTORY_SPEC = os.path.join(ROOT, ".bench-no-history.yaml")
+IDLE_SECONDS = 12  # after the run, before RSS is read again: the engine's trimmer looks every 5 s
 TEAMS = 10_000  # W6: teams in all (one per user for W5, the rest shared among member-only users)
 # W5: every 4th user's team also has a pending invitation (no member until accepted: left out of the team's
 # members) and shares one of its owner's agents that is soft-deleted (embedded as null), as real teams do.
@@ -565,6 +566,13 @@ def main() -> int:
                     )
             results[scenario] = {name: summarize(s) for name, s in samples.items() if s}
         memory = {name: memory_kb(p.pid) for name, p in servers.items()}
+        time.sleep(
+            IDLE_SECONDS
+        )  # the load gone: what each server keeps (the engine trims its heap, engine/server/memory.py)
+        for name, p in servers.items():
+            memory[name] = (*memory[name], memory_kb(p.pid)[0])
+        sizes = ", ".join(f"{name} {m[0] / 1024:.0f} / {m[2] / 1024:.0f} MB" for name, m in memory.items())
+        log(f"RSS after the run / after {IDLE_SECONDS} s idle: {sizes}")
     finally:
         for process in servers.values():
             process.send_signal(signal.SIGTERM)
@@ -600,7 +608,8 @@ which runs on uvloop as in production; the reference runs on asyncio's default e
 {report}
 
 Steady-state RSS after the run: engine {memory["engine"][0] / 1024:.0f} MB, reference
-{memory[REFERENCE][0] / 1024:.0f} MB.
+{memory[REFERENCE][0] / 1024:.0f} MB; after {IDLE_SECONDS} s without load: engine {memory["engine"][2] / 1024:.0f} MB,
+reference {memory[REFERENCE][2] / 1024:.0f} MB.
 
 Server CPU per request: user + system CPU time of the server's processes during each round over the
 requests it answered (medians over rounds); `ratio CPU/req` is the engine's over the reference's (lower is
