@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from engine.features.soft_delete.rows import ALIVE_KEY
+from engine.http.keys import MANAGERS
+from engine.kernel.identity import Identity
+
 
 async def create_agent(client, **fields):
     created = await client.post("/api/agents", json={"name": "Helper", **fields})
@@ -237,3 +241,15 @@ async def test_restore_with_a_stale_if_match_is_412(api, expect_problem):
     stale = await alice.post(f"/api/agents/{agent['id']}/restore", headers={"If-Match": '"stale"'})
     expect_problem(stale, 412)
     assert (await alice.get(f"/api/agents/{agent['id']}")).status == 404
+
+
+async def test_every_callers_access_answer_shares_one_alive_condition(api):
+    # The access memo keeps each caller's predicates; the "not deleted" one is the same for all.
+    agents = api.app[MANAGERS]["agents"]
+
+    alice = await agents.predicates("read", Identity(user_id="alice"))
+    bob = await agents.predicates("read", Identity(user_id="bob"))
+
+    [alices] = [p for p in alice if p.key == (ALIVE_KEY,)]
+    [bobs] = [p for p in bob if p.key == (ALIVE_KEY,)]
+    assert alices is bobs

@@ -9,6 +9,7 @@ DELETE itself becomes an UPDATE setting `deleted_at` (engine.sql.queries.Resourc
 from __future__ import annotations
 
 import logging
+from functools import lru_cache
 
 import asyncpg
 from sqlglot import exp
@@ -31,6 +32,7 @@ def _deleted(resource: Resource, t: str) -> exp.Expression:
     return exp.Is(this=column(resource.soft_delete.column, t), expression=exp.Null())
 
 
+@lru_cache(maxsize=256)  # one per resource, shared by every caller's answers (the access memo keeps them per caller)
 def alive(resource: Resource) -> Predicate:
     """Rows not deleted: ANDed into every query of the resource."""
     return Predicate((ALIVE_KEY,), lambda t: _deleted(resource, t))
