@@ -444,8 +444,9 @@ class ResourceManager:
     def _holds_connection(self) -> bool:
         """Whether a write without a transaction holds a connection from its first hook to its last:
         unless the pool commits writes together and no write hook for this resource may use one.
-        The built-in hooks use none on that path; another plugin's hook taking `conn` or
-        `context` (which carries the connection) keeps its connection."""
+        The built-in hooks use none on that path (the query cache's notice takes one from
+        `context.pool`); another plugin's hook taking `conn` or `context` (which carries the
+        connection) keeps its connection."""
         if getattr(self.pool, "combiner", None) is None:
             return True
         if self._hooks_hold_connection is None:
@@ -664,7 +665,7 @@ class ResourceManager:
             if self.resource.references:
                 await refuse_hidden_targets(self, context, data, previous)
             rules = await self.field_rules("write", context.identity) if rules is None else rules
-            if rules and context.conn is None:  # a write committed with others (_create_on) holds none
+            if context.conn is None and any(name in rules for name in data):  # a write that holds none (_create_on)
                 async with self.pool.acquire() as conn:
                     await field_rules.check_writes(conn, self.queries, rules, data, previous)
             elif rules:
