@@ -118,7 +118,10 @@ class WriteCombiner:
                     shape.freed = asyncio.get_running_loop().create_future()
                 await asyncio.shield(shape.freed)
         except asyncio.CancelledError:
+            if shape.gathering is gathering:
+                shape.gathering = None
             _answer(gathering, None)
+            self._idle(sql, shape)
             raise
         finally:
             if shape.gathering is gathering:
