@@ -811,9 +811,8 @@ class ResourceManager:
         None when it was that instead. `together`: the statement's tagged form (`_tagged`), to
         commit it with concurrent writes of its shape, in the order of `order`."""
         refs = written(self.queries.live, tuple(columns)) if self.queries.live else ()
-        combiner = getattr(self.pool, "combiner", None) if together is not None else None
-        if combiner is not None:
-            run = combiner.fetchrow(self.pool, conn, compiled, values, together, order)
+        if together is not None:  # the pool commits writes together (`_tagged` made it)
+            run = self.pool.combiner.fetchrow(self.pool, conn, compiled, values, together, order)
             record = await self._write(conn, compiled.sql, [], changed_ok or bool(refs), run=run)
         else:
             record = await self._write(conn, compiled.sql, compiled.args(values), changed_ok or bool(refs))
