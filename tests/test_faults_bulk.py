@@ -48,6 +48,7 @@ async def after_write(resource, action, record):
 IN_FLIGHT = """
 SELECT count(*) FROM pg_stat_activity
 WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL AND datname = current_database()
+  AND application_name = $1
 """
 
 
@@ -70,6 +71,7 @@ async def server(api, engine_database_url, engine_schema, engine_spec_path):
         "ENGINE_AUTO_MIGRATE": "true",
         "ENGINE_LOG_LEVEL": "WARNING",
         "ENGINE_REQUEST_TIMEOUT": "300",
+        "ENGINE_DB_APPLICATION_NAME": engine_schema,  # its sessions, not a test's running beside it
     }
     server = Server(engine_spec_path, env, workers=1)
     try:
@@ -100,12 +102,12 @@ async def wait_for(condition, what: str, within: float = 60.0) -> None:
         await asyncio.sleep(0.1)
 
 
-async def test_a_worker_killed_during_a_bulk_create_leaves_no_row_and_no_event(server, api):
+async def test_a_worker_killed_during_a_bulk_create_leaves_no_row_and_no_event(server, api, engine_schema):
     token = api.token("alice")
     sending = asyncio.create_task(post(server.base, token, items("first")))
 
     async def held() -> bool:
-        return (await api.sql(IN_FLIGHT))[0][0] > 0
+        return (await api.sql(IN_FLIGHT, engine_schema))[0][0] > 0
 
     await wait_for(held, "the bulk create holding its transaction")
     worker = cluster_pids(server.process.pid)[1]

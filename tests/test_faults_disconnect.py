@@ -37,6 +37,13 @@ def engine_plugins(slow_writes):
     return [slow_writes]
 
 
+@pytest.fixture
+def engine_env(engine_env, engine_schema):
+    # The schema's name as the connections' application_name: the sessions this test's app left,
+    # not those of a test running beside it on the same server.
+    return {**engine_env, "ENGINE_DB_APPLICATION_NAME": engine_schema}
+
+
 def _request(api, ref: str) -> tuple[bytes, bytes]:
     body = orjson.dumps({"ref": ref, "body": SLOW})
     head = (
@@ -83,11 +90,11 @@ async def _no_session_left_in_a_transaction(api, within: float = 5.0) -> bool:
     cancelled transaction's server connection is closed by the pooler after the engine let go of it,
     so the server may show it for a moment: wait for it to go, bounded."""
     query = (
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'resource-engine'"
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1"
         " AND state LIKE 'idle in transaction%' AND datname = current_database()"
     )
     deadline = asyncio.get_running_loop().time() + within
-    while (await api.sql(query))[0]["n"]:
+    while (await api.sql(query, api.schema))[0]["n"]:
         if asyncio.get_running_loop().time() > deadline:
             return False
         await asyncio.sleep(0.05)

@@ -42,8 +42,16 @@ def deadlines() -> dict[str, str]:
 
 
 @pytest.fixture
-def engine_env(engine_env, deadlines):
-    return {**engine_env, "ENGINE_POOL_SIZE": str(POOL_SIZE), "ENGINE_POOL_MIN_SIZE": "1", **deadlines}
+def engine_env(engine_env, engine_schema, deadlines):
+    # The schema's name as the connections' application_name: the sessions this test's app left,
+    # not those of a test running beside it on the same server.
+    return {
+        **engine_env,
+        "ENGINE_POOL_SIZE": str(POOL_SIZE),
+        "ENGINE_POOL_MIN_SIZE": "1",
+        "ENGINE_DB_APPLICATION_NAME": engine_schema,
+        **deadlines,
+    }
 
 
 async def _hold_every_connection(alice, slow_writes: SlowWrites) -> list[asyncio.Task]:
@@ -101,7 +109,8 @@ async def test_write_past_its_deadline_is_504_and_rolled_back(api):
     assert await orphans(api) == (0, 0)
     assert await pool_settled(api.app[POOL])
     stuck = await api.sql(
-        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = 'resource-engine'"
-        " AND state LIKE 'idle in transaction%' AND datname = current_database()"
+        "SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1"
+        " AND state LIKE 'idle in transaction%' AND datname = current_database()",
+        api.schema,
     )
     assert stuck[0]["n"] == 0

@@ -282,6 +282,7 @@ async def create_pool(
     plan_cache_mode: str | None = None,
     coalesce_reads: bool = False,
     combine_writes: bool = False,
+    application_name: str = "resource-engine",
     **connect_options: Any,
 ) -> EnginePool:
     """The engine's pool. Behind PgBouncer (`pooler`), without asyncpg's named prepared statements and
@@ -298,7 +299,7 @@ async def create_pool(
         max_size=max_size,
         init=_init_connection,
         reset=_keep_session,
-        server_settings=_settings("resource-engine", schema, statement_timeout_ms, pooler, plan_cache_mode),
+        server_settings=_settings(application_name, schema, statement_timeout_ms, pooler, plan_cache_mode),
         **connect_options,
     )
     await pool

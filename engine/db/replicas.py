@@ -228,6 +228,7 @@ class Replicas:
         statement_lifetime: float | None = None,
         interval: float,
         coalesce_reads: bool = False,
+        application_name: str = "resource-engine",
     ) -> Replicas:
         """Replica pools open empty (a replica that is down does not stop the start), then the monitor starts."""
         replicas = []
@@ -238,6 +239,7 @@ class Replicas:
             "plan_cache_mode": plan_cache_mode,
             "max_cached_statement_lifetime": statement_lifetime or 0,
             "timeout": CONNECT_TIMEOUT,
+            "application_name": application_name,
         }
         for url in urls:
             pool = await create_pool(url, min_size=0, max_size=pool_size, **options)

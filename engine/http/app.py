@@ -125,6 +125,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         max_cached_statement_lifetime=settings.statement_lifetime or 0,
         coalesce_reads=settings.coalesce_reads,
         combine_writes=settings.combine_writes,
+        application_name=config.value("ENGINE_DB_APPLICATION_NAME"),
     )
     if settings.acquire_timeout is not None:
         bound_pool_wait(pool, settings.acquire_timeout)
@@ -160,6 +161,7 @@ async def open_replicas(config: Config, settings: PoolSettings, pool: Any, poole
         max_lag=config.value("ENGINE_REPLICA_MAX_LAG"),
         interval=config.value("ENGINE_REPLICA_CHECK_INTERVAL"),
         coalesce_reads=settings.coalesce_reads,
+        application_name=config.value("ENGINE_DB_APPLICATION_NAME"),
     )
 
 

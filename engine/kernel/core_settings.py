@@ -96,6 +96,14 @@ SETTINGS = (
         "server",
     ),
     Setting(
+        "ENGINE_DB_APPLICATION_NAME",
+        text(strip=True),
+        "resource-engine",
+        "the `application_name` of the pool's connections (and the replicas'), as `pg_stat_activity` "
+        "shows them: tells one deployment's sessions from another's on a shared server",
+        "server",
+    ),
+    Setting(
         "ENGINE_DB_COMBINE_WRITES",
         boolean(),
         True,
