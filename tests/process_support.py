@@ -43,12 +43,18 @@ class Completed:
         return self.stdout + self.stderr
 
 
-async def run_engine(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Completed:
-    """Run one command to completion."""
+async def run_engine(*args: str, cwd: Path, env: dict[str, str] | None = None, stdin: bytes | None = None) -> Completed:
+    """Run one command to completion (`stdin`: its whole input, then end of file)."""
     process = await asyncio.create_subprocess_exec(
-        *ENGINE, *args, cwd=cwd, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *ENGINE,
+        *args,
+        cwd=cwd,
+        env=env,
+        stdin=asyncio.subprocess.PIPE if stdin is not None else None,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout=120)
+    stdout, stderr = await asyncio.wait_for(process.communicate(stdin), timeout=120)
     return Completed(process.returncode or 0, stdout.decode(), stderr.decode())
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from aiohttp.test_utils import unused_port
 from mcp.client import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -72,3 +73,86 @@ async def test_an_unreachable_url_is_one_line_and_exit_code_1(api, tmp_path):
     assert done.code == 1
     assert f"resource-engine mcp: ConnectError: All connection attempts failed (at {closed})" in done.stderr
     assert "Traceback" not in done.output
+
+
+def jsonrpc_lines(*messages: Any) -> bytes:
+    """One message per line, as a client writes them (a `str` goes as it is: a malformed line)."""
+    return b"".join((m.encode() if isinstance(m, str) else orjson.dumps(m)) + b"\n" for m in messages)
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": "init",
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "script", "version": "1"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+
+async def piped(api: Any, tmp_path: Path, token: str, *messages: Any) -> dict[Any, Any]:
+    """`resource-engine mcp` given `messages` on stdin, then end of input: its answers by id, and
+    under "null ids" the list of those answered with a null id, in order."""
+    env = engine_env(api.database_url, api.schema, **api.env, ENGINE_MCP_TOKEN=token)
+    done = await run_engine(
+        "--spec", str(ROOT / "resources.yaml"), "mcp", cwd=tmp_path, env=env, stdin=jsonrpc_lines(*messages)
+    )
+    assert done.code == 0, done.stderr
+    answers = [orjson.loads(line) for line in done.stdout.splitlines()]
+    return {answer["id"]: answer for answer in answers} | {"null ids": [a for a in answers if a["id"] is None]}
+
+
+async def test_requests_piped_in_are_all_answered_before_the_command_exits(api, tmp_path):
+    # The SDK closes the session at the end of input: a request still running was answered
+    # "Connection closed". A script that pipes its requests in and closes stdin gets every answer.
+    await api.as_user("alice")
+    create = {"name": "agents_create", "arguments": {"data": {"name": "Piped"}}}
+    answers = await piped(
+        api,
+        tmp_path,
+        api.token("alice"),
+        INITIALIZE,
+        INITIALIZED,
+        {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": create},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list"},
+    )
+
+    assert "result" in answers["init"]
+    assert answers[1]["result"]["structuredContent"]["data"]["name"] == "Piped"
+    assert "agents_create" in {tool["name"] for tool in answers[2]["result"]["tools"]}
+
+
+async def test_each_malformed_line_is_answered_with_its_json_rpc_error_and_the_session_goes_on(api, tmp_path):
+    # The SDK drops a line it cannot read without a word, and takes a request with a null id for a
+    # notification: the client would wait for ever. Each gets /mcp's answer instead.
+    await api.as_user("alice")
+    answers = await piped(
+        api,
+        tmp_path,
+        api.token("alice"),
+        "not json",
+        "",  # a blank line is skipped
+        INITIALIZE,
+        {"jsonrpc": "2.0", "id": 1},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/list", "params": [1]},
+        {"jsonrpc": "1.0", "id": 3, "method": "tools/list"},
+        [{"jsonrpc": "2.0", "id": 4, "method": "tools/list"}],
+        {"jsonrpc": "2.0", "id": None, "method": "tools/list"},
+        INITIALIZED,
+        {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
+    )
+
+    assert [(a["error"]["code"], a["error"]["message"].split(":")[0]) for a in answers["null ids"]] == [
+        (-32700, "Parse error"),
+        (-32600, "Invalid Request"),  # the batch
+        (-32600, "Invalid Request"),  # the null id
+    ]
+    assert "batches are not supported" in answers["null ids"][1]["error"]["message"]
+    assert "MCP allows no null id" in answers["null ids"][2]["error"]["message"]
+    assert answers[1]["error"] == {
+        "code": -32600,
+        "message": 'Invalid Request: a message needs a "method" (a request or notification), '
+        'or a "result" or "error" (a response)',
+    }
+    assert answers[2]["error"]["message"] == 'Invalid Request: "params" must be an object'
+    assert answers[3]["error"]["message"] == 'Invalid Request: "jsonrpc" must be "2.0"'
+    assert answers[5]["result"]["tools"], "the session went on after the malformed lines"

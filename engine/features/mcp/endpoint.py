@@ -18,6 +18,7 @@ from mcp.server.lowlevel import Server
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 
 from engine.features.mcp.bridge import ENGINE_REQUEST, respond
+from engine.features.mcp.envelope import refusal
 from engine.kernel.errors import Problem, ServiceUnavailable, UnsupportedMediaType
 
 
@@ -68,51 +69,18 @@ class Endpoint:
         return response
 
 
-INVALID_REQUEST = -32600  # JSON-RPC 2.0's code for a message that is JSON but not a valid request
-
-
 def invalid_request(body: bytes) -> web.Response | None:
-    """JSON-RPC's Invalid Request (HTTP 400) for a message the SDK would mistake or word badly: with an
-    `id` MCP does not allow (null, an object, a boolean, a fraction) it took a request for a
-    notification and answered 202 with nothing; a batch, a wrong `jsonrpc` or a `params` that is
-    not an object got its data model's validation dump. None when the envelope is sound, or when the
-    body is not JSON (the SDK's Parse error answers that)."""
+    """JSON-RPC's Invalid Request (HTTP 400) for a message the SDK would mistake or word badly
+    (engine.features.mcp.envelope). None when the envelope is sound, or when the body is not JSON
+    (the SDK's Parse error answers that)."""
     try:
         message = orjson.loads(body)
     except orjson.JSONDecodeError:
         return None
-    reason = _envelope_problem(message)
-    if reason is None:
+    answer = refusal(message)
+    if answer is None:
         return None
-    answer_id = message.get("id") if isinstance(message, dict) and _valid_id(message.get("id")) else None
-    error = {"code": INVALID_REQUEST, "message": f"Invalid Request: {reason}"}
-    return web.json_response(
-        {"jsonrpc": "2.0", "id": answer_id, "error": error}, status=400, dumps=lambda v: orjson.dumps(v).decode()
-    )
-
-
-def _valid_id(value: Any) -> bool:
-    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
-
-
-def _envelope_problem(message: Any) -> str | None:
-    if isinstance(message, list):
-        return "batches are not supported: send one JSON-RPC message per request"
-    if not isinstance(message, dict):
-        return "a JSON-RPC message is an object"
-    if message.get("jsonrpc") != "2.0":
-        return '"jsonrpc" must be "2.0"'
-    if "method" not in message:
-        if "result" in message or "error" in message:
-            return None  # a response to the server: the SDK takes it
-        return 'a message needs a "method" (a request or notification), or a "result" or "error" (a response)'
-    if not isinstance(message["method"], str):
-        return '"method" must be a string'
-    if "id" in message and not _valid_id(message["id"]):
-        return '"id" must be a string or an integer (MCP allows no null id)'
-    if "params" in message and not isinstance(message["params"], dict):
-        return '"params" must be an object'
-    return None
+    return web.json_response(answer, status=400, dumps=lambda v: orjson.dumps(v).decode())
 
 
 def _refusal(response: web.Response) -> Problem:
