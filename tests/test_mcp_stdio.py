@@ -75,6 +75,16 @@ async def test_an_unreachable_url_is_one_line_and_exit_code_1(api, tmp_path):
     assert "Traceback" not in done.output
 
 
+async def test_a_url_that_is_not_the_endpoint_names_the_right_one(api, tmp_path):
+    root = str(api.client.make_url("/"))
+    env = engine_env(api.database_url, api.schema, ENGINE_MCP_TOKEN="t")
+    done = await run_engine("--spec", str(ROOT / "resources.yaml"), "mcp", "--url", root, cwd=tmp_path, env=env)
+
+    assert done.code == 1
+    assert f"the engine serves MCP at /mcp: try --url {root.rstrip('/')}/mcp" in done.stderr
+    assert "Traceback" not in done.output
+
+
 def jsonrpc_lines(*messages: Any) -> bytes:
     """One message per line, as a client writes them (a `str` goes as it is: a malformed line)."""
     return b"".join((m.encode() if isinstance(m, str) else orjson.dumps(m)) + b"\n" for m in messages)

@@ -68,9 +68,16 @@ def run(args: argparse.Namespace, out: Any) -> int:
         return 1
     except (OSError, httpx2.HTTPError, MCPError, ExceptionGroup) as exc:  # the engine could not be reached
         log.debug("resource-engine mcp stopped", exc_info=exc)
-        out.error(f"resource-engine mcp: {_reason(exc)}" + (f" (at {args.url})" if args.url else ""))
+        out.error(f"resource-engine mcp: {_reason(exc)}" + (f" (at {args.url})" if args.url else "") + _hint(args.url))
         return 1
     return 0
+
+
+def _hint(url: str | None) -> str:
+    """A URL that is not the endpoint's (a server's root): the engine serves MCP at /mcp."""
+    if url is None or httpx2.URL(url).path.rstrip("/").endswith("/mcp"):
+        return ""
+    return f"; the engine serves MCP at /mcp: try --url {url.rstrip('/')}/mcp"
 
 
 def _reason(error: BaseException) -> str:
