@@ -85,6 +85,34 @@ async def test_an_order_without_a_limit_is_kept_for_each_caller(pool):
     assert [[row["g"] for row in rows] for rows in answers] == [[6, 4, 2], [8, 6, 4, 2], []]
 
 
+async def test_callers_of_a_list_are_split_so_that_each_statement_returns_about_rows_per_statement(pool):
+    # Twenty rows for each of 32 callers are work one backend does on one core: capped by the rows its
+    # last statement returned, the shape's next callers are read by several statements at once.
+    pool.coalescer.rows_per_statement = 12
+    six_each = statement(f"SELECT :n::int AS n, g, {TRANSACTION} AS tx FROM generate_series(1, 6) AS g ORDER BY g")
+
+    async def read_together() -> list[list[dict]]:
+        return await asyncio.gather(*(coalesce.fetch(pool, six_each, [n]) for n in range(8)))
+
+    first = await read_together()  # 48 rows: 12 rows are two callers' worth
+    then = await read_together()
+
+    assert len({row["tx"] for rows in first for row in rows}) == 1
+    assert len({row["tx"] for rows in then for row in rows}) == 4
+    assert [[(row["n"], row["g"]) for row in rows] for rows in then] == [
+        [(n, g) for g in range(1, 7)] for n in range(8)
+    ]
+
+
+async def test_reads_of_a_row_each_stay_in_one_statement(pool):
+    doubled = statement(f"SELECT :n::int * 2 AS doubled, {TRANSACTION} AS tx")
+
+    await asyncio.gather(*(coalesce.fetchrow(pool, doubled, [n]) for n in range(40)))
+    rows = await asyncio.gather(*(coalesce.fetchrow(pool, doubled, [n]) for n in range(40)))
+
+    assert len({row["tx"] for row in rows}) == 1
+
+
 async def test_a_value_every_caller_shares_is_bound_once(pool):
     scaled = statement(f"SELECT :n::int * :factor::int AS product, {TRANSACTION} AS tx")
 

@@ -9,6 +9,11 @@ one executor start-up instead of N (bench/RESULTS.md measures it). A hand-writte
 this; the engine can, because it knows each statement's shape and asks PostgreSQL its parameters'
 types once.
 
+A statement's callers are capped by the rows it returns (`ROWS_PER_STATEMENT`): reads by key
+return a row each and are best answered all at once, but lists of 20 rows cost PostgreSQL real work
+per caller, done by one backend on one core; capped, the same callers' lists are read by several
+statements on several connections at once (bench/RESULTS.md measures both).
+
 Each caller gets exactly the rows its own statement gives: the shape is that statement, run once per
 caller's values, its ORDER BY and LIMIT included (PostgreSQL never flattens a subquery with an ORDER
 BY into the join: it runs in a nested loop over the callers, which keeps each caller's rows in the
@@ -31,6 +36,7 @@ from engine.sql.compiled import Compiled, for_rows
 ROWS = "__callers"  # the callers' values, one row per caller
 POSITION = "__caller"  # the column numbering them, from 1
 MAX_CALLERS = 64  # callers answered by one statement; one arriving when it is full starts the next
+ROWS_PER_STATEMENT = 320  # a shape's callers per statement: this over the rows per caller its last one returned
 MAX_SHAPES = 1024  # statement shapes remembered (their parameters' types, their combined forms)
 _ALONE = object()  # the combined statement was not made: run your own
 
@@ -41,11 +47,12 @@ Caller = tuple[Sequence[Any], "asyncio.Future[Any] | None"]  # its values, and w
 class _Shape:
     """One statement shape: the callers gathering for its next statement, and its combined forms."""
 
-    __slots__ = ("combined", "gathering", "types")
+    __slots__ = ("callers", "combined", "gathering", "types")
 
     def __init__(self) -> None:
         self.gathering: list[Caller] | None = None
         self.types: tuple[Any, ...] | None = None  # the parameters' (asyncpg Type), asked once
+        self.callers = MAX_CALLERS  # at most this many callers per statement (`ROWS_PER_STATEMENT`)
         self.combined: dict[tuple[int, ...], str] = {}  # the positions bound once -> the combined statement
 
 
@@ -67,12 +74,14 @@ class Coalescer:
         context: Callable[[], Hashable] | None = None,
         alone: Callable[[], bool] | None = None,
         max_callers: int = MAX_CALLERS,
+        rows_per_statement: int = ROWS_PER_STATEMENT,
     ) -> None:
         self.reads = reads
         self.run = run or self._on_pool
         self.context = context
         self.alone = alone
         self.max_callers = max_callers
+        self.rows_per_statement = rows_per_statement
         self._shapes: dict[Hashable, _Shape] = {}
         self._unsuited: set[str] = set()  # statements `for_rows` cannot rewrite: always read alone
 
@@ -92,7 +101,8 @@ class Coalescer:
                 self._forget_idle()
             shape = self._shapes[key] = _Shape()
         gathering = shape.gathering
-        if gathering is not None and len(gathering) < self.max_callers:  # join the statement being gathered
+        # Join the statement being gathered, while it has room.
+        if gathering is not None and len(gathering) < min(self.max_callers, shape.callers):
             answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             gathering.append((args, answer))
             rows = await answer
@@ -163,6 +173,8 @@ class Coalescer:
             shape.types, shape.combined = None, {}  # asked again next time (a migration may change them)
             return None
         _count(len(callers))
+        # The next statement's callers, so that it returns about `rows_per_statement` rows (two at least).
+        shape.callers = max(2, self.rows_per_statement * len(callers) // max(len(records), 1))
         grouped: dict[int, list[Row]] = {}
         if records:
             names = tuple(records[0].keys())[1:]  # the first column is the caller's position
