@@ -8,13 +8,14 @@ exactly the row, and the error, its own statement gives.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 
 import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlglot import exp, parse_one
 
-from engine.db.commit_together import POSITION
+from engine.db.commit_together import MAX_WRITERS, POSITION
 from engine.db.pool import create_pool, one_connection
 from engine.http.keys import MANAGERS, POOL
 from engine.http.middleware import DATABASE_UNAVAILABLE
@@ -91,6 +92,15 @@ async def test_writes_started_together_commit_in_one_transaction(pool):
     assert len({row["tx"] for row in rows}) == 1
     assert combined_writes() - before == 8
     assert await stored(pool) == {n: f"note {n}" for n in range(8)}
+
+
+async def test_a_write_past_a_full_group_starts_the_next_transaction(pool):
+    # A group's statements run one after another on one backend: two groups of MAX_WRITERS use two.
+    rows = await asyncio.gather(*(written(pool, INSERT, {"id": n, "body": "x"}) for n in range(MAX_WRITERS + 4)))
+
+    sizes = sorted(Counter(row["tx"] for row in rows).values())
+    assert sizes == [4, MAX_WRITERS]
+    assert len(await stored(pool)) == MAX_WRITERS + 4
 
 
 async def test_writers_holding_connections_commit_together_on_the_first_ones(pool):

@@ -40,7 +40,10 @@ from engine.db.metrics import DB_COMBINED_COMMITS, DB_COMBINED_WRITES
 from engine.sql.compiled import Compiled
 
 POSITION = "__writer"  # the column a combined statement adds (engine.sql.compiled.tagged): the caller's position
-MAX_WRITERS = 64  # writes committed by one transaction; one arriving when it is full starts the next
+# Writes committed by one transaction; one arriving when it is full starts the next. A group's
+# statements run one after another on one backend: smaller groups spread the load over
+# `IN_FLIGHT` backends (measured: 16 beat 64 and 8 on W3 and W4, bench/RESULTS.md).
+MAX_WRITERS = 16
 IN_FLIGHT = 2  # transactions of one shape running at once; the next one gathers meanwhile
 _ALONE = object()  # the transaction rolled back: run your own statement
 
