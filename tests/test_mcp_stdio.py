@@ -148,6 +148,7 @@ async def test_each_malformed_line_is_answered_with_its_json_rpc_error_and_the_s
         [{"jsonrpc": "2.0", "id": 4, "method": "tools/list"}],
         {"jsonrpc": "2.0", "id": None, "method": "tools/list"},
         INITIALIZED,
+        {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": [1]}},  # no such id
         {"jsonrpc": "2.0", "id": 5, "method": "tools/list"},
     )
 

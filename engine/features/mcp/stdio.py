@@ -42,7 +42,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.shared.message import SessionMessage
 from pydantic import ValidationError
 
-from engine.features.mcp.envelope import INVALID_REQUEST, PARSE_ERROR, answer_id, error, refusal
+from engine.features.mcp.envelope import INVALID_REQUEST, PARSE_ERROR, answer_id, error, refusal, valid_id
 from engine.features.mcp.server import INSTRUCTIONS, NAME, version
 from engine.http.app import create_app
 from engine.kernel.config import Config
@@ -190,7 +190,9 @@ class Screened:
             self._in_flight[message["id"]] += 1
             self._settled.clear()
         elif message.get("method") == "notifications/cancelled":  # a cancelled request gets no answer
-            self.answered((message.get("params") or {}).get("requestId"))
+            cancelled = (message.get("params") or {}).get("requestId")
+            if valid_id(cancelled):
+                self.answered(cancelled)
         return None
 
 
