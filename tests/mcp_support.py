@@ -11,6 +11,14 @@ from mcp.client import Client
 from mcp.client.streamable_http import streamable_http_client
 
 LEGACY, MODERN = "legacy", "2026-07-28"  # the handshake era (initialize) and the stateless era
+# The SDK's own clients wait 30 s for an answer (its MCP_DEFAULT_TIMEOUT); httpx's default of 5 s was a
+# timed assertion no test meant to make, and a loaded CI machine once took longer (a ReadTimeout).
+TIMEOUT = httpx2.Timeout(30.0)
+
+
+def http_client(**options: Any) -> httpx2.AsyncClient:
+    """An HTTP client for /mcp, waiting as long as the SDK's own clients do."""
+    return httpx2.AsyncClient(timeout=TIMEOUT, **options)
 
 
 @contextlib.asynccontextmanager
@@ -21,7 +29,7 @@ async def mcp_client(
     sent = dict(headers or {})
     if token is not None:
         sent["Authorization"] = f"Bearer {token}"
-    async with httpx2.AsyncClient(headers=sent) as http:
+    async with http_client(headers=sent) as http:
         transport = streamable_http_client(str(api.client.make_url("/mcp")), http_client=http)
         async with Client(transport, mode=mode, cache=None) as client:
             yield client

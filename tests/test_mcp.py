@@ -8,7 +8,7 @@ import re
 import httpx2
 import pytest
 from mcp.shared.exceptions import MCPError
-from mcp_support import LEGACY, MODERN, mcp_client, tool_names, without_request_id
+from mcp_support import LEGACY, MODERN, http_client, mcp_client, tool_names, without_request_id
 from team_helpers import create_agent, share_agent, team_with_roles
 
 AGENT_TOOLS = {"agents_list", "agents_get", "agents_create", "agents_update", "agents_delete"}
@@ -219,7 +219,7 @@ async def test_a_tool_write_emits_the_event_the_rest_write_emits(api):
 async def test_an_invalid_token_is_refused_with_401_before_any_tool(api):
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Authorization": "Bearer not-a-token", "Accept": "application/json, text/event-stream"}
-    async with httpx2.AsyncClient() as http:
+    async with http_client() as http:
         answer = await http.post(str(api.client.make_url("/mcp")), json=message, headers=headers)
 
     assert answer.status_code == 401
@@ -237,7 +237,7 @@ async def test_a_tool_call_runs_with_the_mcp_requests_id(api):
 
 
 async def post_raw(api, content: bytes, headers: dict[str, str]) -> httpx2.Response:
-    async with httpx2.AsyncClient() as http:
+    async with http_client() as http:
         return await http.post(str(api.client.make_url("/mcp")), content=content, headers=headers)
 
 

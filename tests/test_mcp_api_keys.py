@@ -4,8 +4,7 @@
 from __future__ import annotations
 
 import api_keys_example_support as example
-import httpx2
-from mcp_support import mcp_client, tool_names
+from mcp_support import http_client, mcp_client, tool_names
 
 engine_spec_path = example.engine_spec_path
 engine_plugins = example.engine_plugins
@@ -33,7 +32,7 @@ async def test_an_api_key_reaches_only_its_users_rows(api, keys):
 async def test_an_unknown_api_key_is_the_plugins_401_before_any_tool(api, keys):
     message = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
     headers = {"Authorization": "ApiKey ak_guessed", "Accept": "application/json, text/event-stream"}
-    async with httpx2.AsyncClient() as http:
+    async with http_client() as http:
         answer = await http.post(str(api.client.make_url("/mcp")), json=message, headers=headers)
 
     assert answer.status_code == 401
