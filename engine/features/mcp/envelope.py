@@ -25,6 +25,7 @@ def refusal(message: Any) -> dict[str, Any] | None:
 
 
 def error(request_id: str | int | None, code: int, message: str) -> dict[str, Any]:
+    """A JSON-RPC 2.0 error response, as both transports write it."""
     return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
 
 
