@@ -55,6 +55,9 @@ def _each(document: exp.Expression, alias: str) -> exp.Expression:
     return exp.Table(this=_fn("jsonb_each", document), alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
+_PAIRS = 50  # name/value pairs per jsonb_build_object: PostgreSQL's FUNC_MAX_ARGS is 100
+
+
 class InlineEvents:
     """Builds one resource's write statements with their event folded in (one per shape)."""
 
@@ -75,7 +78,13 @@ class InlineEvents:
             if self.resource.fields[name].sql_type == "timestamptz":
                 value = _timestamp_json(value)
             pairs.extend([exp.Literal.string(name), value])
-        return _fn("jsonb_build_object", *pairs)
+        # A function takes at most 100 arguments: 50 fields per object, joined with || (jsonb keeps
+        # its keys in its own order, so the pieces make the same document).
+        objects = [_fn("jsonb_build_object", *pairs[i : i + _PAIRS * 2]) for i in range(0, len(pairs), _PAIRS * 2)]
+        document = objects[0] if objects else _fn("jsonb_build_object")
+        for more in objects[1:]:
+            document = exp.DPipe(this=document, expression=more)
+        return document
 
     def _changes(self, before: exp.Expression) -> exp.Expression:
         """{field: {before, after}} for the fields whose JSON value changed, as `changed_fields` says;
