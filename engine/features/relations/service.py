@@ -7,8 +7,8 @@ show a row the caller could not read. A many-to-many include brings each link's 
 the same statement (a LEFT JOIN LATERAL whose subquery holds the far resource's read predicates),
 so a far row the caller may not read embeds as null. SQL is compiled once per shape and cached.
 
-The includes of one level share one statement, each an `ARRAY(SELECT ROW(...))` column
-(`Relations.together`); on a read or a list they are columns of the rows' own statement
+The includes of one level share one statement, each a column holding its rows as one JSON array
+of arrays (`_records`; `Relations.together`); on a read or a list they are columns of the rows' own statement
 (`Embedding.joined`), so `GET /api/teams/{id}?include=members,agents` and `GET
 /api/teams?include=members,agents` are one round trip each.
 """
@@ -35,6 +35,7 @@ from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
+from engine.sql.json_out import json_field
 from engine.sql.outputs import has_secrets, outputs, shown
 from engine.sql.queries import (
     Columns,
@@ -98,13 +99,6 @@ def _renamed(predicate: Predicate, prefix: str) -> Predicate:
         holds_if=predicate.holds_if,
         requires=predicate.requires,
     )
-
-
-def _as_record_field(value: exp.Expression, sql_type: str) -> exp.Expression:
-    """`value` as a field of a record the pool decodes as it would decode the column (see `together`)."""
-    if sql_type == "uuid":
-        return exp.cast(value, "text")
-    return exp.cast(value, "json") if sql_type == "jsonb" else value
 
 
 @lru_cache(maxsize=1024)  # asked per include on every request; the columns of a resource are one tuple
@@ -252,11 +246,10 @@ class Relations:
         return shape, build
 
     def together(self, parts: tuple[tuple[tuple, Callable[[], exp.Select], tuple[str, ...]], ...]) -> Compiled:
-        """Several embedding statements as one: `SELECT ARRAY(SELECT ROW(<columns>) ... ORDER BY ...)
-        AS _i0, ...`, each statement's rows an array of records in its own order (one round trip
-        where each would take one; their parameters must not share names). Each part comes with
-        its columns' SQL types: a record's fields are decoded in binary, where the pool's codecs
-        for uuid and jsonb read text (engine.db.pool), so those travel as text and json."""
+        """Several embedding statements as one: `SELECT array_to_json(ARRAY(SELECT json_build_array(
+        <columns>) ... ORDER BY ...)) AS _i0, ...`, each statement's rows a JSON array in its own order (one round
+        trip where each would take one; their parameters must not share names). Each part comes
+        with its columns' SQL types, which say how each field is written (`_records`)."""
 
         def build() -> exp.Expression:
             arrays = []
@@ -413,7 +406,7 @@ class Embedding:
             record = await coalesce.fetchrow(queries[0].reads, compiled, compiled.args(values))
             assert record is not None  # one row of one aggregate per include
             (columns,) = as_sequences([record])
-            answers = iter([q.finish(columns[i]) for i, q in enumerate(queries)])
+            answers = iter([q.finish(_rows(columns[i], q.types)) for i, q in enumerate(queries)])
         else:
             answers = iter([await q.run(self.relations) for q in queries])
         return [next(answers) if isinstance(q, _Query) else q for q in planned]
@@ -499,7 +492,7 @@ def _bound(name: str, keys: list[Any] | None) -> dict[str, Any]:
 
 
 def _correlated(query: _Query, keys_name: str, key: exp.Expression) -> exp.Expression:
-    """`ARRAY(SELECT ROW(...) ...)` of `query` with its keys parameter replaced by `ARRAY[key]`."""
+    """`_records` of `query` with its keys parameter replaced by `ARRAY[key]`."""
 
     def swap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Placeholder) and node.name == keys_name:
@@ -510,10 +503,31 @@ def _correlated(query: _Query, keys_name: str, key: exp.Expression) -> exp.Expre
 
 
 def _records(select: exp.Select, types: tuple[str, ...]) -> exp.Expression:
-    """`ARRAY(SELECT ROW(<the select list>) ...)`: the rows as an array of records, in their order."""
-    fields = [_as_record_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
-    select.set("expressions", [exp.Anonymous(this="ROW", expressions=fields)])
-    return exp.Array(expressions=[select])
+    """`array_to_json(ARRAY(SELECT json_build_array(<the select list>) ...))`: the rows as one JSON
+    array of arrays, in their order. The pool's codec reads it with orjson in one call; as an array
+    of records, asyncpg decoded every field on its own, three times the CPU for the same work in
+    PostgreSQL (bench/RESULTS.md). Each field is written to read back as what the column decodes to
+    (`json_field`). A function takes at most 100 arguments: a wider row is an array of arrays of at
+    most 100 fields each, which `_rows` flattens."""
+    fields = [json_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
+    if len(fields) <= _ARGUMENTS:
+        row: exp.Expression = exp.Anonymous(this="json_build_array", expressions=fields)
+    else:
+        chunks = [fields[i : i + _ARGUMENTS] for i in range(0, len(fields), _ARGUMENTS)]
+        parts = [exp.Anonymous(this="json_build_array", expressions=chunk) for chunk in chunks]
+        row = exp.Anonymous(this="json_build_array", expressions=parts)
+    select.set("expressions", [row])
+    return exp.Anonymous(this="array_to_json", expressions=[exp.Array(expressions=[select])])
+
+
+_ARGUMENTS = 100  # PostgreSQL's FUNC_MAX_ARGS
+
+
+def _rows(rows: list[list[Any]], types: tuple[str, ...]) -> list[list[Any]]:
+    """The rows of `_records` read back, as their values in column order."""
+    if len(types) <= _ARGUMENTS:
+        return rows
+    return [[value for chunk in row for value in chunk] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -526,7 +540,9 @@ class Joined:
     queries: tuple[_Query, ...]
 
     async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
-        found = [q.finish([r for row in rows for r in row.pop(f"_j{i}")]) for i, q in enumerate(self.queries)]
+        found = [
+            q.finish(_rows([r for row in rows for r in row.pop(f"_j{i}")], q.types)) for i, q in enumerate(self.queries)
+        ]
         await self.embedding.attach(request, rows, found)
 
 
