@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 
 import orjson
@@ -19,7 +20,7 @@ def sort_signature(sort: tuple[SortKey, ...]) -> str:
 
 
 def encode(resource: Resource, sort: tuple[SortKey, ...], row: dict[str, Any]) -> str:
-    values = [to_json(resource.fields[k.field], row[k.field]) for k in sort]
+    values = [_value(resource.fields[k.field], row[k.field]) for k in sort]
     raw = orjson.dumps([sort_signature(sort), values])
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
@@ -45,10 +46,23 @@ def decode(resource: Resource, sort: tuple[SortKey, ...], token: str) -> list[An
         ) from None
 
 
+_NOT_FINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _value(field: Field, value: Any) -> Any:
+    """One sort value for a cursor: JSON has no NaN or infinities (orjson writes null), so a double
+    that is one travels as its name."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if value != value else ("Infinity" if value > 0 else "-Infinity")
+    return to_json(field, value)
+
+
 def _position(field: Field, value: Any) -> Any:
     """One sort value from a cursor, checked like a query-string value: a forged cursor is a 400, never a 500."""
     if value is None:
         return None
+    if field.sql_type == "double precision" and value in _NOT_FINITE:
+        return _NOT_FINITE[value]
     if isinstance(value, bool) != (field.sql_type == "boolean"):
         raise ValueProblem("a value of the column's type")
     if field.sql_type in ("bigint", "double precision", "boolean") and isinstance(value, (int, float)):

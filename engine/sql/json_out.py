@@ -20,6 +20,7 @@ newline between elements), so the object is concatenated text around each value'
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import orjson
 import sqlglot
@@ -153,6 +154,29 @@ def json_field(value: exp.Expression, sql_type: str) -> exp.Expression:
         return node
 
     return template.copy().transform(put)
+
+
+ARGUMENTS = 100  # PostgreSQL's FUNC_MAX_ARGS: at most this many arguments to json_build_array
+
+
+def json_array(fields: list[exp.Expression]) -> exp.Expression:
+    """`json_build_array(<fields>)`, the fields of one row (each a `json_field`) as one JSON text:
+    orjson reads a row in one call where asyncpg decodes every field on its own (bench/RESULTS.md,
+    "JSON rows"). A row of more than 100 fields is an array of arrays of at most 100 each
+    (`flattened` reads it back)."""
+    if len(fields) <= ARGUMENTS:
+        return exp.Anonymous(this="json_build_array", expressions=fields)
+    chunks = [fields[i : i + ARGUMENTS] for i in range(0, len(fields), ARGUMENTS)]
+    return exp.Anonymous(
+        this="json_build_array", expressions=[exp.Anonymous(this="json_build_array", expressions=c) for c in chunks]
+    )
+
+
+def flattened(rows: list[list[Any]], count: int) -> list[list[Any]]:
+    """The rows of `json_array` over `count` fields, read back, as their values in order."""
+    if count <= ARGUMENTS:
+        return rows
+    return [[value for chunk in row for value in chunk] for row in rows]
 
 
 def _to_json_text(value: exp.Expression) -> exp.Expression:

@@ -35,7 +35,7 @@ from engine.spec import Relation, Resource, Spec
 from engine.spec.model import ACTIVE
 from engine.sql.compiled import Compiled, ShapeCache, param
 from engine.sql.ddl import column, ident, table
-from engine.sql.json_out import json_field
+from engine.sql.json_out import flattened, json_array, json_field
 from engine.sql.outputs import has_secrets, outputs, shown
 from engine.sql.queries import (
     Columns,
@@ -406,7 +406,7 @@ class Embedding:
             record = await coalesce.fetchrow(queries[0].reads, compiled, compiled.args(values))
             assert record is not None  # one row of one aggregate per include
             (columns,) = as_sequences([record])
-            answers = iter([q.finish(_rows(columns[i], q.types)) for i, q in enumerate(queries)])
+            answers = iter([q.finish(flattened(columns[i], len(q.types))) for i, q in enumerate(queries)])
         else:
             answers = iter([await q.run(self.relations) for q in queries])
         return [next(answers) if isinstance(q, _Query) else q for q in planned]
@@ -504,30 +504,13 @@ def _correlated(query: _Query, keys_name: str, key: exp.Expression) -> exp.Expre
 
 def _records(select: exp.Select, types: tuple[str, ...]) -> exp.Expression:
     """`array_to_json(ARRAY(SELECT json_build_array(<the select list>) ...))`: the rows as one JSON
-    array of arrays, in their order. The pool's codec reads it with orjson in one call; as an array
-    of records, asyncpg decoded every field on its own, three times the CPU for the same work in
-    PostgreSQL (bench/RESULTS.md). Each field is written to read back as what the column decodes to
-    (`json_field`). A function takes at most 100 arguments: a wider row is an array of arrays of at
-    most 100 fields each, which `_rows` flattens."""
+    array of arrays, in their order, which the pool's codec reads with orjson in one call (as an
+    array of records, asyncpg decoded every field on its own: three times the CPU for the same work
+    in PostgreSQL, bench/RESULTS.md). Each field is written to read back as what the column decodes
+    to (`json_field`); `flattened` reads back a row of more than 100 fields."""
     fields = [json_field(e.unalias(), t) for e, t in zip(select.expressions, types, strict=True)]
-    if len(fields) <= _ARGUMENTS:
-        row: exp.Expression = exp.Anonymous(this="json_build_array", expressions=fields)
-    else:
-        chunks = [fields[i : i + _ARGUMENTS] for i in range(0, len(fields), _ARGUMENTS)]
-        parts = [exp.Anonymous(this="json_build_array", expressions=chunk) for chunk in chunks]
-        row = exp.Anonymous(this="json_build_array", expressions=parts)
-    select.set("expressions", [row])
+    select.set("expressions", [json_array(fields)])
     return exp.Anonymous(this="array_to_json", expressions=[exp.Array(expressions=[select])])
-
-
-_ARGUMENTS = 100  # PostgreSQL's FUNC_MAX_ARGS
-
-
-def _rows(rows: list[list[Any]], types: tuple[str, ...]) -> list[list[Any]]:
-    """The rows of `_records` read back, as their values in column order."""
-    if len(types) <= _ARGUMENTS:
-        return rows
-    return [[value for chunk in row for value in chunk] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -541,7 +524,8 @@ class Joined:
 
     async def attach(self, request: web.Request, rows: list[dict[str, Any]]) -> None:
         found = [
-            q.finish(_rows([r for row in rows for r in row.pop(f"_j{i}")], q.types)) for i, q in enumerate(self.queries)
+            q.finish(flattened([r for row in rows for r in row.pop(f"_j{i}")], len(q.types)))
+            for i, q in enumerate(self.queries)
         ]
         await self.embedding.attach(request, rows, found)
 
