@@ -1,8 +1,12 @@
-"""Response JSON written by PostgreSQL, byte for byte what orjson writes for the same row today.
+"""JSON written by PostgreSQL: response bytes exactly as orjson writes them, and rows for orjson to read.
 
-The groundwork of issue 18's fourth lever (not yet wired into the handlers): for each column type
-a text expression that is exactly what `orjson.dumps` writes for the value asyncpg decodes from
-that column, and `row_json`, the object of a projection in its order. PostgreSQL's own builders
+Two uses (issue 18's JSON lever, bench/RESULTS.md):
+- `row_json`, the response object of a projection in its order, byte for byte what `orjson.dumps`
+  writes for the values asyncpg decodes (engine.http.json_reads: a read by id of exact fields);
+- `json_array` of `json_field`s, a row as one JSON text that orjson reads back, in one call, as
+  values that write those same bytes (included rows, engine.features.relations).
+
+For `row_json`, each column type has a text expression of exactly orjson's bytes. PostgreSQL's own builders
 are not compact (`json_build_object` writes `{"a" : 1, "b" : 2}`, `json_agg` puts ", " and a
 newline between elements), so the object is concatenated text around each value's `to_json`.
 
