@@ -202,9 +202,9 @@ async def test_a_nested_route_includes_one_level_past_the_far_row(api):
     assert notes[anns] is None and notes[bens]["author"]["id"] == "ben"
 
 
-async def test_a_far_side_the_role_may_not_read_is_planned_once_per_caller(api):
+async def test_a_far_side_the_role_may_not_read_is_planned_once(api):
     ann, _, shelf, _, _ = await setup(api)
-    kept = api.app[RELATIONS].joined_links
+    kept = api.app[RELATIONS].links_plans
     first = await ann.get(f"/api/shelves/{shelf}?include=vault")
     planned = len(kept)
 
@@ -212,4 +212,4 @@ async def test_a_far_side_the_role_may_not_read_is_planned_once_per_caller(api):
 
     assert again.json == first.json
     assert again.json["data"]["vault"][0]["secret"] is None
-    assert len(kept) == planned, "the refused role's answer is the same each time: its statement is kept"
+    assert len(kept) == planned, "the refused role's answer has the same shape each time: its plan is kept"

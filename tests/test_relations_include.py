@@ -244,18 +244,18 @@ def test_renamed_predicates_share_their_builders_and_keep_each_callers_parameter
     assert "owner" in other.build("t").sql(dialect="postgres")  # same key, its own SQL
 
 
-async def test_a_callers_next_read_reuses_its_links_statement_and_answers_alike(api):
+async def test_callers_whose_rules_have_the_same_shapes_share_a_links_plan_and_get_their_own_answers(api):
     team = await team_with_roles(api)
     await share_agent(team.alice, team.id, await create_agent(team.alice, "Shared", system_prompt="secret"))
-    kept = api.app[RELATIONS].joined_links
+    kept = api.app[RELATIONS].links_plans
     path = f"{team.url}?include=members,agents"
 
     first = await team.carol.get(path)
     planned = len(kept)
     again = await team.carol.get(path)
-    bobs = await team.bob.get(path)  # another caller: a statement of their own
+    bobs = await team.bob.get(path)  # another caller, the same rules: only the values bound differ
 
     assert again.json == first.json
-    assert len(kept) == planned + 2, "carol's second read planned nothing new; bob's planned his two includes"
+    assert len(kept) == planned, "nothing is planned per caller: carol again and bob use the same plans"
     assert "system_prompt" not in again.json["data"]["agents"][0]["agent"]  # carol is a member: no prompt
     assert bobs.json["data"]["agents"][0]["agent"]["system_prompt"] == "secret"  # bob is the team's admin

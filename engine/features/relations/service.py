@@ -15,12 +15,12 @@ of arrays (`_records`; `Relations.together`); on a read or a list they are colum
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
-import asyncpg
 from aiohttp import web
 from sqlglot import exp
 
@@ -50,11 +50,12 @@ from engine.sql.queries import (
 )
 
 KEYS_PARAM = "e_keys"
-JOINED_LINKS_KEPT = 4096  # `joined` links statements kept (per caller's access answers); all forgotten when full
+LINKS_PLANS_KEPT = 1024  # links statements kept, one per shape of the rules; all forgotten when full
+PLANS_BY_ANSWERS_KEPT = 8192  # callers' access answers -> their links plan (a few hundred bytes each)
 ACTIVE_PARAM = "e_active"
 LINKS, FAR = "_links", "_far"  # aliases in the links statement
 NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
-_NOBODY_ONLY = (NOBODY,)  # one tuple: a refused role's answer is the same object each time (joined_links)
+_NOBODY_ONLY = (NOBODY,)  # a refused role's answer: matches no row
 
 
 def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate, ...]:
@@ -133,8 +134,9 @@ class Relations:
         self._cache = ShapeCache()
         self._layouts: dict[tuple[str, str, str], tuple[tuple[str, ...], tuple[str, ...], str, str]] = {}
         self._correlates: dict[tuple, bool] = {}
-        # A `joined` links statement per caller's access answers (see `Embedding._plan_links`).
-        self.joined_links: dict[tuple, tuple[tuple, _Query]] = {}
+        # A links statement per shape of the rules (see `links_plan`): shared by every caller.
+        self.links_plans: dict[tuple, _LinksPlan] = {}
+        self._plans_by_answers: dict[tuple, tuple[tuple, _LinksPlan]] = {}  # a caller's answers -> their plan
 
     def plan(
         self,
@@ -245,6 +247,66 @@ class Relations:
 
         return shape, build
 
+    def links_plan(
+        self,
+        relation: Relation,
+        prefix: str,
+        predicates: tuple[Predicate, ...],
+        far_predicates: tuple[Predicate, ...],
+        far_masks: Masks,
+    ) -> _LinksPlan:
+        """The links statement of `relation` for rules of these shapes (their keys), and how its rows
+        become links, made at the first request of that shape: its parameters named with `prefix`
+        (`prefixed`), the far side's with `prefix` + "far_" and its field rules' with "farm_". Only
+        the values differ between callers, and the request binds those (`Embedding._plan_links`).
+        Per caller only a reference to the plan is kept (W5's 1,000 callers kept 16.6 MB of Python
+        objects when each had its own statement, 8.2 MB now: bench/RESULTS.md)."""
+        # While the access hooks keep their answers (`pure`: the same objects for the same caller),
+        # the caller's plan is found by their identity, which is cheaper than hashing their keys;
+        # the entry holds the answers, so an id is never reused while it is there.
+        answers = (predicates, far_predicates, *(p for _, p in far_masks))
+        known = (id(relation), prefix, *(f for f, _ in far_masks), *map(id, answers))
+        hit = self._plans_by_answers.get(known)
+        if hit is not None and hit[1].relation is relation and all(map(operator.is_, hit[0], answers)):
+            return hit[1]
+        key = (id(relation), prefix, *(p.key for p in predicates), None, *(p.key for p in far_predicates), None)
+        key += mask_key(far_masks)
+        plan = self.links_plans.get(key)
+        if plan is None or plan.relation is not relation:
+            plan = self._links_plan(relation, prefix, predicates, far_predicates, far_masks)
+            if len(self.links_plans) >= LINKS_PLANS_KEPT:
+                self.links_plans.clear()
+            self.links_plans[key] = plan
+        if len(self._plans_by_answers) >= PLANS_BY_ANSWERS_KEPT:
+            self._plans_by_answers.clear()
+        self._plans_by_answers[known] = (answers, plan)
+        return plan
+
+    def _links_plan(
+        self,
+        relation: Relation,
+        prefix: str,
+        predicates: tuple[Predicate, ...],
+        far_predicates: tuple[Predicate, ...],
+        far_masks: Masks,
+    ) -> _LinksPlan:
+        far = prefixed(far_predicates, prefix + "far_")
+        masks = prefixed_masks(far_masks, prefix + "farm_")
+        renamed = prefixed(predicates, prefix) if prefix else predicates
+        shape, build = self.links_query(relation, renamed, far, masks, prefix)
+        names = tuple(f for f, _ in masks)
+
+        def finish(found: Sequence[Sequence[Any]]) -> dict[Any, Any]:
+            grouped: dict[Any, list[dict[str, Any]]] = {}
+            for record in found:
+                link = self.split_link(relation, record, names)
+                grouped.setdefault(link[relation.key], []).append(link)
+            return grouped
+
+        through, target = self.spec.resources[relation.through], self.spec.resources[relation.target]
+        types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(masks)))
+        return _LinksPlan(relation, shape, build, types, finish)
+
     def together(self, parts: tuple[tuple[tuple, Callable[[], exp.Select], tuple[str, ...]], ...]) -> Compiled:
         """Several embedding statements as one: `SELECT array_to_json(ARRAY(SELECT json_build_array(
         <columns>) ... ORDER BY ...)) AS _i0, ...`, each statement's rows a JSON array in its own order (one round
@@ -269,17 +331,17 @@ class Relations:
             )
         return answer
 
-    def split_link(self, relation: Relation, record: asyncpg.Record, far_masks: Masks = ()) -> dict[str, Any]:
+    def split_link(self, relation: Relation, record: Sequence[Any], masked: tuple[str, ...] = ()) -> dict[str, Any]:
         """A links record as the join row carrying its far-side row (None when hidden or gone), without
-        the far fields its field rules hide from the caller."""
+        the far fields its field rules (on the fields `masked`, their flags last) hide from the caller."""
         link_names, far_names, far_pk, far_name = self._layout(relation)
         values = tuple(record)
         count = len(link_names)
         link = dict(zip(link_names, values, strict=False))
         far_row = dict(zip(far_names, values[count:], strict=False))
-        if far_masks:
+        if masked:
             flags = count + len(far_names)
-            for i, (name, _) in enumerate(far_masks):
+            for i, name in enumerate(masked):
                 if not values[flags + i]:
                     far_row.pop(name, None)
         link[far_name] = far_row if far_row[far_pk] is not None else None
@@ -446,39 +508,31 @@ class Embedding:
         predicates = await request.app[MANAGERS][relation.through].predicates("list", identity)
         readable_far = await readable(request, spec.resources[relation.target], "read", True)
         masks = await request.app[MANAGERS][relation.target].masks(identity)
-        # A `joined` statement binds nothing of the request but what these answers bind: while the
-        # access hooks keep their answers (`pure`, the same objects for the same caller), the whole
-        # statement is kept too. Compared by identity, and held by the entry, so an id is never reused.
-        if keys is None:
-            inputs = (relation, predicates, readable_far, *(p for _, p in masks))
-            key = (prefix, tuple(f for f, _ in masks), *map(id, inputs))
-            kept = self.relations.joined_links.get(key)
-            if kept is not None and all(a is b for a, b in zip(kept[0], inputs, strict=True)):
-                return kept[1]
-        far = prefixed(readable_far, prefix + "far_")
-        far_masks = prefixed_masks(masks, prefix + "farm_")
-        if prefix:
-            predicates = prefixed(predicates, prefix)
-        shape, build = self.relations.links_query(relation, predicates, far, far_masks, prefix)
-        bound = {**_bound(prefix + KEYS_PARAM, keys), prefix + ACTIVE_PARAM: ACTIVE}
-        values = bind_predicates((*predicates, *far, *(p for _, p in far_masks)), bound)
-
-        def finish(found: Sequence[Sequence[Any]]) -> dict[Any, Any]:
-            grouped: dict[Any, list[dict[str, Any]]] = {}
-            for record in found:
-                link = self.relations.split_link(relation, record, far_masks)
-                grouped.setdefault(link[relation.key], []).append(link)
-            return grouped
-
-        through, target = spec.resources[relation.through], spec.resources[relation.target]
-        types = (*_types(through, through.columns), *_types(target, target.columns), *(("boolean",) * len(far_masks)))
+        plan = self.relations.links_plan(relation, prefix, predicates, readable_far, masks)
+        values = {**_bound(prefix + KEYS_PARAM, keys), prefix + ACTIVE_PARAM: ACTIVE}
+        _bind(values, predicates, prefix)  # the names `prefixed` gives them in the plan's statement
+        _bind(values, readable_far, prefix + "far_")
+        _bind(values, (p for _, p in masks), prefix + "farm_")
         links = request.app[MANAGERS][relation.through]  # its reads may go to a replica (engine.db.replicas)
-        query = _Query(shape, build, types, values, links.reads, finish)
-        if keys is None:
-            if len(self.relations.joined_links) >= JOINED_LINKS_KEPT:
-                self.relations.joined_links.clear()
-            self.relations.joined_links[key] = (inputs, query)
-        return query
+        return _Query(plan.shape, plan.build, plan.types, values, links.reads, plan.finish)
+
+
+@dataclass(frozen=True)
+class _LinksPlan:
+    """What a links statement is for every caller whose rules have the same shapes: the statement
+    and how its rows become links (only the values differ between them)."""
+
+    relation: Relation
+    shape: tuple
+    build: Callable[[], exp.Select]
+    types: tuple[str, ...]
+    finish: Callable[[Sequence[Sequence[Any]]], dict[Any, Any]]
+
+
+def _bind(values: dict[str, Any], predicates: Iterable[Predicate], prefix: str) -> None:
+    for predicate in predicates:
+        for name, value in predicate.params.items():
+            values[prefix + name] = value
 
 
 def _keys(include: Include, rows: list[dict[str, Any]]) -> list[Any]:
