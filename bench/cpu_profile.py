@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import dataclasses
 import io
@@ -27,6 +28,7 @@ import tempfile
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 
@@ -108,7 +110,12 @@ async def run_client(port: int, scenario: str, count: int, data: str) -> None:
         raise RuntimeError("client failed")
 
 
-async def main(args: argparse.Namespace) -> None:
+@contextlib.asynccontextmanager
+async def served(
+    users: int, agents_per_user: int, disable: Sequence[str] = (), log_level: str | None = None
+) -> AsyncIterator[tuple[int, str]]:
+    """The example app served in this process, as the benchmark serves it, on a throwaway schema
+    seeded in TEST_DATABASE_URL: yields its port and the clients' request file (`run_client`)."""
     from aiohttp import web
 
     from engine.http.app import create_app
@@ -126,14 +133,14 @@ async def main(args: argparse.Namespace) -> None:
     workdir = tempfile.mkdtemp(prefix="cpu-profile-")
     try:
         spec = load_spec(os.path.join(ROOT, "resources.yaml"))
-        if args.disable:  # as `plugins: {disabled: [...]}` in resources.yaml would
-            spec = dataclasses.replace(spec, disabled_plugins=(*spec.disabled_plugins, *args.disable))
+        if disable:  # as `plugins: {disabled: [...]}` in resources.yaml would
+            spec = dataclasses.replace(spec, disabled_plugins=(*spec.disabled_plugins, *disable))
         await create_tables(base, schema, spec)
         data = os.path.join(workdir, "requests.txt")
         separator = "&" if "?" in base else "?"  # an embedded PostgreSQL's URL carries ?host=
-        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", args.users, args.agents_per_user))
+        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", users, agents_per_user))
         env = {**server_env(base), "ENGINE_JWT_SECRET": SECRET, "DATABASE_URL": base, "ENGINE_DB_SCHEMA": schema}
-        env["ENGINE_LOG_LEVEL"] = args.log_level or env["ENGINE_LOG_LEVEL"]
+        env["ENGINE_LOG_LEVEL"] = log_level or env["ENGINE_LOG_LEVEL"]
         config = Config.from_env(spec, env=env)
         handler = configure_logging(LogSettings.from_env(env))
         handler.setStream(open(os.path.join(workdir, "server.log"), "w"))  # noqa: ASYNC230 - stderr as bench/run sees it
@@ -143,30 +150,34 @@ async def main(args: argparse.Namespace) -> None:
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:
-            await run_client(port, args.scenario, args.warmup, data)  # warm-up: statements prepared, caches full
-            cpu, rates = [], []
-            for _ in range(args.repeat):
-                started, wall = time.process_time(), time.perf_counter()
-                await run_client(port, args.scenario, args.requests, data)
-                rates.append(args.requests / (time.perf_counter() - wall))
-                cpu.append((time.process_time() - started) / args.requests * 1e6)
-            print(f"server CPU per request (us), {args.repeat} runs of {args.requests}: {sorted(cpu)}")
-            print(f"requests per second (8 connections, client included): {sorted(rates)}")
-            if not args.no_profile:
-                # --cpu-clock: time on the CPU only, so a send() descheduled on a busy machine does not count
-                profile = cProfile.Profile(time.process_time) if args.cpu_clock else cProfile.Profile()
-                profile.enable()
-                await run_client(port, args.scenario, args.requests, data)
-                profile.disable()
-                report(profile, args.requests, args.top, args.sort, args.dump)
+            yield site._server.sockets[0].getsockname()[1], data  # type: ignore[union-attr]
         finally:
             await runner.cleanup()
     finally:
         conn = await asyncpg.connect(base)
         await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
         await conn.close()
+
+
+async def main(args: argparse.Namespace) -> None:
+    async with served(args.users, args.agents_per_user, args.disable, args.log_level) as (port, data):
+        await run_client(port, args.scenario, args.warmup, data)  # warm-up: statements prepared, caches full
+        cpu, rates = [], []
+        for _ in range(args.repeat):
+            started, wall = time.process_time(), time.perf_counter()
+            await run_client(port, args.scenario, args.requests, data)
+            rates.append(args.requests / (time.perf_counter() - wall))
+            cpu.append((time.process_time() - started) / args.requests * 1e6)
+        print(f"server CPU per request (us), {args.repeat} runs of {args.requests}: {sorted(cpu)}")
+        print(f"requests per second (8 connections, client included): {sorted(rates)}")
+        if not args.no_profile:
+            # --cpu-clock: time on the CPU only, so a send() descheduled on a busy machine does not count
+            profile = cProfile.Profile(time.process_time) if args.cpu_clock else cProfile.Profile()
+            profile.enable()
+            await run_client(port, args.scenario, args.requests, data)
+            profile.disable()
+            report(profile, args.requests, args.top, args.sort, args.dump)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,10 @@
 
     python bench/memory_profile.py [--scenarios W1,W2,W5,W6] [--users 1000] [--requests 6000] [--top 30]
 
-Seeds a throwaway schema in TEST_DATABASE_URL as bench/cpu_profile.py does, serves the example app
-in process, runs each scenario's client (another process), and prints the process's RSS after each
-scenario; with --tracemalloc, the Python memory still allocated after the load that was not before
-it, grouped by the engine line that made it (tracemalloc itself adds to RSS: read RSS without it).
+Serves the example app in process on a seeded throwaway schema (bench/cpu_profile.py: `served`),
+runs each scenario's client (another process), and prints the process's RSS after each scenario;
+with --tracemalloc, the Python memory still allocated after the load that was not before it, grouped
+by the engine line that made it (tracemalloc itself adds to RSS: read RSS without it).
 """
 
 from __future__ import annotations
@@ -15,18 +15,13 @@ import collections
 import gc
 import os
 import sys
-import tempfile
 import tracemalloc
-import uuid
-
-import asyncpg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 sys.path.insert(0, os.path.join(ROOT, "bench"))
 
-from cpu_profile import run_client  # noqa: E402
-from harness import SECRET, seed, server_env, write_requests  # noqa: E402
+from cpu_profile import run_client, served  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -47,59 +42,22 @@ def by_engine_line(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) ->
 
 
 async def main(args: argparse.Namespace) -> None:
-    from aiohttp import web
-
-    from engine.http.app import create_app
-    from engine.kernel.config import Config
-    from engine.kernel.logs import LogSettings, configure_logging
-    from engine.server import gc_tuning
-    from engine.spec import load_spec
-    from engine.testing import create_tables
-
-    base = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    schema = f"prof_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(base)
-    await conn.execute(f'CREATE SCHEMA "{schema}"')
-    await conn.close()
-    workdir = tempfile.mkdtemp(prefix="memory-profile-")
-    try:
-        spec = load_spec(os.path.join(ROOT, "resources.yaml"))
-        await create_tables(base, schema, spec)
-        data = os.path.join(workdir, "requests.txt")
-        separator = "&" if "?" in base else "?"
-        write_requests(data, *await seed(f"{base}{separator}search_path={schema}", args.users, 5))
-        env = {**server_env(base), "ENGINE_JWT_SECRET": SECRET, "DATABASE_URL": base, "ENGINE_DB_SCHEMA": schema}
-        handler = configure_logging(LogSettings.from_env(env))
-        handler.setStream(open(os.path.join(workdir, "server.log"), "w"))  # noqa: ASYNC230
-        app = create_app(spec, Config.from_env(spec, env=env))
-        gc_tuning.install(app)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            await run_client(port, "W1", 200, data)  # statements prepared, pool open
+    async with served(args.users, 5) as (port, data):
+        await run_client(port, "W1", 200, data)  # statements prepared, pool open
+        gc.collect()
+        print(f"RSS before the load: {rss_mb():.1f} MB")
+        if args.tracemalloc:
+            tracemalloc.start(30)
+            before = tracemalloc.take_snapshot()
+        for scenario in args.scenarios.split(","):
+            await run_client(port, scenario, args.requests, data)
             gc.collect()
-            print(f"RSS before the load: {rss_mb():.1f} MB")
-            if args.tracemalloc:
-                tracemalloc.start(30)
-                before = tracemalloc.take_snapshot()
-            for scenario in args.scenarios.split(","):
-                await run_client(port, scenario, args.requests, data)
-                gc.collect()
-                print(f"RSS after {scenario}: {rss_mb():.1f} MB")
-            if args.tracemalloc:
-                kept = by_engine_line(before, tracemalloc.take_snapshot())
-                print(f"Python memory kept after the load: {sum(kept.values()) / 2**20:.1f} MB; by line:")
-                for where, size in kept.most_common(args.top):
-                    print(f"  {size / 2**20:6.2f} MB  {where}")
-        finally:
-            await runner.cleanup()
-    finally:
-        conn = await asyncpg.connect(base)
-        await conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        await conn.close()
+            print(f"RSS after {scenario}: {rss_mb():.1f} MB")
+        if args.tracemalloc:
+            kept = by_engine_line(before, tracemalloc.take_snapshot())
+            print(f"Python memory kept after the load: {sum(kept.values()) / 2**20:.1f} MB; by line:")
+            for where, size in kept.most_common(args.top):
+                print(f"  {size / 2**20:6.2f} MB  {where}")
 
 
 if __name__ == "__main__":

@@ -273,7 +273,7 @@ class Relations:
         key += mask_key(far_masks)
         plan = self.links_plans.get(key)
         if plan is None or plan.relation is not relation:
-            plan = self._links_plan(relation, prefix, predicates, far_predicates, far_masks)
+            plan = self._links_plan(relation, prefix, (predicates, far_predicates, far_masks))
             if len(self.links_plans) >= LINKS_PLANS_KEPT:
                 self.links_plans.clear()
             self.links_plans[key] = plan
@@ -283,13 +283,9 @@ class Relations:
         return plan
 
     def _links_plan(
-        self,
-        relation: Relation,
-        prefix: str,
-        predicates: tuple[Predicate, ...],
-        far_predicates: tuple[Predicate, ...],
-        far_masks: Masks,
+        self, relation: Relation, prefix: str, rules: tuple[tuple[Predicate, ...], tuple[Predicate, ...], Masks]
     ) -> _LinksPlan:
+        predicates, far_predicates, far_masks = rules
         far = prefixed(far_predicates, prefix + "far_")
         masks = prefixed_masks(far_masks, prefix + "farm_")
         renamed = prefixed(predicates, prefix) if prefix else predicates
