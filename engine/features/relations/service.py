@@ -55,7 +55,7 @@ PLANS_BY_ANSWERS_KEPT = 8192  # callers' access answers -> their links plan (a f
 ACTIVE_PARAM = "e_active"
 LINKS, FAR = "_links", "_far"  # aliases in the links statement
 NOBODY = Predicate(("nobody",), lambda table_name: exp.false())
-_NOBODY_ONLY = (NOBODY,)  # a refused role's answer: matches no row
+_NOBODY_ONLY = (NOBODY,)  # one tuple: a refused role's answer is the same object each time (links_plan)
 
 
 def prefixed(predicates: tuple[Predicate, ...], prefix: str) -> tuple[Predicate, ...]:
@@ -526,6 +526,8 @@ class _LinksPlan:
 
 
 def _bind(values: dict[str, Any], predicates: Iterable[Predicate], prefix: str) -> None:
+    """Add what `predicates` bind under the names `prefixed(predicates, prefix)` gives them, without
+    making the renamed predicates (a request needs only their values)."""
     for predicate in predicates:
         for name, value in predicate.params.items():
             values[prefix + name] = value
