@@ -36,15 +36,18 @@ from engine.sql.outputs import shown
 EXACT = frozenset({"text", "uuid", "bigint", "boolean", "timestamptz", "double precision"})
 VALUE = "__value__"  # the placeholder column the templates below are written around
 
-# asyncpg reads 'infinity' and '-infinity' as datetime.max and datetime.min, which have no offset.
-_TIMESTAMP = f"""
-CASE WHEN {VALUE} = 'infinity'::timestamptz THEN '"9999-12-31T23:59:59.999999"'
-     WHEN {VALUE} = '-infinity'::timestamptz THEN '"0001-01-01T00:00:00"'
-     ELSE to_json(to_char({VALUE} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
-                  || CASE WHEN extract(microseconds FROM {VALUE})::bigint % 1000000 = 0 THEN ''
-                          ELSE to_char({VALUE} AT TIME ZONE 'UTC', '.US') END
-                  || '+00:00')::text END
+# The text orjson writes for the datetime asyncpg decodes from a timestamptz: UTC, six fraction
+# digits or none; 'infinity' and '-infinity' as asyncpg reads them (datetime.max and datetime.min,
+# which have no offset). A field for the engine to read back (`json_field`) is this text; a response
+# value (`json_value`) is its JSON.
+_TIMESTAMP_FIELD = f"""
+CASE WHEN {VALUE} IS NULL THEN NULL
+     WHEN isfinite({VALUE})
+     THEN replace(to_char({VALUE} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || '+00:00'
+     WHEN {VALUE} = 'infinity'::timestamptz THEN '9999-12-31T23:59:59.999999'
+     ELSE '0001-01-01T00:00:00' END
 """
+_TIMESTAMP = f"to_json({_TIMESTAMP_FIELD})::text"
 
 # PostgreSQL prints a double's shortest round-trip digits, except for whole numbers between 2^53
 # and 2^63, which it prints with all their digits (1.3372367548449101e+17 where orjson writes
@@ -105,24 +108,9 @@ def json_value(value: exp.Expression, sql_type: str) -> exp.Expression:
         text = exp.cast(value.copy(), "text") if sql_type == "jsonb" else _to_json_text(value)
         return exp.func("coalesce", text, exp.Literal.string("null"))
 
-    def put(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Column) and node.name == VALUE and not node.table:
-            return value.copy()
-        return node
-
-    built = template.copy().transform(put)
+    built = _filled(template, value)
     return built if sql_type == "double precision" else exp.func("coalesce", built, exp.Literal.string("null"))
 
-
-# A field of a record PostgreSQL writes as JSON for the engine to read back (`json_field`): the text
-# orjson writes for the datetime asyncpg would decode (to_char is a third of `_TIMESTAMP`'s cost).
-_TIMESTAMP_FIELD = f"""
-CASE WHEN {VALUE} IS NULL THEN NULL
-     WHEN isfinite({VALUE})
-     THEN replace(to_char({VALUE} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'), '.000000', '') || '+00:00'
-     WHEN {VALUE} = 'infinity'::timestamptz THEN '9999-12-31T23:59:59.999999'
-     ELSE '0001-01-01T00:00:00' END
-"""
 
 # A double as a JSON number that reads back as the same float: PostgreSQL prints its shortest
 # round-trip digits, without a point when whole ("5"), which would read back as an int.
@@ -152,6 +140,12 @@ def json_field(value: exp.Expression, sql_type: str) -> exp.Expression:
     if template is None:
         return value
 
+    return _filled(template, value)
+
+
+def _filled(template: exp.Expression, value: exp.Expression) -> exp.Expression:
+    """`template` with `value` in place of its placeholder column."""
+
     def put(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Column) and node.name == VALUE and not node.table:
             return value.copy()
@@ -166,8 +160,8 @@ ARGUMENTS = 100  # PostgreSQL's FUNC_MAX_ARGS: at most this many arguments to js
 def json_array(fields: list[exp.Expression]) -> exp.Expression:
     """`json_build_array(<fields>)`, the fields of one row (each a `json_field`) as one JSON text:
     orjson reads a row in one call where asyncpg decodes every field on its own (bench/RESULTS.md,
-    "JSON rows"). A row of more than 100 fields is an array of arrays of at most 100 each
-    (`flattened` reads it back)."""
+    "included rows as one JSON text per include"). A row of more than 100 fields is an array of
+    arrays of at most 100 each (`flattened` reads it back)."""
     if len(fields) <= ARGUMENTS:
         return exp.Anonymous(this="json_build_array", expressions=fields)
     chunks = [fields[i : i + ARGUMENTS] for i in range(0, len(fields), ARGUMENTS)]

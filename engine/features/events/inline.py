@@ -23,6 +23,7 @@ from engine.kernel.identity import Identity
 from engine.spec import Resource
 from engine.sql.compiled import param
 from engine.sql.ddl import column, ident, table
+from engine.sql.json_out import ARGUMENTS
 
 WRITTEN = "written"
 DATA = "event_data"
@@ -55,7 +56,7 @@ def _each(document: exp.Expression, alias: str) -> exp.Expression:
     return exp.Table(this=_fn("jsonb_each", document), alias=exp.TableAlias(this=exp.to_identifier(alias)))
 
 
-_PAIRS = 50  # name/value pairs per jsonb_build_object: PostgreSQL's FUNC_MAX_ARGS is 100
+_PAIRS = ARGUMENTS // 2  # name/value pairs per jsonb_build_object
 
 
 class InlineEvents:
