@@ -565,6 +565,7 @@ def main() -> int:
                         f"p99 {sample['p99_us'] / 1000:.2f} ms, errors {sample['status_errors']}"
                     )
             results[scenario] = {name: summarize(s) for name, s in samples.items() if s}
+            log(f"engine RSS after {scenario}: {memory_kb(servers['engine'].pid)[0] / 1024:.0f} MB")
         memory = {name: memory_kb(p.pid) for name, p in servers.items()}
         time.sleep(
             IDLE_SECONDS
