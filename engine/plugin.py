@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from engine.http.body import read_object
 from engine.http.handlers import BEARER_CHALLENGE, authorize, write_context
-from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, MANAGERS, PLUGINS, POOL, REQUEST_ID, SPEC
+from engine.http.keys import CONFIG, DATABASE_URL, IDENTITY, INSIDE, MANAGERS, PLUGINS, POOL, REQUEST_ID, SPEC
 from engine.http.middleware import after_authentication, for_methods, for_routes, observes_answers
 from engine.http.responses import json_response, problem_response
 from engine.kernel import settings  # the kinds of a Setting: settings.url, .integer, .seconds, .items ...
@@ -51,6 +51,7 @@ __all__ = [
     "CONFIG",
     "DATABASE_URL",
     "IDENTITY",
+    "INSIDE",
     "MANAGERS",
     "PLUGINS",
     "POOL",

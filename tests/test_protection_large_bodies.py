@@ -180,3 +180,22 @@ def test_only_bodies_over_the_size_take_turns():
     limits = InputLimits(3, 3, large_body=10, large_at_once=1, _turns=asyncio.Semaphore(1))
     assert [limits.large(size) for size in (9, 10, 11)] == [False, False, True]
     assert not InputLimits(3, 3, large_body=10, large_at_once=0).large(11)
+
+
+class TestToolCalls:
+    """An MCP tool call runs the REST request inside the /mcp request (engine/features/mcp/dispatch.py):
+    both bodies are large, and the inner one must not wait for the turn the outer one holds."""
+
+    @pytest.fixture
+    def engine_env(self, engine_env: dict[str, str]) -> dict[str, str]:
+        return {**env(engine_env, 1), "ENGINE_REQUEST_TIMEOUT": "10"}
+
+    async def test_a_large_tool_call_is_answered_with_the_only_turn(self, api):
+        from mcp_support import mcp_client
+
+        await api.as_user("alice")
+        prompt = "x" * (LARGE + 100)  # the JSON-RPC body and the REST body are both large
+        async with mcp_client(api, api.token("alice")) as client:
+            created = await client.call_tool("agents_create", {"data": {"name": "big", "system_prompt": prompt}})
+        assert created.is_error is False, created.structured_content
+        assert created.structured_content["data"]["system_prompt"] == prompt

@@ -23,3 +23,6 @@ READS = web.AppKey("reads", Replicas)  # reads that may go to a replica (engine.
 REQUEST_ID = web.RequestKey("request_id", str)
 IDENTITY = web.RequestKey("identity", Identity)
 WRITE_SHARED = web.RequestKey("write_shared", dict)  # WriteContext.shared: state a request's writes share
+# The request this one runs inside, for a request the engine makes itself (an MCP tool call runs its REST
+# request inside the /mcp request): the outer one already holds what the request needs (a large body's turn).
+INSIDE = web.RequestKey("inside", web.Request)

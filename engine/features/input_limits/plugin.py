@@ -13,7 +13,8 @@ eight clients at once, 114 MB resident against 93 MB with two turns, at the same
 (with two, PostgreSQL works on one create while the process works on the other). So at most
 ENGINE_LARGE_BODIES_AT_ONCE requests whose JSON body is over ENGINE_LARGE_BODY_BYTES are parsed and
 handled at once; the others wait their turn, within their deadline (504 past it), their body read.
-Small bodies never wait.
+Small bodies never wait, nor a request the engine runs inside another (an MCP tool call's REST
+request: the /mcp request holds the turn; waiting for a second one could wait for itself).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from aiohttp import web
 
 from engine.features.input_limits.metrics import LARGE_BODIES_HANDLED, LARGE_BODIES_WAITING
 from engine.http.body import JSON_TYPES, Shape, parsed_fast, refuse_unknown_coding, shape_of
-from engine.http.keys import CONFIG
+from engine.http.keys import CONFIG, INSIDE
 from engine.kernel.config import Config
 from engine.kernel.errors import PayloadTooLarge, ValidationFailed
 from engine.kernel.hooks import hookimpl
@@ -132,7 +133,7 @@ async def json_limits(request: web.Request, handler) -> web.StreamResponse:
         # Read before taking a turn: the bytes are one buffer (C memory, given back when freed), and
         # a client sending its body slowly must not hold a turn meanwhile.
         body = await request.read()
-        if not limits.large(len(body)):
+        if not limits.large(len(body)) or INSIDE in request:  # the outer request holds the turn
             return await _checked(request, body, limits, handler)
         async with limits.turn():
             return await _checked(request, body, limits, handler)

@@ -25,7 +25,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from engine.features.mcp.tools import Call
-from engine.http.keys import REQUEST_ID
+from engine.http.keys import INSIDE, REQUEST_ID
 
 # What identifies the caller: their credential (a bearer token or an API key) and, behind trusted
 # proxies, their address. Cookies are not forwarded: MCP clients authenticate with a header, and a
@@ -45,7 +45,9 @@ class Answer:
 async def dispatch(app: web.Application, outer: web.Request, call: Call) -> Answer:
     """Run `call` through the app as `outer`'s caller; the REST answer, errors included."""
     try:
-        response = await app._handle(internal_request(outer, call))
+        inner = internal_request(outer, call)
+        inner[INSIDE] = outer
+        response = await app._handle(inner)
     except web.HTTPException as exc:  # below 400 (a redirect): the error boundary lets those through
         response = exc
     body = response.body if isinstance(response.body, bytes) else b""
