@@ -176,6 +176,13 @@ async def test_a_wait_cut_short_takes_no_turn_and_leaves_none_taken():
         pass
 
 
+async def test_without_a_bound_a_turn_is_given_at_once():
+    limits = InputLimits(3, 3, large_body=10, large_at_once=0)
+    waiting_before = gauge(LARGE_BODIES_WAITING)
+    async with asyncio.timeout(PATIENCE), limits.turn(), limits.turn():  # a second turn inside the first
+        assert gauge(LARGE_BODIES_WAITING) == waiting_before
+
+
 def test_only_bodies_over_the_size_take_turns():
     limits = InputLimits(3, 3, large_body=10, large_at_once=1, _turns=asyncio.Semaphore(1))
     assert [limits.large(size) for size in (9, 10, 11)] == [False, False, True]
