@@ -165,7 +165,7 @@ class TestNoBound:
 async def test_a_wait_cut_short_takes_no_turn_and_leaves_none_taken():
     """A request whose deadline passes (or whose client leaves) while it waits is cancelled there:
     the turn it never got is not lost, and it no longer counts as waiting."""
-    limits = InputLimits(3, 3, large_body=10, large_at_once=1, _turns=asyncio.Semaphore(1))
+    limits = InputLimits(3, 3, large_body=10, large_at_once=1)
     waiting_before = gauge(LARGE_BODIES_WAITING)
     async with limits.turn():
         with pytest.raises(TimeoutError):
@@ -184,7 +184,7 @@ async def test_without_a_bound_a_turn_is_given_at_once():
 
 
 def test_only_bodies_over_the_size_take_turns():
-    limits = InputLimits(3, 3, large_body=10, large_at_once=1, _turns=asyncio.Semaphore(1))
+    limits = InputLimits(3, 3, large_body=10, large_at_once=1)
     assert [limits.large(size) for size in (9, 10, 11)] == [False, False, True]
     assert not InputLimits(3, 3, large_body=10, large_at_once=0).large(11)
 

@@ -42,17 +42,18 @@ class InputLimits:
     max_array_items: int
     large_body: int = 65536  # bytes: a body above this takes a turn
     large_at_once: int = 0  # turns; 0: no bound
-    _turns: asyncio.Semaphore | None = field(default=None, compare=False, repr=False)
+    _turns: asyncio.Semaphore | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_turns", asyncio.Semaphore(self.large_at_once) if self.large_at_once else None)
 
     @classmethod
     def from_config(cls, config: Config) -> InputLimits:
-        at_once = config.value("ENGINE_LARGE_BODIES_AT_ONCE")
         return cls(
             config.value("ENGINE_MAX_JSON_DEPTH"),
             config.value("ENGINE_MAX_ARRAY_ITEMS"),
             config.value("ENGINE_LARGE_BODY_BYTES"),
-            at_once,
-            asyncio.Semaphore(at_once) if at_once else None,
+            config.value("ENGINE_LARGE_BODIES_AT_ONCE"),
         )
 
     def large(self, size: int) -> bool:
