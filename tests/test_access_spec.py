@@ -147,6 +147,22 @@ def test_compiled_rules_are_shared_by_callers_with_only_their_id_differing():
     }
 
 
+def test_a_callers_predicates_share_their_id_and_ownership_values():
+    """A process keeps thousands of callers' access answers: the values most of a caller's predicates
+    repeat (their id alone, the pair owner column and id) are one object per caller, not one each."""
+    from engine.features.access.rules import compile_list
+    from engine.kernel.identity import Identity
+
+    agents = load_spec(str(pathlib.Path(__file__).resolve().parent.parent / "resources.yaml")).resources["agents"]
+    owner = agents.access["read"][0]
+    alice, bob = Identity(user_id="alice"), Identity(user_id="bob")
+    reads, writes = (compile_list(agents, (owner,), ("test", mode), "t", alice) for mode in ("read", "write"))
+    assert reads.params is writes.params and reads.params == {USER_PARAM: "alice"}
+    assert reads.holds_if is writes.holds_if and reads.holds_if == (("user_id", "alice"),)
+    bobs = compile_list(agents, (owner,), ("test", "read"), "t", bob)
+    assert bobs.params == {USER_PARAM: "bob"} and bobs.holds_if == (("user_id", "bob"),)
+
+
 @pytest.mark.parametrize(
     ("kinds", "holds_if", "requires"),
     [
