@@ -58,6 +58,14 @@ async def test_a_token_is_verified_once_and_then_served_from_the_cache(verifier)
     assert len(verifier.verified) == 1
 
 
+async def test_cached_identities_share_their_role_sets(verifier):
+    """The cache keeps an identity per token (thousands): tokens with the same roles share one set."""
+    first = await verifier.verify(token("alice", roles=("editor",)))
+    second = await verifier.verify(token("bob", roles=("editor",)))
+    assert first.roles == frozenset({"editor", "user"}) and first.roles is second.roles
+    assert (await verifier.verify(token("carol"))).roles == frozenset({"user"})
+
+
 async def test_a_cached_token_is_served_until_exp_plus_leeway(verifier, clock):
     good = token(ttl=600)
     identity = await verifier.verify(good)

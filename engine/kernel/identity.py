@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a process keeps one per verified token (jwt_auth's cache), thousands
 class Identity:
     user_id: str
     roles: frozenset[str] = frozenset({"user"})

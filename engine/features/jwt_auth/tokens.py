@@ -193,6 +193,21 @@ def issue(
     return jwt.encode(payload, settings.secret, algorithm="HS256", headers=headers)
 
 
+# The role sets tokens carry: a handful per deployment, one frozenset each instead of one per token
+# the verified-token cache keeps (thousands).
+_ROLE_SETS: dict[frozenset[str], frozenset[str]] = {}
+_ROLE_SETS_KEPT = 1024
+
+
+def _roles(roles: frozenset[str]) -> frozenset[str]:
+    kept = _ROLE_SETS.get(roles)
+    if kept is None:
+        if len(_ROLE_SETS) >= _ROLE_SETS_KEPT:
+            _ROLE_SETS.clear()
+        kept = _ROLE_SETS[roles] = roles
+    return kept
+
+
 def _check_claim_types(claims: dict[str, Any]) -> None:
     for name in ("exp", "nbf", "iat"):
         value = claims.get(name, 0)
@@ -291,5 +306,5 @@ class Verifier:
             raise invalid(ACCESS_TOKEN_FAILURES[jwt.ExpiredSignatureError])
         if s.max_ttl is not None:
             _check_lifetime(claims, s.max_ttl)
-        roles = frozenset(claims.get("roles") or ()) | {"user"}
+        roles = _roles(frozenset(claims.get("roles") or ()) | {"user"})
         return Identity(claims["sub"], roles, via="token"), float(claims["exp"])
