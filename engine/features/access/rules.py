@@ -25,6 +25,7 @@ from typing import Any
 from sqlglot import exp
 
 from engine.kernel.identity import Identity
+from engine.kernel.interning import Interned
 from engine.spec import Resource
 from engine.spec.access import Condition, Rule, Step
 from engine.sql.compiled import param
@@ -192,18 +193,7 @@ def compile_list(
 # (owner column, their id). A process keeps thousands of callers' access answers, about 14 predicates
 # each in the example app: one object per caller instead of one per predicate (never changed: see
 # ResourceManager._access_answer).
-_PER_CALLER: dict[tuple, Any] = {}
-_PER_CALLER_LIMIT = 65_536
-
-
-def _per_caller(key: tuple, value: Any) -> Any:
-    """The object kept for `key`, or `value`, kept from now on."""
-    kept = _PER_CALLER.get(key)
-    if kept is None:
-        if len(_PER_CALLER) >= _PER_CALLER_LIMIT:
-            _PER_CALLER.clear()
-        kept = _PER_CALLER[key] = value
-    return kept
+_per_caller = Interned(65_536)
 
 
 def _compile(resource: Resource, rules: tuple[Rule, ...], key: tuple, prefix: str, signed_in: bool) -> _Compiled:

@@ -24,6 +24,7 @@ from engine.features.jwt_auth.jwks import JwksCache, JwksError, UnknownKey
 from engine.kernel import settings as registry
 from engine.kernel.errors import ConfigurationError, ServiceUnavailable, Unauthorized
 from engine.kernel.identity import Identity
+from engine.kernel.interning import Interned
 
 log = logging.getLogger("engine.auth")
 MIN_SECRET_BYTES = 32
@@ -195,17 +196,7 @@ def issue(
 
 # The role sets tokens carry: a handful per deployment, one frozenset each instead of one per token
 # the verified-token cache keeps (thousands).
-_ROLE_SETS: dict[frozenset[str], frozenset[str]] = {}
-_ROLE_SETS_KEPT = 1024
-
-
-def _roles(roles: frozenset[str]) -> frozenset[str]:
-    kept = _ROLE_SETS.get(roles)
-    if kept is None:
-        if len(_ROLE_SETS) >= _ROLE_SETS_KEPT:
-            _ROLE_SETS.clear()
-        kept = _ROLE_SETS[roles] = roles
-    return kept
+_role_sets = Interned(1024)
 
 
 def _check_claim_types(claims: dict[str, Any]) -> None:
@@ -306,5 +297,6 @@ class Verifier:
             raise invalid(ACCESS_TOKEN_FAILURES[jwt.ExpiredSignatureError])
         if s.max_ttl is not None:
             _check_lifetime(claims, s.max_ttl)
-        roles = _roles(frozenset(claims.get("roles") or ()) | {"user"})
+        roles = frozenset(claims.get("roles") or ()) | {"user"}
+        roles = _role_sets(roles, roles)
         return Identity(claims["sub"], roles, via="token"), float(claims["exp"])
